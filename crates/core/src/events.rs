@@ -1,0 +1,416 @@
+//! Event normalisation (DESIGN 2.1).
+//!
+//! Accepts every envelope an S3 `ObjectCreated` notification can arrive in — a direct S3 notification, the same
+//! inside SQS messages, inside SNS notifications inside SQS messages (or SNS invoking Lambda directly), and
+//! EventBridge `Object Created` events — and turns it into [`ObjectEvent`]s with decoded keys. Everything that is
+//! not work for the pipeline is reported in [`Normalized::skipped`] with a [`SkipReason`]; SQS messages whose body
+//! cannot be understood are reported in [`Normalized::invalid`] so the caller can quarantine them.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::s3::S3EventRecord;
+use aws_lambda_events::event::sns::SnsMessage;
+use aws_lambda_events::event::sqs::SqsMessage;
+use chrono::{DateTime, Utc};
+use percent_encoding::percent_decode_str;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::identity::Sequencer;
+use crate::layout::Layout;
+use crate::CoreError;
+
+/// The envelope an object event arrived in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Envelope {
+    /// S3 notification invoking the function directly.
+    S3,
+    /// S3 notification inside an SQS message.
+    Sqs,
+    /// S3 notification inside an SNS notification inside an SQS message.
+    SnsSqs,
+    /// S3 notification inside an SNS notification invoking the function directly.
+    Sns,
+    /// EventBridge `Object Created` event.
+    EventBridge,
+}
+
+/// One object that was created and should be processed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectEvent {
+    pub bucket: String,
+    /// The key, URL-decoded (`+` is a space, `%2B` is a plus).
+    pub key: String,
+    pub size: Option<i64>,
+    pub version_id: Option<String>,
+    /// The ETag without surrounding quotes.
+    pub etag: Option<String>,
+    pub sequencer: Option<String>,
+    /// `ObjectCreated:Put`, `ObjectCreated:CompleteMultipartUpload`, … (EventBridge reasons are mapped to these).
+    pub event_name: String,
+    pub event_time: Option<DateTime<Utc>>,
+    pub envelope: Envelope,
+    /// The SQS message the event came in, for per-message failure reporting.
+    pub message_id: Option<String>,
+}
+
+/// Why a record or message was acknowledged without processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// `s3:TestEvent`, sent when a notification configuration is saved.
+    TestEvent,
+    /// Not an object-created event (removals, restores, …).
+    NotObjectCreated,
+    /// A key ending in `/`: a console "folder".
+    FolderMarker,
+    /// An object of zero bytes: there is no audio to read.
+    ZeroByteObject,
+    /// A key under one of the pipeline's own output prefixes (loop guard).
+    OwnOutput,
+    /// Another record in the same event names the same object, with the same or a later sequencer.
+    Duplicate,
+}
+
+impl SkipReason {
+    /// The stable snake_case spelling, as logged.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::TestEvent => "test_event",
+            SkipReason::NotObjectCreated => "not_object_created",
+            SkipReason::FolderMarker => "folder_marker",
+            SkipReason::ZeroByteObject => "zero_byte_object",
+            SkipReason::OwnOutput => "own_output",
+            SkipReason::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// A record or message acknowledged without processing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub reason: SkipReason,
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+    pub message_id: Option<String>,
+}
+
+/// An SQS message (or record) that is not an event redscribe understands; it must be quarantined, not retried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InvalidMessage {
+    pub message_id: Option<String>,
+    pub reason: String,
+}
+
+/// The result of normalising one invocation payload.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Normalized {
+    pub objects: Vec<ObjectEvent>,
+    pub skipped: Vec<Skipped>,
+    pub invalid: Vec<InvalidMessage>,
+}
+
+/// Decodes an S3 event key: `+` is a space, then percent-decoding as UTF-8.
+pub fn decode_key(raw: &str) -> Result<String, String> {
+    let plus_as_space = raw.replace('+', " ");
+    percent_decode_str(&plus_as_space)
+        .decode_utf8()
+        .map(|k| k.into_owned())
+        .map_err(|e| format!("key {raw:?} is not UTF-8 after URL-decoding: {e}"))
+}
+
+/// Normalises an invocation payload given as text.
+pub fn normalize_str(payload: &str, layout: &Layout) -> Result<Normalized, CoreError> {
+    let value: Value = serde_json::from_str(payload)?;
+    normalize(&value, layout)
+}
+
+/// Normalises an invocation payload.
+///
+/// Returns an error only when the payload as a whole is not an accepted envelope; a bad message inside an SQS
+/// batch is reported in [`Normalized::invalid`] instead, so the rest of the batch is processed.
+pub fn normalize(payload: &Value, layout: &Layout) -> Result<Normalized, CoreError> {
+    let mut out = Normalized::default();
+    collect(payload, None, Outer::Top, &mut out)?;
+    out.objects = apply_filters(std::mem::take(&mut out.objects), layout, &mut out.skipped);
+    Ok(out)
+}
+
+/// Where in the nesting a payload was found; decides the envelope label and which shapes are allowed.
+#[derive(Clone, Copy, PartialEq)]
+enum Outer {
+    Top,
+    Sqs,
+    Sns,
+    SnsInSqs,
+}
+
+fn is_test_event(v: &Value) -> bool {
+    v.get("Event").and_then(Value::as_str) == Some("s3:TestEvent")
+}
+
+fn collect(v: &Value, message_id: Option<&str>, outer: Outer, out: &mut Normalized) -> Result<(), CoreError> {
+    if is_test_event(v) {
+        out.skipped.push(Skipped {
+            reason: SkipReason::TestEvent,
+            bucket: v.get("Bucket").and_then(Value::as_str).map(str::to_owned),
+            key: None,
+            message_id: message_id.map(str::to_owned),
+        });
+        return Ok(());
+    }
+    if v.get("detail-type").is_some() && v.get("source").is_some() {
+        return collect_eventbridge(v, message_id, outer, out);
+    }
+    let Some(records) = v.get("Records").and_then(Value::as_array) else {
+        return Err(CoreError::UnrecognisedEvent(
+            "expected an S3, SQS, SNS or EventBridge event (no Records, no detail-type)".into(),
+        ));
+    };
+    for record in records {
+        let source = record
+            .get("eventSource")
+            .or_else(|| record.get("EventSource"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        match (source, outer) {
+            ("aws:s3", _) => {
+                let envelope = match outer {
+                    Outer::Top => Envelope::S3,
+                    Outer::Sqs => Envelope::Sqs,
+                    Outer::Sns => Envelope::Sns,
+                    Outer::SnsInSqs => Envelope::SnsSqs,
+                };
+                match serde_json::from_value::<S3EventRecord>(record.clone()) {
+                    Ok(r) => push_s3_record(r, envelope, message_id, out),
+                    Err(e) => invalid_or_err(message_id, format!("malformed S3 record: {e}"), out)?,
+                }
+            }
+            ("aws:sqs", Outer::Top) => collect_sqs(record, out),
+            ("aws:sns", Outer::Top | Outer::Sqs) => {
+                let inner = record.get("Sns").cloned().unwrap_or(Value::Null);
+                let next = if outer == Outer::Top { Outer::Sns } else { Outer::SnsInSqs };
+                collect_sns(&inner, message_id, next, out)?;
+            }
+            (other, _) => {
+                invalid_or_err(message_id, format!("unsupported record source {other:?} here"), out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Inside an SQS message a bad shape is that message's problem; at the top level it is the caller's.
+fn invalid_or_err(message_id: Option<&str>, reason: String, out: &mut Normalized) -> Result<(), CoreError> {
+    match message_id {
+        Some(id) => {
+            out.invalid.push(InvalidMessage { message_id: Some(id.to_owned()), reason });
+            Ok(())
+        }
+        None => Err(CoreError::UnrecognisedEvent(reason)),
+    }
+}
+
+fn collect_sqs(record: &Value, out: &mut Normalized) {
+    let message: SqsMessage = match serde_json::from_value(record.clone()) {
+        Ok(m) => m,
+        Err(e) => {
+            out.invalid.push(InvalidMessage { message_id: None, reason: format!("malformed SQS record: {e}") });
+            return;
+        }
+    };
+    // A message without an id cannot be reported as failed on its own; use an empty id so the caller still sees
+    // it. SQS always sets one.
+    let id = message.message_id.unwrap_or_default();
+    let Some(body) = message.body else {
+        out.invalid.push(InvalidMessage { message_id: Some(id), reason: "SQS message has no body".into() });
+        return;
+    };
+    let parsed: Value = match serde_json::from_str(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            out.invalid.push(InvalidMessage { message_id: Some(id), reason: format!("SQS body is not JSON: {e}") });
+            return;
+        }
+    };
+    let result = if parsed.get("Type").and_then(Value::as_str) == Some("Notification") {
+        collect_sns(&parsed, Some(&id), Outer::SnsInSqs, out)
+    } else {
+        collect(&parsed, Some(&id), Outer::Sqs, out)
+    };
+    if let Err(e) = result {
+        out.invalid.push(InvalidMessage { message_id: Some(id), reason: e.to_string() });
+    }
+}
+
+fn collect_sns(sns: &Value, message_id: Option<&str>, outer: Outer, out: &mut Normalized) -> Result<(), CoreError> {
+    let notification: SnsMessage = match serde_json::from_value(sns.clone()) {
+        Ok(n) => n,
+        Err(e) => return invalid_or_err(message_id, format!("malformed SNS notification: {e}"), out),
+    };
+    let inner: Value = match serde_json::from_str(&notification.message) {
+        Ok(v) => v,
+        Err(e) => return invalid_or_err(message_id, format!("SNS Message is not JSON: {e}"), out),
+    };
+    match collect(&inner, message_id, outer, out) {
+        Err(e) if message_id.is_some() => invalid_or_err(message_id, e.to_string(), out),
+        other => other,
+    }
+}
+
+fn push_s3_record(r: S3EventRecord, envelope: Envelope, message_id: Option<&str>, out: &mut Normalized) {
+    let message_id = message_id.map(str::to_owned);
+    let bucket = r.s3.bucket.name.unwrap_or_default();
+    let Some(raw_key) = r.s3.object.key else {
+        out.invalid.push(InvalidMessage { message_id, reason: format!("S3 record for bucket {bucket:?} has no key") });
+        return;
+    };
+    let key = match decode_key(&raw_key) {
+        Ok(k) => k,
+        Err(reason) => {
+            out.invalid.push(InvalidMessage { message_id, reason });
+            return;
+        }
+    };
+    out.objects.push(ObjectEvent {
+        bucket,
+        key,
+        size: r.s3.object.size,
+        version_id: r.s3.object.version_id.filter(|v| !v.is_empty()),
+        etag: r.s3.object.e_tag.map(|e| e.trim_matches('"').to_owned()).filter(|e| !e.is_empty()),
+        sequencer: r.s3.object.sequencer.filter(|s| !s.is_empty()),
+        event_name: r.event_name.unwrap_or_default(),
+        event_time: Some(r.event_time),
+        envelope,
+        message_id,
+    });
+}
+
+/// The `detail` of an EventBridge S3 event.
+#[derive(Debug, Deserialize)]
+struct S3Detail {
+    bucket: DetailBucket,
+    object: DetailObject,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DetailBucket {
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct DetailObject {
+    key: String,
+    #[serde(default)]
+    size: Option<i64>,
+    #[serde(default)]
+    etag: Option<String>,
+    #[serde(default, rename = "version-id")]
+    version_id: Option<String>,
+    #[serde(default)]
+    sequencer: Option<String>,
+}
+
+fn collect_eventbridge(
+    v: &Value,
+    message_id: Option<&str>,
+    outer: Outer,
+    out: &mut Normalized,
+) -> Result<(), CoreError> {
+    if matches!(outer, Outer::Sns | Outer::SnsInSqs) {
+        return invalid_or_err(message_id, "EventBridge event inside SNS is not supported".into(), out);
+    }
+    let event: EventBridgeEvent<Value> = match serde_json::from_value(v.clone()) {
+        Ok(e) => e,
+        Err(e) => return invalid_or_err(message_id, format!("malformed EventBridge event: {e}"), out),
+    };
+    if event.source != "aws.s3" {
+        return invalid_or_err(message_id, format!("EventBridge source {:?} is not aws.s3", event.source), out);
+    }
+    let detail: S3Detail = match serde_json::from_value(event.detail) {
+        Ok(d) => d,
+        Err(e) => return invalid_or_err(message_id, format!("malformed EventBridge S3 detail: {e}"), out),
+    };
+    if event.detail_type != "Object Created" {
+        out.skipped.push(Skipped {
+            reason: SkipReason::NotObjectCreated,
+            bucket: Some(detail.bucket.name),
+            key: decode_key(&detail.object.key).ok(),
+            message_id: message_id.map(str::to_owned),
+        });
+        return Ok(());
+    }
+    let key = match decode_key(&detail.object.key) {
+        Ok(k) => k,
+        Err(reason) => return invalid_or_err(message_id, reason, out),
+    };
+    let event_name = match detail.reason.as_deref() {
+        Some("CompleteMultipartUpload") => "ObjectCreated:CompleteMultipartUpload",
+        Some("CopyObject") => "ObjectCreated:Copy",
+        Some("PostObject") => "ObjectCreated:Post",
+        _ => "ObjectCreated:Put",
+    };
+    out.objects.push(ObjectEvent {
+        bucket: detail.bucket.name,
+        key,
+        size: detail.object.size,
+        version_id: detail.object.version_id.filter(|v| !v.is_empty()),
+        etag: detail.object.etag.map(|e| e.trim_matches('"').to_owned()).filter(|e| !e.is_empty()),
+        sequencer: detail.object.sequencer.filter(|s| !s.is_empty()),
+        event_name: event_name.into(),
+        event_time: event.time,
+        envelope: Envelope::EventBridge,
+        message_id: message_id.map(str::to_owned),
+    });
+    Ok(())
+}
+
+fn skip(reason: SkipReason, o: ObjectEvent) -> Skipped {
+    Skipped { reason, bucket: Some(o.bucket), key: Some(o.key), message_id: o.message_id }
+}
+
+/// Drops what is not work, then collapses records naming the same object to the latest one.
+fn apply_filters(objects: Vec<ObjectEvent>, layout: &Layout, skipped: &mut Vec<Skipped>) -> Vec<ObjectEvent> {
+    let mut kept: Vec<ObjectEvent> = Vec::with_capacity(objects.len());
+    let mut index: HashMap<(String, String), usize> = HashMap::new();
+    for o in objects {
+        let reason = if !o.event_name.starts_with("ObjectCreated:") {
+            Some(SkipReason::NotObjectCreated)
+        } else if o.key.ends_with('/') {
+            Some(SkipReason::FolderMarker)
+        } else if o.size == Some(0) {
+            Some(SkipReason::ZeroByteObject)
+        } else if layout.is_output(&o.bucket, &o.key) {
+            Some(SkipReason::OwnOutput)
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            skipped.push(skip(reason, o));
+            continue;
+        }
+        match index.get(&(o.bucket.clone(), o.key.clone())) {
+            None => {
+                index.insert((o.bucket.clone(), o.key.clone()), kept.len());
+                kept.push(o);
+            }
+            Some(&i) => {
+                let newer = match (&o.sequencer, &kept[i].sequencer) {
+                    (Some(a), Some(b)) => Sequencer::new(a) > Sequencer::new(b),
+                    _ => false,
+                };
+                if newer {
+                    let older = std::mem::replace(&mut kept[i], o);
+                    skipped.push(skip(SkipReason::Duplicate, older));
+                } else {
+                    skipped.push(skip(SkipReason::Duplicate, o));
+                }
+            }
+        }
+    }
+    kept
+}

@@ -1,0 +1,202 @@
+//! Where the pipeline writes in S3 (DESIGN 2.4). Every prefix is configurable; the defaults are:
+//!
+//! ```text
+//! processed/transcription_results/dt=YYYY-MM-DD/<id>-<version>.parquet   (and .jsonl)
+//! processed/transcription_segments/dt=YYYY-MM-DD/<id>-<version>.parquet
+//! manifests/dt=YYYY-MM-DD/<batch>.manifest
+//! rejected/<error_code>/dt=YYYY-MM-DD/<id>-<version>.json
+//! ```
+
+use chrono::NaiveDate;
+
+use crate::{CoreError, ErrorCode};
+
+/// Default prefix of result files.
+pub const DEFAULT_RESULTS_PREFIX: &str = "processed/transcription_results/";
+/// Default prefix of segment files.
+pub const DEFAULT_SEGMENTS_PREFIX: &str = "processed/transcription_segments/";
+/// Default prefix of COPY manifests.
+pub const DEFAULT_MANIFESTS_PREFIX: &str = "manifests/";
+/// Default prefix of quarantine records.
+pub const DEFAULT_REJECTED_PREFIX: &str = "rejected/";
+
+/// Kind of a result file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    Parquet,
+    JsonLines,
+}
+
+impl FileFormat {
+    /// File extension without the dot.
+    pub const fn extension(self) -> &'static str {
+        match self {
+            FileFormat::Parquet => "parquet",
+            FileFormat::JsonLines => "jsonl",
+        }
+    }
+}
+
+/// The output layout: one bucket (or the source bucket) and four prefixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    /// Bucket outputs go to; `None` means the bucket the recording came from.
+    pub output_bucket: Option<String>,
+    results_prefix: String,
+    segments_prefix: String,
+    manifests_prefix: String,
+    rejected_prefix: String,
+}
+
+impl Default for Layout {
+    fn default() -> Self {
+        Layout {
+            output_bucket: None,
+            results_prefix: DEFAULT_RESULTS_PREFIX.into(),
+            segments_prefix: DEFAULT_SEGMENTS_PREFIX.into(),
+            manifests_prefix: DEFAULT_MANIFESTS_PREFIX.into(),
+            rejected_prefix: DEFAULT_REJECTED_PREFIX.into(),
+        }
+    }
+}
+
+/// Normalises a configured prefix: no leading `/`, exactly one trailing `/`, not empty.
+fn normalise_prefix(prefix: &str) -> Result<String, CoreError> {
+    let trimmed = prefix.trim_matches('/');
+    if trimmed.is_empty() {
+        return Err(CoreError::InvalidPrefix {
+            prefix: prefix.into(),
+            reason: "an empty prefix would make every key an output key",
+        });
+    }
+    if trimmed.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
+        return Err(CoreError::InvalidPrefix { prefix: prefix.into(), reason: "empty, '.' or '..' path segment" });
+    }
+    Ok(format!("{trimmed}/"))
+}
+
+impl Layout {
+    /// A layout with custom prefixes; each is validated and normalised to end in `/`.
+    pub fn new(
+        output_bucket: Option<String>,
+        results_prefix: &str,
+        segments_prefix: &str,
+        manifests_prefix: &str,
+        rejected_prefix: &str,
+    ) -> Result<Layout, CoreError> {
+        Ok(Layout {
+            output_bucket,
+            results_prefix: normalise_prefix(results_prefix)?,
+            segments_prefix: normalise_prefix(segments_prefix)?,
+            manifests_prefix: normalise_prefix(manifests_prefix)?,
+            rejected_prefix: normalise_prefix(rejected_prefix)?,
+        })
+    }
+
+    /// The bucket outputs for a recording in `source_bucket` go to.
+    pub fn bucket_for<'a>(&'a self, source_bucket: &'a str) -> &'a str {
+        self.output_bucket.as_deref().unwrap_or(source_bucket)
+    }
+
+    /// All output prefixes; keys under them are never processed as recordings (loop guard).
+    pub fn output_prefixes(&self) -> [&str; 4] {
+        [&self.results_prefix, &self.segments_prefix, &self.manifests_prefix, &self.rejected_prefix]
+    }
+
+    /// Whether `bucket/key` is one of the pipeline's own outputs.
+    pub fn is_output(&self, bucket: &str, key: &str) -> bool {
+        let in_output_bucket = self.output_bucket.as_deref().is_none_or(|b| b == bucket);
+        in_output_bucket && self.output_prefixes().iter().any(|p| key.starts_with(p))
+    }
+
+    /// Prefix of results for one day (what a manifest or a COPY of a whole day points at).
+    pub fn results_day_prefix(&self, day: NaiveDate) -> String {
+        format!("{}dt={}/", self.results_prefix, day.format("%Y-%m-%d"))
+    }
+
+    /// Key of the result file of one version of one recording.
+    pub fn results_key(&self, day: NaiveDate, id: &str, version: &str, format: FileFormat) -> String {
+        format!("{}{id}-{version}.{}", self.results_day_prefix(day), format.extension())
+    }
+
+    /// Key of the segments file of one version of one recording.
+    pub fn segments_key(&self, day: NaiveDate, id: &str, version: &str) -> String {
+        format!("{}dt={}/{id}-{version}.parquet", self.segments_prefix, day.format("%Y-%m-%d"))
+    }
+
+    /// Key of a COPY manifest for one load batch.
+    pub fn manifest_key(&self, day: NaiveDate, batch_id: &str) -> String {
+        format!("{}dt={}/{batch_id}.manifest", self.manifests_prefix, day.format("%Y-%m-%d"))
+    }
+
+    /// Key of the quarantine record of one version of one recording.
+    pub fn rejected_key(&self, code: ErrorCode, day: NaiveDate, id: &str, version: &str) -> String {
+        format!("{}{}/dt={}/{id}-{version}.json", self.rejected_prefix, code.as_str(), day.format("%Y-%m-%d"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+    }
+
+    #[test]
+    fn default_keys_follow_the_design() {
+        let l = Layout::default();
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            l.results_key(day(), id, "v1", FileFormat::Parquet),
+            "processed/transcription_results/dt=2026-11-23/0123456789abcdef0123456789abcdef-v1.parquet"
+        );
+        assert_eq!(
+            l.results_key(day(), id, "v1", FileFormat::JsonLines),
+            "processed/transcription_results/dt=2026-11-23/0123456789abcdef0123456789abcdef-v1.jsonl"
+        );
+        assert_eq!(
+            l.segments_key(day(), id, "v1"),
+            "processed/transcription_segments/dt=2026-11-23/0123456789abcdef0123456789abcdef-v1.parquet"
+        );
+        assert_eq!(l.manifest_key(day(), "b-7"), "manifests/dt=2026-11-23/b-7.manifest");
+        assert_eq!(
+            l.rejected_key(ErrorCode::NotAudio, day(), id, "v1"),
+            "rejected/not_audio/dt=2026-11-23/0123456789abcdef0123456789abcdef-v1.json"
+        );
+    }
+
+    #[test]
+    fn every_output_key_is_guarded_against_reprocessing() {
+        let l = Layout::default();
+        let id = "x";
+        for key in [
+            l.results_key(day(), id, "v", FileFormat::Parquet),
+            l.results_key(day(), id, "v", FileFormat::JsonLines),
+            l.segments_key(day(), id, "v"),
+            l.manifest_key(day(), "b"),
+            l.rejected_key(ErrorCode::Truncated, day(), id, "v"),
+        ] {
+            assert!(l.is_output("bucket", &key), "{key}");
+        }
+        assert!(!l.is_output("bucket", "recordings/call.wav"));
+        assert!(!l.is_output("bucket", "processed-audio/call.wav"));
+    }
+
+    #[test]
+    fn a_separate_output_bucket_guards_only_itself() {
+        let l = Layout::new(Some("out".into()), "/res", "seg/", "man", "rej//").unwrap();
+        assert_eq!(l.output_prefixes(), ["res/", "seg/", "man/", "rej/"]);
+        assert!(l.is_output("out", "res/dt=2026-11-23/a.parquet"));
+        assert!(!l.is_output("in", "res/dt=2026-11-23/a.parquet"));
+        assert_eq!(l.bucket_for("in"), "out");
+        assert_eq!(Layout::default().bucket_for("in"), "in");
+    }
+
+    #[test]
+    fn bad_prefixes_are_rejected() {
+        for bad in ["", "/", "a//b", "a/../b", "./x"] {
+            assert!(Layout::new(None, bad, "s", "m", "r").is_err(), "{bad:?}");
+        }
+    }
+}

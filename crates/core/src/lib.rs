@@ -1,0 +1,27 @@
+//! Pure contracts of redscribe. Nothing here performs I/O or links an AWS SDK; every other crate builds on it.
+//!
+//! - [`events`]: S3 / SQS / SNS→SQS / EventBridge envelopes normalised into [`events::ObjectEvent`]s, with
+//!   a reason for everything that is skipped.
+//! - [`identity`]: the deterministic recording id, version tokens and S3 `sequencer` ordering.
+//! - [`layout`]: where results, segments, manifests and quarantine records live in S3.
+//! - [`schema`]: the one Arrow schema of each warehouse table (column order is the Parquet `COPY` contract).
+//! - [`record`]: typed rows (results, segments, load audit) and their conversion to and from Arrow batches.
+//! - [`encode`]: Arrow batches to Parquet and JSON Lines bytes, and Parquet bytes back to batches.
+//! - [`sql`]: SQL string literals and validated identifiers for the statements the loader sends.
+//! - [`metrics`]: the catalog of metric names, units and dimensions.
+//! - [`error`]: the crate's error enum and the bounded [`error::ErrorCode`] set with its retry decision.
+
+pub mod encode;
+pub mod error;
+pub mod events;
+pub mod identity;
+pub mod layout;
+pub mod metrics;
+pub mod record;
+pub mod schema;
+pub mod sql;
+
+pub use error::{CoreError, Disposition, ErrorCode};
+
+/// Version of the pipeline that produced a row; stored in `transcription_results.pipeline_version`.
+pub const PIPELINE_VERSION: &str = env!("CARGO_PKG_VERSION");

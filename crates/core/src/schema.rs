@@ -1,0 +1,118 @@
+//! The one Arrow schema of each warehouse table.
+//!
+//! Parquet `COPY` maps columns **by position** and requires the same column count, so the order of the fields
+//! here is a contract with `sql/migrations/`. The contract test in `tests/ddl_contract.rs` parses the DDL and
+//! fails if names, order, types or nullability drift apart.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// Name of the results table.
+pub const RESULTS_TABLE: &str = "transcription_results";
+/// Name of the segments table.
+pub const SEGMENTS_TABLE: &str = "transcription_segments";
+/// Name of the load audit table.
+pub const LOAD_AUDIT_TABLE: &str = "load_audit";
+
+fn utf8(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Utf8, nullable)
+}
+
+/// `TIMESTAMPTZ`: microseconds, UTC.
+fn tstz(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), nullable)
+}
+
+/// `TIMESTAMP` (no zone; values are UTC): the original schema's `timestamp` column.
+fn ts(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Timestamp(TimeUnit::Microsecond, None), nullable)
+}
+
+static RESULTS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        // The original three columns, first and in their original order.
+        utf8("id", false),
+        utf8("text", true),
+        ts("timestamp", false),
+        // Location.
+        utf8("bucket", false),
+        utf8("object_key", false),
+        utf8("object_version", true),
+        utf8("etag", true),
+        utf8("sequencer", true),
+        Field::new("size_bytes", DataType::Int64, true),
+        utf8("content_type", true),
+        // Audio metadata.
+        utf8("container", true),
+        utf8("codec", true),
+        Field::new("duration_s", DataType::Float64, true),
+        Field::new("sample_rate", DataType::Int32, true),
+        Field::new("channels", DataType::Int32, true),
+        Field::new("bit_rate", DataType::Int64, true),
+        // Transcription.
+        utf8("model", true),
+        utf8("language", true),
+        Field::new("word_count", DataType::Int32, true),
+        Field::new("avg_logprob", DataType::Float64, true),
+        Field::new("no_speech_prob", DataType::Float64, true),
+        Field::new("text_truncated", DataType::Boolean, false),
+        // Status.
+        utf8("status", false),
+        utf8("error_code", true),
+        utf8("error_message", true),
+        // Times and provenance.
+        tstz("uploaded_at", true),
+        tstz("processed_at", false),
+        tstz("loaded_at", true),
+        Field::new("processing_ms", DataType::Int64, true),
+        utf8("pipeline_version", false),
+    ]))
+});
+
+static SEGMENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        utf8("id", false),
+        utf8("object_version", true),
+        Field::new("segment_index", DataType::Int32, false),
+        Field::new("start_s", DataType::Float64, false),
+        Field::new("end_s", DataType::Float64, false),
+        utf8("text", false),
+        Field::new("avg_logprob", DataType::Float64, true),
+        Field::new("no_speech_prob", DataType::Float64, true),
+        tstz("processed_at", false),
+    ]))
+});
+
+static LOAD_AUDIT: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        utf8("file_uri", false),
+        utf8("manifest_uri", true),
+        utf8("table_name", false),
+        utf8("statement_id", true),
+        Field::new("rows_loaded", DataType::Int64, true),
+        utf8("status", false),
+        utf8("error_message", true),
+        tstz("loaded_at", false),
+    ]))
+});
+
+/// Schema of `transcription_results`.
+pub fn results_schema() -> SchemaRef {
+    RESULTS.clone()
+}
+
+/// Schema of `transcription_segments`.
+pub fn segments_schema() -> SchemaRef {
+    SEGMENTS.clone()
+}
+
+/// Schema of `load_audit`.
+pub fn load_audit_schema() -> SchemaRef {
+    LOAD_AUDIT.clone()
+}
+
+/// Every table with its schema, in migration order.
+pub fn tables() -> [(&'static str, SchemaRef); 3] {
+    [(RESULTS_TABLE, results_schema()), (SEGMENTS_TABLE, segments_schema()), (LOAD_AUDIT_TABLE, load_audit_schema())]
+}

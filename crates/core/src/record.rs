@@ -150,7 +150,7 @@ fn micros(t: &DateTime<Utc>) -> i64 {
 }
 
 fn utc_col(values: impl IntoIterator<Item = Option<i64>>) -> ArrayRef {
-    let mut b = TimestampMicrosecondBuilder::new().with_timezone("UTC");
+    let mut b = TimestampMicrosecondBuilder::new().with_timezone(crate::schema::UTC);
     b.extend(values);
     Arc::new(b.finish())
 }

@@ -19,9 +19,12 @@ fn utf8(name: &str, nullable: bool) -> Field {
     Field::new(name, DataType::Utf8, nullable)
 }
 
+/// Time zone of every `TIMESTAMPTZ` column: an offset (not a zone name), so no time zone database is needed.
+pub const UTC: &str = "+00:00";
+
 /// `TIMESTAMPTZ`: microseconds, UTC.
 fn tstz(name: &str, nullable: bool) -> Field {
-    Field::new(name, DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), nullable)
+    Field::new(name, DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())), nullable)
 }
 
 /// `TIMESTAMP` (no zone; values are UTC): the original schema's `timestamp` column.

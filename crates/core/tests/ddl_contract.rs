@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use arrow_schema::{DataType, TimeUnit};
 use redscribe_core::identity::ID_LEN;
 use redscribe_core::record::{ERROR_MESSAGE_MAX_BYTES, TEXT_MAX_BYTES};
-use redscribe_core::schema::tables;
+use redscribe_core::schema::{tables, UTC};
 use sqlparser::ast::{CharacterLength, ColumnOption, DataType as SqlType, Statement};
 use sqlparser::dialect::RedshiftSqlDialect;
 use sqlparser::parser::Parser;
@@ -67,7 +67,7 @@ fn arrow_for(ty: &SqlType) -> Option<DataType> {
         }
         SqlType::Timestamp(_, sqlparser::ast::TimezoneInfo::Tz)
         | SqlType::Timestamp(_, sqlparser::ast::TimezoneInfo::WithTimeZone) => {
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+            DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into()))
         }
         _ => return None,
     })

@@ -1,0 +1,210 @@
+//! Streaming decode to 16 kHz mono `f32`, the input Whisper expects.
+//!
+//! Packets are decoded one at a time, down-mixed to mono and resampled with `rubato`'s FFT resampler in fixed
+//! input chunks; each output chunk is handed to the caller and dropped. Memory is bounded by one packet plus one
+//! resampler chunk, whatever the length of the recording.
+
+use rubato::{FftFixedIn, Resampler};
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::errors::Error as SymError;
+
+use crate::probe::{frame_slack, guarded, is_end_of_stream, open, Opened};
+use crate::{AudioError, AudioMetadata, Source};
+
+/// Sample rate of decoded output.
+pub const TARGET_SAMPLE_RATE: u32 = 16_000;
+/// Input frames per resampler call.
+const CHUNK_FRAMES: usize = 4096;
+
+/// What a decode produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeSummary {
+    /// Metadata of the source (duration from the frames actually decoded).
+    pub metadata: AudioMetadata,
+    /// Samples handed to the sink, at [`TARGET_SAMPLE_RATE`].
+    pub output_samples: u64,
+    /// Packets that failed to decode and were skipped.
+    pub skipped_packets: u64,
+}
+
+/// Options for [`decode_mono_16k`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecodeOptions {
+    /// Reject recordings longer than this many seconds (checked against the header and while decoding).
+    pub max_duration_s: Option<f64>,
+}
+
+/// Decodes `source` to 16 kHz mono, calling `sink` with consecutive chunks of samples in `[-1, 1]`.
+pub fn decode_mono_16k(
+    source: Source,
+    options: DecodeOptions,
+    mut sink: impl FnMut(&[f32]),
+) -> Result<DecodeSummary, AudioError> {
+    let mut opened = open(source)?;
+    let container = opened.container;
+    guarded(container, move || run(&mut opened, options, &mut sink))
+}
+
+/// Down-mixes, resamples and forwards audio to the sink.
+struct Pipeline<'a> {
+    resampler: Option<FftFixedIn<f32>>,
+    pending: Vec<f32>,
+    /// Output frames still to drop: the resampler's delay.
+    delay_left: usize,
+    input_frames: u64,
+    output_samples: u64,
+    sink: &'a mut dyn FnMut(&[f32]),
+}
+
+impl Pipeline<'_> {
+    fn emit(&mut self, samples: &[f32]) {
+        let skip = self.delay_left.min(samples.len());
+        self.delay_left -= skip;
+        let out = &samples[skip..];
+        if !out.is_empty() {
+            self.output_samples += out.len() as u64;
+            (self.sink)(out);
+        }
+    }
+
+    fn push(&mut self, mono: &[f32]) -> Result<(), AudioError> {
+        self.input_frames += mono.len() as u64;
+        let Some(resampler) = self.resampler.as_mut() else {
+            self.emit(mono);
+            return Ok(());
+        };
+        self.pending.extend_from_slice(mono);
+        let mut out = Vec::new();
+        while self.pending.len() >= resampler.input_frames_next() {
+            let n = resampler.input_frames_next();
+            let chunk = resampler.process(&[&self.pending[..n]], None).map_err(resample_error)?;
+            self.pending.drain(..n);
+            out.extend_from_slice(&chunk[0]);
+        }
+        self.emit(&out);
+        Ok(())
+    }
+
+    fn finish(&mut self, sample_rate: u32) -> Result<(), AudioError> {
+        let Some(resampler) = self.resampler.as_mut() else {
+            return Ok(());
+        };
+        let expected =
+            (self.input_frames as f64 * f64::from(TARGET_SAMPLE_RATE) / f64::from(sample_rate)).round() as u64;
+        let mut tail = Vec::new();
+        if !self.pending.is_empty() {
+            let chunk = resampler.process_partial(Some(&[&self.pending[..]]), None).map_err(resample_error)?;
+            tail.extend_from_slice(&chunk[0]);
+            self.pending.clear();
+        }
+        // Flush the resampler's delay line until every expected sample is out.
+        let mut guard = 0;
+        while self.output_samples + (tail.len().saturating_sub(self.delay_left)) as u64 <= expected && guard < 8 {
+            let chunk = resampler.process_partial(None::<&[&[f32]]>, None).map_err(resample_error)?;
+            tail.extend_from_slice(&chunk[0]);
+            guard += 1;
+        }
+        let skip = self.delay_left.min(tail.len());
+        let wanted = expected.saturating_sub(self.output_samples) as usize;
+        let end = (skip + wanted).min(tail.len());
+        self.delay_left = 0;
+        let out = &tail[skip..end];
+        if !out.is_empty() {
+            self.output_samples += out.len() as u64;
+            (self.sink)(out);
+        }
+        Ok(())
+    }
+}
+
+fn resample_error(e: impl std::fmt::Display) -> AudioError {
+    AudioError::Corrupt { container: "resampler".into(), reason: e.to_string() }
+}
+
+fn run(o: &mut Opened, options: DecodeOptions, sink: &mut dyn FnMut(&[f32])) -> Result<DecodeSummary, AudioError> {
+    let rate = o.sample_rate;
+    if let (Some(limit), Some(frames)) = (options.max_duration_s, o.declared_frames) {
+        let duration_s = frames as f64 / f64::from(rate);
+        if duration_s > limit {
+            return Err(AudioError::TooLong { duration_s, limit_s: limit });
+        }
+    }
+    let resampler = if rate == TARGET_SAMPLE_RATE {
+        None
+    } else {
+        let r = FftFixedIn::<f32>::new(rate as usize, TARGET_SAMPLE_RATE as usize, CHUNK_FRAMES, 2, 1)
+            .map_err(|e| o.header_error(format!("cannot resample from {rate} Hz: {e}")))?;
+        Some(r)
+    };
+    let delay_left = resampler.as_ref().map_or(0, |r| r.output_delay());
+    let mut pipe =
+        Pipeline { resampler, pending: Vec::new(), delay_left, input_frames: 0, output_samples: 0, sink };
+
+    let mut samples: Option<SampleBuffer<f32>> = None;
+    let mut mono: Vec<f32> = Vec::new();
+    let (mut decoded, mut skipped) = (0u64, 0u64);
+    let mut first_error: Option<String> = None;
+    loop {
+        let packet = match o.next_packet() {
+            Ok(p) => p,
+            Err(e) if is_end_of_stream(&e) => break,
+            Err(SymError::ResetRequired) => break,
+            Err(e) if decoded > 0 => {
+                first_error.get_or_insert(e.to_string());
+                break;
+            }
+            Err(e) => return Err(o.corrupt(e.to_string())),
+        };
+        let audio = match o.decoder.decode(&packet) {
+            Ok(audio) => audio,
+            Err(SymError::DecodeError(e)) => {
+                skipped += 1;
+                first_error.get_or_insert(e.to_string());
+                continue;
+            }
+            Err(e) => return Err(o.corrupt(e.to_string())),
+        };
+        decoded += 1;
+        let spec = *audio.spec();
+        let channels = spec.channels.count().max(1);
+        let frames = audio.frames();
+        let buf = match samples.as_mut() {
+            Some(b) if b.capacity() >= frames * channels => b,
+            _ => samples.insert(SampleBuffer::<f32>::new(audio.capacity() as u64, spec)),
+        };
+        buf.copy_interleaved_ref(audio);
+        mono.clear();
+        mono.extend(buf.samples().chunks_exact(channels).map(|f| f.iter().sum::<f32>() / channels as f32));
+        pipe.push(&mono)?;
+        if let Some(limit) = options.max_duration_s {
+            let duration_s = pipe.input_frames as f64 / f64::from(rate);
+            if duration_s > limit {
+                return Err(AudioError::TooLong { duration_s, limit_s: limit });
+            }
+        }
+    }
+    if decoded == 0 {
+        return Err(match first_error {
+            Some(e) => o.corrupt(e),
+            None => o.truncated("no audio data after the header"),
+        });
+    }
+    if skipped > decoded {
+        return Err(o.corrupt(format!("{skipped} of {} packets fail to decode", skipped + decoded)));
+    }
+    if let Some(declared) = o.declared_frames {
+        if pipe.input_frames + frame_slack(declared, rate) < declared {
+            return Err(o.truncated(format!(
+                "the header declares {:.2} s of audio but the data holds {:.2} s",
+                declared as f64 / f64::from(rate),
+                pipe.input_frames as f64 / f64::from(rate)
+            )));
+        }
+    }
+    pipe.finish(rate)?;
+    Ok(DecodeSummary {
+        metadata: o.metadata(pipe.input_frames),
+        output_samples: pipe.output_samples,
+        skipped_packets: skipped,
+    })
+}

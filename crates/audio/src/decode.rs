@@ -137,8 +137,7 @@ fn run(o: &mut Opened, options: DecodeOptions, sink: &mut dyn FnMut(&[f32])) -> 
         Some(r)
     };
     let delay_left = resampler.as_ref().map_or(0, |r| r.output_delay());
-    let mut pipe =
-        Pipeline { resampler, pending: Vec::new(), delay_left, input_frames: 0, output_samples: 0, sink };
+    let mut pipe = Pipeline { resampler, pending: Vec::new(), delay_left, input_frames: 0, output_samples: 0, sink };
 
     let mut samples: Option<SampleBuffer<f32>> = None;
     let mut mono: Vec<f32> = Vec::new();

@@ -8,9 +8,10 @@ use std::process::Command;
 
 /// Runs an external tool and panics with a helpful message if it is missing or fails.
 pub fn run(tool: &str, args: &[&str]) {
-    let out = Command::new(tool).args(args).output().unwrap_or_else(|e| {
-        panic!("cannot run {tool} ({e}); install the test tools with scripts/setup.sh")
-    });
+    let out = Command::new(tool)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {tool} ({e}); install the test tools with scripts/setup.sh"));
     assert!(out.status.success(), "{tool} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -45,7 +46,18 @@ pub fn m4a(dir: &Path, input: &Path, name: &str) -> PathBuf {
     let path = dir.join(name);
     run(
         "ffmpeg",
-        &["-loglevel", "error", "-y", "-i", input.to_str().unwrap(), "-c:a", "aac", "-b:a", "64k", path.to_str().unwrap()],
+        &[
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            input.to_str().unwrap(),
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            path.to_str().unwrap(),
+        ],
     );
     path
 }

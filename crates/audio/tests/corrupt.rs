@@ -49,7 +49,11 @@ fn hand_built_bad_inputs_get_their_codes() {
         ("zero bytes", vec![], &[ErrorCode::EmptyObject]),
         ("random bytes", noise_bytes(64 * 1024, 7), &[ErrorCode::NotAudio]),
         ("text named .wav", b"Minutes of the meeting\n- budget approved\n".to_vec(), &[ErrorCode::NotAudio]),
-        ("PDF named .mp3", b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n".to_vec(), &[ErrorCode::NotAudio]),
+        (
+            "PDF named .mp3",
+            b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n".to_vec(),
+            &[ErrorCode::NotAudio],
+        ),
         ("header only", wav_header(1, 16000, 16, 32_000), &[ErrorCode::Truncated]),
         ("header cut short", wav[..20].to_vec(), &[ErrorCode::Truncated]),
         ("truncated data", wav[..wav.len() / 2].to_vec(), &[ErrorCode::Truncated]),
@@ -57,7 +61,11 @@ fn hand_built_bad_inputs_get_their_codes() {
         ("0 channels", zero_channels, &[ErrorCode::InvalidHeader]),
         ("4 GHz sample rate", four_ghz, &[ErrorCode::InvalidHeader]),
         ("1 Hz sample rate", one_hz, &[ErrorCode::InvalidHeader]),
-        ("RIFF but not WAVE", [b"RIFF\x10\x00\x00\x00AVI ".as_slice(), &noise_bytes(64, 1)].concat(), &[ErrorCode::NotAudio]),
+        (
+            "RIFF but not WAVE",
+            [b"RIFF\x10\x00\x00\x00AVI ".as_slice(), &noise_bytes(64, 1)].concat(),
+            &[ErrorCode::NotAudio],
+        ),
         ("FLAC magic then garbage", [b"fLaC".as_slice(), &noise_bytes(4096, 3)].concat(), GARBAGE_HEADER),
         ("Ogg magic then garbage", [b"OggS".as_slice(), &noise_bytes(4096, 4)].concat(), GARBAGE_HEADER),
     ];
@@ -75,7 +83,21 @@ fn truncated_compressed_files_are_caught() {
     // An MP3 knows its length only from a Xing/Info header, which LAME writes through ffmpeg (sox's
     // files have none, and a cut one is indistinguishable from a shorter recording).
     let mp3 = dir.path().join("t.mp3");
-    run("ffmpeg", &["-loglevel", "error", "-y", "-i", wav.to_str().unwrap(), "-c:a", "libmp3lame", "-b:a", "64k", mp3.to_str().unwrap()]);
+    run(
+        "ffmpeg",
+        &[
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            wav.to_str().unwrap(),
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "64k",
+            mp3.to_str().unwrap(),
+        ],
+    );
     let aac = m4a(dir.path(), &wav, "t.m4a");
     for (name, path) in [("flac", flac), ("mp3", mp3), ("m4a", aac)] {
         let bytes = std::fs::read(&path).unwrap();

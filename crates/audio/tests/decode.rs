@@ -39,9 +39,14 @@ fn rms(samples: &[f32]) -> f64 {
 #[test]
 fn tones_keep_their_length_pitch_and_level_at_every_input_rate() {
     let dir = tempfile::tempdir().unwrap();
-    for (rate, channels, kind) in
-        [(16000, 1, "wav"), (8000, 1, "wav"), (22050, 1, "flac"), (44100, 2, "wav"), (48000, 2, "flac"), (44100, 2, "mp3")]
-    {
+    for (rate, channels, kind) in [
+        (16000, 1, "wav"),
+        (8000, 1, "wav"),
+        (22050, 1, "flac"),
+        (44100, 2, "wav"),
+        (48000, 2, "flac"),
+        (44100, 2, "mp3"),
+    ] {
         let name = format!("t{rate}x{channels}.{kind}");
         let r = rate.to_string();
         let c = channels.to_string();
@@ -96,12 +101,12 @@ fn long_recordings_stream_in_bounded_chunks() {
 fn the_duration_limit_is_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let path = tone(dir.path(), "t.wav", &["-r", "16000", "-c", "1", "-t", "wav"], 5.0, 440);
-    let err = decode_mono_16k(Source::open(&path).unwrap(), DecodeOptions { max_duration_s: Some(2.0) }, |_| {})
-        .unwrap_err();
+    let err =
+        decode_mono_16k(Source::open(&path).unwrap(), DecodeOptions { max_duration_s: Some(2.0) }, |_| {}).unwrap_err();
     assert_eq!(err.code(), ErrorCode::TooLong);
     // Without a declared length (an MP3 with no Xing header), the limit is enforced while decoding.
     let mp3 = tone(dir.path(), "t.mp3", &["-r", "16000", "-c", "1", "-t", "mp3"], 5.0, 440);
-    let err = decode_mono_16k(Source::open(&mp3).unwrap(), DecodeOptions { max_duration_s: Some(2.0) }, |_| {})
-        .unwrap_err();
+    let err =
+        decode_mono_16k(Source::open(&mp3).unwrap(), DecodeOptions { max_duration_s: Some(2.0) }, |_| {}).unwrap_err();
     assert_eq!(err.code(), ErrorCode::TooLong);
 }

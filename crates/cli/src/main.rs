@@ -1,1 +1,35 @@
-fn main(){}
+//! `redscribe`: the command-line tool. Thin: parse arguments, run one command, map errors to exit codes.
+
+mod inspect;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Turn audio recordings into rows of a warehouse table.
+#[derive(Debug, Parser)]
+#[command(name = "redscribe", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the audio metadata of recordings (or why each is rejected), one JSON line per file.
+    Inspect(inspect::InspectArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(args) => inspect::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("redscribe: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

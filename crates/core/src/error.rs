@@ -171,8 +171,7 @@ mod tests {
 
     #[test]
     fn only_transient_codes_are_retried() {
-        let retried: Vec<_> =
-            ErrorCode::ALL.into_iter().filter(|c| c.disposition() == Disposition::Retry).collect();
+        let retried: Vec<_> = ErrorCode::ALL.into_iter().filter(|c| c.disposition() == Disposition::Retry).collect();
         assert_eq!(retried, [ErrorCode::Throttled, ErrorCode::ServiceUnavailable, ErrorCode::Internal]);
     }
 }

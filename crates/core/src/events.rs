@@ -170,11 +170,8 @@ fn collect(v: &Value, message_id: Option<&str>, outer: Outer, out: &mut Normaliz
         ));
     };
     for record in records {
-        let source = record
-            .get("eventSource")
-            .or_else(|| record.get("EventSource"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let source =
+            record.get("eventSource").or_else(|| record.get("EventSource")).and_then(Value::as_str).unwrap_or_default();
         match (source, outer) {
             ("aws:s3", _) => {
                 let envelope = match outer {

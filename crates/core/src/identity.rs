@@ -111,8 +111,14 @@ mod tests {
 
     #[test]
     fn version_token_prefers_version_then_etag_then_sequencer() {
-        assert_eq!(version_token(Some("3HL4kqtJvjVBH40Nrjfkd"), Some("\"abc\""), Some("00F1")), "3HL4kqtJvjVBH40Nrjfkd");
-        assert_eq!(version_token(None, Some("\"d41d8cd98f00b204e9800998ecf8427e\""), None), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(
+            version_token(Some("3HL4kqtJvjVBH40Nrjfkd"), Some("\"abc\""), Some("00F1")),
+            "3HL4kqtJvjVBH40Nrjfkd"
+        );
+        assert_eq!(
+            version_token(None, Some("\"d41d8cd98f00b204e9800998ecf8427e\""), None),
+            "d41d8cd98f00b204e9800998ecf8427e"
+        );
         assert_eq!(version_token(Some(""), Some("\"0a1b-12\""), None), "0a1b-12");
         assert_eq!(version_token(Some("null"), None, Some("0055AED6DCD90281E5")), "0055AED6DCD90281E5");
         assert_eq!(version_token(None, None, None), "unversioned");

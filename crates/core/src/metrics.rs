@@ -181,7 +181,9 @@ impl Metric {
     pub const fn description(self) -> &'static str {
         match self {
             Metric::RecordingsReceived => "Object-created events accepted for processing",
-            Metric::RecordingsSkipped => "Records acknowledged without processing (test events, folders, loop guard, duplicates)",
+            Metric::RecordingsSkipped => {
+                "Records acknowledged without processing (test events, folders, loop guard, duplicates)"
+            }
             Metric::RecordingsProcessed => "Recordings that produced a result row",
             Metric::RecordingsQuarantined => "Recordings rejected permanently, with a quarantine record",
             Metric::RecordingsFailed => "Transient failures left for retry",

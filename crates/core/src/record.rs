@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
+use arrow_array::builder::TimestampMicrosecondBuilder;
 use arrow_array::builder::{BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, StringBuilder};
-use arrow_array::builder::{TimestampMicrosecondBuilder};
-use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow_array::TimestampMicrosecondArray;
+use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -355,7 +355,8 @@ pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreErr
                 avg_logprob: opt(logprob, i),
                 no_speech_prob: opt(no_speech, i),
                 text_truncated: truncated.value(i),
-                status: Status::parse(status_text).ok_or_else(|| mismatch(format!("unknown status {status_text:?}")))?,
+                status: Status::parse(status_text)
+                    .ok_or_else(|| mismatch(format!("unknown status {status_text:?}")))?,
                 error_code: match opt_str(error_code, i) {
                     Some(c) => Some(ErrorCode::parse(&c).ok_or_else(|| mismatch(format!("unknown error code {c:?}")))?),
                     None => None,

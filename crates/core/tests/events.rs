@@ -81,7 +81,12 @@ const CASES: &[Case] = &[
     Case {
         name: "SNS inside SQS",
         payload: fixture!("sns_sqs_s3.json"),
-        objects: &[("podcasts", "podcasts/ep 12 — final.mp3", Envelope::SnsSqs, Some("a1b2c3d4-1111-4111-8111-111111111111"))],
+        objects: &[(
+            "podcasts",
+            "podcasts/ep 12 — final.mp3",
+            Envelope::SnsSqs,
+            Some("a1b2c3d4-1111-4111-8111-111111111111"),
+        )],
         skipped: &[(SkipReason::TestEvent, None)],
         invalid: &[],
     },

@@ -1,0 +1,178 @@
+//! `redscribe inspect`: probe local recordings and print (and optionally write) their metadata rows.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use redscribe_audio::{probe, AudioError, Source};
+use redscribe_core::encode::{to_jsonl, to_parquet};
+use redscribe_core::identity::recording_id;
+use redscribe_core::record::{results_batch, AudioMetadata, ResultRow, Status};
+use redscribe_core::ErrorCode;
+use serde::Serialize;
+
+/// Bucket name recorded for local files, whose key is their absolute path.
+pub const LOCAL_BUCKET: &str = "local";
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Recordings to inspect; a directory is walked recursively (hidden entries skipped).
+    #[arg(required = true, value_name = "FILE")]
+    paths: Vec<PathBuf>,
+    /// Also write the rows as Parquet, in the column order of transcription_results.
+    #[arg(long, value_name = "PATH")]
+    parquet: Option<PathBuf>,
+    /// Also write the rows as JSON Lines, in the column order of transcription_results.
+    #[arg(long, value_name = "PATH")]
+    jsonl: Option<PathBuf>,
+}
+
+/// One line of `inspect` output.
+#[derive(Debug, Serialize)]
+struct Line<'a> {
+    file: String,
+    status: &'static str,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    metadata: Option<&'a AudioMetadata>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_code: Option<ErrorCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+/// Expands directories into the files under them, sorted, keeping the order of the arguments.
+fn expand(paths: &[PathBuf]) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            out.push(dir.to_path_buf()); // reported as unreadable
+            return;
+        };
+        let mut children: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .map(|e| e.path())
+            .collect();
+        children.sort();
+        for child in children {
+            if child.is_dir() {
+                walk(&child, out);
+            } else {
+                out.push(child);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+fn mime_type(container: &str) -> &'static str {
+    match container {
+        "wav" => "audio/wav",
+        "aiff" => "audio/aiff",
+        "flac" => "audio/flac",
+        "ogg" => "audio/ogg",
+        "mp3" => "audio/mpeg",
+        "mp4" => "audio/mp4",
+        "adts" => "audio/aac",
+        "caf" => "audio/x-caf",
+        "mkv" => "audio/webm",
+        _ => "application/octet-stream",
+    }
+}
+
+fn row_for(path: &Path, outcome: &Result<AudioMetadata, AudioError>, started: Instant) -> ResultRow {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let key = absolute.to_string_lossy().into_owned();
+    let fs_meta = std::fs::metadata(path).ok();
+    let now = Utc::now();
+    let mut row = ResultRow {
+        id: recording_id(LOCAL_BUCKET, &key),
+        text: None,
+        timestamp: now,
+        bucket: LOCAL_BUCKET.into(),
+        object_key: key,
+        object_version: None,
+        etag: None,
+        sequencer: None,
+        size_bytes: fs_meta.as_ref().map(|m| m.len() as i64),
+        content_type: None,
+        audio: None,
+        model: None,
+        language: None,
+        word_count: None,
+        avg_logprob: None,
+        no_speech_prob: None,
+        text_truncated: false,
+        status: Status::MetadataOnly,
+        error_code: None,
+        error_message: None,
+        uploaded_at: fs_meta.and_then(|m| m.modified().ok()).map(DateTime::<Utc>::from),
+        processed_at: now,
+        loaded_at: None,
+        processing_ms: Some(started.elapsed().as_millis() as i64),
+        pipeline_version: redscribe_core::PIPELINE_VERSION.into(),
+    };
+    match outcome {
+        Ok(meta) => {
+            row.content_type = Some(mime_type(&meta.container).into());
+            row.audio = Some(meta.clone());
+        }
+        Err(e) => row.set_error(e.code(), &e.to_string()),
+    }
+    row
+}
+
+pub fn run(args: InspectArgs) -> anyhow::Result<()> {
+    let files = expand(&args.paths);
+    let want_rows = args.parquet.is_some() || args.jsonl.is_some();
+    let mut rows = Vec::new();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for path in &files {
+        let started = Instant::now();
+        let outcome = Source::open(path).and_then(probe);
+        let line = match &outcome {
+            Ok(meta) => Line {
+                file: path.display().to_string(),
+                status: "ok",
+                metadata: Some(meta),
+                error_code: None,
+                message: None,
+            },
+            Err(e) => Line {
+                file: path.display().to_string(),
+                status: "rejected",
+                metadata: None,
+                error_code: Some(e.code()),
+                message: Some(e.to_string()),
+            },
+        };
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+        if want_rows {
+            rows.push(row_for(path, &outcome, started));
+        }
+    }
+    out.flush()?;
+    if want_rows && !rows.is_empty() {
+        let batch = results_batch(&rows)?;
+        if let Some(path) = &args.parquet {
+            let bytes = to_parquet(std::slice::from_ref(&batch))?;
+            std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        }
+        if let Some(path) = &args.jsonl {
+            let bytes = to_jsonl(std::slice::from_ref(&batch))?;
+            std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    Ok(())
+}

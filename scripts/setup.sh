@@ -27,7 +27,9 @@ python3 -c "import duckdb" 2>/dev/null || missing_py+=("duckdb>=1.1")
 command -v aws >/dev/null && aws --version >/dev/null 2>&1 || missing_py+=("awscli>=1.36")
 if ((${#missing_py[@]})); then
     echo "setup: installing from PyPI: ${missing_py[*]}"
-    python3 -m pip install --quiet --disable-pip-version-check "${missing_py[@]}"
+    pip=(python3 -m pip install --quiet --disable-pip-version-check)
+    # A distribution-managed Python refuses user installs unless told otherwise (PEP 668).
+    "${pip[@]}" "${missing_py[@]}" 2>/dev/null || "${pip[@]}" --break-system-packages "${missing_py[@]}"
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install the Rust toolchain (rustup) first" >&2; exit 1; }

@@ -11,8 +11,8 @@ sox "$dir/.speech.wav" -r 44100 -c 2 "$dir/meeting.flac"
 sox "$dir/.speech.wav" -r 22050 -c 1 -t mp3 "$dir/podcast.mp3"
 sox "$dir/.speech.wav" -r 44100 -c 1 -t vorbis "$dir/field-note.ogg"
 ffmpeg -loglevel error -y -i "$dir/.speech.wav" -c:a aac -b:a 64k "$dir/voice memo.m4a"
-sox -n -r 48000 -c 2 "$dir/music.aiff" synth 3 sine 220 sine 330 vol 0.4
-sox -n -r 16000 -c 1 "$dir/silence.wav" trim 0 2
+sox -n -r 48000 -c 2 -b 16 "$dir/music.aiff" synth 3 sine 220 sine 330 vol 0.4
+sox -n -r 16000 -c 1 -b 16 "$dir/silence.wav" trim 0 2
 rm -f "$dir/.speech.wav"
 printf 'Meeting notes\n- nothing here is audio\n' > "$dir/notes.mp3"
 printf '%%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n' > "$dir/invoice.wav"

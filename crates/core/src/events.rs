@@ -13,7 +13,7 @@ use aws_lambda_events::event::s3::S3EventRecord;
 use aws_lambda_events::event::sns::SnsMessage;
 use aws_lambda_events::event::sqs::SqsMessage;
 use chrono::{DateTime, Utc};
-use percent_encoding::percent_decode_str;
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -110,6 +110,15 @@ pub struct Normalized {
     pub objects: Vec<ObjectEvent>,
     pub skipped: Vec<Skipped>,
     pub invalid: Vec<InvalidMessage>,
+}
+
+/// Characters S3 leaves as they are when it writes a key into an event notification.
+const KEY_KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+
+/// Encodes a key the way S3 writes it into an event notification: form encoding, with `+` for a space and `/`
+/// kept. The inverse of [`decode_key`].
+pub fn encode_key(key: &str) -> String {
+    utf8_percent_encode(key, KEY_KEEP).to_string().replace("%20", "+")
 }
 
 /// Decodes an S3 event key: `+` is a space, then percent-decoding as UTF-8.
@@ -410,4 +419,26 @@ fn apply_filters(objects: Vec<ObjectEvent>, layout: &Layout, skipped: &mut Vec<S
         }
     }
     kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_encoding_round_trips_and_matches_s3() {
+        let cases = [
+            ("calls/2026/call 0042.wav", "calls/2026/call+0042.wav"),
+            ("a+b.wav", "a%2Bb.wav"),
+            ("it's a \"test\".wav", "it%27s+a+%22test%22.wav"),
+            ("録音.flac", "%E9%8C%B2%E9%9F%B3.flac"),
+            ("100% done.mp3", "100%25+done.mp3"),
+            ("a'; drop table x; --.wav", "a%27%3B+drop+table+x%3B+--.wav"),
+        ];
+        for (key, encoded) in cases {
+            assert_eq!(encode_key(key), encoded);
+            assert_eq!(decode_key(encoded).unwrap(), key);
+        }
+        assert!(decode_key("%FF%FE").is_err());
+    }
 }

@@ -1,0 +1,14 @@
+//! Embedded stand-ins for the AWS services redscribe uses, so the production SDK code runs on a laptop and in
+//! tests. Servers bind to loopback only.
+//!
+//! - [`credentials`]: the access key pair the stand-ins accept (from the environment, or generated).
+//! - [`s3`]: an S3 endpoint on `s3s`/`s3s-fs` over a folder, SigV4-checked, raising an S3 event notification for
+//!   every completed upload into a durable [`s3::EventJournal`] (at-least-once, re-delivered until acknowledged).
+//! - [`error`]: the crate's error enum.
+
+pub mod credentials;
+pub mod error;
+pub mod s3;
+
+pub use credentials::Credentials;
+pub use error::LocalError;

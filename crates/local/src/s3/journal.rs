@@ -1,0 +1,194 @@
+//! A durable log of S3 event notifications with acknowledgements (at-least-once delivery, like S3 → SQS).
+//!
+//! `events.jsonl` holds one line per event (`{"seq":…,"event":{…}}`), appended and flushed to disk before the
+//! upload's response is sent; `acks.jsonl` holds one line per acknowledged sequence number. On open, every event
+//! without an acknowledgement is queued for delivery again.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use redscribe_core::events::encode_key;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::LocalError;
+
+/// One event handed to the subscriber: a complete S3 event notification with one record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Journal sequence number; pass it to [`EventJournal::ack`] once the event is handled.
+    pub seq: u64,
+    /// The S3 event notification, as S3 would send it.
+    pub event: Value,
+}
+
+/// What an upload produced, for its event.
+#[derive(Debug, Clone)]
+pub struct ObjectCreated {
+    pub event_name: &'static str,
+    pub bucket: String,
+    pub key: String,
+    pub size: i64,
+    pub etag: String,
+    pub version_id: Option<String>,
+    pub time: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct AckLine {
+    ack: u64,
+}
+
+struct State {
+    events: File,
+    acks: File,
+    next_seq: u64,
+    unacked: BTreeMap<u64, Value>,
+}
+
+/// The journal. Cheap to share behind an `Arc`.
+pub struct EventJournal {
+    dir: PathBuf,
+    region: String,
+    state: Mutex<State>,
+    tx: mpsc::UnboundedSender<Delivery>,
+}
+
+fn read_lines(path: &Path) -> Result<Vec<(usize, String)>, LocalError> {
+    match File::open(path) {
+        Ok(f) => BufReader::new(f)
+            .lines()
+            .enumerate()
+            .map(|(i, l)| l.map(|l| (i + 1, l)).map_err(LocalError::io(path)))
+            .filter(|r| !matches!(r, Ok((_, l)) if l.trim().is_empty()))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(LocalError::Io { path: path.into(), source: e }),
+    }
+}
+
+impl EventJournal {
+    /// Opens (or creates) the journal in `dir`; the receiver first yields every unacknowledged event.
+    pub fn open(dir: &Path, region: &str) -> Result<(EventJournal, mpsc::UnboundedReceiver<Delivery>), LocalError> {
+        std::fs::create_dir_all(dir).map_err(LocalError::io(dir))?;
+        let events_path = dir.join("events.jsonl");
+        let acks_path = dir.join("acks.jsonl");
+        let mut unacked = BTreeMap::new();
+        let mut next_seq = 1;
+        let lines = read_lines(&events_path)?;
+        let last = lines.len();
+        for (n, line) in lines {
+            match serde_json::from_str::<Delivery>(&line) {
+                Ok(d) => {
+                    next_seq = next_seq.max(d.seq + 1);
+                    unacked.insert(d.seq, d.event);
+                }
+                // A torn last line is an append that never completed: its upload was never acknowledged either.
+                Err(_) if n == last => {
+                    tracing::warn!(path = %events_path.display(), line = n, "ignoring torn last line")
+                }
+                Err(e) => {
+                    return Err(LocalError::Journal { path: events_path, line: n, reason: e.to_string() });
+                }
+            }
+        }
+        for (n, line) in read_lines(&acks_path)? {
+            match serde_json::from_str::<AckLine>(&line) {
+                Ok(a) => {
+                    unacked.remove(&a.ack);
+                }
+                Err(e) => return Err(LocalError::Journal { path: acks_path, line: n, reason: e.to_string() }),
+            }
+        }
+        let open = |p: &Path| OpenOptions::new().create(true).append(true).open(p).map_err(LocalError::io(p));
+        let (tx, rx) = mpsc::unbounded_channel();
+        for (&seq, event) in &unacked {
+            let _ = tx.send(Delivery { seq, event: event.clone() });
+        }
+        let state = State { events: open(&events_path)?, acks: open(&acks_path)?, next_seq, unacked };
+        Ok((EventJournal { dir: dir.into(), region: region.into(), state: Mutex::new(state), tx }, rx))
+    }
+
+    /// Folder of the journal files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Records an event durably, then hands it to the subscriber. Returns its sequence number.
+    pub fn record(&self, created: &ObjectCreated) -> Result<u64, LocalError> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let seq = state.next_seq;
+        let event = self.notification(seq, created);
+        let line = serde_json::to_string(&Delivery { seq, event: event.clone() }).expect("JSON values serialise");
+        let path = self.dir.join("events.jsonl");
+        state.events.write_all(format!("{line}\n").as_bytes()).map_err(LocalError::io(&path))?;
+        state.events.sync_data().map_err(LocalError::io(&path))?;
+        state.next_seq += 1;
+        state.unacked.insert(seq, event.clone());
+        drop(state);
+        // A closed receiver is fine: the event stays in the journal and is delivered on the next open.
+        let _ = self.tx.send(Delivery { seq, event });
+        Ok(seq)
+    }
+
+    /// Marks an event handled; it will not be delivered again.
+    pub fn ack(&self, seq: u64) -> Result<(), LocalError> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.unacked.remove(&seq).is_none() {
+            return Ok(());
+        }
+        let path = self.dir.join("acks.jsonl");
+        let line = serde_json::to_string(&AckLine { ack: seq }).expect("serialises");
+        state.acks.write_all(format!("{line}\n").as_bytes()).map_err(LocalError::io(&path))?;
+        state.acks.sync_data().map_err(LocalError::io(&path))
+    }
+
+    /// Events recorded and not yet acknowledged.
+    pub fn unacknowledged(&self) -> Vec<Delivery> {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.unacked.iter().map(|(&seq, event)| Delivery { seq, event: event.clone() }).collect()
+    }
+
+    /// The notification S3 would send for this upload: one record, key URL-encoded, sequencer increasing.
+    fn notification(&self, seq: u64, c: &ObjectCreated) -> Value {
+        let mut object = json!({
+            "key": encode_key(&c.key),
+            "size": c.size,
+            "eTag": c.etag,
+            "sequencer": format!("{seq:018X}"),
+        });
+        if let Some(v) = &c.version_id {
+            object["versionId"] = json!(v);
+        }
+        json!({
+            "Records": [{
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": self.region,
+                "eventTime": c.time.to_rfc3339_opts(SecondsFormat::Millis, true),
+                "eventName": c.event_name,
+                "userIdentity": {"principalId": "redscribe-local"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {
+                    "x-amz-request-id": format!("{seq:016X}"),
+                    "x-amz-id-2": "redscribe-local",
+                },
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "redscribe-local",
+                    "bucket": {
+                        "name": c.bucket,
+                        "ownerIdentity": {"principalId": "redscribe-local"},
+                        "arn": format!("arn:aws:s3:::{}", c.bucket),
+                    },
+                    "object": object,
+                },
+            }]
+        })
+    }
+}

@@ -1,0 +1,12 @@
+//! The S3 stand-in.
+//!
+//! - [`journal`]: durable event log with acknowledgements; unacknowledged events are re-delivered on restart.
+//! - [`store`]: the `s3s::S3` implementation: `s3s-fs` for storage, plus an event for every completed upload.
+//! - [`server`]: the HTTP server on a loopback port.
+
+pub mod journal;
+pub mod server;
+pub mod store;
+
+pub use journal::{Delivery, EventJournal};
+pub use server::{S3Server, S3ServerConfig};

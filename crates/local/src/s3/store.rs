@@ -1,0 +1,185 @@
+//! The S3 implementation of the stand-in: `s3s-fs` stores the objects; every completed upload (PutObject,
+//! CompleteMultipartUpload, CopyObject) is recorded in the [`EventJournal`] before the response is sent.
+
+use std::sync::Arc;
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, S3};
+
+use super::journal::{EventJournal, ObjectCreated};
+
+/// `s3s-fs` plus event notifications.
+pub struct NotifyingStore {
+    inner: s3s_fs::FileSystem,
+    journal: Arc<EventJournal>,
+}
+
+impl NotifyingStore {
+    pub fn new(inner: s3s_fs::FileSystem, journal: Arc<EventJournal>) -> NotifyingStore {
+        NotifyingStore { inner, journal }
+    }
+
+    /// Reads back what was stored and records its event. Failing to record fails the request: the client retries
+    /// the upload rather than the event being lost.
+    async fn announce<T>(
+        &self,
+        template: &S3Request<T>,
+        event_name: &'static str,
+        bucket: String,
+        key: String,
+    ) -> S3Result<()> {
+        let head = S3Request {
+            input: HeadObjectInput { bucket: bucket.clone(), key: key.clone(), ..Default::default() },
+            method: http::Method::HEAD,
+            uri: template.uri.clone(),
+            headers: Default::default(),
+            extensions: Default::default(),
+            credentials: template.credentials.clone(),
+            region: template.region.clone(),
+            service: template.service.clone(),
+            trailing_headers: None,
+        };
+        let out = self.inner.head_object(head).await?.output;
+        let created = ObjectCreated {
+            event_name,
+            bucket,
+            key,
+            size: out.content_length.unwrap_or_default(),
+            etag: out.e_tag.as_ref().map(|e| e.value().to_owned()).unwrap_or_default(),
+            version_id: None,
+            time: chrono::Utc::now(),
+        };
+        self.journal.record(&created).map_err(|e| {
+            tracing::error!(error = %e, "cannot record the upload's event");
+            s3s::s3_error!(InternalError, "cannot record the event notification")
+        })?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl S3 for NotifyingStore {
+    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        self.inner.create_bucket(req).await
+    }
+
+    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        self.inner.delete_bucket(req).await
+    }
+
+    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+        self.inner.head_bucket(req).await
+    }
+
+    async fn list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+        self.inner.list_buckets(req).await
+    }
+
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        self.inner.get_bucket_location(req).await
+    }
+
+    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        self.inner.get_object(req).await
+    }
+
+    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        self.inner.head_object(req).await
+    }
+
+    async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
+        self.inner.list_objects(req).await
+    }
+
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        self.inner.list_objects_v2(req).await
+    }
+
+    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        self.inner.delete_object(req).await
+    }
+
+    async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        self.inner.delete_objects(req).await
+    }
+
+    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        let template = req.map_input_ref();
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let resp = self.inner.put_object(req).await?;
+        self.announce(&template, "ObjectCreated:Put", bucket, key).await?;
+        Ok(resp)
+    }
+
+    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        let template = req.map_input_ref();
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let resp = self.inner.copy_object(req).await?;
+        self.announce(&template, "ObjectCreated:Copy", bucket, key).await?;
+        Ok(resp)
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        self.inner.create_multipart_upload(req).await
+    }
+
+    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        self.inner.upload_part(req).await
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        self.inner.upload_part_copy(req).await
+    }
+
+    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        self.inner.list_parts(req).await
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let template = req.map_input_ref();
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let resp = self.inner.complete_multipart_upload(req).await?;
+        self.announce(&template, "ObjectCreated:CompleteMultipartUpload", bucket, key).await?;
+        Ok(resp)
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        self.inner.abort_multipart_upload(req).await
+    }
+}
+
+/// A request's envelope without its input, to build follow-up requests after the input has been consumed.
+trait MapInputRef {
+    fn map_input_ref(&self) -> S3Request<()>;
+}
+
+impl<T> MapInputRef for S3Request<T> {
+    fn map_input_ref(&self) -> S3Request<()> {
+        S3Request {
+            input: (),
+            method: self.method.clone(),
+            uri: self.uri.clone(),
+            headers: Default::default(),
+            extensions: Default::default(),
+            credentials: self.credentials.clone(),
+            region: self.region.clone(),
+            service: self.service.clone(),
+            trailing_headers: None,
+        }
+    }
+}

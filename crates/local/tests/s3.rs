@@ -1,0 +1,248 @@
+//! The S3 stand-in driven by the production SDK (`aws-sdk-s3`) and by the real `aws` CLI, on a loopback port 0.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use redscribe_core::events::normalize;
+use redscribe_core::identity::Sequencer;
+use redscribe_core::layout::Layout;
+use redscribe_local::s3::{Delivery, EventJournal, S3Server, S3ServerConfig};
+use redscribe_local::Credentials;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+struct Harness {
+    server: S3Server,
+    journal: Arc<EventJournal>,
+    events: UnboundedReceiver<Delivery>,
+    creds: Credentials,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, events) = EventJournal::open(&dir.path().join("events"), "us-east-1").unwrap();
+    let journal = Arc::new(journal);
+    let creds = Credentials::generate();
+    let config = S3ServerConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        root: dir.path().join("s3"),
+        credentials: creds.clone(),
+    };
+    let server = S3Server::start(config, journal.clone()).await.unwrap();
+    Harness { server, journal, events, creds, _dir: dir }
+}
+
+fn client(endpoint: &str, creds: &Credentials) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version_latest()
+        .endpoint_url(endpoint)
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            &creds.access_key_id,
+            &creds.secret_access_key,
+            None,
+            None,
+            "test",
+        ))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// Everything delivered so far, without waiting.
+fn drain(rx: &mut UnboundedReceiver<Delivery>) -> Vec<Delivery> {
+    let mut out = Vec::new();
+    while let Ok(d) = rx.try_recv() {
+        out.push(d);
+    }
+    out
+}
+
+#[tokio::test]
+async fn objects_round_trip_and_each_upload_raises_one_event() {
+    let mut h = start().await;
+    let s3 = client(&h.server.endpoint_url(), &h.creds);
+    s3.create_bucket().bucket("recordings").send().await.unwrap();
+
+    let key = "in/it's a \"call\" + 録音.wav";
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    s3.put_object().bucket("recordings").key(key).body(ByteStream::from(body.clone())).send().await.unwrap();
+
+    let head = s3.head_object().bucket("recordings").key(key).send().await.unwrap();
+    assert_eq!(head.content_length(), Some(100_000));
+    let got = s3.get_object().bucket("recordings").key(key).send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), &body[..]);
+    let range = s3.get_object().bucket("recordings").key(key).range("bytes=10-19").send().await.unwrap();
+    assert_eq!(range.body.collect().await.unwrap().into_bytes().as_ref(), &body[10..20]);
+
+    let listed = s3.list_objects_v2().bucket("recordings").prefix("in/").send().await.unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, [key]);
+
+    s3.copy_object()
+        .bucket("recordings")
+        .key("in/copy.wav")
+        .copy_source("recordings/in/it's%20a%20%22call%22%20%2B%20%E9%8C%B2%E9%9F%B3.wav")
+        .send()
+        .await
+        .unwrap();
+    s3.delete_object().bucket("recordings").key("in/copy.wav").send().await.unwrap();
+    assert!(s3.head_object().bucket("recordings").key("in/copy.wav").send().await.is_err());
+
+    let events = drain(&mut h.events);
+    assert_eq!(events.len(), 2, "one event per upload (put, copy), none for reads or deletes");
+    let layout = Layout::default();
+    let put = normalize(&events[0].event, &layout).unwrap();
+    assert_eq!(put.objects.len(), 1);
+    let o = &put.objects[0];
+    assert_eq!((o.bucket.as_str(), o.key.as_str(), o.size), ("recordings", key, Some(100_000)));
+    assert_eq!(o.event_name, "ObjectCreated:Put");
+    assert_eq!(o.etag.as_deref(), head.e_tag().map(|e| e.trim_matches('"')));
+    let raw_key = events[0].event["Records"][0]["s3"]["object"]["key"].as_str().unwrap();
+    assert_eq!(raw_key, "in/it%27s+a+%22call%22+%2B+%E9%8C%B2%E9%9F%B3.wav", "keys are URL-encoded like S3's");
+    let copy = normalize(&events[1].event, &layout).unwrap();
+    assert_eq!(copy.objects[0].key, "in/copy.wav");
+    assert_eq!(copy.objects[0].event_name, "ObjectCreated:Copy");
+    let seq = |n: &redscribe_core::events::Normalized| Sequencer::new(n.objects[0].sequencer.as_deref().unwrap());
+    assert!(seq(&put) < seq(&copy));
+    h.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_multipart_upload_raises_one_event_when_completed() {
+    let mut h = start().await;
+    let s3 = client(&h.server.endpoint_url(), &h.creds);
+    s3.create_bucket().bucket("recordings").send().await.unwrap();
+    let key = "in/long meeting.flac";
+    let upload = s3.create_multipart_upload().bucket("recordings").key(key).send().await.unwrap();
+    let id = upload.upload_id().unwrap();
+    let part_size = 8 * 1024 * 1024;
+    let total = 20 * 1024 * 1024;
+    let mut parts = Vec::new();
+    for (n, start) in (0..total).step_by(part_size).enumerate() {
+        let len = part_size.min(total - start);
+        let bytes = vec![(n as u8).wrapping_mul(37); len];
+        let part = s3
+            .upload_part()
+            .bucket("recordings")
+            .key(key)
+            .upload_id(id)
+            .part_number(n as i32 + 1)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .unwrap();
+        parts.push(CompletedPart::builder().part_number(n as i32 + 1).e_tag(part.e_tag().unwrap()).build());
+        assert!(drain(&mut h.events).is_empty(), "no event before the upload completes");
+    }
+    s3.complete_multipart_upload()
+        .bucket("recordings")
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .send()
+        .await
+        .unwrap();
+    let events = drain(&mut h.events);
+    assert_eq!(events.len(), 1);
+    let n = normalize(&events[0].event, &Layout::default()).unwrap();
+    assert_eq!(n.objects[0].event_name, "ObjectCreated:CompleteMultipartUpload");
+    assert_eq!(n.objects[0].size, Some(total as i64));
+    assert!(n.objects[0].etag.as_deref().unwrap().ends_with("-3"), "{:?}", n.objects[0].etag);
+    h.server.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_refused_with_403() {
+    let h = start().await;
+    let bad = Credentials { secret_access_key: "not-the-secret".into(), ..h.creds.clone() };
+    let s3 = client(&h.server.endpoint_url(), &bad);
+    let err = s3.create_bucket().bucket("recordings").send().await.unwrap_err();
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    assert_eq!(status, Some(403), "{err:?}");
+    h.server.stop().await;
+}
+
+#[tokio::test]
+async fn non_loopback_addresses_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, _rx) = EventJournal::open(dir.path(), "us-east-1").unwrap();
+    let config = S3ServerConfig {
+        addr: "0.0.0.0:0".parse().unwrap(),
+        root: dir.path().join("s3"),
+        credentials: Credentials::generate(),
+    };
+    assert!(S3Server::start(config, Arc::new(journal)).await.is_err());
+}
+
+#[tokio::test]
+async fn unacknowledged_events_are_delivered_again_after_a_restart() {
+    let mut h = start().await;
+    let s3 = client(&h.server.endpoint_url(), &h.creds);
+    s3.create_bucket().bucket("rec").send().await.unwrap();
+    for k in ["a.wav", "b.wav", "c.wav"] {
+        s3.put_object().bucket("rec").key(k).body(ByteStream::from_static(b"RIFF")).send().await.unwrap();
+    }
+    let first = drain(&mut h.events);
+    assert_eq!(first.len(), 3);
+    h.journal.ack(first[0].seq).unwrap();
+    h.journal.ack(first[2].seq).unwrap();
+    let dir = h.journal.dir().to_path_buf();
+    h.server.stop().await;
+    drop(h.journal);
+
+    let (reopened, mut rx) = EventJournal::open(&dir, "us-east-1").unwrap();
+    let again = drain(&mut rx);
+    assert_eq!(again, vec![first[1].clone()], "only the unacknowledged event comes back, unchanged");
+    reopened.ack(again[0].seq).unwrap();
+    drop(reopened);
+    let (_, mut rx) = EventJournal::open(&dir, "us-east-1").unwrap();
+    assert!(drain(&mut rx).is_empty());
+}
+
+fn aws_cli(endpoint: &str, creds: &Credentials, args: &[&str]) -> String {
+    let out = Command::new("aws")
+        .args(["--endpoint-url", endpoint, "--region", "us-east-1"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", &creds.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &creds.secret_access_key)
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the aws CLI ({e}); install it with scripts/setup.sh"));
+    assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_aws_cli_works_against_it_including_multipart() {
+    let mut h = start().await;
+    let endpoint = h.server.endpoint_url();
+    let creds = h.creds.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big recording.wav");
+    std::fs::write(&big, vec![7u8; 20 * 1024 * 1024]).unwrap();
+    let small = dir.path().join("small.wav");
+    std::fs::write(&small, b"RIFF....WAVE").unwrap();
+    let (big, small) = (big.clone(), small.clone());
+    let listing = tokio::task::spawn_blocking(move || {
+        let s = |p: &Path| p.to_str().unwrap().to_owned();
+        aws_cli(&endpoint, &creds, &["s3", "mb", "s3://recordings"]);
+        aws_cli(&endpoint, &creds, &["s3", "cp", &s(&big), "s3://recordings/in/big recording.wav"]);
+        aws_cli(&endpoint, &creds, &["s3", "cp", &s(&small), "s3://recordings/in/small.wav"]);
+        aws_cli(&endpoint, &creds, &["s3", "ls", "s3://recordings/in/"])
+    })
+    .await
+    .unwrap();
+    assert!(listing.contains("big recording.wav") && listing.contains("small.wav"), "{listing}");
+    let events = drain(&mut h.events);
+    assert_eq!(events.len(), 2, "one event per upload, multipart included");
+    let names: Vec<String> =
+        events.iter().map(|e| normalize(&e.event, &Layout::default()).unwrap().objects[0].event_name.clone()).collect();
+    assert_eq!(names, ["ObjectCreated:CompleteMultipartUpload", "ObjectCreated:Put"]);
+    h.server.stop().await;
+}

@@ -1,6 +1,7 @@
 //! `redscribe`: the command-line tool. Thin: parse arguments, run one command, map errors to exit codes.
 
 mod inspect;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -18,12 +19,15 @@ struct Cli {
 enum Command {
     /// Print the audio metadata of recordings (or why each is rejected), one JSON line per file.
     Inspect(inspect::InspectArgs),
+    /// Run the local S3 stand-in on loopback until Ctrl-C or SIGTERM.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, S3};
 
+use redscribe_core::events::encode_key;
+
 use super::journal::{EventJournal, ObjectCreated};
 
 /// `s3s-fs` plus event notifications.
@@ -91,11 +93,27 @@ impl S3 for NotifyingStore {
     }
 
     async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
-        self.inner.list_objects(req).await
+        let mut resp = self.inner.list_objects(req).await?;
+        let o = &mut resp.output;
+        if wants_url_encoding(&o.encoding_type) {
+            encode_listing(&mut o.contents, &mut o.common_prefixes);
+            for field in [&mut o.prefix, &mut o.delimiter, &mut o.marker, &mut o.next_marker] {
+                encode_field(field);
+            }
+        }
+        Ok(resp)
     }
 
     async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
-        self.inner.list_objects_v2(req).await
+        let mut resp = self.inner.list_objects_v2(req).await?;
+        let o = &mut resp.output;
+        if wants_url_encoding(&o.encoding_type) {
+            encode_listing(&mut o.contents, &mut o.common_prefixes);
+            for field in [&mut o.prefix, &mut o.delimiter, &mut o.start_after] {
+                encode_field(field);
+            }
+        }
+        Ok(resp)
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
@@ -160,6 +178,28 @@ impl S3 for NotifyingStore {
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         self.inner.abort_multipart_upload(req).await
+    }
+}
+
+/// `EncodingType=url` (what the `aws` CLI always asks for): S3 then URL-encodes keys and prefixes in the
+/// listing, and clients decode them. `s3s-fs` echoes the parameter without encoding, which turns a `+` in a key
+/// into a space on the client; the encoding is applied here.
+fn wants_url_encoding(encoding: &Option<EncodingType>) -> bool {
+    encoding.as_ref().is_some_and(|e| e.as_str() == EncodingType::URL)
+}
+
+fn encode_field(field: &mut Option<String>) {
+    if let Some(v) = field.as_mut() {
+        *v = encode_key(v);
+    }
+}
+
+fn encode_listing(contents: &mut Option<ObjectList>, prefixes: &mut Option<CommonPrefixList>) {
+    for object in contents.iter_mut().flatten() {
+        encode_field(&mut object.key);
+    }
+    for prefix in prefixes.iter_mut().flatten() {
+        encode_field(&mut prefix.prefix);
     }
 }
 

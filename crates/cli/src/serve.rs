@@ -1,0 +1,144 @@
+//! `redscribe serve`: run the local stand-ins on loopback until Ctrl-C or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use redscribe_core::events::normalize;
+use redscribe_core::layout::Layout;
+use redscribe_local::s3::{EventJournal, S3Server, S3ServerConfig};
+use redscribe_local::Credentials;
+
+/// Input bucket created at start when missing.
+pub const DEFAULT_INPUT_BUCKET: &str = "recordings";
+/// Region the stand-ins report.
+pub const LOCAL_REGION: &str = "us-east-1";
+/// Name of the profile written for the `aws` CLI.
+pub const PROFILE: &str = "redscribe-local";
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Folder for objects, the event journal and the generated AWS profile
+    /// [default: the user's data directory, e.g. ~/.local/share/redscribe]
+    #[arg(long, value_name = "DIR", env = "REDSCRIBE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address of the S3 endpoint (loopback only; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000")]
+    s3_addr: SocketAddr,
+}
+
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    dirs::data_dir().map(|d| d.join("redscribe")).context("no user data directory; pass --data-dir")
+}
+
+/// Writes an AWS CLI config and credentials file with a profile pointing at the stand-ins.
+fn write_profile(dir: &Path, creds: &Credentials, s3: &str) -> anyhow::Result<(PathBuf, PathBuf)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let config = dir.join("config");
+    let credentials = dir.join("credentials");
+    std::fs::write(
+        &config,
+        format!("[profile {PROFILE}]\nregion = {LOCAL_REGION}\nservices = {PROFILE}\n\n[services {PROFILE}]\ns3 =\n  endpoint_url = {s3}\n"),
+    )
+    .with_context(|| format!("writing {}", config.display()))?;
+    std::fs::write(
+        &credentials,
+        format!(
+            "[{PROFILE}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            creds.access_key_id, creds.secret_access_key
+        ),
+    )
+    .with_context(|| format!("writing {}", credentials.display()))?;
+    Ok((config, credentials))
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let data_dir = match args.data_dir {
+        Some(d) => d,
+        None => default_data_dir()?,
+    };
+    let creds = Credentials::from_env_or_generate();
+    let (journal, mut events) = EventJournal::open(&data_dir.join("events"), LOCAL_REGION)?;
+    let journal = Arc::new(journal);
+    let s3_root = data_dir.join("s3");
+    let input_bucket = s3_root.join(DEFAULT_INPUT_BUCKET);
+    std::fs::create_dir_all(&input_bucket).with_context(|| format!("creating {}", input_bucket.display()))?;
+    let config = S3ServerConfig { addr: args.s3_addr, root: s3_root, credentials: creds.clone() };
+    let s3 = S3Server::start(config, journal.clone()).await?;
+    let endpoint = s3.endpoint_url();
+    let (config_file, credentials_file) = write_profile(&data_dir.join("aws"), &creds, &endpoint)?;
+
+    println!("redscribe local services (data: {})", data_dir.display());
+    println!("  S3 endpoint:   {endpoint}");
+    println!("  access key:    {}", creds.access_key_id);
+    println!("  secret key:    {}", creds.secret_access_key);
+    println!("  input bucket:  s3://{DEFAULT_INPUT_BUCKET}/");
+    println!("Use them from the aws CLI with the generated profile:");
+    println!(
+        "  export AWS_CONFIG_FILE={} AWS_SHARED_CREDENTIALS_FILE={} AWS_PROFILE={PROFILE}",
+        config_file.display(),
+        credentials_file.display()
+    );
+    println!("  aws s3 cp call.wav s3://{DEFAULT_INPUT_BUCKET}/in/call.wav");
+    println!("or with any SDK: endpoint {endpoint}, region {LOCAL_REGION}, path-style addressing.");
+    let pending = journal.unacknowledged().len();
+    if pending > 0 {
+        println!("{pending} upload event(s) from an earlier run are waiting for the pipeline.");
+    }
+
+    // Until the pipeline consumes them, events are journaled (unacknowledged) and reported here.
+    let layout = Layout::default();
+    let report = tokio::spawn(async move {
+        while let Some(delivery) = events.recv().await {
+            match normalize(&delivery.event, &layout) {
+                Ok(n) => {
+                    for o in n.objects {
+                        eprintln!(
+                            "event {}: {} s3://{}/{} ({} bytes)",
+                            delivery.seq,
+                            o.event_name,
+                            o.bucket,
+                            o.key,
+                            o.size.unwrap_or_default()
+                        );
+                    }
+                }
+                Err(e) => eprintln!("event {}: {e}", delivery.seq),
+            }
+        }
+    });
+
+    shutdown_signal().await;
+    eprintln!("redscribe: stopping (requests in flight finish first)");
+    s3.stop().await;
+    report.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,102 @@
+//! `redscribe serve` as a user runs it: a process on a loopback port 0, the real `aws` CLI using the profile it
+//! writes, one journaled event per upload, a clean stop on SIGTERM, and re-delivery after a restart.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+struct Served {
+    child: Child,
+    endpoint: String,
+    exports: Vec<(String, String)>,
+}
+
+fn start(data: &Path) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+        .args(["serve", "--s3-addr", "127.0.0.1:0", "--data-dir"])
+        .arg(data)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut endpoint, mut exports) = (None, Vec::new());
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(e) = line.trim().strip_prefix("S3 endpoint:") {
+            endpoint = Some(e.trim().to_owned());
+        }
+        if let Some(vars) = line.trim().strip_prefix("export ") {
+            exports = vars
+                .split_whitespace()
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap();
+                    (k.to_owned(), v.to_owned())
+                })
+                .collect();
+            break;
+        }
+    }
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Served { child, endpoint: endpoint.expect("endpoint printed"), exports }
+}
+
+fn aws(served: &Served, args: &[&str]) -> String {
+    let out = Command::new("aws")
+        .args(args)
+        .envs(served.exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the aws CLI ({e}); install it with scripts/setup.sh"));
+    assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn stop(mut served: Served) {
+    let pid = served.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = served.child.wait().unwrap();
+    assert!(status.success(), "serve exits cleanly on SIGTERM: {status}");
+}
+
+fn journal_lines(data: &Path, file: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(data.join("events").join(file))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn uploads_through_the_generated_profile_are_journaled_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = start(&data);
+    assert!(served.endpoint.starts_with("http://127.0.0.1:"), "{}", served.endpoint);
+    assert!(served.exports.iter().any(|(k, _)| k == "AWS_PROFILE"));
+
+    let file = dir.path().join("call.wav");
+    std::fs::write(&file, b"RIFF\x24\x00\x00\x00WAVE").unwrap();
+    aws(&served, &["s3", "cp", file.to_str().unwrap(), "s3://recordings/in/weekly call+notes.wav"]);
+    let listing = aws(&served, &["s3", "ls", "s3://recordings/in/"]);
+    assert!(listing.contains("weekly call+notes.wav"), "{listing}");
+    stop(served);
+
+    let events = journal_lines(&data, "events.jsonl");
+    assert_eq!(events.len(), 1);
+    let record = &events[0]["event"]["Records"][0];
+    assert_eq!(record["eventName"], "ObjectCreated:Put");
+    assert_eq!(record["s3"]["object"]["key"], "in/weekly+call%2Bnotes.wav");
+    assert!(journal_lines(&data, "acks.jsonl").is_empty(), "nothing consumed the event yet");
+
+    // The object and its unacknowledged event are still there after a restart, with new credentials.
+    let served = start(&data);
+    let listing = aws(&served, &["s3", "ls", "s3://recordings/in/"]);
+    assert!(listing.contains("weekly call+notes.wav"), "{listing}");
+    stop(served);
+    assert_eq!(journal_lines(&data, "events.jsonl").len(), 1, "a restart raises no new event");
+}

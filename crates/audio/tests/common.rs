@@ -41,25 +41,17 @@ pub fn speech(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// `input` re-encoded by ffmpeg with `codec` at 64 kb/s into `dir/name` (the container follows the name).
+pub fn ffmpeg(dir: &Path, input: &Path, name: &str, codec: &str) -> PathBuf {
+    let path = dir.join(name);
+    let (i, o) = (input.to_str().unwrap(), path.to_str().unwrap());
+    run("ffmpeg", &["-loglevel", "error", "-y", "-i", i, "-c:a", codec, "-b:a", "64k", o]);
+    path
+}
+
 /// An AAC-in-MP4 file made by ffmpeg from `input`.
 pub fn m4a(dir: &Path, input: &Path, name: &str) -> PathBuf {
-    let path = dir.join(name);
-    run(
-        "ffmpeg",
-        &[
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            input.to_str().unwrap(),
-            "-c:a",
-            "aac",
-            "-b:a",
-            "64k",
-            path.to_str().unwrap(),
-        ],
-    );
-    path
+    ffmpeg(dir, input, name, "aac")
 }
 
 /// A canonical 44-byte WAV header.

@@ -82,22 +82,7 @@ fn truncated_compressed_files_are_caught() {
     let flac = tone(dir.path(), "t.flac", &["-r", "16000", "-c", "1", "-t", "flac"], 4.0, 440);
     // An MP3 knows its length only from a Xing/Info header, which LAME writes through ffmpeg (sox's
     // files have none, and a cut one is indistinguishable from a shorter recording).
-    let mp3 = dir.path().join("t.mp3");
-    run(
-        "ffmpeg",
-        &[
-            "-loglevel",
-            "error",
-            "-y",
-            "-i",
-            wav.to_str().unwrap(),
-            "-c:a",
-            "libmp3lame",
-            "-b:a",
-            "64k",
-            mp3.to_str().unwrap(),
-        ],
-    );
+    let mp3 = ffmpeg(dir.path(), &wav, "t.mp3", "libmp3lame");
     let aac = m4a(dir.path(), &wav, "t.m4a");
     for (name, path) in [("flac", flac), ("mp3", mp3), ("m4a", aac)] {
         let bytes = std::fs::read(&path).unwrap();

@@ -23,24 +23,16 @@ impl NotifyingStore {
 
     /// Reads back what was stored and records its event. Failing to record fails the request: the client retries
     /// the upload rather than the event being lost.
-    async fn announce<T>(
+    async fn announce(
         &self,
-        template: &S3Request<T>,
+        envelope: S3Request<()>,
         event_name: &'static str,
         bucket: String,
         key: String,
     ) -> S3Result<()> {
-        let head = S3Request {
-            input: HeadObjectInput { bucket: bucket.clone(), key: key.clone(), ..Default::default() },
-            method: http::Method::HEAD,
-            uri: template.uri.clone(),
-            headers: Default::default(),
-            extensions: Default::default(),
-            credentials: template.credentials.clone(),
-            region: template.region.clone(),
-            service: template.service.clone(),
-            trailing_headers: None,
-        };
+        let mut head =
+            envelope.map_input(|()| HeadObjectInput { bucket: bucket.clone(), key: key.clone(), ..Default::default() });
+        head.method = http::Method::HEAD;
         let out = self.inner.head_object(head).await?.output;
         let created = ObjectCreated {
             event_name,
@@ -128,7 +120,7 @@ impl S3 for NotifyingStore {
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let resp = self.inner.put_object(req).await?;
-        self.announce(&template, "ObjectCreated:Put", bucket, key).await?;
+        self.announce(template, "ObjectCreated:Put", bucket, key).await?;
         Ok(resp)
     }
 
@@ -136,7 +128,7 @@ impl S3 for NotifyingStore {
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let resp = self.inner.copy_object(req).await?;
-        self.announce(&template, "ObjectCreated:Copy", bucket, key).await?;
+        self.announce(template, "ObjectCreated:Copy", bucket, key).await?;
         Ok(resp)
     }
 
@@ -169,7 +161,7 @@ impl S3 for NotifyingStore {
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let resp = self.inner.complete_multipart_upload(req).await?;
-        self.announce(&template, "ObjectCreated:CompleteMultipartUpload", bucket, key).await?;
+        self.announce(template, "ObjectCreated:CompleteMultipartUpload", bucket, key).await?;
         Ok(resp)
     }
 

@@ -30,6 +30,8 @@ if ((${#missing_py[@]})); then
     pip=(python3 -m pip install --quiet --disable-pip-version-check)
     # A distribution-managed Python refuses user installs unless told otherwise (PEP 668).
     "${pip[@]}" "${missing_py[@]}" 2>/dev/null || "${pip[@]}" --break-system-packages "${missing_py[@]}"
+    # Under pyenv, new console scripts (aws) need their shims.
+    if command -v pyenv >/dev/null; then pyenv rehash; fi
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install the Rust toolchain (rustup) first" >&2; exit 1; }

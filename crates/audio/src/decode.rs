@@ -8,7 +8,7 @@ use rubato::{FftFixedIn, Resampler};
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::errors::Error as SymError;
 
-use crate::probe::{frame_slack, guarded, is_end_of_stream, open, Opened};
+use crate::probe::{frame_slack, guarded, open, Opened};
 use crate::{AudioError, AudioMetadata, Source};
 
 /// Sample rate of decoded output.
@@ -143,17 +143,7 @@ fn run(o: &mut Opened, options: DecodeOptions, sink: &mut dyn FnMut(&[f32])) -> 
     let mut mono: Vec<f32> = Vec::new();
     let (mut decoded, mut skipped) = (0u64, 0u64);
     let mut first_error: Option<String> = None;
-    loop {
-        let packet = match o.next_packet() {
-            Ok(p) => p,
-            Err(e) if is_end_of_stream(&e) => break,
-            Err(SymError::ResetRequired) => break,
-            Err(e) if decoded > 0 => {
-                first_error.get_or_insert(e.to_string());
-                break;
-            }
-            Err(e) => return Err(o.corrupt(e.to_string())),
-        };
+    while let Some(packet) = o.read_packet(decoded > 0, &mut first_error)? {
         let audio = match o.decoder.decode(&packet) {
             Ok(audio) => audio,
             Err(SymError::DecodeError(e)) => {

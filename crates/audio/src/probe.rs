@@ -38,8 +38,27 @@ pub(crate) struct Opened {
 }
 
 impl Opened {
-    /// The next packet of the audio track.
-    pub(crate) fn next_packet(&mut self) -> Result<Packet, SymError> {
+    /// The next packet of the audio track, or `None` at the end of the stream. A demuxer error after good packets
+    /// is damage at the end of the file: it ends the stream and is kept in `first_error`; before any packet it
+    /// means the data is not what the header says.
+    pub(crate) fn read_packet(
+        &mut self,
+        after_good_packets: bool,
+        first_error: &mut Option<String>,
+    ) -> Result<Option<Packet>, AudioError> {
+        match self.next_packet() {
+            Ok(p) => Ok(Some(p)),
+            Err(e) if is_end_of_stream(&e) => Ok(None),
+            Err(SymError::ResetRequired) => Ok(None),
+            Err(e) if after_good_packets => {
+                first_error.get_or_insert(e.to_string());
+                Ok(None)
+            }
+            Err(e) => Err(self.corrupt(e.to_string())),
+        }
+    }
+
+    fn next_packet(&mut self) -> Result<Packet, SymError> {
         match self.first_packet.take() {
             Some(p) => Ok(p),
             None => next_packet_of(self.format.as_mut(), self.track_id),
@@ -224,20 +243,7 @@ fn scan(o: &mut Opened) -> Result<AudioMetadata, AudioError> {
     let mut decoded = 0usize;
     let mut decode_errors = 0usize;
     let mut first_error: Option<String> = None;
-    loop {
-        let packet = match o.next_packet() {
-            Ok(p) => p,
-            Err(e) if is_end_of_stream(&e) => break,
-            Err(SymError::ResetRequired) => break,
-            Err(e) => {
-                // A demuxer error after good packets is damage at the end of the file.
-                if packets == 0 {
-                    return Err(o.corrupt(e.to_string()));
-                }
-                first_error.get_or_insert(e.to_string());
-                break;
-            }
-        };
+    while let Some(packet) = o.read_packet(packets > 0, &mut first_error)? {
         packets += 1;
         end_frame = end_frame.max(packet.ts.saturating_add(packet.dur));
         if decoded + decode_errors < VERIFY_PACKETS {

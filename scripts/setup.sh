@@ -11,6 +11,7 @@ command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
+command -v npm >/dev/null || need_apt+=(npm)
 
 if ((${#need_apt[@]})); then
     echo "setup: installing Debian packages: ${need_apt[*]}"
@@ -32,6 +33,35 @@ if ((${#missing_py[@]})); then
     "${pip[@]}" "${missing_py[@]}" 2>/dev/null || "${pip[@]}" --break-system-packages "${missing_py[@]}"
     # Under pyenv, new console scripts (aws) need their shims.
     if command -v pyenv >/dev/null; then pyenv rehash; fi
+fi
+
+# DuckDB, the SQL engine of the local Redshift Data API stand-in, as the prebuilt shared library that the npm registry
+# ships (compiling it from C++ takes ~40 minutes on 2 cores). The version is pinned here and must match the `duckdb`
+# crate's version in Cargo.toml (crate 1.10506.x = DuckDB 1.5.6). It goes into a cache folder outside the clone;
+# `.duckdb` in the repository points at it, which `.cargo/config.toml` hands to the build as DUCKDB_LIB_DIR.
+DUCKDB_NPM_VERSION="1.5.6-r.1"
+DUCKDB_X64_SHA256="3f4962cdd266eab2b479a5b5a4a6d063d279b2954ae814ed00385d553b747633"
+case "$(uname -m)" in
+    x86_64) duckdb_arch=x64 ;;
+    aarch64 | arm64) duckdb_arch=arm64 ;;
+    *) echo "setup: no prebuilt DuckDB for $(uname -m); build with --features redscribe-local/bundled-duckdb" >&2 ;;
+esac
+if [[ -n "${duckdb_arch:-}" ]]; then
+    duckdb_dir="${REDSCRIBE_CACHE:-$HOME/.cache/redscribe}/duckdb/$DUCKDB_NPM_VERSION-$duckdb_arch"
+    if [[ ! -f "$duckdb_dir/libduckdb.so" ]]; then
+        command -v npm >/dev/null || { echo "setup: npm is needed to fetch DuckDB (apt-get install npm)" >&2; exit 1; }
+        echo "setup: fetching libduckdb $DUCKDB_NPM_VERSION ($duckdb_arch) from the npm registry"
+        tmp="$(mktemp -d)"
+        (cd "$tmp" && npm pack --silent "@duckdb/node-bindings-linux-$duckdb_arch@$DUCKDB_NPM_VERSION" >/dev/null)
+        tar -xzf "$tmp"/*.tgz -C "$tmp" package/libduckdb.so
+        if [[ $duckdb_arch == x64 ]]; then
+            echo "$DUCKDB_X64_SHA256  $tmp/package/libduckdb.so" | sha256sum --check --quiet -
+        fi
+        mkdir -p "$duckdb_dir"
+        mv "$tmp/package/libduckdb.so" "$duckdb_dir/libduckdb.so"
+        rm -rf "$tmp"
+    fi
+    ln -sfn "$duckdb_dir" "$(dirname "$0")/../.duckdb"
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install the Rust toolchain (rustup) first" >&2; exit 1; }

@@ -2,7 +2,7 @@
 
 CREATE OR REPLACE VIEW transcription_daily AS
 SELECT
-    TRUNC(processed_at)                                        AS day,
+    CAST(processed_at AS DATE)                                 AS day,
     COUNT(*)                                                   AS recordings,
     SUM(CASE WHEN status = 'transcribed' THEN 1 ELSE 0 END)    AS transcribed,
     SUM(CASE WHEN status = 'metadata_only' THEN 1 ELSE 0 END)  AS metadata_only,
@@ -15,7 +15,7 @@ GROUP BY 1;
 
 CREATE OR REPLACE VIEW transcription_failures_daily AS
 SELECT
-    TRUNC(processed_at)  AS day,
+    CAST(processed_at AS DATE) AS day,
     error_code,
     COUNT(*)             AS recordings
 FROM transcription_results

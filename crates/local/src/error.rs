@@ -17,6 +17,12 @@ pub enum LocalError {
     /// The S3 file-system backend refused to start.
     #[error("s3 backend: {0}")]
     Backend(String),
+    /// A server could not bind its address.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    /// The embedded SQL engine could not open or prepare its database.
+    #[error("warehouse: {0}")]
+    Engine(String),
     /// The event subscriber is gone.
     #[error("event subscriber closed")]
     SubscriberClosed,

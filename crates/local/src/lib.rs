@@ -4,10 +4,14 @@
 //! - [`credentials`]: the access key pair the stand-ins accept (from the environment, or generated).
 //! - [`s3`]: an S3 endpoint on `s3s`/`s3s-fs` over a folder, SigV4-checked, raising an S3 event notification for
 //!   every completed upload into a durable [`s3::EventJournal`] (at-least-once, re-delivered until acknowledged).
+//! - [`redshift`]: a Redshift Data API endpoint (AWS JSON 1.1, SigV4-checked) over an embedded DuckDB database
+//!   file, speaking enough Redshift SQL for the loader: DDL, `COPY` from the S3 stand-in, `MERGE`, transactions.
 //! - [`error`]: the crate's error enum.
 
 pub mod credentials;
 pub mod error;
+mod http;
+pub mod redshift;
 pub mod s3;
 
 pub use credentials::Credentials;

@@ -4,16 +4,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use super::store::NotifyingStore;
 use super::EventJournal;
+use crate::http::Served;
 use crate::{Credentials, LocalError};
 
 /// How to run the S3 stand-in.
@@ -29,9 +25,7 @@ pub struct S3ServerConfig {
 
 /// A running S3 stand-in.
 pub struct S3Server {
-    addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    served: Served,
 }
 
 impl S3Server {
@@ -50,50 +44,23 @@ impl S3Server {
             ));
             b.build()
         };
-        let listener = TcpListener::bind(config.addr).await.map_err(LocalError::io(config.root.clone()))?;
-        let addr = listener.local_addr().map_err(LocalError::io(config.root.clone()))?;
-        let (tx, mut rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let http = ConnBuilder::new(TokioExecutor::new());
-            let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-            loop {
-                let socket = tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok((socket, _)) => socket,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "s3: accept failed");
-                            continue;
-                        }
-                    },
-                    _ = &mut rx => break,
-                };
-                let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-            }
-            // Let requests in flight finish (an upload's event is journaled before its response).
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), graceful.shutdown()).await;
-        });
-        Ok(S3Server { addr, shutdown: Some(tx), task })
+        // An upload's event is journaled before its response, so draining at stop loses none.
+        let served = Served::start(config.addr, "s3", service).await?;
+        Ok(S3Server { served })
     }
 
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.served.addr()
     }
 
     /// The endpoint URL to give an S3 client.
     pub fn endpoint_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
     /// Stops accepting connections and waits for requests in flight.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let _ = (&mut self.task).await;
+    pub async fn stop(self) {
+        self.served.stop().await
     }
 }

@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use duckdb::arrow::array::{Array, AsArray, RecordBatch};
-use duckdb::arrow::datatypes::{DataType, Field as ArrowField, Int16Type, Int32Type, Int64Type, Int8Type};
+use duckdb::arrow::datatypes::{
+    DataType, Decimal128Type, Field as ArrowField, Int16Type, Int32Type, Int64Type, Int8Type, TimeUnit,
+    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+};
 use duckdb::arrow::util::display::{ArrayFormatter, FormatOptions};
 use duckdb::{Connection, InterruptHandle};
 
@@ -615,19 +618,23 @@ fn result_set<'a>(
     let options = FormatOptions::new()
         .with_null("")
         .with_date_format(Some("%Y-%m-%d"))
-        .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.f"))
-        .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.f%:z"));
+        .with_timestamp_format(Some(TIMESTAMP_FORMAT));
     let mut rows = Vec::new();
     for batch in batches {
         let mut formatters = Vec::with_capacity(batch.num_columns());
         for array in batch.columns() {
-            formatters
-                .push(ArrayFormatter::try_new(array.as_ref(), &options).map_err(|e| ExecError::Sql(e.to_string()))?);
+            // Timestamps are formatted in `cell` (a zone name would need chrono-tz in arrow's formatter).
+            formatters.push(match array.data_type() {
+                DataType::Timestamp(..) => None,
+                _ => {
+                    Some(ArrayFormatter::try_new(array.as_ref(), &options).map_err(|e| ExecError::Sql(e.to_string()))?)
+                }
+            });
         }
         for row in 0..batch.num_rows() {
             let mut values = Vec::with_capacity(batch.num_columns());
             for (array, formatter) in batch.columns().iter().zip(&formatters) {
-                values.push(cell(array.as_ref(), formatter, row));
+                values.push(cell(array.as_ref(), formatter.as_ref(), row));
             }
             rows.push(values);
         }
@@ -635,21 +642,57 @@ fn result_set<'a>(
     Ok(ResultSet { columns, rows })
 }
 
-fn cell(array: &dyn Array, formatter: &ArrayFormatter<'_>, row: usize) -> Value {
+/// Redshift's text form of timestamps; `TIMESTAMPTZ` adds `+00` (sessions run in UTC).
+const TIMESTAMP_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.f";
+
+/// DuckDB's `HUGEINT` (what `SUM` of integers returns) arrives as a 38-digit decimal; Redshift's `SUM` of
+/// integers is a `BIGINT`.
+fn is_hugeint(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Decimal128(38, 0))
+}
+
+fn timestamp(array: &dyn Array, unit: TimeUnit, row: usize) -> Option<chrono::DateTime<chrono::Utc>> {
+    match unit {
+        TimeUnit::Second => chrono::DateTime::from_timestamp(array.as_primitive::<TimestampSecondType>().value(row), 0),
+        TimeUnit::Millisecond => {
+            chrono::DateTime::from_timestamp_millis(array.as_primitive::<TimestampMillisecondType>().value(row))
+        }
+        TimeUnit::Microsecond => {
+            chrono::DateTime::from_timestamp_micros(array.as_primitive::<TimestampMicrosecondType>().value(row))
+        }
+        TimeUnit::Nanosecond => {
+            Some(chrono::DateTime::from_timestamp_nanos(array.as_primitive::<TimestampNanosecondType>().value(row)))
+        }
+    }
+}
+
+fn cell(array: &dyn Array, formatter: Option<&ArrayFormatter<'_>>, row: usize) -> Value {
+    let text = |row| formatter.map(|f| f.value(row).to_string()).unwrap_or_default();
     if array.is_null(row) {
         return Value::Null;
     }
     match array.data_type() {
+        DataType::Timestamp(unit, tz) => match timestamp(array, *unit, row) {
+            Some(t) => {
+                let text = t.format(TIMESTAMP_FORMAT).to_string();
+                Value::String(if tz.is_some() { text + "+00" } else { text })
+            }
+            None => Value::Null,
+        },
+        data_type if is_hugeint(data_type) => {
+            let v = array.as_primitive::<Decimal128Type>().value(row);
+            i64::try_from(v).map(Value::Long).unwrap_or_else(|_| Value::String(v.to_string()))
+        }
         DataType::Boolean => Value::Bool(array.as_boolean().value(row)),
         DataType::Int8 => Value::Long(array.as_primitive::<Int8Type>().value(row).into()),
         DataType::Int16 => Value::Long(array.as_primitive::<Int16Type>().value(row).into()),
         DataType::Int32 => Value::Long(array.as_primitive::<Int32Type>().value(row).into()),
         DataType::Int64 => Value::Long(array.as_primitive::<Int64Type>().value(row)),
         DataType::UInt8 | DataType::UInt16 | DataType::UInt32 => {
-            formatter.value(row).to_string().parse().map(Value::Long).unwrap_or(Value::Null)
+            text(row).parse().map(Value::Long).unwrap_or(Value::Null)
         }
         DataType::Float16 | DataType::Float32 | DataType::Float64 => {
-            formatter.value(row).to_string().parse().map(Value::Double).unwrap_or(Value::Null)
+            text(row).parse().map(Value::Double).unwrap_or(Value::Null)
         }
         DataType::Binary | DataType::LargeBinary | DataType::BinaryView => {
             let bytes = match array.data_type() {
@@ -659,7 +702,7 @@ fn cell(array: &dyn Array, formatter: &ArrayFormatter<'_>, row: usize) -> Value 
             };
             Value::Blob(bytes)
         }
-        _ => Value::String(formatter.value(row).to_string()),
+        _ => Value::String(text(row)),
     }
 }
 
@@ -670,6 +713,7 @@ fn column_of(field: &ArrowField) -> Column {
         DataType::Int32 | DataType::UInt16 => ("int4", 10, 0, true),
         DataType::Int64 | DataType::UInt32 => ("int8", 19, 0, true),
         DataType::UInt64 => ("numeric", 20, 0, true),
+        data_type if is_hugeint(data_type) => ("int8", 19, 0, true),
         DataType::Float16 | DataType::Float32 => ("float4", 8, 8, true),
         DataType::Float64 => ("float8", 17, 17, true),
         DataType::Decimal128(p, s) | DataType::Decimal256(p, s) => ("numeric", i32::from(*p), i32::from(*s), true),

@@ -1,0 +1,578 @@
+//! The Data API stand-in driven by the production SDK (`aws-sdk-redshiftdata`) and the real `aws` CLI, with COPY
+//! sources uploaded through the S3 stand-in by `aws-sdk-s3`. Both servers on loopback port 0.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput;
+use aws_sdk_redshiftdata::types::{Field, SqlParameter, StatusString};
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::{TimeZone, Utc};
+use redscribe_core::identity::recording_id;
+use redscribe_core::record::{results_batch, segments_batch, AudioMetadata, ResultRow, SegmentRow, Status};
+use redscribe_local::redshift::{DataApiConfig, DataApiServer, DataApiServerConfig};
+use redscribe_local::s3::{EventJournal, S3Server, S3ServerConfig};
+use redscribe_local::Credentials;
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/redscribe-loader";
+
+struct Harness {
+    api: DataApiServer,
+    s3: S3Server,
+    rs: aws_sdk_redshiftdata::Client,
+    objects: aws_sdk_s3::Client,
+    creds: Credentials,
+    dir: tempfile::TempDir,
+}
+
+async fn start_with(config: DataApiConfig) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = Credentials::generate();
+    let (journal, _events) = EventJournal::open(&dir.path().join("events"), "us-east-1").unwrap();
+    let s3 = S3Server::start(
+        S3ServerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            root: dir.path().join("s3"),
+            credentials: creds.clone(),
+        },
+        Arc::new(journal),
+    )
+    .await
+    .unwrap();
+    let api = DataApiServer::start(DataApiServerConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        database_file: dir.path().join("warehouse").join("redscribe.duckdb"),
+        objects: dir.path().join("s3"),
+        credentials: creds.clone(),
+        api: config,
+    })
+    .await
+    .unwrap();
+    let rs = rs_client(&api.endpoint_url(), &creds.access_key_id, &creds.secret_access_key);
+    let objects = s3_client(&s3.endpoint_url(), &creds);
+    objects.create_bucket().bucket("lake").send().await.unwrap();
+    Harness { api, s3, rs, objects, creds, dir }
+}
+
+async fn start() -> Harness {
+    start_with(DataApiConfig::default()).await
+}
+
+fn rs_client(endpoint: &str, key: &str, secret: &str) -> aws_sdk_redshiftdata::Client {
+    let conf = aws_sdk_redshiftdata::config::Builder::new()
+        .behavior_version_latest()
+        .endpoint_url(endpoint)
+        .region(aws_sdk_redshiftdata::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_redshiftdata::config::Credentials::new(key, secret, None, None, "test"))
+        .build();
+    aws_sdk_redshiftdata::Client::from_conf(conf)
+}
+
+fn s3_client(endpoint: &str, creds: &Credentials) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version_latest()
+        .endpoint_url(endpoint)
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            &creds.access_key_id,
+            &creds.secret_access_key,
+            None,
+            None,
+            "test",
+        ))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+impl Harness {
+    async fn put(&self, key: &str, body: Vec<u8>) {
+        self.objects.put_object().bucket("lake").key(key).body(ByteStream::from(body)).send().await.unwrap();
+    }
+
+    async fn execute(&self, sql: &str) -> String {
+        self.rs.execute_statement().workgroup_name("local").database("dev").sql(sql).send().await.unwrap().id.unwrap()
+    }
+
+    async fn batch(&self, sqls: &[&str]) -> String {
+        let mut req = self.rs.batch_execute_statement().cluster_identifier("local-cluster").database("dev");
+        for s in sqls {
+            req = req.sqls(*s);
+        }
+        req.send().await.unwrap().id.unwrap()
+    }
+
+    /// Polls DescribeStatement until the statement ends.
+    async fn wait(&self, id: &str) -> DescribeStatementOutput {
+        for _ in 0..600 {
+            let d = self.rs.describe_statement().id(id).send().await.unwrap();
+            match d.status() {
+                Some(StatusString::Finished | StatusString::Failed | StatusString::Aborted) => return d,
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        panic!("statement {id} did not finish");
+    }
+
+    async fn run_ok(&self, sql: &str) -> String {
+        let id = self.execute(sql).await;
+        let d = self.wait(&id).await;
+        assert_eq!(d.status(), Some(&StatusString::Finished), "{sql}: {:?}", d.error());
+        id
+    }
+
+    /// All records of a query, across pages.
+    async fn query(&self, sql: &str) -> Vec<Vec<Field>> {
+        let id = self.run_ok(sql).await;
+        let mut rows = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self.rs.get_statement_result().id(&id).set_next_token(token).send().await.unwrap();
+            rows.extend(page.records().iter().cloned());
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return rows;
+            }
+        }
+    }
+
+    async fn scalar(&self, sql: &str) -> i64 {
+        match &self.query(sql).await[0][0] {
+            Field::LongValue(n) => *n,
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+
+    async fn apply_migrations(&self) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sql/migrations");
+        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for file in files {
+            self.run_ok(&std::fs::read_to_string(&file).unwrap()).await;
+        }
+    }
+}
+
+fn t(secs: i64) -> chrono::DateTime<Utc> {
+    Utc.timestamp_opt(secs, 0).unwrap()
+}
+
+fn row(key: &str, sequencer: &str, text: &str) -> ResultRow {
+    let mut row = ResultRow {
+        id: recording_id("recordings", key),
+        text: None,
+        timestamp: t(1_795_000_000),
+        bucket: "recordings".into(),
+        object_key: key.into(),
+        object_version: None,
+        etag: Some("9b2cf535f27731c974343645a3985328".into()),
+        sequencer: Some(sequencer.into()),
+        size_bytes: Some(227_244),
+        content_type: Some("audio/wav".into()),
+        audio: Some(AudioMetadata {
+            container: "wav".into(),
+            codec: "pcm_s16le".into(),
+            duration_s: 7.1,
+            sample_rate: 16_000,
+            channels: 1,
+            bit_rate: Some(256_000),
+            size_bytes: 227_244,
+        }),
+        model: None,
+        language: None,
+        word_count: None,
+        avg_logprob: None,
+        no_speech_prob: None,
+        text_truncated: false,
+        status: Status::MetadataOnly,
+        error_code: None,
+        error_message: None,
+        uploaded_at: Some(t(1_794_999_990)),
+        processed_at: t(1_795_000_001),
+        loaded_at: None,
+        processing_ms: Some(12),
+        pipeline_version: redscribe_core::PIPELINE_VERSION.into(),
+    };
+    row.set_text(text);
+    row
+}
+
+fn parquet(rows: &[ResultRow]) -> Vec<u8> {
+    redscribe_core::encode::to_parquet(&[results_batch(rows).unwrap()]).unwrap()
+}
+
+fn manifest(entries: &[(&str, usize, bool)]) -> Vec<u8> {
+    let entries: Vec<_> = entries
+        .iter()
+        .map(|(url, len, mandatory)| serde_json::json!({"url": url, "mandatory": mandatory, "meta": {"content_length": len}}))
+        .collect();
+    serde_json::to_vec(&serde_json::json!({ "entries": entries })).unwrap()
+}
+
+/// The loader's statement sequence: stage, COPY, keep the newest event per id, MERGE.
+fn load_batch(manifest_uri: &str) -> Vec<String> {
+    vec![
+        "CREATE TEMP TABLE stage (LIKE transcription_results)".into(),
+        format!("COPY stage FROM '{manifest_uri}' IAM_ROLE '{ROLE}' FORMAT AS PARQUET MANIFEST"),
+        "DELETE FROM stage USING transcription_results t WHERE stage.id = t.id AND stage.sequencer < t.sequencer"
+            .into(),
+        "MERGE INTO transcription_results USING stage s ON transcription_results.id = s.id \
+         WHEN MATCHED THEN UPDATE SET text = s.text, sequencer = s.sequencer, loaded_at = GETDATE() \
+         WHEN NOT MATCHED THEN INSERT (id, text, \"timestamp\", bucket, object_key, sequencer, text_truncated, status, \
+         processed_at, pipeline_version, loaded_at) VALUES (s.id, s.text, s.\"timestamp\", s.bucket, s.object_key, \
+         s.sequencer, s.text_truncated, s.status, s.processed_at, s.pipeline_version, GETDATE())"
+            .into(),
+    ]
+}
+
+#[tokio::test]
+async fn migrations_apply_through_the_data_api_and_match_the_arrow_schema() {
+    let h = start().await;
+    h.apply_migrations().await;
+    // Applying twice is harmless (IF NOT EXISTS / OR REPLACE).
+    h.apply_migrations().await;
+    let columns = h
+        .query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'transcription_results' \
+             ORDER BY ordinal_position",
+        )
+        .await;
+    let names: Vec<String> = columns
+        .iter()
+        .map(|r| match &r[0] {
+            Field::StringValue(s) => s.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let expected: Vec<String> =
+        redscribe_core::schema::results_schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, expected);
+    assert_eq!(h.scalar("SELECT COUNT(*) FROM transcription_daily").await, 0);
+}
+
+#[tokio::test]
+async fn copy_parquet_with_manifest_then_merge_is_idempotent_and_newest_wins() {
+    let h = start().await;
+    h.apply_migrations().await;
+    let hostile = "in/a'; drop table transcription_results; --.wav";
+    let first = parquet(&[row("in/one.wav", "0000000000000001", "first"), row(hostile, "0000000000000001", "x")]);
+    h.put("processed/transcription_results/a.parquet", first.clone()).await;
+    h.put("manifests/m1.json", manifest(&[("s3://lake/processed/transcription_results/a.parquet", first.len(), true)]))
+        .await;
+    let sqls = load_batch("s3://lake/manifests/m1.json");
+    let sqls: Vec<&str> = sqls.iter().map(String::as_str).collect();
+    for _ in 0..3 {
+        let id = h.batch(&sqls).await;
+        let d = h.wait(&id).await;
+        assert_eq!(d.status(), Some(&StatusString::Finished), "{:?}", d.error());
+        assert_eq!(d.sub_statements().len(), 4);
+        assert_eq!(d.sub_statements()[1].result_rows(), 2, "COPY loads both rows");
+    }
+    assert_eq!(h.scalar("SELECT COUNT(*) FROM transcription_results").await, 2);
+    let keys = h.query("SELECT object_key FROM transcription_results ORDER BY object_key").await;
+    assert_eq!(keys[0][0], Field::StringValue(hostile.into()));
+
+    // A newer event updates the row; an older one, loaded after it, does not.
+    let newer = parquet(&[row("in/one.wav", "0000000000000003", "newer")]);
+    let older = parquet(&[row("in/one.wav", "0000000000000002", "older")]);
+    for (name, body) in [("newer", newer), ("older", older)] {
+        let key = format!("processed/transcription_results/{name}.parquet");
+        h.put(&key, body.clone()).await;
+        let m = format!("manifests/{name}.json");
+        h.put(&m, manifest(&[(&format!("s3://lake/{key}"), body.len(), true)])).await;
+        let sqls = load_batch(&format!("s3://lake/{m}"));
+        let id = h.batch(&sqls.iter().map(String::as_str).collect::<Vec<_>>()).await;
+        assert_eq!(h.wait(&id).await.status(), Some(&StatusString::Finished));
+    }
+    let text = h.query("SELECT text FROM transcription_results WHERE object_key = 'in/one.wav'").await;
+    assert_eq!(text, vec![vec![Field::StringValue("newer".into())]]);
+    assert_eq!(h.scalar("SELECT COUNT(*) FROM transcription_results WHERE loaded_at IS NOT NULL").await, 2);
+}
+
+#[tokio::test]
+async fn copy_json_and_csv_from_a_prefix() {
+    let h = start().await;
+    h.run_ok("CREATE TABLE people (name VARCHAR(20) NOT NULL, age INTEGER, seen TIMESTAMPTZ)").await;
+    h.put(
+        "json/part-0.jsonl",
+        b"{\"name\":\"ann\",\"age\":31,\"seen\":\"2026-11-23T10:00:00Z\"}\n{\"name\":\"bob\"}\n".to_vec(),
+    )
+    .await;
+    h.put("json/part-1.jsonl", b"{\"age\":7,\"name\":\"cy\",\"extra\":true}\n".to_vec()).await;
+    h.run_ok(&format!("COPY people FROM 's3://lake/json/' IAM_ROLE '{ROLE}' FORMAT AS JSON 'auto' TIMEFORMAT 'auto'"))
+        .await;
+    assert_eq!(h.scalar("SELECT COUNT(*) FROM people").await, 3);
+    assert_eq!(h.scalar("SELECT SUM(age) FROM people").await, 38);
+
+    h.put("csv/people.csv", b"name,age,seen\n\"d, e\",40,2026-01-01 00:00:00+00\nfay,,\n".to_vec()).await;
+    h.run_ok(&format!("COPY people (name, age, seen) FROM 's3://lake/csv/' IAM_ROLE '{ROLE}' CSV IGNOREHEADER 1"))
+        .await;
+    assert_eq!(h.scalar("SELECT COUNT(*) FROM people").await, 5);
+    let names = h.query("SELECT name FROM people WHERE age = 40").await;
+    assert_eq!(names, vec![vec![Field::StringValue("d, e".into())]]);
+
+    // JSONPaths map by position.
+    h.put("paths.json", br#"{"jsonpaths": ["$.who", "$.years", "$.when"]}"#.to_vec()).await;
+    h.put("other/p.jsonl", b"{\"who\":\"gus\",\"years\":5,\"when\":null}\n".to_vec()).await;
+    h.run_ok(&format!("COPY people FROM 's3://lake/other/' IAM_ROLE '{ROLE}' JSON 's3://lake/paths.json'")).await;
+    assert_eq!(h.scalar("SELECT age FROM people WHERE name = 'gus'").await, 5);
+}
+
+#[tokio::test]
+async fn failing_copy_ends_failed_and_leaves_error_detail_rows() {
+    let h = start().await;
+    h.apply_migrations().await;
+    // A segments file into the results table: the column counts differ.
+    let segments = redscribe_core::encode::to_parquet(&[segments_batch(&[SegmentRow {
+        id: "x".into(),
+        object_version: None,
+        segment_index: 0,
+        start_s: 0.0,
+        end_s: 1.0,
+        text: "hi".into(),
+        avg_logprob: None,
+        no_speech_prob: None,
+        processed_at: t(1_795_000_000),
+    }])
+    .unwrap()])
+    .unwrap();
+    h.put("bad/segments.parquet", segments).await;
+    let id = h
+        .execute(&format!(
+            "COPY transcription_results FROM 's3://lake/bad/segments.parquet' IAM_ROLE '{ROLE}' FORMAT AS PARQUET"
+        ))
+        .await;
+    let d = h.wait(&id).await;
+    assert_eq!(d.status(), Some(&StatusString::Failed));
+    assert!(d.error().unwrap().contains("sys_load_error_detail"), "{:?}", d.error());
+    let query_id = d.redshift_query_id();
+    let detail = h
+        .query(&format!(
+            "SELECT file_name, error_code, error_message FROM sys_load_error_detail WHERE query_id = {query_id}"
+        ))
+        .await;
+    assert_eq!(detail.len(), 1);
+    assert_eq!(detail[0][0], Field::StringValue("s3://lake/bad/segments.parquet".into()));
+    assert_eq!(detail[0][1], Field::LongValue(1202));
+    assert_eq!(h.scalar("SELECT COUNT(*) FROM transcription_results").await, 0);
+
+    // A mandatory manifest entry that does not exist fails the COPY, with the missing URL recorded.
+    h.put("manifests/missing.json", manifest(&[("s3://lake/nope.parquet", 10, true)])).await;
+    let id = h
+        .execute(&format!(
+            "COPY transcription_results FROM 's3://lake/manifests/missing.json' IAM_ROLE '{ROLE}' PARQUET MANIFEST"
+        ))
+        .await;
+    let d = h.wait(&id).await;
+    assert_eq!(d.status(), Some(&StatusString::Failed));
+    let detail =
+        h.query(&format!("SELECT filename FROM stl_load_errors WHERE query = {}", d.redshift_query_id())).await;
+    assert_eq!(detail, vec![vec![Field::StringValue("s3://lake/nope.parquet".into())]]);
+
+    // A value longer than its VARCHAR fails as on Redshift (bytes, not characters).
+    let mut long = row("in/long.wav", "1", "ok");
+    long.content_type = Some("é".repeat(200));
+    h.put("long/a.parquet", parquet(&[long])).await;
+    let id = h
+        .execute(&format!("COPY transcription_results FROM 's3://lake/long/' IAM_ROLE '{ROLE}' FORMAT AS PARQUET"))
+        .await;
+    let d = h.wait(&id).await;
+    assert_eq!(d.status(), Some(&StatusString::Failed), "400 bytes into VARCHAR(255)");
+    let code = h
+        .query(&format!(
+            "SELECT error_code, column_name FROM sys_load_error_detail WHERE query_id = {}",
+            d.redshift_query_id()
+        ))
+        .await;
+    assert_eq!(code, vec![vec![Field::LongValue(1204), Field::StringValue("content_type".into())]]);
+
+    // An empty prefix is an error, as on Redshift.
+    let id = h.execute(&format!("COPY transcription_results FROM 's3://lake/none/' IAM_ROLE '{ROLE}' PARQUET")).await;
+    let d = h.wait(&id).await;
+    assert!(d.error().unwrap().contains("does not exist"), "{:?}", d.error());
+}
+
+#[tokio::test]
+async fn a_failing_batch_rolls_back_every_statement() {
+    let h = start().await;
+    h.run_ok("CREATE TABLE t (n INTEGER)").await;
+    let id = h
+        .batch(&["INSERT INTO t VALUES (1)", "INSERT INTO missing_table VALUES (2)", "INSERT INTO t VALUES (3)"])
+        .await;
+    let d = h.wait(&id).await;
+    assert_eq!(d.status(), Some(&StatusString::Failed));
+    let statuses: Vec<_> = d.sub_statements().iter().map(|s| s.status().unwrap().as_str().to_string()).collect();
+    assert_eq!(statuses, ["FINISHED", "FAILED", "ABORTED"]);
+    assert!(d.sub_statements()[1].error().unwrap().starts_with("ERROR:"));
+    assert_eq!(h.scalar("SELECT COUNT(*) FROM t").await, 0);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_statements_all_finish() {
+    let h = start().await;
+    h.run_ok("CREATE TABLE hits (n INTEGER, who VARCHAR(64))").await;
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let req =
+            h.rs.execute_statement()
+                .workgroup_name("local")
+                .database("dev")
+                .sql("INSERT INTO hits VALUES (:n, :who)")
+                .parameters(SqlParameter::builder().name("n").value(n.to_string()).build().unwrap())
+                .parameters(SqlParameter::builder().name("who").value("it's \\ :n").build().unwrap());
+        ids.push(tokio::spawn(async move { req.send().await.unwrap().id.unwrap() }));
+    }
+    for id in ids {
+        let id = id.await.unwrap();
+        let d = h.wait(&id).await;
+        assert_eq!(d.status(), Some(&StatusString::Finished), "{:?}", d.error());
+        assert_eq!(d.result_rows(), 1);
+    }
+    assert_eq!(h.scalar("SELECT COUNT(*) FROM hits").await, 20);
+    assert_eq!(h.scalar("SELECT SUM(n) FROM hits").await, 190);
+    // Redshift string literals take backslash escapes; parameter values are data, taken as they are.
+    // Redshift string literals take backslash escapes; parameter values are data, taken as they are.
+    assert_eq!(h.scalar("SELECT COUNT(*) FROM hits WHERE who = 'it''s \\\\ :n'").await, 20);
+}
+
+#[tokio::test]
+async fn results_are_typed_and_paged() {
+    let h = start_with(DataApiConfig { page_rows: 1000, ..DataApiConfig::default() }).await;
+    let id = h
+        .run_ok(
+            "SELECT i, i * 0.5 AS half, 'row ' || i AS label, i % 2 = 0 AS even, NULL AS nothing, \
+             TIMESTAMPTZ '2026-11-23 10:00:00+00' AS at FROM range(2500) r(i) ORDER BY i",
+        )
+        .await;
+    let first = h.rs.get_statement_result().id(&id).send().await.unwrap();
+    assert_eq!(first.total_num_rows(), 2500);
+    assert_eq!(first.records().len(), 1000);
+    let types: Vec<_> = first.column_metadata().iter().map(|c| c.type_name().unwrap().to_string()).collect();
+    assert_eq!(types, ["int8", "numeric", "varchar", "bool", "int4", "timestamptz"]);
+    let r = &first.records()[3];
+    assert_eq!(r[0], Field::LongValue(3));
+    assert_eq!(r[1], Field::StringValue("1.5".into()));
+    assert_eq!(r[2], Field::StringValue("row 3".into()));
+    assert_eq!(r[3], Field::BooleanValue(false));
+    assert_eq!(r[4], Field::IsNull(true));
+    assert_eq!(r[5], Field::StringValue("2026-11-23 10:00:00+00".into()));
+    assert!(first.next_token().is_some());
+    let all = h.query("SELECT i FROM range(2500) r(i)").await;
+    assert_eq!(all.len(), 2500);
+}
+
+#[tokio::test]
+async fn errors_have_the_service_shapes() {
+    let h = start().await;
+    // Unknown statement id.
+    let err = h.rs.describe_statement().id("00000000-0000-0000-0000-000000000000").send().await.unwrap_err();
+    assert!(err.into_service_error().is_resource_not_found_exception());
+    // Neither cluster nor workgroup.
+    let err = h.rs.execute_statement().database("dev").sql("select 1").send().await.unwrap_err();
+    assert!(err.into_service_error().is_validation_exception());
+    // Injected quota fault: the next call fails, the one after succeeds.
+    h.api.faults().fail_next_with_active_statements_exceeded(1);
+    let err = h.rs.execute_statement().workgroup_name("local").database("dev").sql("select 1").send().await;
+    assert!(err.unwrap_err().into_service_error().is_active_statements_exceeded_exception());
+    h.run_ok("select 1").await;
+    // Results of a statement without a result set.
+    let id = h.run_ok("CREATE TABLE x (a INT)").await;
+    let err = h.rs.get_statement_result().id(&id).send().await.unwrap_err();
+    assert!(err.into_service_error().is_validation_exception());
+    // SQL errors end FAILED, with Redshift's prefix; unsupported statements are errors, not silent successes.
+    for sql in ["SELECT * FROM nowhere", "UNLOAD ('select 1') TO 's3://lake/u' IAM_ROLE default"] {
+        let id = h.execute(sql).await;
+        let d = h.wait(&id).await;
+        assert_eq!(d.status(), Some(&StatusString::Failed), "{sql}");
+        assert!(d.error().unwrap().starts_with("ERROR:"), "{:?}", d.error());
+    }
+    // Another database does not exist.
+    let id = h.rs.execute_statement().workgroup_name("local").database("prod").sql("select 1").send().await.unwrap();
+    let d = h.wait(id.id().unwrap()).await;
+    assert!(d.error().unwrap().contains("\"prod\" does not exist"));
+}
+
+#[tokio::test]
+async fn a_running_statement_can_be_cancelled_and_statements_are_listed() {
+    let h = start().await;
+    let id = h.execute("SELECT COUNT(*) FROM range(100000000000) a(i) WHERE i % 7 = 3").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cancelled = h.rs.cancel_statement().id(&id).send().await.unwrap();
+    assert_eq!(cancelled.status(), Some(true));
+    let d = h.wait(&id).await;
+    assert_eq!(d.status(), Some(&StatusString::Aborted));
+    // Cancelling a finished statement is a validation error.
+    let err = h.rs.cancel_statement().id(&id).send().await.unwrap_err();
+    assert!(err.into_service_error().is_validation_exception());
+
+    h.run_ok("SELECT 1").await;
+    let listed = h.rs.list_statements().max_results(1).send().await.unwrap();
+    assert_eq!(listed.statements().len(), 1);
+    assert!(listed.next_token().is_some());
+    let aborted = h.rs.list_statements().status(StatusString::Aborted).send().await.unwrap();
+    assert_eq!(aborted.statements().iter().map(|s| s.id()).collect::<Vec<_>>(), [id.as_str()]);
+}
+
+#[tokio::test]
+async fn a_wrong_secret_is_rejected() {
+    let h = start().await;
+    let intruder = rs_client(&h.api.endpoint_url(), &h.creds.access_key_id, "not-the-secret");
+    let err = intruder.execute_statement().workgroup_name("local").database("dev").sql("select 1").send().await;
+    let err = err.unwrap_err();
+    let raw = err.raw_response().map(|r| r.status().as_u16());
+    assert_eq!(raw, Some(403));
+    assert_eq!(aws_sdk_redshiftdata::error::ProvideErrorMetadata::code(&err), Some("InvalidSignatureException"));
+    let stranger = rs_client(&h.api.endpoint_url(), "AKIDSTRANGER", &h.creds.secret_access_key);
+    let err = stranger.list_statements().send().await.unwrap_err();
+    assert_eq!(aws_sdk_redshiftdata::error::ProvideErrorMetadata::code(&err), Some("UnrecognizedClientException"));
+}
+
+fn aws_cli(h: &Harness, args: &[&str]) -> serde_json::Value {
+    let out = Command::new("aws")
+        .args(["--endpoint-url", &h.api.endpoint_url(), "--region", "us-east-1", "--output", "json"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", &h.creds.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &h.creds.secret_access_key)
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", h.dir.path().join("no-config"))
+        .output()
+        .expect("the aws CLI is installed by scripts/setup.sh");
+    assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_aws_cli_runs_statements() {
+    let h = start().await;
+    let _ = &h.s3;
+    let started = aws_cli(
+        &h,
+        &[
+            "redshift-data",
+            "execute-statement",
+            "--database",
+            "dev",
+            "--workgroup-name",
+            "local",
+            "--sql",
+            "select 41 + 1 as answer, 'forty-two' as words",
+        ],
+    );
+    let id = started["Id"].as_str().unwrap().to_string();
+    let mut status = String::new();
+    for _ in 0..100 {
+        let d = aws_cli(&h, &["redshift-data", "describe-statement", "--id", &id]);
+        status = d["Status"].as_str().unwrap().to_string();
+        if status == "FINISHED" || status == "FAILED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "FINISHED");
+    let result = aws_cli(&h, &["redshift-data", "get-statement-result", "--id", &id]);
+    assert_eq!(result["Records"][0][0]["longValue"], 42);
+    assert_eq!(result["Records"][0][1]["stringValue"], "forty-two");
+    assert_eq!(result["ColumnMetadata"][0]["name"], "answer");
+}

@@ -19,7 +19,7 @@ struct Cli {
 enum Command {
     /// Print the audio metadata of recordings (or why each is rejected), one JSON line per file.
     Inspect(inspect::InspectArgs),
-    /// Run the local S3 stand-in on loopback until Ctrl-C or SIGTERM.
+    /// Run the local stand-ins (S3 and the Redshift Data API) on loopback until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
 }
 

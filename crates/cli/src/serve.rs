@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use redscribe_core::events::normalize;
 use redscribe_core::layout::Layout;
+use redscribe_local::redshift::{DataApiConfig, DataApiServer, DataApiServerConfig, DATABASE};
 use redscribe_local::s3::{EventJournal, S3Server, S3ServerConfig};
 use redscribe_local::Credentials;
 
@@ -26,20 +27,33 @@ pub struct ServeArgs {
     /// Address of the S3 endpoint (loopback only; port 0 picks a free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9000")]
     s3_addr: SocketAddr,
+    /// Address of the Redshift Data API endpoint (loopback only; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
+    data_api_addr: SocketAddr,
+    /// Statements submitted or running at once before the Data API answers ActiveStatementsExceededException.
+    #[arg(long, value_name = "N", default_value_t = DataApiConfig::default().max_active_statements)]
+    max_active_statements: usize,
+    /// Fault injection: the first N execute calls fail with ActiveStatementsExceededException.
+    #[arg(long, value_name = "N", default_value_t = 0, env = "REDSCRIBE_FAULT_ACTIVE_STATEMENTS_EXCEEDED")]
+    fail_active_statements_exceeded: usize,
 }
 
 fn default_data_dir() -> anyhow::Result<PathBuf> {
     dirs::data_dir().map(|d| d.join("redscribe")).context("no user data directory; pass --data-dir")
 }
 
-/// Writes an AWS CLI config and credentials file with a profile pointing at the stand-ins.
-fn write_profile(dir: &Path, creds: &Credentials, s3: &str) -> anyhow::Result<(PathBuf, PathBuf)> {
+/// Writes an AWS CLI config and credentials file with a profile pointing at the stand-ins (service-specific
+/// endpoints, which the aws CLI and every AWS SDK read from a `services` section).
+fn write_profile(dir: &Path, creds: &Credentials, s3: &str, data_api: &str) -> anyhow::Result<(PathBuf, PathBuf)> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let config = dir.join("config");
     let credentials = dir.join("credentials");
     std::fs::write(
         &config,
-        format!("[profile {PROFILE}]\nregion = {LOCAL_REGION}\nservices = {PROFILE}\n\n[services {PROFILE}]\ns3 =\n  endpoint_url = {s3}\n"),
+        format!(
+            "[profile {PROFILE}]\nregion = {LOCAL_REGION}\nservices = {PROFILE}\n\n[services {PROFILE}]\n\
+             s3 =\n  endpoint_url = {s3}\nredshift_data =\n  endpoint_url = {data_api}\n"
+        ),
     )
     .with_context(|| format!("writing {}", config.display()))?;
     std::fs::write(
@@ -69,16 +83,33 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let s3_root = data_dir.join("s3");
     let input_bucket = s3_root.join(DEFAULT_INPUT_BUCKET);
     std::fs::create_dir_all(&input_bucket).with_context(|| format!("creating {}", input_bucket.display()))?;
-    let config = S3ServerConfig { addr: args.s3_addr, root: s3_root, credentials: creds.clone() };
+    let config = S3ServerConfig { addr: args.s3_addr, root: s3_root.clone(), credentials: creds.clone() };
     let s3 = S3Server::start(config, journal.clone()).await?;
     let endpoint = s3.endpoint_url();
-    let (config_file, credentials_file) = write_profile(&data_dir.join("aws"), &creds, &endpoint)?;
+    let warehouse_file = data_dir.join("warehouse").join("redscribe.duckdb");
+    let data_api = DataApiServer::start(DataApiServerConfig {
+        addr: args.data_api_addr,
+        database_file: warehouse_file.clone(),
+        objects: s3_root,
+        credentials: creds.clone(),
+        api: DataApiConfig { max_active_statements: args.max_active_statements, ..DataApiConfig::default() },
+    })
+    .await
+    .context("starting the Data API stand-in")?;
+    if args.fail_active_statements_exceeded > 0 {
+        data_api.faults().fail_next_with_active_statements_exceeded(args.fail_active_statements_exceeded);
+    }
+    let data_api_endpoint = data_api.endpoint_url();
+    let (config_file, credentials_file) =
+        write_profile(&data_dir.join("aws"), &creds, &endpoint, &data_api_endpoint)?;
 
     println!("redscribe local services (data: {})", data_dir.display());
-    println!("  S3 endpoint:   {endpoint}");
-    println!("  access key:    {}", creds.access_key_id);
-    println!("  secret key:    {}", creds.secret_access_key);
-    println!("  input bucket:  s3://{DEFAULT_INPUT_BUCKET}/");
+    println!("  S3 endpoint:        {endpoint}");
+    println!("  Data API endpoint:  {data_api_endpoint}");
+    println!("  warehouse:          {} (database {DATABASE}, any workgroup or cluster name)", warehouse_file.display());
+    println!("  access key:         {}", creds.access_key_id);
+    println!("  secret key:         {}", creds.secret_access_key);
+    println!("  input bucket:       s3://{DEFAULT_INPUT_BUCKET}/");
     println!("Use them from the aws CLI with the generated profile:");
     println!(
         "  export AWS_CONFIG_FILE={} AWS_SHARED_CREDENTIALS_FILE={} AWS_PROFILE={PROFILE}",
@@ -86,7 +117,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         credentials_file.display()
     );
     println!("  aws s3 cp call.wav s3://{DEFAULT_INPUT_BUCKET}/in/call.wav");
-    println!("or with any SDK: endpoint {endpoint}, region {LOCAL_REGION}, path-style addressing.");
+    println!("  aws redshift-data execute-statement --database {DATABASE} --workgroup-name local --sql \"select 1\"");
+    println!("or with any SDK: region {LOCAL_REGION}, S3 path-style addressing, and the endpoints above");
+    println!("(AWS_ENDPOINT_URL_S3={endpoint} AWS_ENDPOINT_URL_REDSHIFT_DATA={data_api_endpoint}).");
     let pending = journal.unacknowledged().len();
     if pending > 0 {
         println!("{pending} upload event(s) from an earlier run are waiting for the pipeline.");
@@ -117,6 +150,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     shutdown_signal().await;
     eprintln!("redscribe: stopping (requests in flight finish first)");
     s3.stop().await;
+    data_api.stop().await;
     report.abort();
     Ok(())
 }

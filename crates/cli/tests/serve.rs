@@ -1,5 +1,6 @@
-//! `redscribe serve` as a user runs it: a process on a loopback port 0, the real `aws` CLI using the profile it
-//! writes, one journaled event per upload, a clean stop on SIGTERM, and re-delivery after a restart.
+//! `redscribe serve` as a user runs it: a process on loopback port 0, the real `aws` CLI using the profile it
+//! writes for S3 and the Redshift Data API, one journaled event per upload, a clean stop on SIGTERM, and objects,
+//! events and warehouse rows that survive a restart.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -13,7 +14,7 @@ struct Served {
 
 fn start(data: &Path) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_redscribe"))
-        .args(["serve", "--s3-addr", "127.0.0.1:0", "--data-dir"])
+        .args(["serve", "--s3-addr", "127.0.0.1:0", "--data-api-addr", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
@@ -69,6 +70,47 @@ fn journal_lines(data: &Path, file: &str) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
+}
+
+/// Runs SQL through `aws redshift-data` with the generated profile and returns the records of its result.
+fn sql(served: &Served, query: &str, with_result: bool) -> serde_json::Value {
+    let started: serde_json::Value = serde_json::from_str(&aws(
+        served,
+        &["redshift-data", "execute-statement", "--database", "dev", "--workgroup-name", "local", "--sql", query],
+    ))
+    .unwrap();
+    let id = started["Id"].as_str().unwrap();
+    for _ in 0..200 {
+        let d: serde_json::Value =
+            serde_json::from_str(&aws(served, &["redshift-data", "describe-statement", "--id", id])).unwrap();
+        match d["Status"].as_str().unwrap() {
+            "FINISHED" if !with_result => return serde_json::Value::Null,
+            "FINISHED" => {
+                let r = aws(served, &["redshift-data", "get-statement-result", "--id", id]);
+                return serde_json::from_str::<serde_json::Value>(&r).unwrap()["Records"].clone();
+            }
+            "FAILED" | "ABORTED" => panic!("{query}: {d}"),
+            _ => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    }
+    panic!("{query} did not finish")
+}
+
+#[test]
+fn warehouse_rows_written_through_the_data_api_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = start(&data);
+    sql(&served, "CREATE TABLE notes (id INTEGER, body VARCHAR(100))", false);
+    sql(&served, "INSERT INTO notes VALUES (1, 'kept across restarts')", false);
+    stop(served);
+    assert!(data.join("warehouse").join("redscribe.duckdb").is_file());
+
+    let served = start(&data);
+    let records = sql(&served, "SELECT id, body FROM notes", true);
+    assert_eq!(records[0][0]["longValue"], 1);
+    assert_eq!(records[0][1]["stringValue"], "kept across restarts");
+    stop(served);
 }
 
 #[test]

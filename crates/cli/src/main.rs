@@ -1,6 +1,7 @@
 //! `redscribe`: the command-line tool. Thin: parse arguments, run one command, map errors to exit codes.
 
 mod inspect;
+mod query;
 mod serve;
 
 use std::process::ExitCode;
@@ -19,6 +20,8 @@ struct Cli {
 enum Command {
     /// Print the audio metadata of recordings (or why each is rejected), one JSON line per file.
     Inspect(inspect::InspectArgs),
+    /// Run SQL through the Redshift Data API (local or AWS) and print the rows.
+    Query(query::QueryArgs),
     /// Run the local stand-ins (S3 and the Redshift Data API) on loopback until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
 }
@@ -27,6 +30,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
+        Command::Query(args) => query::run(args),
         Command::Serve(args) => serve::run(args),
     };
     match result {

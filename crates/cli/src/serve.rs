@@ -52,7 +52,9 @@ fn write_profile(dir: &Path, creds: &Credentials, s3: &str, data_api: &str) -> a
         &config,
         format!(
             "[profile {PROFILE}]\nregion = {LOCAL_REGION}\nservices = {PROFILE}\n\n[services {PROFILE}]\n\
-             s3 =\n  endpoint_url = {s3}\nredshift_data =\n  endpoint_url = {data_api}\n"
+             s3 =\n  endpoint_url = {s3}\n\
+             # The aws CLI spells the Data API's key redshift_data, the AWS SDK for Rust redshift-data.\n\
+             redshift_data =\n  endpoint_url = {data_api}\nredshift-data =\n  endpoint_url = {data_api}\n"
         ),
     )
     .with_context(|| format!("writing {}", config.display()))?;
@@ -100,8 +102,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         data_api.faults().fail_next_with_active_statements_exceeded(args.fail_active_statements_exceeded);
     }
     let data_api_endpoint = data_api.endpoint_url();
-    let (config_file, credentials_file) =
-        write_profile(&data_dir.join("aws"), &creds, &endpoint, &data_api_endpoint)?;
+    let (config_file, credentials_file) = write_profile(&data_dir.join("aws"), &creds, &endpoint, &data_api_endpoint)?;
 
     println!("redscribe local services (data: {})", data_dir.display());
     println!("  S3 endpoint:        {endpoint}");

@@ -110,7 +110,29 @@ fn warehouse_rows_written_through_the_data_api_survive_a_restart() {
     let records = sql(&served, "SELECT id, body FROM notes", true);
     assert_eq!(records[0][0]["longValue"], 1);
     assert_eq!(records[0][1]["stringValue"], "kept across restarts");
+
+    // `redscribe query` finds the local Data API through the same generated profile.
+    let json = redscribe(&served, &["query", "--format", "json", "SELECT id, body, NULL AS none FROM notes"]);
+    assert_eq!(json.trim(), r#"{"body":"kept across restarts","id":1,"none":null}"#);
+    let csv = redscribe(&served, &["query", "--format", "csv", "SELECT 'a,b' AS x, 2 AS y"]);
+    assert_eq!(csv, "x,y\n\"a,b\",2\n");
+    let table = redscribe(&served, &["query", "SELECT body FROM notes"]);
+    assert!(table.contains("kept across restarts") && table.contains("(1 row)"), "{table}");
     stop(served);
+}
+
+/// Runs the `redscribe` binary with the served profile and returns its stdout.
+fn redscribe(served: &Served, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+        .args(args)
+        .envs(served.exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_ENDPOINT_URL_REDSHIFT_DATA")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "redscribe {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]

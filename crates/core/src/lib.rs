@@ -8,6 +8,7 @@
 //! - [`record`]: typed rows (results, segments, load audit) and their conversion to and from Arrow batches.
 //! - [`encode`]: Arrow batches to Parquet and JSON Lines bytes, and Parquet bytes back to batches.
 //! - [`sql`]: SQL string literals and validated identifiers for the statements the loader sends.
+//! - [`load`]: the statements of one load transaction (stage, COPY, de-duplicate, MERGE, audit) and its manifest.
 //! - [`metrics`]: the catalog of metric names, units and dimensions.
 //! - [`error`]: the crate's error enum and the bounded [`error::ErrorCode`] set with its retry decision.
 
@@ -16,6 +17,7 @@ pub mod error;
 pub mod events;
 pub mod identity;
 pub mod layout;
+pub mod load;
 pub mod metrics;
 pub mod record;
 pub mod schema;

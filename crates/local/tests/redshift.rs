@@ -11,6 +11,7 @@ use aws_sdk_redshiftdata::types::{Field, SqlParameter, StatusString};
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{TimeZone, Utc};
 use redscribe_core::identity::recording_id;
+use redscribe_core::load::{load_statements, Batch, BatchFile, CopyAuthorization, Tables};
 use redscribe_core::record::{results_batch, segments_batch, AudioMetadata, ResultRow, SegmentRow, Status};
 use redscribe_local::redshift::{DataApiConfig, DataApiServer, DataApiServerConfig};
 use redscribe_local::s3::{EventJournal, S3Server, S3ServerConfig};
@@ -211,20 +212,16 @@ fn manifest(entries: &[(&str, usize, bool)]) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({ "entries": entries })).unwrap()
 }
 
-/// The loader's statement sequence: stage, COPY, keep the newest event per id, MERGE.
-fn load_batch(manifest_uri: &str) -> Vec<String> {
-    vec![
-        "CREATE TEMP TABLE stage (LIKE transcription_results)".into(),
-        format!("COPY stage FROM '{manifest_uri}' IAM_ROLE '{ROLE}' FORMAT AS PARQUET MANIFEST"),
-        "DELETE FROM stage USING transcription_results t WHERE stage.id = t.id AND stage.sequencer < t.sequencer"
-            .into(),
-        "MERGE INTO transcription_results USING stage s ON transcription_results.id = s.id \
-         WHEN MATCHED THEN UPDATE SET text = s.text, sequencer = s.sequencer, loaded_at = GETDATE() \
-         WHEN NOT MATCHED THEN INSERT (id, text, \"timestamp\", bucket, object_key, sequencer, text_truncated, status, \
-         processed_at, pipeline_version, loaded_at) VALUES (s.id, s.text, s.\"timestamp\", s.bucket, s.object_key, \
-         s.sequencer, s.text_truncated, s.status, s.processed_at, s.pipeline_version, GETDATE())"
-            .into(),
-    ]
+/// The loader's statements (from the core crate), for a batch of result files listed in a manifest.
+fn load_batch(manifest_uri: &str, files: &[&str]) -> Vec<String> {
+    let batch = Batch {
+        id: format!("batch-{manifest_uri}"),
+        results_manifest: manifest_uri.into(),
+        results: files.iter().map(|f| BatchFile { uri: f.to_string(), rows: 1 }).collect(),
+        segments_manifest: None,
+        segments: vec![],
+    };
+    load_statements(&Tables::default(), &CopyAuthorization::IamRole(ROLE.into()), &batch).unwrap()
 }
 
 #[tokio::test]
@@ -261,15 +258,17 @@ async fn copy_parquet_with_manifest_then_merge_is_idempotent_and_newest_wins() {
     h.put("processed/transcription_results/a.parquet", first.clone()).await;
     h.put("manifests/m1.json", manifest(&[("s3://lake/processed/transcription_results/a.parquet", first.len(), true)]))
         .await;
-    let sqls = load_batch("s3://lake/manifests/m1.json");
+    let sqls = load_batch("s3://lake/manifests/m1.json", &["s3://lake/processed/transcription_results/a.parquet"]);
     let sqls: Vec<&str> = sqls.iter().map(String::as_str).collect();
+    // The same batch delivered three times.
     for _ in 0..3 {
         let id = h.batch(&sqls).await;
         let d = h.wait(&id).await;
         assert_eq!(d.status(), Some(&StatusString::Finished), "{:?}", d.error());
-        assert_eq!(d.sub_statements().len(), 4);
+        assert_eq!(d.sub_statements().len(), 7);
         assert_eq!(d.sub_statements()[1].result_rows(), 2, "COPY loads both rows");
     }
+    assert_eq!(h.scalar("SELECT COUNT(*) FROM load_audit WHERE status = 'loaded'").await, 3);
     assert_eq!(h.scalar("SELECT COUNT(*) FROM transcription_results").await, 2);
     let keys = h.query("SELECT object_key FROM transcription_results ORDER BY object_key").await;
     assert_eq!(keys[0][0], Field::StringValue(hostile.into()));
@@ -282,13 +281,27 @@ async fn copy_parquet_with_manifest_then_merge_is_idempotent_and_newest_wins() {
         h.put(&key, body.clone()).await;
         let m = format!("manifests/{name}.json");
         h.put(&m, manifest(&[(&format!("s3://lake/{key}"), body.len(), true)])).await;
-        let sqls = load_batch(&format!("s3://lake/{m}"));
+        let sqls = load_batch(&format!("s3://lake/{m}"), &[&format!("s3://lake/{key}")]);
         let id = h.batch(&sqls.iter().map(String::as_str).collect::<Vec<_>>()).await;
         assert_eq!(h.wait(&id).await.status(), Some(&StatusString::Finished));
     }
     let text = h.query("SELECT text FROM transcription_results WHERE object_key = 'in/one.wav'").await;
     assert_eq!(text, vec![vec![Field::StringValue("newer".into())]]);
     assert_eq!(h.scalar("SELECT COUNT(*) FROM transcription_results WHERE loaded_at IS NOT NULL").await, 2);
+
+    // Two events for one key in the same batch: the newer one wins, whatever the file order.
+    let both = parquet(&[row("in/two.wav", "000000000000000A", "ten"), row("in/two.wav", "0000000000000009", "nine")]);
+    h.put("processed/transcription_results/both.parquet", both.clone()).await;
+    h.put(
+        "manifests/both.json",
+        manifest(&[("s3://lake/processed/transcription_results/both.parquet", both.len(), true)]),
+    )
+    .await;
+    let sqls = load_batch("s3://lake/manifests/both.json", &["s3://lake/processed/transcription_results/both.parquet"]);
+    let id = h.batch(&sqls.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert_eq!(h.wait(&id).await.status(), Some(&StatusString::Finished));
+    let text = h.query("SELECT text FROM transcription_results WHERE object_key = 'in/two.wav'").await;
+    assert_eq!(text, vec![vec![Field::StringValue("ten".into())]]);
 }
 
 #[tokio::test]

@@ -272,7 +272,7 @@ fn copy_plan(source: CopySource, target: CopyTarget, options: Vec<CopyLegacyOpti
     }
     let mut plan = CopyPlan {
         table: table_name.to_string(),
-        columns: columns.iter().map(|c| Ident::to_string(c)).collect(),
+        columns: columns.iter().map(Ident::to_string).collect(),
         source: filename,
         format: CopyFormat::Text { delimiter: '|' },
         manifest: false,

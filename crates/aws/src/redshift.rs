@@ -1,0 +1,299 @@
+//! The Redshift Data API client: statements and batches submitted with retries on throttling, polled to the end
+//! with backoff and a deadline, results paged into typed rows.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_redshiftdata::types::{Field, SqlParameter, StatusString};
+use aws_sdk_redshiftdata::Client;
+use base64::Engine as _;
+
+use crate::retry::RetryPolicy;
+use crate::AwsError;
+
+/// Which warehouse the statements run on, and as whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarehouseTarget {
+    /// A Redshift Serverless workgroup, or …
+    pub workgroup: Option<String>,
+    /// … a provisioned cluster.
+    pub cluster: Option<String>,
+    pub database: String,
+    /// Temporary credentials for this database user (provisioned clusters).
+    pub db_user: Option<String>,
+    /// A Secrets Manager secret holding the credentials.
+    pub secret_arn: Option<String>,
+}
+
+impl WarehouseTarget {
+    /// Checks that exactly one of workgroup and cluster is set.
+    pub fn validate(&self) -> Result<(), AwsError> {
+        match (&self.workgroup, &self.cluster) {
+            (Some(_), Some(_)) => Err(AwsError::Config("set a workgroup or a cluster, not both".into())),
+            (None, None) => Err(AwsError::Config("set a workgroup (Serverless) or a cluster (provisioned)".into())),
+            _ if self.database.is_empty() => Err(AwsError::Config("the database name is empty".into())),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// One value of a result row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Bool(bool),
+    Long(i64),
+    Double(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl Cell {
+    fn from_field(field: &Field) -> Cell {
+        match field {
+            Field::IsNull(_) => Cell::Null,
+            Field::BooleanValue(b) => Cell::Bool(*b),
+            Field::LongValue(n) => Cell::Long(*n),
+            Field::DoubleValue(d) => Cell::Double(*d),
+            Field::StringValue(s) => Cell::Text(s.clone()),
+            Field::BlobValue(b) => Cell::Blob(b.as_ref().to_vec()),
+            _ => Cell::Null,
+        }
+    }
+
+    /// The value as text (empty for NULL), for tables and CSV.
+    pub fn text(&self) -> String {
+        match self {
+            Cell::Null => String::new(),
+            Cell::Bool(b) => b.to_string(),
+            Cell::Long(n) => n.to_string(),
+            Cell::Double(d) => d.to_string(),
+            Cell::Text(s) => s.clone(),
+            Cell::Blob(b) => base64::engine::general_purpose::STANDARD.encode(b),
+        }
+    }
+
+    /// The value as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        match self {
+            Cell::Null => serde_json::Value::Null,
+            Cell::Bool(b) => (*b).into(),
+            Cell::Long(n) => (*n).into(),
+            Cell::Double(d) => serde_json::Number::from_f64(*d).map_or(serde_json::Value::Null, Into::into),
+            Cell::Text(_) | Cell::Blob(_) => self.text().into(),
+        }
+    }
+}
+
+/// The rows of a query.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// How a statement (or a statement of a batch) ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    pub id: String,
+    pub query_id: i64,
+    /// Rows affected (or returned).
+    pub rows: i64,
+    pub has_result_set: bool,
+    /// The statements of a batch, in order.
+    pub statements: Vec<Finished>,
+}
+
+/// The Data API, for one warehouse.
+#[derive(Debug, Clone)]
+pub struct DataApi {
+    client: Client,
+    target: WarehouseTarget,
+    retry: RetryPolicy,
+    /// First and largest wait between two `DescribeStatement` calls.
+    poll: (Duration, Duration),
+}
+
+impl DataApi {
+    /// A client for `target` from an SDK configuration (see [`crate::config::load`]).
+    pub fn from_conf(conf: &aws_config::SdkConfig, target: WarehouseTarget) -> Result<DataApi, AwsError> {
+        DataApi::new(Client::new(conf), target)
+    }
+
+    pub fn new(client: Client, target: WarehouseTarget) -> Result<DataApi, AwsError> {
+        target.validate()?;
+        Ok(DataApi {
+            client,
+            target,
+            retry: RetryPolicy::default(),
+            poll: (Duration::from_millis(50), Duration::from_secs(2)),
+        })
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> DataApi {
+        self.retry = retry;
+        self
+    }
+
+    pub fn target(&self) -> &WarehouseTarget {
+        &self.target
+    }
+
+    /// Submits one SQL text; `parameters` bind `:name` placeholders as values.
+    pub async fn submit(&self, sql: &str, parameters: &[(&str, &str)]) -> Result<String, AwsError> {
+        let params: Option<Vec<SqlParameter>> = if parameters.is_empty() {
+            None
+        } else {
+            let mut out = Vec::with_capacity(parameters.len());
+            for (name, value) in parameters {
+                out.push(
+                    SqlParameter::builder()
+                        .name(*name)
+                        .value(*value)
+                        .build()
+                        .map_err(|e| AwsError::Config(format!("parameter {name}: {e}")))?,
+                );
+            }
+            Some(out)
+        };
+        let t = &self.target;
+        self.retry
+            .run("ExecuteStatement", || async {
+                let out = self
+                    .client
+                    .execute_statement()
+                    .sql(sql)
+                    .database(&t.database)
+                    .set_workgroup_name(t.workgroup.clone())
+                    .set_cluster_identifier(t.cluster.clone())
+                    .set_db_user(t.db_user.clone())
+                    .set_secret_arn(t.secret_arn.clone())
+                    .set_parameters(params.clone())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("ExecuteStatement", e))?;
+                out.id.ok_or_else(|| AwsError::Config("ExecuteStatement returned no id".into()))
+            })
+            .await
+    }
+
+    /// Submits statements that run in one transaction. `client_token` makes a retried submission idempotent.
+    pub async fn submit_batch(&self, sqls: &[String], client_token: Option<&str>) -> Result<String, AwsError> {
+        let t = &self.target;
+        self.retry
+            .run("BatchExecuteStatement", || async {
+                let out = self
+                    .client
+                    .batch_execute_statement()
+                    .set_sqls(Some(sqls.to_vec()))
+                    .database(&t.database)
+                    .set_workgroup_name(t.workgroup.clone())
+                    .set_cluster_identifier(t.cluster.clone())
+                    .set_db_user(t.db_user.clone())
+                    .set_secret_arn(t.secret_arn.clone())
+                    .set_client_token(client_token.map(str::to_string))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("BatchExecuteStatement", e))?;
+                out.id.ok_or_else(|| AwsError::Config("BatchExecuteStatement returned no id".into()))
+            })
+            .await
+    }
+
+    /// Polls `DescribeStatement` (backoff from 50 ms to 2 s) until the statement ends or `timeout` passes; a
+    /// statement still running at the deadline is cancelled.
+    pub async fn wait(&self, id: &str, timeout: Duration) -> Result<Finished, AwsError> {
+        let deadline = Instant::now() + timeout;
+        let mut pause = self.poll.0;
+        loop {
+            let d = self
+                .retry
+                .run("DescribeStatement", || async {
+                    self.client
+                        .describe_statement()
+                        .id(id)
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("DescribeStatement", e))
+                })
+                .await?;
+            match d.status() {
+                Some(StatusString::Finished) => {
+                    let statements = d
+                        .sub_statements()
+                        .iter()
+                        .map(|s| Finished {
+                            id: s.id().to_string(),
+                            query_id: s.redshift_query_id(),
+                            rows: s.result_rows(),
+                            has_result_set: s.has_result_set().unwrap_or(false),
+                            statements: Vec::new(),
+                        })
+                        .collect();
+                    return Ok(Finished {
+                        id: id.to_string(),
+                        query_id: d.redshift_query_id(),
+                        rows: d.result_rows(),
+                        has_result_set: d.has_result_set().unwrap_or(false),
+                        statements,
+                    });
+                }
+                Some(StatusString::Failed | StatusString::Aborted) => {
+                    // For a batch, the failing statement's query id is what sys_load_error_detail knows.
+                    let failed = d.sub_statements().iter().find(|s| s.error().is_some());
+                    return Err(AwsError::Statement {
+                        id: id.to_string(),
+                        status: d.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                        message: d.error().unwrap_or("no error message").to_string(),
+                        query_id: failed.map_or(d.redshift_query_id(), |s| s.redshift_query_id()),
+                    });
+                }
+                _ => {}
+            }
+            if Instant::now() + pause > deadline {
+                let _ = self.client.cancel_statement().id(id).send().await;
+                return Err(AwsError::Deadline { id: id.to_string(), seconds: timeout.as_secs() });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(self.poll.1);
+        }
+    }
+
+    /// Every row of a finished statement's result, across pages.
+    pub async fn fetch(&self, id: &str) -> Result<Rows, AwsError> {
+        let mut out = Rows::default();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .retry
+                .run("GetStatementResult", || async {
+                    self.client
+                        .get_statement_result()
+                        .id(id)
+                        .set_next_token(token.clone())
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("GetStatementResult", e))
+                })
+                .await?;
+            if out.columns.is_empty() {
+                out.columns = page.column_metadata().iter().map(|c| c.name().unwrap_or_default().to_string()).collect();
+            }
+            out.rows.extend(page.records().iter().map(|r| r.iter().map(Cell::from_field).collect()));
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Runs one SQL text to its end and returns its rows (empty when it has no result set).
+    pub async fn query(&self, sql: &str, parameters: &[(&str, &str)], timeout: Duration) -> Result<Rows, AwsError> {
+        let id = self.submit(sql, parameters).await?;
+        let finished = self.wait(&id, timeout).await?;
+        if finished.has_result_set {
+            self.fetch(&id).await
+        } else {
+            Ok(Rows::default())
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Retries with exponential backoff and full jitter; whether to retry at all is the core's decision.
+
+use std::future::Future;
+use std::time::Duration;
+
+use redscribe_core::Disposition;
+
+use crate::AwsError;
+
+/// How often and how long to retry a call.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> RetryPolicy {
+        RetryPolicy { max_attempts: 8, base: Duration::from_millis(100), cap: Duration::from_secs(5) }
+    }
+}
+
+impl RetryPolicy {
+    /// Full jitter: a random wait between zero and the exponential bound.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let bound = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.cap);
+        bound.mul_f64(fastrand::f64())
+    }
+
+    /// Runs `call` until it succeeds, fails for good, or the attempts are used up.
+    pub async fn run<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match call().await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.code().disposition() == Disposition::Retry && attempt + 1 < self.max_attempts => {
+                    let wait = self.delay(attempt);
+                    tracing::warn!(what, attempt, error = %e, wait_ms = wait.as_millis() as u64, "retrying");
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redscribe_core::ErrorCode;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn err(code: ErrorCode) -> AwsError {
+        AwsError::Call { operation: "op", code, service_code: None, message: "m".into() }
+    }
+
+    #[tokio::test]
+    async fn retries_only_what_the_core_says_is_retryable() {
+        let policy = RetryPolicy { max_attempts: 4, base: Duration::from_millis(1), cap: Duration::from_millis(2) };
+        let calls = AtomicU32::new(0);
+        let got = policy
+            .run("t", || async {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                if n < 2 {
+                    Err(err(ErrorCode::Throttled))
+                } else {
+                    Ok(n)
+                }
+            })
+            .await;
+        assert_eq!(got.unwrap(), 2);
+
+        let calls = AtomicU32::new(0);
+        let got: Result<(), _> = policy
+            .run("t", || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(err(ErrorCode::LoadRejected))
+            })
+            .await;
+        assert!(got.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "a permanent error is not retried");
+
+        let calls = AtomicU32::new(0);
+        let got: Result<(), _> = policy
+            .run("t", || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(err(ErrorCode::ServiceUnavailable))
+            })
+            .await;
+        assert!(got.is_err());
+        assert_eq!(calls.load(Ordering::SeqCst), 4, "gives up after max_attempts");
+    }
+
+    #[test]
+    fn delays_stay_under_the_cap() {
+        let p = RetryPolicy::default();
+        for attempt in 0..40 {
+            assert!(p.delay(attempt) <= p.cap);
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The statements of one load (DESIGN 2.5), as SQL text for one `BatchExecuteStatement` — one transaction:
+//!
+//! 1. a temporary stage table like the target, filled by `COPY … FORMAT AS PARQUET MANIFEST`;
+//! 2. the newest row per `id` kept (S3 `sequencer` order, then processing time): re-deliveries collapse;
+//! 3. rows older than what the target already holds dropped: a late, older event never overwrites a newer one;
+//! 4. `MERGE` into the target (update or insert), `loaded_at` set;
+//! 5. the segments of the surviving rows replace the old ones (when the batch has segments);
+//! 6. one `load_audit` row per loaded file.
+//!
+//! Every value is written with [`literal`]; every table name comes from a validated [`Identifier`].
+
+use crate::schema::{
+    load_audit_schema, results_schema, segments_schema, LOAD_AUDIT_TABLE, RESULTS_TABLE, SEGMENTS_TABLE,
+};
+use crate::sql::{literal, Identifier};
+use crate::CoreError;
+
+/// The tables a load writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    pub results: Identifier,
+    pub segments: Identifier,
+    pub audit: Identifier,
+}
+
+impl Tables {
+    /// The tables of `sql/migrations`, optionally in a schema.
+    pub fn new(schema: Option<&str>, results: &str) -> Result<Tables, CoreError> {
+        let qualify = |name: &str| match schema {
+            Some(s) => Identifier::parse(&format!("{s}.{name}")),
+            None => Identifier::parse(name),
+        };
+        Ok(Tables { results: qualify(results)?, segments: qualify(SEGMENTS_TABLE)?, audit: qualify(LOAD_AUDIT_TABLE)? })
+    }
+}
+
+impl Default for Tables {
+    fn default() -> Tables {
+        Tables::new(None, RESULTS_TABLE).expect("the default table names are valid")
+    }
+}
+
+/// How `COPY` is authorised to read S3.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyAuthorization {
+    /// `IAM_ROLE 'arn:aws:iam::…:role/…'`.
+    IamRole(String),
+    /// `IAM_ROLE default`: the role set as the cluster's or workgroup's default.
+    DefaultRole,
+}
+
+impl CopyAuthorization {
+    fn sql(&self) -> Result<String, CoreError> {
+        Ok(match self {
+            CopyAuthorization::IamRole(arn) => format!("IAM_ROLE {}", literal(arn)?),
+            CopyAuthorization::DefaultRole => "IAM_ROLE default".to_string(),
+        })
+    }
+}
+
+/// One file of the batch and the rows it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchFile {
+    pub uri: String,
+    pub rows: i64,
+}
+
+/// What one load carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// The loader's id for the batch; recorded in `load_audit.statement_id`.
+    pub id: String,
+    pub results_manifest: String,
+    pub results: Vec<BatchFile>,
+    /// Present when the batch holds segment files.
+    pub segments_manifest: Option<String>,
+    pub segments: Vec<BatchFile>,
+}
+
+const STAGE: &str = "redscribe_stage_results";
+const LATEST: &str = "redscribe_latest_results";
+const STAGE_SEGMENTS: &str = "redscribe_stage_segments";
+
+fn columns(schema: &arrow_schema::Schema) -> Vec<String> {
+    schema.fields().iter().map(|f| format!("\"{}\"", f.name())).collect()
+}
+
+/// A sequencer comparable as text: S3 sequencers of one key compare after right-padding with zeros.
+fn ordered_sequencer(table: &str) -> String {
+    format!("RPAD(COALESCE({table}.\"sequencer\", ''), 64, '0')")
+}
+
+/// The statements of one load, in order, for one `BatchExecuteStatement` (at most 40 statements).
+pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch) -> Result<Vec<String>, CoreError> {
+    let auth = auth.sql()?;
+    let results = &tables.results;
+    let cols = columns(&results_schema());
+    let list = cols.join(", ");
+    let mut sql = vec![
+        format!("CREATE TEMP TABLE {STAGE} (LIKE {results})"),
+        format!("COPY {STAGE} FROM {} {auth} FORMAT AS PARQUET MANIFEST", literal(&batch.results_manifest)?),
+        format!("CREATE TEMP TABLE {LATEST} (LIKE {results})"),
+        format!(
+            "INSERT INTO {LATEST} ({list}) SELECT {list} FROM (SELECT {list}, ROW_NUMBER() OVER (PARTITION BY \"id\" \
+             ORDER BY {} DESC, \"processed_at\" DESC) AS redscribe_rank FROM {STAGE}) AS ranked \
+             WHERE redscribe_rank = 1",
+            ordered_sequencer(STAGE)
+        ),
+        format!(
+            "DELETE FROM {LATEST} USING {results} WHERE {LATEST}.\"id\" = {results}.\"id\" AND {} < {}",
+            ordered_sequencer(LATEST),
+            ordered_sequencer(&results.to_string())
+        ),
+    ];
+    let updates = cols
+        .iter()
+        .filter(|c| *c != "\"id\"")
+        .map(|c| if c == "\"loaded_at\"" { format!("{c} = GETDATE()") } else { format!("{c} = s.{c}") })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let values = cols
+        .iter()
+        .map(|c| if c == "\"loaded_at\"" { "GETDATE()".to_string() } else { format!("s.{c}") })
+        .collect::<Vec<_>>()
+        .join(", ");
+    sql.push(format!(
+        "MERGE INTO {results} USING {LATEST} AS s ON {results}.\"id\" = s.\"id\" \
+         WHEN MATCHED THEN UPDATE SET {updates} WHEN NOT MATCHED THEN INSERT ({list}) VALUES ({values})"
+    ));
+    if let Some(manifest) = &batch.segments_manifest {
+        let segments = &tables.segments;
+        let seg_cols = columns(&segments_schema());
+        let seg_list = seg_cols.join(", ");
+        let seg_select = seg_cols.iter().map(|c| format!("seg.{c}")).collect::<Vec<_>>().join(", ");
+        sql.push(format!("CREATE TEMP TABLE {STAGE_SEGMENTS} (LIKE {segments})"));
+        sql.push(format!("COPY {STAGE_SEGMENTS} FROM {} {auth} FORMAT AS PARQUET MANIFEST", literal(manifest)?));
+        sql.push(format!("DELETE FROM {segments} USING {LATEST} WHERE {segments}.\"id\" = {LATEST}.\"id\""));
+        // Segments belong to the processing that produced the surviving row (same id, same processing time).
+        sql.push(format!(
+            "INSERT INTO {segments} ({seg_list}) SELECT {seg_select} FROM {STAGE_SEGMENTS} AS seg JOIN {LATEST} AS l \
+             ON seg.\"id\" = l.\"id\" AND seg.\"processed_at\" = l.\"processed_at\""
+        ));
+    }
+    let audit_cols = columns(&load_audit_schema()).join(", ");
+    let mut audit_rows = Vec::new();
+    for (file, manifest, table) in batch.results.iter().map(|f| (f, &batch.results_manifest, results)).chain(
+        batch
+            .segments
+            .iter()
+            .map(|f| (f, batch.segments_manifest.as_ref().unwrap_or(&batch.results_manifest), &tables.segments)),
+    ) {
+        audit_rows.push(format!(
+            "({}, {}, {}, {}, {}, 'loaded', NULL, GETDATE())",
+            literal(&file.uri)?,
+            literal(manifest)?,
+            literal(table.name())?,
+            literal(&batch.id)?,
+            file.rows
+        ));
+    }
+    if !audit_rows.is_empty() {
+        sql.push(format!("INSERT INTO {} ({audit_cols}) VALUES {}", tables.audit, audit_rows.join(", ")));
+    }
+    Ok(sql)
+}
+
+/// The `COPY` manifest for a set of files (`content_length` is required for Parquet entries).
+pub fn manifest(files: &[(String, u64)]) -> serde_json::Value {
+    let entries: Vec<_> = files
+        .iter()
+        .map(|(url, len)| serde_json::json!({ "url": url, "mandatory": true, "meta": { "content_length": len } }))
+        .collect();
+    serde_json::json!({ "entries": entries })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch() -> Batch {
+        Batch {
+            id: "b-1".into(),
+            results_manifest: "s3://out/manifests/m.json".into(),
+            results: vec![BatchFile { uri: "s3://out/processed/a'; drop table x; --.parquet".into(), rows: 1 }],
+            segments_manifest: None,
+            segments: vec![],
+        }
+    }
+
+    #[test]
+    fn values_are_literals_and_names_are_quoted() {
+        let tables = Tables::new(Some("analytics"), "transcription_results").unwrap();
+        let sql =
+            load_statements(&tables, &CopyAuthorization::IamRole("arn:aws:iam::1:role/r".into()), &batch()).unwrap();
+        assert_eq!(sql.len(), 7);
+        assert!(sql[0].contains("(LIKE \"analytics\".\"transcription_results\")"), "{}", sql[0]);
+        assert!(sql[1].ends_with("IAM_ROLE 'arn:aws:iam::1:role/r' FORMAT AS PARQUET MANIFEST"), "{}", sql[1]);
+        assert!(sql[6].contains("'s3://out/processed/a''; drop table x; --.parquet'"), "{}", sql[6]);
+        assert!(sql[6].starts_with("INSERT INTO \"analytics\".\"load_audit\""), "{}", sql[6]);
+    }
+
+    #[test]
+    fn segments_add_four_statements() {
+        let mut b = batch();
+        b.segments_manifest = Some("s3://out/manifests/s.json".into());
+        b.segments = vec![BatchFile { uri: "s3://out/processed/s.parquet".into(), rows: 3 }];
+        let sql = load_statements(&Tables::default(), &CopyAuthorization::DefaultRole, &b).unwrap();
+        assert_eq!(sql.len(), 11);
+        assert!(sql[10].contains("'transcription_segments'"), "{}", sql[10]);
+    }
+
+    #[test]
+    fn manifest_entries_are_mandatory_with_lengths() {
+        let m = manifest(&[("s3://b/k.parquet".into(), 42)]);
+        assert_eq!(m["entries"][0]["mandatory"], true);
+        assert_eq!(m["entries"][0]["meta"]["content_length"], 42);
+    }
+}

@@ -246,3 +246,51 @@ async fn the_aws_cli_works_against_it_including_multipart() {
     assert_eq!(names, ["ObjectCreated:CompleteMultipartUpload", "ObjectCreated:Put"]);
     h.server.stop().await;
 }
+
+#[tokio::test]
+async fn versioned_buckets_give_each_upload_a_version_id_in_the_response_head_and_event() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let mut h = start().await;
+    let s3 = client(&h.server.endpoint_url(), &h.creds);
+    s3.create_bucket().bucket("versioned").send().await.unwrap();
+    let plain = s3.put_object().bucket("versioned").key("a.wav").body(ByteStream::from_static(b"one")).send().await;
+    assert_eq!(plain.unwrap().version_id(), None, "no version id before versioning is enabled");
+    s3.put_bucket_versioning()
+        .bucket("versioned")
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .unwrap();
+    let status = s3.get_bucket_versioning().bucket("versioned").send().await.unwrap();
+    assert_eq!(status.status(), Some(&BucketVersioningStatus::Enabled));
+
+    let first = s3.put_object().bucket("versioned").key("a.wav").body(ByteStream::from_static(b"two")).send().await;
+    let first = first.unwrap().version_id().unwrap().to_string();
+    let second = s3.put_object().bucket("versioned").key("a.wav").body(ByteStream::from_static(b"three")).send().await;
+    let second = second.unwrap().version_id().unwrap().to_string();
+    assert_ne!(first, second);
+    let head = s3.head_object().bucket("versioned").key("a.wav").send().await.unwrap();
+    assert_eq!(head.version_id(), Some(second.as_str()));
+    let got = s3.get_object().bucket("versioned").key("a.wav").version_id(&second).send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"three");
+    let old = s3.get_object().bucket("versioned").key("a.wav").version_id(&first).send().await;
+    assert_eq!(old.unwrap_err().into_service_error().meta().code(), Some("NoSuchVersion"));
+
+    let events = drain(&mut h.events);
+    let versions: Vec<_> = events
+        .iter()
+        .map(|d| d.event["Records"][0]["s3"]["object"]["versionId"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(versions, vec![None, Some(first), Some(second.clone())]);
+    let _ = &h.journal;
+
+    // The state survives a restart of the server.
+    let root = h._dir.path().join("s3");
+    h.server.stop().await;
+    let config = S3ServerConfig { addr: "127.0.0.1:0".parse().unwrap(), root, credentials: h.creds.clone() };
+    let server = S3Server::start(config, h.journal.clone()).await.unwrap();
+    let s3 = client(&server.endpoint_url(), &h.creds);
+    let head = s3.head_object().bucket("versioned").key("a.wav").send().await.unwrap();
+    assert_eq!(head.version_id(), Some(second.as_str()));
+    server.stop().await;
+}

@@ -8,6 +8,7 @@ use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 
 use super::store::NotifyingStore;
+use super::versions::Versions;
 use super::EventJournal;
 use crate::http::Served;
 use crate::{Credentials, LocalError};
@@ -37,7 +38,9 @@ impl S3Server {
         std::fs::create_dir_all(&config.root).map_err(LocalError::io(&config.root))?;
         let fs = s3s_fs::FileSystem::new(&config.root).map_err(|e| LocalError::Backend(format!("{e:?}")))?;
         let service = {
-            let mut b = S3ServiceBuilder::new(NotifyingStore::new(fs, journal));
+            // Beside the buckets, under a name that cannot be a bucket (s3s-fs keeps its metadata files there too).
+            let versions = Versions::open(&config.root.join(".redscribe-versions.jsonl"))?;
+            let mut b = S3ServiceBuilder::new(NotifyingStore::new(fs, journal, versions));
             b.set_auth(SimpleAuth::from_single(
                 config.credentials.access_key_id.clone(),
                 config.credentials.secret_access_key.clone(),

@@ -1,5 +1,6 @@
 //! The S3 implementation of the stand-in: `s3s-fs` stores the objects; every completed upload (PutObject,
-//! CompleteMultipartUpload, CopyObject) is recorded in the [`EventJournal`] before the response is sent.
+//! CompleteMultipartUpload, CopyObject) is recorded in the [`EventJournal`] before the response is sent, with
+//! its version id when the bucket's versioning is enabled ([`super::versions`]).
 
 use std::sync::Arc;
 
@@ -9,16 +10,34 @@ use s3s::{S3Request, S3Response, S3Result, S3};
 use redscribe_core::events::encode_key;
 
 use super::journal::{EventJournal, ObjectCreated};
+use super::versions::Versions;
 
-/// `s3s-fs` plus event notifications.
+/// `s3s-fs` plus versioning and event notifications.
 pub struct NotifyingStore {
     inner: s3s_fs::FileSystem,
     journal: Arc<EventJournal>,
+    versions: Versions,
+}
+
+fn state_error(e: std::io::Error) -> s3s::S3Error {
+    tracing::error!(error = %e, "cannot record object state");
+    s3s::s3_error!(InternalError, "cannot record object state")
 }
 
 impl NotifyingStore {
-    pub fn new(inner: s3s_fs::FileSystem, journal: Arc<EventJournal>) -> NotifyingStore {
-        NotifyingStore { inner, journal }
+    pub(crate) fn new(inner: s3s_fs::FileSystem, journal: Arc<EventJournal>, versions: Versions) -> NotifyingStore {
+        NotifyingStore { inner, journal, versions }
+    }
+
+    /// Refuses a request for a version other than the current one (earlier versions are not kept).
+    fn check_version(&self, bucket: &str, key: &str, wanted: &mut Option<String>) -> S3Result<Option<String>> {
+        let current = self.versions.current(bucket, key);
+        if let Some(v) = wanted.take() {
+            if current.as_deref() != Some(v.as_str()) && !(v == "null" && current.is_none()) {
+                return Err(s3s::s3_error!(NoSuchVersion, "The specified version does not exist."));
+            }
+        }
+        Ok(current)
     }
 
     /// Reads back what was stored and records its event. Failing to record fails the request: the client retries
@@ -29,25 +48,26 @@ impl NotifyingStore {
         event_name: &'static str,
         bucket: String,
         key: String,
-    ) -> S3Result<()> {
+    ) -> S3Result<Option<String>> {
         let mut head =
             envelope.map_input(|()| HeadObjectInput { bucket: bucket.clone(), key: key.clone(), ..Default::default() });
         head.method = http::Method::HEAD;
         let out = self.inner.head_object(head).await?.output;
+        let version_id = self.versions.record_upload(&bucket, &key).map_err(state_error)?;
         let created = ObjectCreated {
             event_name,
             bucket,
             key,
             size: out.content_length.unwrap_or_default(),
             etag: out.e_tag.as_ref().map(|e| e.value().to_owned()).unwrap_or_default(),
-            version_id: None,
+            version_id: version_id.clone(),
             time: chrono::Utc::now(),
         };
         self.journal.record(&created).map_err(|e| {
             tracing::error!(error = %e, "cannot record the upload's event");
             s3s::s3_error!(InternalError, "cannot record the event notification")
         })?;
-        Ok(())
+        Ok(version_id)
     }
 }
 
@@ -76,12 +96,50 @@ impl S3 for NotifyingStore {
         self.inner.get_bucket_location(req).await
     }
 
-    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
-        self.inner.get_object(req).await
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        let bucket = req.input.bucket.clone();
+        let status = req.input.versioning_configuration.status.clone();
+        self.inner
+            .head_bucket(req.map_input(|_| HeadBucketInput { bucket: bucket.clone(), ..Default::default() }))
+            .await?;
+        match status.as_ref().map(|s| s.as_str()) {
+            Some(s @ (BucketVersioningStatus::ENABLED | BucketVersioningStatus::SUSPENDED)) => {
+                self.versions.set_status(&bucket, s).map_err(state_error)?;
+            }
+            _ => return Err(s3s::s3_error!(MalformedXML, "Status must be Enabled or Suspended")),
+        }
+        Ok(S3Response::new(PutBucketVersioningOutput::default()))
     }
 
-    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
-        self.inner.head_object(req).await
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        let bucket = req.input.bucket.clone();
+        self.inner
+            .head_bucket(req.map_input(|_| HeadBucketInput { bucket: bucket.clone(), ..Default::default() }))
+            .await?;
+        Ok(S3Response::new(GetBucketVersioningOutput {
+            status: self.versions.status(&bucket).map(BucketVersioningStatus::from),
+            ..Default::default()
+        }))
+    }
+
+    async fn get_object(&self, mut req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let version = self.check_version(&req.input.bucket, &req.input.key, &mut req.input.version_id)?;
+        let mut resp = self.inner.get_object(req).await?;
+        resp.output.version_id = version;
+        Ok(resp)
+    }
+
+    async fn head_object(&self, mut req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        let version = self.check_version(&req.input.bucket, &req.input.key, &mut req.input.version_id)?;
+        let mut resp = self.inner.head_object(req).await?;
+        resp.output.version_id = version;
+        Ok(resp)
     }
 
     async fn list_objects(&self, req: S3Request<ListObjectsInput>) -> S3Result<S3Response<ListObjectsOutput>> {
@@ -109,26 +167,36 @@ impl S3 for NotifyingStore {
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
-        self.inner.delete_object(req).await
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let resp = self.inner.delete_object(req).await?;
+        self.versions.record_delete(&bucket, &key).map_err(state_error)?;
+        Ok(resp)
     }
 
     async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
-        self.inner.delete_objects(req).await
+        let bucket = req.input.bucket.clone();
+        let resp = self.inner.delete_objects(req).await?;
+        for deleted in resp.output.deleted.iter().flatten() {
+            if let Some(key) = &deleted.key {
+                self.versions.record_delete(&bucket, key).map_err(state_error)?;
+            }
+        }
+        Ok(resp)
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        let resp = self.inner.put_object(req).await?;
-        self.announce(template, "ObjectCreated:Put", bucket, key).await?;
+        let mut resp = self.inner.put_object(req).await?;
+        resp.output.version_id = self.announce(template, "ObjectCreated:Put", bucket, key).await?;
         Ok(resp)
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        let resp = self.inner.copy_object(req).await?;
-        self.announce(template, "ObjectCreated:Copy", bucket, key).await?;
+        let mut resp = self.inner.copy_object(req).await?;
+        resp.output.version_id = self.announce(template, "ObjectCreated:Copy", bucket, key).await?;
         Ok(resp)
     }
 
@@ -160,8 +228,8 @@ impl S3 for NotifyingStore {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        let resp = self.inner.complete_multipart_upload(req).await?;
-        self.announce(template, "ObjectCreated:CompleteMultipartUpload", bucket, key).await?;
+        let mut resp = self.inner.complete_multipart_upload(req).await?;
+        resp.output.version_id = self.announce(template, "ObjectCreated:CompleteMultipartUpload", bucket, key).await?;
         Ok(resp)
     }
 

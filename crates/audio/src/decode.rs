@@ -182,7 +182,7 @@ fn run(o: &mut Opened, options: DecodeOptions, sink: &mut dyn FnMut(&[f32])) -> 
         return Err(o.corrupt(format!("{skipped} of {} packets fail to decode", skipped + decoded)));
     }
     if let Some(declared) = o.declared_frames {
-        if pipe.input_frames + frame_slack(declared, rate) < declared {
+        if pipe.input_frames + frame_slack(declared, rate, &o.codec) < declared {
             return Err(o.truncated(format!(
                 "the header declares {:.2} s of audio but the data holds {:.2} s",
                 declared as f64 / f64::from(rate),

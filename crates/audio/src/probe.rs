@@ -221,8 +221,13 @@ pub(crate) fn is_end_of_stream(e: &SymError) -> bool {
     matches!(e, SymError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof)
 }
 
-/// The slack allowed between the frames a header declares and the frames present (encoder padding, rounding).
-pub(crate) fn frame_slack(declared: u64, sample_rate: u32) -> u64 {
+/// The slack allowed between the frames a header declares and the frames present. PCM frames are exact, so only
+/// a partial last frame is forgiven (10 ms); compressed codecs add encoder delay and padding (a few thousand
+/// frames for MP3 and AAC), so they get 1 %, at least 100 ms and 8192 frames.
+pub(crate) fn frame_slack(declared: u64, sample_rate: u32, codec: &str) -> u64 {
+    if codec.starts_with("pcm_") {
+        return (u64::from(sample_rate) / 100).max(1);
+    }
     (declared / 100).max(u64::from(sample_rate) / 10).max(8192)
 }
 
@@ -271,7 +276,7 @@ fn scan(o: &mut Opened) -> Result<AudioMetadata, AudioError> {
         )));
     }
     let frames = match o.declared_frames {
-        Some(declared) if end_frame + frame_slack(declared, o.sample_rate) < declared => {
+        Some(declared) if end_frame + frame_slack(declared, o.sample_rate, &o.codec) < declared => {
             return Err(o.truncated(format!(
                 "the header declares {:.2} s of audio but the data holds {:.2} s",
                 declared as f64 / f64::from(o.sample_rate),

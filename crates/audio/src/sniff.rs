@@ -90,6 +90,22 @@ fn looks_like_text(head: &[u8]) -> bool {
     !valid.is_empty() && valid.chars().all(|c| !c.is_control() || c.is_whitespace())
 }
 
+/// The MIME type of a container name as [`container`] returns it.
+pub fn mime_type(container: &str) -> &'static str {
+    match container {
+        "wav" => "audio/wav",
+        "aiff" => "audio/aiff",
+        "flac" => "audio/flac",
+        "ogg" => "audio/ogg",
+        "mp3" => "audio/mpeg",
+        "mp4" => "audio/mp4",
+        "adts" => "audio/aac",
+        "caf" => "audio/x-caf",
+        "mkv" => "audio/webm",
+        _ => "application/octet-stream",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

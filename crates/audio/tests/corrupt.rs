@@ -29,6 +29,7 @@ fn set_u32(bytes: &mut [u8], at: usize, value: u32) {
 #[test]
 fn hand_built_bad_inputs_get_their_codes() {
     let wav = valid_wav(2.0);
+    let short = valid_wav(0.5);
     // sox writes the canonical 44-byte header; the data chunk size is at byte 40.
     assert_eq!(&wav[36..40], b"data");
 
@@ -57,6 +58,9 @@ fn hand_built_bad_inputs_get_their_codes() {
         ("header only", wav_header(1, 16000, 16, 32_000), &[ErrorCode::Truncated]),
         ("header cut short", wav[..20].to_vec(), &[ErrorCode::Truncated]),
         ("truncated data", wav[..wav.len() / 2].to_vec(), &[ErrorCode::Truncated]),
+        // PCM frames are exact: even a short recording cut to an eighth is truncated (a slack meant for MP3/AAC
+        // padding once hid this).
+        ("short recording cut", short[..short.len() / 8].to_vec(), &[ErrorCode::Truncated]),
         ("header claims 10x the data", lying, &[ErrorCode::Truncated]),
         ("0 channels", zero_channels, &[ErrorCode::InvalidHeader]),
         ("4 GHz sample rate", four_ghz, &[ErrorCode::InvalidHeader]),

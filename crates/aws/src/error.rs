@@ -1,6 +1,9 @@
 //! Errors of the AWS adapters, each classified with a core [`ErrorCode`] so that one place decides retries.
 
+use aws_sdk_redshiftdata::config::http::HttpResponse;
+use aws_sdk_redshiftdata::error::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use redscribe_core::ports::PortError;
 use redscribe_core::ErrorCode;
 
 /// Why an AWS call or a statement failed.
@@ -33,49 +36,84 @@ impl AwsError {
 
     /// Classifies an SDK error: throttling and quota errors, 5xx, timeouts and connection failures may succeed
     /// later; authentication, validation and missing resources will not.
-    pub fn from_sdk<E, R>(operation: &'static str, err: aws_sdk_redshiftdata::error::SdkError<E, R>) -> AwsError
+    pub fn from_sdk<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
     {
-        use aws_sdk_redshiftdata::error::SdkError;
+        let context =
+            |err: &SdkError<E, HttpResponse>| format!("{}", aws_sdk_redshiftdata::error::DisplayErrorContext(err));
         let (code, service_code, message) = match &err {
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => (
-                ErrorCode::ServiceUnavailable,
-                None,
-                format!("{}", aws_sdk_redshiftdata::error::DisplayErrorContext(&err)),
-            ),
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+                (ErrorCode::ServiceUnavailable, None, context(&err))
+            }
             SdkError::ServiceError(service) => {
                 let e = service.err();
                 let service_code = e.code().map(str::to_string);
-                let message = e.message().unwrap_or("no message").to_string();
-                (classify(service_code.as_deref()), service_code, message)
+                let message = e.message().map_or_else(|| context(&err), str::to_string);
+                // No code known (e.g. a HEAD answered 404 or 503): the HTTP status decides.
+                let code =
+                    classify(service_code.as_deref()).unwrap_or_else(|| by_status(service.raw().status().as_u16()));
+                (code, service_code, message)
             }
-            _ => (ErrorCode::Internal, None, format!("{}", aws_sdk_redshiftdata::error::DisplayErrorContext(&err))),
+            _ => (ErrorCode::Internal, None, context(&err)),
         };
         AwsError::Call { operation, code, service_code, message }
     }
 }
 
-/// Service error codes to the core's classes.
-fn classify(service_code: Option<&str>) -> ErrorCode {
-    match service_code.unwrap_or_default() {
+impl From<AwsError> for PortError {
+    fn from(e: AwsError) -> PortError {
+        let query_id = match &e {
+            AwsError::Statement { query_id, .. } => Some(*query_id),
+            _ => None,
+        };
+        PortError { code: e.code(), message: e.to_string(), query_id }
+    }
+}
+
+/// The class of an HTTP status without an error code.
+fn by_status(status: u16) -> ErrorCode {
+    match status {
+        404 => ErrorCode::ObjectNotFound,
+        401 | 403 => ErrorCode::AccessDenied,
+        429 | 503 => ErrorCode::Throttled,
+        500..=599 => ErrorCode::ServiceUnavailable,
+        _ => ErrorCode::LoadRejected,
+    }
+}
+
+/// Service error codes (S3 and the Data API) to the core's classes; `None` when the code is unknown.
+fn classify(service_code: Option<&str>) -> Option<ErrorCode> {
+    Some(match service_code? {
         "ActiveStatementsExceededException"
         | "ActiveSessionsExceededException"
         | "ThrottlingException"
         | "Throttling"
         | "TooManyRequestsException"
-        | "RequestLimitExceeded" => ErrorCode::Throttled,
-        "InternalServerException" | "InternalFailure" | "ServiceUnavailable" | "DatabaseConnectionException" => {
-            ErrorCode::ServiceUnavailable
-        }
+        | "RequestLimitExceeded"
+        | "SlowDown"
+        | "RequestTimeTooSkewed" => ErrorCode::Throttled,
+        "InternalServerException"
+        | "InternalFailure"
+        | "InternalError"
+        | "ServiceUnavailable"
+        | "DatabaseConnectionException"
+        | "RequestTimeout" => ErrorCode::ServiceUnavailable,
         "AccessDeniedException"
+        | "AccessDenied"
         | "UnrecognizedClientException"
         | "InvalidSignatureException"
+        | "SignatureDoesNotMatch"
+        | "InvalidAccessKeyId"
         | "MissingAuthenticationTokenException"
         | "ExpiredTokenException" => ErrorCode::AccessDenied,
-        _ => ErrorCode::LoadRejected,
-    }
+        "NoSuchKey" | "NoSuchBucket" | "NoSuchVersion" | "NotFound" => ErrorCode::ObjectNotFound,
+        "ValidationException"
+        | "ResourceNotFoundException"
+        | "ExecuteStatementException"
+        | "BatchExecuteStatementException" => ErrorCode::LoadRejected,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -85,11 +123,16 @@ mod tests {
 
     #[test]
     fn quota_and_server_errors_retry_the_rest_do_not() {
-        for code in ["ActiveStatementsExceededException", "ThrottlingException", "InternalServerException"] {
-            assert_eq!(classify(Some(code)).disposition(), Disposition::Retry, "{code}");
+        for code in ["ActiveStatementsExceededException", "ThrottlingException", "InternalServerException", "SlowDown"]
+        {
+            assert_eq!(classify(Some(code)).unwrap().disposition(), Disposition::Retry, "{code}");
         }
-        for code in ["ValidationException", "ResourceNotFoundException", "InvalidSignatureException"] {
-            assert_eq!(classify(Some(code)).disposition(), Disposition::Quarantine, "{code}");
+        for code in ["ValidationException", "ResourceNotFoundException", "InvalidSignatureException", "NoSuchKey"] {
+            assert_eq!(classify(Some(code)).unwrap().disposition(), Disposition::Quarantine, "{code}");
         }
+        assert_eq!(classify(Some("SomethingNew")), None);
+        assert_eq!(by_status(503).disposition(), Disposition::Retry);
+        assert_eq!(by_status(500).disposition(), Disposition::Retry);
+        assert_eq!(by_status(404), ErrorCode::ObjectNotFound);
     }
 }

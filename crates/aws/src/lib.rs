@@ -1,8 +1,9 @@
 //! Adapters from redscribe to AWS services; the only crates that link `aws-sdk-*` are adapters like this one.
 //!
 //! - [`config`]: the SDK configuration chain with overrides from flags.
-//! - [`redshift`]: the Redshift Data API client: submit statements and batches, poll `DescribeStatement` with
+//! - [`redshift`]: the Redshift Data API client (and the warehouse port): submit statements and batches, poll `DescribeStatement` with
 //!   backoff and a deadline, page `GetStatementResult` into typed rows.
+//! - [`s3`]: the object store port on S3.
 //! - [`retry`]: backoff with full jitter, driven by the core's single retry decision
 //!   ([`redscribe_core::ErrorCode::disposition`]).
 //! - [`error`]: the crate's error enum, each error classified with an [`redscribe_core::ErrorCode`].
@@ -11,5 +12,6 @@ pub mod config;
 pub mod error;
 pub mod redshift;
 pub mod retry;
+pub mod s3;
 
 pub use error::AwsError;

@@ -3,6 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
+use redscribe_core::ports::{PortError, Warehouse};
+
 use aws_sdk_redshiftdata::types::{Field, SqlParameter, StatusString};
 use aws_sdk_redshiftdata::Client;
 use base64::Engine as _;
@@ -111,6 +114,8 @@ pub struct DataApi {
     retry: RetryPolicy,
     /// First and largest wait between two `DescribeStatement` calls.
     poll: (Duration, Duration),
+    /// How long a statement may run before it is cancelled (the port's calls).
+    statement_timeout: Duration,
 }
 
 impl DataApi {
@@ -126,7 +131,14 @@ impl DataApi {
             target,
             retry: RetryPolicy::default(),
             poll: (Duration::from_millis(50), Duration::from_secs(2)),
+            statement_timeout: Duration::from_secs(15 * 60),
         })
+    }
+
+    /// How long a statement run through the [`Warehouse`] port may take before it is cancelled.
+    pub fn with_statement_timeout(mut self, timeout: Duration) -> DataApi {
+        self.statement_timeout = timeout;
+        self
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> DataApi {
@@ -287,7 +299,12 @@ impl DataApi {
     }
 
     /// Runs one SQL text to its end and returns its rows (empty when it has no result set).
-    pub async fn query(&self, sql: &str, parameters: &[(&str, &str)], timeout: Duration) -> Result<Rows, AwsError> {
+    pub async fn query_rows(
+        &self,
+        sql: &str,
+        parameters: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<Rows, AwsError> {
         let id = self.submit(sql, parameters).await?;
         let finished = self.wait(&id, timeout).await?;
         if finished.has_result_set {
@@ -295,5 +312,23 @@ impl DataApi {
         } else {
             Ok(Rows::default())
         }
+    }
+}
+
+#[async_trait]
+impl Warehouse for DataApi {
+    async fn run_batch(&self, sqls: &[String], token: &str) -> Result<(), PortError> {
+        let id = self.submit_batch(sqls, Some(token)).await?;
+        self.wait(&id, self.statement_timeout).await?;
+        Ok(())
+    }
+
+    async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PortError> {
+        let rows = self.query_rows(sql, &[], self.statement_timeout).await?;
+        Ok(rows
+            .rows
+            .into_iter()
+            .map(|r| r.into_iter().map(|c| if c == Cell::Null { None } else { Some(c.text()) }).collect())
+            .collect())
     }
 }

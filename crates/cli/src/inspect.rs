@@ -8,9 +8,9 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use redscribe_audio::{probe, AudioError, Source};
 use redscribe_core::encode::{to_jsonl, to_parquet};
-use redscribe_core::identity::recording_id;
-use redscribe_core::record::{results_batch, AudioMetadata, ResultRow, Status};
+use redscribe_core::record::{results_batch, AudioMetadata, ResultRow};
 use redscribe_core::ErrorCode;
+use redscribe_pipeline::row::{result_row, Location};
 use serde::Serialize;
 
 /// Bucket name recorded for local files, whose key is their absolute path.
@@ -74,61 +74,21 @@ fn expand(paths: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-fn mime_type(container: &str) -> &'static str {
-    match container {
-        "wav" => "audio/wav",
-        "aiff" => "audio/aiff",
-        "flac" => "audio/flac",
-        "ogg" => "audio/ogg",
-        "mp3" => "audio/mpeg",
-        "mp4" => "audio/mp4",
-        "adts" => "audio/aac",
-        "caf" => "audio/x-caf",
-        "mkv" => "audio/webm",
-        _ => "application/octet-stream",
-    }
-}
-
 fn row_for(path: &Path, outcome: &Result<AudioMetadata, AudioError>, started: Instant) -> ResultRow {
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let key = absolute.to_string_lossy().into_owned();
     let fs_meta = std::fs::metadata(path).ok();
-    let now = Utc::now();
-    let mut row = ResultRow {
-        id: recording_id(LOCAL_BUCKET, &key),
-        text: None,
-        timestamp: now,
+    let location = Location {
         bucket: LOCAL_BUCKET.into(),
-        object_key: key,
-        object_version: None,
-        etag: None,
-        sequencer: None,
-        size_bytes: fs_meta.as_ref().map(|m| m.len() as i64),
-        content_type: None,
-        audio: None,
-        model: None,
-        language: None,
-        word_count: None,
-        avg_logprob: None,
-        no_speech_prob: None,
-        text_truncated: false,
-        status: Status::MetadataOnly,
-        error_code: None,
-        error_message: None,
+        key: absolute.to_string_lossy().into_owned(),
+        size: fs_meta.as_ref().map(|m| m.len() as i64),
         uploaded_at: fs_meta.and_then(|m| m.modified().ok()).map(DateTime::<Utc>::from),
-        processed_at: now,
-        loaded_at: None,
-        processing_ms: Some(started.elapsed().as_millis() as i64),
-        pipeline_version: redscribe_core::PIPELINE_VERSION.into(),
+        ..Location::default()
     };
-    match outcome {
-        Ok(meta) => {
-            row.content_type = Some(mime_type(&meta.container).into());
-            row.audio = Some(meta.clone());
-        }
-        Err(e) => row.set_error(e.code(), &e.to_string()),
-    }
-    row
+    let outcome = match outcome {
+        Ok(meta) => Ok(meta.clone()),
+        Err(e) => Err((e.code(), e.to_string())),
+    };
+    result_row(&location, &outcome, Utc::now(), started.elapsed().as_millis() as i64)
 }
 
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {

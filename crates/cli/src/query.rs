@@ -78,7 +78,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let rows = runtime.block_on(async {
         let api = args.warehouse.connect().await?;
-        api.query(&args.sql, &[], Duration::from_secs(args.timeout)).await.context("query failed")
+        api.query_rows(&args.sql, &[], Duration::from_secs(args.timeout)).await.context("query failed")
     })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

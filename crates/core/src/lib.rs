@@ -10,6 +10,7 @@
 //! - [`sql`]: SQL string literals and validated identifiers for the statements the loader sends.
 //! - [`load`]: the statements of one load transaction (stage, COPY, de-duplicate, MERGE, audit) and its manifest.
 //! - [`metrics`]: the catalog of metric names, units and dimensions.
+//! - [`ports`]: the object store and warehouse traits the pipeline's stages are written against.
 //! - [`error`]: the crate's error enum and the bounded [`error::ErrorCode`] set with its retry decision.
 
 pub mod encode;
@@ -19,6 +20,7 @@ pub mod identity;
 pub mod layout;
 pub mod load;
 pub mod metrics;
+pub mod ports;
 pub mod record;
 pub mod schema;
 pub mod sql;

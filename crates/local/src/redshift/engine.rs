@@ -481,8 +481,9 @@ impl Session<'_> {
         let names = columns.iter().map(|(c, _)| ident(c)).collect::<Vec<_>>().join(", ");
         match &plan.format {
             CopyFormat::Parquet => {
-                // Columns by position; a different count fails, as it does on Redshift.
-                let describe = format!("DESCRIBE SELECT * FROM read_parquet({file})");
+                // Columns by position; a different count fails, as it does on Redshift. Folders named `key=value`
+                // are plain folders to COPY, not partitions (DuckDB would add them as columns).
+                let describe = format!("DESCRIBE SELECT * FROM read_parquet({file}, hive_partitioning = false)");
                 let source: Vec<String> = self
                     .conn
                     .prepare(&describe)
@@ -496,10 +497,10 @@ impl Session<'_> {
                     ));
                 }
                 let select = source.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
-                Ok(format!("SELECT {select} FROM read_parquet({file})"))
+                Ok(format!("SELECT {select} FROM read_parquet({file}, hive_partitioning = false)"))
             }
             CopyFormat::JsonAuto => Ok(format!(
-                "SELECT {names} FROM read_json({file}, format = 'auto', columns = {{{as_varchar}}}{compression})"
+                "SELECT {names} FROM read_json({file}, format = 'auto', hive_partitioning = false, columns = {{{as_varchar}}}{compression})"
             )),
             CopyFormat::JsonPaths(_) => {
                 let paths = jsonpaths.unwrap_or_default();
@@ -509,10 +510,10 @@ impl Session<'_> {
                     .map(|(p, (c, _))| format!("json_extract_string(json, {}) AS {}", literal(p), ident(c)))
                     .collect::<Vec<_>>()
                     .join(", ");
-                Ok(format!("SELECT {select} FROM read_json_objects({file}, format = 'auto'{compression})"))
+                Ok(format!("SELECT {select} FROM read_json_objects({file}, format = 'auto', hive_partitioning = false{compression})"))
             }
             CopyFormat::Csv { delimiter, quote } => Ok(format!(
-                "SELECT {names} FROM read_csv({file}, header = false, auto_detect = false, skip = {}, delim = {}, \
+                "SELECT {names} FROM read_csv({file}, hive_partitioning = false, header = false, auto_detect = false, skip = {}, delim = {}, \
                  quote = {}, escape = {}, columns = {{{as_varchar}}}{}{compression})",
                 plan.ignore_header,
                 literal(&delimiter.to_string()),
@@ -521,7 +522,7 @@ impl Session<'_> {
                 null_option(plan),
             )),
             CopyFormat::Text { delimiter } => Ok(format!(
-                "SELECT {names} FROM read_csv({file}, header = false, auto_detect = false, skip = {}, delim = {}, \
+                "SELECT {names} FROM read_csv({file}, hive_partitioning = false, header = false, auto_detect = false, skip = {}, delim = {}, \
                  quote = '', escape = '', columns = {{{as_varchar}}}{}{compression})",
                 plan.ignore_header,
                 literal(&delimiter.to_string()),

@@ -1,0 +1,84 @@
+//! The object store port on S3 (`aws-sdk-s3`), with retries on throttling and 5xx.
+
+use async_trait::async_trait;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::Client;
+use redscribe_core::ports::{ObjectStore, PortError, StoredObject};
+use redscribe_core::ErrorCode;
+
+use crate::retry::RetryPolicy;
+use crate::AwsError;
+
+/// S3 objects.
+#[derive(Debug, Clone)]
+pub struct S3Objects {
+    client: Client,
+    retry: RetryPolicy,
+}
+
+impl S3Objects {
+    /// A client from an SDK configuration; `path_style` for endpoints without virtual-host buckets (the local
+    /// stand-in).
+    pub fn from_conf(conf: &aws_config::SdkConfig, path_style: bool) -> S3Objects {
+        let conf = aws_sdk_s3::config::Builder::from(conf).force_path_style(path_style).build();
+        S3Objects { client: Client::from_conf(conf), retry: RetryPolicy::default() }
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> S3Objects {
+        self.retry = retry;
+        self
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Objects {
+    async fn get(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<StoredObject, PortError> {
+        let got = self
+            .retry
+            .run("GetObject", || async {
+                let out = self
+                    .client
+                    .get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .set_version_id(version_id.map(str::to_string))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("GetObject", e))?;
+                let content_type = out.content_type().map(str::to_string);
+                let etag = out.e_tag().map(|e| e.trim_matches('"').to_string());
+                let version_id = out.version_id().map(str::to_string);
+                // A connection cut mid-body is worth another try.
+                let body = out.body.collect().await.map_err(|e| AwsError::Call {
+                    operation: "GetObject",
+                    code: ErrorCode::ServiceUnavailable,
+                    service_code: None,
+                    message: format!("reading the body: {e}"),
+                })?;
+                Ok(StoredObject { body: body.into_bytes().to_vec(), content_type, etag, version_id })
+            })
+            .await?;
+        Ok(got)
+    }
+
+    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError> {
+        self.retry
+            .run("PutObject", || async {
+                self.client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .content_type(content_type)
+                    .body(ByteStream::from(body.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("PutObject", e))
+            })
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,53 @@
+//! The ports the pipeline's stages are written against. Adapters implement them with the AWS SDK (`crates/aws`),
+//! and the same adapters reach the local stand-ins through configuration, so every stage runs unchanged in tests,
+//! on a laptop and in Lambda. Every failure is classified with an [`ErrorCode`], whose
+//! [`disposition`](ErrorCode::disposition) is the one place that decides retry or quarantine.
+
+use async_trait::async_trait;
+
+use crate::ErrorCode;
+
+/// A failed call through a port.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} ({code})")]
+pub struct PortError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// For a warehouse statement that ran and failed: the query id that `sys_load_error_detail` knows it by.
+    pub query_id: Option<i64>,
+}
+
+impl PortError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> PortError {
+        PortError { code, message: message.into(), query_id: None }
+    }
+}
+
+/// An object read from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredObject {
+    pub body: Vec<u8>,
+    pub content_type: Option<String>,
+    /// Without quotes.
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+}
+
+/// S3, as the stages use it.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// Reads a whole object (`version_id` pins the version the event announced, when the bucket is versioned).
+    async fn get(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<StoredObject, PortError>;
+    /// Writes a whole object.
+    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError>;
+}
+
+/// The warehouse, as the load stage uses it.
+#[async_trait]
+pub trait Warehouse: Send + Sync {
+    /// Runs the statements as one transaction and waits for it to end. `token` makes a retried submission
+    /// idempotent. A statement that fails returns `LoadRejected` with the failing statement's query id.
+    async fn run_batch(&self, sqls: &[String], token: &str) -> Result<(), PortError>;
+    /// Runs a query and returns its rows as text (`None` for NULL).
+    async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PortError>;
+}

@@ -1,0 +1,15 @@
+//! The pipeline's two stages, generic over the core's ports ([`redscribe_core::ports`]): the same code runs in the
+//! CLI against the local stand-ins and in the Lambdas against AWS.
+//!
+//! - [`transcribe`]: one object event → read the object, probe the audio, build the row, write Parquet (and
+//!   JSON Lines on request) under the output prefix, or a quarantine record with the reason.
+//! - [`load`]: result files → a manifest → one `BatchExecuteStatement` (stage, COPY, de-duplicate, MERGE, audit);
+//!   a file that fails the COPY is found in `sys_load_error_detail`, quarantined, and the rest loaded.
+//! - [`row`]: the `transcription_results` row of a recording.
+
+pub mod load;
+pub mod row;
+pub mod transcribe;
+
+pub use load::{LoadConfig, LoadReport, Loader};
+pub use transcribe::{Processed, ResultFile, TranscribeConfig, TranscribeStage};

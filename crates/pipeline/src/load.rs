@@ -1,0 +1,173 @@
+//! The load stage: result files → one COPY manifest → one transaction (stage, COPY, de-duplicate, MERGE,
+//! audit). When the COPY fails, the files named in `sys_load_error_detail` for that statement are quarantined
+//! (a record under `rejected/load_rejected/` and a `load_audit` row) and the rest of the batch is loaded again.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use redscribe_core::layout::Layout;
+use redscribe_core::load::{load_statements, manifest, Batch, BatchFile, CopyAuthorization, Tables};
+use redscribe_core::ports::{ObjectStore, PortError, Warehouse};
+use redscribe_core::sql::literal;
+use redscribe_core::ErrorCode;
+use serde_json::json;
+
+use crate::transcribe::ResultFile;
+
+/// Where and how the stage loads.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    pub tables: Tables,
+    pub auth: CopyAuthorization,
+    pub layout: Layout,
+    /// Bucket for manifests and quarantine records.
+    pub bucket: String,
+    /// Rounds of isolating bad files before giving up on a batch.
+    pub max_isolation_rounds: usize,
+}
+
+/// What one call to [`Loader::load`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Files whose rows are now in the table.
+    pub loaded: Vec<ResultFile>,
+    /// Files the warehouse refused, with its message.
+    pub rejected: Vec<(ResultFile, String)>,
+    /// `BatchExecuteStatement` calls made (each holds one COPY of results).
+    pub batches: usize,
+}
+
+/// The stage.
+pub struct Loader<S, W> {
+    store: Arc<S>,
+    warehouse: Arc<W>,
+    config: LoadConfig,
+}
+
+impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
+    pub fn new(store: Arc<S>, warehouse: Arc<W>, config: LoadConfig) -> Loader<S, W> {
+        Loader { store, warehouse, config }
+    }
+
+    /// Loads the files in one batch (more when bad files have to be taken out). `Err` leaves the files to be
+    /// loaded again: nothing was committed.
+    pub async fn load(&self, mut files: Vec<ResultFile>) -> Result<LoadReport, PortError> {
+        let mut report = LoadReport::default();
+        for _ in 0..=self.config.max_isolation_rounds {
+            if files.is_empty() {
+                return Ok(report);
+            }
+            let batch_id = uuid::Uuid::new_v4().to_string();
+            let day = Utc::now().date_naive();
+            let manifest_key = self.config.layout.manifest_key(day, &batch_id);
+            let manifest_uri = format!("s3://{}/{manifest_key}", self.config.bucket);
+            let entries: Vec<(String, u64)> = files.iter().map(|f| (f.uri(), f.size)).collect();
+            let body = serde_json::to_vec_pretty(&manifest(&entries))
+                .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
+            self.store.put(&self.config.bucket, &manifest_key, body, "application/json").await?;
+            let batch = Batch {
+                id: batch_id.clone(),
+                results_manifest: manifest_uri.clone(),
+                results: files.iter().map(|f| BatchFile { uri: f.uri(), rows: f.rows }).collect(),
+                segments_manifest: None,
+                segments: Vec::new(),
+            };
+            let sqls = load_statements(&self.config.tables, &self.config.auth, &batch)
+                .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
+            report.batches += 1;
+            match self.warehouse.run_batch(&sqls, &batch_id).await {
+                Ok(()) => {
+                    tracing::info!(batch = %batch_id, files = files.len(), "loaded");
+                    report.loaded.append(&mut files);
+                    return Ok(report);
+                }
+                Err(e) if e.code == ErrorCode::LoadRejected && e.query_id.is_some() => {
+                    let bad = self.files_in_error(e.query_id.unwrap_or_default()).await?;
+                    let (rejected, rest): (Vec<_>, Vec<_>) =
+                        files.into_iter().partition(|f| bad.iter().any(|(uri, _)| *uri == f.uri()));
+                    if rejected.is_empty() {
+                        // The statement failed for a reason no file explains: nothing to isolate.
+                        return Err(e);
+                    }
+                    for file in rejected {
+                        let message = bad
+                            .iter()
+                            .find(|(uri, _)| *uri == file.uri())
+                            .map(|(_, m)| m.clone())
+                            .unwrap_or_else(|| e.message.clone());
+                        self.quarantine(&file, &message, &batch_id, &manifest_uri).await?;
+                        report.rejected.push((file, message));
+                    }
+                    files = rest;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(PortError::new(
+            ErrorCode::LoadRejected,
+            format!(
+                "{} file(s) still failing after {} isolation rounds",
+                files.len(),
+                self.config.max_isolation_rounds
+            ),
+        ))
+    }
+
+    /// Files (and their first error) that `sys_load_error_detail` records for a query.
+    async fn files_in_error(&self, query_id: i64) -> Result<Vec<(String, String)>, PortError> {
+        let rows = self
+            .warehouse
+            .query(&format!(
+                "SELECT TRIM(file_name), MIN(TRIM(error_message)) FROM sys_load_error_detail WHERE query_id = {query_id} \
+                 GROUP BY 1"
+            ))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let mut r = r.into_iter();
+                Some((r.next()??, r.next().flatten().unwrap_or_default()))
+            })
+            .collect())
+    }
+
+    /// A quarantine record for a file the warehouse refused, and its `load_audit` row.
+    async fn quarantine(
+        &self,
+        file: &ResultFile,
+        message: &str,
+        batch_id: &str,
+        manifest_uri: &str,
+    ) -> Result<(), PortError> {
+        let day = Utc::now().date_naive();
+        let key = self.config.layout.rejected_key(ErrorCode::LoadRejected, day, &file.id, batch_id);
+        let record = json!({
+            "reason": ErrorCode::LoadRejected.as_str(),
+            "message": message,
+            "file": file.uri(),
+            "id": file.id,
+            "batch": batch_id,
+            "manifest": manifest_uri,
+            "rejected_at": Utc::now(),
+        });
+        let body =
+            serde_json::to_vec_pretty(&record).map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
+        self.store.put(&self.config.bucket, &key, body, "application/json").await?;
+        let text = |s: &str| literal(s).map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()));
+        let (message, _) =
+            redscribe_core::record::truncate_utf8(message, redscribe_core::record::ERROR_MESSAGE_MAX_BYTES);
+        let audit = format!(
+            "INSERT INTO {} (\"file_uri\", \"manifest_uri\", \"table_name\", \"statement_id\", \"rows_loaded\", \"status\", \
+             \"error_message\", \"loaded_at\") VALUES ({}, {}, {}, {}, 0, 'quarantined', {}, GETDATE())",
+            self.config.tables.audit,
+            text(&file.uri())?,
+            text(manifest_uri)?,
+            text(self.config.tables.results.name())?,
+            text(batch_id)?,
+            text(message)?,
+        );
+        self.warehouse.run_batch(&[audit], &format!("{batch_id}-q-{}", file.id)).await?;
+        tracing::warn!(file = %file.uri(), id = %file.id, %message, "load rejected the file; quarantined");
+        Ok(())
+    }
+}

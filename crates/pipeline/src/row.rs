@@ -1,0 +1,65 @@
+//! The `transcription_results` row of one recording, from where it is and what probing it found.
+
+use chrono::{DateTime, Utc};
+use redscribe_core::identity::recording_id;
+use redscribe_core::record::{AudioMetadata, ResultRow, Status};
+use redscribe_core::ErrorCode;
+
+/// Where a recording is and what S3 said about it.
+#[derive(Debug, Clone, Default)]
+pub struct Location {
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+    pub sequencer: Option<String>,
+    pub size: Option<i64>,
+    pub content_type: Option<String>,
+    pub uploaded_at: Option<DateTime<Utc>>,
+}
+
+/// The row: `metadata_only` with the audio metadata, or `failed` with the classified error.
+pub fn result_row(
+    at: &Location,
+    outcome: &Result<AudioMetadata, (ErrorCode, String)>,
+    processed_at: DateTime<Utc>,
+    processing_ms: i64,
+) -> ResultRow {
+    let mut row = ResultRow {
+        id: recording_id(&at.bucket, &at.key),
+        text: None,
+        timestamp: processed_at,
+        bucket: at.bucket.clone(),
+        object_key: at.key.clone(),
+        object_version: at.version_id.clone().filter(|v| v != "null"),
+        etag: at.etag.clone(),
+        sequencer: at.sequencer.clone(),
+        size_bytes: at.size,
+        content_type: at.content_type.clone(),
+        audio: None,
+        model: None,
+        language: None,
+        word_count: None,
+        avg_logprob: None,
+        no_speech_prob: None,
+        text_truncated: false,
+        status: Status::MetadataOnly,
+        error_code: None,
+        error_message: None,
+        uploaded_at: at.uploaded_at,
+        processed_at,
+        loaded_at: None,
+        processing_ms: Some(processing_ms),
+        pipeline_version: redscribe_core::PIPELINE_VERSION.into(),
+    };
+    match outcome {
+        Ok(meta) => {
+            // The content decides the type, whatever the uploader declared.
+            row.content_type = Some(redscribe_audio::sniff::mime_type(&meta.container).into());
+            row.size_bytes = row.size_bytes.or(Some(meta.size_bytes as i64));
+            row.audio = Some(meta.clone());
+        }
+        Err((code, message)) => row.set_error(*code, message),
+    }
+    row
+}

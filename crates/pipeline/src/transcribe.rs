@@ -1,0 +1,155 @@
+//! The transcribe stage, for one object event: read → probe → row → Parquet (+ JSON Lines), or a quarantine
+//! record. Until the transcription port lands, rows are `metadata_only`.
+//!
+//! Outputs are written before [`TranscribeStage::process`] returns, so a caller that acknowledges the event only
+//! after `Ok` never loses one. A transient failure (throttling, 5xx) is returned as an error to retry; a
+//! permanent one (not audio, truncated, object gone, …) becomes a `failed` row plus a quarantine record under
+//! `rejected/<code>/`, and counts as processed.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use redscribe_audio::{probe, Source};
+use redscribe_core::encode::{to_jsonl, to_parquet};
+use redscribe_core::events::ObjectEvent;
+use redscribe_core::identity::version_token;
+use redscribe_core::layout::{FileFormat, Layout};
+use redscribe_core::ports::{ObjectStore, PortError};
+use redscribe_core::record::results_batch;
+use redscribe_core::{Disposition, ErrorCode};
+use serde_json::json;
+
+use crate::row::{result_row, Location};
+
+/// How the stage writes its outputs.
+#[derive(Debug, Clone, Default)]
+pub struct TranscribeConfig {
+    pub layout: Layout,
+    /// Also write each row as JSON Lines beside the Parquet file.
+    pub jsonl: bool,
+}
+
+/// A result file ready for the load stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResultFile {
+    /// The recording's id.
+    pub id: String,
+    pub bucket: String,
+    pub key: String,
+    /// Bytes of the Parquet file (the COPY manifest needs it).
+    pub size: u64,
+    pub rows: i64,
+}
+
+impl ResultFile {
+    pub fn uri(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// What processing one event produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Processed {
+    /// A `metadata_only` row.
+    Written(ResultFile),
+    /// A `failed` row and a quarantine record.
+    Quarantined { code: ErrorCode, file: ResultFile, record_key: String },
+}
+
+impl Processed {
+    pub fn file(&self) -> &ResultFile {
+        match self {
+            Processed::Written(f) | Processed::Quarantined { file: f, .. } => f,
+        }
+    }
+}
+
+/// The stage.
+pub struct TranscribeStage<S> {
+    store: Arc<S>,
+    config: TranscribeConfig,
+}
+
+impl<S: ObjectStore> TranscribeStage<S> {
+    pub fn new(store: Arc<S>, config: TranscribeConfig) -> TranscribeStage<S> {
+        TranscribeStage { store, config }
+    }
+
+    /// Processes one object event. `Err` only for failures worth retrying.
+    pub async fn process(&self, event: &ObjectEvent) -> Result<Processed, PortError> {
+        let started = Instant::now();
+        let mut location = Location {
+            bucket: event.bucket.clone(),
+            key: event.key.clone(),
+            version_id: event.version_id.clone(),
+            etag: event.etag.clone(),
+            sequencer: event.sequencer.clone(),
+            size: event.size,
+            content_type: None,
+            uploaded_at: event.event_time,
+        };
+        let outcome = match self.store.get(&event.bucket, &event.key, event.version_id.as_deref()).await {
+            Ok(object) => {
+                location.content_type = object.content_type.clone();
+                location.etag = location.etag.or(object.etag.clone());
+                location.size = Some(object.body.len() as i64);
+                // Probing is CPU work: off the async threads.
+                let probed = tokio::task::spawn_blocking(move || probe(Source::from_bytes(object.body)))
+                    .await
+                    .map_err(|e| PortError::new(ErrorCode::Internal, format!("probe task: {e}")))?;
+                probed.map_err(|e| (e.code(), e.to_string()))
+            }
+            Err(e) if e.code.disposition() == Disposition::Retry => return Err(e),
+            Err(e) => Err((e.code, e.message)),
+        };
+        let processed_at = Utc::now();
+        let row = result_row(&location, &outcome, processed_at, started.elapsed().as_millis() as i64);
+        let day = processed_at.date_naive();
+        let version = version_token(event.version_id.as_deref(), event.etag.as_deref(), event.sequencer.as_deref());
+        let out_bucket = self.config.layout.bucket_for(&event.bucket).to_string();
+        let layout = &self.config.layout;
+
+        let quarantine = match &outcome {
+            Ok(_) => None,
+            Err((code, message)) => {
+                let key = layout.rejected_key(*code, day, &row.id, &version);
+                let record = json!({
+                    "reason": code.as_str(),
+                    "message": message,
+                    "recording": {
+                        "bucket": event.bucket, "key": event.key, "version_id": event.version_id,
+                        "etag": event.etag, "sequencer": event.sequencer, "size": event.size,
+                        "event_name": event.event_name, "event_time": event.event_time,
+                    },
+                    "id": row.id,
+                    "rejected_at": processed_at,
+                    "pipeline_version": redscribe_core::PIPELINE_VERSION,
+                });
+                let body = serde_json::to_vec_pretty(&record)
+                    .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
+                self.store.put(&out_bucket, &key, body, "application/json").await?;
+                Some((*code, key))
+            }
+        };
+
+        let batch = results_batch(std::slice::from_ref(&row))
+            .map_err(|e| PortError::new(ErrorCode::Internal, format!("building the row: {e}")))?;
+        if self.config.jsonl {
+            let lines = to_jsonl(std::slice::from_ref(&batch))
+                .map_err(|e| PortError::new(ErrorCode::Internal, format!("JSON Lines: {e}")))?;
+            let key = layout.results_key(day, &row.id, &version, FileFormat::JsonLines);
+            self.store.put(&out_bucket, &key, lines, "application/x-ndjson").await?;
+        }
+        let parquet = to_parquet(&[batch]).map_err(|e| PortError::new(ErrorCode::Internal, format!("Parquet: {e}")))?;
+        let key = layout.results_key(day, &row.id, &version, FileFormat::Parquet);
+        let file =
+            ResultFile { id: row.id.clone(), bucket: out_bucket.clone(), key, size: parquet.len() as u64, rows: 1 };
+        self.store.put(&out_bucket, &file.key, parquet, "application/vnd.apache.parquet").await?;
+        tracing::info!(bucket = %event.bucket, key = %event.key, id = %row.id, status = row.status.as_str(), "processed");
+        Ok(match quarantine {
+            None => Processed::Written(file),
+            Some((code, record_key)) => Processed::Quarantined { code, file, record_key },
+        })
+    }
+}

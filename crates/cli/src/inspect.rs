@@ -43,7 +43,7 @@ struct Line<'a> {
 }
 
 /// Expands directories into the files under them, sorted, keeping the order of the arguments.
-fn expand(paths: &[PathBuf]) -> Vec<PathBuf> {
+pub(crate) fn expand(paths: &[PathBuf]) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             out.push(dir.to_path_buf()); // reported as unreadable

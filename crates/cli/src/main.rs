@@ -1,7 +1,9 @@
 //! `redscribe`: the command-line tool. Thin: parse arguments, run one command, map errors to exit codes.
 
 mod inspect;
+mod local;
 mod query;
+mod run;
 mod serve;
 
 use std::process::ExitCode;
@@ -20,6 +22,8 @@ struct Cli {
 enum Command {
     /// Print the audio metadata of recordings (or why each is rejected), one JSON line per file.
     Inspect(inspect::InspectArgs),
+    /// Upload recordings to the local stand-ins and run the whole pipeline on them once.
+    Run(run::RunArgs),
     /// Run SQL through the Redshift Data API (local or AWS) and print the rows.
     Query(query::QueryArgs),
     /// Run the local stand-ins (S3 and the Redshift Data API) on loopback until Ctrl-C or SIGTERM.
@@ -31,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Query(args) => query::run(args),
+        Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::run(args),
     };
     match result {

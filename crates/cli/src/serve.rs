@@ -2,19 +2,15 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::Context;
 use redscribe_core::events::normalize;
 use redscribe_core::layout::Layout;
-use redscribe_local::redshift::{DataApiConfig, DataApiServer, DataApiServerConfig, DATABASE};
-use redscribe_local::s3::{EventJournal, S3Server, S3ServerConfig};
+use redscribe_local::redshift::{DataApiConfig, DATABASE};
 use redscribe_local::Credentials;
 
-/// Input bucket created at start when missing.
-pub const DEFAULT_INPUT_BUCKET: &str = "recordings";
-/// Region the stand-ins report.
-pub const LOCAL_REGION: &str = "us-east-1";
+use crate::local::{default_data_dir, LocalServices, DEFAULT_INPUT_BUCKET, LOCAL_REGION};
+
 /// Name of the profile written for the `aws` CLI.
 pub const PROFILE: &str = "redscribe-local";
 
@@ -36,10 +32,6 @@ pub struct ServeArgs {
     /// Fault injection: the first N execute calls fail with ActiveStatementsExceededException.
     #[arg(long, value_name = "N", default_value_t = 0, env = "REDSCRIBE_FAULT_ACTIVE_STATEMENTS_EXCEEDED")]
     fail_active_statements_exceeded: usize,
-}
-
-fn default_data_dir() -> anyhow::Result<PathBuf> {
-    dirs::data_dir().map(|d| d.join("redscribe")).context("no user data directory; pass --data-dir")
 }
 
 /// Writes an AWS CLI config and credentials file with a profile pointing at the stand-ins (service-specific
@@ -79,28 +71,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(d) => d,
         None => default_data_dir()?,
     };
-    let creds = Credentials::from_env_or_generate();
-    let (journal, mut events) = EventJournal::open(&data_dir.join("events"), LOCAL_REGION)?;
-    let journal = Arc::new(journal);
-    let s3_root = data_dir.join("s3");
-    let input_bucket = s3_root.join(DEFAULT_INPUT_BUCKET);
-    std::fs::create_dir_all(&input_bucket).with_context(|| format!("creating {}", input_bucket.display()))?;
-    let config = S3ServerConfig { addr: args.s3_addr, root: s3_root.clone(), credentials: creds.clone() };
-    let s3 = S3Server::start(config, journal.clone()).await?;
-    let endpoint = s3.endpoint_url();
-    let warehouse_file = data_dir.join("warehouse").join("redscribe.duckdb");
-    let data_api = DataApiServer::start(DataApiServerConfig {
-        addr: args.data_api_addr,
-        database_file: warehouse_file.clone(),
-        objects: s3_root,
-        credentials: creds.clone(),
-        api: DataApiConfig { max_active_statements: args.max_active_statements, ..DataApiConfig::default() },
-    })
-    .await
-    .context("starting the Data API stand-in")?;
+    let api = DataApiConfig { max_active_statements: args.max_active_statements, ..DataApiConfig::default() };
+    let services = LocalServices::start(&data_dir, args.s3_addr, args.data_api_addr, api).await?;
     if args.fail_active_statements_exceeded > 0 {
-        data_api.faults().fail_next_with_active_statements_exceeded(args.fail_active_statements_exceeded);
+        services.data_api.faults().fail_next_with_active_statements_exceeded(args.fail_active_statements_exceeded);
     }
+    let LocalServices { s3, data_api, journal, mut events, credentials: creds, warehouse_file } = services;
+    let endpoint = s3.endpoint_url();
     let data_api_endpoint = data_api.endpoint_url();
     let (config_file, credentials_file) = write_profile(&data_dir.join("aws"), &creds, &endpoint, &data_api_endpoint)?;
 

@@ -1,0 +1,128 @@
+//! The local stand-ins as the CLI runs them (`serve`, `run`): S3 and the Data API over one data folder, with the
+//! SDK clients of the pipeline pointed at them.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use redscribe_aws::redshift::{DataApi, WarehouseTarget};
+use redscribe_aws::s3::S3Objects;
+use redscribe_core::ports::Warehouse;
+use redscribe_local::redshift::{DataApiConfig, DataApiServer, DataApiServerConfig, DATABASE};
+use redscribe_local::s3::{Delivery, EventJournal, S3Server, S3ServerConfig};
+use redscribe_local::Credentials;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// Input bucket created at start when missing.
+pub const DEFAULT_INPUT_BUCKET: &str = "recordings";
+/// Region the stand-ins report.
+pub const LOCAL_REGION: &str = "us-east-1";
+/// Workgroup name the pipeline uses locally (the warehouse answers to any).
+pub const LOCAL_WORKGROUP: &str = "local";
+
+/// The DDL of `sql/migrations`, in order, applied at start (every statement is idempotent).
+const MIGRATIONS: [&str; 2] = [
+    include_str!("../../../sql/migrations/0001_create_tables.sql"),
+    include_str!("../../../sql/migrations/0002_daily_views.sql"),
+];
+
+pub fn default_data_dir() -> anyhow::Result<PathBuf> {
+    dirs::data_dir().map(|d| d.join("redscribe")).context("no user data directory; pass --data-dir")
+}
+
+/// Both stand-ins, running.
+pub struct LocalServices {
+    pub s3: S3Server,
+    pub data_api: DataApiServer,
+    pub journal: Arc<EventJournal>,
+    pub events: UnboundedReceiver<Delivery>,
+    pub credentials: Credentials,
+    pub warehouse_file: PathBuf,
+}
+
+impl LocalServices {
+    pub async fn start(
+        data_dir: &Path,
+        s3_addr: SocketAddr,
+        data_api_addr: SocketAddr,
+        api: DataApiConfig,
+    ) -> anyhow::Result<LocalServices> {
+        let credentials = Credentials::from_env_or_generate();
+        let (journal, events) = EventJournal::open(&data_dir.join("events"), LOCAL_REGION)?;
+        let journal = Arc::new(journal);
+        let s3_root = data_dir.join("s3");
+        let input_bucket = s3_root.join(DEFAULT_INPUT_BUCKET);
+        std::fs::create_dir_all(&input_bucket).with_context(|| format!("creating {}", input_bucket.display()))?;
+        let config = S3ServerConfig { addr: s3_addr, root: s3_root.clone(), credentials: credentials.clone() };
+        let s3 = S3Server::start(config, journal.clone()).await?;
+        let warehouse_file = data_dir.join("warehouse").join("redscribe.duckdb");
+        let data_api = DataApiServer::start(DataApiServerConfig {
+            addr: data_api_addr,
+            database_file: warehouse_file.clone(),
+            objects: s3_root,
+            credentials: credentials.clone(),
+            api,
+        })
+        .await
+        .with_context(|| {
+            format!("starting the Data API stand-in on {} (is `redscribe serve` using it?)", warehouse_file.display())
+        })?;
+        Ok(LocalServices { s3, data_api, journal, events, credentials, warehouse_file })
+    }
+
+    async fn sdk_config(&self, endpoint: &str) -> aws_config::SdkConfig {
+        let c = &self.credentials;
+        let provider = aws_credential_types::Credentials::new(
+            &c.access_key_id,
+            &c.secret_access_key,
+            None,
+            None,
+            "redscribe-local",
+        );
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new(LOCAL_REGION))
+            .credentials_provider(provider)
+            .load()
+            .await
+    }
+
+    /// The pipeline's S3 adapter, pointed at the local endpoint.
+    pub async fn objects(&self) -> S3Objects {
+        S3Objects::from_conf(&self.sdk_config(&self.s3.endpoint_url()).await, true)
+    }
+
+    /// The pipeline's Data API adapter, pointed at the local endpoint.
+    pub async fn warehouse(&self) -> anyhow::Result<DataApi> {
+        let target = WarehouseTarget {
+            workgroup: Some(LOCAL_WORKGROUP.into()),
+            cluster: None,
+            database: DATABASE.into(),
+            db_user: None,
+            secret_arn: None,
+        };
+        Ok(DataApi::from_conf(&self.sdk_config(&self.data_api.endpoint_url()).await, target)?
+            .with_statement_timeout(Duration::from_secs(600)))
+    }
+
+    /// Creates the tables and views when missing.
+    pub async fn migrate(&self, warehouse: &DataApi) -> anyhow::Result<()> {
+        for (i, sql) in MIGRATIONS.iter().enumerate() {
+            let token = format!("migration-{i}-{}", uuid_like());
+            warehouse.run_batch(&[sql.to_string()], &token).await.with_context(|| format!("migration {}", i + 1))?;
+        }
+        Ok(())
+    }
+
+    pub async fn stop(self) {
+        self.s3.stop().await;
+        self.data_api.stop().await;
+    }
+}
+
+/// A token unique to this process and moment (ClientToken of the migrations).
+fn uuid_like() -> String {
+    format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default())
+}

@@ -1,0 +1,95 @@
+//! `redscribe run` as a user runs it: recordings and non-recordings in, rows out in the warehouse file — read
+//! back with DuckDB's own Python client — and a second run of the same files adds nothing.
+
+use std::path::Path;
+use std::process::Command;
+
+/// A 16-bit PCM mono WAV of a tone.
+fn wav(rate: u32, seconds: f32) -> Vec<u8> {
+    let n = (rate as f32 * seconds) as u32;
+    let mut out = Vec::new();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + n * 2).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    for v in [16u32.to_le_bytes().as_slice(), &1u16.to_le_bytes(), &1u16.to_le_bytes(), &rate.to_le_bytes()] {
+        out.extend_from_slice(v);
+    }
+    for v in [
+        (rate * 2).to_le_bytes().as_slice(),
+        &2u16.to_le_bytes(),
+        &16u16.to_le_bytes(),
+        b"data",
+        &(n * 2).to_le_bytes(),
+    ] {
+        out.extend_from_slice(v);
+    }
+    for i in 0..n {
+        let s = ((i as f32 * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 9000.0) as i16;
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    out
+}
+
+fn run(data: &Path, input: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+        .args(["run", "--data-dir"])
+        .arg(data)
+        .arg(input)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "redscribe run: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn duckdb(db: &Path, sql: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, duckdb; print(duckdb.connect(sys.argv[1], read_only=True).sql(sys.argv[2]).fetchall())",
+        ])
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("python3 with duckdb (scripts/setup.sh installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn recordings_become_rows_and_a_second_run_adds_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    std::fs::create_dir_all(input.join("calls")).unwrap();
+    std::fs::write(input.join("calls/monday call.wav"), wav(8000, 1.0)).unwrap();
+    std::fs::write(input.join("calls/it's \"quoted\" + 録音.wav"), wav(16000, 0.5)).unwrap();
+    std::fs::write(input.join("notes.mp3"), b"minutes of the meeting, not audio\n".repeat(20)).unwrap();
+    let mut cut = wav(8000, 1.0);
+    cut.truncate(3000);
+    std::fs::write(input.join("cut.wav"), cut).unwrap();
+    let data = dir.path().join("data");
+
+    let summary = run(&data, &input);
+    assert!(summary.contains("processed:        4 (2 with metadata, 2 rejected)"), "{summary}");
+    assert!(summary.contains("rejected not_audio: 1") && summary.contains("rejected truncated: 1"), "{summary}");
+    assert!(summary.contains("rows loaded:      4"), "{summary}");
+    assert!(summary.contains("COPY statements:  1"), "{summary}");
+
+    let db = data.join("warehouse/redscribe.duckdb");
+    let rows = duckdb(
+        &db,
+        "select object_key, status, error_code, sample_rate from public.transcription_results order by object_key",
+    );
+    assert_eq!(
+        rows,
+        "[('in/calls/it\\'s \"quoted\" + 録音.wav', 'metadata_only', None, 16000), \
+         ('in/calls/monday call.wav', 'metadata_only', None, 8000), ('in/cut.wav', 'failed', 'truncated', None), \
+         ('in/notes.mp3', 'failed', 'not_audio', None)]"
+    );
+
+    // The same files again: the rows are updated in place, not duplicated.
+    let summary = run(&data, &input);
+    assert!(summary.contains("rows loaded:      4"), "{summary}");
+    assert_eq!(duckdb(&db, "select count(*), count(distinct id) from public.transcription_results"), "[(4, 4)]");
+}

@@ -19,6 +19,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 pub const DEFAULT_INPUT_BUCKET: &str = "recordings";
 /// Region the stand-ins report.
 pub const LOCAL_REGION: &str = "us-east-1";
+/// The role named in COPY; the local warehouse reads the stand-in's objects whatever it is.
+pub const LOCAL_COPY_ROLE: &str = "arn:aws:iam::000000000000:role/redscribe-local";
 /// Workgroup name the pipeline uses locally (the warehouse answers to any).
 pub const LOCAL_WORKGROUP: &str = "local";
 

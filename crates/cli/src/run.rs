@@ -18,10 +18,7 @@ use redscribe_local::redshift::DataApiConfig;
 use redscribe_pipeline::{LoadConfig, Loader, Processed, TranscribeConfig, TranscribeStage};
 
 use crate::inspect::expand;
-use crate::local::{default_data_dir, LocalServices};
-
-/// The role named in COPY; the local warehouse reads the stand-in's objects whatever it is.
-const LOCAL_COPY_ROLE: &str = "arn:aws:iam::000000000000:role/redscribe-local";
+use crate::local::{default_data_dir, LocalServices, LOCAL_COPY_ROLE};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {

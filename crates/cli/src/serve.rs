@@ -2,14 +2,23 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use redscribe_aws::redshift::DataApi;
+use redscribe_aws::s3::S3Objects;
 use redscribe_core::events::normalize;
 use redscribe_core::layout::Layout;
+use redscribe_core::load::{CopyAuthorization, Tables};
 use redscribe_local::redshift::{DataApiConfig, DATABASE};
+use redscribe_local::s3::{Delivery, EventJournal};
 use redscribe_local::Credentials;
+use redscribe_pipeline::{LoadConfig, Loader, Processed, ResultFile, TranscribeConfig, TranscribeStage};
+use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::local::{default_data_dir, LocalServices, DEFAULT_INPUT_BUCKET, LOCAL_REGION};
+use crate::local::{default_data_dir, LocalServices, DEFAULT_INPUT_BUCKET, LOCAL_COPY_ROLE, LOCAL_REGION};
 
 /// Name of the profile written for the `aws` CLI.
 pub const PROFILE: &str = "redscribe-local";
@@ -32,6 +41,9 @@ pub struct ServeArgs {
     /// Fault injection: the first N execute calls fail with ActiveStatementsExceededException.
     #[arg(long, value_name = "N", default_value_t = 0, env = "REDSCRIBE_FAULT_ACTIVE_STATEMENTS_EXCEEDED")]
     fail_active_statements_exceeded: usize,
+    /// Longest wait, in milliseconds, before processed uploads are loaded (one COPY per batch).
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    batch_age_ms: u64,
 }
 
 /// Writes an AWS CLI config and credentials file with a profile pointing at the stand-ins (service-specific
@@ -76,7 +88,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if args.fail_active_statements_exceeded > 0 {
         services.data_api.faults().fail_next_with_active_statements_exceeded(args.fail_active_statements_exceeded);
     }
-    let LocalServices { s3, data_api, journal, mut events, credentials: creds, warehouse_file } = services;
+    let objects = Arc::new(services.objects().await);
+    let warehouse = Arc::new(services.warehouse().await?);
+    services.migrate(&warehouse).await?;
+    let LocalServices { s3, data_api, journal, events, credentials: creds, warehouse_file } = services;
     let endpoint = s3.endpoint_url();
     let data_api_endpoint = data_api.endpoint_url();
     let (config_file, credentials_file) = write_profile(&data_dir.join("aws"), &creds, &endpoint, &data_api_endpoint)?;
@@ -103,33 +118,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         println!("{pending} upload event(s) from an earlier run are waiting for the pipeline.");
     }
 
-    // Until the pipeline consumes them, events are journaled (unacknowledged) and reported here.
-    let layout = Layout::default();
-    let report = tokio::spawn(async move {
-        while let Some(delivery) = events.recv().await {
-            match normalize(&delivery.event, &layout) {
-                Ok(n) => {
-                    for o in n.objects {
-                        eprintln!(
-                            "event {}: {} s3://{}/{} ({} bytes)",
-                            delivery.seq,
-                            o.event_name,
-                            o.bucket,
-                            o.key,
-                            o.size.unwrap_or_default()
-                        );
-                    }
-                }
-                Err(e) => eprintln!("event {}: {e}", delivery.seq),
-            }
-        }
-    });
-
+    // The pipeline on every upload: transcribe each event, load in batches, acknowledge after the load.
+    let batch_age = Duration::from_millis(args.batch_age_ms);
+    let bucket = DEFAULT_INPUT_BUCKET.to_string();
+    let pipeline = tokio::spawn(follow(events, journal, objects, warehouse, bucket, batch_age));
     shutdown_signal().await;
     eprintln!("redscribe: stopping (requests in flight finish first)");
     s3.stop().await;
     data_api.stop().await;
-    report.abort();
+    pipeline.abort();
     Ok(())
 }
 
@@ -152,5 +149,117 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+/// Most result files in one load.
+const MAX_BATCH_FILES: usize = 1000;
+
+/// Processes every delivered event and loads the results in batches (bounded by age and count). Events are
+/// acknowledged after their rows are loaded; a failed load keeps them pending and is tried again.
+async fn follow(
+    mut events: UnboundedReceiver<Delivery>,
+    journal: Arc<EventJournal>,
+    objects: Arc<S3Objects>,
+    warehouse: Arc<DataApi>,
+    bucket: String,
+    batch_age: Duration,
+) {
+    let layout = Layout::default();
+    let stage = TranscribeStage::new(objects.clone(), TranscribeConfig { layout: layout.clone(), jsonl: false });
+    let loader = Loader::new(
+        objects,
+        warehouse,
+        LoadConfig {
+            tables: Tables::default(),
+            auth: CopyAuthorization::IamRole(LOCAL_COPY_ROLE.into()),
+            layout: layout.clone(),
+            bucket,
+            max_isolation_rounds: 5,
+        },
+    );
+    let mut pending: Vec<(u64, Vec<ResultFile>)> = Vec::new();
+    let mut oldest: Option<Instant> = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            delivery = events.recv() => {
+                let Some(delivery) = delivery else { break };
+                let mut files = Vec::new();
+                let mut transient = false;
+                match normalize(&delivery.event, &layout) {
+                    Ok(n) => {
+                        for skipped in &n.skipped {
+                            eprintln!(
+                                "event {}: skipped s3://{}/{} ({:?})",
+                                delivery.seq,
+                                skipped.bucket.as_deref().unwrap_or_default(),
+                                skipped.key.as_deref().unwrap_or_default(),
+                                skipped.reason
+                            );
+                        }
+                        for object in n.objects {
+                            match stage.process(&object).await {
+                                Ok(processed) => {
+                                    let status = match &processed {
+                                        Processed::Written(_) => "metadata_only".to_string(),
+                                        Processed::Quarantined { code, .. } => format!("failed, {code}"),
+                                    };
+                                    eprintln!("event {}: s3://{}/{} processed ({status})", delivery.seq, object.bucket, object.key);
+                                    files.push(processed.file().clone());
+                                }
+                                Err(e) => {
+                                    transient = true;
+                                    eprintln!("event {}: s3://{}/{}: {e}; will retry after a restart", delivery.seq, object.bucket, object.key);
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => eprintln!("event {}: {e}", delivery.seq),
+                }
+                if transient {
+                    // Left unacknowledged: delivered again after a restart.
+                } else if files.is_empty() {
+                    // Nothing to load (skipped events): nothing to wait for.
+                    if let Err(e) = journal.ack(delivery.seq) {
+                        eprintln!("event {}: cannot record the acknowledgement: {e}", delivery.seq);
+                    }
+                } else {
+                    pending.push((delivery.seq, files));
+                    oldest.get_or_insert_with(Instant::now);
+                }
+            }
+            _ = tick.tick() => {}
+        }
+        let count: usize = pending.iter().map(|(_, f)| f.len()).sum();
+        let due = oldest.is_some_and(|t| t.elapsed() >= batch_age) || count >= MAX_BATCH_FILES;
+        if !due {
+            continue;
+        }
+        let files: Vec<ResultFile> = pending.iter().flat_map(|(_, f)| f.iter().cloned()).collect();
+        match loader.load(files).await {
+            Ok(report) => {
+                eprintln!(
+                    "loaded {} file(s) with {} COPY statement(s){}",
+                    report.loaded.len(),
+                    report.batches,
+                    if report.rejected.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {} rejected by the warehouse", report.rejected.len())
+                    }
+                );
+                for (seq, _) in pending.drain(..) {
+                    if let Err(e) = journal.ack(seq) {
+                        eprintln!("event {seq}: cannot record the acknowledgement: {e}");
+                    }
+                }
+                oldest = None;
+            }
+            Err(e) => {
+                eprintln!("load failed, will try again: {e}");
+                oldest = Some(Instant::now());
+            }
+        }
     }
 }

@@ -128,3 +128,33 @@ impl LocalServices {
 fn uuid_like() -> String {
     format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default())
 }
+
+/// Appends the recorder's EMF documents, one per line, to `metrics/emf.jsonl` under the data folder (the same
+/// documents the Lambdas print to CloudWatch).
+pub fn flush_metrics(data_dir: &Path, recorder: &redscribe_core::emf::Recorder) -> anyhow::Result<usize> {
+    use std::io::Write;
+    let docs = recorder.drain(chrono::Utc::now().timestamp_millis());
+    if docs.is_empty() {
+        return Ok(0);
+    }
+    let dir = data_dir.join("metrics");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("emf.jsonl");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let mut text = String::new();
+    for doc in &docs {
+        text.push_str(&doc.to_string());
+        text.push('\n');
+    }
+    file.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    Ok(docs.len())
+}
+
+/// The recorder of the CLI's metrics (`Function` = `redscribe`).
+pub fn recorder() -> Arc<redscribe_core::emf::Recorder> {
+    Arc::new(redscribe_core::emf::Recorder::new(redscribe_core::metrics::DEFAULT_NAMESPACE, "redscribe"))
+}

@@ -18,7 +18,7 @@ use redscribe_local::redshift::DataApiConfig;
 use redscribe_pipeline::{LoadConfig, Loader, Processed, TranscribeConfig, TranscribeStage};
 
 use crate::inspect::expand;
-use crate::local::{default_data_dir, LocalServices, LOCAL_COPY_ROLE};
+use crate::local::{default_data_dir, flush_metrics, recorder, LocalServices, LOCAL_COPY_ROLE};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -128,8 +128,11 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let stage =
-        Arc::new(TranscribeStage::new(objects.clone(), TranscribeConfig { layout: layout.clone(), jsonl: args.jsonl }));
+    let metrics = recorder();
+    let stage = Arc::new(
+        TranscribeStage::new(objects.clone(), TranscribeConfig { layout: layout.clone(), jsonl: args.jsonl })
+            .with_metrics(metrics.clone()),
+    );
     let progress = bar(objects_to_process.len() as u64, "process");
     let limit = Arc::new(tokio::sync::Semaphore::new(usize::from(args.concurrency)));
     let mut tasks = tokio::task::JoinSet::new();
@@ -173,7 +176,8 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
             bucket: args.bucket.clone(),
             max_isolation_rounds: 5,
         },
-    );
+    )
+    .with_metrics(metrics.clone());
     let progress = bar(files.len() as u64, "load");
     let (mut loaded_rows, mut copies, mut load_rejected) = (0i64, 0usize, 0usize);
     for chunk in files.chunks(args.batch_files as usize) {
@@ -211,6 +215,11 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     if load_rejected > 0 {
         println!("  load rejected:    {load_rejected} file(s), see load_audit and rejected/load_rejected/");
     }
+    let documents = flush_metrics(&data_dir, &metrics)?;
+    println!(
+        "  metrics:          {documents} EMF document(s) appended to {}",
+        data_dir.join("metrics/emf.jsonl").display()
+    );
     println!(
         "  warehouse:        {} (DuckDB; query it with `redscribe query` under `redscribe serve`)",
         services.warehouse_file.display()

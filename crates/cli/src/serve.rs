@@ -18,7 +18,9 @@ use redscribe_local::Credentials;
 use redscribe_pipeline::{LoadConfig, Loader, Processed, ResultFile, TranscribeConfig, TranscribeStage};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::local::{default_data_dir, LocalServices, DEFAULT_INPUT_BUCKET, LOCAL_COPY_ROLE, LOCAL_REGION};
+use crate::local::{
+    default_data_dir, flush_metrics, recorder, LocalServices, DEFAULT_INPUT_BUCKET, LOCAL_COPY_ROLE, LOCAL_REGION,
+};
 
 /// Name of the profile written for the `aws` CLI.
 pub const PROFILE: &str = "redscribe-local";
@@ -121,7 +123,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // The pipeline on every upload: transcribe each event, load in batches, acknowledge after the load.
     let batch_age = Duration::from_millis(args.batch_age_ms);
     let bucket = DEFAULT_INPUT_BUCKET.to_string();
-    let pipeline = tokio::spawn(follow(events, journal, objects, warehouse, bucket, batch_age));
+    let pipeline = tokio::spawn(follow(events, journal, objects, warehouse, bucket, batch_age, data_dir.clone()));
     shutdown_signal().await;
     eprintln!("redscribe: stopping (requests in flight finish first)");
     s3.stop().await;
@@ -164,9 +166,12 @@ async fn follow(
     warehouse: Arc<DataApi>,
     bucket: String,
     batch_age: Duration,
+    data_dir: PathBuf,
 ) {
     let layout = Layout::default();
-    let stage = TranscribeStage::new(objects.clone(), TranscribeConfig { layout: layout.clone(), jsonl: false });
+    let metrics = recorder();
+    let stage = TranscribeStage::new(objects.clone(), TranscribeConfig { layout: layout.clone(), jsonl: false })
+        .with_metrics(metrics.clone());
     let loader = Loader::new(
         objects,
         warehouse,
@@ -177,7 +182,8 @@ async fn follow(
             bucket,
             max_isolation_rounds: 5,
         },
-    );
+    )
+    .with_metrics(metrics.clone());
     let mut pending: Vec<(u64, Vec<ResultFile>)> = Vec::new();
     let mut oldest: Option<Instant> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
@@ -237,7 +243,11 @@ async fn follow(
             continue;
         }
         let files: Vec<ResultFile> = pending.iter().flat_map(|(_, f)| f.iter().cloned()).collect();
-        match loader.load(files).await {
+        let loaded = loader.load(files).await;
+        if let Err(e) = flush_metrics(&data_dir, &metrics) {
+            eprintln!("metrics: {e:#}");
+        }
+        match loaded {
             Ok(report) => {
                 eprintln!(
                     "loaded {} file(s) with {} COPY statement(s){}",

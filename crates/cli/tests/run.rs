@@ -88,6 +88,28 @@ fn recordings_become_rows_and_a_second_run_adds_none() {
          ('in/notes.mp3', 'failed', 'not_audio', None)]"
     );
 
+    // Every stage's metrics, as CloudWatch EMF documents (the ones the Lambdas print).
+    let emf: Vec<serde_json::Value> = std::fs::read_to_string(data.join("metrics/emf.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let find = |name: &str, code: Option<&str>| {
+        emf.iter()
+            .filter(|d| d.get(name).is_some() && code.is_none_or(|c| d["ErrorCode"] == c))
+            .map(|d| match &d[name] {
+                serde_json::Value::Array(values) => values.iter().map(|v| v.as_f64().unwrap()).sum::<f64>(),
+                v => v.as_f64().unwrap(),
+            })
+            .sum::<f64>()
+    };
+    assert_eq!(find("RecordingsReceived", None), 4.0);
+    assert_eq!(find("RecordingsProcessed", None), 2.0);
+    assert_eq!(find("RecordingsQuarantined", Some("not_audio")), 1.0);
+    assert_eq!(find("RecordingsQuarantined", Some("truncated")), 1.0);
+    assert_eq!(find("RowsLoaded", None), 4.0);
+    assert!(emf.iter().all(|d| d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Redscribe"));
+
     // The same files again: the rows are updated in place, not duplicated.
     let summary = run(&data, &input);
     assert!(summary.contains("rows loaded:      4"), "{summary}");

@@ -10,9 +10,11 @@
 //! - [`sql`]: SQL string literals and validated identifiers for the statements the loader sends.
 //! - [`load`]: the statements of one load transaction (stage, COPY, de-duplicate, MERGE, audit) and its manifest.
 //! - [`metrics`]: the catalog of metric names, units and dimensions.
+//! - [`emf`]: data points recorded by the stages, drained as CloudWatch Embedded Metric Format documents.
 //! - [`ports`]: the object store and warehouse traits the pipeline's stages are written against.
 //! - [`error`]: the crate's error enum and the bounded [`error::ErrorCode`] set with its retry decision.
 
+pub mod emf;
 pub mod encode;
 pub mod error;
 pub mod events;

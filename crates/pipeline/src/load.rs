@@ -3,10 +3,13 @@
 //! (a record under `rejected/load_rejected/` and a `load_audit` row) and the rest of the batch is loaded again.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::Utc;
+use redscribe_core::emf::Recorder;
 use redscribe_core::layout::Layout;
 use redscribe_core::load::{load_statements, manifest, Batch, BatchFile, CopyAuthorization, Tables};
+use redscribe_core::metrics::{Metric, Stage};
 use redscribe_core::ports::{ObjectStore, PortError, Warehouse};
 use redscribe_core::sql::literal;
 use redscribe_core::ErrorCode;
@@ -42,11 +45,24 @@ pub struct Loader<S, W> {
     store: Arc<S>,
     warehouse: Arc<W>,
     config: LoadConfig,
+    metrics: Option<Arc<Recorder>>,
 }
 
 impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
     pub fn new(store: Arc<S>, warehouse: Arc<W>, config: LoadConfig) -> Loader<S, W> {
-        Loader { store, warehouse, config }
+        Loader { store, warehouse, config, metrics: None }
+    }
+
+    /// Records the stage's metrics (batch size and bytes, COPY duration, rows loaded, failures) into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Recorder>) -> Loader<S, W> {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn record(&self, metric: Metric, value: f64, code: Option<ErrorCode>) {
+        if let Some(m) = &self.metrics {
+            m.record(metric, value, Some(Stage::Load), code);
+        }
     }
 
     /// Loads the files in one batch (more when bad files have to be taken out). `Err` leaves the files to be
@@ -75,8 +91,14 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             let sqls = load_statements(&self.config.tables, &self.config.auth, &batch)
                 .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
             report.batches += 1;
-            match self.warehouse.run_batch(&sqls, &batch_id).await {
+            self.record(Metric::LoadBatchSize, files.len() as f64, None);
+            self.record(Metric::LoadBatchBytes, files.iter().map(|f| f.size).sum::<u64>() as f64, None);
+            let copy_started = Instant::now();
+            let outcome = self.warehouse.run_batch(&sqls, &batch_id).await;
+            self.record(Metric::CopyDuration, copy_started.elapsed().as_secs_f64() * 1000.0, None);
+            match outcome {
                 Ok(()) => {
+                    self.record(Metric::RowsLoaded, files.iter().map(|f| f.rows).sum::<i64>() as f64, None);
                     tracing::info!(batch = %batch_id, files = files.len(), "loaded");
                     report.loaded.append(&mut files);
                     return Ok(report);
@@ -96,11 +118,15 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                             .map(|(_, m)| m.clone())
                             .unwrap_or_else(|| e.message.clone());
                         self.quarantine(&file, &message, &batch_id, &manifest_uri).await?;
+                        self.record(Metric::LoadFailures, 1.0, Some(ErrorCode::LoadRejected));
                         report.rejected.push((file, message));
                     }
                     files = rest;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.record(Metric::LoadFailures, 1.0, Some(e.code));
+                    return Err(e);
+                }
             }
         }
         Err(PortError::new(

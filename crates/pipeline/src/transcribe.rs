@@ -11,10 +11,12 @@ use std::time::Instant;
 
 use chrono::Utc;
 use redscribe_audio::{probe, Source};
+use redscribe_core::emf::Recorder;
 use redscribe_core::encode::{to_jsonl, to_parquet};
 use redscribe_core::events::ObjectEvent;
 use redscribe_core::identity::version_token;
 use redscribe_core::layout::{FileFormat, Layout};
+use redscribe_core::metrics::{Metric, Stage};
 use redscribe_core::ports::{ObjectStore, PortError};
 use redscribe_core::record::results_batch;
 use redscribe_core::{Disposition, ErrorCode};
@@ -69,16 +71,34 @@ impl Processed {
 pub struct TranscribeStage<S> {
     store: Arc<S>,
     config: TranscribeConfig,
+    metrics: Option<Arc<Recorder>>,
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
 }
 
 impl<S: ObjectStore> TranscribeStage<S> {
     pub fn new(store: Arc<S>, config: TranscribeConfig) -> TranscribeStage<S> {
-        TranscribeStage { store, config }
+        TranscribeStage { store, config, metrics: None }
+    }
+
+    /// Records the stage's metrics (counts, per-stage latency) into `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Recorder>) -> TranscribeStage<S> {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn record(&self, metric: Metric, value: f64, stage: Stage, code: Option<ErrorCode>) {
+        if let Some(m) = &self.metrics {
+            m.record(metric, value, Some(stage), code);
+        }
     }
 
     /// Processes one object event. `Err` only for failures worth retrying.
     pub async fn process(&self, event: &ObjectEvent) -> Result<Processed, PortError> {
         let started = Instant::now();
+        self.record(Metric::RecordingsReceived, 1.0, Stage::Receive, None);
         let mut location = Location {
             bucket: event.bucket.clone(),
             key: event.key.clone(),
@@ -89,8 +109,13 @@ impl<S: ObjectStore> TranscribeStage<S> {
             content_type: None,
             uploaded_at: event.event_time,
         };
-        let outcome = match self.store.get(&event.bucket, &event.key, event.version_id.as_deref()).await {
+        let got = self.store.get(&event.bucket, &event.key, event.version_id.as_deref()).await;
+        self.record(Metric::StageLatency, ms(started), Stage::Download, None);
+        let mut failed_stage = Stage::Download;
+        let outcome = match got {
             Ok(object) => {
+                failed_stage = Stage::Decode;
+                let decode_started = Instant::now();
                 location.content_type = object.content_type.clone();
                 location.etag = location.etag.or(object.etag.clone());
                 location.size = Some(object.body.len() as i64);
@@ -98,11 +123,16 @@ impl<S: ObjectStore> TranscribeStage<S> {
                 let probed = tokio::task::spawn_blocking(move || probe(Source::from_bytes(object.body)))
                     .await
                     .map_err(|e| PortError::new(ErrorCode::Internal, format!("probe task: {e}")))?;
+                self.record(Metric::StageLatency, ms(decode_started), Stage::Decode, None);
                 probed.map_err(|e| (e.code(), e.to_string()))
             }
-            Err(e) if e.code.disposition() == Disposition::Retry => return Err(e),
+            Err(e) if e.code.disposition() == Disposition::Retry => {
+                self.record(Metric::RecordingsFailed, 1.0, Stage::Download, Some(e.code));
+                return Err(e);
+            }
             Err(e) => Err((e.code, e.message)),
         };
+        let write_started = Instant::now();
         let processed_at = Utc::now();
         let row = result_row(&location, &outcome, processed_at, started.elapsed().as_millis() as i64);
         let day = processed_at.date_naive();
@@ -146,6 +176,11 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let file =
             ResultFile { id: row.id.clone(), bucket: out_bucket.clone(), key, size: parquet.len() as u64, rows: 1 };
         self.store.put(&out_bucket, &file.key, parquet, "application/vnd.apache.parquet").await?;
+        self.record(Metric::StageLatency, ms(write_started), Stage::Write, None);
+        match &quarantine {
+            None => self.record(Metric::RecordingsProcessed, 1.0, Stage::Write, None),
+            Some((code, _)) => self.record(Metric::RecordingsQuarantined, 1.0, failed_stage, Some(*code)),
+        }
         tracing::info!(bucket = %event.bucket, key = %event.key, id = %row.id, status = row.status.as_str(), "processed");
         Ok(match quarantine {
             None => Processed::Written(file),

@@ -270,6 +270,14 @@ async fn copy_parquet_with_manifest_then_merge_is_idempotent_and_newest_wins() {
     }
     assert_eq!(h.scalar("SELECT COUNT(*) FROM load_audit WHERE status = 'loaded'").await, 3);
     assert_eq!(h.scalar("SELECT COUNT(*) FROM transcription_results").await, 2);
+
+    // Parquet without a manifest: every key under a prefix, into a table of the same shape.
+    h.run_ok("CREATE TABLE results_copy (LIKE transcription_results)").await;
+    h.run_ok(&format!(
+        "COPY results_copy FROM 's3://lake/processed/transcription_results/' IAM_ROLE '{ROLE}' FORMAT AS PARQUET"
+    ))
+    .await;
+    assert_eq!(h.scalar("SELECT COUNT(*) FROM results_copy").await, 2);
     let keys = h.query("SELECT object_key FROM transcription_results ORDER BY object_key").await;
     assert_eq!(keys[0][0], Field::StringValue(hostile.into()));
 
@@ -325,6 +333,17 @@ async fn copy_json_and_csv_from_a_prefix() {
     assert_eq!(h.scalar("SELECT COUNT(*) FROM people").await, 5);
     let names = h.query("SELECT name FROM people WHERE age = 40").await;
     assert_eq!(names, vec![vec![Field::StringValue("d, e".into())]]);
+
+    // JSON through a manifest (no content_length needed for text formats); an optional missing entry is skipped.
+    h.put("more/p.jsonl", b"{\"name\":\"hal\",\"age\":50}\n".to_vec()).await;
+    let m = serde_json::json!({"entries": [
+        {"url": "s3://lake/more/p.jsonl", "mandatory": true},
+        {"url": "s3://lake/more/absent.jsonl", "mandatory": false},
+    ]});
+    h.put("manifests/json.manifest", serde_json::to_vec(&m).unwrap()).await;
+    h.run_ok(&format!("COPY people FROM 's3://lake/manifests/json.manifest' IAM_ROLE '{ROLE}' JSON 'auto' MANIFEST"))
+        .await;
+    assert_eq!(h.scalar("SELECT age FROM people WHERE name = 'hal'").await, 50);
 
     // JSONPaths map by position.
     h.put("paths.json", br#"{"jsonpaths": ["$.who", "$.years", "$.when"]}"#.to_vec()).await;

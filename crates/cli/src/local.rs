@@ -20,7 +20,7 @@ pub const DEFAULT_INPUT_BUCKET: &str = "recordings";
 /// Region the stand-ins report.
 pub const LOCAL_REGION: &str = "us-east-1";
 /// The role named in COPY; the local warehouse reads the stand-in's objects whatever it is.
-pub const LOCAL_COPY_ROLE: &str = "arn:aws:iam::000000000000:role/redscribe-local";
+const LOCAL_COPY_ROLE: &str = "arn:aws:iam::000000000000:role/redscribe-local";
 /// Workgroup name the pipeline uses locally (the warehouse answers to any).
 pub const LOCAL_WORKGROUP: &str = "local";
 
@@ -112,7 +112,7 @@ impl LocalServices {
     /// Creates the tables and views when missing.
     pub async fn migrate(&self, warehouse: &DataApi) -> anyhow::Result<()> {
         for (i, sql) in MIGRATIONS.iter().enumerate() {
-            let token = format!("migration-{i}-{}", uuid_like());
+            let token = format!("migration-{i}-{}", uuid::Uuid::new_v4());
             warehouse.run_batch(&[sql.to_string()], &token).await.with_context(|| format!("migration {}", i + 1))?;
         }
         Ok(())
@@ -122,11 +122,6 @@ impl LocalServices {
         self.s3.stop().await;
         self.data_api.stop().await;
     }
-}
-
-/// A token unique to this process and moment (ClientToken of the migrations).
-fn uuid_like() -> String {
-    format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default())
 }
 
 /// Appends the recorder's EMF documents, one per line, to `metrics/emf.jsonl` under the data folder (the same
@@ -157,4 +152,22 @@ pub fn flush_metrics(data_dir: &Path, recorder: &redscribe_core::emf::Recorder) 
 /// The recorder of the CLI's metrics (`Function` = `redscribe`).
 pub fn recorder() -> Arc<redscribe_core::emf::Recorder> {
     Arc::new(redscribe_core::emf::Recorder::new(redscribe_core::metrics::DEFAULT_NAMESPACE, "redscribe"))
+}
+
+/// The load stage as `run` and `serve` use it: the tables of `sql/migrations`, manifests and quarantine records
+/// in `bucket`, up to five rounds of isolating files the warehouse refuses.
+pub fn loader(
+    objects: Arc<S3Objects>,
+    warehouse: Arc<DataApi>,
+    bucket: String,
+    metrics: Arc<redscribe_core::emf::Recorder>,
+) -> redscribe_pipeline::Loader<S3Objects, DataApi> {
+    let config = redscribe_pipeline::LoadConfig {
+        tables: redscribe_core::load::Tables::default(),
+        auth: redscribe_core::load::CopyAuthorization::IamRole(LOCAL_COPY_ROLE.into()),
+        layout: redscribe_core::layout::Layout::default(),
+        bucket,
+        max_isolation_rounds: 5,
+    };
+    redscribe_pipeline::Loader::new(objects, warehouse, config).with_metrics(metrics)
 }

@@ -12,13 +12,12 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use redscribe_core::events::normalize;
 use redscribe_core::layout::Layout;
-use redscribe_core::load::{CopyAuthorization, Tables};
 use redscribe_core::ports::ObjectStore;
 use redscribe_local::redshift::DataApiConfig;
-use redscribe_pipeline::{LoadConfig, Loader, Processed, TranscribeConfig, TranscribeStage};
+use redscribe_pipeline::{Processed, TranscribeConfig, TranscribeStage};
 
 use crate::inspect::expand;
-use crate::local::{default_data_dir, flush_metrics, recorder, LocalServices, LOCAL_COPY_ROLE};
+use crate::local::{default_data_dir, flush_metrics, loader, recorder, LocalServices};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -166,18 +165,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     progress.finish_with_message("done");
 
     // Load, in batches of at most --batch-files files.
-    let loader = Loader::new(
-        objects.clone(),
-        warehouse.clone(),
-        LoadConfig {
-            tables: Tables::default(),
-            auth: CopyAuthorization::IamRole(LOCAL_COPY_ROLE.into()),
-            layout: layout.clone(),
-            bucket: args.bucket.clone(),
-            max_isolation_rounds: 5,
-        },
-    )
-    .with_metrics(metrics.clone());
+    let loader = loader(objects.clone(), warehouse.clone(), args.bucket.clone(), metrics.clone());
     let progress = bar(files.len() as u64, "load");
     let (mut loaded_rows, mut copies, mut load_rejected) = (0i64, 0usize, 0usize);
     for chunk in files.chunks(args.batch_files as usize) {

@@ -11,15 +11,14 @@ use redscribe_aws::redshift::DataApi;
 use redscribe_aws::s3::S3Objects;
 use redscribe_core::events::normalize;
 use redscribe_core::layout::Layout;
-use redscribe_core::load::{CopyAuthorization, Tables};
 use redscribe_local::redshift::{DataApiConfig, DATABASE};
 use redscribe_local::s3::{Delivery, EventJournal};
 use redscribe_local::Credentials;
-use redscribe_pipeline::{LoadConfig, Loader, Processed, ResultFile, TranscribeConfig, TranscribeStage};
+use redscribe_pipeline::{Processed, ResultFile, TranscribeConfig, TranscribeStage};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::local::{
-    default_data_dir, flush_metrics, recorder, LocalServices, DEFAULT_INPUT_BUCKET, LOCAL_COPY_ROLE, LOCAL_REGION,
+    default_data_dir, flush_metrics, loader, recorder, LocalServices, DEFAULT_INPUT_BUCKET, LOCAL_REGION,
 };
 
 /// Name of the profile written for the `aws` CLI.
@@ -172,18 +171,7 @@ async fn follow(
     let metrics = recorder();
     let stage = TranscribeStage::new(objects.clone(), TranscribeConfig { layout: layout.clone(), jsonl: false })
         .with_metrics(metrics.clone());
-    let loader = Loader::new(
-        objects,
-        warehouse,
-        LoadConfig {
-            tables: Tables::default(),
-            auth: CopyAuthorization::IamRole(LOCAL_COPY_ROLE.into()),
-            layout: layout.clone(),
-            bucket,
-            max_isolation_rounds: 5,
-        },
-    )
-    .with_metrics(metrics.clone());
+    let loader = loader(objects, warehouse, bucket, metrics.clone());
     let mut pending: Vec<(u64, Vec<ResultFile>)> = Vec::new();
     let mut oldest: Option<Instant> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(200));

@@ -17,6 +17,9 @@ use redscribe_local::redshift::{DataApiConfig, DataApiServer, DataApiServerConfi
 use redscribe_local::s3::{EventJournal, S3Server, S3ServerConfig};
 use redscribe_local::Credentials;
 
+mod common;
+use common::s3_client;
+
 const ROLE: &str = "arn:aws:iam::123456789012:role/redscribe-loader";
 
 struct Harness {
@@ -69,23 +72,6 @@ fn rs_client(endpoint: &str, key: &str, secret: &str) -> aws_sdk_redshiftdata::C
         .credentials_provider(aws_sdk_redshiftdata::config::Credentials::new(key, secret, None, None, "test"))
         .build();
     aws_sdk_redshiftdata::Client::from_conf(conf)
-}
-
-fn s3_client(endpoint: &str, creds: &Credentials) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version_latest()
-        .endpoint_url(endpoint)
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            &creds.access_key_id,
-            &creds.secret_access_key,
-            None,
-            None,
-            "test",
-        ))
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
 }
 
 impl Harness {

@@ -11,6 +11,9 @@ use redscribe_core::identity::Sequencer;
 use redscribe_core::layout::Layout;
 use redscribe_local::s3::{Delivery, EventJournal, S3Server, S3ServerConfig};
 use redscribe_local::Credentials;
+
+mod common;
+use common::s3_client;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 struct Harness {
@@ -35,23 +38,6 @@ async fn start() -> Harness {
     Harness { server, journal, events, creds, _dir: dir }
 }
 
-fn client(endpoint: &str, creds: &Credentials) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::new()
-        .behavior_version_latest()
-        .endpoint_url(endpoint)
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            &creds.access_key_id,
-            &creds.secret_access_key,
-            None,
-            None,
-            "test",
-        ))
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
-}
-
 /// Everything delivered so far, without waiting.
 fn drain(rx: &mut UnboundedReceiver<Delivery>) -> Vec<Delivery> {
     let mut out = Vec::new();
@@ -64,7 +50,7 @@ fn drain(rx: &mut UnboundedReceiver<Delivery>) -> Vec<Delivery> {
 #[tokio::test]
 async fn objects_round_trip_and_each_upload_raises_one_event() {
     let mut h = start().await;
-    let s3 = client(&h.server.endpoint_url(), &h.creds);
+    let s3 = s3_client(&h.server.endpoint_url(), &h.creds);
     s3.create_bucket().bucket("recordings").send().await.unwrap();
 
     let key = "in/it's a \"call\" + 録音.wav";
@@ -114,7 +100,7 @@ async fn objects_round_trip_and_each_upload_raises_one_event() {
 #[tokio::test]
 async fn a_multipart_upload_raises_one_event_when_completed() {
     let mut h = start().await;
-    let s3 = client(&h.server.endpoint_url(), &h.creds);
+    let s3 = s3_client(&h.server.endpoint_url(), &h.creds);
     s3.create_bucket().bucket("recordings").send().await.unwrap();
     let key = "in/long meeting.flac";
     let upload = s3.create_multipart_upload().bucket("recordings").key(key).send().await.unwrap();
@@ -159,7 +145,7 @@ async fn a_multipart_upload_raises_one_event_when_completed() {
 async fn a_wrong_secret_is_refused_with_403() {
     let h = start().await;
     let bad = Credentials { secret_access_key: "not-the-secret".into(), ..h.creds.clone() };
-    let s3 = client(&h.server.endpoint_url(), &bad);
+    let s3 = s3_client(&h.server.endpoint_url(), &bad);
     let err = s3.create_bucket().bucket("recordings").send().await.unwrap_err();
     let status = err.raw_response().map(|r| r.status().as_u16());
     assert_eq!(status, Some(403), "{err:?}");
@@ -181,7 +167,7 @@ async fn non_loopback_addresses_are_refused() {
 #[tokio::test]
 async fn unacknowledged_events_are_delivered_again_after_a_restart() {
     let mut h = start().await;
-    let s3 = client(&h.server.endpoint_url(), &h.creds);
+    let s3 = s3_client(&h.server.endpoint_url(), &h.creds);
     s3.create_bucket().bucket("rec").send().await.unwrap();
     for k in ["a.wav", "b.wav", "c.wav"] {
         s3.put_object().bucket("rec").key(k).body(ByteStream::from_static(b"RIFF")).send().await.unwrap();
@@ -251,7 +237,7 @@ async fn the_aws_cli_works_against_it_including_multipart() {
 async fn versioned_buckets_give_each_upload_a_version_id_in_the_response_head_and_event() {
     use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
     let mut h = start().await;
-    let s3 = client(&h.server.endpoint_url(), &h.creds);
+    let s3 = s3_client(&h.server.endpoint_url(), &h.creds);
     s3.create_bucket().bucket("versioned").send().await.unwrap();
     let plain = s3.put_object().bucket("versioned").key("a.wav").body(ByteStream::from_static(b"one")).send().await;
     assert_eq!(plain.unwrap().version_id(), None, "no version id before versioning is enabled");
@@ -289,7 +275,7 @@ async fn versioned_buckets_give_each_upload_a_version_id_in_the_response_head_an
     h.server.stop().await;
     let config = S3ServerConfig { addr: "127.0.0.1:0".parse().unwrap(), root, credentials: h.creds.clone() };
     let server = S3Server::start(config, h.journal.clone()).await.unwrap();
-    let s3 = client(&server.endpoint_url(), &h.creds);
+    let s3 = s3_client(&server.endpoint_url(), &h.creds);
     let head = s3.head_object().bucket("versioned").key("a.wav").send().await.unwrap();
     assert_eq!(head.version_id(), Some(second.as_str()));
     server.stop().await;

@@ -64,6 +64,12 @@ if [[ -n "${duckdb_arch:-}" ]]; then
     ln -sfn "$duckdb_dir" "$(dirname "$0")/../.duckdb"
 fi
 
+# The sample recordings `redscribe demo` uploads (speech, music, a phone call, and files that are not audio).
+samples="$(dirname "$0")/../samples"
+if [[ ! -d $samples ]] || [[ -z "$(ls -A "$samples")" ]]; then
+    "$(dirname "$0")/make-samples.sh" "$samples" >/dev/null
+fi
+
 command -v cargo >/dev/null || { echo "setup: cargo not found; install the Rust toolchain (rustup) first" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
 echo "setup: ok"

@@ -120,8 +120,13 @@ pub struct DataApi {
 
 impl DataApi {
     /// A client for `target` from an SDK configuration (see [`crate::config::load`]).
+    /// A client from an SDK configuration. The SDK's own retries are off: [`RetryPolicy`] and
+    /// [`ErrorCode::disposition`](redscribe_core::ErrorCode::disposition) are the one place that decides.
     pub fn from_conf(conf: &aws_config::SdkConfig, target: WarehouseTarget) -> Result<DataApi, AwsError> {
-        DataApi::new(Client::new(conf), target)
+        let conf = aws_sdk_redshiftdata::config::Builder::from(conf)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build();
+        DataApi::new(Client::from_conf(conf), target)
     }
 
     pub fn new(client: Client, target: WarehouseTarget) -> Result<DataApi, AwsError> {

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
-use redscribe_core::ports::{ObjectStore, PortError, StoredObject};
+use redscribe_core::ports::{ListedObject, ObjectStore, PortError, StoredObject};
 use redscribe_core::ErrorCode;
 
 use crate::retry::RetryPolicy;
@@ -18,9 +18,13 @@ pub struct S3Objects {
 
 impl S3Objects {
     /// A client from an SDK configuration; `path_style` for endpoints without virtual-host buckets (the local
-    /// stand-in).
+    /// stand-in). The SDK's own retries are off: [`RetryPolicy`] and
+    /// [`ErrorCode::disposition`](redscribe_core::ErrorCode::disposition) are the one place that decides.
     pub fn from_conf(conf: &aws_config::SdkConfig, path_style: bool) -> S3Objects {
-        let conf = aws_sdk_s3::config::Builder::from(conf).force_path_style(path_style).build();
+        let conf = aws_sdk_s3::config::Builder::from(conf)
+            .force_path_style(path_style)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build();
         S3Objects { client: Client::from_conf(conf), retry: RetryPolicy::default() }
     }
 
@@ -77,6 +81,57 @@ impl ObjectStore for S3Objects {
                     .send()
                     .await
                     .map_err(|e| AwsError::from_sdk("PutObject", e))
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ListedObject>, PortError> {
+        let mut found = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .retry
+                .run("ListObjectsV2", || async {
+                    self.client
+                        .list_objects_v2()
+                        .bucket(bucket)
+                        .prefix(prefix)
+                        .set_continuation_token(token.clone())
+                        .send()
+                        .await
+                        .map_err(|e| AwsError::from_sdk("ListObjectsV2", e))
+                })
+                .await?;
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                found.push(ListedObject {
+                    key: key.to_string(),
+                    size: object.size().unwrap_or_default(),
+                    etag: object.e_tag().map(|e| e.trim_matches('"').to_string()),
+                    last_modified: object
+                        .last_modified()
+                        .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+                });
+            }
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        Ok(found)
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
+        self.retry
+            .run("DeleteObject", || async {
+                self.client
+                    .delete_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("DeleteObject", e))
             })
             .await?;
         Ok(())

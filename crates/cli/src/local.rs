@@ -20,7 +20,7 @@ pub const DEFAULT_INPUT_BUCKET: &str = "recordings";
 /// Region the stand-ins report.
 pub const LOCAL_REGION: &str = "us-east-1";
 /// The role named in COPY; the local warehouse reads the stand-in's objects whatever it is.
-const LOCAL_COPY_ROLE: &str = "arn:aws:iam::000000000000:role/redscribe-local";
+pub const LOCAL_COPY_ROLE: &str = "arn:aws:iam::000000000000:role/redscribe-local";
 /// Workgroup name the pipeline uses locally (the warehouse answers to any).
 pub const LOCAL_WORKGROUP: &str = "local";
 
@@ -39,7 +39,8 @@ pub struct LocalServices {
     pub s3: S3Server,
     pub data_api: DataApiServer,
     pub journal: Arc<EventJournal>,
-    pub events: UnboundedReceiver<Delivery>,
+    /// Upload events not yet taken (`serve` follows them; `run` takes what is pending).
+    pub events: std::sync::Mutex<UnboundedReceiver<Delivery>>,
     pub credentials: Credentials,
     pub warehouse_file: PathBuf,
 }
@@ -71,7 +72,7 @@ impl LocalServices {
         .with_context(|| {
             format!("starting the Data API stand-in on {} (is `redscribe serve` using it?)", warehouse_file.display())
         })?;
-        Ok(LocalServices { s3, data_api, journal, events, credentials, warehouse_file })
+        Ok(LocalServices { s3, data_api, journal, events: std::sync::Mutex::new(events), credentials, warehouse_file })
     }
 
     async fn sdk_config(&self, endpoint: &str) -> aws_config::SdkConfig {
@@ -118,6 +119,16 @@ impl LocalServices {
         Ok(())
     }
 
+    /// Every event delivered so far and not yet taken.
+    pub fn take_pending(&self) -> Vec<Delivery> {
+        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let mut pending = Vec::new();
+        while let Ok(d) = events.try_recv() {
+            pending.push(d);
+        }
+        pending
+    }
+
     pub async fn stop(self) {
         self.s3.stop().await;
         self.data_api.stop().await;
@@ -152,22 +163,4 @@ pub fn flush_metrics(data_dir: &Path, recorder: &redscribe_core::emf::Recorder) 
 /// The recorder of the CLI's metrics (`Function` = `redscribe`).
 pub fn recorder() -> Arc<redscribe_core::emf::Recorder> {
     Arc::new(redscribe_core::emf::Recorder::new(redscribe_core::metrics::DEFAULT_NAMESPACE, "redscribe"))
-}
-
-/// The load stage as `run` and `serve` use it: the tables of `sql/migrations`, manifests and quarantine records
-/// in `bucket`, up to five rounds of isolating files the warehouse refuses.
-pub fn loader(
-    objects: Arc<S3Objects>,
-    warehouse: Arc<DataApi>,
-    bucket: String,
-    metrics: Arc<redscribe_core::emf::Recorder>,
-) -> redscribe_pipeline::Loader<S3Objects, DataApi> {
-    let config = redscribe_pipeline::LoadConfig {
-        tables: redscribe_core::load::Tables::default(),
-        auth: redscribe_core::load::CopyAuthorization::IamRole(LOCAL_COPY_ROLE.into()),
-        layout: redscribe_core::layout::Layout::default(),
-        bucket,
-        max_isolation_rounds: 5,
-    };
-    redscribe_pipeline::Loader::new(objects, warehouse, config).with_metrics(metrics)
 }

@@ -1,10 +1,15 @@
 //! `redscribe`: the command-line tool. Thin: parse arguments, run one command, map errors to exit codes.
 
+mod backfill;
+mod demo;
 mod inspect;
 mod local;
+mod once;
 mod query;
+mod replay;
 mod run;
 mod serve;
+mod target;
 
 use std::process::ExitCode;
 
@@ -40,10 +45,16 @@ fn init_logging(format: LogFormat) {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The whole product on the sample recordings: stand-ins up, samples uploaded, rows loaded and printed.
+    Demo(demo::DemoArgs),
     /// Print the audio metadata of recordings (or why each is rejected), one JSON line per file.
     Inspect(inspect::InspectArgs),
     /// Upload recordings to the local stand-ins and run the whole pipeline on them once.
     Run(run::RunArgs),
+    /// Process recordings already in a bucket (no upload events needed), locally or with --aws.
+    Backfill(backfill::BackfillArgs),
+    /// Process quarantined recordings again after a fix (from their records under rejected/).
+    Replay(replay::ReplayArgs),
     /// Run SQL through the Redshift Data API (local or AWS) and print the rows.
     Query(query::QueryArgs),
     /// Run the local stand-ins (S3 and the Redshift Data API) on loopback until Ctrl-C or SIGTERM.
@@ -54,7 +65,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let result = match cli.command {
+        Command::Backfill(args) => backfill::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Replay(args) => replay::run(args),
         Command::Query(args) => query::run(args),
         Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::run(args),

@@ -27,10 +27,10 @@ pub struct WarehouseArgs {
     secret_arn: Option<String>,
     /// Data API endpoint (e.g. the one `redscribe serve` prints); otherwise the AWS configuration decides.
     #[arg(long, value_name = "URL", env = "AWS_ENDPOINT_URL_REDSHIFT_DATA")]
-    data_api_endpoint: Option<String>,
+    pub data_api_endpoint: Option<String>,
     /// AWS region; otherwise the AWS configuration decides.
     #[arg(long, value_name = "REGION")]
-    region: Option<String>,
+    pub region: Option<String>,
 }
 
 impl WarehouseArgs {
@@ -90,7 +90,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_table(out: &mut impl Write, rows: &Rows) -> anyhow::Result<()> {
+pub fn print_table(out: &mut impl Write, rows: &Rows) -> anyhow::Result<()> {
     if rows.columns.is_empty() {
         writeln!(out, "OK")?;
         return Ok(());

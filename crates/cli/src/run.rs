@@ -2,22 +2,16 @@
 //! the S3 SDK, process the upload events with the transcribe stage, load the results with batched COPY through
 //! the Data API, and print a summary. Events are acknowledged only after their rows are loaded.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::Context;
-use indicatif::{ProgressBar, ProgressStyle};
 use redscribe_core::events::normalize;
-use redscribe_core::layout::Layout;
 use redscribe_core::ports::ObjectStore;
-use redscribe_local::redshift::DataApiConfig;
-use redscribe_pipeline::{Processed, TranscribeConfig, TranscribeStage};
 
 use crate::inspect::expand;
-use crate::local::{default_data_dir, flush_metrics, loader, recorder, LocalServices};
+use crate::local::default_data_dir;
+use crate::once::{bar, process_and_load, PassArgs};
+use crate::target::Target;
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -33,15 +27,8 @@ pub struct RunArgs {
     /// Key prefix for the uploads; each file keeps its path relative to the folder given.
     #[arg(long, default_value = "in/")]
     prefix: String,
-    /// Also write each result as JSON Lines beside its Parquet file.
-    #[arg(long)]
-    jsonl: bool,
-    /// Recordings processed at once.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
-    concurrency: u16,
-    /// Most result files per load (one COPY each).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    batch_files: u32,
+    #[command(flatten)]
+    pass: PassArgs,
 }
 
 fn key_for(prefix: &str, root: &Path, file: &Path) -> String {
@@ -54,36 +41,35 @@ fn key_for(prefix: &str, root: &Path, file: &Path) -> String {
     format!("{prefix}{rel}")
 }
 
-fn bar(len: u64, what: &'static str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} {elapsed_precise} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(what);
-    bar
-}
-
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(run_async(args))
+    runtime.block_on(async {
+        let data_dir = match &args.data_dir {
+            Some(d) => d.clone(),
+            None => default_data_dir()?,
+        };
+        let target = Target::local(data_dir).await?;
+        let result = run_on(&target, &args).await;
+        let documents = target.close().await?;
+        let data_dir = args.data_dir.clone().map_or_else(default_data_dir, Ok)?;
+        result?;
+        println!(
+            "  metrics:          {documents} EMF document(s) appended to {}",
+            data_dir.join("metrics/emf.jsonl").display()
+        );
+        println!(
+            "  warehouse:        {} (DuckDB; query it with `redscribe query` under `redscribe serve`)",
+            data_dir.join("warehouse/redscribe.duckdb").display()
+        );
+        Ok(())
+    })
 }
 
-async fn run_async(args: RunArgs) -> anyhow::Result<()> {
+/// Uploads, processes and loads; prints the summary. Shared with `demo`.
+pub async fn run_on(target: &Target, args: &RunArgs) -> anyhow::Result<()> {
     let started = Instant::now();
-    let data_dir = match &args.data_dir {
-        Some(d) => d.clone(),
-        None => default_data_dir()?,
-    };
-    let loopback: SocketAddr = "127.0.0.1:0".parse()?;
-    let mut services = LocalServices::start(&data_dir, loopback, loopback, DataApiConfig::default()).await?;
-    let objects = Arc::new(services.objects().await);
-    let warehouse = Arc::new(services.warehouse().await?);
-    services.migrate(&warehouse).await?;
-    if objects.client().head_bucket().bucket(&args.bucket).send().await.is_err() {
-        objects.client().create_bucket().bucket(&args.bucket).send().await.context("creating the bucket")?;
-    }
+    target.ensure_bucket(&args.bucket).await?;
+    let services = target.local.as_ref().ok_or_else(|| anyhow::anyhow!("`run` needs the local stand-ins"))?;
 
     // Upload. Each completed upload journals its event before the response.
     let mut uploads = Vec::new();
@@ -98,7 +84,7 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
         progress.set_message(key.clone());
         match std::fs::read(file) {
             Ok(body) => {
-                objects.put(&args.bucket, key, body, "application/octet-stream").await?;
+                target.objects.put(&args.bucket, key, body, "application/octet-stream").await?;
                 uploaded += 1;
             }
             Err(e) => progress.println(format!("not uploaded {}: {e}", file.display())),
@@ -107,19 +93,15 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
     }
     progress.finish_with_message("done");
 
-    // Process every pending event (this run's, and any an earlier run left unacknowledged).
-    let layout = Layout::default();
-    let mut deliveries = Vec::new();
-    while let Ok(d) = services.events.try_recv() {
-        deliveries.push(d);
-    }
-    let mut objects_to_process = Vec::new();
+    // Every pending event: this run's, and any an earlier run left unacknowledged.
+    let deliveries = services.take_pending();
+    let mut events = Vec::new();
     let mut skipped = 0usize;
     for d in &deliveries {
-        match normalize(&d.event, &layout) {
+        match normalize(&d.event, &target.layout) {
             Ok(n) => {
                 skipped += n.skipped.len();
-                objects_to_process.extend(n.objects);
+                events.extend(n.objects);
             }
             Err(e) => {
                 tracing::warn!(seq = d.seq, error = %e, "unreadable event");
@@ -127,91 +109,26 @@ async fn run_async(args: RunArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let metrics = recorder();
-    let stage = Arc::new(
-        TranscribeStage::new(objects.clone(), TranscribeConfig { layout: layout.clone(), jsonl: args.jsonl })
-            .with_metrics(metrics.clone()),
-    );
-    let progress = bar(objects_to_process.len() as u64, "process");
-    let limit = Arc::new(tokio::sync::Semaphore::new(usize::from(args.concurrency)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for object in objects_to_process {
-        let (stage, limit) = (stage.clone(), limit.clone());
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            let result = stage.process(&object).await;
-            (object, result)
-        });
-    }
-    let mut files = Vec::new();
-    let mut rejected: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let mut retry_later = 0usize;
-    while let Some(joined) = tasks.join_next().await {
-        let (object, result) = joined.context("a processing task panicked")?;
-        match result {
-            Ok(processed) => {
-                if let Processed::Quarantined { code, .. } = &processed {
-                    *rejected.entry(code.as_str()).or_default() += 1;
-                }
-                files.push(processed.file().clone());
-            }
-            Err(e) => {
-                retry_later += 1;
-                progress.println(format!("s3://{}/{}: {e} (kept for the next run)", object.bucket, object.key));
-            }
-        }
-        progress.inc(1);
-    }
-    progress.finish_with_message("done");
-
-    // Load, in batches of at most --batch-files files.
-    let loader = loader(objects.clone(), warehouse.clone(), args.bucket.clone(), metrics.clone());
-    let progress = bar(files.len() as u64, "load");
-    let (mut loaded_rows, mut copies, mut load_rejected) = (0i64, 0usize, 0usize);
-    for chunk in files.chunks(args.batch_files as usize) {
-        let report = loader.load(chunk.to_vec()).await.context("loading")?;
-        loaded_rows += report.loaded.iter().map(|f| f.rows).sum::<i64>();
-        copies += report.batches;
-        load_rejected += report.rejected.len();
-        progress.inc(chunk.len() as u64);
-    }
-    progress.finish_with_message("done");
-    if retry_later == 0 {
+    let pass = process_and_load(target, &args.bucket, events, &args.pass).await?;
+    if pass.retry_later() == 0 {
         for d in &deliveries {
             services.journal.ack(d.seq)?;
         }
     }
-
-    let processed = files.len();
     println!("redscribe run: {uploaded} file(s) uploaded, done in {:.1} s", started.elapsed().as_secs_f64());
-    println!(
-        "  processed:        {processed} ({} with metadata, {} rejected)",
-        processed - rejected.values().sum::<usize>(),
-        rejected.values().sum::<usize>()
-    );
-    for (code, n) in &rejected {
-        println!("    rejected {code}: {n}");
-    }
-    if skipped > 0 {
-        println!("  skipped events:   {skipped} (test events, folder markers, empty objects, own outputs)");
-    }
-    if retry_later > 0 {
-        println!("  to retry:         {retry_later} (transient failures; events kept for the next run)");
-    }
-    println!("  rows loaded:      {loaded_rows} into transcription_results");
-    println!("  COPY statements:  {copies}");
-    if load_rejected > 0 {
-        println!("  load rejected:    {load_rejected} file(s), see load_audit and rejected/load_rejected/");
-    }
-    let documents = flush_metrics(&data_dir, &metrics)?;
-    println!(
-        "  metrics:          {documents} EMF document(s) appended to {}",
-        data_dir.join("metrics/emf.jsonl").display()
-    );
-    println!(
-        "  warehouse:        {} (DuckDB; query it with `redscribe query` under `redscribe serve`)",
-        services.warehouse_file.display()
-    );
-    tokio::time::timeout(Duration::from_secs(15), services.stop()).await.ok();
+    pass.print(skipped);
     Ok(())
+}
+
+impl RunArgs {
+    /// `run` over `paths` with the defaults (what `demo` does).
+    pub fn defaults(paths: Vec<PathBuf>) -> RunArgs {
+        RunArgs {
+            paths,
+            data_dir: None,
+            bucket: crate::local::DEFAULT_INPUT_BUCKET.into(),
+            prefix: "in/".into(),
+            pass: PassArgs { jsonl: false, concurrency: 4, batch_files: 1000 },
+        }
+    }
 }

@@ -7,19 +7,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use redscribe_aws::redshift::DataApi;
-use redscribe_aws::s3::S3Objects;
 use redscribe_core::events::normalize;
-use redscribe_core::layout::Layout;
 use redscribe_local::redshift::{DataApiConfig, DATABASE};
 use redscribe_local::s3::{Delivery, EventJournal};
 use redscribe_local::Credentials;
-use redscribe_pipeline::{Processed, ResultFile, TranscribeConfig, TranscribeStage};
+use redscribe_pipeline::{Processed, ResultFile};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::local::{
-    default_data_dir, flush_metrics, loader, recorder, LocalServices, DEFAULT_INPUT_BUCKET, LOCAL_REGION,
-};
+use crate::local::{default_data_dir, flush_metrics, LocalServices, DEFAULT_INPUT_BUCKET, LOCAL_REGION};
+use crate::target::Target;
 
 /// Name of the profile written for the `aws` CLI.
 pub const PROFILE: &str = "redscribe-local";
@@ -45,6 +41,10 @@ pub struct ServeArgs {
     /// Longest wait, in milliseconds, before processed uploads are loaded (one COPY per batch).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     batch_age_ms: u64,
+    /// Run only the stand-ins: upload events stay in the journal (for a later `run` or `serve`), and other
+    /// code — `redscribe backfill --aws`, a benchmark, your own — can drive the endpoints.
+    #[arg(long)]
+    no_pipeline: bool,
 }
 
 /// Writes an AWS CLI config and credentials file with a profile pointing at the stand-ins (service-specific
@@ -85,14 +85,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => default_data_dir()?,
     };
     let api = DataApiConfig { max_active_statements: args.max_active_statements, ..DataApiConfig::default() };
-    let services = LocalServices::start(&data_dir, args.s3_addr, args.data_api_addr, api).await?;
+    let mut target = Target::local_on(data_dir.clone(), args.s3_addr, args.data_api_addr, api).await?;
+    let services = target.local.take().context("local services")?;
     if args.fail_active_statements_exceeded > 0 {
         services.data_api.faults().fail_next_with_active_statements_exceeded(args.fail_active_statements_exceeded);
     }
-    let objects = Arc::new(services.objects().await);
-    let warehouse = Arc::new(services.warehouse().await?);
-    services.migrate(&warehouse).await?;
     let LocalServices { s3, data_api, journal, events, credentials: creds, warehouse_file } = services;
+    let events = events.into_inner().unwrap_or_else(|e| e.into_inner());
     let endpoint = s3.endpoint_url();
     let data_api_endpoint = data_api.endpoint_url();
     let (config_file, credentials_file) = write_profile(&data_dir.join("aws"), &creds, &endpoint, &data_api_endpoint)?;
@@ -120,14 +119,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
 
     // The pipeline on every upload: transcribe each event, load in batches, acknowledge after the load.
-    let batch_age = Duration::from_millis(args.batch_age_ms);
-    let bucket = DEFAULT_INPUT_BUCKET.to_string();
-    let pipeline = tokio::spawn(follow(events, journal, objects, warehouse, bucket, batch_age, data_dir.clone()));
+    let pipeline = if args.no_pipeline {
+        println!("The pipeline is off (--no-pipeline): upload events stay in the journal for a later run.");
+        None
+    } else {
+        let batch_age = Duration::from_millis(args.batch_age_ms);
+        Some(tokio::spawn(follow(events, journal, target, DEFAULT_INPUT_BUCKET.to_string(), batch_age)))
+    };
     shutdown_signal().await;
     eprintln!("redscribe: stopping (requests in flight finish first)");
     s3.stop().await;
     data_api.stop().await;
-    pipeline.abort();
+    if let Some(pipeline) = pipeline {
+        pipeline.abort();
+    }
     Ok(())
 }
 
@@ -161,17 +166,15 @@ const MAX_BATCH_FILES: usize = 1000;
 async fn follow(
     mut events: UnboundedReceiver<Delivery>,
     journal: Arc<EventJournal>,
-    objects: Arc<S3Objects>,
-    warehouse: Arc<DataApi>,
+    target: Target,
     bucket: String,
     batch_age: Duration,
-    data_dir: PathBuf,
 ) {
-    let layout = Layout::default();
-    let metrics = recorder();
-    let stage = TranscribeStage::new(objects.clone(), TranscribeConfig { layout: layout.clone(), jsonl: false })
-        .with_metrics(metrics.clone());
-    let loader = loader(objects, warehouse, bucket, metrics.clone());
+    let layout = target.layout.clone();
+    let metrics = target.metrics.clone();
+    let data_dir = target.data_dir.clone().unwrap_or_default();
+    let stage = target.stage(false);
+    let loader = target.loader(&bucket);
     let mut pending: Vec<(u64, Vec<ResultFile>)> = Vec::new();
     let mut oldest: Option<Instant> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(200));

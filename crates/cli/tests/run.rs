@@ -114,4 +114,47 @@ fn recordings_become_rows_and_a_second_run_adds_none() {
     let summary = run(&data, &input);
     assert!(summary.contains("rows loaded:      4"), "{summary}");
     assert_eq!(duckdb(&db, "select count(*), count(distinct id) from public.transcription_results"), "[(4, 4)]");
+
+    // The two rejected recordings have quarantine records that replay can act on.
+    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+        .args(["replay", "--dry-run", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = String::from_utf8(out.stdout).unwrap();
+    assert!(listed.contains("2 record(s) would be replayed"), "{listed}");
+    assert!(listed.contains("not_audio\ts3://recordings/in/notes.mp3"), "{listed}");
+    assert!(listed.contains("truncated\ts3://recordings/in/cut.wav"), "{listed}");
+}
+
+/// `redscribe demo` on the samples `scripts/make-samples.sh` generates (as the setup step does): every sample is a
+/// row, printed through the Data API, with the bad ones failed under their own codes.
+#[test]
+fn demo_loads_and_prints_every_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = dir.path().join("samples");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-samples.sh");
+    let made = Command::new("bash").arg(&script).arg(&samples).output().unwrap();
+    assert!(made.status.success(), "make-samples: {}", String::from_utf8_lossy(&made.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+        .args(["demo", "--samples"])
+        .arg(&samples)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "redscribe demo: {}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert!(printed.contains("(12 rows)"), "{printed}");
+    let row = |key: &str| printed.lines().find(|l| l.contains(key)).unwrap_or_else(|| panic!("{key}: {printed}"));
+    for good in ["in/call-0042.wav", "in/phone-ulaw.wav", "in/meeting.flac", "in/podcast.mp3", "in/voice memo.m4a"] {
+        assert!(row(good).contains("metadata_only"), "{}", row(good));
+    }
+    assert!(row("in/empty.wav").contains("empty_object"), "{}", row("in/empty.wav"));
+    assert!(row("in/notes.mp3").contains("not_audio"), "{}", row("in/notes.mp3"));
+    assert!(row("in/invoice.wav").contains("not_audio"), "{}", row("in/invoice.wav"));
+    assert!(row("in/header-only.wav").contains("truncated"), "{}", row("in/header-only.wav"));
 }

@@ -13,9 +13,14 @@ struct Served {
 }
 
 fn start(data: &Path) -> Served {
+    start_with(data, &[])
+}
+
+fn start_with(data: &Path, extra: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_redscribe"))
         .args(["serve", "--s3-addr", "127.0.0.1:0", "--data-api-addr", "127.0.0.1:0", "--data-dir"])
         .arg(data)
+        .args(extra)
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .stdout(Stdio::piped())
@@ -192,4 +197,78 @@ fn an_upload_through_the_generated_profile_becomes_a_row_and_survives_a_restart(
     assert_eq!(count, "n\n1\n");
     stop(served);
     assert_eq!(journal_lines(&data, "events.jsonl").len(), events.len(), "a restart raises no new event");
+}
+
+/// A 16-bit PCM mono WAV of a tone.
+fn wav(rate: u32, seconds: f32) -> Vec<u8> {
+    let n = (rate as f32 * seconds) as u32;
+    let mut out = Vec::new();
+    for v in [b"RIFF".as_slice(), &(36 + n * 2).to_le_bytes(), b"WAVEfmt ", &16u32.to_le_bytes(), &1u16.to_le_bytes()] {
+        out.extend_from_slice(v);
+    }
+    for v in [&1u16.to_le_bytes(), rate.to_le_bytes().as_slice(), &(rate * 2).to_le_bytes(), &2u16.to_le_bytes()] {
+        out.extend_from_slice(v);
+    }
+    for v in [16u16.to_le_bytes().as_slice(), b"data", &(n * 2).to_le_bytes()] {
+        out.extend_from_slice(v);
+    }
+    for i in 0..n {
+        let s = ((i as f32 * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 9000.0) as i16;
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    out
+}
+
+/// `backfill` and `replay` with `--aws`, pointed at `serve --no-pipeline` by nothing but the generated profile:
+/// the configuration-only path to a real account.
+#[test]
+fn backfill_and_replay_reach_the_stand_ins_through_aws_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let served = start_with(&data, &["--no-pipeline"]);
+    let files = dir.path().join("archive");
+    std::fs::create_dir_all(&files).unwrap();
+    std::fs::write(files.join("a.wav"), wav(8000, 0.5)).unwrap();
+    std::fs::write(files.join("b's.wav"), wav(16000, 0.25)).unwrap();
+    let mut cut = wav(8000, 1.0);
+    cut.truncate(3000);
+    std::fs::write(files.join("cut.wav"), &cut).unwrap();
+    aws(&served, &["s3", "cp", "--recursive", files.to_str().unwrap(), "s3://recordings/archive/"]);
+    let count = |served: &Served| {
+        redscribe(served, &["query", "--format", "csv", "select count(*) as n from transcription_results"])
+    };
+    assert_eq!(count(&served), "n\n0\n", "--no-pipeline leaves uploads alone");
+
+    let aws_args = ["--aws", "--s3-path-style"];
+    let summary = redscribe(&served, &[&["backfill"], &aws_args[..], &["s3://recordings/archive/"]].concat());
+    assert!(summary.contains("processed:        3 (2 with metadata, 1 rejected)"), "{summary}");
+    assert!(summary.contains("COPY statements:  1"), "{summary}");
+    assert_eq!(count(&served), "n\n3\n");
+
+    let listed = redscribe(&served, &[&["replay", "--dry-run"], &aws_args[..]].concat());
+    assert!(listed.contains("truncated\ts3://recordings/archive/cut.wav"), "{listed}");
+    assert!(listed.contains("1 record(s) would be replayed"), "{listed}");
+    // Replayed three times while still broken: the same row, the same record.
+    for _ in 0..3 {
+        let replayed = redscribe(&served, &[&["replay", "--reason", "truncated"], &aws_args[..]].concat());
+        assert!(replayed.contains("rejected truncated: 1"), "{replayed}");
+    }
+    assert_eq!(count(&served), "n\n3\n");
+    let listed = redscribe(&served, &[&["replay", "--dry-run"], &aws_args[..]].concat());
+    assert!(listed.contains("1 record(s) would be replayed"), "{listed}");
+
+    // The object is fixed (the "fix" replay exists for): the row is updated in place and the record goes.
+    std::fs::write(files.join("cut.wav"), wav(8000, 1.0)).unwrap();
+    aws(&served, &["s3", "cp", files.join("cut.wav").to_str().unwrap(), "s3://recordings/archive/cut.wav"]);
+    let replayed = redscribe(&served, &[&["replay"], &aws_args[..]].concat());
+    assert!(replayed.contains("processed:        1 (1 with metadata, 0 rejected)"), "{replayed}");
+    assert!(replayed.contains("records settled:  1"), "{replayed}");
+    let rows = redscribe(
+        &served,
+        &["query", "--format", "csv", "select status, count(*) as n from transcription_results group by 1"],
+    );
+    assert_eq!(rows, "status,n\nmetadata_only,3\n");
+    let listed = redscribe(&served, &[&["replay", "--dry-run"], &aws_args[..]].concat());
+    assert!(listed.contains("0 record(s) would be replayed"), "{listed}");
+    stop(served);
 }

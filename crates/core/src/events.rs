@@ -66,8 +66,6 @@ pub enum SkipReason {
     NotObjectCreated,
     /// A key ending in `/`: a console "folder".
     FolderMarker,
-    /// An object of zero bytes: there is no audio to read.
-    ZeroByteObject,
     /// A key under one of the pipeline's own output prefixes (loop guard).
     OwnOutput,
     /// Another record in the same event names the same object, with the same or a later sequencer.
@@ -81,7 +79,6 @@ impl SkipReason {
             SkipReason::TestEvent => "test_event",
             SkipReason::NotObjectCreated => "not_object_created",
             SkipReason::FolderMarker => "folder_marker",
-            SkipReason::ZeroByteObject => "zero_byte_object",
             SkipReason::OwnOutput => "own_output",
             SkipReason::Duplicate => "duplicate",
         }
@@ -388,8 +385,6 @@ fn apply_filters(objects: Vec<ObjectEvent>, layout: &Layout, skipped: &mut Vec<S
             Some(SkipReason::NotObjectCreated)
         } else if o.key.ends_with('/') {
             Some(SkipReason::FolderMarker)
-        } else if o.size == Some(0) {
-            Some(SkipReason::ZeroByteObject)
         } else if layout.is_output(&o.bucket, &o.key) {
             Some(SkipReason::OwnOutput)
         } else {

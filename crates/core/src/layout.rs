@@ -129,6 +129,14 @@ impl Layout {
         format!("{}dt={}/{batch_id}.manifest", self.manifests_prefix, day.format("%Y-%m-%d"))
     }
 
+    /// Prefix of the quarantine records, of one reason or of all.
+    pub fn rejected_prefix(&self, code: Option<ErrorCode>) -> String {
+        match code {
+            Some(code) => format!("{}{}/", self.rejected_prefix, code.as_str()),
+            None => self.rejected_prefix.clone(),
+        }
+    }
+
     /// Key of the quarantine record of one version of one recording.
     pub fn rejected_key(&self, code: ErrorCode, day: NaiveDate, id: &str, version: &str) -> String {
         format!("{}{}/dt={}/{id}-{version}.json", self.rejected_prefix, code.as_str(), day.format("%Y-%m-%d"))

@@ -33,6 +33,16 @@ pub struct StoredObject {
     pub version_id: Option<String>,
 }
 
+/// An object found by [`ObjectStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: String,
+    pub size: i64,
+    /// Without quotes.
+    pub etag: Option<String>,
+    pub last_modified: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// S3, as the stages use it.
 #[async_trait]
 pub trait ObjectStore: Send + Sync {
@@ -40,6 +50,10 @@ pub trait ObjectStore: Send + Sync {
     async fn get(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<StoredObject, PortError>;
     /// Writes a whole object.
     async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError>;
+    /// Every object under a prefix, in key order.
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ListedObject>, PortError>;
+    /// Removes an object (no error when it is already gone).
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError>;
 }
 
 /// The warehouse, as the load stage uses it.

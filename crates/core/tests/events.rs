@@ -43,15 +43,16 @@ const CASES: &[Case] = &[
         invalid: &[],
     },
     Case {
-        name: "folder markers, empty objects, own outputs, removals and duplicates are skipped",
+        name: "folder markers, own outputs, removals and duplicates are skipped",
         payload: fixture!("s3_skips.json"),
         objects: &[
+            // A zero-byte recording is work: it becomes a `failed` row and an `empty_object` quarantine record.
+            ("recordings-prod", "calls/empty.wav", Envelope::S3, None),
             ("recordings-prod", "calls/dup.wav", Envelope::S3, None),
             ("recordings-prod", "calls/keep.wav", Envelope::S3, None),
         ],
         skipped: &[
             (SkipReason::FolderMarker, Some("calls/")),
-            (SkipReason::ZeroByteObject, Some("calls/empty.wav")),
             (SkipReason::OwnOutput, Some("processed/transcription_results/dt=2026-11-23/abc-v1.parquet")),
             (SkipReason::OwnOutput, Some("rejected/not_audio/dt=2026-11-23/abc-v1.json")),
             (SkipReason::NotObjectCreated, Some("calls/gone.wav")),

@@ -6,8 +6,12 @@
 //! - [`load`]: result files → a manifest → one `BatchExecuteStatement` (stage, COPY, de-duplicate, MERGE, audit);
 //!   a file that fails the COPY is found in `sys_load_error_detail`, quarantined, and the rest loaded.
 //! - [`row`]: the `transcription_results` row of a recording.
+//! - [`drive`]: many events at once (bounded concurrency), then loads in batches.
+//! - [`replay`]: quarantine records back into the events they came from.
 
+pub mod drive;
 pub mod load;
+pub mod replay;
 pub mod row;
 pub mod transcribe;
 

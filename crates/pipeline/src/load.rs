@@ -30,7 +30,7 @@ pub struct LoadConfig {
 }
 
 /// What one call to [`Loader::load`] did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct LoadReport {
     /// Files whose rows are now in the table.
     pub loaded: Vec<ResultFile>,
@@ -99,6 +99,11 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             match outcome {
                 Ok(()) => {
                     self.record(Metric::RowsLoaded, files.iter().map(|f| f.rows).sum::<i64>() as f64, None);
+                    let now = Utc::now();
+                    for uploaded in files.iter().filter_map(|f| f.source.event_time) {
+                        let seconds = (now - uploaded).num_milliseconds().max(0) as f64 / 1000.0;
+                        self.record(Metric::UploadToQueryableLatency, seconds, None);
+                    }
                     tracing::info!(batch = %batch_id, files = files.len(), "loaded");
                     report.loaded.append(&mut files);
                     return Ok(report);
@@ -171,6 +176,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             "reason": ErrorCode::LoadRejected.as_str(),
             "message": message,
             "file": file.uri(),
+            "recording": recording_json(&file.source),
             "id": file.id,
             "batch": batch_id,
             "manifest": manifest_uri,
@@ -196,4 +202,13 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         tracing::warn!(file = %file.uri(), id = %file.id, %message, "load rejected the file; quarantined");
         Ok(())
     }
+}
+
+/// How quarantine records name the recording they are about (what `replay` reads back).
+pub fn recording_json(event: &redscribe_core::events::ObjectEvent) -> serde_json::Value {
+    json!({
+        "bucket": event.bucket, "key": event.key, "version_id": event.version_id,
+        "etag": event.etag, "sequencer": event.sequencer, "size": event.size,
+        "event_name": event.event_name, "event_time": event.event_time,
+    })
 }

@@ -33,7 +33,7 @@ pub struct TranscribeConfig {
 }
 
 /// A result file ready for the load stage.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ResultFile {
     /// The recording's id.
     pub id: String,
@@ -42,6 +42,9 @@ pub struct ResultFile {
     /// Bytes of the Parquet file (the COPY manifest needs it).
     pub size: u64,
     pub rows: i64,
+    /// The event it answers: quarantine records name the recording, and the upload time gives the
+    /// upload-to-queryable latency once the rows are loaded.
+    pub source: ObjectEvent,
 }
 
 impl ResultFile {
@@ -51,7 +54,7 @@ impl ResultFile {
 }
 
 /// What processing one event produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Processed {
     /// A `metadata_only` row.
     Written(ResultFile),
@@ -109,7 +112,12 @@ impl<S: ObjectStore> TranscribeStage<S> {
             content_type: None,
             uploaded_at: event.event_time,
         };
-        let got = self.store.get(&event.bucket, &event.key, event.version_id.as_deref()).await;
+        let got = if event.size == Some(0) {
+            // The event says there is nothing to read: no request needed to reject it.
+            Err(PortError::new(ErrorCode::EmptyObject, "the object is empty (0 bytes)"))
+        } else {
+            self.store.get(&event.bucket, &event.key, event.version_id.as_deref()).await
+        };
         self.record(Metric::StageLatency, ms(started), Stage::Download, None);
         let mut failed_stage = Stage::Download;
         let outcome = match got {
@@ -147,11 +155,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
                 let record = json!({
                     "reason": code.as_str(),
                     "message": message,
-                    "recording": {
-                        "bucket": event.bucket, "key": event.key, "version_id": event.version_id,
-                        "etag": event.etag, "sequencer": event.sequencer, "size": event.size,
-                        "event_name": event.event_name, "event_time": event.event_time,
-                    },
+                    "recording": crate::load::recording_json(event),
                     "id": row.id,
                     "rejected_at": processed_at,
                     "pipeline_version": redscribe_core::PIPELINE_VERSION,
@@ -173,8 +177,14 @@ impl<S: ObjectStore> TranscribeStage<S> {
         }
         let parquet = to_parquet(&[batch]).map_err(|e| PortError::new(ErrorCode::Internal, format!("Parquet: {e}")))?;
         let key = layout.results_key(day, &row.id, &version, FileFormat::Parquet);
-        let file =
-            ResultFile { id: row.id.clone(), bucket: out_bucket.clone(), key, size: parquet.len() as u64, rows: 1 };
+        let file = ResultFile {
+            id: row.id.clone(),
+            bucket: out_bucket.clone(),
+            key,
+            size: parquet.len() as u64,
+            rows: 1,
+            source: event.clone(),
+        };
         self.store.put(&out_bucket, &file.key, parquet, "application/vnd.apache.parquet").await?;
         self.record(Metric::StageLatency, ms(write_started), Stage::Write, None);
         match &quarantine {

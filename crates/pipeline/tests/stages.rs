@@ -161,6 +161,9 @@ async fn uploads_become_rows_bad_inputs_are_quarantined_and_replays_add_nothing(
     let mut h = start().await;
     let mut truncated = wav(8000, 1.0);
     truncated.truncate(2000);
+    // A header that claims no channels at all.
+    let mut lying = wav(8000, 0.5);
+    lying[22..24].copy_from_slice(&0u16.to_le_bytes());
     let uploads: Vec<(&str, Vec<u8>)> = vec![
         ("in/call.wav", wav(8000, 0.5)),
         (HOSTILE, wav(16000, 0.25)),
@@ -168,6 +171,8 @@ async fn uploads_become_rows_bad_inputs_are_quarantined_and_replays_add_nothing(
         ("in/noise.wav", (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect()),
         ("in/notes.mp3", b"these are meeting notes, not audio\n".repeat(40)),
         ("in/cut.wav", truncated),
+        ("in/empty.wav", Vec::new()),
+        ("in/liar.wav", lying),
     ];
     for (key, body) in &uploads {
         h.store.put("recordings", key, body.clone(), "audio/wav").await.unwrap();
@@ -175,7 +180,7 @@ async fn uploads_become_rows_bad_inputs_are_quarantined_and_replays_add_nothing(
 
     // Every event delivered three times (at-least-once delivery).
     let processed = h.process_events(3).await;
-    assert_eq!(processed.len(), 18);
+    assert_eq!(processed.len(), 24);
     let codes: std::collections::BTreeSet<_> = processed
         .iter()
         .filter_map(|p| match p {
@@ -183,13 +188,13 @@ async fn uploads_become_rows_bad_inputs_are_quarantined_and_replays_add_nothing(
             _ => None,
         })
         .collect();
-    assert_eq!(codes.into_iter().collect::<Vec<_>>(), ["not_audio", "truncated"]);
+    assert_eq!(codes.into_iter().collect::<Vec<_>>(), ["empty_object", "invalid_header", "not_audio", "truncated"]);
     let files: Vec<ResultFile> = processed.iter().map(|p| p.file().clone()).collect();
     let report = h.loader().load(files).await.unwrap();
     assert_eq!(report.batches, 1, "one COPY for the whole batch");
-    assert_eq!(report.loaded.len(), 18);
+    assert_eq!(report.loaded.len(), 24);
 
-    assert_eq!(h.count("SELECT COUNT(*) FROM transcription_results").await, 6);
+    assert_eq!(h.count("SELECT COUNT(*) FROM transcription_results").await, 8);
     let statuses = h.rows("SELECT object_key, status, error_code FROM transcription_results ORDER BY object_key").await;
     let by_key: std::collections::HashMap<String, (String, Option<String>)> =
         statuses.into_iter().map(|r| (r[0].clone().unwrap(), (r[1].clone().unwrap(), r[2].clone()))).collect();
@@ -199,6 +204,8 @@ async fn uploads_become_rows_bad_inputs_are_quarantined_and_replays_add_nothing(
     assert_eq!(by_key["in/noise.wav"], ("failed".into(), Some("not_audio".into())));
     assert_eq!(by_key["in/notes.mp3"], ("failed".into(), Some("not_audio".into())));
     assert_eq!(by_key["in/cut.wav"], ("failed".into(), Some("truncated".into())));
+    assert_eq!(by_key["in/empty.wav"], ("failed".into(), Some("empty_object".into())));
+    assert_eq!(by_key["in/liar.wav"], ("failed".into(), Some("invalid_header".into())));
     assert_eq!(h.count("SELECT COUNT(*) FROM transcription_results WHERE sample_rate = 22050").await, 1);
     // Quarantine records are in the bucket, under their reasons.
     let records = std::fs::read_dir(h._dir.path().join("s3/recordings/rejected/not_audio")).unwrap().count();
@@ -222,17 +229,17 @@ async fn uploads_become_rows_bad_inputs_are_quarantined_and_replays_add_nothing(
         let stale = stage.process(&event).await.unwrap();
         h.loader().load(vec![stale.file().clone()]).await.unwrap();
     }
-    assert_eq!(h.count("SELECT COUNT(*) FROM transcription_results").await, 6, "older events change nothing");
+    assert_eq!(h.count("SELECT COUNT(*) FROM transcription_results").await, 8, "older events change nothing");
 
     // A re-upload with new content updates the row.
     h.store.put("recordings", "in/call.wav", wav(16000, 1.0), "audio/wav").await.unwrap();
     let files: Vec<ResultFile> = h.process_events(1).await.iter().map(|p| p.file().clone()).collect();
     h.loader().load(files).await.unwrap();
-    assert_eq!(h.count("SELECT COUNT(*) FROM transcription_results").await, 6);
+    assert_eq!(h.count("SELECT COUNT(*) FROM transcription_results").await, 8);
     let rate = h.rows("SELECT sample_rate FROM transcription_results WHERE object_key = 'in/call.wav'").await;
     assert_eq!(rate[0][0].as_deref(), Some("16000"));
-    // 18 files, 2 stale ones, 1 re-upload: one audit row per file COPY read.
-    assert_eq!(h.count("SELECT COUNT(*) FROM load_audit WHERE status = 'loaded'").await, 21);
+    // 24 files, 2 stale ones, 1 re-upload: one audit row per file COPY read.
+    assert_eq!(h.count("SELECT COUNT(*) FROM load_audit WHERE status = 'loaded'").await, 27);
     h.s3.stop().await;
     h.api.stop().await;
 }
@@ -265,6 +272,7 @@ async fn a_file_that_fails_the_copy_is_quarantined_and_the_rest_of_the_batch_loa
         key: key.into(),
         size: bad.len() as u64,
         rows: 1,
+        source: files[0].source.clone(),
     });
 
     let report = h.loader().load(files).await.unwrap();
@@ -278,4 +286,73 @@ async fn a_file_that_fails_the_copy_is_quarantined_and_the_rest_of_the_batch_loa
     assert_eq!(audit[1][0].as_deref(), Some("quarantined"));
     assert!(audit[1][1].as_deref().unwrap().ends_with("bad.parquet"));
     assert!(h._dir.path().join("s3/recordings/rejected/load_rejected").is_dir());
+}
+
+/// S3 throttling and 5xx, a Data API that throttles and loses a response after starting a statement: every
+/// recording still lands exactly once, and `load_audit` holds one row per file.
+#[tokio::test(flavor = "multi_thread")]
+async fn injected_faults_lose_nothing_and_double_nothing() {
+    use redscribe_aws::retry::RetryPolicy;
+    use redscribe_local::s3::S3Fault;
+
+    let mut h = start().await;
+    for i in 0..5 {
+        h.store.put("recordings", &format!("in/call-{i}.wav"), wav(8000, 0.25), "audio/wav").await.unwrap();
+    }
+    let mut events = Vec::new();
+    while let Ok(delivery) = h.events.try_recv() {
+        events.extend(normalize(&delivery.event, &Layout::default()).unwrap().objects);
+    }
+    assert_eq!(events.len(), 5);
+    let quick = RetryPolicy { max_attempts: 4, base: Duration::from_millis(5), cap: Duration::from_millis(20) };
+    let store = Arc::new(S3Objects::clone(&h.store).with_retry(quick));
+    let stage = TranscribeStage::new(store.clone(), TranscribeConfig::default());
+    let faults = h.s3.faults();
+
+    // Throttled reads and failing writes are retried inside the stage.
+    faults.fail_next_reads(2, S3Fault::SlowDown);
+    faults.fail_next_writes(2, S3Fault::InternalError);
+    let mut files = Vec::new();
+    for event in &events[..2] {
+        files.push(stage.process(event).await.expect("retried past the faults").file().clone());
+    }
+    assert_eq!(faults.pending(), 0, "every injected fault was met");
+
+    // S3 failing for longer than the retries: a transient error for the caller, no output written.
+    faults.fail_next_reads(100, S3Fault::InternalError);
+    let failed = stage.process(&events[2]).await.expect_err("S3 is down");
+    assert_eq!(failed.code, redscribe_core::ErrorCode::ServiceUnavailable);
+    assert_eq!(failed.code.disposition(), redscribe_core::Disposition::Retry);
+    faults.fail_next_reads(0, S3Fault::InternalError);
+    let written = store.list("recordings", "processed/").await.unwrap();
+    assert_eq!(written.len(), 2, "nothing written for the failed attempt: {written:?}");
+    // Delivered again (the event was not acknowledged), it goes through.
+    for event in &events[2..] {
+        files.push(stage.process(event).await.unwrap().file().clone());
+    }
+
+    // The Data API throttles twice, then starts the load but its answer is lost: the retry carries the same
+    // ClientToken, so the transaction runs once.
+    let api_faults = h.api.faults();
+    api_faults.fail_next_with_active_statements_exceeded(2);
+    api_faults.lose_next_execute_responses(1);
+    let loader = Loader::new(
+        store.clone(),
+        Arc::new(DataApi::clone(&h.warehouse).with_retry(quick)),
+        LoadConfig {
+            tables: Tables::default(),
+            auth: CopyAuthorization::IamRole("arn:aws:iam::123456789012:role/loader".into()),
+            layout: Layout::default(),
+            bucket: "recordings".into(),
+            max_isolation_rounds: 3,
+        },
+    );
+    let report = loader.load(files).await.expect("retried past the faults");
+    assert_eq!(report.loaded.len(), 5);
+    assert_eq!(report.batches, 1);
+    assert_eq!(h.count("SELECT COUNT(*) FROM transcription_results").await, 5);
+    assert_eq!(h.count("SELECT COUNT(*) FROM load_audit WHERE status = 'loaded'").await, 5, "the batch ran once");
+    assert_eq!(h.count("SELECT COUNT(DISTINCT statement_id) FROM load_audit").await, 1);
+    h.s3.stop().await;
+    h.api.stop().await;
 }

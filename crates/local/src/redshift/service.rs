@@ -44,6 +44,7 @@ impl Default for DataApiConfig {
 #[derive(Debug, Default)]
 pub struct Faults {
     active_statements_exceeded: AtomicUsize,
+    lost_responses: AtomicUsize,
 }
 
 impl Faults {
@@ -52,8 +53,18 @@ impl Faults {
         self.active_statements_exceeded.store(n, Ordering::SeqCst);
     }
 
+    /// The next `n` execute calls start their statement, then answer `500 InternalServerException` as if the
+    /// response were lost: a client that retries without its `ClientToken` runs the statement twice.
+    pub fn lose_next_execute_responses(&self, n: usize) {
+        self.lost_responses.store(n, Ordering::SeqCst);
+    }
+
     fn take_active_statements_exceeded(&self) -> bool {
         self.active_statements_exceeded.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+    }
+
+    fn take_lost_response(&self) -> bool {
+        self.lost_responses.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
     }
 }
 
@@ -293,6 +304,9 @@ impl DataApi {
                 tracing::error!(error = %e, "data api: statement worker panicked");
             }
         });
+        if self.faults.take_lost_response() {
+            return Err(ApiError::internal("Internal server error (injected: the statement started)."));
+        }
         Ok(output)
     }
 

@@ -3,12 +3,15 @@
 //! - [`journal`]: durable event log with acknowledgements; unacknowledged events are re-delivered on restart.
 //! - [`store`]: the `s3s::S3` implementation: `s3s-fs` for storage, plus an event for every completed upload.
 //! - `versions`: bucket versioning (current versions only): version ids on uploads, in responses and events.
+//! - [`faults`]: injected throttling (`503 SlowDown`) and `500 InternalError` on the next requests.
 //! - [`server`]: the HTTP server on a loopback port.
 
+pub mod faults;
 pub mod journal;
 pub mod server;
 pub mod store;
 mod versions;
 
+pub use faults::{S3Fault, S3Faults};
 pub use journal::{Delivery, EventJournal};
 pub use server::{S3Server, S3ServerConfig};

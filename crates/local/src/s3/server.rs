@@ -7,6 +7,7 @@ use std::sync::Arc;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 
+use super::faults::{S3Faults, WithFaults};
 use super::store::NotifyingStore;
 use super::versions::Versions;
 use super::EventJournal;
@@ -27,6 +28,7 @@ pub struct S3ServerConfig {
 /// A running S3 stand-in.
 pub struct S3Server {
     served: Served,
+    faults: Arc<S3Faults>,
 }
 
 impl S3Server {
@@ -47,9 +49,16 @@ impl S3Server {
             ));
             b.build()
         };
+        let faults = Arc::new(S3Faults::default());
+        let service = WithFaults { inner: service, faults: faults.clone() };
         // An upload's event is journaled before its response, so draining at stop loses none.
         let served = Served::start(config.addr, "s3", service).await?;
-        Ok(S3Server { served })
+        Ok(S3Server { served, faults })
+    }
+
+    /// The fault switch (throttling and 5xx on the next requests).
+    pub fn faults(&self) -> Arc<S3Faults> {
+        self.faults.clone()
     }
 
     /// The bound address.

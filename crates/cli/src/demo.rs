@@ -1,0 +1,57 @@
+//! `redscribe demo`: the product in one command — start the stand-ins, upload the sample recordings that the
+//! setup step generated, run the pipeline on their upload events, and print the rows of `transcription_results`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::local::default_data_dir;
+use crate::query::print_table;
+use crate::run::{run_on, RunArgs};
+use crate::target::Target;
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Folder of sample recordings (`scripts/setup.sh` generates `samples/` with espeak-ng, sox and ffmpeg).
+    #[arg(long, value_name = "DIR", default_value = "samples")]
+    samples: PathBuf,
+    /// Data folder of the local stand-ins [default: the user's data directory, e.g. ~/.local/share/redscribe]
+    #[arg(long, value_name = "DIR", env = "REDSCRIBE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// What the demo shows of each row.
+const ROWS: &str = "SELECT object_key, status, error_code, container, codec, ROUND(duration_s, 2) AS duration_s, \
+                    sample_rate, channels, loaded_at FROM transcription_results ORDER BY object_key";
+
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let has_samples = std::fs::read_dir(&args.samples).map(|mut d| d.next().is_some()).unwrap_or(false);
+    if !has_samples {
+        anyhow::bail!(
+            "no sample recordings in {}: run scripts/setup.sh (it generates them), or pass --samples DIR",
+            args.samples.display()
+        );
+    }
+    let data_dir = match &args.data_dir {
+        Some(d) => d.clone(),
+        None => default_data_dir()?,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let target = Target::local(data_dir.clone()).await?;
+        let run = RunArgs::defaults(vec![args.samples.clone()]);
+        let result = async {
+            run_on(&target, &run).await?;
+            let rows = target.warehouse.query_rows(ROWS, &[], Duration::from_secs(60)).await.context("querying")?;
+            println!("\ntranscription_results (through the Data API, {} row(s)):", rows.rows.len());
+            print_table(&mut std::io::stdout().lock(), &rows)
+        }
+        .await;
+        target.close().await?;
+        result?;
+        println!("Data folder: {}", data_dir.display());
+        println!("Keep the services up with `redscribe serve`, then `redscribe query \"select ...\"` or the aws CLI.");
+        Ok(())
+    })
+}

@@ -1,0 +1,127 @@
+//! One pass of the pipeline over a list of object events, with progress bars and a summary: what `run`,
+//! `backfill`, `replay` and `demo` share.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use redscribe_core::events::ObjectEvent;
+use redscribe_pipeline::drive::{process_all, Outcome};
+use redscribe_pipeline::{LoadReport, Processed, ResultFile};
+
+use crate::target::Target;
+
+/// How a pass runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PassArgs {
+    /// Also write each result as JSON Lines beside its Parquet file.
+    #[arg(long)]
+    pub jsonl: bool,
+    /// Recordings processed at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Most result files per load (one COPY each).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_files: u32,
+}
+
+pub fn bar(len: u64, what: &'static str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:40}] {pos}/{len} {elapsed_precise} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(what);
+    bar
+}
+
+/// What a pass did.
+pub struct Pass {
+    pub outcomes: Vec<Outcome>,
+    pub report: LoadReport,
+}
+
+impl Pass {
+    /// Result files written, quarantined ones included.
+    pub fn files(&self) -> impl Iterator<Item = &Processed> {
+        self.outcomes.iter().filter_map(|(_, r)| r.as_ref().ok())
+    }
+
+    /// Events that failed transiently: to be tried again.
+    pub fn retry_later(&self) -> usize {
+        self.outcomes.iter().filter(|(_, r)| r.is_err()).count()
+    }
+
+    pub fn rejected(&self) -> BTreeMap<&'static str, usize> {
+        let mut by_code = BTreeMap::new();
+        for p in self.files() {
+            if let Processed::Quarantined { code, .. } = p {
+                *by_code.entry(code.as_str()).or_default() += 1;
+            }
+        }
+        by_code
+    }
+
+    /// Prints the summary lines shared by every command (after the command's own first line).
+    pub fn print(&self, skipped: usize) {
+        let processed = self.files().count();
+        let rejected = self.rejected();
+        let rejected_total: usize = rejected.values().sum();
+        println!(
+            "  processed:        {processed} ({} with metadata, {rejected_total} rejected)",
+            processed - rejected_total
+        );
+        for (code, n) in &rejected {
+            println!("    rejected {code}: {n}");
+        }
+        if skipped > 0 {
+            println!("  skipped:          {skipped} (test events, folder markers, own outputs, duplicates)");
+        }
+        let retry = self.retry_later();
+        if retry > 0 {
+            println!("  to retry:         {retry} (transient failures; kept for the next attempt)");
+        }
+        let rows: i64 = self.report.loaded.iter().map(|f| f.rows).sum();
+        println!("  rows loaded:      {rows} into transcription_results");
+        println!("  COPY statements:  {}", self.report.batches);
+        if !self.report.rejected.is_empty() {
+            println!(
+                "  load rejected:    {} file(s), see load_audit and rejected/load_rejected/",
+                self.report.rejected.len()
+            );
+        }
+    }
+}
+
+/// Processes `events` with the target's transcribe stage, then loads every result file through its load stage
+/// (manifests and quarantine records in `bucket`).
+pub async fn process_and_load(
+    target: &Target,
+    bucket: &str,
+    events: Vec<ObjectEvent>,
+    args: &PassArgs,
+) -> anyhow::Result<Pass> {
+    let progress = bar(events.len() as u64, "process");
+    let outcomes = process_all(target.stage(args.jsonl), events, usize::from(args.concurrency), |(event, result)| {
+        if let Err(e) = result {
+            progress.println(format!("s3://{}/{}: {e} (kept for another attempt)", event.bucket, event.key));
+        }
+        progress.inc(1);
+    })
+    .await;
+    progress.finish_with_message("done");
+
+    let files: Vec<ResultFile> =
+        outcomes.iter().filter_map(|(_, r)| r.as_ref().ok().map(|p| p.file().clone())).collect();
+    let progress = bar(files.len() as u64, "load");
+    let loader = target.loader(bucket);
+    let started = Instant::now();
+    let report = loader
+        .load_in_batches(files, args.batch_files as usize, |n| progress.inc(n as u64))
+        .await
+        .context("loading")?;
+    progress.finish_with_message(format!("done in {:.1} s", started.elapsed().as_secs_f64()));
+    Ok(Pass { outcomes, report })
+}

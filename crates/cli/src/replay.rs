@@ -1,0 +1,97 @@
+//! `redscribe replay`: quarantined recordings processed again after a fix. Each record under `rejected/` becomes
+//! the event it came from (same version, same sequencer), so the recording's row is updated in place — replaying
+//! three times adds no rows. A record is removed once its recording is processed and loaded again.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use redscribe_core::ErrorCode;
+use redscribe_pipeline::replay::{find_quarantined, settle, Quarantined};
+
+use crate::once::{process_and_load, PassArgs};
+use crate::target::{Target, TargetArgs};
+
+fn parse_code(s: &str) -> Result<ErrorCode, String> {
+    ErrorCode::parse(s).ok_or_else(|| {
+        let known: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        format!("unknown reason {s:?}; one of: {}", known.join(", "))
+    })
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// Only the records of this reason (an error code, e.g. `truncated`, `load_rejected`).
+    #[arg(long, value_name = "CODE", value_parser = parse_code)]
+    reason: Option<ErrorCode>,
+    /// List what would be replayed and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Bucket holding the quarantine records (the output bucket).
+    #[arg(long, default_value = "recordings")]
+    bucket: String,
+    #[command(flatten)]
+    pass: PassArgs,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let target = Target::open(&args.target).await?;
+        let result = replay(&target, &args).await;
+        target.close().await?;
+        result
+    })
+}
+
+async fn replay(target: &Target, args: &ReplayArgs) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let (records, unreadable) = find_quarantined(&*target.objects, &args.bucket, &target.layout, args.reason).await?;
+    for u in &unreadable {
+        eprintln!("s3://{}/{}: not replayable: {}", args.bucket, u.record_key, u.why);
+    }
+    let mut by_reason: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &records {
+        *by_reason.entry(r.reason.as_str()).or_default() += 1;
+    }
+    if args.dry_run {
+        for r in &records {
+            println!("{}\ts3://{}/{}\t{}", r.reason, r.recording.bucket, r.recording.key, r.record_key);
+        }
+        println!("redscribe replay --dry-run: {} record(s) would be replayed, nothing changed", records.len());
+        for (reason, n) in &by_reason {
+            println!("  {reason}: {n}");
+        }
+        return Ok(());
+    }
+
+    // One event per recording version, however many records name it.
+    let mut groups: BTreeMap<(String, String, Option<String>), Vec<&Quarantined>> = BTreeMap::new();
+    for r in &records {
+        let e = &r.recording;
+        groups.entry((e.bucket.clone(), e.key.clone(), e.version_id.clone())).or_default().push(r);
+    }
+    let events = groups.values().map(|rs| rs[0].recording.clone()).collect();
+    let pass = process_and_load(target, &args.bucket, events, &args.pass).await?;
+
+    // Loaded (or quarantined anew, with the record that now stands for it): the old records go.
+    let mut settled = 0usize;
+    for (event, result) in &pass.outcomes {
+        let Ok(processed) = result else { continue };
+        let key = (event.bucket.clone(), event.key.clone(), event.version_id.clone());
+        for record in groups.get(&key).into_iter().flatten() {
+            settle(&*target.objects, &args.bucket, record, processed).await?;
+            settled += 1;
+        }
+    }
+    println!(
+        "redscribe replay: {} record(s) of {} recording(s), done in {:.1} s",
+        records.len(),
+        groups.len(),
+        started.elapsed().as_secs_f64()
+    );
+    pass.print(unreadable.len());
+    println!("  records settled:  {settled} (removed, or replaced by the new record of a recording still rejected)");
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Where a pipeline command runs: the local stand-ins over a data folder (the default), or AWS — or anything that
+//! speaks its APIs, such as `redscribe serve` through its generated profile — with `--aws`. The stages and the
+//! adapters are the same either way; only configuration differs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use redscribe_aws::redshift::DataApi;
+use redscribe_aws::s3::S3Objects;
+use redscribe_core::emf::Recorder;
+use redscribe_core::layout::Layout;
+use redscribe_core::load::{CopyAuthorization, Tables};
+use redscribe_local::redshift::DataApiConfig;
+use redscribe_pipeline::{LoadConfig, Loader, TranscribeConfig, TranscribeStage};
+
+use crate::local::{default_data_dir, flush_metrics, recorder, LocalServices, LOCAL_COPY_ROLE};
+use crate::query::WarehouseArgs;
+
+#[derive(Debug, clap::Args)]
+pub struct TargetArgs {
+    /// Use the AWS configuration (profile, environment, `AWS_ENDPOINT_URL_*`) and the warehouse options below
+    /// instead of starting the local stand-ins.
+    #[arg(long)]
+    aws: bool,
+    /// Data folder of the local stand-ins [default: the user's data directory, e.g. ~/.local/share/redscribe]
+    #[arg(long, value_name = "DIR", env = "REDSCRIBE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// With --aws: the IAM role COPY reads S3 with [default: the warehouse's default role].
+    #[arg(long, value_name = "ARN", env = "REDSHIFT_IAM_ROLE")]
+    copy_role: Option<String>,
+    /// With --aws: address buckets in the path (`http://host/bucket/key`), for S3-compatible endpoints.
+    #[arg(long, env = "REDSCRIBE_S3_PATH_STYLE")]
+    s3_path_style: bool,
+    #[command(flatten)]
+    warehouse: WarehouseArgs,
+}
+
+/// The adapters and the services behind them, open.
+pub struct Target {
+    pub objects: Arc<S3Objects>,
+    pub warehouse: Arc<DataApi>,
+    pub auth: CopyAuthorization,
+    pub layout: Layout,
+    pub metrics: Arc<Recorder>,
+    /// The stand-ins, when running locally.
+    pub local: Option<LocalServices>,
+    /// Where EMF documents go (locally: `metrics/emf.jsonl` under the data folder).
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Target {
+    pub async fn open(args: &TargetArgs) -> anyhow::Result<Target> {
+        if args.aws {
+            let conf = redscribe_aws::config::load(None, args.warehouse.region.as_deref()).await;
+            let objects = Arc::new(S3Objects::from_conf(&conf, args.s3_path_style));
+            let warehouse = Arc::new(args.warehouse.connect().await?);
+            let auth = match &args.copy_role {
+                Some(arn) => CopyAuthorization::IamRole(arn.clone()),
+                None => CopyAuthorization::DefaultRole,
+            };
+            return Ok(Target {
+                objects,
+                warehouse,
+                auth,
+                layout: Layout::default(),
+                metrics: recorder(),
+                local: None,
+                data_dir: None,
+            });
+        }
+        let data_dir = match &args.data_dir {
+            Some(d) => d.clone(),
+            None => default_data_dir()?,
+        };
+        Target::local(data_dir).await
+    }
+
+    /// The stand-ins over `data_dir`, on free loopback ports, migrated.
+    pub async fn local(data_dir: PathBuf) -> anyhow::Result<Target> {
+        let loopback: SocketAddr = "127.0.0.1:0".parse()?;
+        Target::local_on(data_dir, loopback, loopback, DataApiConfig::default()).await
+    }
+
+    /// The stand-ins over `data_dir` on the given addresses, migrated.
+    pub async fn local_on(
+        data_dir: PathBuf,
+        s3_addr: SocketAddr,
+        data_api_addr: SocketAddr,
+        api: DataApiConfig,
+    ) -> anyhow::Result<Target> {
+        let services = LocalServices::start(&data_dir, s3_addr, data_api_addr, api).await?;
+        let objects = Arc::new(services.objects().await);
+        let warehouse = Arc::new(services.warehouse().await?);
+        services.migrate(&warehouse).await?;
+        Ok(Target {
+            objects,
+            warehouse,
+            auth: CopyAuthorization::IamRole(LOCAL_COPY_ROLE.into()),
+            layout: Layout::default(),
+            metrics: recorder(),
+            local: Some(services),
+            data_dir: Some(data_dir),
+        })
+    }
+
+    /// Creates the bucket when it is missing.
+    pub async fn ensure_bucket(&self, bucket: &str) -> anyhow::Result<()> {
+        let client = self.objects.client();
+        if client.head_bucket().bucket(bucket).send().await.is_err() {
+            client.create_bucket().bucket(bucket).send().await.with_context(|| format!("creating bucket {bucket}"))?;
+        }
+        Ok(())
+    }
+
+    pub fn stage(&self, jsonl: bool) -> Arc<TranscribeStage<S3Objects>> {
+        let config = TranscribeConfig { layout: self.layout.clone(), jsonl };
+        Arc::new(TranscribeStage::new(self.objects.clone(), config).with_metrics(self.metrics.clone()))
+    }
+
+    /// The load stage: manifests and quarantine records in `bucket`, up to five rounds of isolating files the
+    /// warehouse refuses.
+    pub fn loader(&self, bucket: &str) -> Loader<S3Objects, DataApi> {
+        let config = LoadConfig {
+            tables: Tables::default(),
+            auth: self.auth.clone(),
+            layout: self.layout.clone(),
+            bucket: bucket.to_string(),
+            max_isolation_rounds: 5,
+        };
+        Loader::new(self.objects.clone(), self.warehouse.clone(), config).with_metrics(self.metrics.clone())
+    }
+
+    /// Writes the metrics out and stops the stand-ins; returns how many EMF documents were written.
+    pub async fn close(self) -> anyhow::Result<usize> {
+        let written = match &self.data_dir {
+            Some(dir) => flush_metrics(dir, &self.metrics)?,
+            None => 0,
+        };
+        if let Some(services) = self.local {
+            tokio::time::timeout(std::time::Duration::from_secs(15), services.stop()).await.ok();
+        }
+        Ok(written)
+    }
+}

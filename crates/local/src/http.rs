@@ -57,6 +57,10 @@ impl Served {
                     },
                     _ = &mut rx => break,
                 };
+                // Without it, a small response waits for the client's delayed ACK: ~40 ms per request (measured).
+                if let Err(e) = socket.set_nodelay(true) {
+                    tracing::debug!(server = name, error = %e, "TCP_NODELAY not set");
+                }
                 let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {

@@ -130,6 +130,10 @@ pub enum ExecError {
     /// The statement was cancelled.
     #[error("Query cancelled on user's request")]
     Cancelled,
+    /// A COPY of many files read at once failed; which file is to blame takes the statement again, file by file
+    /// (see [`Session::set_exact_copy`]). Never reaches a client.
+    #[error("COPY failed on the fast path: {0}")]
+    RetryExact(String),
 }
 
 impl From<duckdb::Error> for ExecError {
@@ -165,7 +169,13 @@ impl Warehouse {
     pub fn session(&self) -> Result<Session<'_>, ExecError> {
         let conn = self.root.lock().map_err(|_| ExecError::Sql("warehouse lock poisoned".into()))?.try_clone()?;
         conn.execute_batch("SET TimeZone = 'UTC'; SET search_path = 'public,main';")?;
-        Ok(Session { interrupt: conn.interrupt_handle(), conn, warehouse: self, in_transaction: false })
+        Ok(Session {
+            interrupt: conn.interrupt_handle(),
+            conn,
+            warehouse: self,
+            in_transaction: false,
+            exact_copy: false,
+        })
     }
 
     /// A new `RedshiftQueryId`.
@@ -216,6 +226,8 @@ pub struct Session<'w> {
     warehouse: &'w Warehouse,
     interrupt: Arc<InterruptHandle>,
     in_transaction: bool,
+    /// COPY reads Parquet files one statement each (slow, names the failing file) instead of all at once.
+    exact_copy: bool,
 }
 
 impl Session<'_> {
@@ -226,6 +238,14 @@ impl Session<'_> {
 
     pub fn in_transaction(&self) -> bool {
         self.in_transaction
+    }
+
+    /// Makes COPY read Parquet files one by one, so a failure names its file. A COPY of many Parquet files
+    /// first reads them all in one statement, as Redshift reads a manifest in parallel; when that fails it answers
+    /// [`ExecError::RetryExact`], and the caller runs the statement again with this set, after a rollback (a failed
+    /// statement aborts DuckDB's transaction, and DuckDB has no savepoints).
+    pub fn set_exact_copy(&mut self, exact: bool) {
+        self.exact_copy = exact;
     }
 
     pub fn begin(&mut self) -> Result<(), ExecError> {
@@ -422,6 +442,9 @@ impl Session<'_> {
             _ => None,
         };
         let target = columns.iter().map(|(c, _)| ident(c)).collect::<Vec<_>>().join(", ");
+        if matches!(plan.format, CopyFormat::Parquet) && files.len() > 1 && !self.exact_copy {
+            return self.copy_parquet_at_once(plan, &columns, &target, &files);
+        }
         let mut total = 0i64;
         for (uri, path) in &files {
             let sql = match self.file_select(plan, &columns, path, jsonpaths.as_deref()) {
@@ -460,6 +483,48 @@ impl Session<'_> {
             )));
         }
         Ok(parsed.jsonpaths)
+    }
+
+    /// The fast path of a Parquet COPY: one `DESCRIBE` and one `INSERT` over every file. Any failure —
+    /// different columns in some file, a value that does not fit — is [`ExecError::RetryExact`].
+    fn copy_parquet_at_once(
+        &mut self,
+        plan: &CopyPlan,
+        columns: &[(String, String)],
+        target: &str,
+        files: &[(String, PathBuf)],
+    ) -> Result<i64, ExecError> {
+        let list = files.iter().map(|(_, p)| literal(&p.to_string_lossy())).collect::<Vec<_>>().join(", ");
+        // union_by_name = false: every file must have the first file's columns, or the read fails.
+        let source = format!("read_parquet([{list}], hive_partitioning = false, union_by_name = false)");
+        let retry = |e: duckdb::Error| match ExecError::from(e) {
+            ExecError::Cancelled => ExecError::Cancelled,
+            other => ExecError::RetryExact(other.to_string()),
+        };
+        // The read takes later files by the first file's column names and would ignore extra columns: every
+        // file must have the same shape, or the exact path decides.
+        let shapes: i64 = self
+            .conn
+            .query_row(
+                &format!("SELECT COUNT(DISTINCT n) FROM (SELECT COUNT(*) AS n FROM parquet_schema([{list}]) GROUP BY file_name)"),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(retry)?;
+        if shapes != 1 {
+            return Err(ExecError::RetryExact("files of different shapes".into()));
+        }
+        let names: Vec<String> = self
+            .conn
+            .prepare(&format!("DESCRIBE SELECT * FROM {source}"))
+            .and_then(|mut s| s.query_map([], |r| r.get::<_, String>(0))?.collect())
+            .map_err(retry)?;
+        if names.len() != columns.len() {
+            return Err(ExecError::RetryExact("column count".into()));
+        }
+        let select = names.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+        let sql = format!("INSERT INTO {} ({target}) SELECT {select} FROM {source}", plan.table);
+        Ok(self.conn.execute(&sql, []).map_err(retry)? as i64)
     }
 
     /// `SELECT …` reading one file as the target columns; an error message for a file that cannot match.

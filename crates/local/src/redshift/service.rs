@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use duckdb::InterruptHandle;
 use tokio::sync::Semaphore;
 
-use super::dialect::{translate, Step};
+use super::dialect::{translate, SqlError, Step};
 use super::engine::{ExecError, ResultSet, Session, Warehouse};
 use super::protocol::*;
 
@@ -582,58 +582,24 @@ fn run_statement(warehouse: &Warehouse, shared: &Shared) {
         }
     }
     let implicit_transaction = is_batch || plans.iter().any(|p| p.as_ref().is_ok_and(|s| s.len() > 1));
-    if implicit_transaction {
-        if let Err(e) = session.begin() {
-            return fail_all(redshift_error(&e.to_string()));
-        }
-    }
+    // A COPY of many files first reads them at once; if that fails, the statement runs again from the start with
+    // COPY reading file by file, so the failure names its file (the first attempt was rolled back).
     let mut failure: Option<(Status, String)> = None;
-    for (i, plan) in plans.into_iter().enumerate() {
-        if failure.is_some() {
-            let mut s = lock(shared);
-            s.subs[i].status = Status::Aborted;
-            s.subs[i].updated_at = Utc::now();
-            continue;
-        }
-        let sub_started = Instant::now();
-        {
-            let mut s = lock(shared);
-            s.subs[i].status = Status::Started;
-            s.subs[i].updated_at = Utc::now();
-        }
-        let query_id = warehouse.next_query_id();
-        let outcome = match plan {
-            Err(e) => Err(ExecError::Sql(e.0)),
-            Ok(steps) => run_steps(&mut session, &steps, query_id, is_batch),
-        };
-        let mut s = lock(shared);
-        let cancelled = s.cancel_requested;
-        let sub = &mut s.subs[i];
-        sub.query_id = query_id;
-        sub.updated_at = Utc::now();
-        sub.duration_ns = sub_started.elapsed().as_nanos() as i64;
-        match outcome {
-            Ok((rows, result)) => {
-                sub.status = Status::Finished;
-                sub.rows = rows;
-                sub.result = result.map(Arc::new);
+    for exact in [false, true] {
+        session.set_exact_copy(exact);
+        if implicit_transaction {
+            if let Err(e) = session.begin() {
+                return fail_all(redshift_error(&e.to_string()));
             }
-            Err(ExecError::Cancelled) => {
-                sub.status = Status::Aborted;
-                failure = Some((Status::Aborted, "Query cancelled on user's request".to_string()));
+        }
+        match run_subs(&mut session, warehouse, shared, &plans, is_batch) {
+            Err(Retry) => {
+                session.rollback();
+                continue;
             }
-            Err(e) => {
-                let status = if cancelled { Status::Aborted } else { Status::Failed };
-                let message = redshift_error(&e.to_string());
-                sub.status = status;
-                sub.error = Some(message.clone());
-                drop(s);
-                if let ExecError::Load { errors, table, .. } = &e {
-                    if let Err(record) = session.record_load_errors(query_id, table, errors) {
-                        tracing::warn!(error = %record, "data api: could not record load errors");
-                    }
-                }
-                failure = Some((status, message));
+            Ok(f) => {
+                failure = f;
+                break;
             }
         }
     }
@@ -662,6 +628,74 @@ fn run_statement(warehouse: &Warehouse, shared: &Shared) {
             }
         }
     }
+}
+
+/// The first attempt of a statement met a COPY that must run file by file.
+struct Retry;
+
+/// Runs every sub-statement in order (after the first failure, the rest are aborted); the failure, if any.
+fn run_subs(
+    session: &mut Session<'_>,
+    warehouse: &Warehouse,
+    shared: &Shared,
+    plans: &[Result<Vec<Step>, SqlError>],
+    is_batch: bool,
+) -> Result<Option<(Status, String)>, Retry> {
+    let mut failure: Option<(Status, String)> = None;
+    for (i, plan) in plans.iter().enumerate() {
+        if failure.is_some() {
+            let mut s = lock(shared);
+            s.subs[i].status = Status::Aborted;
+            s.subs[i].updated_at = Utc::now();
+            continue;
+        }
+        let sub_started = Instant::now();
+        {
+            let mut s = lock(shared);
+            s.subs[i].status = Status::Started;
+            s.subs[i].updated_at = Utc::now();
+        }
+        let query_id = warehouse.next_query_id();
+        let outcome = match plan {
+            Err(e) => Err(ExecError::Sql(e.0.clone())),
+            Ok(steps) => run_steps(session, steps, query_id, is_batch),
+        };
+        let mut s = lock(shared);
+        let cancelled = s.cancel_requested;
+        let sub = &mut s.subs[i];
+        sub.query_id = query_id;
+        sub.updated_at = Utc::now();
+        sub.duration_ns = sub_started.elapsed().as_nanos() as i64;
+        match outcome {
+            Ok((rows, result)) => {
+                sub.status = Status::Finished;
+                sub.rows = rows;
+                sub.result = result.map(Arc::new);
+            }
+            Err(ExecError::RetryExact(why)) => {
+                tracing::debug!(%why, "data api: COPY goes again file by file");
+                return Err(Retry);
+            }
+            Err(ExecError::Cancelled) => {
+                sub.status = Status::Aborted;
+                failure = Some((Status::Aborted, "Query cancelled on user's request".to_string()));
+            }
+            Err(e) => {
+                let status = if cancelled { Status::Aborted } else { Status::Failed };
+                let message = redshift_error(&e.to_string());
+                sub.status = status;
+                sub.error = Some(message.clone());
+                drop(s);
+                if let ExecError::Load { errors, table, .. } = &e {
+                    if let Err(record) = session.record_load_errors(query_id, table, errors) {
+                        tracing::warn!(error = %record, "data api: could not record load errors");
+                    }
+                }
+                failure = Some((status, message));
+            }
+        }
+    }
+    Ok(failure)
 }
 
 /// Runs the steps of one SQL text; the last result set (if any) is the statement's.

@@ -56,6 +56,10 @@ pub struct EventJournal {
     dir: PathBuf,
     region: String,
     state: Mutex<State>,
+    /// Group commit: the highest sequence number known to be on disk, and a handle to sync `events.jsonl` with
+    /// outside the state lock, so uploads in flight share one `fsync` instead of queueing for one each.
+    synced: Mutex<u64>,
+    events_sync: File,
     tx: mpsc::UnboundedSender<Delivery>,
 }
 
@@ -110,8 +114,18 @@ impl EventJournal {
         for (&seq, event) in &unacked {
             let _ = tx.send(Delivery { seq, event: event.clone() });
         }
-        let state = State { events: open(&events_path)?, acks: open(&acks_path)?, next_seq, unacked };
-        Ok((EventJournal { dir: dir.into(), region: region.into(), state: Mutex::new(state), tx }, rx))
+        let events = open(&events_path)?;
+        let events_sync = events.try_clone().map_err(LocalError::io(&events_path))?;
+        let state = State { events, acks: open(&acks_path)?, next_seq, unacked };
+        let journal = EventJournal {
+            dir: dir.into(),
+            region: region.into(),
+            state: Mutex::new(state),
+            synced: Mutex::new(next_seq - 1),
+            events_sync,
+            tx,
+        };
+        Ok((journal, rx))
     }
 
     /// Folder of the journal files.
@@ -127,13 +141,25 @@ impl EventJournal {
         let line = serde_json::to_string(&Delivery { seq, event: event.clone() }).expect("JSON values serialise");
         let path = self.dir.join("events.jsonl");
         state.events.write_all(format!("{line}\n").as_bytes()).map_err(LocalError::io(&path))?;
-        state.events.sync_data().map_err(LocalError::io(&path))?;
         state.next_seq += 1;
         state.unacked.insert(seq, event.clone());
         drop(state);
+        self.sync_through(seq)?;
         // A closed receiver is fine: the event stays in the journal and is delivered on the next open.
         let _ = self.tx.send(Delivery { seq, event });
         Ok(seq)
+    }
+
+    /// Returns once the event `seq` is on disk: one `fsync` covers every line written before it started.
+    fn sync_through(&self, seq: u64) -> Result<(), LocalError> {
+        let mut synced = self.synced.lock().unwrap_or_else(|p| p.into_inner());
+        if *synced >= seq {
+            return Ok(());
+        }
+        let written = self.state.lock().unwrap_or_else(|p| p.into_inner()).next_seq - 1;
+        self.events_sync.sync_data().map_err(LocalError::io(&self.dir.join("events.jsonl")))?;
+        *synced = written;
+        Ok(())
     }
 
     /// Marks an event handled; it will not be delivered again.

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use redscribe_core::events::ObjectEvent;
-use redscribe_pipeline::drive::{process_all, Outcome};
+use redscribe_pipeline::drive::{process_all, BatchLimits, Outcome};
 use redscribe_pipeline::{LoadReport, Processed, ResultFile};
 
 use crate::target::Target;
@@ -24,6 +24,15 @@ pub struct PassArgs {
     /// Most result files per load (one COPY each).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_files: u32,
+    /// Most megabytes of result files per load.
+    #[arg(long, value_name = "MB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_mb: u64,
+}
+
+impl PassArgs {
+    pub fn limits(&self) -> BatchLimits {
+        BatchLimits { files: self.batch_files as usize, bytes: self.batch_mb << 20 }
+    }
 }
 
 pub fn bar(len: u64, what: &'static str) -> ProgressBar {
@@ -118,10 +127,7 @@ pub async fn process_and_load(
     let progress = bar(files.len() as u64, "load");
     let loader = target.loader(bucket);
     let started = Instant::now();
-    let report = loader
-        .load_in_batches(files, args.batch_files as usize, |n| progress.inc(n as u64))
-        .await
-        .context("loading")?;
+    let report = loader.load_in_batches(files, args.limits(), |n| progress.inc(n as u64)).await.context("loading")?;
     progress.finish_with_message(format!("done in {:.1} s", started.elapsed().as_secs_f64()));
     Ok(Pass { outcomes, report })
 }

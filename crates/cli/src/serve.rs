@@ -11,6 +11,7 @@ use redscribe_core::events::normalize;
 use redscribe_local::redshift::{DataApiConfig, DATABASE};
 use redscribe_local::s3::{Delivery, EventJournal};
 use redscribe_local::Credentials;
+use redscribe_pipeline::drive::BatchLimits;
 use redscribe_pipeline::{Processed, ResultFile};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -158,9 +159,6 @@ async fn shutdown_signal() {
     }
 }
 
-/// Most result files in one load.
-const MAX_BATCH_FILES: usize = 1000;
-
 /// Processes every delivered event and loads the results in batches (bounded by age and count). Events are
 /// acknowledged after their rows are loaded; a failed load keeps them pending and is tried again.
 async fn follow(
@@ -229,12 +227,14 @@ async fn follow(
             _ = tick.tick() => {}
         }
         let count: usize = pending.iter().map(|(_, f)| f.len()).sum();
-        let due = oldest.is_some_and(|t| t.elapsed() >= batch_age) || count >= MAX_BATCH_FILES;
+        let bytes: u64 = pending.iter().flat_map(|(_, f)| f.iter().map(|f| f.size)).sum();
+        let limits = BatchLimits::default();
+        let due = oldest.is_some_and(|t| t.elapsed() >= batch_age) || count >= limits.files || bytes >= limits.bytes;
         if !due {
             continue;
         }
         let files: Vec<ResultFile> = pending.iter().flat_map(|(_, f)| f.iter().cloned()).collect();
-        let loaded = loader.load(files).await;
+        let loaded = loader.load_in_batches(files, limits, |_| {}).await;
         if let Err(e) = flush_metrics(&data_dir, &metrics) {
             eprintln!("metrics: {e:#}");
         }

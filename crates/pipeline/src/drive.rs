@@ -49,24 +49,102 @@ pub async fn process_all<S: ObjectStore + 'static>(
     outcomes
 }
 
+/// How big one load may get: a batch closes at whichever bound it reaches first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// Result files per COPY.
+    pub files: usize,
+    /// Bytes of result files per COPY.
+    pub bytes: u64,
+}
+
+impl Default for BatchLimits {
+    fn default() -> BatchLimits {
+        BatchLimits { files: 1000, bytes: 1 << 30 }
+    }
+}
+
+impl BatchLimits {
+    /// Splits files, in order, into batches within the limits (a file larger than the byte bound is a batch of
+    /// its own).
+    pub fn batches(&self, files: Vec<ResultFile>) -> Vec<Vec<ResultFile>> {
+        let mut batches: Vec<Vec<ResultFile>> = Vec::new();
+        let mut bytes = 0u64;
+        for file in files {
+            let full = batches.last().is_none_or(|b| b.len() >= self.files.max(1) || bytes + file.size > self.bytes);
+            if full {
+                batches.push(Vec::new());
+                bytes = 0;
+            }
+            bytes += file.size;
+            batches.last_mut().expect("a batch is open").push(file);
+        }
+        batches
+    }
+}
+
 impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
-    /// Loads `files` in batches of at most `batch_files` (one COPY each, more when bad files are isolated);
-    /// `done` hears how many files each batch settled. Stops at the first batch that fails: what is loaded
-    /// stays loaded, and loading the same files again adds nothing.
+    /// Loads `files` in batches within `limits` (one COPY each, more when bad files are isolated); `done` hears
+    /// how many files each batch settled. Stops at the first batch that fails: what is loaded stays loaded, and
+    /// loading the same files again adds nothing.
     pub async fn load_in_batches(
         &self,
         files: Vec<ResultFile>,
-        batch_files: usize,
+        limits: BatchLimits,
         mut done: impl FnMut(usize),
     ) -> Result<LoadReport, PortError> {
         let mut report = LoadReport::default();
-        for chunk in files.chunks(batch_files.max(1)) {
-            let batch = self.load(chunk.to_vec()).await?;
-            report.loaded.extend(batch.loaded);
-            report.rejected.extend(batch.rejected);
-            report.batches += batch.batches;
-            done(chunk.len());
+        for batch in limits.batches(files) {
+            let n = batch.len();
+            let loaded = self.load(batch).await?;
+            report.loaded.extend(loaded.loaded);
+            report.rejected.extend(loaded.rejected);
+            report.batches += loaded.batches;
+            done(n);
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redscribe_core::events::Envelope;
+
+    fn file(size: u64) -> ResultFile {
+        ResultFile {
+            id: "x".into(),
+            bucket: "b".into(),
+            key: "k".into(),
+            size,
+            rows: 1,
+            source: ObjectEvent {
+                bucket: "b".into(),
+                key: "in/x.wav".into(),
+                size: None,
+                version_id: None,
+                etag: None,
+                sequencer: None,
+                event_name: "ObjectCreated:Put".into(),
+                event_time: None,
+                envelope: Envelope::S3,
+                message_id: None,
+            },
+        }
+    }
+
+    #[test]
+    fn batches_close_at_the_first_bound_reached() {
+        let sizes = |batches: Vec<Vec<ResultFile>>| -> Vec<Vec<u64>> {
+            batches.into_iter().map(|b| b.into_iter().map(|f| f.size).collect()).collect()
+        };
+        let by_count = BatchLimits { files: 2, bytes: 1000 };
+        assert_eq!(sizes(by_count.batches((1..=5).map(file).collect())), [vec![1, 2], vec![3, 4], vec![5]]);
+        let by_bytes = BatchLimits { files: 100, bytes: 10 };
+        assert_eq!(
+            sizes(by_bytes.batches(vec![6, 4, 1, 20, 3].into_iter().map(file).collect())),
+            [vec![6, 4], vec![1], vec![20], vec![3]]
+        );
+        assert!(BatchLimits::default().batches(Vec::new()).is_empty());
     }
 }

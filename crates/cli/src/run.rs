@@ -128,7 +128,13 @@ impl RunArgs {
             data_dir: None,
             bucket: crate::local::DEFAULT_INPUT_BUCKET.into(),
             prefix: "in/".into(),
-            pass: PassArgs { jsonl: false, concurrency: 4, batch_files: 1000, batch_mb: 1024 },
+            pass: PassArgs {
+                jsonl: false,
+                concurrency: 4,
+                batch_files: 1000,
+                batch_mb: 1024,
+                speech: Default::default(),
+            },
         }
     }
 }

@@ -7,15 +7,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use redscribe_aws::s3::S3Objects;
 use redscribe_core::events::normalize;
 use redscribe_local::redshift::{DataApiConfig, DATABASE};
 use redscribe_local::s3::{Delivery, EventJournal};
 use redscribe_local::Credentials;
 use redscribe_pipeline::drive::BatchLimits;
-use redscribe_pipeline::{Processed, ResultFile};
+use redscribe_pipeline::{Processed, ResultFile, TranscribeStage};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::local::{default_data_dir, flush_metrics, LocalServices, DEFAULT_INPUT_BUCKET, LOCAL_REGION};
+use crate::once::SpeechArgs;
 use crate::target::Target;
 
 /// Name of the profile written for the `aws` CLI.
@@ -46,6 +48,8 @@ pub struct ServeArgs {
     /// code — `redscribe backfill --aws`, a benchmark, your own — can drive the endpoints.
     #[arg(long)]
     no_pipeline: bool,
+    #[command(flatten)]
+    speech: SpeechArgs,
 }
 
 /// Writes an AWS CLI config and credentials file with a profile pointing at the stand-ins (service-specific
@@ -125,7 +129,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None
     } else {
         let batch_age = Duration::from_millis(args.batch_age_ms);
-        Some(tokio::spawn(follow(events, journal, target, DEFAULT_INPUT_BUCKET.to_string(), batch_age)))
+        let stage = target.stage(false, args.speech.transcriber()?);
+        Some(tokio::spawn(follow(events, journal, target, stage, DEFAULT_INPUT_BUCKET.to_string(), batch_age)))
     };
     shutdown_signal().await;
     eprintln!("redscribe: stopping (requests in flight finish first)");
@@ -165,13 +170,13 @@ async fn follow(
     mut events: UnboundedReceiver<Delivery>,
     journal: Arc<EventJournal>,
     target: Target,
+    stage: Arc<TranscribeStage<S3Objects>>,
     bucket: String,
     batch_age: Duration,
 ) {
     let layout = target.layout.clone();
     let metrics = target.metrics.clone();
     let data_dir = target.data_dir.clone().unwrap_or_default();
-    let stage = target.stage(false);
     let loader = target.loader(&bucket);
     let mut pending: Vec<(u64, Vec<ResultFile>)> = Vec::new();
     let mut oldest: Option<Instant> = None;
@@ -197,7 +202,8 @@ async fn follow(
                             match stage.process(&object).await {
                                 Ok(processed) => {
                                     let status = match &processed {
-                                        Processed::Written(_) => "metadata_only".to_string(),
+                                        Processed::Written(f) if f.segments.is_some() => "transcribed".to_string(),
+                                        Processed::Written(_) => "read".to_string(),
                                         Processed::Quarantined { code, .. } => format!("failed, {code}"),
                                     };
                                     eprintln!("event {}: s3://{}/{} processed ({status})", delivery.seq, object.bucket, object.key);

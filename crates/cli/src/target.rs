@@ -12,6 +12,7 @@ use redscribe_aws::s3::S3Objects;
 use redscribe_core::emf::Recorder;
 use redscribe_core::layout::Layout;
 use redscribe_core::load::{CopyAuthorization, Tables};
+use redscribe_core::ports::Transcriber;
 use redscribe_local::redshift::DataApiConfig;
 use redscribe_pipeline::{LoadConfig, Loader, TranscribeConfig, TranscribeStage};
 
@@ -114,9 +115,13 @@ impl Target {
         Ok(())
     }
 
-    pub fn stage(&self, jsonl: bool) -> Arc<TranscribeStage<S3Objects>> {
+    pub fn stage(&self, jsonl: bool, transcriber: Option<Arc<dyn Transcriber>>) -> Arc<TranscribeStage<S3Objects>> {
         let config = TranscribeConfig { layout: self.layout.clone(), jsonl };
-        Arc::new(TranscribeStage::new(self.objects.clone(), config).with_metrics(self.metrics.clone()))
+        let stage = TranscribeStage::new(self.objects.clone(), config).with_metrics(self.metrics.clone());
+        Arc::new(match transcriber {
+            Some(t) => stage.with_transcriber(t),
+            None => stage,
+        })
     }
 
     /// The load stage: manifests and quarantine records in `bucket`, up to five rounds of isolating files the

@@ -71,7 +71,7 @@ fn recordings_become_rows_and_a_second_run_adds_none() {
     let data = dir.path().join("data");
 
     let summary = run(&data, &input);
-    assert!(summary.contains("processed:        4 (2 with metadata, 2 rejected)"), "{summary}");
+    assert!(summary.contains("processed:        4 (2 read, 2 rejected)"), "{summary}");
     assert!(summary.contains("rejected not_audio: 1") && summary.contains("rejected truncated: 1"), "{summary}");
     assert!(summary.contains("rows loaded:      4"), "{summary}");
     assert!(summary.contains("COPY statements:  1"), "{summary}");
@@ -83,8 +83,8 @@ fn recordings_become_rows_and_a_second_run_adds_none() {
     );
     assert_eq!(
         rows,
-        "[('in/calls/it\\'s \"quoted\" + 録音.wav', 'metadata_only', None, 16000), \
-         ('in/calls/monday call.wav', 'metadata_only', None, 8000), ('in/cut.wav', 'failed', 'truncated', None), \
+        "[('in/calls/it\\'s \"quoted\" + 録音.wav', 'transcribed', None, 16000), \
+         ('in/calls/monday call.wav', 'transcribed', None, 8000), ('in/cut.wav', 'failed', 'truncated', None), \
          ('in/notes.mp3', 'failed', 'not_audio', None)]"
     );
 
@@ -151,8 +151,21 @@ fn demo_loads_and_prints_every_sample() {
     assert!(printed.contains("(12 rows)"), "{printed}");
     let row = |key: &str| printed.lines().find(|l| l.contains(key)).unwrap_or_else(|| panic!("{key}: {printed}"));
     for good in ["in/call-0042.wav", "in/phone-ulaw.wav", "in/meeting.flac", "in/podcast.mp3", "in/voice memo.m4a"] {
-        assert!(row(good).contains("metadata_only"), "{}", row(good));
+        assert!(row(good).contains("transcribed"), "{}", row(good));
     }
+    // Whisper heard the speech: the text column shows the start of the transcript.
+    for spoken in ["in/call-0042.wav", "in/phone-ulaw.wav", "in/meeting.flac"] {
+        assert!(row(spoken).to_lowercase().contains("thank you for calling"), "{}", row(spoken));
+    }
+    // Its time-aligned segments were loaded in the same transaction, joined to the row by id.
+    let db = dir.path().join("data/warehouse/redscribe.duckdb");
+    let segments = duckdb(
+        &db,
+        "select count(*) > 0, bool_and(s.end_s > s.start_s), lower(string_agg(s.text, ' ' order by s.segment_index))          like '%warehouse%' from public.transcription_segments s join public.transcription_results r using (id)          where r.object_key = 'in/call-0042.wav'",
+    );
+    assert_eq!(segments, "[(True, True, True)]");
+    let music = duckdb(&db, "select text, model from public.transcription_results where object_key = 'in/music.aiff'");
+    assert_eq!(music, "[('', 'whisper-tiny.en')]", "a tone is no speech: an empty transcript, not an invented one");
     assert!(row("in/empty.wav").contains("empty_object"), "{}", row("in/empty.wav"));
     assert!(row("in/notes.mp3").contains("not_audio"), "{}", row("in/notes.mp3"));
     assert!(row("in/invoice.wav").contains("not_audio"), "{}", row("in/invoice.wav"));

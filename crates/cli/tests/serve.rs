@@ -241,7 +241,7 @@ fn backfill_and_replay_reach_the_stand_ins_through_aws_configuration() {
 
     let aws_args = ["--aws", "--s3-path-style"];
     let summary = redscribe(&served, &[&["backfill"], &aws_args[..], &["s3://recordings/archive/"]].concat());
-    assert!(summary.contains("processed:        3 (2 with metadata, 1 rejected)"), "{summary}");
+    assert!(summary.contains("processed:        3 (2 read, 1 rejected)"), "{summary}");
     assert!(summary.contains("COPY statements:  1"), "{summary}");
     assert_eq!(count(&served), "n\n3\n");
 
@@ -261,13 +261,13 @@ fn backfill_and_replay_reach_the_stand_ins_through_aws_configuration() {
     std::fs::write(files.join("cut.wav"), wav(8000, 1.0)).unwrap();
     aws(&served, &["s3", "cp", files.join("cut.wav").to_str().unwrap(), "s3://recordings/archive/cut.wav"]);
     let replayed = redscribe(&served, &[&["replay"], &aws_args[..]].concat());
-    assert!(replayed.contains("processed:        1 (1 with metadata, 0 rejected)"), "{replayed}");
+    assert!(replayed.contains("processed:        1 (1 read, 0 rejected)"), "{replayed}");
     assert!(replayed.contains("records settled:  1"), "{replayed}");
     let rows = redscribe(
         &served,
         &["query", "--format", "csv", "select status, count(*) as n from transcription_results group by 1"],
     );
-    assert_eq!(rows, "status,n\nmetadata_only,3\n");
+    assert_eq!(rows, "status,n\ntranscribed,3\n");
     let listed = redscribe(&served, &[&["replay", "--dry-run"], &aws_args[..]].concat());
     assert!(listed.contains("0 record(s) would be replayed"), "{listed}");
     stop(served);

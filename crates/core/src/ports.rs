@@ -65,3 +65,37 @@ pub trait Warehouse: Send + Sync {
     /// Runs a query and returns its rows as text (`None` for NULL).
     async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PortError>;
 }
+
+/// A piece of a transcript with its times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimedText {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub text: String,
+    pub avg_logprob: Option<f64>,
+    pub no_speech_prob: Option<f64>,
+}
+
+/// What a transcriber heard in a recording.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transcription {
+    /// The whole text (empty for silence and noise).
+    pub text: String,
+    pub language: Option<String>,
+    pub segments: Vec<TimedText>,
+    pub avg_logprob: Option<f64>,
+    pub no_speech_prob: Option<f64>,
+    /// `ok`, `no_speech`, `repetition` or `low_confidence`.
+    pub quality_flag: String,
+    /// Seconds of audio transcribed, and seconds it took.
+    pub audio_seconds: f64,
+    pub decode_seconds: f64,
+}
+
+/// Speech to text, as the transcribe stage uses it. CPU-bound and blocking: the stage calls it on a blocking
+/// thread, with the recording as 16 kHz mono samples.
+pub trait Transcriber: Send + Sync {
+    /// The model's name, as rows record it.
+    fn model(&self) -> &str;
+    fn transcribe(&self, samples: &[f32]) -> Result<Transcription, PortError>;
+}

@@ -130,6 +130,7 @@ mod tests {
                 envelope: Envelope::S3,
                 message_id: None,
             },
+            segments: None,
         }
     }
 

@@ -16,4 +16,4 @@ pub mod row;
 pub mod transcribe;
 
 pub use load::{LoadConfig, LoadReport, Loader};
-pub use transcribe::{Processed, ResultFile, TranscribeConfig, TranscribeStage};
+pub use transcribe::{Processed, ResultFile, SegmentsFile, TranscribeConfig, TranscribeStage};

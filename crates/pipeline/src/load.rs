@@ -81,12 +81,31 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             let body = serde_json::to_vec_pretty(&manifest(&entries))
                 .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
             self.store.put(&self.config.bucket, &manifest_key, body, "application/json").await?;
+            // Segments, when any file has them: a manifest of their own, loaded in the same transaction.
+            let segments: Vec<(String, u64, i64)> = files
+                .iter()
+                .filter_map(|f| {
+                    f.segments_uri().map(|uri| {
+                        (uri, f.segments.as_ref().map_or(0, |s| s.size), f.segments.as_ref().map_or(0, |s| s.rows))
+                    })
+                })
+                .collect();
+            let segments_manifest = if segments.is_empty() {
+                None
+            } else {
+                let key = self.config.layout.manifest_key(day, &format!("{batch_id}-segments"));
+                let entries: Vec<(String, u64)> = segments.iter().map(|(u, size, _)| (u.clone(), *size)).collect();
+                let body = serde_json::to_vec_pretty(&manifest(&entries))
+                    .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
+                self.store.put(&self.config.bucket, &key, body, "application/json").await?;
+                Some(format!("s3://{}/{key}", self.config.bucket))
+            };
             let batch = Batch {
                 id: batch_id.clone(),
                 results_manifest: manifest_uri.clone(),
                 results: files.iter().map(|f| BatchFile { uri: f.uri(), rows: f.rows }).collect(),
-                segments_manifest: None,
-                segments: Vec::new(),
+                segments_manifest,
+                segments: segments.into_iter().map(|(uri, _, rows)| BatchFile { uri, rows }).collect(),
             };
             let sqls = load_statements(&self.config.tables, &self.config.auth, &batch)
                 .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
@@ -110,8 +129,9 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                 }
                 Err(e) if e.code == ErrorCode::LoadRejected && e.query_id.is_some() => {
                     let bad = self.files_in_error(e.query_id.unwrap_or_default()).await?;
-                    let (rejected, rest): (Vec<_>, Vec<_>) =
-                        files.into_iter().partition(|f| bad.iter().any(|(uri, _)| *uri == f.uri()));
+                    let (rejected, rest): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| {
+                        bad.iter().any(|(uri, _)| *uri == f.uri() || Some(uri) == f.segments_uri().as_ref())
+                    });
                     if rejected.is_empty() {
                         // The statement failed for a reason no file explains: nothing to isolate.
                         return Err(e);
@@ -119,7 +139,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                     for file in rejected {
                         let message = bad
                             .iter()
-                            .find(|(uri, _)| *uri == file.uri())
+                            .find(|(uri, _)| *uri == file.uri() || Some(uri) == file.segments_uri().as_ref())
                             .map(|(_, m)| m.clone())
                             .unwrap_or_else(|| e.message.clone());
                         self.quarantine(&file, &message, &batch_id, &manifest_uri).await?;

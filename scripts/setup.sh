@@ -23,11 +23,13 @@ if ((${#need_apt[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
-# Independent readers the tests use to check our Parquet and JSON Lines output, and the aws CLI.
+# Independent readers the tests use to check our Parquet and JSON Lines output, the aws CLI, faster-whisper.
 missing_py=()
 python3 -c "import pyarrow" 2>/dev/null || missing_py+=("pyarrow>=15")
 python3 -c "import duckdb" 2>/dev/null || missing_py+=("duckdb>=1.1")
 command -v aws >/dev/null && aws --version >/dev/null 2>&1 || missing_py+=("awscli>=1.36")
+# The reference the log-mel front end is tested against, and the side of the transcription benchmark.
+python3 -c "import faster_whisper" 2>/dev/null || missing_py+=("faster-whisper>=1.0")
 if ((${#missing_py[@]})); then
     echo "setup: installing from PyPI: ${missing_py[*]}"
     pip=(python3 -m pip install --quiet --disable-pip-version-check)

@@ -120,10 +120,7 @@ impl Pass {
         let processed = self.files().count();
         let rejected = self.rejected();
         let rejected_total: usize = rejected.values().sum();
-        println!(
-            "  processed:        {processed} ({} with metadata, {rejected_total} rejected)",
-            processed - rejected_total
-        );
+        println!("  processed:        {processed} ({} read, {rejected_total} rejected)", processed - rejected_total);
         for (code, n) in &rejected {
             println!("    rejected {code}: {n}");
         }

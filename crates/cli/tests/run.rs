@@ -32,7 +32,7 @@ fn wav(rate: u32, seconds: f32) -> Vec<u8> {
 
 fn run(data: &Path, input: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
-        .args(["run", "--data-dir"])
+        .args(["run", "--no-transcribe", "--data-dir"])
         .arg(data)
         .arg(input)
         .env_remove("AWS_ACCESS_KEY_ID")
@@ -83,8 +83,8 @@ fn recordings_become_rows_and_a_second_run_adds_none() {
     );
     assert_eq!(
         rows,
-        "[('in/calls/it\\'s \"quoted\" + 録音.wav', 'transcribed', None, 16000), \
-         ('in/calls/monday call.wav', 'transcribed', None, 8000), ('in/cut.wav', 'failed', 'truncated', None), \
+        "[('in/calls/it\\'s \"quoted\" + 録音.wav', 'metadata_only', None, 16000), \
+         ('in/calls/monday call.wav', 'metadata_only', None, 8000), ('in/cut.wav', 'failed', 'truncated', None), \
          ('in/notes.mp3', 'failed', 'not_audio', None)]"
     );
 

@@ -30,7 +30,7 @@ p = subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.STDOU
 wall = time.perf_counter() - t
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"rc": p.returncode, "wall_s": wall, "cpu_s": r.ru_utime + r.ru_stime,
-                  "peak_rss_mb": r.ru_maxrss / 1024, "output": p.stdout[-4000:]}))
+                  "peak_rss_mb": r.ru_maxrss / 1024, "output": p.stdout}))
 """
 
 
@@ -92,7 +92,7 @@ def measure(cmd, env):
     out = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], env=env, stdout=subprocess.PIPE, text=True, check=True)
     result = json.loads(out.stdout)
     if result["rc"] != 0:
-        raise SystemExit(f"{cmd[0]} failed:\n{result['output']}")
+        raise SystemExit(f"{cmd[0]} failed:\n{result['output'][-4000:]}")
     return result
 
 

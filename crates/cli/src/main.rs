@@ -2,6 +2,7 @@
 
 mod backfill;
 mod demo;
+mod eval;
 mod inspect;
 mod local;
 mod once;
@@ -48,6 +49,8 @@ fn init_logging(format: LogFormat) {
 enum Command {
     /// The whole product on the sample recordings: stand-ins up, samples uploaded, rows loaded and printed.
     Demo(demo::DemoArgs),
+    /// Word error rate against reference texts (refs.tsv: file<TAB>reference), of Whisper or of given transcripts.
+    Eval(eval::EvalArgs),
     /// Print the audio metadata of recordings (or why each is rejected), one JSON line per file.
     Inspect(inspect::InspectArgs),
     /// Upload recordings to the local stand-ins and run the whole pipeline on them once.
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Backfill(args) => backfill::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Query(args) => query::run(args),

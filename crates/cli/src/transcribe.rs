@@ -84,3 +84,11 @@ fn transcribe_file(
     decode_mono_16k(source, AudioOptions::default(), |chunk| samples.extend_from_slice(chunk))?;
     engine.transcribe(&samples, options).context("transcribing")
 }
+
+/// The text of one file through any transcriber (what `eval` scores).
+pub fn transcribe_samples(transcriber: &dyn redscribe_core::ports::Transcriber, file: &std::path::Path) -> anyhow::Result<String> {
+    let source = Source::open(file)?;
+    let mut samples = Vec::new();
+    decode_mono_16k(source, AudioOptions::default(), |chunk| samples.extend_from_slice(chunk))?;
+    Ok(transcriber.transcribe(&samples).map_err(|e| anyhow::anyhow!("{e}"))?.text)
+}

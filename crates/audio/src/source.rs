@@ -30,6 +30,11 @@ impl Source {
         Source { size: bytes.len() as u64, inner: Box::new(Cursor::new(bytes)) }
     }
 
+    /// Wraps shared bytes: probing and then decoding the same object reads one buffer, not two copies.
+    pub fn from_shared(bytes: bytes::Bytes) -> Source {
+        Source { size: bytes.len() as u64, inner: Box::new(Cursor::new(bytes)) }
+    }
+
     /// Size in bytes.
     pub fn size(&self) -> u64 {
         self.size

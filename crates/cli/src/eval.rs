@@ -34,8 +34,9 @@ fn read_refs(path: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        let (file, reference) =
-            line.split_once('\t').with_context(|| format!("{}:{}: expected file<TAB>reference", tsv.display(), n + 1))?;
+        let (file, reference) = line
+            .split_once('\t')
+            .with_context(|| format!("{}:{}: expected file<TAB>reference", tsv.display(), n + 1))?;
         refs.push((base.join(file), reference.to_string()));
     }
     Ok(refs)

@@ -79,16 +79,20 @@ fn transcribe_file(
     options: &DecodeOptions,
     file: &std::path::Path,
 ) -> anyhow::Result<redscribe_whisper::Transcript> {
-    let source = Source::open(file)?;
+    engine.transcribe(&read_samples(file)?, options).context("transcribing")
+}
+
+/// A recording as 16 kHz mono samples.
+fn read_samples(file: &std::path::Path) -> anyhow::Result<Vec<f32>> {
     let mut samples = Vec::new();
-    decode_mono_16k(source, AudioOptions::default(), |chunk| samples.extend_from_slice(chunk))?;
-    engine.transcribe(&samples, options).context("transcribing")
+    decode_mono_16k(Source::open(file)?, AudioOptions::default(), |chunk| samples.extend_from_slice(chunk))?;
+    Ok(samples)
 }
 
 /// The text of one file through any transcriber (what `eval` scores).
-pub fn transcribe_samples(transcriber: &dyn redscribe_core::ports::Transcriber, file: &std::path::Path) -> anyhow::Result<String> {
-    let source = Source::open(file)?;
-    let mut samples = Vec::new();
-    decode_mono_16k(source, AudioOptions::default(), |chunk| samples.extend_from_slice(chunk))?;
-    Ok(transcriber.transcribe(&samples).map_err(|e| anyhow::anyhow!("{e}"))?.text)
+pub fn transcribe_samples(
+    transcriber: &dyn redscribe_core::ports::Transcriber,
+    file: &std::path::Path,
+) -> anyhow::Result<String> {
+    Ok(transcriber.transcribe(&read_samples(file)?).map_err(|e| anyhow::anyhow!("{e}"))?.text)
 }

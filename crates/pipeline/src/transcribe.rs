@@ -287,13 +287,15 @@ fn listen(body: Vec<u8>, transcriber: Option<&dyn Transcriber>) -> Heard {
     let Some(transcriber) = transcriber else {
         return (probe(Source::from_bytes(body)).map_err(|e| (e.code(), e.to_string())), None);
     };
-    let metadata = match probe(Source::from_bytes(body.clone())) {
+    // One buffer for both passes (zero-copy from the Vec).
+    let body = bytes::Bytes::from(body);
+    let metadata = match probe(Source::from_shared(body.clone())) {
         Ok(m) => m,
         Err(e) => return (Err((e.code(), e.to_string())), None),
     };
     let mut samples = Vec::new();
     if let Err(e) =
-        decode_mono_16k(Source::from_bytes(body), DecodeOptions::default(), |chunk| samples.extend_from_slice(chunk))
+        decode_mono_16k(Source::from_shared(body), DecodeOptions::default(), |chunk| samples.extend_from_slice(chunk))
     {
         return (Err((e.code(), e.to_string())), None);
     }

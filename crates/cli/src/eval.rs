@@ -58,7 +58,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             Some(map)
         }
     };
-    let transcriber = if given.is_none() { args.speech.transcriber()? } else { None };
+    let transcriber = if given.is_none() { args.speech.transcriber(None)? } else { None };
     let stdout = std::io::stdout();
     let (mut errors, mut words) = (0usize, 0usize);
     for (file, reference) in &refs {

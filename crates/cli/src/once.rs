@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use redscribe_core::emf::Recorder;
 use redscribe_core::events::ObjectEvent;
+use redscribe_core::metrics::Metric;
 use redscribe_core::ports::Transcriber;
 use redscribe_pipeline::drive::{process_all, BatchLimits, Outcome};
 use redscribe_pipeline::{LoadReport, Processed, ResultFile};
@@ -56,8 +58,9 @@ impl Default for SpeechArgs {
 }
 
 impl SpeechArgs {
-    /// The transcriber, loaded once; a missing or broken model is an error here, before any recording.
-    pub fn transcriber(&self) -> anyhow::Result<Option<Arc<dyn Transcriber>>> {
+    /// The transcriber, loaded once; a missing or broken model is an error here, before any recording. Its name
+    /// becomes the `Model` dimension of `metrics`, and its load time a `ModelLoadTime` point.
+    pub fn transcriber(&self, metrics: Option<&Recorder>) -> anyhow::Result<Option<Arc<dyn Transcriber>>> {
         if self.no_transcribe {
             return Ok(None);
         }
@@ -66,6 +69,10 @@ impl SpeechArgs {
             config.model_dir = dir.clone();
         }
         let engine = Engine::load(&config)?;
+        if let Some(m) = metrics {
+            m.set_model(&engine.name);
+            m.record(Metric::ModelLoadTime, engine.load_time.as_secs_f64() * 1000.0, None, None);
+        }
         let options = DecodeOptions { beam_size: usize::from(self.beam_size.max(1)), ..DecodeOptions::default() };
         Ok(Some(Arc::new(WhisperTranscriber { engine, options })))
     }
@@ -153,7 +160,7 @@ pub async fn process_and_load(
 ) -> anyhow::Result<Pass> {
     let progress = bar(events.len() as u64, "process");
     let outcomes = process_all(
-        target.stage(args.jsonl, args.speech.transcriber()?),
+        target.stage(args.jsonl, args.speech.transcriber(Some(&target.metrics))?),
         events,
         usize::from(args.concurrency),
         |(event, result)| {

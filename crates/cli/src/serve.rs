@@ -129,7 +129,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None
     } else {
         let batch_age = Duration::from_millis(args.batch_age_ms);
-        let stage = target.stage(false, args.speech.transcriber()?);
+        let stage = target.stage(false, args.speech.transcriber(Some(&target.metrics))?);
         Some(tokio::spawn(follow(events, journal, target, stage, DEFAULT_INPUT_BUCKET.to_string(), batch_age)))
     };
     shutdown_signal().await;

@@ -166,6 +166,26 @@ fn demo_loads_and_prints_every_sample() {
     assert_eq!(segments, "[(True, True, True)]");
     let music = duckdb(&db, "select text, model from public.transcription_results where object_key = 'in/music.aiff'");
     assert_eq!(music, "[('', 'whisper-tiny.en')]", "a tone is no speech: an empty transcript, not an invented one");
+
+    // Transcription metrics carry the model as a dimension.
+    let emf: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("data/metrics/emf.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let total = |name: &str| -> f64 {
+        emf.iter()
+            .filter(|d| d["Model"] == "whisper-tiny.en")
+            .filter_map(|d| d.get(name))
+            .map(|v| match v {
+                serde_json::Value::Array(values) => values.iter().map(|x| x.as_f64().unwrap()).sum(),
+                v => v.as_f64().unwrap(),
+            })
+            .sum()
+    };
+    assert!(total("AudioSecondsTranscribed") > 30.0, "{emf:?}");
+    assert!(total("TranscriptsEmpty") >= 2.0, "music and silence: {emf:?}");
+    assert!(total("ModelLoadTime") > 0.0);
     assert!(row("in/empty.wav").contains("empty_object"), "{}", row("in/empty.wav"));
     assert!(row("in/notes.mp3").contains("not_audio"), "{}", row("in/notes.mp3"));
     assert!(row("in/invoice.wav").contains("not_audio"), "{}", row("in/invoice.wav"));

@@ -31,13 +31,24 @@ type Group = BTreeMap<&'static str, (Metric, Vec<f64>)>;
 pub struct Recorder {
     namespace: String,
     function: String,
+    model: Mutex<String>,
     points: Mutex<BTreeMap<Key, Group>>,
 }
 
 impl Recorder {
     /// `function` is the `Function` dimension: the Lambda function's name, or `redscribe` for the CLI.
     pub fn new(namespace: &str, function: &str) -> Recorder {
-        Recorder { namespace: namespace.into(), function: function.into(), points: Mutex::default() }
+        Recorder {
+            namespace: namespace.into(),
+            function: function.into(),
+            model: Mutex::new("none".into()),
+            points: Mutex::default(),
+        }
+    }
+
+    /// The `Model` dimension of the transcription metrics (one model per process).
+    pub fn set_model(&self, model: &str) {
+        *self.model.lock().unwrap_or_else(|p| p.into_inner()) = model.to_string();
     }
 
     /// Records one value. `stage` and `code` are used where the metric's catalog entry has those dimensions.
@@ -48,6 +59,7 @@ impl Recorder {
                 Dimension::Function => self.function.clone(),
                 Dimension::Stage => stage.map_or("unknown", Stage::as_str).to_string(),
                 Dimension::ErrorCode => code.map_or("unknown", ErrorCode::as_str).to_string(),
+                Dimension::Model => self.model.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             };
             dimensions.push((d.as_str(), v));
         }

@@ -39,6 +39,8 @@ pub enum Dimension {
     ErrorCode,
     /// The Lambda function name (or `redscribe` for the CLI).
     Function,
+    /// The transcription model (`none` when transcription is off).
+    Model,
 }
 
 impl Dimension {
@@ -48,6 +50,7 @@ impl Dimension {
             Dimension::Stage => "Stage",
             Dimension::ErrorCode => "ErrorCode",
             Dimension::Function => "Function",
+            Dimension::Model => "Model",
         }
     }
 }
@@ -98,11 +101,14 @@ pub enum Metric {
     LoadBatchSize,
     LoadBatchBytes,
     LoadFailures,
+    TranscriptsEmpty,
+    RepetitionsDetected,
+    ModelLoadTime,
 }
 
 impl Metric {
     /// Every metric in the catalog.
-    pub const ALL: [Metric; 14] = [
+    pub const ALL: [Metric; 17] = [
         Metric::RecordingsReceived,
         Metric::RecordingsSkipped,
         Metric::RecordingsProcessed,
@@ -117,6 +123,9 @@ impl Metric {
         Metric::LoadBatchSize,
         Metric::LoadBatchBytes,
         Metric::LoadFailures,
+        Metric::TranscriptsEmpty,
+        Metric::RepetitionsDetected,
+        Metric::ModelLoadTime,
     ];
 
     /// The metric name in CloudWatch.
@@ -136,6 +145,9 @@ impl Metric {
             Metric::LoadBatchSize => "LoadBatchSize",
             Metric::LoadBatchBytes => "LoadBatchBytes",
             Metric::LoadFailures => "LoadFailures",
+            Metric::TranscriptsEmpty => "TranscriptsEmpty",
+            Metric::RepetitionsDetected => "RepetitionsDetected",
+            Metric::ModelLoadTime => "ModelLoadTime",
         }
     }
 
@@ -149,9 +161,11 @@ impl Metric {
             | Metric::RecordingsFailed
             | Metric::RowsLoaded
             | Metric::LoadBatchSize
-            | Metric::LoadFailures => Unit::Count,
+            | Metric::LoadFailures
+            | Metric::TranscriptsEmpty
+            | Metric::RepetitionsDetected => Unit::Count,
             Metric::AudioSecondsTranscribed | Metric::UploadToQueryableLatency => Unit::Seconds,
-            Metric::StageLatency | Metric::CopyDuration => Unit::Milliseconds,
+            Metric::StageLatency | Metric::CopyDuration | Metric::ModelLoadTime => Unit::Milliseconds,
             Metric::LoadBatchBytes => Unit::Bytes,
             Metric::RealTimeFactor => Unit::None,
         }
@@ -169,7 +183,10 @@ impl Metric {
             | Metric::StageLatency => &[Dimension::Function, Dimension::Stage],
             Metric::AudioSecondsTranscribed
             | Metric::RealTimeFactor
-            | Metric::UploadToQueryableLatency
+            | Metric::TranscriptsEmpty
+            | Metric::RepetitionsDetected
+            | Metric::ModelLoadTime => &[Dimension::Function, Dimension::Model],
+            Metric::UploadToQueryableLatency
             | Metric::RowsLoaded
             | Metric::CopyDuration
             | Metric::LoadBatchSize
@@ -196,6 +213,9 @@ impl Metric {
             Metric::LoadBatchSize => "Files in one load batch",
             Metric::LoadBatchBytes => "Bytes of result files in one load batch",
             Metric::LoadFailures => "Load transactions or files that failed",
+            Metric::TranscriptsEmpty => "Recordings transcribed to no text (silence, noise, no speech)",
+            Metric::RepetitionsDetected => "Transcripts still flagged as repetition loops after temperature fallback",
+            Metric::ModelLoadTime => "Time to load the transcription model",
         }
     }
 

@@ -162,6 +162,12 @@ impl<S: ObjectStore> TranscribeStage<S> {
                 self.record(Metric::StageLatency, ms(decode_started), Stage::Decode, None);
                 if let Some(t) = &heard.1 {
                     self.record(Metric::AudioSecondsTranscribed, t.audio_seconds, Stage::Transcribe, None);
+                    if t.text.is_empty() {
+                        self.record(Metric::TranscriptsEmpty, 1.0, Stage::Transcribe, None);
+                    }
+                    if t.quality_flag == "repetition" {
+                        self.record(Metric::RepetitionsDetected, 1.0, Stage::Transcribe, None);
+                    }
                     if t.audio_seconds > 0.0 {
                         self.record(
                             Metric::RealTimeFactor,

@@ -48,9 +48,9 @@ pub struct AudioMetadata {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
-    /// Audio decoded and transcribed.
+    /// Audio decoded and transcribed (an empty text means no speech was heard: silence, noise, music).
     Transcribed,
-    /// Audio metadata only (transcription disabled, or the recording has no speech to transcribe).
+    /// Audio metadata only (transcription turned off).
     MetadataOnly,
     /// Rejected: see `error_code` and `error_message`.
     Failed,

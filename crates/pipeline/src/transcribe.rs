@@ -159,8 +159,11 @@ impl<S: ObjectStore> TranscribeStage<S> {
                 let heard: Heard = tokio::task::spawn_blocking(move || listen(object.body, transcriber.as_deref()))
                     .await
                     .map_err(|e| PortError::new(ErrorCode::Internal, format!("decode task: {e}")))?;
-                self.record(Metric::StageLatency, ms(decode_started), Stage::Decode, None);
+                // Decode (probe, decode to 16 kHz) and transcribe latencies apart: the transcriber times itself.
+                let transcribe_ms = heard.1.as_ref().map_or(0.0, |t| t.decode_seconds * 1000.0);
+                self.record(Metric::StageLatency, (ms(decode_started) - transcribe_ms).max(0.0), Stage::Decode, None);
                 if let Some(t) = &heard.1 {
+                    self.record(Metric::StageLatency, transcribe_ms, Stage::Transcribe, None);
                     self.record(Metric::AudioSecondsTranscribed, t.audio_seconds, Stage::Transcribe, None);
                     if t.text.is_empty() {
                         self.record(Metric::TranscriptsEmpty, 1.0, Stage::Transcribe, None);

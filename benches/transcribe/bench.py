@@ -18,16 +18,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "pipeline"))
 from bench import LAUNCHER  # noqa: E402  (wall time, CPU seconds and peak RSS of one child process)
 
-SENTENCES = [
-    "The quarterly report is due on Friday, so please send the figures to the finance team.",
-    "Our new office opens next month near the central train station.",
-    "Customers asked for a faster checkout and better search on the website.",
-    "The engineering team fixed the login problem and deployed the update last night.",
-    "Remember to book the conference room for the planning session on Tuesday.",
-    "Sales in the northern region grew by twelve percent compared with last year.",
-    "The support line will be closed on the public holiday next Monday.",
-    "Please review the contract and share your comments before the end of the week.",
-]
+# Eight varied sentences, shared with the transcription tests.
+SENTENCES = [l for l in (HERE.parent.parent / "tests/fixtures/speech/sentences.txt").read_text().splitlines() if l.strip()]
 
 
 def make_recordings(folder):

@@ -115,9 +115,14 @@ fn wav(rate: u32, seconds: f32) -> Vec<u8> {
 
 impl Harness {
     fn loader(&self) -> Loader<S3Objects, DataApi> {
+        self.loader_over(self.store.clone(), self.warehouse.clone())
+    }
+
+    /// The load stage over given adapters (e.g. with a quicker retry policy).
+    fn loader_over(&self, store: Arc<S3Objects>, warehouse: Arc<DataApi>) -> Loader<S3Objects, DataApi> {
         Loader::new(
-            self.store.clone(),
-            self.warehouse.clone(),
+            store,
+            warehouse,
             LoadConfig {
                 tables: Tables::default(),
                 auth: CopyAuthorization::IamRole("arn:aws:iam::123456789012:role/loader".into()),
@@ -337,17 +342,7 @@ async fn injected_faults_lose_nothing_and_double_nothing() {
     let api_faults = h.api.faults();
     api_faults.fail_next_with_active_statements_exceeded(2);
     api_faults.lose_next_execute_responses(1);
-    let loader = Loader::new(
-        store.clone(),
-        Arc::new(DataApi::clone(&h.warehouse).with_retry(quick)),
-        LoadConfig {
-            tables: Tables::default(),
-            auth: CopyAuthorization::IamRole("arn:aws:iam::123456789012:role/loader".into()),
-            layout: Layout::default(),
-            bucket: "recordings".into(),
-            max_isolation_rounds: 3,
-        },
-    );
+    let loader = h.loader_over(store.clone(), Arc::new(DataApi::clone(&h.warehouse).with_retry(quick)));
     let report = loader.load(files).await.expect("retried past the faults");
     assert_eq!(report.loaded.len(), 5);
     assert_eq!(report.batches, 1);

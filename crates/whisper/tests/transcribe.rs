@@ -9,16 +9,8 @@ use std::process::Command;
 use redscribe_whisper::eval::wer;
 use redscribe_whisper::{DecodeOptions, Engine, EngineConfig};
 
-const SENTENCES: [&str; 8] = [
-    "The quarterly report is due on Friday, so please send the figures to the finance team.",
-    "Our new office opens next month near the central train station.",
-    "Customers asked for a faster checkout and better search on the website.",
-    "The engineering team fixed the login problem and deployed the update last night.",
-    "Remember to book the conference room for the planning session on Tuesday.",
-    "Sales in the northern region grew by twelve percent compared with last year.",
-    "The support line will be closed on the public holiday next Monday.",
-    "Please review the contract and share your comments before the end of the week.",
-];
+/// Eight varied sentences, shared with the transcription benchmark.
+const SENTENCES: &str = include_str!("../../../tests/fixtures/speech/sentences.txt");
 
 /// 16 kHz mono samples of `text` spoken by espeak-ng.
 fn speak(dir: &Path, name: &str, text: &str) -> Vec<f32> {
@@ -44,7 +36,9 @@ fn engine() -> Engine {
 fn a_recording_longer_than_one_window_comes_out_whole_and_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let mut samples = Vec::new();
-    for (i, s) in SENTENCES.iter().enumerate() {
+    let sentences: Vec<&str> = SENTENCES.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(sentences.len(), 8);
+    for (i, s) in sentences.iter().enumerate() {
         samples.extend(speak(dir.path(), &format!("s{i}"), s));
     }
     let seconds = samples.len() as f64 / 16_000.0;
@@ -52,7 +46,7 @@ fn a_recording_longer_than_one_window_comes_out_whole_and_in_order() {
 
     let engine = engine();
     let t = engine.transcribe(&samples, &DecodeOptions::default()).unwrap();
-    let reference = SENTENCES.join(" ");
+    let reference = sentences.join(" ");
     let error = wer(&reference, &t.text);
     assert!(error < 0.10, "WER {error:.3}: {}", t.text);
     // Segments are in order, within the recording, and some start after the first window.

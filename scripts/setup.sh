@@ -11,7 +11,7 @@ command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 # CTranslate2 (Whisper) is built from the ct2rs crate's bundled C++ sources.
 command -v cmake >/dev/null || need_apt+=(cmake)
-command -v cc >/dev/null || need_apt+=(build-essential)
+command -v cc >/dev/null && command -v c++ >/dev/null || need_apt+=(build-essential)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 command -v npm >/dev/null || need_apt+=(npm)
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::local::default_data_dir;
+use crate::local::data_dir_or_default;
 use crate::query::print_table;
 use crate::run::{run_on, RunArgs};
 use crate::target::Target;
@@ -33,10 +33,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             args.samples.display()
         );
     }
-    let data_dir = match &args.data_dir {
-        Some(d) => d.clone(),
-        None => default_data_dir()?,
-    };
+    let data_dir = data_dir_or_default(args.data_dir.as_ref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let target = Target::local(data_dir.clone()).await?;

@@ -34,6 +34,11 @@ pub fn default_data_dir() -> anyhow::Result<PathBuf> {
     dirs::data_dir().map(|d| d.join("redscribe")).context("no user data directory; pass --data-dir")
 }
 
+/// The data folder given (`--data-dir`), else the default one.
+pub fn data_dir_or_default(given: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+    given.cloned().map_or_else(default_data_dir, Ok)
+}
+
 /// Both stand-ins, running.
 pub struct LocalServices {
     pub s3: S3Server,

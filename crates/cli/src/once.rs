@@ -37,12 +37,9 @@ pub struct PassArgs {
     pub speech: SpeechArgs,
 }
 
-/// Whether and how recordings are transcribed.
+/// Which model, and how it decodes (shared by the pipeline commands, `transcribe` and `eval`).
 #[derive(Debug, Clone, clap::Args)]
-pub struct SpeechArgs {
-    /// Audio metadata only: no transcription (rows are `metadata_only`).
-    #[arg(long)]
-    pub no_transcribe: bool,
+pub struct ModelArgs {
     /// CTranslate2 Whisper model folder [default: REDSCRIBE_MODEL_DIR, else ~/.cache/redscribe/models/whisper-tiny.en]
     #[arg(long, value_name = "DIR")]
     pub model_dir: Option<std::path::PathBuf>,
@@ -51,29 +48,48 @@ pub struct SpeechArgs {
     pub beam_size: u16,
 }
 
-impl Default for SpeechArgs {
-    fn default() -> SpeechArgs {
-        SpeechArgs { no_transcribe: false, model_dir: None, beam_size: 5 }
+impl Default for ModelArgs {
+    fn default() -> ModelArgs {
+        ModelArgs { model_dir: None, beam_size: 5 }
     }
 }
 
-impl SpeechArgs {
-    /// The transcriber, loaded once; a missing or broken model is an error here, before any recording. Its name
-    /// becomes the `Model` dimension of `metrics`, and its load time a `ModelLoadTime` point.
-    pub fn transcriber(&self, metrics: Option<&Recorder>) -> anyhow::Result<Option<Arc<dyn Transcriber>>> {
-        if self.no_transcribe {
-            return Ok(None);
-        }
+impl ModelArgs {
+    /// Loads the model (`threads` 0: one per core); a missing or broken model is an error here, before any
+    /// recording.
+    pub fn load(&self, threads: usize) -> anyhow::Result<(Engine, DecodeOptions)> {
         let mut config = EngineConfig::from_env();
         if let Some(dir) = &self.model_dir {
             config.model_dir = dir.clone();
         }
+        config.threads = threads;
         let engine = Engine::load(&config)?;
+        Ok((engine, DecodeOptions { beam_size: usize::from(self.beam_size.max(1)), ..DecodeOptions::default() }))
+    }
+}
+
+/// Whether and how recordings are transcribed.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SpeechArgs {
+    /// Audio metadata only: no transcription (rows are `metadata_only`).
+    #[arg(long)]
+    pub no_transcribe: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+impl SpeechArgs {
+    /// The transcriber, loaded once. Its name becomes the `Model` dimension of `metrics`, and its load time a
+    /// `ModelLoadTime` point.
+    pub fn transcriber(&self, metrics: Option<&Recorder>) -> anyhow::Result<Option<Arc<dyn Transcriber>>> {
+        if self.no_transcribe {
+            return Ok(None);
+        }
+        let (engine, options) = self.model.load(0)?;
         if let Some(m) = metrics {
             m.set_model(&engine.name);
             m.record(Metric::ModelLoadTime, engine.load_time.as_secs_f64() * 1000.0, None, None);
         }
-        let options = DecodeOptions { beam_size: usize::from(self.beam_size.max(1)), ..DecodeOptions::default() };
         Ok(Some(Arc::new(WhisperTranscriber { engine, options })))
     }
 }

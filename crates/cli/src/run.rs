@@ -9,7 +9,7 @@ use redscribe_core::events::normalize;
 use redscribe_core::ports::ObjectStore;
 
 use crate::inspect::expand;
-use crate::local::default_data_dir;
+use crate::local::data_dir_or_default;
 use crate::once::{bar, process_and_load, PassArgs};
 use crate::target::Target;
 
@@ -44,14 +44,10 @@ fn key_for(prefix: &str, root: &Path, file: &Path) -> String {
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let data_dir = match &args.data_dir {
-            Some(d) => d.clone(),
-            None => default_data_dir()?,
-        };
-        let target = Target::local(data_dir).await?;
+        let data_dir = data_dir_or_default(args.data_dir.as_ref())?;
+        let target = Target::local(data_dir.clone()).await?;
         let result = run_on(&target, &args).await;
         let documents = target.close().await?;
-        let data_dir = args.data_dir.clone().map_or_else(default_data_dir, Ok)?;
         result?;
         println!(
             "  metrics:          {documents} EMF document(s) appended to {}",

@@ -16,7 +16,7 @@ use redscribe_pipeline::drive::BatchLimits;
 use redscribe_pipeline::{Processed, ResultFile, TranscribeStage};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::local::{default_data_dir, flush_metrics, LocalServices, DEFAULT_INPUT_BUCKET, LOCAL_REGION};
+use crate::local::{data_dir_or_default, flush_metrics, LocalServices, DEFAULT_INPUT_BUCKET, LOCAL_REGION};
 use crate::once::SpeechArgs;
 use crate::target::Target;
 
@@ -85,10 +85,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let data_dir = match args.data_dir {
-        Some(d) => d,
-        None => default_data_dir()?,
-    };
+    let data_dir = data_dir_or_default(args.data_dir.as_ref())?;
     let api = DataApiConfig { max_active_statements: args.max_active_statements, ..DataApiConfig::default() };
     let mut target = Target::local_on(data_dir.clone(), args.s3_addr, args.data_api_addr, api).await?;
     let services = target.local.take().context("local services")?;

@@ -16,7 +16,7 @@ use redscribe_core::ports::Transcriber;
 use redscribe_local::redshift::DataApiConfig;
 use redscribe_pipeline::{LoadConfig, Loader, TranscribeConfig, TranscribeStage};
 
-use crate::local::{default_data_dir, flush_metrics, recorder, LocalServices, LOCAL_COPY_ROLE};
+use crate::local::{data_dir_or_default, flush_metrics, recorder, LocalServices, LOCAL_COPY_ROLE};
 use crate::query::WarehouseArgs;
 
 #[derive(Debug, clap::Args)]
@@ -71,10 +71,7 @@ impl Target {
                 data_dir: None,
             });
         }
-        let data_dir = match &args.data_dir {
-            Some(d) => d.clone(),
-            None => default_data_dir()?,
-        };
+        let data_dir = data_dir_or_default(args.data_dir.as_ref())?;
         Target::local(data_dir).await
     }
 

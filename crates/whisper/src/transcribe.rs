@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::mel::{HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
 use crate::quality::{compression_ratio, repeated_ngram_ratio};
+use crate::vad::{VadOptions, VoiceActivity};
 use crate::WhisperError;
 
 /// Seconds per timestamp token.
@@ -32,9 +33,8 @@ pub struct DecodeOptions {
     pub condition_on_previous_text: bool,
     /// The prompt is dropped after a window needed a temperature above this.
     pub prompt_reset_on_temperature: f32,
-    /// RMS of a 30 ms frame (full scale 1.0) below which it counts as silence; a window with no frame above it is
-    /// not decoded. 0.003 is about -50 dBFS.
-    pub energy_floor: f32,
+    /// The voice-activity check a window must pass to be decoded at all.
+    pub vad: VadOptions,
 }
 
 impl Default for DecodeOptions {
@@ -47,7 +47,7 @@ impl Default for DecodeOptions {
             no_speech_threshold: 0.6,
             condition_on_previous_text: true,
             prompt_reset_on_temperature: 0.5,
-            energy_floor: 0.003,
+            vad: VadOptions::default(),
         }
     }
 }
@@ -141,11 +141,11 @@ impl Engine {
         while seek < content_frames {
             let time_offset = seek as f64 * FRAME_SECONDS;
             let window_frames = WINDOW_FRAMES.min(content_frames - seek);
-            // Voice-activity gate: a window without a single 30 ms frame above the floor has nothing to say, and
-            // Whisper would invent a word for it ("you", "thank you") with a fair log-probability.
+            // Voice-activity gate: a window whose loudness never moves like speech has nothing to say, and Whisper
+            // would invent a word for it ("you", "thank you") with a fair log-probability.
             let first = (seek * HOP).min(samples.len());
             let last = ((seek + window_frames) * HOP).min(samples.len());
-            if !has_voice_energy(&samples[first..last], options.energy_floor) {
+            if !VoiceActivity::measure(&samples[first..last], &options.vad).is_voice(&options.vad) {
                 silent_windows += 1;
                 seek += window_frames;
                 continue;
@@ -310,13 +310,4 @@ impl Engine {
         };
         (segments, advance)
     }
-}
-
-/// Whether any 30 ms frame of `samples` has an RMS above `floor`.
-fn has_voice_energy(samples: &[f32], floor: f32) -> bool {
-    const FRAME: usize = SAMPLE_RATE * 30 / 1000;
-    samples.chunks(FRAME).any(|frame| {
-        let energy: f32 = frame.iter().map(|x| x * x).sum::<f32>() / frame.len() as f32;
-        energy.sqrt() > floor
-    })
 }

@@ -85,6 +85,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let shutdown = Shutdown::listen();
     let data_dir = data_dir_or_default(args.data_dir.as_ref())?;
     let api = DataApiConfig { max_active_statements: args.max_active_statements, ..DataApiConfig::default() };
     let mut target = Target::local_on(data_dir.clone(), args.s3_addr, args.data_api_addr, api).await?;
@@ -97,6 +98,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let endpoint = s3.endpoint_url();
     let data_api_endpoint = data_api.endpoint_url();
     let (config_file, credentials_file) = write_profile(&data_dir.join("aws"), &creds, &endpoint, &data_api_endpoint)?;
+
+    // The model loads before the endpoints are announced: once they are, uploads are transcribed.
+    let transcriber = if args.no_pipeline { None } else { args.speech.transcriber(Some(&target.metrics))? };
 
     println!("redscribe local services (data: {})", data_dir.display());
     println!("  S3 endpoint:        {endpoint}");
@@ -126,10 +130,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None
     } else {
         let batch_age = Duration::from_millis(args.batch_age_ms);
-        let stage = target.stage(false, args.speech.transcriber(Some(&target.metrics))?);
+        let stage = target.stage(false, transcriber);
         Some(tokio::spawn(follow(events, journal, target, stage, DEFAULT_INPUT_BUCKET.to_string(), batch_age)))
     };
-    shutdown_signal().await;
+    shutdown.requested().await;
     eprintln!("redscribe: stopping (requests in flight finish first)");
     s3.stop().await;
     data_api.stop().await;
@@ -139,25 +143,34 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Ctrl-C or SIGTERM, listened for from the moment it is created: a signal that arrives while the model is still
+/// loading is not lost, and does not kill the process before it stops its servers.
+struct Shutdown {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Shutdown {
+    fn listen() -> Shutdown {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Shutdown { signals: signal(SignalKind::terminate()).ok().zip(signal(SignalKind::interrupt()).ok()) }
         }
+        #[cfg(not(unix))]
+        Shutdown {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+
+    async fn requested(self) {
+        #[cfg(unix)]
+        if let Some((mut term, mut int)) = self.signals {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = int.recv() => {},
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

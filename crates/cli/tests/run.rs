@@ -134,7 +134,8 @@ fn recordings_become_rows_and_a_second_run_adds_none() {
 fn demo_loads_and_prints_every_sample() {
     let dir = tempfile::tempdir().unwrap();
     let samples = dir.path().join("samples");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/make-samples.sh");
+    let script = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo runs tests with CARGO_MANIFEST_DIR"))
+        .join("../../scripts/make-samples.sh");
     let made = Command::new("bash").arg(&script).arg(&samples).output().unwrap();
     assert!(made.status.success(), "make-samples: {}", String::from_utf8_lossy(&made.stderr));
     let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))

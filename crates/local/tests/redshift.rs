@@ -133,7 +133,8 @@ impl Harness {
     }
 
     async fn apply_migrations(&self) {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sql/migrations");
+        let dir = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo runs tests with CARGO_MANIFEST_DIR"))
+            .join("../../sql/migrations");
         let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
         files.sort();
         for file in files {

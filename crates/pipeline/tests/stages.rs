@@ -79,7 +79,8 @@ async fn start() -> Harness {
             .unwrap()
             .with_statement_timeout(Duration::from_secs(60)),
     );
-    let migrations = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sql/migrations");
+    let migrations = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo runs tests with CARGO_MANIFEST_DIR"))
+        .join("../../sql/migrations");
     let mut files: Vec<_> = std::fs::read_dir(&migrations).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     for (i, file) in files.iter().enumerate() {

@@ -132,7 +132,8 @@ fi
 
 # The sample recordings `redscribe demo` uploads (speech, music, a phone call, and files that are not audio).
 samples="$(dirname "$0")/../samples"
-if [[ ! -d $samples ]] || [[ -z "$(ls -A "$samples")" ]]; then
+# Made again when make-samples.sh has changed what it makes (it writes its version into the folder).
+if [[ "$(cat "$samples/.samples-version" 2>/dev/null)" != 2 ]]; then
     "$(dirname "$0")/make-samples.sh" "$samples" >/dev/null
 fi
 

@@ -32,9 +32,12 @@ pub struct DecodeSummary {
 pub struct DecodeOptions {
     /// Reject recordings longer than this many seconds (checked against the header and while decoding).
     pub max_duration_s: Option<f64>,
+    /// Keep only this channel (0-based; a stereo call has one speaker per channel) instead of the mix of all.
+    pub channel: Option<usize>,
 }
 
-/// Decodes `source` to 16 kHz mono, calling `sink` with consecutive chunks of samples in `[-1, 1]`.
+/// Decodes `source` to 16 kHz mono (the mix of its channels, or the one [`DecodeOptions::channel`] names), calling
+/// `sink` with consecutive chunks of samples in `[-1, 1]`.
 pub fn decode_mono_16k(
     source: Source,
     options: DecodeOptions,
@@ -163,7 +166,11 @@ fn run(o: &mut Opened, options: DecodeOptions, sink: &mut dyn FnMut(&[f32])) -> 
         };
         buf.copy_interleaved_ref(audio);
         mono.clear();
-        mono.extend(buf.samples().chunks_exact(channels).map(|f| f.iter().sum::<f32>() / channels as f32));
+        match options.channel {
+            None => mono.extend(buf.samples().chunks_exact(channels).map(|f| f.iter().sum::<f32>() / channels as f32)),
+            Some(c) if c < channels => mono.extend(buf.samples().chunks_exact(channels).map(|f| f[c])),
+            Some(c) => return Err(o.header_error(format!("no channel {c}: the audio has {channels}"))),
+        }
         pipe.push(&mono)?;
         if let Some(limit) = options.max_duration_s {
             let duration_s = pipe.input_frames as f64 / f64::from(rate);

@@ -101,12 +101,46 @@ fn long_recordings_stream_in_bounded_chunks() {
 fn the_duration_limit_is_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let path = tone(dir.path(), "t.wav", &["-r", "16000", "-c", "1", "-t", "wav"], 5.0, 440);
-    let err =
-        decode_mono_16k(Source::open(&path).unwrap(), DecodeOptions { max_duration_s: Some(2.0) }, |_| {}).unwrap_err();
+    let err = decode_mono_16k(
+        Source::open(&path).unwrap(),
+        DecodeOptions { max_duration_s: Some(2.0), ..DecodeOptions::default() },
+        |_| {},
+    )
+    .unwrap_err();
     assert_eq!(err.code(), ErrorCode::TooLong);
     // Without a declared length (an MP3 with no Xing header), the limit is enforced while decoding.
     let mp3 = tone(dir.path(), "t.mp3", &["-r", "16000", "-c", "1", "-t", "mp3"], 5.0, 440);
-    let err =
-        decode_mono_16k(Source::open(&mp3).unwrap(), DecodeOptions { max_duration_s: Some(2.0) }, |_| {}).unwrap_err();
+    let err = decode_mono_16k(
+        Source::open(&mp3).unwrap(),
+        DecodeOptions { max_duration_s: Some(2.0), ..DecodeOptions::default() },
+        |_| {},
+    )
+    .unwrap_err();
     assert_eq!(err.code(), ErrorCode::TooLong);
+}
+
+#[test]
+fn one_channel_of_a_stereo_call_can_be_taken_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    // Left: a 440 Hz tone; right: silence (8 kHz, as telephony records it).
+    let path = sox(
+        dir.path(),
+        "call.wav",
+        &["-r", "8000", "-c", "2"],
+        &["synth", "2", "sine", "440", "sine", "0", "vol", "0.5"],
+    );
+    let take = |channel: Option<usize>| {
+        let mut samples = Vec::new();
+        let options = DecodeOptions { channel, ..DecodeOptions::default() };
+        decode_mono_16k(Source::open(&path).unwrap(), options, |c| samples.extend_from_slice(c)).map(|_| samples)
+    };
+    let (left, right, mix) = (take(Some(0)).unwrap(), take(Some(1)).unwrap(), take(None).unwrap());
+    assert_eq!(left.len(), 2 * TARGET_SAMPLE_RATE as usize);
+    assert!((frequency(&left) - 440.0).abs() < 3.0);
+    assert!((rms(&left) - 0.5 / 2f64.sqrt()).abs() < 0.02, "{}", rms(&left));
+    assert!(rms(&right) < 1e-3, "{}", rms(&right));
+    // The mix halves the tone.
+    assert!((rms(&mix) - 0.25 / 2f64.sqrt()).abs() < 0.02, "{}", rms(&mix));
+    let err = take(Some(2)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidHeader, "{err}");
 }

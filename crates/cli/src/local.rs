@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::Context;
 use redscribe_aws::redshift::{DataApi, WarehouseTarget};
 use redscribe_aws::s3::S3Objects;
-use redscribe_core::ports::Warehouse;
 use redscribe_local::redshift::{DataApiConfig, DataApiServer, DataApiServerConfig, DATABASE};
 use redscribe_local::s3::{Delivery, EventJournal, S3Server, S3ServerConfig};
 use redscribe_local::Credentials;
@@ -23,12 +22,6 @@ pub const LOCAL_REGION: &str = "us-east-1";
 pub const LOCAL_COPY_ROLE: &str = "arn:aws:iam::000000000000:role/redscribe-local";
 /// Workgroup name the pipeline uses locally (the warehouse answers to any).
 pub const LOCAL_WORKGROUP: &str = "local";
-
-/// The DDL of `sql/migrations`, in order, applied at start (every statement is idempotent).
-const MIGRATIONS: [&str; 2] = [
-    include_str!("../../../sql/migrations/0001_create_tables.sql"),
-    include_str!("../../../sql/migrations/0002_daily_views.sql"),
-];
 
 pub fn default_data_dir() -> anyhow::Result<PathBuf> {
     dirs::data_dir().map(|d| d.join("redscribe")).context("no user data directory; pass --data-dir")
@@ -115,12 +108,9 @@ impl LocalServices {
             .with_statement_timeout(Duration::from_secs(600)))
     }
 
-    /// Creates the tables and views when missing.
+    /// Creates the tables and views, and applies what migrations are missing.
     pub async fn migrate(&self, warehouse: &DataApi) -> anyhow::Result<()> {
-        for (i, sql) in MIGRATIONS.iter().enumerate() {
-            let token = format!("migration-{i}-{}", uuid::Uuid::new_v4());
-            warehouse.run_batch(&[sql.to_string()], &token).await.with_context(|| format!("migration {}", i + 1))?;
-        }
+        redscribe_pipeline::migrate::migrate(warehouse).await.context("migrating the warehouse")?;
         Ok(())
     }
 

@@ -149,7 +149,7 @@ fn demo_loads_and_prints_every_sample() {
         .unwrap();
     assert!(out.status.success(), "redscribe demo: {}", String::from_utf8_lossy(&out.stderr));
     let printed = String::from_utf8(out.stdout).unwrap();
-    assert!(printed.contains("(12 rows)"), "{printed}");
+    assert!(printed.contains("(13 rows)"), "{printed}");
     let row = |key: &str| printed.lines().find(|l| l.contains(key)).unwrap_or_else(|| panic!("{key}: {printed}"));
     for good in ["in/call-0042.wav", "in/phone-ulaw.wav", "in/meeting.flac", "in/podcast.mp3", "in/voice memo.m4a"] {
         assert!(row(good).contains("transcribed"), "{}", row(good));
@@ -167,6 +167,25 @@ fn demo_loads_and_prints_every_sample() {
     assert_eq!(segments, "[(True, True, True)]");
     let music = duckdb(&db, "select text, model from public.transcription_results where object_key = 'in/music.aiff'");
     assert_eq!(music, "[('', 'whisper-tiny.en')]", "a tone is no speech: an empty transcript, not an invented one");
+    let quality = duckdb(
+        &db,
+        "select object_key, quality_flag, compression_ratio between 0.5 and 2.4 from public.transcription_results \
+         where object_key in ('in/call-0042.wav', 'in/music.aiff', 'in/notes.mp3') order by object_key",
+    );
+    assert_eq!(
+        quality,
+        "[('in/call-0042.wav', 'ok', True), ('in/music.aiff', 'no_speech', None), ('in/notes.mp3', None, None)]"
+    );
+    // The stereo call is transcribed one channel at a time: the agent on 0, then the caller on 1.
+    let call = duckdb(
+        &db,
+        "select s.channel, lower(string_agg(s.text, ' ' order by s.segment_index)) from \
+         public.transcription_segments s join public.transcription_results r using (id) \
+         where r.object_key = 'in/support-call.wav' group by s.channel order by min(s.start_s)",
+    );
+    assert!(call.starts_with("[(0, 'thank you for calling"), "{call}");
+    assert!(call.contains("(1, 'my invoice"), "{call}");
+    assert!(call.contains("wrong amount"), "{call}");
 
     // Transcription metrics carry the model as a dimension.
     let emf: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("data/metrics/emf.jsonl"))

@@ -9,6 +9,7 @@
 //! - [`encode`]: Arrow batches to Parquet and JSON Lines bytes, and Parquet bytes back to batches.
 //! - [`sql`]: SQL string literals and validated identifiers for the statements the loader sends.
 //! - [`load`]: the statements of one load transaction (stage, COPY, de-duplicate, MERGE, audit) and its manifest.
+//! - [`migrations`]: the numbered DDL of `sql/migrations/` and the ledger that runs each once.
 //! - [`metrics`]: the catalog of metric names, units and dimensions.
 //! - [`emf`]: data points recorded by the stages, drained as CloudWatch Embedded Metric Format documents.
 //! - [`ports`]: the object store and warehouse traits the pipeline's stages are written against.
@@ -22,6 +23,7 @@ pub mod identity;
 pub mod layout;
 pub mod load;
 pub mod metrics;
+pub mod migrations;
 pub mod ports;
 pub mod record;
 pub mod schema;

@@ -74,6 +74,8 @@ pub struct TimedText {
     pub text: String,
     pub avg_logprob: Option<f64>,
     pub no_speech_prob: Option<f64>,
+    /// The audio channel it was heard on; 0 for a mono recording or a mix.
+    pub channel: u16,
 }
 
 /// What a transcriber heard in a recording.
@@ -85,6 +87,8 @@ pub struct Transcription {
     pub segments: Vec<TimedText>,
     pub avg_logprob: Option<f64>,
     pub no_speech_prob: Option<f64>,
+    /// Gzip compression ratio of the text: above ~2.4 it repeats itself.
+    pub compression_ratio: Option<f64>,
     /// `ok`, `no_speech`, `repetition` or `low_confidence`.
     pub quality_flag: String,
     /// Seconds of audio transcribed, and seconds it took.
@@ -92,10 +96,101 @@ pub struct Transcription {
     pub decode_seconds: f64,
 }
 
+impl Transcription {
+    /// One transcription of a recording whose channels were transcribed one by one (a call, one speaker per
+    /// channel): segments in time order with their channel, the text read in that order, and the verdict of the
+    /// most telling channel (a loop anywhere, else a guess anywhere, else speech anywhere, else no speech).
+    pub fn merge_channels(mut channels: Vec<Transcription>) -> Option<Transcription> {
+        if channels.len() <= 1 {
+            return channels.pop();
+        }
+        let mut segments: Vec<TimedText> = channels.iter().flat_map(|t| t.segments.iter().cloned()).collect();
+        segments.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.channel.cmp(&b.channel)));
+        let text = segments.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ");
+        let flag = ["repetition", "low_confidence", "ok"]
+            .into_iter()
+            .find(|f| channels.iter().any(|t| t.quality_flag == *f))
+            .unwrap_or("no_speech");
+        // Each channel's average log-probability, weighted by its segments.
+        let (sum, n) = channels
+            .iter()
+            .filter_map(|t| Some((t.avg_logprob?, t.segments.len().max(1) as f64)))
+            .fold((0.0, 0.0), |(s, n), (lp, w)| (s + lp * w, n + w));
+        let max = |f: fn(&Transcription) -> Option<f64>| channels.iter().filter_map(f).reduce(f64::max);
+        Some(Transcription {
+            text,
+            language: channels.iter().find_map(|t| t.language.clone()),
+            avg_logprob: (n > 0.0).then(|| sum / n),
+            no_speech_prob: max(|t| t.no_speech_prob),
+            compression_ratio: max(|t| t.compression_ratio),
+            quality_flag: flag.to_string(),
+            audio_seconds: channels.iter().map(|t| t.audio_seconds).sum(),
+            decode_seconds: channels.iter().map(|t| t.decode_seconds).sum(),
+            segments,
+        })
+    }
+}
+
 /// Speech to text, as the transcribe stage uses it. CPU-bound and blocking: the stage calls it on a blocking
-/// thread, with the recording as 16 kHz mono samples.
+/// thread, with the recording (or one channel of it) as 16 kHz mono samples.
 pub trait Transcriber: Send + Sync {
     /// The model's name, as rows record it.
     fn model(&self) -> &str;
     fn transcribe(&self, samples: &[f32]) -> Result<Transcription, PortError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn heard(channel: u16, parts: &[(f64, &str)], flag: &str) -> Transcription {
+        let segments: Vec<TimedText> = parts
+            .iter()
+            .map(|&(start_s, text)| TimedText {
+                start_s,
+                end_s: start_s + 1.0,
+                text: text.into(),
+                avg_logprob: Some(-0.2),
+                no_speech_prob: Some(0.1),
+                channel,
+            })
+            .collect();
+        Transcription {
+            text: parts.iter().map(|p| p.1).collect::<Vec<_>>().join(" "),
+            language: Some("en".into()),
+            avg_logprob: (!segments.is_empty()).then_some(-0.2 - f64::from(channel)),
+            no_speech_prob: Some(0.1 * f64::from(channel + 1)),
+            compression_ratio: (!segments.is_empty()).then_some(1.0 + f64::from(channel)),
+            quality_flag: flag.into(),
+            audio_seconds: 10.0,
+            decode_seconds: 1.0,
+            segments,
+        }
+    }
+
+    #[test]
+    fn channels_interleave_in_time_and_keep_their_number() {
+        let agent = heard(0, &[(0.0, "Thank you for calling."), (4.0, "Let me check.")], "ok");
+        let caller = heard(1, &[(2.0, "My order is late.")], "ok");
+        let t = Transcription::merge_channels(vec![agent, caller]).unwrap();
+        assert_eq!(t.text, "Thank you for calling. My order is late. Let me check.");
+        assert_eq!(t.segments.iter().map(|s| s.channel).collect::<Vec<_>>(), [0, 1, 0]);
+        assert_eq!((t.audio_seconds, t.decode_seconds), (20.0, 2.0));
+        assert_eq!(t.compression_ratio, Some(2.0));
+        assert!((t.avg_logprob.unwrap() - (-0.2 * 2.0 - 1.2) / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_most_telling_verdict_wins() {
+        let flag = |a: &str, b: &str| {
+            Transcription::merge_channels(vec![heard(0, &[], a), heard(1, &[], b)]).unwrap().quality_flag
+        };
+        assert_eq!(flag("ok", "no_speech"), "ok");
+        assert_eq!(flag("no_speech", "no_speech"), "no_speech");
+        assert_eq!(flag("ok", "low_confidence"), "low_confidence");
+        assert_eq!(flag("low_confidence", "repetition"), "repetition");
+        let one = heard(0, &[(0.0, "Hello.")], "ok");
+        assert_eq!(Transcription::merge_channels(vec![one.clone()]), Some(one));
+        assert_eq!(Transcription::merge_channels(Vec::new()), None);
+    }
 }

@@ -100,6 +100,10 @@ pub struct ResultRow {
     pub loaded_at: Option<DateTime<Utc>>,
     pub processing_ms: Option<i64>,
     pub pipeline_version: String,
+    /// How much the transcript compresses (gzip): above ~2.4 it repeats itself.
+    pub compression_ratio: Option<f64>,
+    /// The transcriber's verdict: `ok`, `no_speech`, `repetition` or `low_confidence`.
+    pub quality_flag: Option<String>,
 }
 
 impl ResultRow {
@@ -130,6 +134,9 @@ pub struct SegmentRow {
     pub avg_logprob: Option<f64>,
     pub no_speech_prob: Option<f64>,
     pub processed_at: DateTime<Utc>,
+    /// The audio channel it was heard on (0-based) when the channels were transcribed one by one (a stereo call,
+    /// one speaker per channel); 0 when the recording was transcribed as one mix.
+    pub channel: i32,
 }
 
 /// One row of `load_audit`.
@@ -219,6 +226,8 @@ pub fn results_batch(rows: &[ResultRow]) -> Result<RecordBatch, CoreError> {
         utc_col(rows.iter().map(|r| r.loaded_at.as_ref().map(micros))),
         i64_col(rows.iter().map(|r| r.processing_ms)),
         str_col(rows.iter().map(|r| Some(r.pipeline_version.as_str()))),
+        f64_col(rows.iter().map(|r| r.compression_ratio)),
+        str_col(rows.iter().map(|r| r.quality_flag.as_deref())),
     ];
     Ok(RecordBatch::try_new(results_schema(), columns)?)
 }
@@ -235,6 +244,7 @@ pub fn segments_batch(rows: &[SegmentRow]) -> Result<RecordBatch, CoreError> {
         f64_col(rows.iter().map(|r| r.avg_logprob)),
         f64_col(rows.iter().map(|r| r.no_speech_prob)),
         utc_col(rows.iter().map(|r| Some(micros(&r.processed_at)))),
+        i32_col(rows.iter().map(|r| Some(r.channel))),
     ];
     Ok(RecordBatch::try_new(segments_schema(), columns)?)
 }
@@ -321,6 +331,8 @@ pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreErr
     let no_speech = col::<Float64Array>(batch, "no_speech_prob")?;
     let truncated = col::<BooleanArray>(batch, "text_truncated")?;
     let ms = col::<Int64Array>(batch, "processing_ms")?;
+    let compression = col::<Float64Array>(batch, "compression_ratio")?;
+    let quality_flag = s("quality_flag")?;
 
     (0..batch.num_rows())
         .map(|i| {
@@ -367,6 +379,8 @@ pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreErr
                 loaded_at: opt_ts(loaded, i),
                 processing_ms: opt(ms, i),
                 pipeline_version: pipeline_version.value(i).to_owned(),
+                compression_ratio: opt(compression, i),
+                quality_flag: opt_str(quality_flag, i),
             })
         })
         .collect()

@@ -70,6 +70,9 @@ static RESULTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         tstz("loaded_at", true),
         Field::new("processing_ms", DataType::Int64, true),
         utf8("pipeline_version", false),
+        // Schema version 3 (sql/migrations/0003): appended, as ALTER TABLE ADD COLUMN does.
+        Field::new("compression_ratio", DataType::Float64, true),
+        utf8("quality_flag", true),
     ]))
 });
 
@@ -84,6 +87,8 @@ static SEGMENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("avg_logprob", DataType::Float64, true),
         Field::new("no_speech_prob", DataType::Float64, true),
         tstz("processed_at", false),
+        // Schema version 3.
+        Field::new("channel", DataType::Int32, true),
     ]))
 });
 

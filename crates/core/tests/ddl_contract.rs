@@ -8,7 +8,7 @@ use arrow_schema::{DataType, TimeUnit};
 use redscribe_core::identity::ID_LEN;
 use redscribe_core::record::{ERROR_MESSAGE_MAX_BYTES, TEXT_MAX_BYTES};
 use redscribe_core::schema::{tables, UTC};
-use sqlparser::ast::{CharacterLength, ColumnOption, DataType as SqlType, Statement};
+use sqlparser::ast::{AlterTableOperation, CharacterLength, ColumnDef, ColumnOption, DataType as SqlType, Statement};
 use sqlparser::dialect::RedshiftSqlDialect;
 use sqlparser::parser::Parser;
 
@@ -31,22 +31,38 @@ fn migrations() -> Vec<(String, String)> {
     files.into_iter().map(|p| (p.display().to_string(), std::fs::read_to_string(&p).unwrap())).collect()
 }
 
+fn column(c: &ColumnDef) -> Column {
+    Column {
+        name: c.name.value.clone(),
+        ty: c.data_type.clone(),
+        not_null: c.options.iter().any(|o| matches!(o.option, ColumnOption::NotNull)),
+    }
+}
+
+/// Every table as the migrations leave it, in order: CREATE TABLE, then each ALTER TABLE … ADD COLUMN appended at
+/// the end (as Redshift does).
 fn parsed_tables() -> BTreeMap<String, Vec<Column>> {
     let mut out = BTreeMap::new();
     for (path, sql) in migrations() {
         let statements = Parser::parse_sql(&RedshiftSqlDialect {}, &sql).unwrap_or_else(|e| panic!("{path}: {e}"));
         for st in statements {
-            if let Statement::CreateTable(ct) = st {
-                let cols = ct
-                    .columns
-                    .iter()
-                    .map(|c| Column {
-                        name: c.name.value.clone(),
-                        ty: c.data_type.clone(),
-                        not_null: c.options.iter().any(|o| matches!(o.option, ColumnOption::NotNull)),
-                    })
-                    .collect();
-                out.insert(ct.name.to_string(), cols);
+            match st {
+                Statement::CreateTable(ct) => {
+                    out.insert(ct.name.to_string(), ct.columns.iter().map(column).collect());
+                }
+                Statement::AlterTable(alter) => {
+                    let cols: &mut Vec<Column> =
+                        out.get_mut(&alter.name.to_string()).unwrap_or_else(|| panic!("{path}: {} first", alter.name));
+                    for op in &alter.operations {
+                        match op {
+                            AlterTableOperation::AddColumn { column_def, column_position: None, .. } => {
+                                cols.push(column(column_def))
+                            }
+                            other => panic!("{path}: the contract test does not follow {other}"),
+                        }
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -117,17 +133,27 @@ fn length_limits_in_code_match_the_ddl() {
 
 #[test]
 fn no_column_uses_text_or_unbounded_types() {
+    for (table, cols) in parsed_tables() {
+        for c in &cols {
+            assert!(
+                !matches!(c.ty, SqlType::Text | SqlType::Varchar(None)),
+                "{table}.{} would become VARCHAR(256) in Redshift",
+                c.name
+            );
+        }
+    }
+}
+
+#[test]
+fn added_columns_may_be_null() {
+    // Rows loaded before a migration have no value for what it adds; Redshift would need a DEFAULT.
     for (path, sql) in migrations() {
-        let statements = Parser::parse_sql(&RedshiftSqlDialect {}, &sql).unwrap();
-        for st in statements {
-            if let Statement::CreateTable(ct) = st {
-                for c in &ct.columns {
-                    assert!(
-                        !matches!(c.data_type, SqlType::Text | SqlType::Varchar(None)),
-                        "{path}: {}.{} would become VARCHAR(256) in Redshift",
-                        ct.name,
-                        c.name
-                    );
+        for st in Parser::parse_sql(&RedshiftSqlDialect {}, &sql).unwrap() {
+            if let Statement::AlterTable(alter) = st {
+                for op in &alter.operations {
+                    if let AlterTableOperation::AddColumn { column_def, .. } = op {
+                        assert!(!column(column_def).not_null, "{path}: {}.{}", alter.name, column_def.name);
+                    }
                 }
             }
         }

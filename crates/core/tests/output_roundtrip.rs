@@ -50,6 +50,8 @@ fn rows() -> Vec<ResultRow> {
         loaded_at: None,
         processing_ms: Some(1532),
         pipeline_version: redscribe_core::PIPELINE_VERSION.into(),
+        compression_ratio: Some(1.3),
+        quality_flag: Some("ok".into()),
     };
     let mut transcribed = base.clone();
     transcribed.set_text("Hello, it's a \"quoted\" test — 録音 über alles.\nSecond line\t\\ backslash.");
@@ -150,6 +152,7 @@ fn segments_and_audit_batches_match_their_schemas() {
         avg_logprob: Some(-0.3),
         no_speech_prob: None,
         processed_at: t(1_795_000_000, 0),
+        channel: 1,
     };
     let batch = segments_batch(&[seg.clone(), SegmentRow { segment_index: 1, ..seg }]).unwrap();
     let back = from_parquet(to_parquet(&[batch]).unwrap()).unwrap();

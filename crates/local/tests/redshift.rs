@@ -1,7 +1,6 @@
 //! The Data API stand-in driven by the production SDK (`aws-sdk-redshiftdata`) and the real `aws` CLI, with COPY
 //! sources uploaded through the S3 stand-in by `aws-sdk-s3`. Both servers on loopback port 0.
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,12 +132,10 @@ impl Harness {
     }
 
     async fn apply_migrations(&self) {
-        let dir = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo runs tests with CARGO_MANIFEST_DIR"))
-            .join("../../sql/migrations");
-        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for file in files {
-            self.run_ok(&std::fs::read_to_string(&file).unwrap()).await;
+        for m in redscribe_core::migrations::MIGRATIONS {
+            for sql in m.statements() {
+                self.run_ok(&sql).await;
+            }
         }
     }
 }
@@ -182,6 +179,8 @@ fn row(key: &str, sequencer: &str, text: &str) -> ResultRow {
         loaded_at: None,
         processing_ms: Some(12),
         pipeline_version: redscribe_core::PIPELINE_VERSION.into(),
+        compression_ratio: None,
+        quality_flag: None,
     };
     row.set_text(text);
     row
@@ -215,24 +214,24 @@ fn load_batch(manifest_uri: &str, files: &[&str]) -> Vec<String> {
 async fn migrations_apply_through_the_data_api_and_match_the_arrow_schema() {
     let h = start().await;
     h.apply_migrations().await;
-    // Applying twice is harmless (IF NOT EXISTS / OR REPLACE).
-    h.apply_migrations().await;
-    let columns = h
-        .query(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'transcription_results' \
-             ORDER BY ordinal_position",
-        )
-        .await;
-    let names: Vec<String> = columns
-        .iter()
-        .map(|r| match &r[0] {
-            Field::StringValue(s) => s.clone(),
-            other => panic!("{other:?}"),
-        })
-        .collect();
-    let expected: Vec<String> =
-        redscribe_core::schema::results_schema().fields().iter().map(|f| f.name().clone()).collect();
-    assert_eq!(names, expected);
+    // Every table's columns, in order, are the Arrow schema's (ADD COLUMN appends, as on Redshift).
+    for (table, schema) in redscribe_core::schema::tables() {
+        let columns = h
+            .query(&format!(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' \
+                 ORDER BY ordinal_position"
+            ))
+            .await;
+        let names: Vec<String> = columns
+            .iter()
+            .map(|r| match &r[0] {
+                Field::StringValue(s) => s.clone(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let expected: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        assert_eq!(names, expected, "{table}");
+    }
     assert_eq!(h.scalar("SELECT COUNT(*) FROM transcription_daily").await, 0);
 }
 
@@ -354,6 +353,7 @@ async fn failing_copy_ends_failed_and_leaves_error_detail_rows() {
         avg_logprob: None,
         no_speech_prob: None,
         processed_at: t(1_795_000_000),
+        channel: 0,
     }])
     .unwrap()])
     .unwrap();

@@ -5,12 +5,14 @@
 //!   JSON Lines on request) under the output prefix, or a quarantine record with the reason.
 //! - [`load`]: result files → a manifest → one `BatchExecuteStatement` (stage, COPY, de-duplicate, MERGE, audit);
 //!   a file that fails the COPY is found in `sys_load_error_detail`, quarantined, and the rest loaded.
+//! - [`migrate`]: the warehouse schema brought up to date, each migration once.
 //! - [`row`]: the `transcription_results` row of a recording.
 //! - [`drive`]: many events at once (bounded concurrency), then loads in batches.
 //! - [`replay`]: quarantine records back into the events they came from.
 
 pub mod drive;
 pub mod load;
+pub mod migrate;
 pub mod replay;
 pub mod row;
 pub mod transcribe;

@@ -51,6 +51,8 @@ pub fn result_row(
         loaded_at: None,
         processing_ms: Some(processing_ms),
         pipeline_version: redscribe_core::PIPELINE_VERSION.into(),
+        compression_ratio: None,
+        quality_flag: None,
     };
     match outcome {
         Ok(meta) => {

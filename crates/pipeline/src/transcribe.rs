@@ -203,6 +203,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
             row.word_count = Some(t.text.split_whitespace().count() as i32);
             row.avg_logprob = t.avg_logprob;
             row.no_speech_prob = t.no_speech_prob;
+            row.compression_ratio = t.compression_ratio;
+            row.quality_flag = Some(t.quality_flag.clone());
         }
         let day = processed_at.date_naive();
         let version = version_token(event.version_id.as_deref(), event.etag.as_deref(), event.sequencer.as_deref());
@@ -253,6 +255,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
                         avg_logprob: s.avg_logprob,
                         no_speech_prob: s.no_speech_prob,
                         processed_at,
+                        channel: i32::from(s.channel),
                     })
                     .collect();
                 let batch = segments_batch(&rows)
@@ -296,20 +299,70 @@ fn listen(body: Vec<u8>, transcriber: Option<&dyn Transcriber>) -> Heard {
     let Some(transcriber) = transcriber else {
         return (probe(Source::from_bytes(body)).map_err(|e| (e.code(), e.to_string())), None);
     };
-    // One buffer for both passes (zero-copy from the Vec).
+    // One buffer for every pass (zero-copy from the Vec).
     let body = bytes::Bytes::from(body);
     let metadata = match probe(Source::from_shared(body.clone())) {
         Ok(m) => m,
         Err(e) => return (Err((e.code(), e.to_string())), None),
     };
-    let mut samples = Vec::new();
-    if let Err(e) =
-        decode_mono_16k(Source::from_shared(body), DecodeOptions::default(), |chunk| samples.extend_from_slice(chunk))
-    {
-        return (Err((e.code(), e.to_string())), None);
+    let decode = |channel: Option<usize>| {
+        let mut samples = Vec::new();
+        let options = DecodeOptions { channel, ..DecodeOptions::default() };
+        decode_mono_16k(Source::from_shared(body.clone()), options, |chunk| samples.extend_from_slice(chunk))
+            .map(|_| samples)
+            .map_err(|e| (e.code(), e.to_string()))
+    };
+    let channels = match split_channels(metadata.channels, decode) {
+        Ok(c) => c,
+        Err(e) => return (Err(e), None),
+    };
+    let mut heard = Vec::with_capacity(channels.len());
+    for (number, samples) in channels.iter().enumerate() {
+        match transcriber.transcribe(samples) {
+            Ok(mut t) => {
+                for s in &mut t.segments {
+                    s.channel = number as u16;
+                }
+                heard.push(t);
+            }
+            Err(e) => return (Err((e.code, e.message)), None),
+        }
     }
-    match transcriber.transcribe(&samples) {
-        Ok(t) => (Ok(metadata), Some(t)),
-        Err(e) => (Err((e.code, e.message)), None),
+    (Ok(metadata), Transcription::merge_channels(heard))
+}
+
+/// Inter-channel correlation above which two channels carry the same sound (a stereo mix of one scene, or a mono
+/// recording stored twice) rather than one speaker each.
+const SAME_SOUND_CORRELATION: f64 = 0.9;
+
+/// The 16 kHz signals to transcribe: each channel of a two-channel recording whose channels differ (a call, one
+/// speaker per side), else the mix of all channels.
+fn split_channels(
+    channels: u16,
+    decode: impl Fn(Option<usize>) -> Result<Vec<f32>, (ErrorCode, String)>,
+) -> Result<Vec<Vec<f32>>, (ErrorCode, String)> {
+    if channels != 2 {
+        return Ok(vec![decode(None)?]);
     }
+    let (left, right) = (decode(Some(0))?, decode(Some(1))?);
+    if correlation(&left, &right) > SAME_SOUND_CORRELATION {
+        return Ok(vec![left.iter().zip(&right).map(|(l, r)| (l + r) / 2.0).collect()]);
+    }
+    Ok(vec![left, right])
+}
+
+/// Pearson correlation of two signals over their common length; 1 when either is silent (nothing to tell apart).
+fn correlation(a: &[f32], b: &[f32]) -> f64 {
+    let n = a.len().min(b.len());
+    let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
+    for (x, y) in a[..n].iter().zip(&b[..n]) {
+        let (x, y) = (f64::from(*x), f64::from(*y));
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    if aa < 1e-9 || bb < 1e-9 {
+        return 1.0;
+    }
+    ab / (aa * bb).sqrt()
 }

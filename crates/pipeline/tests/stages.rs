@@ -1,7 +1,6 @@
 //! Both stages end to end against the local stand-ins (S3 and the Data API over DuckDB, loopback port 0), through
 //! the production adapters (`aws-sdk-s3`, `aws-sdk-redshiftdata`): uploads raise events, events become rows.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -79,13 +78,7 @@ async fn start() -> Harness {
             .unwrap()
             .with_statement_timeout(Duration::from_secs(60)),
     );
-    let migrations = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo runs tests with CARGO_MANIFEST_DIR"))
-        .join("../../sql/migrations");
-    let mut files: Vec<_> = std::fs::read_dir(&migrations).unwrap().map(|e| e.unwrap().path()).collect();
-    files.sort();
-    for (i, file) in files.iter().enumerate() {
-        warehouse.run_batch(&[std::fs::read_to_string(file).unwrap()], &format!("migration-{i}")).await.unwrap();
-    }
+    redscribe_pipeline::migrate::migrate(warehouse.as_ref()).await.unwrap();
     Harness { s3, api, journal, events, store, warehouse, _dir: dir }
 }
 
@@ -266,6 +259,7 @@ async fn a_file_that_fails_the_copy_is_quarantined_and_the_rest_of_the_batch_loa
         avg_logprob: None,
         no_speech_prob: None,
         processed_at: chrono::Utc::now(),
+        channel: 0,
     }])
     .unwrap()])
     .unwrap();
@@ -350,6 +344,38 @@ async fn injected_faults_lose_nothing_and_double_nothing() {
     assert_eq!(h.count("SELECT COUNT(*) FROM transcription_results").await, 5);
     assert_eq!(h.count("SELECT COUNT(*) FROM load_audit WHERE status = 'loaded'").await, 5, "the batch ran once");
     assert_eq!(h.count("SELECT COUNT(DISTINCT statement_id) FROM load_audit").await, 1);
+    h.s3.stop().await;
+    h.api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrations_run_once_and_bring_a_warehouse_from_before_the_ledger_up_to_date() {
+    use redscribe_core::migrations::MIGRATIONS;
+    use redscribe_pipeline::migrate::migrate;
+    let h = start().await;
+    assert_eq!(migrate(h.warehouse.as_ref()).await.unwrap(), Vec::<u32>::new(), "nothing left to apply");
+
+    // A warehouse set up before the ledger existed: versions 1 and 2 applied, nothing recorded.
+    for table in ["schema_migrations", "transcription_segments", "transcription_results", "load_audit"] {
+        h.warehouse.run_batch(&[format!("DROP TABLE {table} CASCADE")], &format!("drop-{table}")).await.unwrap();
+    }
+    for m in &MIGRATIONS[..2] {
+        h.warehouse.run_batch(&m.statements(), &format!("old-{}", m.version)).await.unwrap();
+    }
+    assert_eq!(migrate(h.warehouse.as_ref()).await.unwrap(), [1, 2, 3], "1 and 2 again (idempotent), then 3");
+    assert_eq!(migrate(h.warehouse.as_ref()).await.unwrap(), Vec::<u32>::new());
+    let columns = h
+        .warehouse
+        .query(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'transcription_segments' \
+             ORDER BY ordinal_position",
+        )
+        .await
+        .unwrap();
+    assert_eq!(columns.last().unwrap()[0].as_deref(), Some("channel"));
+    let ledger = h.warehouse.query("SELECT version, name FROM schema_migrations ORDER BY version").await.unwrap();
+    assert_eq!(ledger.len(), 3, "{ledger:?}");
+    assert_eq!(ledger[2], [Some("3".to_string()), Some("quality_and_channel".to_string())]);
     h.s3.stop().await;
     h.api.stop().await;
 }

@@ -50,6 +50,7 @@ impl redscribe_core::ports::Transcriber for WhisperTranscriber {
             .map_err(|e| PortError::new(redscribe_core::ErrorCode::TranscriptionFailed, e.to_string()))?;
         Ok(Transcription {
             quality_flag: t.quality_flag().to_string(),
+            compression_ratio: (!t.text.is_empty()).then_some(t.compression_ratio),
             segments: t
                 .segments
                 .iter()
@@ -59,6 +60,7 @@ impl redscribe_core::ports::Transcriber for WhisperTranscriber {
                     text: s.text.clone(),
                     avg_logprob: Some(s.avg_logprob),
                     no_speech_prob: Some(s.no_speech_prob),
+                    channel: 0,
                 })
                 .collect(),
             text: t.text,

@@ -115,33 +115,54 @@ impl MelFrontEnd {
     }
 
     /// The log-mel spectrogram of `samples` (16 kHz mono) followed by `padding` samples of silence: Whisper pads
-    /// with 30 s so that the last window is complete.
+    /// with 30 s so that the last window is complete. Clamped against the loudest value of the whole recording.
     pub fn log_mel(&self, samples: &[f32], padding: usize) -> Mel {
         let n = samples.len() + padding;
         let frames = n / HOP;
         let at = |i: usize| if i < samples.len() { samples[i] } else { 0.0 };
         // Reflect padding of N_FFT / 2 on both sides of the (silence-padded) signal.
-        let half = N_FFT / 2;
-        let padded = |j: isize| -> f32 {
-            let i = j - half as isize;
+        let sample = |i: isize| -> f32 {
             let i = if i < 0 {
                 (-i) as usize
             } else if i as usize >= n {
-                2 * (n - 1) - i as usize
+                (2 * (n - 1)).saturating_sub(i as usize)
             } else {
                 i as usize
             };
             at(i.min(n.saturating_sub(1)))
         };
+        let mut data = self.log_power(&sample, 0, frames);
+        let max = data.iter().copied().fold(f32::MIN, f32::max);
+        clamp_and_scale(&mut data, max);
+        Mel { frames, data }
+    }
+
+    /// The encoder's `[80, 3000]` input for the window whose first frame is `first`, computed from the samples
+    /// around it alone: `sample(i)` is sample `i` of the recording (negative `i` reflected at its start by the
+    /// caller, zero past its end). Values are clamped against `max`, the loudest value seen so far in the
+    /// recording, which this raises: a recording is transcribed without holding its whole spectrogram. Where the
+    /// loudest moment comes after a window, that window keeps a little more of its quiet parts than a clamp against
+    /// the whole recording would (only values more than 80 dB below the peak differ).
+    pub fn window(&self, sample: &dyn Fn(isize) -> f32, first: usize, max: &mut f32) -> Vec<f32> {
+        let mut data = self.log_power(sample, first, WINDOW_FRAMES);
+        *max = data.iter().copied().fold(*max, f32::max);
+        clamp_and_scale(&mut data, *max);
+        data
+    }
+
+    /// `log10` of the mel power of `frames` frames from `first`, band-major. Frame `f` is centred on sample
+    /// `f * HOP`.
+    fn log_power(&self, sample: &dyn Fn(isize) -> f32, first: usize, frames: usize) -> Vec<f32> {
+        let half = (N_FFT / 2) as isize;
         let mut power = vec![0.0f32; N_MELS * frames];
         let mut input = self.fft.make_input_vec();
         let mut spectrum = self.fft.make_output_vec();
         let mut scratch = self.fft.make_scratch_vec();
         let mut bins = [0.0f32; N_FFT / 2 + 1];
         for frame in 0..frames {
-            let start = (frame * HOP) as isize;
+            let start = ((first + frame) * HOP) as isize - half;
             for (k, x) in input.iter_mut().enumerate() {
-                *x = padded(start + k as isize) * self.window[k];
+                *x = sample(start + k as isize) * self.window[k];
             }
             if self.fft.process_with_scratch(&mut input, &mut spectrum, &mut scratch).is_err() {
                 continue;
@@ -151,18 +172,17 @@ impl MelFrontEnd {
             }
             for (band, filter) in self.filters.iter().enumerate() {
                 let e: f32 = filter.iter().zip(&bins).map(|(w, p)| w * p).sum();
-                power[band * frames + frame] = e;
+                power[band * frames + frame] = e.max(1e-10).log10();
             }
         }
-        let mut max = f32::MIN;
-        for v in power.iter_mut() {
-            *v = v.max(1e-10).log10();
-            max = max.max(*v);
-        }
-        for v in power.iter_mut() {
-            *v = (v.max(max - 8.0) + 4.0) / 4.0;
-        }
-        Mel { frames, data: power }
+        power
+    }
+}
+
+/// Whisper's dynamic range and scaling: everything below `max - 8` raised to it, then `(x + 4) / 4`.
+fn clamp_and_scale(data: &mut [f32], max: f32) {
+    for v in data.iter_mut() {
+        *v = (v.max(max - 8.0) + 4.0) / 4.0;
     }
 }
 
@@ -210,5 +230,35 @@ mod tests {
             .unwrap();
         assert_eq!(loud, band_of(440.0));
         assert_eq!(mel.window(0).len(), N_MELS * WINDOW_FRAMES);
+    }
+
+    #[test]
+    fn a_window_computed_alone_equals_the_whole_spectrogram_in_it() {
+        let fe = MelFrontEnd::new();
+        // 70 s of a fading chirp: three windows and the last, ending in the silence Whisper pads with.
+        let n = 70 * SAMPLE_RATE;
+        let signal: Vec<f32> = (0..n)
+            .map(|i| {
+                let t = i as f32 / SAMPLE_RATE as f32;
+                (1.0 - t / 80.0) * (std::f32::consts::TAU * (200.0 + 20.0 * t) * t).sin()
+            })
+            .collect();
+        let whole = fe.log_mel(&signal, WINDOW_SAMPLES);
+        let sample = |i: isize| -> f32 {
+            let i = i.unsigned_abs();
+            signal.get(i).copied().unwrap_or(0.0)
+        };
+        // Against the same maximum (the whole recording's, unscaled), every frame is the same.
+        let global = whole.data.iter().copied().fold(f32::MIN, f32::max) * 4.0 - 4.0;
+        let mut running = f32::MIN;
+        for first in [0, 2_345, 5_000, n / HOP - 10] {
+            let mut max = global;
+            let alone = fe.window(&sample, first, &mut max);
+            let reference = whole.window(first);
+            let worst = alone.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst < 1e-5, "window at {first}: {worst}");
+            fe.window(&sample, first, &mut running);
+            assert!(running <= global + 1e-6);
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! Long-form decoding, as the reference implementations do it: the log-mel of the whole recording (plus 30 s of
-//! silence), decoded one 30 s window at a time with timestamps on; a window's complete segments are kept and the
+//! Long-form decoding, as the reference implementations do it: the recording (plus 30 s of silence) decoded one 30 s
+//! window at a time with timestamps on, each window's log-mel computed from the samples around it as they stream in; a window's complete segments are kept and the
 //! next window starts where the last complete one ended (a window never starts mid-word because of a blind cut);
 //! the previous text is the prompt; a window whose text looks like a loop (compression ratio) or a guess (low
 //! average log-probability) is decoded again at a higher temperature; a window the model judges silent
@@ -10,7 +10,7 @@ use std::time::Instant;
 use ct2rs::sys::{Device, StorageView, WhisperOptions};
 use serde::Serialize;
 
-use crate::mel::{HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
+use crate::mel::{HOP, N_FFT, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
 use crate::quality::{compression_ratio, repeated_ngram_ratio};
 use crate::vad::{VadOptions, VoiceActivity};
@@ -125,32 +125,93 @@ impl Attempt {
     }
 }
 
+/// The recording as it streams in: the samples from `base` on, and whether the source has ended.
+struct Stream<'a> {
+    chunks: &'a mut dyn Iterator<Item = Vec<f32>>,
+    buf: Vec<f32>,
+    base: usize,
+    ended: bool,
+}
+
+impl Stream<'_> {
+    /// Reads until sample `end` is held (or the source ends).
+    fn fill_to(&mut self, end: usize) {
+        while !self.ended && self.base + self.buf.len() < end {
+            match self.chunks.next() {
+                Some(chunk) => self.buf.extend_from_slice(&chunk),
+                None => self.ended = true,
+            }
+        }
+    }
+
+    /// Samples in the recording, once the source has ended.
+    fn total(&self) -> Option<usize> {
+        self.ended.then_some(self.base + self.buf.len())
+    }
+
+    /// Forgets samples before `start`.
+    fn drop_before(&mut self, start: usize) {
+        let k = start.saturating_sub(self.base).min(self.buf.len());
+        self.buf.drain(..k);
+        self.base += k;
+    }
+
+    /// Sample `i`, reflected at the start, zero past the end (the silence Whisper pads with).
+    fn sample(&self, i: isize) -> f32 {
+        let i = i.unsigned_abs();
+        i.checked_sub(self.base).and_then(|j| self.buf.get(j)).copied().unwrap_or(0.0)
+    }
+
+    fn slice(&self, from: usize, to: usize) -> &[f32] {
+        let from = from.saturating_sub(self.base).min(self.buf.len());
+        let to = to.saturating_sub(self.base).clamp(from, self.buf.len());
+        &self.buf[from..to]
+    }
+}
+
 impl Engine {
     /// Transcribes 16 kHz mono samples.
     pub fn transcribe(&self, samples: &[f32], options: &DecodeOptions) -> Result<Transcript, WhisperError> {
+        let mut chunks = samples.chunks(WINDOW_SAMPLES).map(<[f32]>::to_vec);
+        self.transcribe_stream(&mut chunks, options)
+    }
+
+    /// Transcribes 16 kHz mono samples that arrive in chunks of any size, holding about one 30 s window of them
+    /// (and its spectrogram) at a time: memory does not grow with the recording's length.
+    pub fn transcribe_stream(
+        &self,
+        chunks: &mut dyn Iterator<Item = Vec<f32>>,
+        options: &DecodeOptions,
+    ) -> Result<Transcript, WhisperError> {
         let started = Instant::now();
-        let duration_s = samples.len() as f64 / SAMPLE_RATE as f64;
-        let mel = self.front_end.log_mel(samples, WINDOW_SAMPLES);
-        let content_frames = mel.frames.saturating_sub(WINDOW_FRAMES);
+        let mut stream = Stream { chunks, buf: Vec::new(), base: 0, ended: false };
+        let mut loudest = f32::MIN;
         let v = &self.vocabulary;
         let mut seek = 0usize;
         let mut prompt_ids: Vec<usize> = Vec::new();
         let mut segments = Vec::new();
         let (mut logprob_sum, mut logprob_tokens, mut no_speech_max) = (0.0f64, 0usize, None::<f64>);
         let (mut fallbacks, mut silent_windows) = (0usize, 0usize);
-        while seek < content_frames {
+        loop {
+            stream.fill_to((seek + WINDOW_FRAMES) * HOP + N_FFT / 2);
+            // Frames with audio in them: `n / HOP`, once the end is known.
+            let content_frames = stream.total().map_or(usize::MAX, |n| n / HOP);
+            if seek >= content_frames {
+                break;
+            }
             let time_offset = seek as f64 * FRAME_SECONDS;
             let window_frames = WINDOW_FRAMES.min(content_frames - seek);
+            let duration_s = stream.total().map_or(f64::INFINITY, |n| n as f64 / SAMPLE_RATE as f64);
             // Voice-activity gate: a window whose loudness never moves like speech has nothing to say, and Whisper
             // would invent a word for it ("you", "thank you") with a fair log-probability.
-            let first = (seek * HOP).min(samples.len());
-            let last = ((seek + window_frames) * HOP).min(samples.len());
-            if !VoiceActivity::measure(&samples[first..last], &options.vad).is_voice(&options.vad) {
+            let window = stream.slice(seek * HOP, (seek + window_frames) * HOP);
+            if !VoiceActivity::measure(window, &options.vad).is_voice(&options.vad) {
                 silent_windows += 1;
                 seek += window_frames;
+                stream.drop_before((seek * HOP).saturating_sub(N_FFT / 2));
                 continue;
             }
-            let mut features = mel.window(seek);
+            let mut features = self.front_end.window(&|i| stream.sample(i), seek, &mut loudest);
             let view = StorageView::new(&[1, N_MELS, WINDOW_FRAMES], &mut features, Device::CPU)
                 .map_err(|e| WhisperError::Decode(e.to_string()))?;
             let encoded = self.model.encode(&view, false).map_err(|e| WhisperError::Decode(e.to_string()))?;
@@ -180,6 +241,7 @@ impl Engine {
             if attempt.is_silent(options) {
                 silent_windows += 1;
                 seek += window_frames;
+                stream.drop_before((seek * HOP).saturating_sub(N_FFT / 2));
                 continue;
             }
             if attempt.temperature > 0.0 {
@@ -194,12 +256,14 @@ impl Engine {
             }
             segments.extend(window_segments.into_iter().filter(|s| !s.text.trim().is_empty()));
             seek += advance.max(1);
+            stream.drop_before((seek * HOP).saturating_sub(N_FFT / 2));
             if attempt.temperature > options.prompt_reset_on_temperature {
                 prompt_ids.clear();
             } else {
                 prompt_ids.extend(attempt.tokens.iter().copied().filter(|&t| t < v.eot));
             }
         }
+        let duration_s = stream.total().unwrap_or(0) as f64 / SAMPLE_RATE as f64;
         let text = segments.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ");
         Ok(Transcript {
             compression_ratio: compression_ratio(&text),

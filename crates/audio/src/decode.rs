@@ -25,6 +25,9 @@ pub struct DecodeSummary {
     pub output_samples: u64,
     /// Packets that failed to decode and were skipped.
     pub skipped_packets: u64,
+    /// For two-channel audio, how alike the channels are: their normalised cross-correlation at lag 0 (1: the same
+    /// sound, near 0: unrelated, as in a call with one speaker per channel); 1 when either channel is silent.
+    pub channel_correlation: Option<f64>,
 }
 
 /// Options for [`decode_mono_16k`].
@@ -144,6 +147,7 @@ fn run(o: &mut Opened, options: DecodeOptions, sink: &mut dyn FnMut(&[f32])) -> 
 
     let mut samples: Option<SampleBuffer<f32>> = None;
     let mut mono: Vec<f32> = Vec::new();
+    let mut likeness = Likeness::default();
     let (mut decoded, mut skipped) = (0u64, 0u64);
     let mut first_error: Option<String> = None;
     while let Some(packet) = o.read_packet(decoded > 0, &mut first_error)? {
@@ -165,6 +169,9 @@ fn run(o: &mut Opened, options: DecodeOptions, sink: &mut dyn FnMut(&[f32])) -> 
             _ => samples.insert(SampleBuffer::<f32>::new(audio.capacity() as u64, spec)),
         };
         buf.copy_interleaved_ref(audio);
+        if channels == 2 {
+            likeness.add(buf.samples());
+        }
         mono.clear();
         match options.channel {
             None => mono.extend(buf.samples().chunks_exact(channels).map(|f| f.iter().sum::<f32>() / channels as f32)),
@@ -202,5 +209,39 @@ fn run(o: &mut Opened, options: DecodeOptions, sink: &mut dyn FnMut(&[f32])) -> 
         metadata: o.metadata(pipe.input_frames),
         output_samples: pipe.output_samples,
         skipped_packets: skipped,
+        channel_correlation: likeness.correlation(),
     })
+}
+
+/// Running sums for the correlation of two interleaved channels.
+#[derive(Default)]
+struct Likeness {
+    lr: f64,
+    ll: f64,
+    rr: f64,
+    frames: u64,
+}
+
+impl Likeness {
+    fn add(&mut self, interleaved: &[f32]) {
+        for frame in interleaved.chunks_exact(2) {
+            let (l, r) = (f64::from(frame[0]), f64::from(frame[1]));
+            self.lr += l * r;
+            self.ll += l * l;
+            self.rr += r * r;
+        }
+        self.frames += (interleaved.len() / 2) as u64;
+    }
+
+    fn correlation(&self) -> Option<f64> {
+        if self.frames == 0 {
+            return None;
+        }
+        // Below about -90 dBFS a channel counts as silent: nothing to tell apart.
+        let quiet = 1e-9 * self.frames as f64;
+        if self.ll < quiet || self.rr < quiet {
+            return Some(1.0);
+        }
+        Some(self.lr / (self.ll * self.rr).sqrt())
+    }
 }

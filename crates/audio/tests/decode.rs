@@ -135,6 +135,9 @@ fn one_channel_of_a_stereo_call_can_be_taken_alone() {
         decode_mono_16k(Source::open(&path).unwrap(), options, |c| samples.extend_from_slice(c)).map(|_| samples)
     };
     let (left, right, mix) = (take(Some(0)).unwrap(), take(Some(1)).unwrap(), take(None).unwrap());
+    // A silent side tells nothing apart.
+    let summary = decode_mono_16k(Source::open(&path).unwrap(), DecodeOptions::default(), |_| {}).unwrap();
+    assert_eq!(summary.channel_correlation, Some(1.0));
     assert_eq!(left.len(), 2 * TARGET_SAMPLE_RATE as usize);
     assert!((frequency(&left) - 440.0).abs() < 3.0);
     assert!((rms(&left) - 0.5 / 2f64.sqrt()).abs() < 0.02, "{}", rms(&left));
@@ -143,4 +146,21 @@ fn one_channel_of_a_stereo_call_can_be_taken_alone() {
     assert!((rms(&mix) - 0.25 / 2f64.sqrt()).abs() < 0.02, "{}", rms(&mix));
     let err = take(Some(2)).unwrap_err();
     assert_eq!(err.code(), ErrorCode::InvalidHeader, "{err}");
+}
+
+#[test]
+fn channel_correlation_tells_a_call_from_a_stereo_mix() {
+    let dir = tempfile::tempdir().unwrap();
+    let correlation = |name: &str, effects: &[&str]| {
+        let path = sox(dir.path(), name, &["-r", "8000", "-c", "2"], effects);
+        decode_mono_16k(Source::open(&path).unwrap(), DecodeOptions::default(), |_| {}).unwrap().channel_correlation
+    };
+    // The same tone on both sides; two different tones; one channel of mono audio is None.
+    let same = correlation("same.wav", &["synth", "2", "sine", "440", "vol", "0.5"]).unwrap();
+    let apart = correlation("apart.wav", &["synth", "2", "sine", "300", "sine", "1250", "vol", "0.5"]).unwrap();
+    assert!(same > 0.99, "{same}");
+    assert!(apart.abs() < 0.1, "{apart}");
+    let mono = tone(dir.path(), "mono.wav", &["-r", "8000", "-c", "1"], 1.0, 440);
+    let summary = decode_mono_16k(Source::open(&mono).unwrap(), DecodeOptions::default(), |_| {}).unwrap();
+    assert_eq!(summary.channel_correlation, None);
 }

@@ -2,13 +2,14 @@
 //! the segments, the quality signals and the timing.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
-use redscribe_audio::decode::{decode_mono_16k, DecodeOptions as AudioOptions};
-use redscribe_audio::Source;
-use redscribe_whisper::{DecodeOptions, Engine};
+use redscribe_audio::AudioMetadata;
+use redscribe_core::ports::{Transcriber, Transcription};
+use redscribe_pipeline::transcribe::hear;
+use redscribe_whisper::WhisperTranscriber;
 
 use crate::once::ModelArgs;
 use serde_json::json;
@@ -29,30 +30,34 @@ pub struct TranscribeArgs {
 
 pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
     let (engine, options) = args.model.load(args.threads)?;
+    let load_time = engine.load_time;
+    let transcriber = WhisperTranscriber { engine, options };
     let stdout = std::io::stdout();
     let mut failed = 0usize;
     for file in expand(&args.paths) {
         let started = Instant::now();
-        let line = match transcribe_file(&engine, &options, &file) {
-            Ok(t) => json!({
+        let line = match hear_file(&transcriber, &file) {
+            Ok((metadata, t)) => json!({
                 "file": file.display().to_string(),
                 "text": t.text,
                 "language": t.language,
-                "duration_s": t.duration_s,
+                "duration_s": metadata.duration_s,
+                "channels": metadata.channels,
                 "segments": t.segments.iter().map(|s| json!({
-                    "start": s.start, "end": s.end, "text": s.text,
+                    "start": s.start_s, "end": s.end_s, "text": s.text, "channel": s.channel,
                     "avg_logprob": s.avg_logprob, "no_speech_prob": s.no_speech_prob,
                 })).collect::<Vec<_>>(),
                 "avg_logprob": t.avg_logprob,
                 "no_speech_prob": t.no_speech_prob,
                 "compression_ratio": t.compression_ratio,
-                "quality_flag": t.quality_flag(),
-                "model": engine.name,
+                "quality_flag": t.quality_flag,
+                "model": transcriber.model(),
                 "timing": {
                     "decode_s": t.decode_seconds,
                     "total_s": started.elapsed().as_secs_f64(),
-                    "model_load_s": engine.load_time.as_secs_f64(),
-                    "rtf": t.rtf(),
+                    "model_load_s": load_time.as_secs_f64(),
+                    // Compute per second of audio heard (a call's two channels are heard one after the other).
+                    "rtf": if t.audio_seconds > 0.0 { t.decode_seconds / t.audio_seconds } else { 0.0 },
                 },
             }),
             Err(e) => {
@@ -66,25 +71,9 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn transcribe_file(
-    engine: &Engine,
-    options: &DecodeOptions,
-    file: &std::path::Path,
-) -> anyhow::Result<redscribe_whisper::Transcript> {
-    engine.transcribe(&read_samples(file)?, options).context("transcribing")
-}
-
-/// A recording as 16 kHz mono samples.
-fn read_samples(file: &std::path::Path) -> anyhow::Result<Vec<f32>> {
-    let mut samples = Vec::new();
-    decode_mono_16k(Source::open(file)?, AudioOptions::default(), |chunk| samples.extend_from_slice(chunk))?;
-    Ok(samples)
-}
-
-/// The text of one file through any transcriber (what `eval` scores).
-pub fn transcribe_samples(
-    transcriber: &dyn redscribe_core::ports::Transcriber,
-    file: &std::path::Path,
-) -> anyhow::Result<String> {
-    Ok(transcriber.transcribe(&read_samples(file)?).map_err(|e| anyhow::anyhow!("{e}"))?.text)
+/// A recording file through the same listening the pipeline's transcribe stage does (decode streamed to the
+/// transcriber, a call's channels one by one).
+pub fn hear_file(transcriber: &dyn Transcriber, file: &Path) -> anyhow::Result<(AudioMetadata, Transcription)> {
+    let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    hear(body, transcriber).map_err(|(code, message)| anyhow::anyhow!("{}: {message}", code.as_str()))
 }

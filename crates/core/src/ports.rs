@@ -132,11 +132,12 @@ impl Transcription {
 }
 
 /// Speech to text, as the transcribe stage uses it. CPU-bound and blocking: the stage calls it on a blocking
-/// thread, with the recording (or one channel of it) as 16 kHz mono samples.
+/// thread, with the recording (or one channel of it) as 16 kHz mono samples in chunks of any size, as they are
+/// decoded; a transcriber holds what it needs of them, not the whole recording.
 pub trait Transcriber: Send + Sync {
     /// The model's name, as rows record it.
     fn model(&self) -> &str;
-    fn transcribe(&self, samples: &[f32]) -> Result<Transcription, PortError>;
+    fn transcribe(&self, audio: &mut dyn Iterator<Item = Vec<f32>>) -> Result<Transcription, PortError>;
 }
 
 #[cfg(test)]

@@ -296,73 +296,77 @@ impl<S: ObjectStore> TranscribeStage<S> {
 /// Probes the recording and, with a transcriber, decodes it to 16 kHz mono and transcribes it. A recording that
 /// probes but cannot be decoded or transcribed is a failure with its own code.
 fn listen(body: Vec<u8>, transcriber: Option<&dyn Transcriber>) -> Heard {
-    let Some(transcriber) = transcriber else {
-        return (probe(Source::from_bytes(body)).map_err(|e| (e.code(), e.to_string())), None);
-    };
-    // One buffer for every pass (zero-copy from the Vec).
-    let body = bytes::Bytes::from(body);
-    let metadata = match probe(Source::from_shared(body.clone())) {
-        Ok(m) => m,
-        Err(e) => return (Err((e.code(), e.to_string())), None),
-    };
-    let decode = |channel: Option<usize>| {
-        let mut samples = Vec::new();
-        let options = DecodeOptions { channel, ..DecodeOptions::default() };
-        decode_mono_16k(Source::from_shared(body.clone()), options, |chunk| samples.extend_from_slice(chunk))
-            .map(|_| samples)
-            .map_err(|e| (e.code(), e.to_string()))
-    };
-    let channels = match split_channels(metadata.channels, decode) {
-        Ok(c) => c,
-        Err(e) => return (Err(e), None),
-    };
-    let mut heard = Vec::with_capacity(channels.len());
-    for (number, samples) in channels.iter().enumerate() {
-        match transcriber.transcribe(samples) {
-            Ok(mut t) => {
-                for s in &mut t.segments {
-                    s.channel = number as u16;
-                }
-                heard.push(t);
-            }
-            Err(e) => return (Err((e.code, e.message)), None),
-        }
+    match transcriber {
+        None => (probe(Source::from_bytes(body)).map_err(|e| (e.code(), e.to_string())), None),
+        Some(t) => match hear(body, t) {
+            Ok((metadata, heard)) => (Ok(metadata), Some(heard)),
+            Err(e) => (Err(e), None),
+        },
     }
-    (Ok(metadata), Transcription::merge_channels(heard))
 }
 
-/// Inter-channel correlation above which two channels carry the same sound (a stereo mix of one scene, or a mono
+/// Probes, decodes and transcribes one recording held in memory, streaming the decoded samples to the transcriber.
+/// A two-channel recording whose channels differ is a call, one speaker per channel: each channel is heard alone
+/// and the two merged in time order ([`Transcription::merge_channels`]).
+pub fn hear(
+    body: Vec<u8>,
+    transcriber: &dyn Transcriber,
+) -> Result<(AudioMetadata, Transcription), (ErrorCode, String)> {
+    // One buffer for every pass (zero-copy from the Vec).
+    let body = bytes::Bytes::from(body);
+    let metadata = probe(Source::from_shared(body.clone())).map_err(|e| (e.code(), e.to_string()))?;
+    let passes: Vec<Option<usize>> = if metadata.channels == 2 {
+        let summary = decode_mono_16k(Source::from_shared(body.clone()), DecodeOptions::default(), |_| {})
+            .map_err(|e| (e.code(), e.to_string()))?;
+        if summary.channel_correlation.is_some_and(|c| c < SAME_SOUND_CORRELATION) {
+            vec![Some(0), Some(1)]
+        } else {
+            vec![None]
+        }
+    } else {
+        vec![None]
+    };
+    let mut heard = Vec::with_capacity(passes.len());
+    for channel in passes {
+        let options = DecodeOptions { channel, ..DecodeOptions::default() };
+        let mut t = transcribe_streaming(Source::from_shared(body.clone()), options, transcriber)?;
+        for s in &mut t.segments {
+            s.channel = channel.unwrap_or(0) as u16;
+        }
+        heard.push(t);
+    }
+    let heard = Transcription::merge_channels(heard).ok_or_else(|| (ErrorCode::Internal, "nothing heard".into()))?;
+    Ok((metadata, heard))
+}
+
+/// Inter-channel correlation from which two channels carry the same sound (a stereo mix of one scene, or a mono
 /// recording stored twice) rather than one speaker each.
 const SAME_SOUND_CORRELATION: f64 = 0.9;
 
-/// The 16 kHz signals to transcribe: each channel of a two-channel recording whose channels differ (a call, one
-/// speaker per side), else the mix of all channels.
-fn split_channels(
-    channels: u16,
-    decode: impl Fn(Option<usize>) -> Result<Vec<f32>, (ErrorCode, String)>,
-) -> Result<Vec<Vec<f32>>, (ErrorCode, String)> {
-    if channels != 2 {
-        return Ok(vec![decode(None)?]);
-    }
-    let (left, right) = (decode(Some(0))?, decode(Some(1))?);
-    if correlation(&left, &right) > SAME_SOUND_CORRELATION {
-        return Ok(vec![left.iter().zip(&right).map(|(l, r)| (l + r) / 2.0).collect()]);
-    }
-    Ok(vec![left, right])
-}
+/// Chunks of decoded audio in flight between the decoder and the transcriber (~0.3 s each at 16 kHz): a bound on
+/// what the pair holds besides the transcriber's window.
+const CHUNKS_IN_FLIGHT: usize = 16;
 
-/// Pearson correlation of two signals over their common length; 1 when either is silent (nothing to tell apart).
-fn correlation(a: &[f32], b: &[f32]) -> f64 {
-    let n = a.len().min(b.len());
-    let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
-    for (x, y) in a[..n].iter().zip(&b[..n]) {
-        let (x, y) = (f64::from(*x), f64::from(*y));
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    if aa < 1e-9 || bb < 1e-9 {
-        return 1.0;
-    }
-    ab / (aa * bb).sqrt()
+/// Decodes on one thread while the transcriber listens on this one, the samples passed through a bounded channel:
+/// neither holds the whole recording. A decode error wins over what was heard of the recording before it.
+fn transcribe_streaming(
+    source: Source,
+    options: DecodeOptions,
+    transcriber: &dyn Transcriber,
+) -> Result<Transcription, (ErrorCode, String)> {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(CHUNKS_IN_FLIGHT);
+    std::thread::scope(|scope| {
+        let decoder = scope.spawn(move || {
+            // A send fails only when the transcriber has stopped listening; the rest is not needed then.
+            decode_mono_16k(source, options, |chunk| {
+                let _ = tx.send(chunk.to_vec());
+            })
+        });
+        let heard = transcriber.transcribe(&mut rx.iter());
+        // Hang up first: a decoder blocked on a full channel then finishes instead of waiting forever.
+        drop(rx);
+        let decoded = decoder.join().map_err(|_| (ErrorCode::Internal, "the decoder panicked".to_string()))?;
+        decoded.map_err(|e| (e.code(), e.to_string()))?;
+        heard.map_err(|e| (e.code, e.message))
+    })
 }

@@ -41,12 +41,12 @@ impl redscribe_core::ports::Transcriber for WhisperTranscriber {
 
     fn transcribe(
         &self,
-        samples: &[f32],
+        audio: &mut dyn Iterator<Item = Vec<f32>>,
     ) -> Result<redscribe_core::ports::Transcription, redscribe_core::ports::PortError> {
         use redscribe_core::ports::{PortError, TimedText, Transcription};
         let t = self
             .engine
-            .transcribe(samples, &self.options)
+            .transcribe_stream(audio, &self.options)
             .map_err(|e| PortError::new(redscribe_core::ErrorCode::TranscriptionFailed, e.to_string()))?;
         Ok(Transcription {
             quality_flag: t.quality_flag().to_string(),

@@ -39,6 +39,23 @@ def make_recordings(folder):
     return out
 
 
+def make_long(folder, minutes):
+    """`minutes` minutes of one sentence a minute and silence between, as FLAC. Returns (path, sentence)."""
+    sentence = SENTENCES[0]
+    raw, minute, out = folder / "long.espeak.wav", folder / "minute.wav", folder / f"{minutes}min.flac"
+    subprocess.run(["espeak-ng", "-w", str(raw), sentence], check=True)
+    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", str(minute), "pad", "0", "60", "trim", "0", "60"],
+                   check=True)
+    subprocess.run(["sox", *[str(minute)] * minutes, str(out)], check=True)
+    return out, sentence
+
+
+def heard(text, sentence):
+    """How many times the sentence's first four words were heard."""
+    probe = " ".join(sentence.lower().split()[:4]).strip(".,")
+    return " ".join(text.lower().replace(",", "").split()).count(probe)
+
+
 def run(cmd):
     out = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], stdout=subprocess.PIPE, text=True, check=True)
     result = json.loads(out.stdout)
@@ -62,6 +79,8 @@ def main():
     parser.add_argument("--model-dir", required=True)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json")
+    parser.add_argument("--long-minutes", type=int, default=60,
+                        help="length of the long recording (one sentence a minute; 0: skip it)")
     args = parser.parse_args()
     results = {}
     with tempfile.TemporaryDirectory(prefix="redscribe-asr-") as tmp:
@@ -91,6 +110,18 @@ def main():
                 "load_s": load, "rss_mb": theirs["peak_rss_mb"], "cpu_s": theirs["cpu_s"],
                 "wer": wer_of(args.redscribe, refs_tsv, lines, tmp, f"faster-whisper-{beam}"),
             }
+        if args.long_minutes:
+            long, sentence = make_long(tmp, args.long_minutes)
+            ours = run([args.redscribe, "transcribe", "--model-dir", args.model_dir, "--threads", str(args.threads),
+                        "--beam-size", "5", str(long)])
+            line = next(json.loads(l) for l in ours["output"].splitlines() if l.startswith("{"))
+            results[("redscribe", "long")] = {"wall_s": ours["wall_s"], "rss_mb": ours["peak_rss_mb"],
+                                              "heard": heard(line["text"], sentence)}
+            theirs = run([sys.executable, str(HERE / "fw.py"), "--model-dir", args.model_dir, "--threads",
+                          str(args.threads), "--beam-size", "5", str(long)])
+            line = [json.loads(l) for l in theirs["output"].splitlines() if l.startswith("{")][1]
+            results[("faster-whisper", "long")] = {"wall_s": theirs["wall_s"], "rss_mb": theirs["peak_rss_mb"],
+                                                   "heard": heard(line["text"], sentence)}
     print(f"\n{len(SENTENCES) + 1} recordings ({len(SENTENCES)} sentences and all of them in one file), "
           f"{args.threads} threads, int8, one run. ratio = faster-whisper / redscribe (> 1: redscribe is better)")
     print(f"{'':10}{'':17}{'faster-whisper':>15}{'redscribe':>11}{'ratio':>8}")
@@ -101,6 +132,13 @@ def main():
                                ("WER %", "wer", "{:.1%}")):
             ratio = fw[key] / rs[key] if rs[key] else float("nan")
             print(f"beam {beam:<5}{name:17}{fmt.format(fw[key]):>15}{fmt.format(rs[key]):>11}{ratio:>7.2f}x")
+    if args.long_minutes:
+        fw, rs = results[("faster-whisper", "long")], results[("redscribe", "long")]
+        print(f"\n{args.long_minutes}-minute FLAC, one sentence a minute (expected {args.long_minutes} times), beam 5:")
+        for name, key, fmt in (("wall s", "wall_s", "{:.1f}"), ("peak RSS MB", "rss_mb", "{:.0f}"),
+                               ("sentences heard", "heard", "{}")):
+            ratio = fw[key] / rs[key] if rs[key] else float("nan")
+            print(f"{'long':10}{name:17}{fmt.format(fw[key]):>15}{fmt.format(rs[key]):>11}{ratio:>7.2f}x")
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps({f"{k[0]} beam {k[1]}": v for k, v in results.items()}, indent=2))
 

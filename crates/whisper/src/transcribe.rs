@@ -260,7 +260,9 @@ impl Engine {
             if attempt.temperature > options.prompt_reset_on_temperature {
                 prompt_ids.clear();
             } else {
-                prompt_ids.extend(attempt.tokens.iter().copied().filter(|&t| t < v.eot));
+                // Text and timestamps, as the reference implementations prompt: without the timestamps the model
+                // drifts out of timestamp mode and repeats the prompt's text into the silence after it.
+                prompt_ids.extend(attempt.tokens.iter().copied().filter(|&t| t < v.eot || t >= v.timestamp_begin));
             }
         }
         let duration_s = stream.total().unwrap_or(0) as f64 / SAMPLE_RATE as f64;

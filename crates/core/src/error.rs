@@ -75,13 +75,15 @@ pub enum ErrorCode {
     TranscriptionFailed,
     /// The warehouse rejected the load of this file.
     LoadRejected,
+    /// An invocation payload or queue message that is not an event redscribe understands.
+    InvalidEvent,
     /// A bug: an invariant of the pipeline did not hold.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, in a stable order (used by dashboards, alarms and tests).
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::EmptyObject,
         ErrorCode::NotAudio,
         ErrorCode::UnsupportedCodec,
@@ -97,6 +99,7 @@ impl ErrorCode {
         ErrorCode::ServiceUnavailable,
         ErrorCode::TranscriptionFailed,
         ErrorCode::LoadRejected,
+        ErrorCode::InvalidEvent,
         ErrorCode::Internal,
     ];
 
@@ -118,6 +121,7 @@ impl ErrorCode {
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::TranscriptionFailed => "transcription_failed",
             ErrorCode::LoadRejected => "load_rejected",
+            ErrorCode::InvalidEvent => "invalid_event",
             ErrorCode::Internal => "internal",
         }
     }
@@ -143,7 +147,8 @@ impl ErrorCode {
             | ErrorCode::ObjectNotFound
             | ErrorCode::AccessDenied
             | ErrorCode::TranscriptionFailed
-            | ErrorCode::LoadRejected => Disposition::Quarantine,
+            | ErrorCode::LoadRejected
+            | ErrorCode::InvalidEvent => Disposition::Quarantine,
         }
     }
 }

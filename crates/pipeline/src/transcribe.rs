@@ -118,6 +118,21 @@ impl<S: ObjectStore> TranscribeStage<S> {
         self
     }
 
+    /// Where outputs and quarantine records go.
+    pub fn layout(&self) -> &Layout {
+        &self.config.layout
+    }
+
+    /// The object store the stage reads and writes.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Counts a message that was not an event (kept as a quarantine record by [`crate::invoke`]).
+    pub fn record_invalid(&self) {
+        self.record(Metric::RecordingsQuarantined, 1.0, Stage::Receive, Some(ErrorCode::InvalidEvent));
+    }
+
     fn record(&self, metric: Metric, value: f64, stage: Stage, code: Option<ErrorCode>) {
         if let Some(m) = &self.metrics {
             m.record(metric, value, Some(stage), code);

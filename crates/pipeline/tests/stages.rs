@@ -379,3 +379,102 @@ async fn migrations_run_once_and_bring_a_warehouse_from_before_the_ledger_up_to_
     h.s3.stop().await;
     h.api.stop().await;
 }
+
+/// An object store whose reads of one key fail as S3 throttling does, whatever the retries.
+struct Flaky {
+    inner: Arc<S3Objects>,
+    key: &'static str,
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for Flaky {
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<redscribe_core::ports::StoredObject, redscribe_core::ports::PortError> {
+        if key == self.key {
+            return Err(redscribe_core::ports::PortError::new(redscribe_core::ErrorCode::Throttled, "SlowDown"));
+        }
+        self.inner.get(bucket, key, version_id).await
+    }
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), redscribe_core::ports::PortError> {
+        self.inner.put(bucket, key, body, content_type).await
+    }
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<redscribe_core::ports::ListedObject>, redscribe_core::ports::PortError> {
+        self.inner.list(bucket, prefix).await
+    }
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), redscribe_core::ports::PortError> {
+        self.inner.delete(bucket, key).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_sqs_batch_retries_only_transient_failures_and_keeps_what_is_not_an_event() {
+    use redscribe_pipeline::invoke::transcribe_invocation;
+    use serde_json::json;
+    let mut h = start().await;
+    h.store.put("recordings", "in/good.wav", wav(8000, 0.5), "audio/wav").await.unwrap();
+    h.store.put("recordings", "in/flaky.wav", wav(8000, 0.5), "audio/wav").await.unwrap();
+    h.store.put("recordings", "in/notes.wav", b"meeting notes, not audio".to_vec(), "audio/wav").await.unwrap();
+    // The upload events, each in its own SQS message, and a message that is no event at all.
+    let mut records = Vec::new();
+    while let Ok(delivery) = h.events.try_recv() {
+        let key = delivery.event["Records"][0]["s3"]["object"]["key"].as_str().unwrap().to_string();
+        records.push(json!({
+            "messageId": format!("m-{key}"),
+            "eventSource": "aws:sqs",
+            "body": delivery.event.to_string(),
+        }));
+    }
+    assert_eq!(records.len(), 3);
+    records.push(json!({ "messageId": "m-garbage", "eventSource": "aws:sqs", "body": "hello, not an event" }));
+    let payload = json!({ "Records": records });
+
+    let stage = Arc::new(TranscribeStage::new(
+        Arc::new(Flaky { inner: h.store.clone(), key: "in/flaky.wav" }),
+        TranscribeConfig::default(),
+    ));
+    let invocation = transcribe_invocation(stage, &payload, 4, "recordings").await.unwrap();
+    // Only the throttled recording's message comes back; the bad recording and the garbage are acknowledged.
+    assert_eq!(invocation.response, json!({ "batchItemFailures": [{ "itemIdentifier": "m-in/flaky.wav" }] }));
+    assert_eq!(invocation.counts(), (1, 1));
+    assert_eq!(invocation.invalid, 1);
+    let kept = h.store.list("recordings", "rejected/invalid_event/").await.unwrap();
+    assert_eq!(kept.len(), 1);
+    let record: serde_json::Value =
+        serde_json::from_slice(&h.store.get("recordings", &kept[0].key, None).await.unwrap().body).unwrap();
+    assert_eq!(record["message_id"], "m-garbage");
+    assert_eq!(record["payload"]["body"], "hello, not an event", "the message is kept whole");
+    assert_eq!(h.store.list("recordings", "rejected/not_audio/").await.unwrap().len(), 1);
+
+    // A direct S3 invocation with a transient failure fails whole (Lambda retries it); a garbage payload does not.
+    let direct = json!({ "Records": [serde_json::from_str::<serde_json::Value>(
+        records[0]["body"].as_str().unwrap()).unwrap()["Records"][0].clone()] });
+    let flaky_direct =
+        direct.to_string().replace(records[0]["messageId"].as_str().unwrap().trim_start_matches("m-"), "in/flaky.wav");
+    let stage = Arc::new(TranscribeStage::new(
+        Arc::new(Flaky { inner: h.store.clone(), key: "in/flaky.wav" }),
+        TranscribeConfig::default(),
+    ));
+    let failed = transcribe_invocation(stage.clone(), &serde_json::from_str(&flaky_direct).unwrap(), 1, "recordings")
+        .await
+        .unwrap_err();
+    assert_eq!(failed.code, redscribe_core::ErrorCode::Throttled);
+    let garbage = transcribe_invocation(stage, &json!({ "hello": 1 }), 1, "recordings").await.unwrap();
+    assert_eq!(garbage.response, json!({ "processed": 0, "quarantined": 0, "skipped": 0, "invalid": 1 }));
+    assert_eq!(h.store.list("recordings", "rejected/invalid_event/").await.unwrap().len(), 2);
+    h.s3.stop().await;
+    h.api.stop().await;
+}

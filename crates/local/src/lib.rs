@@ -6,12 +6,14 @@
 //!   every completed upload into a durable [`s3::EventJournal`] (at-least-once, re-delivered until acknowledged).
 //! - [`redshift`]: a Redshift Data API endpoint (AWS JSON 1.1, SigV4-checked) over an embedded DuckDB database
 //!   file, speaking enough Redshift SQL for the loader: DDL, `COPY` from the S3 stand-in, `MERGE`, transactions.
+//! - [`runtime_api`]: a Lambda Runtime API, so the Lambda binaries run as processes in tests and benchmarks.
 //! - [`error`]: the crate's error enum.
 
 pub mod credentials;
 pub mod error;
 mod http;
 pub mod redshift;
+pub mod runtime_api;
 pub mod s3;
 
 pub use credentials::Credentials;

@@ -7,11 +7,13 @@
 //!   a file that fails the COPY is found in `sys_load_error_detail`, quarantined, and the rest loaded.
 //! - [`migrate`]: the warehouse schema brought up to date, each migration once.
 //! - [`row`]: the `transcription_results` row of a recording.
+//! - [`config`]: the Lambdas' typed configuration from environment variables.
 //! - [`invoke`]: one Lambda invocation of the transcribe stage (S3, SQS, SNS in SQS, EventBridge) and its answer,
 //!   `batchItemFailures` for SQS.
 //! - [`drive`]: many events at once (bounded concurrency), then loads in batches.
 //! - [`replay`]: quarantine records back into the events they came from.
 
+pub mod config;
 pub mod drive;
 pub mod invoke;
 pub mod load;

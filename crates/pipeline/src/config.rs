@@ -1,0 +1,179 @@
+//! The Lambdas' typed configuration, read once at start from environment variables; a bad value is an error that
+//! names the variable, before any event. The original deployment's variables are understood (`S3_BUCKET`,
+//! `REDSHIFT_DB`, `REDSHIFT_USER`, `REDSHIFT_TABLE`, …); redscribe's own start with `REDSCRIBE_`. Pure: the caller
+//! hands in the lookup (`std::env::var` in a Lambda, a map in tests).
+
+use std::path::PathBuf;
+
+use redscribe_core::layout::Layout;
+
+/// A variable with a value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+/// Where the warehouse is and how to reach it through the Data API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarehouseConfig {
+    /// `REDSHIFT_DB`.
+    pub database: String,
+    /// `REDSHIFT_WORKGROUP` (Serverless) or `REDSHIFT_CLUSTER_ID` (provisioned): exactly one.
+    pub workgroup: Option<String>,
+    pub cluster: Option<String>,
+    /// `REDSHIFT_USER` (temporary credentials for a provisioned cluster) or `REDSHIFT_SECRET_ARN`.
+    pub db_user: Option<String>,
+    pub secret_arn: Option<String>,
+    /// `REDSHIFT_SCHEMA`, `REDSHIFT_TABLE` (default `transcription_results`).
+    pub schema: Option<String>,
+    pub table: String,
+    /// `REDSHIFT_IAM_ROLE`: the role COPY reads S3 with (default: the cluster's default role).
+    pub copy_role: Option<String>,
+}
+
+/// What a Lambda needs to know.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionConfig {
+    /// `S3_BUCKET`: the recordings bucket (quarantine records of payloads that name no bucket go there).
+    pub bucket: Option<String>,
+    /// Output bucket and prefixes: `REDSCRIBE_OUTPUT_BUCKET` (default: the recording's bucket).
+    pub layout: Layout,
+    /// `REDSCRIBE_JSONL`: also write JSON Lines beside each Parquet file.
+    pub jsonl: bool,
+    /// `REDSCRIBE_CONCURRENCY`: recordings of one invocation processed at once (default 2).
+    pub concurrency: usize,
+    /// `REDSCRIBE_TRANSCRIBE`: run Whisper (default true); false keeps rows to metadata.
+    pub transcribe: bool,
+    /// `REDSCRIBE_MODEL_DIR` (default: the model folder beside the function, `/opt/models/whisper-tiny.en` in
+    /// the layer); `REDSCRIBE_BEAM_SIZE` (default 5).
+    pub model_dir: Option<PathBuf>,
+    pub beam_size: usize,
+    /// `REDSCRIBE_METRICS_NAMESPACE` (default `Redscribe`).
+    pub metrics_namespace: String,
+    /// `REDSCRIBE_S3_PATH_STYLE`: path-style S3 addressing (for S3-compatible endpoints).
+    pub s3_path_style: bool,
+    /// Present when `REDSHIFT_DB` is set.
+    pub warehouse: Option<WarehouseConfig>,
+}
+
+impl FunctionConfig {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<FunctionConfig, ConfigError> {
+        FunctionConfig::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `var` (a variable's value, or `None` when unset).
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<FunctionConfig, ConfigError> {
+        let text = |name: &'static str| var(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let flag = |name: &'static str, default: bool| match text(name) {
+            None => Ok(default),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => Ok(true),
+                "0" | "false" | "no" | "off" => Ok(false),
+                _ => Err(ConfigError { variable: name, value: v, reason: "expected true or false".into() }),
+            },
+        };
+        let number = |name: &'static str, default: usize, min: usize, max: usize| match text(name) {
+            None => Ok(default),
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                _ => Err(ConfigError {
+                    variable: name,
+                    value: v,
+                    reason: format!("expected a whole number {min}..={max}"),
+                }),
+            },
+        };
+        let mut layout = Layout::default();
+        layout.output_bucket = text("REDSCRIBE_OUTPUT_BUCKET");
+        let warehouse = match text("REDSHIFT_DB") {
+            None => None,
+            Some(database) => {
+                let (workgroup, cluster) = (text("REDSHIFT_WORKGROUP"), text("REDSHIFT_CLUSTER_ID"));
+                if workgroup.is_some() == cluster.is_some() {
+                    return Err(ConfigError {
+                        variable: "REDSHIFT_WORKGROUP",
+                        value: workgroup.unwrap_or_default(),
+                        reason: "set exactly one of REDSHIFT_WORKGROUP (Serverless) and REDSHIFT_CLUSTER_ID".into(),
+                    });
+                }
+                if var("REDSHIFT_PASSWORD").is_some() {
+                    return Err(ConfigError {
+                        variable: "REDSHIFT_PASSWORD",
+                        value: "…".into(),
+                        reason: "passwords do not go in variables: use REDSHIFT_SECRET_ARN or the function's role"
+                            .into(),
+                    });
+                }
+                Some(WarehouseConfig {
+                    database,
+                    workgroup,
+                    cluster,
+                    db_user: text("REDSHIFT_USER"),
+                    secret_arn: text("REDSHIFT_SECRET_ARN"),
+                    schema: text("REDSHIFT_SCHEMA"),
+                    table: text("REDSHIFT_TABLE").unwrap_or_else(|| redscribe_core::schema::RESULTS_TABLE.into()),
+                    copy_role: text("REDSHIFT_IAM_ROLE"),
+                })
+            }
+        };
+        Ok(FunctionConfig {
+            bucket: text("S3_BUCKET"),
+            layout,
+            jsonl: flag("REDSCRIBE_JSONL", false)?,
+            concurrency: number("REDSCRIBE_CONCURRENCY", 2, 1, 64)?,
+            transcribe: flag("REDSCRIBE_TRANSCRIBE", true)?,
+            model_dir: text("REDSCRIBE_MODEL_DIR").map(PathBuf::from),
+            beam_size: number("REDSCRIBE_BEAM_SIZE", 5, 1, 16)?,
+            metrics_namespace: text("REDSCRIBE_METRICS_NAMESPACE").unwrap_or_else(|| "Redscribe".into()),
+            s3_path_style: flag("REDSCRIBE_S3_PATH_STYLE", false)?,
+            warehouse,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(vars: &[(&str, &str)]) -> Result<FunctionConfig, ConfigError> {
+        FunctionConfig::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+    }
+
+    #[test]
+    fn defaults_and_the_original_variables() {
+        let c = read(&[
+            ("S3_BUCKET", "recordings"),
+            ("REDSHIFT_DB", "dev"),
+            ("REDSHIFT_USER", "awsuser"),
+            ("REDSHIFT_CLUSTER_ID", "analytics"),
+            ("REDSHIFT_TABLE", "transcription_results"),
+        ])
+        .unwrap();
+        assert_eq!(c.bucket.as_deref(), Some("recordings"));
+        assert!(c.transcribe && !c.jsonl && !c.s3_path_style);
+        assert_eq!((c.concurrency, c.beam_size, c.metrics_namespace.as_str()), (2, 5, "Redscribe"));
+        let w = c.warehouse.unwrap();
+        assert_eq!(
+            (w.database.as_str(), w.cluster.as_deref(), w.db_user.as_deref()),
+            ("dev", Some("analytics"), Some("awsuser"))
+        );
+        assert_eq!(read(&[]).unwrap().warehouse, None);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        assert_eq!(read(&[("REDSCRIBE_JSONL", "maybe")]).unwrap_err().variable, "REDSCRIBE_JSONL");
+        assert_eq!(read(&[("REDSCRIBE_CONCURRENCY", "0")]).unwrap_err().variable, "REDSCRIBE_CONCURRENCY");
+        assert_eq!(read(&[("REDSCRIBE_BEAM_SIZE", "five")]).unwrap_err().variable, "REDSCRIBE_BEAM_SIZE");
+        let both = read(&[("REDSHIFT_DB", "dev"), ("REDSHIFT_WORKGROUP", "w"), ("REDSHIFT_CLUSTER_ID", "c")]);
+        assert_eq!(both.unwrap_err().variable, "REDSHIFT_WORKGROUP");
+        let password = read(&[("REDSHIFT_DB", "dev"), ("REDSHIFT_WORKGROUP", "w"), ("REDSHIFT_PASSWORD", "hunter2")]);
+        let e = password.unwrap_err();
+        assert_eq!(e.variable, "REDSHIFT_PASSWORD");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+}

@@ -1,0 +1,62 @@
+//! The transcribe stage as a Lambda function. Configuration is read and checked, the AWS clients built and the
+//! Whisper model loaded once, at start; each invocation then goes through `redscribe_pipeline::invoke` (the same
+//! stage the CLI runs) and ends by printing its metrics as CloudWatch Embedded Metric Format lines on stdout.
+
+use std::sync::Arc;
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use redscribe_aws::s3::S3Objects;
+use redscribe_core::emf::Recorder;
+use redscribe_core::metrics::Metric;
+use redscribe_pipeline::config::FunctionConfig;
+use redscribe_pipeline::invoke::transcribe_invocation;
+use redscribe_pipeline::{TranscribeConfig, TranscribeStage};
+use redscribe_whisper::{DecodeOptions, Engine, EngineConfig, WhisperTranscriber};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // JSON logs on stderr, with the runtime's span (it carries the request id); stdout is for EMF.
+    tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
+
+    let config = FunctionConfig::from_env()?;
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "redscribe-transcribe".into());
+    let metrics = Arc::new(Recorder::new(&config.metrics_namespace, &function));
+    let sdk = redscribe_aws::config::load(None, None).await;
+    let store = Arc::new(S3Objects::from_conf(&sdk, config.s3_path_style));
+    let settings = TranscribeConfig { layout: config.layout.clone(), jsonl: config.jsonl };
+    let mut stage = TranscribeStage::new(store, settings).with_metrics(metrics.clone());
+    if config.transcribe {
+        let mut engine_config = EngineConfig::from_env();
+        if let Some(dir) = &config.model_dir {
+            engine_config.model_dir = dir.clone();
+        }
+        let engine = Engine::load(&engine_config)?;
+        metrics.set_model(&engine.name);
+        metrics.record(Metric::ModelLoadTime, engine.load_time.as_secs_f64() * 1000.0, None, None);
+        let options = DecodeOptions { beam_size: config.beam_size, ..DecodeOptions::default() };
+        stage = stage.with_transcriber(Arc::new(WhisperTranscriber { engine, options }));
+    }
+    let stage = Arc::new(stage);
+    let fallback_bucket = config.bucket.clone().unwrap_or_default();
+
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let (stage, metrics, bucket) = (stage.clone(), metrics.clone(), fallback_bucket.clone());
+        async move {
+            tracing::info!(request_id = %event.context.request_id, "invocation");
+            let result = transcribe_invocation(stage, &event.payload, config.concurrency, &bucket).await;
+            // Metrics go out with every invocation, answered or failed (EMF: no API call on the hot path).
+            for document in metrics.drain(now_ms()) {
+                println!("{document}");
+            }
+            result.map(|i| i.response).map_err(|e| Error::from(format!("{}: {}", e.code.as_str(), e.message)))
+        }
+    }))
+    .await
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}

@@ -120,6 +120,94 @@ impl Recorder {
     }
 }
 
+/// Units the EMF specification accepts.
+const UNITS: [&str; 27] = [
+    "Seconds",
+    "Microseconds",
+    "Milliseconds",
+    "Bytes",
+    "Kilobytes",
+    "Megabytes",
+    "Gigabytes",
+    "Terabytes",
+    "Bits",
+    "Kilobits",
+    "Megabits",
+    "Gigabits",
+    "Terabits",
+    "Percent",
+    "Count",
+    "Bytes/Second",
+    "Kilobytes/Second",
+    "Megabytes/Second",
+    "Gigabytes/Second",
+    "Terabytes/Second",
+    "Bits/Second",
+    "Kilobits/Second",
+    "Megabits/Second",
+    "Gigabits/Second",
+    "Terabits/Second",
+    "Count/Second",
+    "None",
+];
+
+/// Largest log event CloudWatch Logs accepts, in bytes.
+pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
+/// Checks one document against the CloudWatch Embedded Metric Format specification: the `_aws` metadata with an
+/// integer `Timestamp` and metric directives; each directive's namespace, dimension sets (at most 30 keys, each a
+/// string member of the root) and metric definitions (at most 100, each naming a root member that is a number or
+/// at most 100 numbers, with a valid unit); and the size of a log event.
+pub fn validate(doc: &Value) -> Result<(), String> {
+    let root = doc.as_object().ok_or("the document is not a JSON object")?;
+    let size = doc.to_string().len();
+    if size > MAX_DOCUMENT_BYTES {
+        return Err(format!("{size} bytes: more than a log event holds"));
+    }
+    let aws = root.get("_aws").and_then(Value::as_object).ok_or("no _aws object")?;
+    if !aws.get("Timestamp").is_some_and(|t| t.is_i64() || t.is_u64()) {
+        return Err("_aws.Timestamp is not an integer (milliseconds since the epoch)".into());
+    }
+    let directives = aws.get("CloudWatchMetrics").and_then(Value::as_array).ok_or("no _aws.CloudWatchMetrics array")?;
+    for d in directives {
+        let namespace = d["Namespace"].as_str().ok_or("a directive without Namespace")?;
+        if namespace.trim().is_empty() || namespace.len() > 1024 {
+            return Err(format!("namespace {namespace:?}"));
+        }
+        for set in d["Dimensions"].as_array().ok_or("a directive without Dimensions")? {
+            let keys = set.as_array().ok_or("a dimension set that is not an array")?;
+            if keys.len() > 30 {
+                return Err(format!("a dimension set of {} keys (at most 30)", keys.len()));
+            }
+            for key in keys {
+                let key = key.as_str().ok_or("a dimension key that is not a string")?;
+                if !root.get(key).is_some_and(Value::is_string) {
+                    return Err(format!("dimension {key} has no string value in the document"));
+                }
+            }
+        }
+        let metrics = d["Metrics"].as_array().ok_or("a directive without Metrics")?;
+        if metrics.len() > 100 {
+            return Err(format!("{} metrics in one directive (at most 100)", metrics.len()));
+        }
+        for m in metrics {
+            let name =
+                m["Name"].as_str().filter(|n| !n.is_empty() && n.len() <= 1024).ok_or("a metric without a Name")?;
+            if let Some(unit) = m.get("Unit") {
+                if !unit.as_str().is_some_and(|u| UNITS.contains(&u)) {
+                    return Err(format!("{name}: unit {unit}"));
+                }
+            }
+            match root.get(name) {
+                Some(Value::Number(_)) => {}
+                Some(Value::Array(values)) if values.len() <= 100 && values.iter().all(Value::is_number) => {}
+                other => return Err(format!("{name}: value {other:?} is not a number or at most 100 numbers")),
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +229,34 @@ mod tests {
         let quarantined = docs.iter().find(|d| d.get("RecordingsQuarantined").is_some()).unwrap();
         assert_eq!(quarantined["ErrorCode"], "not_audio");
         assert!(r.drain(0).is_empty(), "drained");
+    }
+
+    #[test]
+    fn every_metric_with_every_code_makes_documents_the_specification_accepts() {
+        let r = Recorder::new("Redscribe", "redscribe-transcribe");
+        r.set_model("whisper-tiny.en");
+        for metric in Metric::ALL {
+            for code in ErrorCode::ALL {
+                for i in 0..150 {
+                    r.record(metric, f64::from(i), Some(Stage::Transcribe), Some(code));
+                }
+            }
+        }
+        let docs = r.drain(1_700_000_000_000);
+        assert!(!docs.is_empty());
+        for doc in &docs {
+            validate(doc).unwrap_or_else(|e| panic!("{e}: {doc}"));
+        }
+        // And the checks bite.
+        let mut bad = docs[0].clone();
+        bad["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"] = json!("Parsecs");
+        assert!(validate(&bad).is_err());
+        let mut bad = docs[0].clone();
+        bad.as_object_mut().unwrap().remove("Function");
+        assert!(validate(&bad).unwrap_err().contains("Function"));
+        let mut bad = docs[0].clone();
+        bad["_aws"]["Timestamp"] = json!("now");
+        assert!(validate(&bad).is_err());
     }
 
     #[test]

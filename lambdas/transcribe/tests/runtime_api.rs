@@ -152,6 +152,9 @@ async fn sqs_and_direct_events_through_the_runtime_api() {
     );
     assert!(emf.iter().all(|d| d["Function"] == "redscribe-transcribe"), "{emf:?}");
     assert!(emf.iter().all(|d| d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Redscribe"), "{emf:?}");
+    for doc in &emf {
+        redscribe_core::emf::validate(doc).unwrap_or_else(|e| panic!("{e}: {doc}"));
+    }
     drop(function);
     api.stop().await;
     s3.stop().await;

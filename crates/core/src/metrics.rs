@@ -104,11 +104,12 @@ pub enum Metric {
     TranscriptsEmpty,
     RepetitionsDetected,
     ModelLoadTime,
+    ColdStartDuration,
 }
 
 impl Metric {
     /// Every metric in the catalog.
-    pub const ALL: [Metric; 17] = [
+    pub const ALL: [Metric; 18] = [
         Metric::RecordingsReceived,
         Metric::RecordingsSkipped,
         Metric::RecordingsProcessed,
@@ -126,6 +127,7 @@ impl Metric {
         Metric::TranscriptsEmpty,
         Metric::RepetitionsDetected,
         Metric::ModelLoadTime,
+        Metric::ColdStartDuration,
     ];
 
     /// The metric name in CloudWatch.
@@ -148,6 +150,7 @@ impl Metric {
             Metric::TranscriptsEmpty => "TranscriptsEmpty",
             Metric::RepetitionsDetected => "RepetitionsDetected",
             Metric::ModelLoadTime => "ModelLoadTime",
+            Metric::ColdStartDuration => "ColdStartDuration",
         }
     }
 
@@ -165,7 +168,9 @@ impl Metric {
             | Metric::TranscriptsEmpty
             | Metric::RepetitionsDetected => Unit::Count,
             Metric::AudioSecondsTranscribed | Metric::UploadToQueryableLatency => Unit::Seconds,
-            Metric::StageLatency | Metric::CopyDuration | Metric::ModelLoadTime => Unit::Milliseconds,
+            Metric::StageLatency | Metric::CopyDuration | Metric::ModelLoadTime | Metric::ColdStartDuration => {
+                Unit::Milliseconds
+            }
             Metric::LoadBatchBytes => Unit::Bytes,
             Metric::RealTimeFactor => Unit::None,
         }
@@ -190,7 +195,8 @@ impl Metric {
             | Metric::RowsLoaded
             | Metric::CopyDuration
             | Metric::LoadBatchSize
-            | Metric::LoadBatchBytes => &[Dimension::Function],
+            | Metric::LoadBatchBytes
+            | Metric::ColdStartDuration => &[Dimension::Function],
         }
     }
 
@@ -216,6 +222,7 @@ impl Metric {
             Metric::TranscriptsEmpty => "Recordings transcribed to no text (silence, noise, no speech)",
             Metric::RepetitionsDetected => "Transcripts still flagged as repetition loops after temperature fallback",
             Metric::ModelLoadTime => "Time to load the transcription model",
+            Metric::ColdStartDuration => "A Lambda's initialisation: process start to ready for its first event",
         }
     }
 

@@ -77,6 +77,7 @@ pub async fn transcribe_invocation<S: ObjectStore + 'static>(
             key = skipped.key.as_deref(),
             "record skipped"
         );
+        stage.record_skipped();
     }
     let outcomes = process_all(stage, normalized.objects, concurrency, |_| {}).await;
     let mut retry = BTreeSet::new();

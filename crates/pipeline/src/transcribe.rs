@@ -128,6 +128,11 @@ impl<S: ObjectStore> TranscribeStage<S> {
         &self.store
     }
 
+    /// Counts a record acknowledged without processing.
+    pub fn record_skipped(&self) {
+        self.record(Metric::RecordingsSkipped, 1.0, Stage::Receive, None);
+    }
+
     /// Counts a message that was not an event (kept as a quarantine record by [`crate::invoke`]).
     pub fn record_invalid(&self) {
         self.record(Metric::RecordingsQuarantined, 1.0, Stage::Receive, Some(ErrorCode::InvalidEvent));

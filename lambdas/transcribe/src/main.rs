@@ -16,6 +16,7 @@ use serde_json::Value;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    let started = std::time::Instant::now();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // JSON logs on stderr, with the runtime's span (it carries the request id); stdout is for EMF.
@@ -40,6 +41,8 @@ async fn main() -> Result<(), Error> {
         stage = stage.with_transcriber(Arc::new(WhisperTranscriber { engine, options }));
     }
     let stage = Arc::new(stage);
+    // Goes out with the first invocation's metrics.
+    metrics.record(Metric::ColdStartDuration, started.elapsed().as_secs_f64() * 1000.0, None, None);
     let fallback_bucket = config.bucket.clone().unwrap_or_default();
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {

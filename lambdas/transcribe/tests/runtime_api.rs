@@ -151,6 +151,7 @@ async fn sqs_and_direct_events_through_the_runtime_api() {
         "{emf:?}"
     );
     assert!(emf.iter().all(|d| d["Function"] == "redscribe-transcribe"), "{emf:?}");
+    assert_eq!(emf.iter().filter(|d| d.get("ColdStartDuration").is_some()).count(), 1, "once, at the first flush");
     assert!(emf.iter().all(|d| d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Redscribe"), "{emf:?}");
     for doc in &emf {
         redscribe_core::emf::validate(doc).unwrap_or_else(|e| panic!("{e}: {doc}"));

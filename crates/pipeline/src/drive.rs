@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use redscribe_core::events::ObjectEvent;
 use redscribe_core::ports::{ObjectStore, PortError, Warehouse};
 use redscribe_core::ErrorCode;
@@ -27,11 +29,15 @@ pub async fn process_all<S: ObjectStore + 'static>(
     let mut ids = std::collections::HashMap::new();
     for event in events {
         let (stage, limit, task_event) = (stage.clone(), limit.clone(), event.clone());
-        let handle = tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await;
-            let result = stage.process(&task_event).await;
-            (task_event, result)
-        });
+        // Each task logs inside the caller's span (in a Lambda, the invocation's, with its request id).
+        let handle = tasks.spawn(
+            async move {
+                let _permit = limit.acquire_owned().await;
+                let result = stage.process(&task_event).await;
+                (task_event, result)
+            }
+            .instrument(tracing::Span::current()),
+        );
         ids.insert(handle.id(), event);
     }
     let mut outcomes = Vec::with_capacity(ids.len());

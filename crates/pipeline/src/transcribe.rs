@@ -305,7 +305,18 @@ impl<S: ObjectStore> TranscribeStage<S> {
             None => self.record(Metric::RecordingsProcessed, 1.0, Stage::Write, None),
             Some((code, _)) => self.record(Metric::RecordingsQuarantined, 1.0, failed_stage, Some(*code)),
         }
-        tracing::info!(bucket = %event.bucket, key = %event.key, id = %row.id, status = row.status.as_str(), "processed");
+        // One line per recording: what the Logs Insights queries in dashboards/queries/ read.
+        tracing::info!(
+            bucket = %event.bucket,
+            key = %event.key,
+            id = %row.id,
+            status = row.status.as_str(),
+            error_code = row.error_code.map(ErrorCode::as_str),
+            stage = quarantine.as_ref().map(|_| failed_stage.as_str()),
+            processing_ms = started.elapsed().as_millis() as u64,
+            audio_s = row.audio.as_ref().map(|a| a.duration_s),
+            "processed"
+        );
         Ok(match quarantine {
             None => Processed::Written(file),
             Some((code, record_key)) => Processed::Quarantined { code, file, record_key },

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 struct Function {
     child: Child,
     stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Function {
@@ -38,18 +39,22 @@ fn start_function(api: &RuntimeApi, s3: &S3Server, creds: &Credentials, extra: &
         .env("S3_BUCKET", "recordings")
         .envs(extra.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("the Lambda binary");
-    let stdout = Arc::new(Mutex::new(Vec::new()));
-    let lines = stdout.clone();
-    let pipe = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-            lines.lock().unwrap().push(line);
-        }
-    });
-    Function { child, stdout }
+    let collect = |pipe: Box<dyn std::io::Read + Send>| {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        lines
+    };
+    let stdout = collect(Box::new(child.stdout.take().unwrap()));
+    let stderr = collect(Box::new(child.stderr.take().unwrap()));
+    Function { child, stdout, stderr }
 }
 
 async fn s3_stand_in(
@@ -155,6 +160,25 @@ async fn sqs_and_direct_events_through_the_runtime_api() {
     assert!(emf.iter().all(|d| d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Redscribe"), "{emf:?}");
     for doc in &emf {
         redscribe_core::emf::validate(doc).unwrap_or_else(|e| panic!("{e}: {doc}"));
+    }
+
+    // JSON logs: one "processed" line per recording inside the invocation's span, with what the Logs Insights
+    // queries in dashboards/queries/ read.
+    let logs: Vec<Value> =
+        function.stderr.lock().unwrap().iter().filter_map(|l| serde_json::from_str::<Value>(l).ok()).collect();
+    let processed: Vec<&Value> = logs.iter().filter(|l| l["message"] == "processed").collect();
+    assert_eq!(processed.len(), 2, "{logs:?}");
+    assert!(processed.iter().all(|l| l["span"]["requestId"] == batch.as_str()), "{processed:?}");
+    let failed = processed.iter().find(|l| l["status"] == "failed").unwrap();
+    assert_eq!((failed["error_code"].as_str(), failed["stage"].as_str()), (Some("not_audio"), Some("decode")));
+    let queries = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo test"))
+        .join("../../dashboards/queries");
+    for entry in std::fs::read_dir(&queries).unwrap().flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        let fields = text.lines().find_map(|l| l.strip_prefix("fields ")).expect("a fields line");
+        for field in fields.split(',').map(str::trim).filter(|f| !f.starts_with('@')) {
+            assert!(logs.iter().any(|l| l.get(field).is_some()), "{}: no log line has {field}", entry.path().display());
+        }
     }
     drop(function);
     api.stop().await;

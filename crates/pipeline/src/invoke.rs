@@ -57,13 +57,12 @@ pub async fn transcribe_invocation<S: ObjectStore + 'static>(
             // Not one event at all: the whole payload is kept, and acknowledged.
             let invalid = InvalidMessage { message_id: None, reason: e.to_string() };
             quarantine_invalid(&stage, &invalid, payload, fallback_bucket).await?;
-            return Ok(Invocation {
-                outcomes: Vec::new(),
-                skipped: 0,
-                invalid: 1,
-                retry: Vec::new(),
-                response: json!({ "processed": 0, "quarantined": 0, "skipped": 0, "invalid": 1 }),
-            });
+            let response = if from_sqs {
+                json!({ "batchItemFailures": [] })
+            } else {
+                json!({ "processed": 0, "quarantined": 0, "skipped": 0, "invalid": 1 })
+            };
+            return Ok(Invocation { outcomes: Vec::new(), skipped: 0, invalid: 1, retry: Vec::new(), response });
         }
     };
     for invalid in &normalized.invalid {

@@ -49,7 +49,7 @@ impl redscribe_core::ports::Transcriber for WhisperTranscriber {
             .transcribe_stream(audio, &self.options)
             .map_err(|e| PortError::new(redscribe_core::ErrorCode::TranscriptionFailed, e.to_string()))?;
         Ok(Transcription {
-            quality_flag: t.quality_flag().to_string(),
+            quality_flag: t.quality_flag(&self.options).to_string(),
             compression_ratio: (!t.text.is_empty()).then_some(t.compression_ratio),
             segments: t
                 .segments

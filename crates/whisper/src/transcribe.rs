@@ -1,6 +1,7 @@
 //! Long-form decoding, as the reference implementations do it: the recording (plus 30 s of silence) decoded one 30 s
-//! window at a time with timestamps on, each window's log-mel computed from the samples around it as they stream in; a window's complete segments are kept and the
-//! next window starts where the last complete one ended (a window never starts mid-word because of a blind cut);
+//! window at a time with timestamps on, each window's log-mel computed from the samples around it as they stream
+//! in; a window's complete segments are kept and the next window starts where the last complete one ended (a
+//! window never starts mid-word because of a blind cut);
 //! the previous text is the prompt; a window whose text looks like a loop (compression ratio) or a guess (low
 //! average log-probability) is decoded again at a higher temperature; a window the model judges silent
 //! (no-speech probability, with a low log-probability) gives no text.
@@ -88,24 +89,16 @@ pub struct Transcript {
 impl Transcript {
     /// What a user should know about the transcript's quality: `no_speech` (nothing said: silence or noise),
     /// `repetition` (a loop survived the fallbacks), `low_confidence`, or `ok`.
-    pub fn quality_flag(&self) -> &'static str {
+    /// The thresholds are the ones the decoding used to retry a window.
+    pub fn quality_flag(&self, options: &DecodeOptions) -> &'static str {
         if self.text.is_empty() {
             "no_speech"
-        } else if self.compression_ratio > 2.4 || self.repeated_ngram_ratio > 0.5 {
+        } else if self.compression_ratio > options.compression_ratio_threshold || self.repeated_ngram_ratio > 0.5 {
             "repetition"
-        } else if self.avg_logprob.is_some_and(|l| l < -1.0) {
+        } else if self.avg_logprob.is_some_and(|l| l < options.log_prob_threshold) {
             "low_confidence"
         } else {
             "ok"
-        }
-    }
-
-    /// Seconds of compute per second of audio.
-    pub fn rtf(&self) -> f64 {
-        if self.duration_s > 0.0 {
-            self.decode_seconds / self.duration_s
-        } else {
-            0.0
         }
     }
 }
@@ -193,22 +186,24 @@ impl Engine {
         let (mut logprob_sum, mut logprob_tokens, mut no_speech_max) = (0.0f64, 0usize, None::<f64>);
         let (mut fallbacks, mut silent_windows) = (0usize, 0usize);
         loop {
+            // Samples before the window (less the STFT's half frame) are done with.
+            stream.drop_before((seek * HOP).saturating_sub(N_FFT / 2));
             stream.fill_to((seek + WINDOW_FRAMES) * HOP + N_FFT / 2);
             // Frames with audio in them: `n / HOP`, once the end is known.
-            let content_frames = stream.total().map_or(usize::MAX, |n| n / HOP);
+            let total = stream.total();
+            let content_frames = total.map_or(usize::MAX, |n| n / HOP);
             if seek >= content_frames {
                 break;
             }
             let time_offset = seek as f64 * FRAME_SECONDS;
             let window_frames = WINDOW_FRAMES.min(content_frames - seek);
-            let duration_s = stream.total().map_or(f64::INFINITY, |n| n as f64 / SAMPLE_RATE as f64);
+            let duration_s = total.map_or(f64::INFINITY, |n| n as f64 / SAMPLE_RATE as f64);
             // Voice-activity gate: a window whose loudness never moves like speech has nothing to say, and Whisper
             // would invent a word for it ("you", "thank you") with a fair log-probability.
             let window = stream.slice(seek * HOP, (seek + window_frames) * HOP);
             if !VoiceActivity::measure(window, &options.vad).is_voice(&options.vad) {
                 silent_windows += 1;
                 seek += window_frames;
-                stream.drop_before((seek * HOP).saturating_sub(N_FFT / 2));
                 continue;
             }
             let mut features = self.front_end.window(&|i| stream.sample(i), seek, &mut loudest);
@@ -241,7 +236,6 @@ impl Engine {
             if attempt.is_silent(options) {
                 silent_windows += 1;
                 seek += window_frames;
-                stream.drop_before((seek * HOP).saturating_sub(N_FFT / 2));
                 continue;
             }
             if attempt.temperature > 0.0 {
@@ -256,7 +250,6 @@ impl Engine {
             }
             segments.extend(window_segments.into_iter().filter(|s| !s.text.trim().is_empty()));
             seek += advance.max(1);
-            stream.drop_before((seek * HOP).saturating_sub(N_FFT / 2));
             if attempt.temperature > options.prompt_reset_on_temperature {
                 prompt_ids.clear();
             } else {

@@ -59,7 +59,7 @@ fn a_recording_longer_than_one_window_comes_out_whole_and_in_order() {
     assert!(t.segments.iter().any(|s| s.start > 25.0), "{:?}", t.segments);
     // The last sentence, which only the second window hears, is there once.
     assert_eq!(t.text.to_lowercase().matches("review the contract").count(), 1, "{}", t.text);
-    assert_eq!(t.quality_flag(), "ok");
+    assert_eq!(t.quality_flag(&DecodeOptions::default()), "ok");
     assert!(t.avg_logprob.unwrap() > -0.8);
 }
 
@@ -69,7 +69,7 @@ fn silence_and_noise_say_nothing() {
     let silence = vec![0.0f32; 16_000 * 3];
     let t = engine.transcribe(&silence, &DecodeOptions::default()).unwrap();
     assert_eq!(t.text, "");
-    assert_eq!(t.quality_flag(), "no_speech");
+    assert_eq!(t.quality_flag(&DecodeOptions::default()), "no_speech");
     let mut state = 7u32;
     let noise: Vec<f32> = (0..16_000 * 5)
         .map(|_| {

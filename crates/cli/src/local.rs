@@ -134,7 +134,7 @@ impl LocalServices {
 /// documents the Lambdas print to CloudWatch).
 pub fn flush_metrics(data_dir: &Path, recorder: &redscribe_core::emf::Recorder) -> anyhow::Result<usize> {
     use std::io::Write;
-    let docs = recorder.drain(chrono::Utc::now().timestamp_millis());
+    let docs = recorder.drain_now();
     if docs.is_empty() {
         return Ok(0);
     }

@@ -73,6 +73,11 @@ impl Recorder {
         self.record(metric, 1.0, stage, code);
     }
 
+    /// [`Recorder::drain`], stamped with the current time (what a process flushing its metrics wants).
+    pub fn drain_now(&self) -> Vec<Value> {
+        self.drain(chrono::Utc::now().timestamp_millis())
+    }
+
     /// Takes every recorded point out as EMF documents stamped `timestamp_ms`.
     pub fn drain(&self, timestamp_ms: i64) -> Vec<Value> {
         let points = std::mem::take(&mut *self.points.lock().unwrap_or_else(|p| p.into_inner()));

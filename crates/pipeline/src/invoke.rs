@@ -152,8 +152,7 @@ async fn quarantine_invalid<S: ObjectStore + 'static>(
         "pipeline_version": redscribe_core::PIPELINE_VERSION,
     });
     let bucket = layout.bucket_for(fallback_bucket).to_string();
-    let body = serde_json::to_vec_pretty(&record).map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
-    stage.store().put(&bucket, &key, body, "application/json").await?;
+    crate::put_json(stage.store(), &bucket, &key, &record).await?;
     tracing::warn!(message_id = invalid.message_id.as_deref(), key, "invalid message quarantined: {}", invalid.reason);
     stage.record_invalid();
     Ok(())

@@ -24,3 +24,15 @@ pub mod transcribe;
 
 pub use load::{LoadConfig, LoadReport, Loader};
 pub use transcribe::{Processed, ResultFile, SegmentsFile, TranscribeConfig, TranscribeStage};
+
+/// Writes `value` as pretty-printed JSON: COPY manifests and quarantine records.
+pub(crate) async fn put_json<S: redscribe_core::ports::ObjectStore + ?Sized>(
+    store: &S,
+    bucket: &str,
+    key: &str,
+    value: &serde_json::Value,
+) -> Result<(), redscribe_core::ports::PortError> {
+    let body = serde_json::to_vec_pretty(value)
+        .map_err(|e| redscribe_core::ports::PortError::new(redscribe_core::ErrorCode::Internal, e.to_string()))?;
+    store.put(bucket, key, body, "application/json").await
+}

@@ -78,9 +78,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             let manifest_key = self.config.layout.manifest_key(day, &batch_id);
             let manifest_uri = format!("s3://{}/{manifest_key}", self.config.bucket);
             let entries: Vec<(String, u64)> = files.iter().map(|f| (f.uri(), f.size)).collect();
-            let body = serde_json::to_vec_pretty(&manifest(&entries))
-                .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
-            self.store.put(&self.config.bucket, &manifest_key, body, "application/json").await?;
+            crate::put_json(self.store.as_ref(), &self.config.bucket, &manifest_key, &manifest(&entries)).await?;
             // Segments, when any file has them: a manifest of their own, loaded in the same transaction.
             let segments: Vec<(String, &SegmentsFile)> =
                 files.iter().filter_map(|f| Some((f.segments_uri()?, f.segments.as_ref()?))).collect();
@@ -89,9 +87,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             } else {
                 let key = self.config.layout.manifest_key(day, &format!("{batch_id}-segments"));
                 let entries: Vec<(String, u64)> = segments.iter().map(|(uri, s)| (uri.clone(), s.size)).collect();
-                let body = serde_json::to_vec_pretty(&manifest(&entries))
-                    .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
-                self.store.put(&self.config.bucket, &key, body, "application/json").await?;
+                crate::put_json(self.store.as_ref(), &self.config.bucket, &key, &manifest(&entries)).await?;
                 Some(format!("s3://{}/{key}", self.config.bucket))
             };
             let batch = Batch {
@@ -196,9 +192,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             "manifest": manifest_uri,
             "rejected_at": Utc::now(),
         });
-        let body =
-            serde_json::to_vec_pretty(&record).map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
-        self.store.put(&self.config.bucket, &key, body, "application/json").await?;
+        crate::put_json(self.store.as_ref(), &self.config.bucket, &key, &record).await?;
         let text = |s: &str| literal(s).map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()));
         let (message, _) =
             redscribe_core::record::truncate_utf8(message, redscribe_core::record::ERROR_MESSAGE_MAX_BYTES);

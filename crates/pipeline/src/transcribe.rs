@@ -243,9 +243,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
                     "rejected_at": processed_at,
                     "pipeline_version": redscribe_core::PIPELINE_VERSION,
                 });
-                let body = serde_json::to_vec_pretty(&record)
-                    .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
-                self.store.put(&out_bucket, &key, body, "application/json").await?;
+                crate::put_json(self.store.as_ref(), &out_bucket, &key, &record).await?;
                 Some((*code, key))
             }
         };

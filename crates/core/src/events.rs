@@ -70,6 +70,8 @@ pub enum SkipReason {
     OwnOutput,
     /// Another record in the same event names the same object, with the same or a later sequencer.
     Duplicate,
+    /// Announced to the load stage but not a Parquet result file (a JSON Lines copy, a segments file, …).
+    NotAResult,
 }
 
 impl SkipReason {
@@ -81,6 +83,7 @@ impl SkipReason {
             SkipReason::FolderMarker => "folder_marker",
             SkipReason::OwnOutput => "own_output",
             SkipReason::Duplicate => "duplicate",
+            SkipReason::NotAResult => "not_a_result",
         }
     }
 }
@@ -140,7 +143,18 @@ pub fn normalize_str(payload: &str, layout: &Layout) -> Result<Normalized, CoreE
 pub fn normalize(payload: &Value, layout: &Layout) -> Result<Normalized, CoreError> {
     let mut out = Normalized::default();
     collect(payload, None, Outer::Top, &mut out)?;
-    out.objects = apply_filters(std::mem::take(&mut out.objects), layout, &mut out.skipped);
+    let recording = |o: &ObjectEvent| layout.is_output(&o.bucket, &o.key).then_some(SkipReason::OwnOutput);
+    out.objects = apply_filters(std::mem::take(&mut out.objects), recording, &mut out.skipped);
+    Ok(out)
+}
+
+/// Normalises a payload that announces result files to the load stage (S3 notifications of the results prefix, in
+/// any envelope [`normalize`] accepts): the objects kept are Parquet result files, everything else is skipped.
+pub fn normalize_results(payload: &Value, layout: &Layout) -> Result<Normalized, CoreError> {
+    let mut out = Normalized::default();
+    collect(payload, None, Outer::Top, &mut out)?;
+    let result = |o: &ObjectEvent| (!layout.is_results_file(&o.bucket, &o.key)).then_some(SkipReason::NotAResult);
+    out.objects = apply_filters(std::mem::take(&mut out.objects), result, &mut out.skipped);
     Ok(out)
 }
 
@@ -376,8 +390,13 @@ fn skip(reason: SkipReason, o: ObjectEvent) -> Skipped {
     Skipped { reason, bucket: Some(o.bucket), key: Some(o.key), message_id: o.message_id }
 }
 
-/// Drops what is not work, then collapses records naming the same object to the latest one.
-fn apply_filters(objects: Vec<ObjectEvent>, layout: &Layout, skipped: &mut Vec<Skipped>) -> Vec<ObjectEvent> {
+/// Drops what is not work (`unwanted` names why an object is not), then collapses records naming the same object
+/// to the latest one.
+fn apply_filters(
+    objects: Vec<ObjectEvent>,
+    unwanted: impl Fn(&ObjectEvent) -> Option<SkipReason>,
+    skipped: &mut Vec<Skipped>,
+) -> Vec<ObjectEvent> {
     let mut kept: Vec<ObjectEvent> = Vec::with_capacity(objects.len());
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     for o in objects {
@@ -385,10 +404,8 @@ fn apply_filters(objects: Vec<ObjectEvent>, layout: &Layout, skipped: &mut Vec<S
             Some(SkipReason::NotObjectCreated)
         } else if o.key.ends_with('/') {
             Some(SkipReason::FolderMarker)
-        } else if layout.is_output(&o.bucket, &o.key) {
-            Some(SkipReason::OwnOutput)
         } else {
-            None
+            unwanted(&o)
         };
         if let Some(reason) = reason {
             skipped.push(skip(reason, o));

@@ -114,6 +114,21 @@ impl Layout {
         format!("{}dt={}/", self.results_prefix, day.format("%Y-%m-%d"))
     }
 
+    /// Whether `bucket/key` is a Parquet result file: what the load stage loads (JSON Lines copies are not).
+    pub fn is_results_file(&self, bucket: &str, key: &str) -> bool {
+        self.output_bucket.as_deref().is_none_or(|b| b == bucket)
+            && key.starts_with(&self.results_prefix)
+            && key.ends_with(&format!(".{}", FileFormat::Parquet.extension()))
+    }
+
+    /// Key of the segments file that goes with a Parquet result file (same day, id and version), whether or not
+    /// one was written.
+    pub fn segments_key_for(&self, results_key: &str) -> Option<String> {
+        let rest = results_key.strip_prefix(&self.results_prefix)?;
+        rest.ends_with(&format!(".{}", FileFormat::Parquet.extension()))
+            .then(|| format!("{}{rest}", self.segments_prefix))
+    }
+
     /// Key of the result file of one version of one recording.
     pub fn results_key(&self, day: NaiveDate, id: &str, version: &str, format: FileFormat) -> String {
         format!("{}{id}-{version}.{}", self.results_day_prefix(day), format.extension())
@@ -189,6 +204,21 @@ mod tests {
         }
         assert!(!l.is_output("bucket", "recordings/call.wav"));
         assert!(!l.is_output("bucket", "processed-audio/call.wav"));
+    }
+
+    #[test]
+    fn result_files_and_their_segments() {
+        let l = Layout::default();
+        let parquet = l.results_key(day(), "x", "v", FileFormat::Parquet);
+        assert!(l.is_results_file("b", &parquet));
+        assert!(!l.is_results_file("b", &l.results_key(day(), "x", "v", FileFormat::JsonLines)));
+        assert!(!l.is_results_file("b", &l.segments_key(day(), "x", "v")));
+        assert!(!l.is_results_file("b", "calls/x.parquet"));
+        assert_eq!(l.segments_key_for(&parquet), Some(l.segments_key(day(), "x", "v")));
+        assert_eq!(l.segments_key_for("calls/x.parquet"), None);
+        let elsewhere = Layout::new(Some("out".into()), "res", "seg", "man", "rej").unwrap();
+        assert!(elsewhere.is_results_file("out", "res/dt=2026-11-23/x-v.parquet"));
+        assert!(!elsewhere.is_results_file("in", "res/dt=2026-11-23/x-v.parquet"));
     }
 
     #[test]

@@ -195,3 +195,22 @@ fn fixtures_round_trip_through_aws_lambda_events_types() {
     let sqs: SqsEvent = serde_json::from_str(fixture!("sqs_s3.json")).unwrap();
     assert_eq!(sqs.records.len(), 5);
 }
+
+#[test]
+fn the_load_stage_hears_of_parquet_result_files_only() {
+    use redscribe_core::events::normalize_results;
+    let layout = Layout::default();
+    // The same notifications, read by the load stage: only the Parquet result file is its work.
+    let payload: serde_json::Value = serde_json::from_str(fixture!("s3_skips.json")).unwrap();
+    let got = normalize_results(&payload, &layout).unwrap();
+    let keys: Vec<&str> = got.objects.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, ["processed/transcription_results/dt=2026-11-23/abc-v1.parquet"]);
+    let not_results: Vec<&str> =
+        got.skipped.iter().filter(|s| s.reason == SkipReason::NotAResult).filter_map(|s| s.key.as_deref()).collect();
+    for key in ["calls/empty.wav", "calls/keep.wav", "rejected/not_audio/dt=2026-11-23/abc-v1.json"] {
+        assert!(not_results.contains(&key), "{key} in {not_results:?}");
+    }
+    // Folder markers and removals keep their own reasons.
+    assert!(got.skipped.iter().any(|s| s.reason == SkipReason::FolderMarker));
+    assert!(got.skipped.iter().any(|s| s.reason == SkipReason::NotObjectCreated));
+}

@@ -21,7 +21,7 @@ use crate::LocalError;
 
 /// Largest answer accepted (Lambda's synchronous response limit).
 const MAX_BODY: usize = 6 << 20;
-/// Deadline given with every invocation.
+/// Deadline given with an invocation unless the caller names another.
 const INVOCATION_TIMEOUT: Duration = Duration::from_secs(120);
 /// ARN reported as the invoked function's.
 pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function:redscribe-local";
@@ -37,7 +37,7 @@ pub enum Outcome {
 
 #[derive(Default)]
 struct State {
-    queue: Mutex<VecDeque<(String, Value)>>,
+    queue: Mutex<VecDeque<(String, Value, Duration)>>,
     queued: Notify,
     outcomes: Mutex<HashMap<String, Outcome>>,
     answered: Notify,
@@ -72,8 +72,14 @@ impl RuntimeApi {
 
     /// Queues an event; returns its request id.
     pub fn invoke(&self, event: Value) -> String {
+        self.invoke_with_timeout(event, INVOCATION_TIMEOUT)
+    }
+
+    /// Queues an event whose deadline is `timeout` after the function picks it up (what the function's configured
+    /// timeout gives in Lambda); returns its request id.
+    pub fn invoke_with_timeout(&self, event: Value, timeout: Duration) -> String {
         let id = uuid::Uuid::new_v4().to_string();
-        lock(&self.state.queue).push_back((id.clone(), event));
+        lock(&self.state.queue).push_back((id.clone(), event, timeout));
         self.state.queued.notify_one();
         id
     }
@@ -173,8 +179,8 @@ async fn next(state: &Arc<State>) -> Response<Full<Bytes>> {
             return reply(StatusCode::GONE, serde_json::json!({ "errorMessage": "the runtime API is stopping" }));
         }
         let queued = state.queued.notified();
-        if let Some((id, event)) = lock(&state.queue).pop_front() {
-            let deadline = std::time::SystemTime::now() + INVOCATION_TIMEOUT;
+        if let Some((id, event, timeout)) = lock(&state.queue).pop_front() {
+            let deadline = std::time::SystemTime::now() + timeout;
             let deadline_ms = deadline.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
             let mut response = reply(StatusCode::OK, event);
             let headers = response.headers_mut();

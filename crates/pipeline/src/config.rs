@@ -57,9 +57,42 @@ pub struct FunctionConfig {
     pub s3_path_style: bool,
     /// Present when `REDSHIFT_DB` is set.
     pub warehouse: Option<WarehouseConfig>,
+    /// The load function's bounds: `REDSCRIBE_LOAD_BATCH_FILES` (default 1000), `REDSCRIBE_LOAD_SWEEP_DAYS`
+    /// (default 2), `REDSCRIBE_LOAD_MARGIN_S` (default 30: no batch starts with less time left).
+    pub load: crate::invoke::LoadLimits,
+}
+
+impl WarehouseConfig {
+    /// The tables the stage loads (`REDSHIFT_SCHEMA`, `REDSHIFT_TABLE`).
+    pub fn tables(&self) -> Result<redscribe_core::load::Tables, ConfigError> {
+        redscribe_core::load::Tables::new(self.schema.as_deref(), &self.table).map_err(|e| ConfigError {
+            variable: "REDSHIFT_TABLE",
+            value: self.table.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// How COPY reads S3 (`REDSHIFT_IAM_ROLE`, else the warehouse's default role).
+    pub fn copy_authorization(&self) -> redscribe_core::load::CopyAuthorization {
+        match &self.copy_role {
+            Some(arn) => redscribe_core::load::CopyAuthorization::IamRole(arn.clone()),
+            None => redscribe_core::load::CopyAuthorization::DefaultRole,
+        }
+    }
 }
 
 impl FunctionConfig {
+    /// The warehouse settings, which the load function cannot do without.
+    pub fn require_warehouse(&self) -> Result<&WarehouseConfig, ConfigError> {
+        self.warehouse.as_ref().ok_or_else(|| ConfigError {
+            variable: "REDSHIFT_DB",
+            value: String::new(),
+            reason: "the load function needs the warehouse: set REDSHIFT_DB and REDSHIFT_WORKGROUP or \
+                     REDSHIFT_CLUSTER_ID"
+                .into(),
+        })
+    }
+
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<FunctionConfig, ConfigError> {
         FunctionConfig::from_lookup(|name| std::env::var(name).ok())
@@ -131,6 +164,15 @@ impl FunctionConfig {
             metrics_namespace: text("REDSCRIBE_METRICS_NAMESPACE").unwrap_or_else(|| "Redscribe".into()),
             s3_path_style: flag("REDSCRIBE_S3_PATH_STYLE", false)?,
             warehouse,
+            load: crate::invoke::LoadLimits {
+                batch: crate::drive::BatchLimits {
+                    files: number("REDSCRIBE_LOAD_BATCH_FILES", 1000, 1, 100_000)?,
+                    ..Default::default()
+                },
+                sweep_days: number("REDSCRIBE_LOAD_SWEEP_DAYS", 2, 1, 31)? as u32,
+                margin: std::time::Duration::from_secs(number("REDSCRIBE_LOAD_MARGIN_S", 30, 0, 900)? as u64),
+                ..Default::default()
+            },
         })
     }
 }
@@ -162,6 +204,9 @@ mod tests {
             ("dev", Some("analytics"), Some("awsuser"))
         );
         assert_eq!(read(&[]).unwrap().warehouse, None);
+        assert_eq!(read(&[]).unwrap().require_warehouse().unwrap_err().variable, "REDSHIFT_DB");
+        let load = read(&[]).unwrap().load;
+        assert_eq!((load.batch.files, load.sweep_days, load.margin.as_secs()), (1000, 2, 30));
     }
 
     #[test]
@@ -169,6 +214,9 @@ mod tests {
         assert_eq!(read(&[("REDSCRIBE_JSONL", "maybe")]).unwrap_err().variable, "REDSCRIBE_JSONL");
         assert_eq!(read(&[("REDSCRIBE_CONCURRENCY", "0")]).unwrap_err().variable, "REDSCRIBE_CONCURRENCY");
         assert_eq!(read(&[("REDSCRIBE_BEAM_SIZE", "five")]).unwrap_err().variable, "REDSCRIBE_BEAM_SIZE");
+        assert_eq!(read(&[("REDSCRIBE_LOAD_SWEEP_DAYS", "90")]).unwrap_err().variable, "REDSCRIBE_LOAD_SWEEP_DAYS");
+        let bad_table = read(&[("REDSHIFT_DB", "dev"), ("REDSHIFT_WORKGROUP", "w"), ("REDSHIFT_TABLE", "a.b.c.d")]);
+        assert_eq!(bad_table.unwrap().require_warehouse().unwrap().tables().unwrap_err().variable, "REDSHIFT_TABLE");
         let both = read(&[("REDSHIFT_DB", "dev"), ("REDSHIFT_WORKGROUP", "w"), ("REDSHIFT_CLUSTER_ID", "c")]);
         assert_eq!(both.unwrap_err().variable, "REDSHIFT_WORKGROUP");
         let password = read(&[("REDSHIFT_DB", "dev"), ("REDSHIFT_WORKGROUP", "w"), ("REDSHIFT_PASSWORD", "hunter2")]);

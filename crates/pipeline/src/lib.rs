@@ -8,8 +8,9 @@
 //! - [`migrate`]: the warehouse schema brought up to date, each migration once.
 //! - [`row`]: the `transcription_results` row of a recording.
 //! - [`config`]: the Lambdas' typed configuration from environment variables.
-//! - [`invoke`]: one Lambda invocation of the transcribe stage (S3, SQS, SNS in SQS, EventBridge) and its answer,
-//!   `batchItemFailures` for SQS.
+//! - [`invoke`]: one Lambda invocation of either stage and its answer (`batchItemFailures` for SQS): the transcribe
+//!   stage for recordings (S3, SQS, SNS in SQS, EventBridge), the load stage for announced or swept result files.
+//! - [`pending`]: result files the load stage has yet to load, read back from S3.
 //! - [`drive`]: many events at once (bounded concurrency), then loads in batches.
 //! - [`replay`]: quarantine records back into the events they came from.
 
@@ -18,6 +19,7 @@ pub mod drive;
 pub mod invoke;
 pub mod load;
 pub mod migrate;
+pub mod pending;
 pub mod replay;
 pub mod row;
 pub mod transcribe;

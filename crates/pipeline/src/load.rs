@@ -180,16 +180,42 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         batch_id: &str,
         manifest_uri: &str,
     ) -> Result<(), PortError> {
+        let rejected = Rejected {
+            uri: file.uri(),
+            id: &file.id,
+            recording: recording_json(&file.source),
+            batch_id,
+            manifest_uri: Some(manifest_uri),
+        };
+        self.settle_rejected(rejected, message).await
+    }
+
+    /// Settles a result file that cannot be read back (not Parquet, not a result row): a quarantine record naming
+    /// the file, and a `load_audit` row, so no announcement or sweep tries it again. `replay` cannot remake it
+    /// (the file names no recording); the record says so by its `null` recording.
+    pub async fn quarantine_unreadable(&self, bucket: &str, key: &str, message: &str) -> Result<(), PortError> {
+        let uri = format!("s3://{bucket}/{key}");
+        let stem = key.rsplit('/').next().unwrap_or(key);
+        let id = stem.split_once('-').map_or(stem, |(id, _)| id);
+        let batch_id = format!("unreadable-{}", uuid::Uuid::new_v4());
+        let rejected =
+            Rejected { uri, id, recording: serde_json::Value::Null, batch_id: &batch_id, manifest_uri: None };
+        self.settle_rejected(rejected, message).await?;
+        self.record(Metric::LoadFailures, 1.0, Some(ErrorCode::LoadRejected));
+        Ok(())
+    }
+
+    async fn settle_rejected(&self, r: Rejected<'_>, message: &str) -> Result<(), PortError> {
         let day = Utc::now().date_naive();
-        let key = self.config.layout.rejected_key(ErrorCode::LoadRejected, day, &file.id, batch_id);
+        let key = self.config.layout.rejected_key(ErrorCode::LoadRejected, day, r.id, r.batch_id);
         let record = json!({
             "reason": ErrorCode::LoadRejected.as_str(),
             "message": message,
-            "file": file.uri(),
-            "recording": recording_json(&file.source),
-            "id": file.id,
-            "batch": batch_id,
-            "manifest": manifest_uri,
+            "file": r.uri,
+            "recording": r.recording,
+            "id": r.id,
+            "batch": r.batch_id,
+            "manifest": r.manifest_uri,
             "rejected_at": Utc::now(),
         });
         crate::put_json(self.store.as_ref(), &self.config.bucket, &key, &record).await?;
@@ -200,16 +226,49 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             "INSERT INTO {} (\"file_uri\", \"manifest_uri\", \"table_name\", \"statement_id\", \"rows_loaded\", \"status\", \
              \"error_message\", \"loaded_at\") VALUES ({}, {}, {}, {}, 0, 'quarantined', {}, GETDATE())",
             self.config.tables.audit,
-            text(&file.uri())?,
-            text(manifest_uri)?,
+            text(&r.uri)?,
+            match r.manifest_uri {
+                Some(m) => text(m)?,
+                None => "NULL".into(),
+            },
             text(self.config.tables.results.name())?,
-            text(batch_id)?,
+            text(r.batch_id)?,
             text(message)?,
         );
-        self.warehouse.run_batch(&[audit], &format!("{batch_id}-q-{}", file.id)).await?;
-        tracing::warn!(file = %file.uri(), id = %file.id, %message, "load rejected the file; quarantined");
+        // A client token is at most 64 characters: a digest of batch and file.
+        let token = redscribe_core::identity::recording_id(r.batch_id, &r.uri);
+        self.warehouse.run_batch(&[audit], &token).await?;
+        tracing::warn!(file = %r.uri, id = %r.id, %message, "load rejected the file; quarantined");
         Ok(())
     }
+
+    /// Counts a message that did not announce anything (kept as a quarantine record by [`crate::invoke`]).
+    pub fn record_invalid(&self) {
+        if let Some(m) = &self.metrics {
+            m.record(Metric::RecordingsQuarantined, 1.0, Some(Stage::Load), Some(ErrorCode::InvalidEvent));
+        }
+    }
+
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    pub fn warehouse(&self) -> &W {
+        &self.warehouse
+    }
+
+    pub fn config(&self) -> &LoadConfig {
+        &self.config
+    }
+}
+
+/// A file taken out of the load, and where it was when it was.
+struct Rejected<'a> {
+    uri: String,
+    id: &'a str,
+    recording: serde_json::Value,
+    batch_id: &'a str,
+    manifest_uri: Option<&'a str>,
 }
 
 /// How quarantine records name the recording they are about (what `replay` reads back).

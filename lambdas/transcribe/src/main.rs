@@ -17,17 +17,8 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let started = std::time::Instant::now();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // JSON logs on stderr, fields at the top level and the runtime's span (`span.requestId`); stdout is for EMF.
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    // JSON logs on stderr (stdout is for EMF).
+    redscribe_telemetry::init_lambda();
 
     let config = FunctionConfig::from_env()?;
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "redscribe-transcribe".into());

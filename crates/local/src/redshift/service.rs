@@ -237,6 +237,15 @@ impl DataApi {
             db_user: s.target.db_user.clone(),
             secret_arn: s.target.secret_arn.clone(),
         };
+        // As the service: `ClientToken` is 1 to 64 characters.
+        if let Some(token) = &target.client_token {
+            if token.is_empty() || token.chars().count() > 64 {
+                return Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{token}' at 'clientToken' failed to satisfy constraint: \
+                     Member must have length less than or equal to 64"
+                )));
+            }
+        }
         let mut registry = lock(&self.registry);
         // The same ClientToken returns the statement it started, instead of running it twice.
         if let Some(existing) = target.client_token.as_ref().and_then(|t| registry.by_client_token.get(t)) {

@@ -1,0 +1,275 @@
+//! What redscribe's integration tests share, so each test file says only what it checks: the S3 and Data API
+//! stand-ins started together on loopback port 0 over a temporary folder, SDK configurations and adapters pointed
+//! at them, a Lambda binary run as a process with its output collected, and test audio.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use redscribe_aws::redshift::{DataApi, WarehouseTarget};
+use redscribe_aws::s3::S3Objects;
+use redscribe_local::redshift::{DataApiConfig, DataApiServer, DataApiServerConfig};
+use redscribe_local::s3::{Delivery, EventJournal, S3Server, S3ServerConfig};
+use redscribe_local::Credentials;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// The bucket the stand-ins start with.
+pub const BUCKET: &str = "recordings";
+
+/// The S3 stand-in (raising an event for every upload) and, when asked for, the Data API stand-in, over one
+/// temporary folder.
+pub struct StandIns {
+    pub dir: tempfile::TempDir,
+    pub creds: Credentials,
+    pub s3: S3Server,
+    pub journal: Arc<EventJournal>,
+    pub events: UnboundedReceiver<Delivery>,
+    pub data_api: Option<DataApiServer>,
+}
+
+impl StandIns {
+    /// The S3 stand-in alone.
+    pub async fn s3() -> StandIns {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let creds = Credentials::generate();
+        let (journal, events) = EventJournal::open(&dir.path().join("events"), "us-east-1").expect("the journal");
+        let journal = Arc::new(journal);
+        let root = dir.path().join("s3");
+        std::fs::create_dir_all(root.join(BUCKET)).expect("the bucket folder");
+        let config = S3ServerConfig { addr: "127.0.0.1:0".parse().unwrap(), root, credentials: creds.clone() };
+        let s3 = S3Server::start(config, journal.clone()).await.expect("the S3 stand-in");
+        StandIns { dir, creds, s3, journal, events, data_api: None }
+    }
+
+    /// Both stand-ins.
+    pub async fn start() -> StandIns {
+        let mut s = StandIns::s3().await;
+        let api = DataApiServer::start(DataApiServerConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            database_file: s.dir.path().join("warehouse.duckdb"),
+            objects: s.dir.path().join("s3"),
+            credentials: s.creds.clone(),
+            api: DataApiConfig::default(),
+        })
+        .await
+        .expect("the Data API stand-in");
+        s.data_api = Some(api);
+        s
+    }
+
+    /// The folder behind a bucket.
+    pub fn bucket_dir(&self, bucket: &str) -> PathBuf {
+        self.dir.path().join("s3").join(bucket)
+    }
+
+    /// Files under `prefix` of the bucket (hidden files of the stand-in left out).
+    pub fn files(&self, prefix: &str) -> Vec<String> {
+        walk(&self.bucket_dir(BUCKET).join(prefix))
+    }
+
+    /// An SDK configuration for an endpoint of the stand-ins, signed with their credentials.
+    pub async fn sdk_config(&self, endpoint: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                &self.creds.access_key_id,
+                &self.creds.secret_access_key,
+                None,
+                None,
+                "redscribe-testkit",
+            ))
+            .load()
+            .await
+    }
+
+    /// The S3 adapter, path-style, against the stand-in.
+    pub async fn store(&self) -> Arc<S3Objects> {
+        Arc::new(S3Objects::from_conf(&self.sdk_config(&self.s3.endpoint_url()).await, true))
+    }
+
+    /// The Data API adapter against the stand-in (the workgroup `local`, database `dev`).
+    pub async fn warehouse(&self) -> Arc<DataApi> {
+        let api = self.data_api.as_ref().expect("started with StandIns::start");
+        let target = WarehouseTarget {
+            workgroup: Some("local".into()),
+            cluster: None,
+            database: "dev".into(),
+            db_user: None,
+            secret_arn: None,
+        };
+        let conf = self.sdk_config(&api.endpoint_url()).await;
+        Arc::new(
+            DataApi::from_conf(&conf, target).expect("a valid target").with_statement_timeout(Duration::from_secs(60)),
+        )
+    }
+
+    /// What a Lambda function needs in its environment to reach the stand-ins.
+    pub fn function_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_ACCESS_KEY_ID", self.creds.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", self.creds.secret_access_key.clone()),
+            ("AWS_ENDPOINT_URL_S3", self.s3.endpoint_url()),
+            ("REDSCRIBE_S3_PATH_STYLE", "true".to_string()),
+            ("S3_BUCKET", BUCKET.to_string()),
+        ];
+        if let Some(api) = &self.data_api {
+            env.push(("AWS_ENDPOINT_URL_REDSHIFT_DATA", api.endpoint_url()));
+        }
+        env
+    }
+
+    pub async fn stop(self) {
+        if let Some(api) = self.data_api {
+            api.stop().await;
+        }
+        self.s3.stop().await;
+    }
+}
+
+/// A Lambda binary running as a process, its stdout and stderr lines collected as they come. Killed on drop.
+pub struct Function {
+    child: Child,
+    pub stdout: Arc<Mutex<Vec<String>>>,
+    pub stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Function {
+    /// Starts `binary` against the Runtime API at `runtime_api`, named `name`, with `env` on top of the usual
+    /// Lambda variables (and no AWS profile).
+    pub fn start(binary: &str, name: &str, runtime_api: &str, env: &[(&str, String)]) -> Function {
+        let mut child = Command::new(binary)
+            .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "2048")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env_remove("AWS_PROFILE")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{binary}: {e}"));
+        let collect = |pipe: Box<dyn std::io::Read + Send>| {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let sink = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    sink.lock().unwrap().push(line);
+                }
+            });
+            lines
+        };
+        let stdout = collect(Box::new(child.stdout.take().expect("piped")));
+        let stderr = collect(Box::new(child.stderr.take().expect("piped")));
+        Function { child, stdout, stderr }
+    }
+
+    /// The JSON documents among its stdout lines that are EMF (carry `_aws`).
+    pub fn emf(&self) -> Vec<serde_json::Value> {
+        parse_lines(&self.stdout).into_iter().filter(|v| v.get("_aws").is_some()).collect()
+    }
+
+    /// Its JSON log lines.
+    pub fn logs(&self) -> Vec<serde_json::Value> {
+        parse_lines(&self.stderr)
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn parse_lines(lines: &Mutex<Vec<String>>) -> Vec<serde_json::Value> {
+    lines.lock().unwrap().iter().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+/// Files under `dir`, recursively (names starting with `.` left out).
+pub fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else if !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Polls `check` every 50 ms for up to 10 s.
+pub async fn wait_for<T>(mut check: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..200 {
+        if let Some(v) = check() {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out")
+}
+
+/// A 16-bit PCM mono WAV of a 440 Hz tone.
+pub fn tone_wav(rate: u32, seconds: f32) -> Vec<u8> {
+    let samples: Vec<i16> = (0..(rate as f32 * seconds) as usize)
+        .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 12_000.0) as i16)
+        .collect();
+    let data_len = (samples.len() * 2) as u32;
+    let mut out = Vec::with_capacity(44 + data_len as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * 2).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    out
+}
+
+/// Speech from `espeak-ng` (installed by scripts/setup.sh), as WAV bytes.
+pub fn speech(dir: &Path, text: &str) -> Vec<u8> {
+    let path = dir.join("speech.wav");
+    let ok = Command::new("espeak-ng").arg("-w").arg(&path).arg(text).status().expect("espeak-ng (scripts/setup.sh)");
+    assert!(ok.success(), "espeak-ng failed");
+    std::fs::read(path).expect("the speech file")
+}
+
+/// Each delivery's S3 notification as the body of an SQS message (what an SQS trigger delivers), ids `m0`, `m1`, ….
+pub fn sqs_records(deliveries: &[Delivery]) -> Vec<serde_json::Value> {
+    deliveries
+        .iter()
+        .enumerate()
+        .map(|(n, d)| {
+            serde_json::json!({
+                "messageId": format!("m{n}"), "receiptHandle": "r", "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:redscribe", "awsRegion": "us-east-1",
+                "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "body": d.event.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Every event the S3 stand-in has raised and not yet handed out.
+pub fn drain(events: &mut UnboundedReceiver<Delivery>) -> Vec<Delivery> {
+    let mut out = Vec::new();
+    while let Ok(d) = events.try_recv() {
+        out.push(d);
+    }
+    out
+}

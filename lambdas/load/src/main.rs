@@ -1,0 +1,71 @@
+//! The load stage as a Lambda function: the table's one writer (reserved concurrency 1). Configuration is read and
+//! checked and the AWS clients built once, at start; the schema is brought up to date by the first invocation. Each
+//! invocation — an SQS batch of S3 notifications announcing result files, or a scheduled sweep — goes through
+//! `redscribe_pipeline::invoke::load_invocation` (the load stage the CLI runs), bounded by the time it has left,
+//! and ends by printing its metrics as CloudWatch Embedded Metric Format lines on stdout.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use redscribe_aws::redshift::{DataApi, WarehouseTarget};
+use redscribe_aws::s3::S3Objects;
+use redscribe_core::emf::Recorder;
+use redscribe_core::metrics::Metric;
+use redscribe_pipeline::config::FunctionConfig;
+use redscribe_pipeline::invoke::load_invocation;
+use redscribe_pipeline::{LoadConfig, Loader};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let started = Instant::now();
+    redscribe_telemetry::init_lambda();
+    let config = FunctionConfig::from_env()?;
+    let warehouse = config.require_warehouse()?;
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "redscribe-load".into());
+    let metrics = Arc::new(Recorder::new(&config.metrics_namespace, &function));
+    let sdk = redscribe_aws::config::load(None, None).await;
+    let store = Arc::new(S3Objects::from_conf(&sdk, config.s3_path_style));
+    let target = WarehouseTarget {
+        workgroup: warehouse.workgroup.clone(),
+        cluster: warehouse.cluster.clone(),
+        database: warehouse.database.clone(),
+        db_user: warehouse.db_user.clone(),
+        secret_arn: warehouse.secret_arn.clone(),
+    };
+    let data_api = Arc::new(DataApi::from_conf(&sdk, target)?);
+    let bucket = config.bucket.clone().unwrap_or_default();
+    let load = LoadConfig {
+        tables: warehouse.tables()?,
+        auth: warehouse.copy_authorization(),
+        layout: config.layout.clone(),
+        bucket: config.layout.bucket_for(&bucket).to_string(),
+        max_isolation_rounds: 5,
+    };
+    let loader = Arc::new(Loader::new(store, data_api.clone(), load).with_metrics(metrics.clone()));
+    let migrated = Arc::new(OnceCell::new());
+    let limits = config.load;
+    metrics.record(Metric::ColdStartDuration, started.elapsed().as_secs_f64() * 1000.0, None, None);
+
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let (loader, metrics, migrated, data_api, bucket) =
+            (loader.clone(), metrics.clone(), migrated.clone(), data_api.clone(), bucket.clone());
+        async move {
+            tracing::info!(request_id = %event.context.request_id, "invocation");
+            let left = Duration::from_millis(event.context.deadline)
+                .saturating_sub(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default());
+            let result = async {
+                migrated.get_or_try_init(|| redscribe_pipeline::migrate::migrate(data_api.as_ref())).await?;
+                load_invocation(&loader, &event.payload, Some(Instant::now() + left), &limits, &bucket).await
+            }
+            .await;
+            for document in metrics.drain_now() {
+                println!("{document}");
+            }
+            result.map(|i| i.response).map_err(|e| Error::from(format!("{}: {}", e.code.as_str(), e.message)))
+        }
+    }))
+    .await
+}

@@ -28,6 +28,8 @@ missing_py=()
 python3 -c "import pyarrow" 2>/dev/null || missing_py+=("pyarrow>=15")
 python3 -c "import duckdb" 2>/dev/null || missing_py+=("duckdb>=1.1")
 command -v aws >/dev/null && aws --version >/dev/null 2>&1 || missing_py+=("awscli>=1.36")
+# A real CloudWatch and CloudWatch Logs protocol endpoint for the tests (moto's server mode).
+command -v moto_server >/dev/null && python3 -c "import moto, flask, flask_cors" 2>/dev/null || missing_py+=("moto[server]>=5")
 # The reference the log-mel front end is tested against, and the side of the transcription benchmark.
 python3 -c "import faster_whisper" 2>/dev/null || missing_py+=("faster-whisper>=1.0")
 if ((${#missing_py[@]})); then

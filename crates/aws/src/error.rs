@@ -97,6 +97,7 @@ fn classify(service_code: Option<&str>) -> Option<ErrorCode> {
         | "InternalFailure"
         | "InternalError"
         | "ServiceUnavailable"
+        | "ServiceUnavailableException"
         | "DatabaseConnectionException"
         | "RequestTimeout" => ErrorCode::ServiceUnavailable,
         "AccessDeniedException"

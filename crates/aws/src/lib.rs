@@ -4,12 +4,16 @@
 //! - [`redshift`]: the Redshift Data API client (and the warehouse port): submit statements and batches, poll `DescribeStatement` with
 //!   backoff and a deadline, page `GetStatementResult` into typed rows.
 //! - [`s3`]: the object store port on S3.
+//! - [`logs`]: EMF documents to CloudWatch Logs in the background (batched `PutLogEvents`), outside Lambda.
+//! - [`alarms`]: the shipped alarms applied with `PutMetricAlarm` and listed with `DescribeAlarms`.
 //! - [`retry`]: backoff with full jitter, driven by the core's single retry decision
 //!   ([`redscribe_core::ErrorCode::disposition`]).
 //! - [`error`]: the crate's error enum, each error classified with an [`redscribe_core::ErrorCode`].
 
+pub mod alarms;
 pub mod config;
 pub mod error;
+pub mod logs;
 pub mod redshift;
 pub mod retry;
 pub mod s3;

@@ -1,5 +1,6 @@
 //! `redscribe`: the command-line tool. Thin: parse arguments, run one command, map errors to exit codes.
 
+mod alarms;
 mod backfill;
 mod demo;
 mod eval;
@@ -65,12 +66,15 @@ enum Command {
     Transcribe(transcribe::TranscribeArgs),
     /// Run the local stand-ins (S3 and the Redshift Data API) on loopback until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
+    /// Create or update the shipped CloudWatch alarms (apply), or show them with their state (list).
+    Alarms(alarms::AlarmsArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let result = match cli.command {
+        Command::Alarms(args) => alarms::run(args),
         Command::Backfill(args) => backfill::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Eval(args) => eval::run(args),

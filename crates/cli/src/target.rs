@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use redscribe_aws::logs::{LogEvent, LogShipper, ShipperConfig};
 use redscribe_aws::redshift::DataApi;
 use redscribe_aws::s3::S3Objects;
 use redscribe_core::emf::Recorder;
@@ -34,6 +35,13 @@ pub struct TargetArgs {
     /// With --aws: address buckets in the path (`http://host/bucket/key`), for S3-compatible endpoints.
     #[arg(long, env = "REDSCRIBE_S3_PATH_STYLE")]
     s3_path_style: bool,
+    /// With --aws: the CloudWatch Logs group the metrics (EMF documents) go to; CloudWatch extracts the metrics
+    /// the dashboards and alarms read.
+    #[arg(long, value_name = "GROUP", env = "REDSCRIBE_METRICS_LOG_GROUP", default_value = "/redscribe/metrics")]
+    metrics_log_group: String,
+    /// With --aws: keep the metrics to yourself (no CloudWatch Logs).
+    #[arg(long)]
+    no_cloudwatch_metrics: bool,
     #[command(flatten)]
     warehouse: WarehouseArgs,
 }
@@ -49,6 +57,8 @@ pub struct Target {
     pub local: Option<LocalServices>,
     /// Where EMF documents go (locally: `metrics/emf.jsonl` under the data folder).
     pub data_dir: Option<PathBuf>,
+    /// With --aws: EMF documents to CloudWatch Logs, in the background.
+    pub shipper: Option<LogShipper>,
 }
 
 impl Target {
@@ -61,6 +71,8 @@ impl Target {
                 Some(arn) => CopyAuthorization::IamRole(arn.clone()),
                 None => CopyAuthorization::DefaultRole,
             };
+            let shipper = (!args.no_cloudwatch_metrics)
+                .then(|| LogShipper::from_conf(&conf, ShipperConfig::emf(&args.metrics_log_group)));
             return Ok(Target {
                 objects,
                 warehouse,
@@ -69,6 +81,7 @@ impl Target {
                 metrics: recorder(),
                 local: None,
                 data_dir: None,
+                shipper,
             });
         }
         let data_dir = data_dir_or_default(args.data_dir.as_ref())?;
@@ -100,6 +113,7 @@ impl Target {
             metrics: recorder(),
             local: Some(services),
             data_dir: Some(data_dir),
+            shipper: None,
         })
     }
 
@@ -134,12 +148,28 @@ impl Target {
         Loader::new(self.objects.clone(), self.warehouse.clone(), config).with_metrics(self.metrics.clone())
     }
 
-    /// Writes the metrics out and stops the stand-ins; returns how many EMF documents were written.
+    /// Writes the metrics out (to the data folder, or to CloudWatch Logs) and stops the stand-ins; returns how
+    /// many EMF documents were written.
     pub async fn close(self) -> anyhow::Result<usize> {
-        let written = match &self.data_dir {
-            Some(dir) => flush_metrics(dir, &self.metrics)?,
-            None => 0,
+        let written = match (&self.data_dir, &self.shipper) {
+            (Some(dir), _) => flush_metrics(dir, &self.metrics)?,
+            (None, Some(shipper)) => {
+                let docs = self.metrics.drain_now();
+                for doc in &docs {
+                    let timestamp_ms = doc["_aws"]["Timestamp"].as_i64().unwrap_or_default();
+                    shipper.send(LogEvent { timestamp_ms, message: doc.to_string() });
+                }
+                docs.len()
+            }
+            (None, None) => 0,
         };
+        if let Some(shipper) = self.shipper {
+            // Bounded: metrics never hold the command up for long.
+            let stats = shipper.close(std::time::Duration::from_secs(20)).await;
+            if stats.dropped > 0 {
+                eprintln!("metrics: {} of {} EMF document(s) not sent to CloudWatch Logs", stats.dropped, written);
+            }
+        }
         if let Some(services) = self.local {
             tokio::time::timeout(std::time::Duration::from_secs(15), services.stop()).await.ok();
         }

@@ -225,7 +225,10 @@ fn wav(rate: u32, seconds: f32) -> Vec<u8> {
 fn backfill_and_replay_reach_the_stand_ins_through_aws_configuration() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let served = start_with(&data, &["--no-pipeline"]);
+    let mut served = start_with(&data, &["--no-pipeline"]);
+    // The metrics of --aws commands go to CloudWatch Logs: here, moto's.
+    let moto = redscribe_testkit::Moto::start();
+    served.exports.push(("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS".into(), moto.endpoint_url.clone()));
     let files = dir.path().join("archive");
     std::fs::create_dir_all(&files).unwrap();
     std::fs::write(files.join("a.wav"), wav(8000, 0.5)).unwrap();
@@ -245,6 +248,18 @@ fn backfill_and_replay_reach_the_stand_ins_through_aws_configuration() {
     assert!(summary.contains("processed:        3 (2 read, 1 rejected)"), "{summary}");
     assert!(summary.contains("COPY statements:  1"), "{summary}");
     assert_eq!(count(&served), "n\n3\n");
+    // Its metrics reached CloudWatch Logs as EMF documents, read back with the aws CLI.
+    let events = moto.aws(&["logs", "filter-log-events", "--log-group-name", "/redscribe/metrics"]);
+    let docs: Vec<serde_json::Value> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_str(e["message"].as_str().unwrap()).unwrap())
+        .collect();
+    assert!(docs.iter().any(|d| d["RowsLoaded"] == 3.0), "{docs:?}");
+    for doc in &docs {
+        redscribe_core::emf::validate(doc).unwrap_or_else(|e| panic!("{e}: {doc}"));
+    }
 
     let listed = redscribe(&served, &[&["replay", "--dry-run"], &aws_args[..]].concat());
     assert!(listed.contains("truncated\ts3://recordings/archive/cut.wav"), "{listed}");

@@ -29,6 +29,9 @@ pub enum CoreError {
     /// A batch does not have the columns this crate expects.
     #[error("batch does not match the {table} schema: {reason}")]
     SchemaMismatch { table: &'static str, reason: String },
+    /// An alarms file that cannot be applied as it stands.
+    #[error("alarms: {0}")]
+    Alarms(String),
 }
 
 /// What the pipeline does with a recording whose processing failed with a given code.

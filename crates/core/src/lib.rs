@@ -11,10 +11,12 @@
 //! - [`load`]: the statements of one load transaction (stage, COPY, de-duplicate, MERGE, audit) and its manifest.
 //! - [`migrations`]: the numbered DDL of `sql/migrations/` and the ledger that runs each once.
 //! - [`metrics`]: the catalog of metric names, units and dimensions.
+//! - [`alarms`]: the shipped CloudWatch alarms as typed `PutMetricAlarm` inputs, placeholders filled.
 //! - [`emf`]: data points recorded by the stages, drained as CloudWatch Embedded Metric Format documents.
 //! - [`ports`]: the object store and warehouse traits the pipeline's stages are written against.
 //! - [`error`]: the crate's error enum and the bounded [`error::ErrorCode`] set with its retry decision.
 
+pub mod alarms;
 pub mod emf;
 pub mod encode;
 pub mod error;

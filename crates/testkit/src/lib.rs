@@ -273,3 +273,77 @@ pub fn drain(events: &mut UnboundedReceiver<Delivery>) -> Vec<Delivery> {
     }
     out
 }
+
+/// moto's server mode (PyPI `moto[server]`, installed by scripts/setup.sh) on loopback, port 0: a real protocol
+/// endpoint for the AWS services redscribe has no stand-in for (CloudWatch, CloudWatch Logs). Stopped on drop.
+pub struct Moto {
+    child: Child,
+    pub endpoint_url: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let mut child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("moto_server (scripts/setup.sh installs moto[server])");
+        let stderr = child.stderr.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut announced = false;
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if !announced {
+                    if let Some(url) = line.split("Running on ").nth(1) {
+                        let _ = tx.send(url.trim().to_string());
+                        announced = true;
+                    }
+                }
+            }
+        });
+        let endpoint_url = rx.recv_timeout(Duration::from_secs(60)).expect("moto_server announces its address");
+        Moto { child, endpoint_url }
+    }
+
+    /// The variables that point an AWS SDK or the aws CLI at it (moto takes any credentials).
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint_url.clone()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_DEFAULT_REGION", "us-east-1".into()),
+        ]
+    }
+
+    /// An SDK configuration for it.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint_url)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "moto"))
+            .load()
+            .await
+    }
+
+    /// Runs the aws CLI against it; its stdout parsed as JSON.
+    pub fn aws(&self, args: &[&str]) -> serde_json::Value {
+        let output = Command::new("aws")
+            .args(args)
+            .args(["--output", "json"])
+            .envs(self.env())
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("the aws CLI (scripts/setup.sh)");
+        assert!(output.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).expect("JSON from the aws CLI")
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -10,7 +10,7 @@ use redscribe_aws::logs::{LogEvent, LogShipper, ShipperConfig, MAX_BATCH_EVENTS}
 use redscribe_aws::retry::RetryPolicy;
 use redscribe_core::emf::Recorder;
 use redscribe_core::metrics::{Metric, Stage};
-use redscribe_testkit::Moto;
+use redscribe_testkit::{HttpCapture, Moto};
 
 fn redscribe(moto: &Moto, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
@@ -165,59 +165,11 @@ fn a_full_queue_drops_new_documents_instead_of_waiting() {
     });
 }
 
-/// What an endpoint saw of each call: the `X-Amz-Target` (the operation) and the `x-amzn-logs-format` header.
-fn capture_calls() -> (String, std::sync::mpsc::Receiver<(String, Option<String>)>) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().map_while(Result::ok) {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut writer = stream;
-                loop {
-                    let (mut target, mut format, mut length) = (String::new(), None, 0usize);
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let header = line.trim_end();
-                        if header.is_empty() {
-                            break;
-                        }
-                        if let Some((name, value)) = header.split_once(':') {
-                            match name.to_ascii_lowercase().as_str() {
-                                "x-amz-target" => target = value.trim().to_string(),
-                                "x-amzn-logs-format" => format = Some(value.trim().to_string()),
-                                "content-length" => length = value.trim().parse().unwrap_or(0),
-                                _ => {}
-                            }
-                        }
-                    }
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).unwrap();
-                    let _ = tx.send((target, format));
-                    let reply =
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: 2\r\n\r\n{}";
-                    if writer.write_all(reply.as_bytes()).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (url, rx)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn emf_batches_carry_the_header_that_makes_cloudwatch_extract_metrics() {
-    let (url, calls) = capture_calls();
+    let endpoint = HttpCapture::start("application/x-amz-json-1.1", "{}");
     let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(url)
+        .endpoint_url(&endpoint.url)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::new("a", "b", None, None, "test"))
         .load()
@@ -228,9 +180,10 @@ async fn emf_batches_carry_the_header_that_makes_cloudwatch_extract_metrics() {
     }
     let stats = shipper.close(Duration::from_secs(30)).await;
     assert_eq!(stats.sent, 3);
-    let seen: Vec<(String, Option<String>)> = calls.try_iter().collect();
-    let operations: Vec<&str> = seen.iter().map(|(t, _)| t.rsplit('.').next().unwrap()).collect();
+    let seen = endpoint.requests();
+    let operations: Vec<&str> =
+        seen.iter().map(|r| r.header("x-amz-target").unwrap_or_default().rsplit('.').next().unwrap()).collect();
     assert_eq!(operations, ["CreateLogGroup", "CreateLogStream", "PutLogEvents"]);
-    assert_eq!(seen[2].1.as_deref(), Some("json/emf"), "PutLogEvents is marked EMF");
-    assert_eq!(seen[0].1, None, "only PutLogEvents");
+    assert_eq!(seen[2].header("x-amzn-logs-format"), Some("json/emf"), "PutLogEvents is marked EMF");
+    assert_eq!(seen[0].header("x-amzn-logs-format"), None, "only PutLogEvents");
 }

@@ -14,6 +14,7 @@ use redscribe_core::ports::{ObjectStore, PortError, Warehouse};
 use redscribe_core::sql::literal;
 use redscribe_core::ErrorCode;
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::transcribe::{ResultFile, SegmentsFile};
 
@@ -103,7 +104,8 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             self.record(Metric::LoadBatchSize, files.len() as f64, None);
             self.record(Metric::LoadBatchBytes, files.iter().map(|f| f.size).sum::<u64>() as f64, None);
             let copy_started = Instant::now();
-            let outcome = self.warehouse.run_batch(&sqls, &batch_id).await;
+            let span = tracing::info_span!("load", batch = %batch_id, files = files.len());
+            let outcome = self.warehouse.run_batch(&sqls, &batch_id).instrument(span).await;
             self.record(Metric::CopyDuration, copy_started.elapsed().as_secs_f64() * 1000.0, None);
             match outcome {
                 Ok(()) => {

@@ -22,6 +22,7 @@ use redscribe_core::ports::{ObjectStore, PortError, Transcriber, Transcription};
 use redscribe_core::record::{results_batch, segments_batch, SegmentRow, Status};
 use redscribe_core::{Disposition, ErrorCode};
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::row::{result_row, Location};
 
@@ -158,11 +159,15 @@ impl<S: ObjectStore> TranscribeStage<S> {
             content_type: None,
             uploaded_at: event.event_time,
         };
+        // A span per stage (exported as OpenTelemetry spans by the Lambdas), named by the recording. Log lines are
+        // written outside them, in the caller's span (which carries the request id).
+        let id = redscribe_core::identity::recording_id(&event.bucket, &event.key);
         let got = if event.size == Some(0) {
             // The event says there is nothing to read: no request needed to reject it.
             Err(PortError::new(ErrorCode::EmptyObject, "the object is empty (0 bytes)"))
         } else {
-            self.store.get(&event.bucket, &event.key, event.version_id.as_deref()).await
+            let span = tracing::info_span!("download", %id, bucket = %event.bucket, key = %event.key);
+            self.store.get(&event.bucket, &event.key, event.version_id.as_deref()).instrument(span).await
         };
         self.record(Metric::StageLatency, ms(started), Stage::Download, None);
         let mut failed_stage = Stage::Download;
@@ -176,9 +181,19 @@ impl<S: ObjectStore> TranscribeStage<S> {
                 location.size = Some(object.body.len() as i64);
                 // Probing, decoding and transcribing are CPU work: off the async threads.
                 let transcriber = self.transcriber.clone();
+                let span = if transcriber.is_some() {
+                    tracing::info_span!("transcribe", %id, audio_s = tracing::field::Empty, rtf = tracing::field::Empty)
+                } else {
+                    tracing::info_span!("decode", %id)
+                };
                 let heard: Heard = tokio::task::spawn_blocking(move || listen(object.body, transcriber.as_deref()))
+                    .instrument(span.clone())
                     .await
                     .map_err(|e| PortError::new(ErrorCode::Internal, format!("decode task: {e}")))?;
+                if let Some(t) = heard.1.as_ref().filter(|t| t.audio_seconds > 0.0) {
+                    span.record("audio_s", t.audio_seconds).record("rtf", t.decode_seconds / t.audio_seconds);
+                }
+                drop(span);
                 // Decode (probe, decode to 16 kHz) and transcribe latencies apart: the transcriber times itself.
                 let transcribe_ms = heard.1.as_ref().map_or(0.0, |t| t.decode_seconds * 1000.0);
                 self.record(Metric::StageLatency, (ms(decode_started) - transcribe_ms).max(0.0), Stage::Decode, None);
@@ -213,6 +228,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             Err(e) => Err((e.code, e.message)),
         };
         let write_started = Instant::now();
+        let write = tracing::info_span!("write", %id);
         let processed_at = Utc::now();
         let mut row = result_row(&location, &outcome, processed_at, started.elapsed().as_millis() as i64);
         if let (Some(t), Ok(_)) = (&transcript, &outcome) {
@@ -243,7 +259,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
                     "rejected_at": processed_at,
                     "pipeline_version": redscribe_core::PIPELINE_VERSION,
                 });
-                crate::put_json(self.store.as_ref(), &out_bucket, &key, &record).await?;
+                crate::put_json(self.store.as_ref(), &out_bucket, &key, &record).instrument(write.clone()).await?;
                 Some((*code, key))
             }
         };
@@ -254,7 +270,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             let lines = to_jsonl(std::slice::from_ref(&batch))
                 .map_err(|e| PortError::new(ErrorCode::Internal, format!("JSON Lines: {e}")))?;
             let key = layout.results_key(day, &row.id, &version, FileFormat::JsonLines);
-            self.store.put(&out_bucket, &key, lines, "application/x-ndjson").await?;
+            self.store.put(&out_bucket, &key, lines, "application/x-ndjson").instrument(write.clone()).await?;
         }
         let segments = match transcript.as_ref().filter(|t| !t.segments.is_empty() && outcome.is_ok()) {
             None => None,
@@ -282,7 +298,10 @@ impl<S: ObjectStore> TranscribeStage<S> {
                     .map_err(|e| PortError::new(ErrorCode::Internal, format!("segments Parquet: {e}")))?;
                 let key = layout.segments_key(day, &row.id, &version);
                 let file = SegmentsFile { key, size: body.len() as u64, rows: rows.len() as i64 };
-                self.store.put(&out_bucket, &file.key, body, "application/vnd.apache.parquet").await?;
+                self.store
+                    .put(&out_bucket, &file.key, body, "application/vnd.apache.parquet")
+                    .instrument(write.clone())
+                    .await?;
                 Some(file)
             }
         };
@@ -297,7 +316,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             source: event.clone(),
             segments,
         };
-        self.store.put(&out_bucket, &file.key, parquet, "application/vnd.apache.parquet").await?;
+        self.store.put(&out_bucket, &file.key, parquet, "application/vnd.apache.parquet").instrument(write).await?;
         self.record(Metric::StageLatency, ms(write_started), Stage::Write, None);
         match &quarantine {
             None => self.record(Metric::RecordingsProcessed, 1.0, Stage::Write, None),

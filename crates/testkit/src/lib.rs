@@ -347,3 +347,93 @@ impl Drop for Moto {
         let _ = self.child.wait();
     }
 }
+
+/// One HTTP request as an [`HttpCapture`] received it.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub method: String,
+    pub path: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Captured {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// An HTTP/1.1 endpoint on loopback that keeps every request and answers `200` with a fixed body: what a client
+/// sends, seen from the wire (an OTLP collector, a service whose headers matter).
+pub struct HttpCapture {
+    pub url: String,
+    requests: Arc<Mutex<Vec<Captured>>>,
+}
+
+impl HttpCapture {
+    /// Answers every request with `content_type` and `body`.
+    pub fn start(content_type: &'static str, body: &'static str) -> HttpCapture {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("bound"));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let sink = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let sink = sink.clone();
+                std::thread::spawn(move || {
+                    let Ok(read_half) = stream.try_clone() else { return };
+                    let mut reader = BufReader::new(read_half);
+                    let mut writer = stream;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let mut parts = line.split_whitespace();
+                        let (method, path) =
+                            (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+                        let mut headers = Vec::new();
+                        loop {
+                            line.clear();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            let header = line.trim_end();
+                            if header.is_empty() {
+                                break;
+                            }
+                            if let Some((name, value)) = header.split_once(':') {
+                                headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+                            }
+                        }
+                        let length = headers
+                            .iter()
+                            .find(|(n, _)| n == "content-length")
+                            .and_then(|(_, v)| v.parse().ok())
+                            .unwrap_or(0usize);
+                        let mut body_in = vec![0; length];
+                        if reader.read_exact(&mut body_in).is_err() {
+                            return;
+                        }
+                        sink.lock().unwrap().push(Captured { method, path, headers, body: body_in });
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if writer.write_all(reply.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        HttpCapture { url, requests }
+    }
+
+    /// What it has received so far.
+    pub fn requests(&self) -> Vec<Captured> {
+        self.requests.lock().unwrap().clone()
+    }
+}

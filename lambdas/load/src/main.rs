@@ -21,7 +21,7 @@ use tokio::sync::OnceCell;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let started = Instant::now();
-    redscribe_telemetry::init_lambda();
+    let telemetry = Arc::new(redscribe_telemetry::Telemetry::init_lambda("redscribe-load"));
     let config = FunctionConfig::from_env()?;
     let warehouse = config.require_warehouse()?;
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "redscribe-load".into());
@@ -50,17 +50,18 @@ async fn main() -> Result<(), Error> {
     metrics.record(Metric::ColdStartDuration, started.elapsed().as_secs_f64() * 1000.0, None, None);
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let (loader, metrics, migrated, data_api, bucket) =
-            (loader.clone(), metrics.clone(), migrated.clone(), data_api.clone(), bucket.clone());
+        let (loader, metrics, migrated, data_api, bucket, telemetry) =
+            (loader.clone(), metrics.clone(), migrated.clone(), data_api.clone(), bucket.clone(), telemetry.clone());
         async move {
-            tracing::info!(request_id = %event.context.request_id, "invocation");
             let left = Duration::from_millis(event.context.deadline)
                 .saturating_sub(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default());
-            let result = async {
+            let work = async {
+                tracing::info!("invocation");
                 migrated.get_or_try_init(|| redscribe_pipeline::migrate::migrate(data_api.as_ref())).await?;
                 load_invocation(&loader, &event.payload, Some(Instant::now() + left), &limits, &bucket).await
-            }
-            .await;
+            };
+            // Its spans are sent before the answer goes back.
+            let result = telemetry.invocation(&event.context.request_id, work).await;
             for document in metrics.drain_now() {
                 println!("{document}");
             }

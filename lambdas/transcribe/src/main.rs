@@ -17,8 +17,8 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let started = std::time::Instant::now();
-    // JSON logs on stderr (stdout is for EMF).
-    redscribe_telemetry::init_lambda();
+    // JSON logs on stderr (stdout is for EMF), and spans over OTLP when an endpoint is configured.
+    let telemetry = Arc::new(redscribe_telemetry::Telemetry::init_lambda("redscribe-transcribe"));
 
     let config = FunctionConfig::from_env()?;
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "redscribe-transcribe".into());
@@ -44,10 +44,15 @@ async fn main() -> Result<(), Error> {
     let fallback_bucket = config.bucket.clone().unwrap_or_default();
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let (stage, metrics, bucket) = (stage.clone(), metrics.clone(), fallback_bucket.clone());
+        let (stage, metrics, bucket, telemetry) =
+            (stage.clone(), metrics.clone(), fallback_bucket.clone(), telemetry.clone());
         async move {
-            tracing::info!(request_id = %event.context.request_id, "invocation");
-            let result = transcribe_invocation(stage, &event.payload, config.concurrency, &bucket).await;
+            let work = async {
+                tracing::info!("invocation");
+                transcribe_invocation(stage, &event.payload, config.concurrency, &bucket).await
+            };
+            // Its spans are sent before the answer goes back.
+            let result = telemetry.invocation(&event.context.request_id, work).await;
             // Metrics go out with every invocation, answered or failed (EMF: no API call on the hot path).
             for document in metrics.drain_now() {
                 println!("{document}");

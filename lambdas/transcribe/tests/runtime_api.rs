@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use redscribe_core::ports::ObjectStore;
 use redscribe_local::runtime_api::{Outcome, RuntimeApi};
-use redscribe_testkit::{drain, speech, sqs_records, wait_for, Function, StandIns, BUCKET};
+use redscribe_testkit::{drain, speech, sqs_records, wait_for, Function, HttpCapture, StandIns, BUCKET};
 use serde_json::{json, Value};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_redscribe-transcribe");
@@ -23,10 +23,29 @@ async fn sqs_and_direct_events_through_the_runtime_api() {
     records.push(json!({ "messageId": "m-bad", "eventSource": "aws:sqs", "body": "not an event" }));
 
     let api = RuntimeApi::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let function = Function::start(BINARY, "redscribe-transcribe", &api.address(), &stand_ins.function_env());
+    // An OTLP/HTTP collector on loopback: the function's traces go there.
+    let collector = HttpCapture::start("application/x-protobuf", "");
+    let mut env = stand_ins.function_env();
+    env.push(("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url.clone()));
+    let function = Function::start(BINARY, "redscribe-transcribe", &api.address(), &env);
     let batch = api.invoke(json!({ "Records": records }));
     let answer = api.outcome(&batch, Duration::from_secs(120)).await.expect("an answer to the SQS batch");
     assert_eq!(answer, Outcome::Response(json!({ "batchItemFailures": [] })), "nothing to retry");
+    // Its spans were sent before the answer: the collector has them already.
+    let spans = exported_spans(&collector);
+    let invocation = spans.iter().find(|s| s.name == "invocation").expect("the invocation span");
+    assert_eq!(attribute(invocation, "requestId").as_deref(), Some(batch.as_str()));
+    assert!(invocation.parent_span_id.is_empty(), "a root: the runtime's own span is not exported");
+    for (stage, n) in [("download", 2), ("transcribe", 2), ("write", 2)] {
+        let of_stage: Vec<_> = spans.iter().filter(|s| s.name == stage).collect();
+        assert_eq!(of_stage.len(), n, "{stage}: {:?}", spans.iter().map(|s| &s.name).collect::<Vec<_>>());
+        for span in of_stage {
+            assert_eq!((&span.trace_id, &span.parent_span_id), (&invocation.trace_id, &invocation.span_id));
+            assert!(attribute(span, "id").is_some_and(|id| id.len() == 32), "{span:?}");
+        }
+    }
+    let heard = spans.iter().find(|s| s.name == "transcribe" && attribute(s, "audio_s").is_some()).unwrap();
+    assert!(attribute(heard, "rtf").is_some(), "{heard:?}");
 
     // A payload that is no event: acknowledged and kept.
     let garbage = api.invoke(json!({ "hello": "world" }));
@@ -96,4 +115,36 @@ async fn a_bad_variable_stops_the_function_at_start_with_its_name() {
     assert!(api.first_poll().is_none(), "it never asked for an event");
     api.stop().await;
     stand_ins.stop().await;
+}
+
+/// Every span the collector has received (OTLP/HTTP protobuf, decoded with the OpenTelemetry protocol types).
+fn exported_spans(collector: &HttpCapture) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+    let mut spans = Vec::new();
+    for request in collector.requests().into_iter().filter(|r| r.path == "/v1/traces") {
+        assert_eq!(request.header("content-type"), Some("application/x-protobuf"));
+        let export = ExportTraceServiceRequest::decode(request.body.as_slice()).expect("OTLP protobuf");
+        for resource in export.resource_spans {
+            let service = resource
+                .resource
+                .as_ref()
+                .and_then(|r| r.attributes.iter().find(|a| a.key == "service.name").and_then(|a| a.value.clone()));
+            assert!(format!("{service:?}").contains("redscribe-transcribe"), "{service:?}");
+            spans.extend(resource.scope_spans.into_iter().flat_map(|s| s.spans));
+        }
+    }
+    spans
+}
+
+/// A span attribute's value, as text.
+fn attribute(span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str) -> Option<String> {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value;
+    span.attributes.iter().find(|a| a.key == key).and_then(|a| a.value.as_ref()?.value.clone()).map(|v| match v {
+        Value::StringValue(s) => s,
+        Value::DoubleValue(d) => d.to_string(),
+        Value::IntValue(i) => i.to_string(),
+        Value::BoolValue(b) => b.to_string(),
+        other => format!("{other:?}"),
+    })
 }

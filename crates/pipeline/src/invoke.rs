@@ -227,6 +227,12 @@ pub async fn load_invocation<S: ObjectStore + 'static, W: Warehouse>(
     }
     candidates.sort_by(|a, b| a.key.cmp(&b.key).then(a.bucket.cmp(&b.bucket)));
     candidates.dedup_by(|a, b| a.uri() == b.uri());
+    if candidates.is_empty() {
+        // Nothing announced or found: no call to the warehouse.
+        out.response = load_response(&out, from_sqs);
+        return Ok(out);
+    }
+    loader.ensure_schema().await?;
     let uris: Vec<String> = candidates.iter().map(Candidate::uri).collect();
     let done = settled(loader.warehouse(), &loader.config().tables.audit, &uris).await?;
     out.already_loaded = done.len();

@@ -47,11 +47,30 @@ pub struct Loader<S, W> {
     warehouse: Arc<W>,
     config: LoadConfig,
     metrics: Option<Arc<Recorder>>,
+    /// Set by [`Loader::migrating`]: the schema is brought up to date before the first statement.
+    schema: Option<tokio::sync::OnceCell<()>>,
 }
 
 impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
     pub fn new(store: Arc<S>, warehouse: Arc<W>, config: LoadConfig) -> Loader<S, W> {
-        Loader { store, warehouse, config, metrics: None }
+        Loader { store, warehouse, config, metrics: None, schema: None }
+    }
+
+    /// Brings the warehouse's schema up to date ([`crate::migrate`]) once, before the first load that needs the
+    /// warehouse (what a long-lived function wants: nothing to do at start, nothing for an event without work).
+    pub fn migrating(mut self) -> Loader<S, W> {
+        self.schema = Some(tokio::sync::OnceCell::new());
+        self
+    }
+
+    /// Runs the migrations if this loader is [`Loader::migrating`] and has not run them yet.
+    pub async fn ensure_schema(&self) -> Result<(), PortError> {
+        if let Some(schema) = &self.schema {
+            schema
+                .get_or_try_init(|| async { crate::migrate::migrate(self.warehouse.as_ref()).await.map(|_| ()) })
+                .await?;
+        }
+        Ok(())
     }
 
     /// Records the stage's metrics (batch size and bytes, COPY duration, rows loaded, failures) into `metrics`.

@@ -1,5 +1,5 @@
 //! The load stage as a Lambda function: the table's one writer (reserved concurrency 1). Configuration is read and
-//! checked and the AWS clients built once, at start; the schema is brought up to date by the first invocation. Each
+//! checked and the AWS clients built once, at start; the schema is brought up to date before the first load. Each
 //! invocation — an SQS batch of S3 notifications announcing result files, or a scheduled sweep — goes through
 //! `redscribe_pipeline::invoke::load_invocation` (the load stage the CLI runs), bounded by the time it has left,
 //! and ends by printing its metrics as CloudWatch Embedded Metric Format lines on stdout.
@@ -16,7 +16,6 @@ use redscribe_pipeline::config::FunctionConfig;
 use redscribe_pipeline::invoke::load_invocation;
 use redscribe_pipeline::{LoadConfig, Loader};
 use serde_json::Value;
-use tokio::sync::OnceCell;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -44,20 +43,18 @@ async fn main() -> Result<(), Error> {
         bucket: config.layout.bucket_for(&bucket).to_string(),
         max_isolation_rounds: 5,
     };
-    let loader = Arc::new(Loader::new(store, data_api.clone(), load).with_metrics(metrics.clone()));
-    let migrated = Arc::new(OnceCell::new());
+    // The schema is brought up to date before the first load.
+    let loader = Arc::new(Loader::new(store, data_api, load).with_metrics(metrics.clone()).migrating());
     let limits = config.load;
     metrics.record(Metric::ColdStartDuration, started.elapsed().as_secs_f64() * 1000.0, None, None);
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let (loader, metrics, migrated, data_api, bucket, telemetry) =
-            (loader.clone(), metrics.clone(), migrated.clone(), data_api.clone(), bucket.clone(), telemetry.clone());
+        let (loader, metrics, bucket, telemetry) = (loader.clone(), metrics.clone(), bucket.clone(), telemetry.clone());
         async move {
             let left = Duration::from_millis(event.context.deadline)
                 .saturating_sub(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default());
             let work = async {
                 tracing::info!("invocation");
-                migrated.get_or_try_init(|| redscribe_pipeline::migrate::migrate(data_api.as_ref())).await?;
                 load_invocation(&loader, &event.payload, Some(Instant::now() + left), &limits, &bucket).await
             };
             // Its spans are sent before the answer goes back.

@@ -14,6 +14,9 @@ use redscribe_pipeline::{TranscribeConfig, TranscribeStage};
 use redscribe_whisper::{DecodeOptions, Engine, EngineConfig, WhisperTranscriber};
 use serde_json::Value;
 
+/// Where the Whisper layer (`scripts/package.sh`) puts the model.
+const LAYER_MODEL_DIR: &str = "/opt/models/whisper-tiny.en";
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let started = std::time::Instant::now();
@@ -29,8 +32,11 @@ async fn main() -> Result<(), Error> {
     let mut stage = TranscribeStage::new(store, settings).with_metrics(metrics.clone());
     if config.transcribe {
         let mut engine_config = EngineConfig::from_env();
-        if let Some(dir) = &config.model_dir {
-            engine_config.model_dir = dir.clone();
+        match &config.model_dir {
+            Some(dir) => engine_config.model_dir = dir.clone(),
+            // The model layer's folder, when the function has the layer.
+            None if std::path::Path::new(LAYER_MODEL_DIR).is_dir() => engine_config.model_dir = LAYER_MODEL_DIR.into(),
+            None => {}
         }
         let engine = Engine::load(&engine_config)?;
         metrics.set_model(&engine.name);

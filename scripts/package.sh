@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Builds the deployable Lambda artifacts under dist/lambda/:
+#   redscribe-transcribe-<arch>.zip        the transcribe function (bootstrap), provided.al2023
+#   redscribe-load-<arch>.zip              the load function (bootstrap), provided.al2023
+#   redscribe-whisper-layer-<arch>.zip     layer: lib/ (CTranslate2 + its OpenMP runtime), models/whisper-tiny.en/
+# then checks that the binaries run on Amazon Linux 2023's C libraries, prints the sizes against Lambda's limits, and
+# runs each function from its unpacked zips the way Lambda lays them out (scripts/lambda/smoke.py).
+#
+# Built with the machine's own toolchain, for its architecture (x86_64 here): CTranslate2 comes as the shared
+# library of the `ctranslate2` PyPI wheel for that architecture, and its C++ ABI (libstdc++) must match the code
+# that calls it, which rules out cross-linking it with zig (`cargo lambda build --arm64` links libc++). The load
+# function has no native dependency: `cargo lambda build --release --arm64 --bin redscribe-load` (cargo-lambda and
+# ziglang from PyPI) builds it for Graviton when the aarch64 Rust standard library is installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh >/dev/null
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/redscribe/target}"
+cargo build --release --locked --workspace --bins
+
+arch=$(uname -m)
+out=dist/lambda
+rm -rf "$out"
+mkdir -p "$out"
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+
+# Amazon Linux 2023 has glibc 2.34 and GCC 11's libstdc++ (GLIBCXX_3.4.29): nothing may ask for newer.
+max_version() { objdump -T "$1" | grep -o "$2_[0-9.]*" | sed "s/$2_//" | sort -uV | tail -1; }
+check_runs_on_al2023() {
+    local glibc glibcxx
+    glibc=$(max_version "$1" GLIBC)
+    glibcxx=$(max_version "$1" GLIBCXX)
+    for pair in "$glibc 2.34 glibc" "${glibcxx:-0} 3.4.29 libstdc++"; do
+        set -- $pair
+        if [[ $(printf '%s\n%s\n' "$1" "$2" | sort -V | tail -1) != "$2" ]]; then
+            echo "package: $(basename "$bin") needs $3 $1; Amazon Linux 2023 has $2" >&2
+            exit 1
+        fi
+    done
+    echo "  $(basename "$bin"): needs glibc ${glibc}, libstdc++ GLIBCXX_${glibcxx:-none} (AL2023: 2.34, 3.4.29)"
+}
+
+echo "package: functions"
+for fn in transcribe load; do
+    bin="$CARGO_TARGET_DIR/release/redscribe-$fn"
+    check_runs_on_al2023 "$bin"
+    mkdir -p "$stage/$fn"
+    cp "$bin" "$stage/$fn/bootstrap"
+    (cd "$stage/$fn" && zip -q -X "$OLDPWD/$out/redscribe-$fn-$arch.zip" bootstrap)
+done
+
+echo "package: the Whisper layer"
+ct2=$(readlink -f .ctranslate2)
+model=$(readlink -f "${REDSCRIBE_MODEL_DIR:-$HOME/.cache/redscribe/models/whisper-tiny.en}")
+mkdir -p "$stage/layer/lib" "$stage/layer/models/whisper-tiny.en"
+# The wheel's libraries under their sonames (what the binary and libctranslate2 ask the loader for).
+for lib in "$ct2"/libctranslate2-*.so.* "$ct2"/libgomp-*.so.*; do
+    soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+    cp "$lib" "$stage/layer/lib/${soname:-$(basename "$lib")}"
+done
+cp "$model"/{config.json,model.bin,tokenizer.json,vocabulary.txt} "$stage/layer/models/whisper-tiny.en/"
+(cd "$stage/layer" && zip -q -X -r "$OLDPWD/$out/redscribe-whisper-layer-$arch.zip" lib models)
+
+echo "package: sizes (Lambda: 50 MB per zip uploaded directly, 250 MB unzipped for a function and its layers)"
+total=0
+for z in "$out"/*.zip; do
+    unzipped=$(unzip -l "$z" | tail -1 | awk '{print $1}')
+    printf '  %-40s %6.1f MB zipped %6.1f MB unzipped\n' "$(basename "$z")" \
+        "$(echo "$(stat -c %s "$z") / 1048576" | bc -l)" "$(echo "$unzipped / 1048576" | bc -l)"
+    [[ $z == *load* ]] || total=$((total + unzipped))
+done
+printf '  transcribe function + layer: %.1f MB unzipped of 250\n' "$(echo "$total / 1048576" | bc -l)"
+((total < 250 * 1048576)) || { echo "package: over Lambda's 250 MB" >&2; exit 1; }
+
+echo "package: smoke runs (each function from its unpacked zips, one event)"
+test_event='{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-24T00:00:00Z","Bucket":"recordings","RequestId":"1","HostId":"h"}'
+python3 scripts/lambda/smoke.py --function "$out/redscribe-transcribe-$arch.zip" \
+    --layer "$out/redscribe-whisper-layer-$arch.zip" --event "$test_event" \
+    --env "REDSCRIBE_MODEL_DIR={opt}/models/whisper-tiny.en" --env "S3_BUCKET=recordings"
+python3 scripts/lambda/smoke.py --function "$out/redscribe-load-$arch.zip" --event "$test_event" \
+    --env "REDSHIFT_DB=dev" --env "REDSHIFT_WORKGROUP=smoke" --env "S3_BUCKET=recordings" \
+    --env "AWS_ENDPOINT_URL=http://127.0.0.1:9"
+echo "package: done, $out/"

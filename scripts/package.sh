@@ -25,19 +25,19 @@ stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 
 # Amazon Linux 2023 has glibc 2.34 and GCC 11's libstdc++ (GLIBCXX_3.4.29): nothing may ask for newer.
-max_version() { objdump -T "$1" | grep -o "$2_[0-9.]*" | sed "s/$2_//" | sort -uV | tail -1; }
+max_version() { objdump -T "$1" | { grep -o "$2_[0-9.]*" || true; } | sed "s/$2_//" | sort -uV | tail -1; }
 check_runs_on_al2023() {
-    local glibc glibcxx
-    glibc=$(max_version "$1" GLIBC)
-    glibcxx=$(max_version "$1" GLIBCXX)
+    local file=$1 glibc glibcxx
+    glibc=$(max_version "$file" GLIBC)
+    glibcxx=$(max_version "$file" GLIBCXX)
     for pair in "$glibc 2.34 glibc" "${glibcxx:-0} 3.4.29 libstdc++"; do
         set -- $pair
         if [[ $(printf '%s\n%s\n' "$1" "$2" | sort -V | tail -1) != "$2" ]]; then
-            echo "package: $(basename "$bin") needs $3 $1; Amazon Linux 2023 has $2" >&2
+            echo "package: $(basename "$file") needs $3 $1; Amazon Linux 2023 has $2" >&2
             exit 1
         fi
     done
-    echo "  $(basename "$bin"): needs glibc ${glibc}, libstdc++ GLIBCXX_${glibcxx:-none} (AL2023: 2.34, 3.4.29)"
+    echo "  $(basename "$file"): needs glibc ${glibc}, libstdc++ GLIBCXX_${glibcxx:-none} (AL2023: 2.34, 3.4.29)"
 }
 
 echo "package: functions"
@@ -57,11 +57,12 @@ mkdir -p "$stage/layer/lib" "$stage/layer/models/whisper-tiny.en"
 for lib in "$ct2"/libctranslate2-*.so.* "$ct2"/libgomp-*.so.*; do
     soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
     cp "$lib" "$stage/layer/lib/${soname:-$(basename "$lib")}"
+    check_runs_on_al2023 "$stage/layer/lib/${soname:-$(basename "$lib")}"
 done
 cp "$model"/{config.json,model.bin,tokenizer.json,vocabulary.txt} "$stage/layer/models/whisper-tiny.en/"
 (cd "$stage/layer" && zip -q -X -r "$OLDPWD/$out/redscribe-whisper-layer-$arch.zip" lib models)
 
-echo "package: sizes (Lambda: 50 MB per zip uploaded directly, 250 MB unzipped for a function and its layers)"
+echo "package: sizes (Lambda: 50 MB per zip uploaded directly, larger through S3; 250 MB unzipped for a function and its layers)"
 total=0
 for z in "$out"/*.zip; do
     unzipped=$(unzip -l "$z" | tail -1 | awk '{print $1}')

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Cold start of the transcribe Lambda: time from process start to its first `GET /runtime/invocation/next` on a
-Lambda Runtime API on loopback (the moment Lambda would hand it an event), for redscribe's binary without the
-model (REDSCRIBE_TRANSCRIBE=false), with the model loaded at init, and for a Python function that does what such a
+"""Cold start of the Lambdas: time from process start to its first `GET /runtime/invocation/next` on a Lambda
+Runtime API on loopback (the moment Lambda would hand it an event), for the transcribe function without the model
+(REDSCRIBE_TRANSCRIBE=false) and with the model loaded at init, for the load function, and for a Python function that does what such a
 function usually does at init (import boto3, create S3 and Redshift Data API clients). Median of N starts each,
 one run; ratios against the Python function. Not a test: nothing here asserts a time.
 
@@ -64,6 +64,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", required=True, help="the redscribe-transcribe binary (release)")
     parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--load-binary", help="the redscribe-load binary (release)")
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
@@ -78,6 +79,9 @@ def main():
         ("redscribe, model at init", [args.binary], dict(common, REDSCRIBE_MODEL_DIR=args.model_dir)),
         ("Python + boto3 clients", [sys.executable, "-c", PYTHON_FUNCTION], common),
     ]
+    if args.load_binary:
+        load_env = dict(common, AWS_LAMBDA_FUNCTION_NAME="redscribe-load", REDSHIFT_DB="dev", REDSHIFT_WORKGROUP="bench")
+        cases.insert(2, ("redscribe load function", [args.load_binary], load_env))
     results = {}
     for name, cmd, env in cases:
         start(cmd, env, server)  # warm the page cache: every case starts from files already read once

@@ -93,6 +93,16 @@ impl FunctionConfig {
         })
     }
 
+    /// The bucket the load function writes manifests and quarantine records to, and sweeps: the output bucket,
+    /// else `S3_BUCKET`.
+    pub fn require_bucket(&self) -> Result<String, ConfigError> {
+        self.layout.output_bucket.clone().or_else(|| self.bucket.clone()).ok_or_else(|| ConfigError {
+            variable: "S3_BUCKET",
+            value: String::new(),
+            reason: "the load function needs a bucket for manifests: set S3_BUCKET or REDSCRIBE_OUTPUT_BUCKET".into(),
+        })
+    }
+
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<FunctionConfig, ConfigError> {
         FunctionConfig::from_lookup(|name| std::env::var(name).ok())
@@ -205,6 +215,11 @@ mod tests {
         );
         assert_eq!(read(&[]).unwrap().warehouse, None);
         assert_eq!(read(&[]).unwrap().require_warehouse().unwrap_err().variable, "REDSHIFT_DB");
+        assert_eq!(read(&[]).unwrap().require_bucket().unwrap_err().variable, "S3_BUCKET");
+        assert_eq!(
+            read(&[("S3_BUCKET", "in"), ("REDSCRIBE_OUTPUT_BUCKET", "out")]).unwrap().require_bucket().unwrap(),
+            "out"
+        );
         let load = read(&[]).unwrap().load;
         assert_eq!((load.batch.files, load.sweep_days, load.margin.as_secs()), (1000, 2, 30));
     }

@@ -159,8 +159,8 @@ impl Default for LoadLimits {
 #[derive(Debug, Default)]
 pub struct LoadInvocation {
     pub report: LoadReport,
-    /// Candidates `load_audit` had already settled.
-    pub already_loaded: usize,
+    /// Candidates `load_audit` had already settled (loaded or quarantined).
+    pub already_settled: usize,
     /// Files that could not be read back, quarantined.
     pub unreadable: usize,
     /// Files left for later: no time for another batch, or a batch failed.
@@ -174,8 +174,8 @@ pub struct LoadInvocation {
     pub response: Value,
 }
 
-/// Handles one payload of the load function. `bucket` is swept (the layout's output bucket wins) and receives
-/// quarantine records of messages that name none. An error means the invocation failed as a whole and is
+/// Handles one payload of the load function. `bucket` is swept and receives quarantine records of messages that
+/// name none (the layout's output bucket wins). An error means the invocation failed as a whole and is
 /// retried (for SQS: the whole batch comes back).
 pub async fn load_invocation<S: ObjectStore + 'static, W: Warehouse>(
     loader: &Loader<S, W>,
@@ -235,7 +235,7 @@ pub async fn load_invocation<S: ObjectStore + 'static, W: Warehouse>(
     loader.ensure_schema().await?;
     let uris: Vec<String> = candidates.iter().map(Candidate::uri).collect();
     let done = settled(loader.warehouse(), &loader.config().tables.audit, &uris).await?;
-    out.already_loaded = done.len();
+    out.already_settled = done.len();
     candidates.retain(|c| !done.contains(&c.uri()));
 
     let mut retry_uris: Vec<String> = Vec::new();
@@ -341,7 +341,7 @@ fn load_response(out: &LoadInvocation, from_sqs: bool) -> Value {
         json!({
             "loaded": out.report.loaded.len(),
             "rejected": out.report.rejected.len() + out.unreadable,
-            "already_loaded": out.already_loaded,
+            "already_settled": out.already_settled,
             "deferred": out.deferred,
             "skipped": out.skipped,
             "invalid": out.invalid,

@@ -35,12 +35,12 @@ async fn main() -> Result<(), Error> {
         secret_arn: warehouse.secret_arn.clone(),
     };
     let data_api = Arc::new(DataApi::from_conf(&sdk, target)?);
-    let bucket = config.bucket.clone().unwrap_or_default();
+    let bucket = config.require_bucket()?;
     let load = LoadConfig {
         tables: warehouse.tables()?,
         auth: warehouse.copy_authorization(),
         layout: config.layout.clone(),
-        bucket: config.layout.bucket_for(&bucket).to_string(),
+        bucket: bucket.clone(),
         max_isolation_rounds: 5,
     };
     // The schema is brought up to date before the first load.

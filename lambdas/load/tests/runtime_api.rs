@@ -113,7 +113,7 @@ async fn announced_and_swept_files_become_rows_once() {
     assert_eq!(
         answer,
         Outcome::Response(json!({
-            "loaded": 1, "rejected": 0, "already_loaded": 3, "deferred": 0, "skipped": 0, "invalid": 0
+            "loaded": 1, "rejected": 0, "already_settled": 3, "deferred": 0, "skipped": 0, "invalid": 0
         }))
     );
     assert_eq!(count(warehouse.as_ref(), results).await, 3);

@@ -225,37 +225,34 @@ async fn ship(client: Client, config: ShipperConfig, mut rx: mpsc::Receiver<LogE
 }
 
 async fn ensure_stream(client: &Client, config: &ShipperConfig) -> Result<(), AwsError> {
-    let exists = |e: &AwsError| matches!(e, AwsError::Call { service_code: Some(c), .. } if c == "ResourceAlreadyExistsException");
     let group = config
         .retry
         .run("CreateLogGroup", || async {
-            client
-                .create_log_group()
-                .log_group_name(&config.log_group)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("CreateLogGroup", e))
+            let call = client.create_log_group().log_group_name(&config.log_group).send().await;
+            call.map(|_| ()).map_err(|e| AwsError::from_sdk("CreateLogGroup", e))
         })
         .await;
-    match group {
-        Err(e) if !exists(&e) => return Err(e),
-        _ => {}
-    }
+    existing_is_fine(group)?;
     let stream = config
         .retry
         .run("CreateLogStream", || async {
-            client
+            let call = client
                 .create_log_stream()
                 .log_group_name(&config.log_group)
                 .log_stream_name(&config.log_stream)
                 .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("CreateLogStream", e))
+                .await;
+            call.map(|_| ()).map_err(|e| AwsError::from_sdk("CreateLogStream", e))
         })
         .await;
-    match stream {
-        Err(e) if !exists(&e) => Err(e),
-        _ => Ok(()),
+    existing_is_fine(stream)
+}
+
+/// A create call that failed because the resource is already there succeeded in what it was for.
+fn existing_is_fine(created: Result<(), AwsError>) -> Result<(), AwsError> {
+    match created {
+        Err(AwsError::Call { service_code: Some(code), .. }) if code == "ResourceAlreadyExistsException" => Ok(()),
+        other => other,
     }
 }
 

@@ -4,18 +4,17 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region};
-use redscribe_aws::redshift::{DataApi, WarehouseTarget};
+use redscribe_aws::redshift::DataApi;
 use redscribe_aws::s3::S3Objects;
 use redscribe_core::events::normalize;
 use redscribe_core::layout::Layout;
 use redscribe_core::load::{CopyAuthorization, Tables};
 use redscribe_core::ports::{ObjectStore, Warehouse};
 use redscribe_core::record::{segments_batch, SegmentRow};
-use redscribe_local::redshift::{DataApiConfig, DataApiServer, DataApiServerConfig};
-use redscribe_local::s3::{Delivery, EventJournal, S3Server, S3ServerConfig};
-use redscribe_local::Credentials;
+use redscribe_local::redshift::DataApiServer;
+use redscribe_local::s3::{Delivery, EventJournal, S3Server};
 use redscribe_pipeline::{LoadConfig, Loader, Processed, ResultFile, TranscribeConfig, TranscribeStage};
+use redscribe_testkit::{tone_wav as wav, StandIns};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 struct Harness {
@@ -28,83 +27,12 @@ struct Harness {
     _dir: tempfile::TempDir,
 }
 
-async fn sdk_config(endpoint: &str, creds: &Credentials) -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new(
-            &creds.access_key_id,
-            &creds.secret_access_key,
-            None,
-            None,
-            "test",
-        ))
-        .load()
-        .await
-}
-
 async fn start() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let creds = Credentials::generate();
-    let (journal, events) = EventJournal::open(&dir.path().join("events"), "us-east-1").unwrap();
-    let journal = Arc::new(journal);
-    let root = dir.path().join("s3");
-    std::fs::create_dir_all(root.join("recordings")).unwrap();
-    let s3 = S3Server::start(
-        S3ServerConfig { addr: "127.0.0.1:0".parse().unwrap(), root: root.clone(), credentials: creds.clone() },
-        journal.clone(),
-    )
-    .await
-    .unwrap();
-    let api = DataApiServer::start(DataApiServerConfig {
-        addr: "127.0.0.1:0".parse().unwrap(),
-        database_file: dir.path().join("warehouse.duckdb"),
-        objects: root,
-        credentials: creds.clone(),
-        api: DataApiConfig::default(),
-    })
-    .await
-    .unwrap();
-    let store = Arc::new(S3Objects::from_conf(&sdk_config(&s3.endpoint_url(), &creds).await, true));
-    let target = WarehouseTarget {
-        workgroup: Some("local".into()),
-        cluster: None,
-        database: "dev".into(),
-        db_user: None,
-        secret_arn: None,
-    };
-    let warehouse = Arc::new(
-        DataApi::from_conf(&sdk_config(&api.endpoint_url(), &creds).await, target)
-            .unwrap()
-            .with_statement_timeout(Duration::from_secs(60)),
-    );
+    let stand_ins = StandIns::start().await;
+    let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
     redscribe_pipeline::migrate::migrate(warehouse.as_ref()).await.unwrap();
-    Harness { s3, api, journal, events, store, warehouse, _dir: dir }
-}
-
-/// A 16-bit PCM mono WAV of a 440 Hz tone.
-fn wav(rate: u32, seconds: f32) -> Vec<u8> {
-    let samples: Vec<i16> = (0..(rate as f32 * seconds) as usize)
-        .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 12_000.0) as i16)
-        .collect();
-    let data_len = (samples.len() * 2) as u32;
-    let mut out = Vec::with_capacity(44 + data_len as usize);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    out
+    let StandIns { dir, s3, journal, events, data_api, .. } = stand_ins;
+    Harness { s3, api: data_api.expect("both stand-ins"), journal, events, store, warehouse, _dir: dir }
 }
 
 impl Harness {

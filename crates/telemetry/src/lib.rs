@@ -99,9 +99,18 @@ impl Drop for Telemetry {
     }
 }
 
+/// How long one export may take unless `OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT` says: the flush waits for it before
+/// every answer, so an unreachable collector must cost little (the library's default is 10 s).
+const EXPORT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn provider(service: &str) -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
+    use opentelemetry_otlp::WithExportConfig;
     // Endpoint, headers and timeout come from the standard OTEL_EXPORTER_OTLP_* variables.
-    let exporter = opentelemetry_otlp::SpanExporter::builder().with_http().build()?;
+    let mut builder = opentelemetry_otlp::SpanExporter::builder().with_http();
+    if ["OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"].iter().all(|v| std::env::var(v).is_err()) {
+        builder = builder.with_timeout(EXPORT_TIMEOUT);
+    }
+    let exporter = builder.build()?;
     let name = std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| service.to_string());
     let resource = opentelemetry_sdk::Resource::builder().with_service_name(name).build();
     Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())

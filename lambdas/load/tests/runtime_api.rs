@@ -180,3 +180,27 @@ async fn without_a_warehouse_it_stops_at_start_naming_the_variable() {
     api.stop().await;
     stand_ins.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_trace_collector_costs_the_traces_not_the_answer() {
+    let stand_ins = StandIns::s3().await;
+    let api = RuntimeApi::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let collector = ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{port}"));
+    let function = start_function(&api, &stand_ins, &[collector]);
+    let test_event = json!({ "Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": BUCKET });
+    for _ in 0..2 {
+        let id = api.invoke(test_event.clone());
+        let answer = api.outcome(&id, Duration::from_secs(60)).await.expect("an answer");
+        assert_eq!(
+            answer,
+            Outcome::Response(json!({
+                "loaded": 0, "rejected": 0, "already_settled": 0, "deferred": 0, "skipped": 1, "invalid": 0
+            }))
+        );
+    }
+    drop(function);
+    api.stop().await;
+    stand_ins.stop().await;
+}

@@ -4,7 +4,7 @@
 //!   (`span.requestId` of the invocation); stdout is left to the CloudWatch Embedded Metric Format documents.
 //! - Traces: when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set — e.g. to the
 //!   AWS Distro for OpenTelemetry collector extension at `http://localhost:4318` — every invocation is a trace:
-//!   an `invocation` span with a child per stage (`download`, `decode` or `transcribe`, `write`, `load`, `copy`),
+//!   an `invocation` span with a child per stage (`download`, `decode` or `transcribe`, `write`; `load` per COPY),
 //!   sent over OTLP/HTTP (protobuf) by a batch processor and flushed before the invocation's answer goes back, so
 //!   nothing waits in a frozen execution environment. Only redscribe's own spans are exported.
 
@@ -44,19 +44,20 @@ impl Telemetry {
             .with_span_list(false)
             .with_writer(std::io::stderr)
             .with_filter(filter);
-        let provider = otlp_configured().then(|| provider(service)).and_then(|p| match p {
-            Ok(p) => Some(p),
-            Err(e) => {
-                eprintln!("{{\"level\":\"WARN\",\"message\":\"traces off: {e}\"}}");
-                None
-            }
-        });
+        let (provider, trouble) = match otlp_configured().then(|| provider(service)) {
+            None => (None, None),
+            Some(Ok(p)) => (Some(p), None),
+            Some(Err(e)) => (None, Some(e)),
+        };
         let traces = provider.as_ref().map(|p| {
             tracing_opentelemetry::layer()
                 .with_tracer(p.tracer("redscribe"))
                 .with_filter(Targets::new().with_target("redscribe", LevelFilter::INFO))
         });
         tracing_subscriber::registry().with(logs).with(traces).init();
+        if let Some(e) = trouble {
+            tracing::warn!(error = %e, "traces off: the OTLP exporter cannot be built");
+        }
         Telemetry { provider }
     }
 

@@ -35,6 +35,16 @@ pub struct LogEvent {
     pub message: String,
 }
 
+impl LogEvent {
+    /// An EMF document as a log event, stamped with the document's own `_aws.Timestamp`.
+    pub fn from_emf(document: &serde_json::Value) -> LogEvent {
+        LogEvent {
+            timestamp_ms: document["_aws"]["Timestamp"].as_i64().unwrap_or_default(),
+            message: document.to_string(),
+        }
+    }
+}
+
 /// Where and how the shipper sends.
 #[derive(Debug, Clone)]
 pub struct ShipperConfig {

@@ -156,8 +156,7 @@ impl Target {
             (None, Some(shipper)) => {
                 let docs = self.metrics.drain_now();
                 for doc in &docs {
-                    let timestamp_ms = doc["_aws"]["Timestamp"].as_i64().unwrap_or_default();
-                    shipper.send(LogEvent { timestamp_ms, message: doc.to_string() });
+                    shipper.send(LogEvent::from_emf(doc));
                 }
                 docs.len()
             }

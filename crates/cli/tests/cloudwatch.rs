@@ -96,7 +96,9 @@ fn documents(n: usize, per_flush: usize) -> Vec<serde_json::Value> {
 }
 
 fn event(doc: &serde_json::Value) -> LogEvent {
-    LogEvent { timestamp_ms: doc["_aws"]["Timestamp"].as_i64().unwrap(), message: doc.to_string() }
+    let event = LogEvent::from_emf(doc);
+    assert!(event.timestamp_ms > 0, "stamped with the document's time: {doc}");
+    event
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,31 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-/// A 16-bit PCM mono WAV of a tone.
-fn wav(rate: u32, seconds: f32) -> Vec<u8> {
-    let n = (rate as f32 * seconds) as u32;
-    let mut out = Vec::new();
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + n * 2).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    for v in [16u32.to_le_bytes().as_slice(), &1u16.to_le_bytes(), &1u16.to_le_bytes(), &rate.to_le_bytes()] {
-        out.extend_from_slice(v);
-    }
-    for v in [
-        (rate * 2).to_le_bytes().as_slice(),
-        &2u16.to_le_bytes(),
-        &16u16.to_le_bytes(),
-        b"data",
-        &(n * 2).to_le_bytes(),
-    ] {
-        out.extend_from_slice(v);
-    }
-    for i in 0..n {
-        let s = ((i as f32 * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 9000.0) as i16;
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    out
-}
+use redscribe_testkit::tone_wav as wav;
 
 fn run(data: &Path, input: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))

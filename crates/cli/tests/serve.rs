@@ -6,6 +6,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use redscribe_testkit::tone_wav as wav;
+
 struct Served {
     child: Child,
     endpoint: String,
@@ -197,26 +199,6 @@ fn an_upload_through_the_generated_profile_becomes_a_row_and_survives_a_restart(
     assert_eq!(count, "n\n1\n");
     stop(served);
     assert_eq!(journal_lines(&data, "events.jsonl").len(), events.len(), "a restart raises no new event");
-}
-
-/// A 16-bit PCM mono WAV of a tone.
-fn wav(rate: u32, seconds: f32) -> Vec<u8> {
-    let n = (rate as f32 * seconds) as u32;
-    let mut out = Vec::new();
-    for v in [b"RIFF".as_slice(), &(36 + n * 2).to_le_bytes(), b"WAVEfmt ", &16u32.to_le_bytes(), &1u16.to_le_bytes()] {
-        out.extend_from_slice(v);
-    }
-    for v in [&1u16.to_le_bytes(), rate.to_le_bytes().as_slice(), &(rate * 2).to_le_bytes(), &2u16.to_le_bytes()] {
-        out.extend_from_slice(v);
-    }
-    for v in [16u16.to_le_bytes().as_slice(), b"data", &(n * 2).to_le_bytes()] {
-        out.extend_from_slice(v);
-    }
-    for i in 0..n {
-        let s = ((i as f32 * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 9000.0) as i16;
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    out
 }
 
 /// `backfill` and `replay` with `--aws`, pointed at `serve --no-pipeline` by nothing but the generated profile:

@@ -19,12 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use redscribe_core::events::{normalize, normalize_results, InvalidMessage};
+use redscribe_core::events::{normalize, normalize_results, InvalidMessage, Normalized};
 use redscribe_core::identity::recording_id;
 use redscribe_core::layout::Layout;
 use redscribe_core::ports::{ObjectStore, PortError, Warehouse};
-use redscribe_core::Disposition;
-use redscribe_core::ErrorCode;
+use redscribe_core::{CoreError, Disposition, ErrorCode};
 use serde_json::{json, Value};
 
 use crate::drive::{process_all, BatchLimits, Outcome};
@@ -64,26 +63,10 @@ pub async fn transcribe_invocation<S: ObjectStore + 'static>(
     fallback_bucket: &str,
 ) -> Result<Invocation, PortError> {
     let from_sqs = is_sqs_batch(payload);
-    let normalized = match normalize(payload, stage.layout()) {
-        Ok(n) => n,
-        Err(e) => {
-            // Not one event at all: the whole payload is kept, and acknowledged.
-            let invalid = InvalidMessage { message_id: None, reason: e.to_string() };
-            quarantine_invalid(stage.store(), stage.layout(), &invalid, payload, fallback_bucket).await?;
-            stage.record_invalid();
-            let response = if from_sqs {
-                json!({ "batchItemFailures": [] })
-            } else {
-                json!({ "processed": 0, "quarantined": 0, "skipped": 0, "invalid": 1 })
-            };
-            return Ok(Invocation { outcomes: Vec::new(), skipped: 0, invalid: 1, retry: Vec::new(), response });
-        }
-    };
-    for invalid in &normalized.invalid {
-        let message = invalid.message_id.as_deref().and_then(|id| sqs_record(payload, id)).unwrap_or(payload);
-        quarantine_invalid(stage.store(), stage.layout(), invalid, message, fallback_bucket).await?;
-        stage.record_invalid();
-    }
+    let parsed = normalize(payload, stage.layout());
+    let normalized =
+        keep_invalid(stage.store(), stage.layout(), payload, parsed, fallback_bucket, || stage.record_invalid())
+            .await?;
     for skipped in &normalized.skipped {
         tracing::info!(
             reason = skipped.reason.as_str(),
@@ -194,31 +177,16 @@ pub async fn load_invocation<S: ObjectStore + 'static, W: Warehouse>(
         }
         sweep(loader.store().as_ref(), &layout, swept, Utc::now().date_naive(), limits.sweep_days).await?
     } else {
-        match normalize_results(payload, &layout) {
-            Err(e) => {
-                let invalid = InvalidMessage { message_id: None, reason: e.to_string() };
-                quarantine_invalid(loader.store().as_ref(), &layout, &invalid, payload, bucket).await?;
-                loader.record_invalid();
-                out.invalid = 1;
-                out.response = load_response(&out, from_sqs);
-                return Ok(out);
-            }
-            Ok(normalized) => {
-                for invalid in &normalized.invalid {
-                    let message =
-                        invalid.message_id.as_deref().and_then(|id| sqs_record(payload, id)).unwrap_or(payload);
-                    quarantine_invalid(loader.store().as_ref(), &layout, invalid, message, bucket).await?;
-                    loader.record_invalid();
-                }
-                out.invalid = normalized.invalid.len();
-                out.skipped = normalized.skipped.len();
-                normalized
-                    .objects
-                    .into_iter()
-                    .map(|o| Candidate { bucket: o.bucket, key: o.key, message_id: o.message_id })
-                    .collect()
-            }
-        }
+        let parsed = normalize_results(payload, &layout);
+        let normalized =
+            keep_invalid(loader.store().as_ref(), &layout, payload, parsed, bucket, || loader.record_invalid()).await?;
+        out.invalid = normalized.invalid.len();
+        out.skipped = normalized.skipped.len();
+        normalized
+            .objects
+            .into_iter()
+            .map(|o| Candidate { bucket: o.bucket, key: o.key, message_id: o.message_id })
+            .collect()
     };
     // Who announced each file (one file may be announced by several messages), then each file once.
     let mut announced_by: HashMap<String, Vec<String>> = HashMap::new();
@@ -362,6 +330,29 @@ fn is_sqs_batch(payload: &Value) -> bool {
 /// The SQS record with this message id.
 fn sqs_record<'a>(payload: &'a Value, message_id: &str) -> Option<&'a Value> {
     payload["Records"].as_array()?.iter().find(|r| r["messageId"] == message_id)
+}
+
+/// The work a payload holds, every message in it that is not an event kept under `rejected/invalid_event/`
+/// (`counted` once for each). A payload that is not one event at all is kept whole and comes back as one invalid
+/// message and no work: acknowledged, not retried.
+async fn keep_invalid<S: ObjectStore + ?Sized>(
+    store: &S,
+    layout: &Layout,
+    payload: &Value,
+    parsed: Result<Normalized, CoreError>,
+    fallback_bucket: &str,
+    counted: impl Fn(),
+) -> Result<Normalized, PortError> {
+    let normalized = parsed.unwrap_or_else(|e| Normalized {
+        invalid: vec![InvalidMessage { message_id: None, reason: e.to_string() }],
+        ..Normalized::default()
+    });
+    for invalid in &normalized.invalid {
+        let message = invalid.message_id.as_deref().and_then(|id| sqs_record(payload, id)).unwrap_or(payload);
+        quarantine_invalid(store, layout, invalid, message, fallback_bucket).await?;
+        counted();
+    }
+    Ok(normalized)
 }
 
 /// Keeps a message that is not an event under `rejected/invalid_event/`, whole, with the reason.

@@ -2,11 +2,10 @@
 //!
 //! `events.jsonl` holds one line per event (`{"seq":…,"event":{…}}`), appended and flushed to disk before the
 //! upload's response is sent; `acks.jsonl` holds one line per acknowledged sequence number. On open, every event
-//! without an acknowledgement is queued for delivery again.
+//! without an acknowledgement is queued for delivery again, and a line torn by a crash is dropped ([`super::lines`]).
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -16,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use super::lines;
 use crate::LocalError;
 
 /// One event handed to the subscriber: a complete S3 event notification with one record.
@@ -63,60 +63,31 @@ pub struct EventJournal {
     tx: mpsc::UnboundedSender<Delivery>,
 }
 
-fn read_lines(path: &Path) -> Result<Vec<(usize, String)>, LocalError> {
-    match File::open(path) {
-        Ok(f) => BufReader::new(f)
-            .lines()
-            .enumerate()
-            .map(|(i, l)| l.map(|l| (i + 1, l)).map_err(LocalError::io(path)))
-            .filter(|r| !matches!(r, Ok((_, l)) if l.trim().is_empty()))
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(LocalError::Io { path: path.into(), source: e }),
-    }
-}
-
 impl EventJournal {
     /// Opens (or creates) the journal in `dir`; the receiver first yields every unacknowledged event.
     pub fn open(dir: &Path, region: &str) -> Result<(EventJournal, mpsc::UnboundedReceiver<Delivery>), LocalError> {
         std::fs::create_dir_all(dir).map_err(LocalError::io(dir))?;
         let events_path = dir.join("events.jsonl");
         let acks_path = dir.join("acks.jsonl");
+        // A torn last line of either file is an append that never completed: its upload (or acknowledgement)
+        // was never answered either. `lines::open` drops it, so the next append starts a line of its own.
+        let (deliveries, events) = lines::open::<Delivery>(&events_path)?;
+        let (acked, acks) = lines::open::<AckLine>(&acks_path)?;
         let mut unacked = BTreeMap::new();
         let mut next_seq = 1;
-        let lines = read_lines(&events_path)?;
-        let last = lines.len();
-        for (n, line) in lines {
-            match serde_json::from_str::<Delivery>(&line) {
-                Ok(d) => {
-                    next_seq = next_seq.max(d.seq + 1);
-                    unacked.insert(d.seq, d.event);
-                }
-                // A torn last line is an append that never completed: its upload was never acknowledged either.
-                Err(_) if n == last => {
-                    tracing::warn!(path = %events_path.display(), line = n, "ignoring torn last line")
-                }
-                Err(e) => {
-                    return Err(LocalError::Journal { path: events_path, line: n, reason: e.to_string() });
-                }
-            }
+        for d in deliveries {
+            next_seq = next_seq.max(d.seq + 1);
+            unacked.insert(d.seq, d.event);
         }
-        for (n, line) in read_lines(&acks_path)? {
-            match serde_json::from_str::<AckLine>(&line) {
-                Ok(a) => {
-                    unacked.remove(&a.ack);
-                }
-                Err(e) => return Err(LocalError::Journal { path: acks_path, line: n, reason: e.to_string() }),
-            }
+        for a in acked {
+            unacked.remove(&a.ack);
         }
-        let open = |p: &Path| OpenOptions::new().create(true).append(true).open(p).map_err(LocalError::io(p));
         let (tx, rx) = mpsc::unbounded_channel();
         for (&seq, event) in &unacked {
             let _ = tx.send(Delivery { seq, event: event.clone() });
         }
-        let events = open(&events_path)?;
         let events_sync = events.try_clone().map_err(LocalError::io(&events_path))?;
-        let state = State { events, acks: open(&acks_path)?, next_seq, unacked };
+        let state = State { events, acks, next_seq, unacked };
         let journal = EventJournal {
             dir: dir.into(),
             region: region.into(),
@@ -138,9 +109,8 @@ impl EventJournal {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let seq = state.next_seq;
         let event = self.notification(seq, created);
-        let line = serde_json::to_string(&Delivery { seq, event: event.clone() }).expect("JSON values serialise");
         let path = self.dir.join("events.jsonl");
-        state.events.write_all(format!("{line}\n").as_bytes()).map_err(LocalError::io(&path))?;
+        lines::write(&mut state.events, &Delivery { seq, event: event.clone() }).map_err(LocalError::io(&path))?;
         state.next_seq += 1;
         state.unacked.insert(seq, event.clone());
         drop(state);
@@ -169,9 +139,7 @@ impl EventJournal {
             return Ok(());
         }
         let path = self.dir.join("acks.jsonl");
-        let line = serde_json::to_string(&AckLine { ack: seq }).expect("serialises");
-        state.acks.write_all(format!("{line}\n").as_bytes()).map_err(LocalError::io(&path))?;
-        state.acks.sync_data().map_err(LocalError::io(&path))
+        lines::append(&mut state.acks, &AckLine { ack: seq }).map_err(LocalError::io(&path))
     }
 
     /// Events recorded and not yet acknowledged.

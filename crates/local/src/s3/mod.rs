@@ -2,12 +2,14 @@
 //!
 //! - [`journal`]: durable event log with acknowledgements; unacknowledged events are re-delivered on restart.
 //! - [`store`]: the `s3s::S3` implementation: `s3s-fs` for storage, plus an event for every completed upload.
+//! - `lines`: the append-only JSON-lines files under both, torn tails dropped on open.
 //! - `versions`: bucket versioning (current versions only): version ids on uploads, in responses and events.
 //! - [`faults`]: injected throttling (`503 SlowDown`) and `500 InternalError` on the next requests.
 //! - [`server`]: the HTTP server on a loopback port.
 
 pub mod faults;
 pub mod journal;
+mod lines;
 pub mod server;
 pub mod store;
 mod versions;

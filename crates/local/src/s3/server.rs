@@ -42,7 +42,7 @@ impl S3Server {
         let service = {
             // Beside the buckets, under a name that cannot be a bucket (s3s-fs keeps its metadata files there too).
             let versions = Versions::open(&config.root.join(".redscribe-versions.jsonl"))?;
-            let mut b = S3ServiceBuilder::new(NotifyingStore::new(fs, journal, versions));
+            let mut b = S3ServiceBuilder::new(NotifyingStore::new(fs, config.root.clone(), journal, versions));
             b.set_auth(SimpleAuth::from_single(
                 config.credentials.access_key_id.clone(),
                 config.credentials.secret_access_key.clone(),

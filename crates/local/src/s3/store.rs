@@ -2,6 +2,7 @@
 //! CompleteMultipartUpload, CopyObject) is recorded in the [`EventJournal`] before the response is sent, with
 //! its version id when the bucket's versioning is enabled ([`super::versions`]).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use s3s::dto::*;
@@ -15,6 +16,8 @@ use super::versions::Versions;
 /// `s3s-fs` plus versioning and event notifications.
 pub struct NotifyingStore {
     inner: s3s_fs::FileSystem,
+    /// The folder `inner` keeps its buckets in.
+    root: PathBuf,
     journal: Arc<EventJournal>,
     versions: Versions,
 }
@@ -25,8 +28,38 @@ fn state_error(e: std::io::Error) -> s3s::S3Error {
 }
 
 impl NotifyingStore {
-    pub(crate) fn new(inner: s3s_fs::FileSystem, journal: Arc<EventJournal>, versions: Versions) -> NotifyingStore {
-        NotifyingStore { inner, journal, versions }
+    pub(crate) fn new(
+        inner: s3s_fs::FileSystem,
+        root: PathBuf,
+        journal: Arc<EventJournal>,
+        versions: Versions,
+    ) -> NotifyingStore {
+        NotifyingStore { inner, root, journal, versions }
+    }
+
+    /// Makes a completed upload's bytes durable before its event is journaled: the object file, the folder its
+    /// name was renamed into, and the root, where `s3s-fs` keeps the object's metadata. Without this a crash
+    /// after the response could leave an event (and a row to come) for an object whose bytes never reached the
+    /// disk.
+    async fn sync_object(&self, bucket: &str, key: &str) -> S3Result<()> {
+        let path = self.root.join(bucket).join(key);
+        if !path.starts_with(&self.root) {
+            return Err(s3s::s3_error!(InvalidArgument, "the key leaves the bucket"));
+        }
+        let root = self.root.clone();
+        let synced = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::File::open(&path)?.sync_all()?;
+            let mut dir = path.parent();
+            // Every folder from the object's up to the root: new folders are entries of their parents.
+            while let Some(d) = dir.filter(|d| d.starts_with(&root)) {
+                std::fs::File::open(d)?.sync_all()?;
+                dir = d.parent();
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()));
+        synced.and_then(|r| r).map_err(state_error)
     }
 
     /// Refuses a request for a version other than the current one (earlier versions are not kept).
@@ -53,6 +86,7 @@ impl NotifyingStore {
             envelope.map_input(|()| HeadObjectInput { bucket: bucket.clone(), key: key.clone(), ..Default::default() });
         head.method = http::Method::HEAD;
         let out = self.inner.head_object(head).await?.output;
+        self.sync_object(&bucket, &key).await?;
         let version_id = self.versions.record_upload(&bucket, &key).map_err(state_error)?;
         let created = ObjectCreated {
             event_name,

@@ -4,13 +4,13 @@
 //! are not kept: asking for one answers `NoSuchVersion`. State is a JSON-lines log next to the buckets.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::File;
 use std::path::Path;
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use super::lines;
 use crate::LocalError;
 
 #[derive(Serialize, Deserialize)]
@@ -34,37 +34,26 @@ pub(crate) struct Versions {
 impl Versions {
     pub(crate) fn open(path: &Path) -> Result<Versions, LocalError> {
         let mut state = State::default();
-        if let Ok(f) = File::open(path) {
-            for (n, line) in BufReader::new(f).lines().enumerate() {
-                let line = line.map_err(LocalError::io(path))?;
-                if line.trim().is_empty() {
-                    continue;
+        // A line torn by a crash belongs to an upload that was never answered: dropped (`lines::open`).
+        let (lines, file) = lines::open::<Line>(path)?;
+        for line in lines {
+            match line {
+                Line::Status { bucket, status } => {
+                    state.status.insert(bucket, status);
                 }
-                match serde_json::from_str::<Line>(&line) {
-                    Ok(Line::Status { bucket, status }) => {
-                        state.status.insert(bucket, status);
-                    }
-                    Ok(Line::Version { bucket, key, version_id: Some(v) }) => {
-                        state.current.insert((bucket, key), v);
-                    }
-                    Ok(Line::Version { bucket, key, version_id: None }) => {
-                        state.current.remove(&(bucket, key));
-                    }
-                    Err(e) => {
-                        return Err(LocalError::Journal { path: path.into(), line: n + 1, reason: e.to_string() })
-                    }
+                Line::Version { bucket, key, version_id: Some(v) } => {
+                    state.current.insert((bucket, key), v);
+                }
+                Line::Version { bucket, key, version_id: None } => {
+                    state.current.remove(&(bucket, key));
                 }
             }
         }
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(LocalError::io(path))?;
         Ok(Versions { log: Mutex::new((file, state)) })
     }
 
     fn append(file: &mut File, line: &Line) -> std::io::Result<()> {
-        let mut text = serde_json::to_string(line).map_err(std::io::Error::other)?;
-        text.push('\n');
-        file.write_all(text.as_bytes())?;
-        file.sync_data()
+        lines::append(file, line)
     }
 
     /// `Enabled` or `Suspended`; `None` for a bucket that never had versioning.

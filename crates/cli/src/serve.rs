@@ -4,16 +4,17 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use redscribe_aws::s3::S3Objects;
-use redscribe_core::events::normalize;
+use redscribe_core::events::{normalize, ObjectEvent};
+use redscribe_core::ports::PortError;
 use redscribe_local::redshift::{DataApiConfig, DATABASE};
 use redscribe_local::s3::{Delivery, EventJournal};
 use redscribe_local::Credentials;
-use redscribe_pipeline::drive::BatchLimits;
-use redscribe_pipeline::{Processed, ResultFile, TranscribeStage};
+use redscribe_pipeline::driver::{admit, Driver, DriverConfig, Item, Job, Listener, Retries, Settled};
+use redscribe_pipeline::{LoadReport, Processed, TranscribeStage};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::local::{data_dir_or_default, flush_metrics, LocalServices, DEFAULT_INPUT_BUCKET, LOCAL_REGION};
@@ -68,15 +69,29 @@ fn write_profile(dir: &Path, creds: &Credentials, s3: &str, data_api: &str) -> a
         ),
     )
     .with_context(|| format!("writing {}", config.display()))?;
-    std::fs::write(
-        &credentials,
-        format!(
-            "[{PROFILE}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-            creds.access_key_id, creds.secret_access_key
-        ),
-    )
-    .with_context(|| format!("writing {}", credentials.display()))?;
+    let secret = format!(
+        "[{PROFILE}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        creds.access_key_id, creds.secret_access_key
+    );
+    write_private(&credentials, secret.as_bytes()).with_context(|| format!("writing {}", credentials.display()))?;
     Ok((config, credentials))
+}
+
+/// Writes a file only its owner may read (mode 0600, also when it was there before with a wider mode).
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        options.mode(0o600);
+        // `mode` applies to a new file only: narrow an existing one before the secret goes in.
+        if path.exists() {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    options.open(path)?.write_all(contents)
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -174,109 +189,90 @@ impl Shutdown {
     }
 }
 
-/// Processes every delivered event and loads the results in batches (bounded by age and count). Events are
-/// acknowledged after their rows are loaded; a failed load keeps them pending and is tried again.
+/// Processes every delivered event and loads the results in batches (bounded by age and count), on the one
+/// driver: a transient failure is retried with backoff while everything else goes on, and an event is
+/// acknowledged in the journal once everything it announced is loaded or quarantined.
 async fn follow(
-    mut events: UnboundedReceiver<Delivery>,
+    mut deliveries: UnboundedReceiver<Delivery>,
     journal: Arc<EventJournal>,
     target: Target,
     stage: Arc<TranscribeStage<S3Objects>>,
     bucket: String,
     batch_age: Duration,
 ) {
-    let layout = target.layout.clone();
-    let metrics = target.metrics.clone();
-    let data_dir = target.data_dir.clone().unwrap_or_default();
-    let loader = target.loader(&bucket);
-    let mut pending: Vec<(u64, Vec<ResultFile>)> = Vec::new();
-    let mut oldest: Option<Instant> = None;
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
-    loop {
-        tokio::select! {
-            delivery = events.recv() => {
-                let Some(delivery) = delivery else { break };
-                let mut files = Vec::new();
-                let mut transient = false;
-                match normalize(&delivery.event, &layout) {
-                    Ok(n) => {
-                        for skipped in &n.skipped {
-                            eprintln!(
-                                "event {}: skipped s3://{}/{} ({:?})",
-                                delivery.seq,
-                                skipped.bucket.as_deref().unwrap_or_default(),
-                                skipped.key.as_deref().unwrap_or_default(),
-                                skipped.reason
-                            );
-                        }
-                        for object in n.objects {
-                            match stage.process(&object).await {
-                                Ok(processed) => {
-                                    let status = match &processed {
-                                        Processed::Written(f) if f.segments.is_some() => "transcribed".to_string(),
-                                        Processed::Written(_) => "read".to_string(),
-                                        Processed::Quarantined { code, .. } => format!("failed, {code}"),
-                                    };
-                                    eprintln!("event {}: s3://{}/{} processed ({status})", delivery.seq, object.bucket, object.key);
-                                    files.push(processed.file().clone());
-                                }
-                                Err(e) => {
-                                    transient = true;
-                                    eprintln!("event {}: s3://{}/{}: {e}; will retry after a restart", delivery.seq, object.bucket, object.key);
-                                }
-                            }
-                        }
+    let (jobs, input) = tokio::sync::mpsc::unbounded_channel();
+    let (layout, store, admitting) = (target.layout.clone(), target.objects.clone(), stage.clone());
+    let admit_into = bucket.clone();
+    // Deliveries become jobs: normalised, with what is not an event kept as a quarantine record.
+    tokio::spawn(async move {
+        while let Some(delivery) = deliveries.recv().await {
+            let mut attempt = 0;
+            let normalized = loop {
+                let parsed = normalize(&delivery.event, &layout);
+                let skipped = || admitting.record_skipped();
+                let invalid = || admitting.record_invalid();
+                match admit(store.as_ref(), &layout, &delivery.event, parsed, &admit_into, skipped, invalid).await {
+                    Ok(n) => break n,
+                    Err(e) => {
+                        eprintln!("event {}: {e}; trying again", delivery.seq);
+                        tokio::time::sleep(Retries::FOREVER.backoff.delay(attempt)).await;
+                        attempt += 1;
                     }
-                    Err(e) => eprintln!("event {}: {e}", delivery.seq),
                 }
-                if transient {
-                    // Left unacknowledged: delivered again after a restart.
-                } else if files.is_empty() {
-                    // Nothing to load (skipped events): nothing to wait for.
-                    if let Err(e) = journal.ack(delivery.seq) {
-                        eprintln!("event {}: cannot record the acknowledgement: {e}", delivery.seq);
-                    }
-                } else {
-                    pending.push((delivery.seq, files));
-                    oldest.get_or_insert_with(Instant::now);
-                }
+            };
+            let items = normalized.objects.into_iter().map(Item::Recording).collect();
+            if jobs.send(Job { token: delivery.seq, items }).is_err() {
+                break;
             }
-            _ = tick.tick() => {}
         }
-        let count: usize = pending.iter().map(|(_, f)| f.len()).sum();
-        let bytes: u64 = pending.iter().flat_map(|(_, f)| f.iter().map(|f| f.size)).sum();
-        let limits = BatchLimits::default();
-        let due = oldest.is_some_and(|t| t.elapsed() >= batch_age) || count >= limits.files || bytes >= limits.bytes;
-        if !due {
-            continue;
-        }
-        let files: Vec<ResultFile> = pending.iter().flat_map(|(_, f)| f.iter().cloned()).collect();
-        let loaded = loader.load_in_batches(files, limits, |_| {}).await;
-        if let Err(e) = flush_metrics(&data_dir, &metrics) {
+    });
+    let config = DriverConfig { batch_age, retries: Retries::FOREVER, ..DriverConfig::default() };
+    let mut listener =
+        Acknowledge { journal, data_dir: target.data_dir.clone().unwrap_or_default(), metrics: target.metrics.clone() };
+    let driver = Driver::new(stage, Arc::new(target.loader(&bucket)), config);
+    driver.run(input, &mut listener).await;
+}
+
+/// What `serve` does with what the driver hears: a line per recording and per load, the metrics written after
+/// each load, and journal acknowledgements.
+struct Acknowledge {
+    journal: Arc<EventJournal>,
+    data_dir: PathBuf,
+    metrics: Arc<redscribe_core::emf::Recorder>,
+}
+
+impl Listener<u64> for Acknowledge {
+    fn processed(&mut self, event: &ObjectEvent, outcome: &Result<Processed, PortError>) {
+        let status = match outcome {
+            Ok(Processed::Written(f)) if f.segments.is_some() => "transcribed".to_string(),
+            Ok(Processed::Written(_)) => "read".to_string(),
+            Ok(Processed::Quarantined { code, .. }) => format!("failed, {code}"),
+            Err(e) => format!("{e}; will retry"),
+        };
+        eprintln!("s3://{}/{} processed ({status})", event.bucket, event.key);
+    }
+
+    fn loaded(&mut self, report: &LoadReport) {
+        let rejected = if report.rejected.is_empty() {
+            String::new()
+        } else {
+            format!(", {} rejected by the warehouse", report.rejected.len())
+        };
+        eprintln!("loaded {} file(s) with {} COPY statement(s){rejected}", report.loaded.len(), report.batches);
+        if let Err(e) = flush_metrics(&self.data_dir, &self.metrics) {
             eprintln!("metrics: {e:#}");
         }
-        match loaded {
-            Ok(report) => {
-                eprintln!(
-                    "loaded {} file(s) with {} COPY statement(s){}",
-                    report.loaded.len(),
-                    report.batches,
-                    if report.rejected.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", {} rejected by the warehouse", report.rejected.len())
-                    }
-                );
-                for (seq, _) in pending.drain(..) {
-                    if let Err(e) = journal.ack(seq) {
-                        eprintln!("event {seq}: cannot record the acknowledgement: {e}");
-                    }
+    }
+
+    fn settled(&mut self, seq: u64, settled: Settled) {
+        match settled {
+            Settled::Done => {
+                if let Err(e) = self.journal.ack(seq) {
+                    eprintln!("event {seq}: cannot record the acknowledgement: {e}");
                 }
-                oldest = None;
             }
-            Err(e) => {
-                eprintln!("load failed, will try again: {e}");
-                oldest = Some(Instant::now());
-            }
+            // Retries::FOREVER never gives up; kept for a restart if it ever does.
+            Settled::Retry(e) => eprintln!("event {seq}: {e}; kept for the next start"),
         }
     }
 }

@@ -1,7 +1,5 @@
 //! The access key pair the stand-ins accept.
 
-use sha2::{Digest, Sha256};
-
 /// An access key pair.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -26,16 +24,14 @@ impl Credentials {
         }
     }
 
-    /// A fresh pair, unpredictable enough for a loopback-only development server.
+    /// A fresh pair from the operating system's random source (`getrandom`): 13 random hex digits after the
+    /// `AKLOCAL` prefix (20 characters, as AWS access key ids are) and a 40-character secret.
     pub fn generate() -> Credentials {
-        let mut seed = Sha256::new();
-        seed.update(std::process::id().to_le_bytes());
-        seed.update(format!("{:?}", std::time::SystemTime::now()).as_bytes());
-        seed.update(format!("{:p}", &seed).as_bytes());
-        let digest = hex::encode_upper(seed.finalize());
-        Credentials {
-            access_key_id: format!("AKLOCAL{}", &digest[..13]),
-            secret_access_key: hex::encode(Sha256::digest(digest.as_bytes())),
-        }
+        let mut bytes = [0u8; 27];
+        // The kernel's random source is always there on the platforms the stand-ins run on; without it no
+        // credentials worth the name can be made.
+        getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+        let id = hex::encode_upper(&bytes[..7]);
+        Credentials { access_key_id: format!("AKLOCAL{}", &id[..13]), secret_access_key: hex::encode(&bytes[7..]) }
     }
 }

@@ -49,6 +49,23 @@ SELECT user_id AS userid, session_id AS session, query_id AS query, file_name AS
 FROM main.sys_load_error_detail;
 ";
 
+/// Closes DuckDB's doors to the host, for every connection of the database, once the setup is done: no file
+/// outside the S3 stand-in's folder (`read_text('/etc/passwd')`, `read_csv`, `COPY … TO`, `ATTACH`, `glob`),
+/// no extension to install or load, and no setting that could open them again (`lock_configuration`). COPY
+/// still reads the objects: their folder is the one allowed directory.
+fn lockdown_sql(objects: &Path) -> String {
+    let mut folder = objects.to_string_lossy().into_owned();
+    if !folder.ends_with('/') {
+        folder.push('/');
+    }
+    format!(
+        "SET GLOBAL TimeZone = 'UTC'; SET allowed_directories = [{}]; SET enable_external_access = false; \
+         SET autoinstall_known_extensions = false; SET autoload_known_extensions = false; \
+         SET lock_configuration = true;",
+        literal(&folder)
+    )
+}
+
 /// The warehouse behind the Data API stand-in.
 pub struct Warehouse {
     root: Mutex<Connection>,
@@ -141,6 +158,12 @@ impl From<duckdb::Error> for ExecError {
         let message = e.to_string();
         if message.contains("INTERRUPT") || message.contains("Interrupted") {
             ExecError::Cancelled
+        } else if message.starts_with("Permission Error") {
+            // What the lockdown refuses (`lockdown_sql`): a host file, an extension, a setting. Redshift has no
+            // such functions for its users either; its answer to a forbidden object is "permission denied".
+            ExecError::Sql(format!(
+                "permission denied: the warehouse reads files only through COPY from its S3 endpoint ({message})"
+            ))
         } else {
             ExecError::Sql(message)
         }
@@ -154,9 +177,14 @@ impl Warehouse {
         if let Some(parent) = db_file.parent() {
             std::fs::create_dir_all(parent).map_err(LocalError::io(parent))?;
         }
+        // Absolute, links resolved: the one folder the lockdown lets DuckDB read, compared with every path COPY
+        // builds under it.
+        std::fs::create_dir_all(&objects).map_err(LocalError::io(&objects))?;
+        let objects = objects.canonicalize().map_err(LocalError::io(&objects))?;
         let engine = |e: duckdb::Error| LocalError::Engine(format!("{}: {e}", db_file.display()));
         let conn = Connection::open(db_file).map_err(engine)?;
         conn.execute_batch(INIT_SQL).map_err(engine)?;
+        conn.execute_batch(&lockdown_sql(&objects)).map_err(engine)?;
         let last: i64 = conn
             .query_row("SELECT COALESCE(MAX(query_id), 0) FROM main.sys_load_error_detail", [], |r| r.get(0))
             .map_err(engine)?;
@@ -168,7 +196,8 @@ impl Warehouse {
     /// A new session (its own connection: its own transaction, temporary tables and variables).
     pub fn session(&self) -> Result<Session<'_>, ExecError> {
         let conn = self.root.lock().map_err(|_| ExecError::Sql("warehouse lock poisoned".into()))?.try_clone()?;
-        conn.execute_batch("SET TimeZone = 'UTC'; SET search_path = 'public,main';")?;
+        // UTC is set for every connection at open, before the configuration was locked.
+        conn.execute_batch("SET search_path = 'public,main';")?;
         Ok(Session {
             interrupt: conn.interrupt_handle(),
             conn,
@@ -184,14 +213,17 @@ impl Warehouse {
     }
 
     /// Path of an object of the S3 stand-in, refusing keys that would leave the bucket's folder.
+    /// A key that starts with `/` would make `join` start again at the file system's root; `..` and `.` would
+    /// walk out of (or around) the bucket: none of them is a key the S3 stand-in can hold.
     fn object_path(&self, bucket: &str, key: &str) -> Option<PathBuf> {
-        if bucket.is_empty() || bucket.contains('/') || bucket.starts_with('.') {
+        if bucket.is_empty() || bucket.contains(['/', '\\', '\0']) || bucket.starts_with('.') {
             return None;
         }
-        if key.split('/').any(|part| part == ".." || part == ".") {
+        if key.starts_with('/') || key.contains('\0') || key.split('/').any(|part| part == ".." || part == ".") {
             return None;
         }
-        Some(self.objects.join(bucket).join(key))
+        let path = self.objects.join(bucket).join(key);
+        path.starts_with(&self.objects).then_some(path)
     }
 
     /// Keys under a prefix (Redshift's rule: every key that starts with it), sorted.

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use redscribe_core::retry::Backoff;
 use redscribe_core::Disposition;
 
 use crate::AwsError;
@@ -24,8 +25,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// Full jitter: a random wait between zero and the exponential bound.
     pub fn delay(&self, attempt: u32) -> Duration {
-        let bound = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.cap);
-        bound.mul_f64(fastrand::f64())
+        Backoff { base: self.base, cap: self.cap }.delay(attempt)
     }
 
     /// Runs `call` until it succeeds, fails for good, or the attempts are used up.

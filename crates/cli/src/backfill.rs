@@ -63,7 +63,7 @@ async fn backfill(target: &Target, bucket: &str, prefix: &str, pass: &PassArgs) 
         })
         .collect();
     let skipped = total - events.len();
-    let pass = process_and_load(target, bucket, events, pass).await?;
+    let pass = process_and_load(target, bucket, events.into_iter().map(|e| vec![e]).collect(), pass).await?;
     println!(
         "redscribe backfill: {total} object(s) under s3://{bucket}/{prefix}, done in {:.1} s",
         started.elapsed().as_secs_f64()

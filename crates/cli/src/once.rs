@@ -2,18 +2,17 @@
 //! `backfill`, `replay` and `demo` share.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
-
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use redscribe_core::emf::Recorder;
 use redscribe_core::events::ObjectEvent;
 use redscribe_core::metrics::Metric;
-use redscribe_core::ports::Transcriber;
-use redscribe_pipeline::drive::{process_all, BatchLimits, Outcome};
-use redscribe_pipeline::{LoadReport, Processed, ResultFile};
+use redscribe_core::ports::{PortError, Transcriber};
+use redscribe_pipeline::driver::{BatchLimits, Driver, DriverConfig, Item, Job, Listener, Retries, Settled};
+use redscribe_pipeline::invoke::Outcome;
+use redscribe_pipeline::{LoadReport, Processed};
 use redscribe_whisper::{DecodeOptions, Engine, EngineConfig, WhisperTranscriber};
 
 use crate::target::Target;
@@ -113,8 +112,11 @@ pub fn bar(len: u64, what: &'static str) -> ProgressBar {
 
 /// What a pass did.
 pub struct Pass {
+    /// The last outcome of each recording.
     pub outcomes: Vec<Outcome>,
     pub report: LoadReport,
+    /// How each job (by its index in the jobs given) settled.
+    pub settled: Vec<Option<Settled>>,
 }
 
 impl Pass {
@@ -123,9 +125,14 @@ impl Pass {
         self.outcomes.iter().filter_map(|(_, r)| r.as_ref().ok())
     }
 
-    /// Events that failed transiently: to be tried again.
+    /// Jobs still failing transiently: to be tried again.
     pub fn retry_later(&self) -> usize {
-        self.outcomes.iter().filter(|(_, r)| r.is_err()).count()
+        self.settled.iter().filter(|s| !matches!(s, Some(Settled::Done))).count()
+    }
+
+    /// Whether job `i` is settled for good (loaded, or quarantined): its event can be acknowledged.
+    pub fn done(&self, i: usize) -> bool {
+        matches!(self.settled.get(i), Some(Some(Settled::Done)))
     }
 
     pub fn rejected(&self) -> BTreeMap<&'static str, usize> {
@@ -166,35 +173,76 @@ impl Pass {
     }
 }
 
-/// Processes `events` with the target's transcribe stage, then loads every result file through its load stage
-/// (manifests and quarantine records in `bucket`).
+/// A pass's listener: progress bars, the last outcome of each recording, and how each job settled.
+struct Progress {
+    process: ProgressBar,
+    load: ProgressBar,
+    outcomes: BTreeMap<(String, String, Option<String>, Option<String>), Outcome>,
+    report: LoadReport,
+    settled: Vec<Option<Settled>>,
+}
+
+impl Listener<usize> for Progress {
+    fn processed(&mut self, event: &ObjectEvent, outcome: &Result<Processed, PortError>) {
+        let key = (event.bucket.clone(), event.key.clone(), event.version_id.clone(), event.sequencer.clone());
+        match outcome {
+            Err(e) => self.process.println(format!("s3://{}/{}: {e} (will be tried again)", event.bucket, event.key)),
+            Ok(_) if !self.outcomes.contains_key(&key) => {
+                self.process.inc(1);
+                self.load.inc_length(1);
+            }
+            Ok(_) => {}
+        }
+        self.outcomes.insert(key, (event.clone(), outcome.clone()));
+    }
+
+    fn loaded(&mut self, report: &LoadReport) {
+        self.load.inc((report.loaded.len() + report.rejected.len()) as u64);
+        self.report.loaded.extend(report.loaded.iter().cloned());
+        self.report.rejected.extend(report.rejected.iter().cloned());
+        self.report.batches += report.batches;
+    }
+
+    fn settled(&mut self, job: usize, settled: Settled) {
+        self.settled[job] = Some(settled);
+    }
+}
+
+/// Processes the jobs' events with the target's transcribe stage and loads every result file through its load
+/// stage (manifests and quarantine records in `bucket`), on the one driver; transient failures are retried a few
+/// times within the pass. Job `i` of the answer's `settled` is the `i`-th job given.
 pub async fn process_and_load(
     target: &Target,
     bucket: &str,
-    events: Vec<ObjectEvent>,
+    jobs: Vec<Vec<ObjectEvent>>,
     args: &PassArgs,
 ) -> anyhow::Result<Pass> {
-    let progress = bar(events.len() as u64, "process");
-    let outcomes = process_all(
-        target.stage(args.jsonl, args.speech.transcriber(Some(&target.metrics))?),
-        events,
-        usize::from(args.concurrency),
-        |(event, result)| {
-            if let Err(e) = result {
-                progress.println(format!("s3://{}/{}: {e} (kept for another attempt)", event.bucket, event.key));
-            }
-            progress.inc(1);
-        },
-    )
-    .await;
-    progress.finish_with_message("done");
-
-    let files: Vec<ResultFile> =
-        outcomes.iter().filter_map(|(_, r)| r.as_ref().ok().map(|p| p.file().clone())).collect();
-    let progress = bar(files.len() as u64, "load");
-    let loader = target.loader(bucket);
+    let events: usize = jobs.iter().map(Vec::len).sum();
+    let mut progress = Progress {
+        process: bar(events as u64, "process"),
+        load: bar(0, "load"),
+        outcomes: BTreeMap::new(),
+        report: LoadReport::default(),
+        settled: vec![None; jobs.len()],
+    };
+    let stage = target.stage(args.jsonl, args.speech.transcriber(Some(&target.metrics))?);
+    let config = DriverConfig {
+        concurrency: usize::from(args.concurrency),
+        batch: args.limits(),
+        // A pass loads when its batch is full or its input is done.
+        batch_age: Duration::from_secs(24 * 3600),
+        retries: Retries::BRIEF,
+        ..DriverConfig::default()
+    };
+    let jobs = jobs
+        .into_iter()
+        .enumerate()
+        .map(|(token, events)| Job { token, items: events.into_iter().map(Item::Recording).collect() })
+        .collect();
     let started = Instant::now();
-    let report = loader.load_in_batches(files, args.limits(), |n| progress.inc(n as u64)).await.context("loading")?;
-    progress.finish_with_message(format!("done in {:.1} s", started.elapsed().as_secs_f64()));
-    Ok(Pass { outcomes, report })
+    let driver = Driver::new(stage, Arc::new(target.loader(bucket)), config);
+    driver.run_all(jobs, &mut progress).await;
+    progress.process.finish_with_message("done");
+    progress.load.finish_with_message(format!("done in {:.1} s", started.elapsed().as_secs_f64()));
+    Ok(Pass { outcomes: progress.outcomes.into_values().collect(), report: progress.report, settled: progress.settled })
 }

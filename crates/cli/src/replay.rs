@@ -72,15 +72,22 @@ async fn replay(target: &Target, args: &ReplayArgs) -> anyhow::Result<()> {
         let e = &r.recording;
         groups.entry((e.bucket.clone(), e.key.clone(), e.version_id.clone())).or_default().push(r);
     }
-    let events = groups.values().map(|rs| rs[0].recording.clone()).collect();
+    let events = groups.values().map(|rs| vec![rs[0].recording.clone()]).collect();
     let pass = process_and_load(target, &args.bucket, events, &args.pass).await?;
 
     // Loaded (or quarantined anew, with the record that now stands for it): the old records go.
     let mut settled = 0usize;
-    for (event, result) in &pass.outcomes {
-        let Ok(processed) = result else { continue };
-        let key = (event.bucket.clone(), event.key.clone(), event.version_id.clone());
-        for record in groups.get(&key).into_iter().flatten() {
+    for (i, (key, group)) in groups.iter().enumerate() {
+        // Only a recording whose new outcome is loaded: one still failing keeps its records.
+        if !pass.done(i) {
+            continue;
+        }
+        let processed = pass.outcomes.iter().find_map(|(event, result)| {
+            let same = (&event.bucket, &event.key, &event.version_id) == (&key.0, &key.1, &key.2);
+            result.as_ref().ok().filter(|_| same)
+        });
+        let Some(processed) = processed else { continue };
+        for record in group {
             settle(&*target.objects, &args.bucket, record, processed).await?;
             settled += 1;
         }

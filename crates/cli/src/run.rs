@@ -89,25 +89,27 @@ pub async fn run_on(target: &Target, args: &RunArgs) -> anyhow::Result<()> {
     }
     progress.finish_with_message("done");
 
-    // Every pending event: this run's, and any an earlier run left unacknowledged.
+    // Every pending event: this run's, and any an earlier run left unacknowledged; one job per event.
     let deliveries = services.take_pending();
-    let mut events = Vec::new();
+    let mut jobs = Vec::with_capacity(deliveries.len());
     let mut skipped = 0usize;
     for d in &deliveries {
         match normalize(&d.event, &target.layout) {
             Ok(n) => {
                 skipped += n.skipped.len();
-                events.extend(n.objects);
+                jobs.push(n.objects);
             }
             Err(e) => {
                 tracing::warn!(seq = d.seq, error = %e, "unreadable event");
                 skipped += 1;
+                jobs.push(Vec::new());
             }
         }
     }
-    let pass = process_and_load(target, &args.bucket, events, &args.pass).await?;
-    if pass.retry_later() == 0 {
-        for d in &deliveries {
+    let pass = process_and_load(target, &args.bucket, jobs, &args.pass).await?;
+    // Acknowledged one by one: an event still failing stays in the journal for the next run or `serve`.
+    for (i, d) in deliveries.iter().enumerate() {
+        if pass.done(i) {
             services.journal.ack(d.seq)?;
         }
     }

@@ -76,6 +76,9 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// The speech model failed on audio that decoded fine.
     TranscriptionFailed,
+    /// Processing the recording crashed (a panic in the decoder, the transcriber or the stage): a bug that this
+    /// recording triggers every time. Quarantined with the panic's message, for a fix and a replay.
+    Crashed,
     /// The warehouse rejected the load of this file.
     LoadRejected,
     /// An invocation payload or queue message that is not an event redscribe understands.
@@ -86,7 +89,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in a stable order (used by dashboards, alarms and tests).
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::EmptyObject,
         ErrorCode::NotAudio,
         ErrorCode::UnsupportedCodec,
@@ -101,6 +104,7 @@ impl ErrorCode {
         ErrorCode::Throttled,
         ErrorCode::ServiceUnavailable,
         ErrorCode::TranscriptionFailed,
+        ErrorCode::Crashed,
         ErrorCode::LoadRejected,
         ErrorCode::InvalidEvent,
         ErrorCode::Internal,
@@ -123,6 +127,7 @@ impl ErrorCode {
             ErrorCode::Throttled => "throttled",
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::TranscriptionFailed => "transcription_failed",
+            ErrorCode::Crashed => "crashed",
             ErrorCode::LoadRejected => "load_rejected",
             ErrorCode::InvalidEvent => "invalid_event",
             ErrorCode::Internal => "internal",
@@ -150,6 +155,7 @@ impl ErrorCode {
             | ErrorCode::ObjectNotFound
             | ErrorCode::AccessDenied
             | ErrorCode::TranscriptionFailed
+            | ErrorCode::Crashed
             | ErrorCode::LoadRejected
             | ErrorCode::InvalidEvent => Disposition::Quarantine,
         }

@@ -175,7 +175,7 @@ impl FunctionConfig {
             s3_path_style: flag("REDSCRIBE_S3_PATH_STYLE", false)?,
             warehouse,
             load: crate::invoke::LoadLimits {
-                batch: crate::drive::BatchLimits {
+                batch: crate::driver::BatchLimits {
                     files: number("REDSCRIBE_LOAD_BATCH_FILES", 1000, 1, 100_000)?,
                     ..Default::default()
                 },

@@ -12,28 +12,32 @@
 //! in batches while the invocation has time for another. Files left over are retried (SQS) or found by the next
 //! sweep. The function is the table's one writer (reserved concurrency 1).
 //!
-//! Nothing here knows the Lambda runtime: `lambdas/` pass payloads in and answers out.
+//! Both run on the one [`crate::driver`]: an invocation is a set of jobs, one per SQS message. Nothing here knows the
+//! Lambda runtime: `lambdas/` pass payloads in and answers out.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use redscribe_core::events::{normalize, normalize_results, InvalidMessage, Normalized};
-use redscribe_core::identity::recording_id;
+use redscribe_core::events::{normalize, normalize_results, ObjectEvent};
 use redscribe_core::layout::Layout;
 use redscribe_core::ports::{ObjectStore, PortError, Warehouse};
-use redscribe_core::{CoreError, Disposition, ErrorCode};
+use redscribe_core::{Disposition, ErrorCode};
 use serde_json::{json, Value};
 
-use crate::drive::{process_all, BatchLimits, Outcome};
+use crate::driver::{admit, is_sqs_batch, BatchLimits, Driver, DriverConfig, Item, Job, Listener, Retries, Settled};
 use crate::load::{LoadReport, Loader};
 use crate::pending::{read_back, settled, sweep, Candidate};
 use crate::transcribe::{Processed, ResultFile, TranscribeStage};
 
+/// What processing one event gave: a result (written, or quarantined), or a transient failure to retry.
+pub type Outcome = (ObjectEvent, Result<Processed, PortError>);
+
 /// What one invocation did.
 #[derive(Debug)]
 pub struct Invocation {
+    /// The last outcome of each recording (a recording retried within the invocation appears once).
     pub outcomes: Vec<Outcome>,
     /// Records acknowledged without processing (test events, folder markers, the pipeline's own outputs, …).
     pub skipped: usize,
@@ -54,6 +58,52 @@ impl Invocation {
     }
 }
 
+/// Jobs by SQS message (`None`: a direct invocation's records), and what they settled as.
+#[derive(Default)]
+struct Answers {
+    outcomes: BTreeMap<(String, String, Option<String>), Outcome>,
+    report: LoadReport,
+    retry: BTreeMap<Option<String>, PortError>,
+}
+
+impl Listener<Option<String>> for Answers {
+    fn processed(&mut self, event: &ObjectEvent, outcome: &Result<Processed, PortError>) {
+        let key = (event.bucket.clone(), event.key.clone(), event.message_id.clone());
+        self.outcomes.insert(key, (event.clone(), outcome.clone()));
+    }
+
+    fn loaded(&mut self, report: &LoadReport) {
+        self.report.loaded.extend(report.loaded.iter().cloned());
+        self.report.rejected.extend(report.rejected.iter().cloned());
+        self.report.batches += report.batches;
+    }
+
+    fn settled(&mut self, token: Option<String>, settled: Settled) {
+        if let Settled::Retry(e) = settled {
+            self.retry.insert(token, e);
+        }
+    }
+}
+
+impl Answers {
+    /// The messages to deliver again; `Err` when records of a direct invocation must be (the whole of it).
+    fn retry(&self) -> Result<Vec<String>, PortError> {
+        if let Some(e) = self.retry.get(&None) {
+            return Err(e.clone());
+        }
+        Ok(self.retry.keys().flatten().cloned().collect())
+    }
+}
+
+/// Jobs of the objects, one per SQS message (or one for a direct invocation).
+fn jobs_by_message(items: Vec<(Option<String>, Item)>) -> Vec<Job<Option<String>>> {
+    let mut by: BTreeMap<Option<String>, Vec<Item>> = BTreeMap::new();
+    for (message, item) in items {
+        by.entry(message).or_default().push(item);
+    }
+    by.into_iter().map(|(token, items)| Job { token, items }).collect()
+}
+
 /// Handles one payload. `fallback_bucket` receives quarantine records of messages that name no bucket (the
 /// configured output bucket wins when there is one). An error means a direct invocation must be retried whole.
 pub async fn transcribe_invocation<S: ObjectStore + 'static>(
@@ -64,46 +114,31 @@ pub async fn transcribe_invocation<S: ObjectStore + 'static>(
 ) -> Result<Invocation, PortError> {
     let from_sqs = is_sqs_batch(payload);
     let parsed = normalize(payload, stage.layout());
-    let normalized =
-        keep_invalid(stage.store(), stage.layout(), payload, parsed, fallback_bucket, || stage.record_invalid())
-            .await?;
-    for skipped in &normalized.skipped {
-        tracing::info!(
-            reason = skipped.reason.as_str(),
-            bucket = skipped.bucket.as_deref(),
-            key = skipped.key.as_deref(),
-            "record skipped"
-        );
-        stage.record_skipped();
-    }
-    let outcomes = process_all(stage, normalized.objects, concurrency, |_| {}).await;
-    let mut retry = BTreeSet::new();
-    let mut direct_failure = None;
-    for (event, result) in &outcomes {
-        if let Err(e) = result {
-            tracing::warn!(bucket = %event.bucket, key = %event.key, code = e.code.as_str(), "transient failure: {}", e.message);
-            match &event.message_id {
-                Some(id) => {
-                    retry.insert(id.clone());
-                }
-                None => direct_failure = Some(e.clone()),
-            }
-        }
-    }
-    if let Some(e) = direct_failure {
-        return Err(e);
-    }
-    let retry: Vec<String> = retry.into_iter().collect();
+    let normalized = admit(
+        stage.store(),
+        stage.layout(),
+        payload,
+        parsed,
+        fallback_bucket,
+        || stage.record_skipped(),
+        || stage.record_invalid(),
+    )
+    .await?;
+    let items = normalized.objects.into_iter().map(|o| (o.message_id.clone(), Item::Recording(o))).collect();
+    let config = DriverConfig { concurrency, ..DriverConfig::default() };
+    let mut answers = Answers::default();
+    Driver::transcribing(stage, config).run_all(jobs_by_message(items), &mut answers).await;
+    let retry = answers.retry()?;
     let mut invocation = Invocation {
         skipped: normalized.skipped.len(),
         invalid: normalized.invalid.len(),
-        outcomes,
+        outcomes: answers.outcomes.into_values().collect(),
         retry,
         response: Value::Null,
     };
     let (written, quarantined) = invocation.counts();
     invocation.response = if from_sqs {
-        json!({ "batchItemFailures": invocation.retry.iter().map(|id| json!({ "itemIdentifier": id })).collect::<Vec<_>>() })
+        batch_item_failures(&invocation.retry)
     } else {
         json!({
             "processed": written,
@@ -160,16 +195,59 @@ pub struct LoadInvocation {
 /// Handles one payload of the load function. `bucket` is swept and receives quarantine records of messages that
 /// name none (the layout's output bucket wins). An error means the invocation failed as a whole and is
 /// retried (for SQS: the whole batch comes back).
-pub async fn load_invocation<S: ObjectStore + 'static, W: Warehouse>(
-    loader: &Loader<S, W>,
+pub async fn load_invocation<S: ObjectStore + 'static, W: Warehouse + 'static>(
+    loader: &Arc<Loader<S, W>>,
     payload: &Value,
     deadline: Option<Instant>,
     limits: &LoadLimits,
     bucket: &str,
 ) -> Result<LoadInvocation, PortError> {
     let from_sqs = is_sqs_batch(payload);
-    let layout = loader.config().layout.clone();
     let mut out = LoadInvocation::default();
+    let candidates = candidates(loader, payload, limits, bucket, &mut out).await?;
+    if candidates.is_empty() {
+        // Nothing announced or found: no call to the warehouse.
+        out.response = load_response(&out, from_sqs);
+        return Ok(out);
+    }
+    let (items, unread) = read_candidates(loader, candidates, limits, &mut out).await?;
+    let config = DriverConfig {
+        batch: limits.batch,
+        deadline,
+        margin: limits.margin,
+        retries: Retries::BRIEF,
+        ..DriverConfig::default()
+    };
+    let mut answers = Answers::default();
+    for message in unread {
+        answers
+            .retry
+            .insert(message, PortError::new(ErrorCode::ServiceUnavailable, "reading a result file back failed"));
+    }
+    let jobs = jobs_by_message(items);
+    let files_of: HashMap<Option<String>, usize> = jobs.iter().map(|j| (j.token.clone(), j.items.len())).collect();
+    Driver::loading(loader.clone(), config).run_all(jobs, &mut answers).await;
+    out.deferred = answers.retry.keys().filter_map(|m| files_of.get(m)).sum();
+    out.report = std::mem::take(&mut answers.report);
+    match answers.retry() {
+        Ok(retry) => out.retry = retry,
+        // Without messages to name, the invocation fails as a whole and is retried.
+        Err(e) if !from_sqs => return Err(e),
+        Err(_) => {}
+    }
+    out.response = load_response(&out, from_sqs);
+    Ok(out)
+}
+
+/// The result files a payload announces (or a sweep finds), each once, less those `load_audit` has settled.
+async fn candidates<S: ObjectStore + 'static, W: Warehouse>(
+    loader: &Loader<S, W>,
+    payload: &Value,
+    limits: &LoadLimits,
+    bucket: &str,
+    out: &mut LoadInvocation,
+) -> Result<Vec<Candidate>, PortError> {
+    let layout = loader.config().layout.clone();
     let mut candidates = if is_sweep(payload) {
         let swept = layout.bucket_for(bucket);
         if swept.is_empty() {
@@ -178,8 +256,8 @@ pub async fn load_invocation<S: ObjectStore + 'static, W: Warehouse>(
         sweep(loader.store().as_ref(), &layout, swept, Utc::now().date_naive(), limits.sweep_days).await?
     } else {
         let parsed = normalize_results(payload, &layout);
-        let normalized =
-            keep_invalid(loader.store().as_ref(), &layout, payload, parsed, bucket, || loader.record_invalid()).await?;
+        let store = loader.store().as_ref();
+        let normalized = admit(store, &layout, payload, parsed, bucket, || {}, || loader.record_invalid()).await?;
         out.invalid = normalized.invalid.len();
         out.skipped = normalized.skipped.len();
         normalized
@@ -188,89 +266,56 @@ pub async fn load_invocation<S: ObjectStore + 'static, W: Warehouse>(
             .map(|o| Candidate { bucket: o.bucket, key: o.key, message_id: o.message_id })
             .collect()
     };
-    // Who announced each file (one file may be announced by several messages), then each file once.
-    let mut announced_by: HashMap<String, Vec<String>> = HashMap::new();
-    for c in &candidates {
-        announced_by.entry(c.uri()).or_default().extend(c.message_id.clone());
-    }
-    candidates.sort_by(|a, b| a.key.cmp(&b.key).then(a.bucket.cmp(&b.bucket)));
-    candidates.dedup_by(|a, b| a.uri() == b.uri());
     if candidates.is_empty() {
-        // Nothing announced or found: no call to the warehouse.
-        out.response = load_response(&out, from_sqs);
-        return Ok(out);
+        return Ok(candidates);
     }
     loader.ensure_schema().await?;
-    let uris: Vec<String> = candidates.iter().map(Candidate::uri).collect();
+    let mut uris: Vec<String> = candidates.iter().map(Candidate::uri).collect();
+    uris.sort();
+    uris.dedup();
     let done = settled(loader.warehouse(), &loader.config().tables.audit, &uris).await?;
     out.already_settled = done.len();
     candidates.retain(|c| !done.contains(&c.uri()));
+    Ok(candidates)
+}
 
-    let mut retry_uris: Vec<String> = Vec::new();
-    let mut failure: Option<PortError> = None;
-    let mut files: Vec<ResultFile> = Vec::new();
-    for (candidate, result) in read_all(loader, &layout, candidates, limits.read_concurrency).await {
+/// Reads each candidate back once (however many messages announced it) into the items of its messages. A file
+/// that is not a result file is quarantined; the messages of one that could not be read for now come back in
+/// the second list, to be retried.
+async fn read_candidates<S: ObjectStore + 'static, W: Warehouse>(
+    loader: &Loader<S, W>,
+    candidates: Vec<Candidate>,
+    limits: &LoadLimits,
+    out: &mut LoadInvocation,
+) -> Result<(Vec<(Option<String>, Item)>, BTreeSet<Option<String>>), PortError> {
+    let layout = loader.config().layout.clone();
+    let mut announced_by: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+    let mut unique = Vec::new();
+    for c in candidates {
+        let by = announced_by.entry(c.uri()).or_default();
+        if by.is_empty() {
+            unique.push(c.clone());
+        }
+        by.push(c.message_id);
+    }
+    let mut items = Vec::new();
+    let mut unread = BTreeSet::new();
+    for (candidate, result) in read_all(loader, &layout, unique, limits.read_concurrency).await {
+        let messages = announced_by.remove(&candidate.uri()).unwrap_or_default();
         match result {
-            Ok(file) => files.push(file),
+            Ok(file) => items.extend(messages.into_iter().map(|m| (m, Item::Result(file.clone())))),
             Err(e) if e.code.disposition() == Disposition::Quarantine => {
                 loader.quarantine_unreadable(&candidate.bucket, &candidate.key, &e.message).await?;
                 out.unreadable += 1;
             }
             Err(e) => {
                 tracing::warn!(file = %candidate.uri(), code = e.code.as_str(), "reading the result file failed: {}", e.message);
-                retry_uris.push(candidate.uri());
-                failure = Some(e);
+                out.deferred += 1;
+                unread.extend(messages);
             }
         }
     }
-
-    let mut longest = Duration::ZERO;
-    let mut batches = limits.batch.batches(files).into_iter();
-    while let Some(batch) = batches.next() {
-        let needed = limits.margin.max(longest.mul_f64(1.5));
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let outcome = if left.is_some_and(|left| left < needed) {
-            tracing::info!(
-                left_ms = left.unwrap_or_default().as_millis() as u64,
-                needed_ms = needed.as_millis() as u64,
-                "no time for another batch"
-            );
-            None
-        } else {
-            let started = Instant::now();
-            let result = loader.load(batch.clone()).await;
-            longest = longest.max(started.elapsed());
-            Some(result)
-        };
-        match outcome {
-            Some(Ok(report)) => {
-                out.report.loaded.extend(report.loaded);
-                out.report.rejected.extend(report.rejected);
-                out.report.batches += report.batches;
-            }
-            stopped => {
-                if let Some(Err(e)) = stopped {
-                    tracing::warn!(code = e.code.as_str(), files = batch.len(), "load failed: {}", e.message);
-                    failure = Some(e);
-                }
-                for file in batch.into_iter().chain(batches.by_ref().flatten()) {
-                    retry_uris.push(file.uri());
-                    out.deferred += 1;
-                }
-            }
-        }
-    }
-    let retry: BTreeSet<String> =
-        retry_uris.iter().flat_map(|uri| announced_by.get(uri).cloned().unwrap_or_default()).collect();
-    out.retry = retry.into_iter().collect();
-    if let Some(e) = failure {
-        // Without messages to name, the invocation fails as a whole and is retried.
-        if !from_sqs {
-            return Err(e);
-        }
-    }
-    out.response = load_response(&out, from_sqs);
-    Ok(out)
+    Ok((items, unread))
 }
 
 /// Reads candidates back, at most `concurrency` at a time, in the candidates' order.
@@ -302,9 +347,13 @@ async fn read_all<S: ObjectStore + 'static, W: Warehouse>(
     read.into_iter().map(|(_, c, r)| (c, r)).collect()
 }
 
+fn batch_item_failures(retry: &[String]) -> Value {
+    json!({ "batchItemFailures": retry.iter().map(|id| json!({ "itemIdentifier": id })).collect::<Vec<_>>() })
+}
+
 fn load_response(out: &LoadInvocation, from_sqs: bool) -> Value {
     if from_sqs {
-        json!({ "batchItemFailures": out.retry.iter().map(|id| json!({ "itemIdentifier": id })).collect::<Vec<_>>() })
+        batch_item_failures(&out.retry)
     } else {
         json!({
             "loaded": out.report.loaded.len(),
@@ -320,67 +369,4 @@ fn load_response(out: &LoadInvocation, from_sqs: bool) -> Value {
 /// Whether the payload asks for a sweep: an EventBridge schedule's `Scheduled Event`, or `{"sweep": true}`.
 fn is_sweep(payload: &Value) -> bool {
     (payload["source"] == "aws.events" && payload["detail-type"] == "Scheduled Event") || payload["sweep"] == true
-}
-
-/// Whether the payload is an SQS batch (its answer is `batchItemFailures`).
-fn is_sqs_batch(payload: &Value) -> bool {
-    payload["Records"].as_array().is_some_and(|r| r.iter().any(|r| r["eventSource"] == "aws:sqs"))
-}
-
-/// The SQS record with this message id.
-fn sqs_record<'a>(payload: &'a Value, message_id: &str) -> Option<&'a Value> {
-    payload["Records"].as_array()?.iter().find(|r| r["messageId"] == message_id)
-}
-
-/// The work a payload holds, every message in it that is not an event kept under `rejected/invalid_event/`
-/// (`counted` once for each). A payload that is not one event at all is kept whole and comes back as one invalid
-/// message and no work: acknowledged, not retried.
-async fn keep_invalid<S: ObjectStore + ?Sized>(
-    store: &S,
-    layout: &Layout,
-    payload: &Value,
-    parsed: Result<Normalized, CoreError>,
-    fallback_bucket: &str,
-    counted: impl Fn(),
-) -> Result<Normalized, PortError> {
-    let normalized = parsed.unwrap_or_else(|e| Normalized {
-        invalid: vec![InvalidMessage { message_id: None, reason: e.to_string() }],
-        ..Normalized::default()
-    });
-    for invalid in &normalized.invalid {
-        let message = invalid.message_id.as_deref().and_then(|id| sqs_record(payload, id)).unwrap_or(payload);
-        quarantine_invalid(store, layout, invalid, message, fallback_bucket).await?;
-        counted();
-    }
-    Ok(normalized)
-}
-
-/// Keeps a message that is not an event under `rejected/invalid_event/`, whole, with the reason.
-async fn quarantine_invalid<S: ObjectStore + ?Sized>(
-    store: &S,
-    layout: &Layout,
-    invalid: &InvalidMessage,
-    message: &Value,
-    fallback_bucket: &str,
-) -> Result<(), PortError> {
-    let now = Utc::now();
-    let body = serde_json::to_vec(message).map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
-    // Named by the message id when there is one (a redelivery overwrites its own record), else by the content.
-    let name = match &invalid.message_id {
-        Some(id) => recording_id("sqs", id),
-        None => recording_id("payload", &String::from_utf8_lossy(&body)),
-    };
-    let key = layout.rejected_key(ErrorCode::InvalidEvent, now.date_naive(), &name, "message");
-    let record = json!({
-        "reason": ErrorCode::InvalidEvent.as_str(),
-        "message": invalid.reason,
-        "message_id": invalid.message_id,
-        "payload": message,
-        "rejected_at": now,
-        "pipeline_version": redscribe_core::PIPELINE_VERSION,
-    });
-    let bucket = layout.bucket_for(fallback_bucket).to_string();
-    crate::put_json(store, &bucket, &key, &record).await?;
-    tracing::warn!(message_id = invalid.message_id.as_deref(), key, "invalid message quarantined: {}", invalid.reason);
-    Ok(())
 }

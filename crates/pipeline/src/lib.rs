@@ -11,11 +11,12 @@
 //! - [`invoke`]: one Lambda invocation of either stage and its answer (`batchItemFailures` for SQS): the transcribe
 //!   stage for recordings (S3, SQS, SNS in SQS, EventBridge), the load stage for announced or swept result files.
 //! - [`pending`]: result files the load stage has yet to load, read back from S3.
-//! - [`drive`]: many events at once (bounded concurrency), then loads in batches.
+//! - [`driver`]: the one driver every front end runs: normalise → process (bounded concurrency, retries with
+//!   backoff, crashes caught) → batch by count, bytes and age → load (a failing file isolated) → acknowledge.
 //! - [`replay`]: quarantine records back into the events they came from.
 
 pub mod config;
-pub mod drive;
+pub mod driver;
 pub mod invoke;
 pub mod load;
 pub mod migrate;

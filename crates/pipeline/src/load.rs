@@ -211,6 +211,24 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         self.settle_rejected(rejected, message).await
     }
 
+    /// Quarantines a result file the warehouse refuses for a reason no error table names (the driver found it by
+    /// loading it alone): a record and a `load_audit` row, so nothing tries it again.
+    pub async fn reject(&self, file: &ResultFile, message: &str) -> Result<(), PortError> {
+        // Named by the file: a rejection tried again (its audit row failed transiently) rewrites its own record,
+        // and its audit statement carries the same client token.
+        let batch_id = format!("isolated-{}", redscribe_core::identity::recording_id("isolated", &file.uri()));
+        let rejected = Rejected {
+            uri: file.uri(),
+            id: &file.id,
+            recording: recording_json(&file.source),
+            batch_id: &batch_id,
+            manifest_uri: None,
+        };
+        self.settle_rejected(rejected, message).await?;
+        self.record(Metric::LoadFailures, 1.0, Some(ErrorCode::LoadRejected));
+        Ok(())
+    }
+
     /// Settles a result file that cannot be read back (not Parquet, not a result row): a quarantine record naming
     /// the file, and a `load_audit` row, so no announcement or sweep tries it again. `replay` cannot remake it
     /// (the file names no recording); the record says so by its `null` recording.

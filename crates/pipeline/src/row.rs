@@ -18,6 +18,22 @@ pub struct Location {
     pub uploaded_at: Option<DateTime<Utc>>,
 }
 
+impl Location {
+    /// Where the event says the recording is; what reading it adds (content type, ETag, size) comes later.
+    pub fn of(event: &redscribe_core::events::ObjectEvent) -> Location {
+        Location {
+            bucket: event.bucket.clone(),
+            key: event.key.clone(),
+            version_id: event.version_id.clone(),
+            etag: event.etag.clone(),
+            sequencer: event.sequencer.clone(),
+            size: event.size,
+            content_type: None,
+            uploaded_at: event.event_time,
+        }
+    }
+}
+
 /// The row: `metadata_only` with the audio metadata, or `failed` with the classified error.
 pub fn result_row(
     at: &Location,

@@ -1,5 +1,5 @@
 //! The transcribe stage, for one object event: read → probe → row → Parquet (+ JSON Lines), or a quarantine
-//! record. Until the transcription port lands, rows are `metadata_only`.
+//! record. Without a transcriber, rows are `metadata_only`.
 //!
 //! Outputs are written before [`TranscribeStage::process`] returns, so a caller that acknowledges the event only
 //! after `Ok` never loses one. A transient failure (throttling, 5xx) is returned as an error to retry; a
@@ -18,7 +18,7 @@ use redscribe_core::events::ObjectEvent;
 use redscribe_core::identity::version_token;
 use redscribe_core::layout::{FileFormat, Layout};
 use redscribe_core::metrics::{Metric, Stage};
-use redscribe_core::ports::{ObjectStore, PortError, Transcriber, Transcription};
+use redscribe_core::ports::{ObjectStore, PortError, StoredObject, Transcriber, Transcription};
 use redscribe_core::record::{results_batch, segments_batch, SegmentRow, Status};
 use redscribe_core::{Disposition, ErrorCode};
 use serde_json::json;
@@ -145,122 +145,144 @@ impl<S: ObjectStore> TranscribeStage<S> {
         }
     }
 
-    /// Processes one object event. `Err` only for failures worth retrying.
+    /// Processes one object event: read, hear, write. `Err` only for failures worth retrying.
     pub async fn process(&self, event: &ObjectEvent) -> Result<Processed, PortError> {
         let started = Instant::now();
         self.record(Metric::RecordingsReceived, 1.0, Stage::Receive, None);
-        let mut location = Location {
-            bucket: event.bucket.clone(),
-            key: event.key.clone(),
-            version_id: event.version_id.clone(),
-            etag: event.etag.clone(),
-            sequencer: event.sequencer.clone(),
-            size: event.size,
-            content_type: None,
-            uploaded_at: event.event_time,
-        };
-        // A span per stage (exported as OpenTelemetry spans by the Lambdas), named by the recording. Log lines are
-        // written outside them, in the caller's span (which carries the request id).
+        let mut location = Location::of(event);
         let id = redscribe_core::identity::recording_id(&event.bucket, &event.key);
-        let got = if event.size == Some(0) {
-            // The event says there is nothing to read: no request needed to reject it.
-            Err(PortError::new(ErrorCode::EmptyObject, "the object is empty (0 bytes)"))
-        } else {
-            let span = tracing::info_span!("download", %id, bucket = %event.bucket, key = %event.key);
-            self.store.get(&event.bucket, &event.key, event.version_id.as_deref()).instrument(span).await
-        };
-        self.record(Metric::StageLatency, ms(started), Stage::Download, None);
-        let mut failed_stage = Stage::Download;
-        let mut transcript: Option<Transcription> = None;
-        let outcome = match got {
-            Ok(object) => {
-                failed_stage = Stage::Decode;
-                let decode_started = Instant::now();
-                location.content_type = object.content_type.clone();
-                location.etag = location.etag.or(object.etag.clone());
-                location.size = Some(object.body.len() as i64);
-                // Probing, decoding and transcribing are CPU work: off the async threads.
-                let transcriber = self.transcriber.clone();
-                let span = if transcriber.is_some() {
-                    tracing::info_span!("transcribe", %id, audio_s = tracing::field::Empty, rtf = tracing::field::Empty)
-                } else {
-                    tracing::info_span!("decode", %id)
-                };
-                let heard: Heard = tokio::task::spawn_blocking(move || listen(object.body, transcriber.as_deref()))
-                    .instrument(span.clone())
-                    .await
-                    .map_err(|e| PortError::new(ErrorCode::Internal, format!("decode task: {e}")))?;
-                if let Some(t) = heard.1.as_ref().filter(|t| t.audio_seconds > 0.0) {
-                    span.record("audio_s", t.audio_seconds).record("rtf", t.decode_seconds / t.audio_seconds);
-                }
-                drop(span);
-                // Decode (probe, decode to 16 kHz) and transcribe latencies apart: the transcriber times itself.
-                let transcribe_ms = heard.1.as_ref().map_or(0.0, |t| t.decode_seconds * 1000.0);
-                self.record(Metric::StageLatency, (ms(decode_started) - transcribe_ms).max(0.0), Stage::Decode, None);
-                if let Some(t) = &heard.1 {
-                    self.record(Metric::StageLatency, transcribe_ms, Stage::Transcribe, None);
-                    self.record(Metric::AudioSecondsTranscribed, t.audio_seconds, Stage::Transcribe, None);
-                    if t.text.is_empty() {
-                        self.record(Metric::TranscriptsEmpty, 1.0, Stage::Transcribe, None);
-                    }
-                    if t.quality_flag == "repetition" {
-                        self.record(Metric::RepetitionsDetected, 1.0, Stage::Transcribe, None);
-                    }
-                    if t.audio_seconds > 0.0 {
-                        self.record(
-                            Metric::RealTimeFactor,
-                            t.decode_seconds / t.audio_seconds,
-                            Stage::Transcribe,
-                            None,
-                        );
-                    }
-                }
-                if matches!(&heard.0, Err((ErrorCode::TranscriptionFailed, _))) {
-                    failed_stage = Stage::Transcribe;
-                }
-                transcript = heard.1;
-                heard.0
-            }
+        let object = match self.read(event, &id, started).await {
+            Ok(object) => object,
             Err(e) if e.code.disposition() == Disposition::Retry => {
                 self.record(Metric::RecordingsFailed, 1.0, Stage::Download, Some(e.code));
                 return Err(e);
             }
-            Err(e) => Err((e.code, e.message)),
+            Err(e) => return self.write(event, &location, Failure::at(Stage::Download, e), None, started).await,
         };
+        location.content_type = object.content_type.clone();
+        location.etag = location.etag.or(object.etag.clone());
+        location.size = Some(object.body.len() as i64);
+        let (heard, transcript) = self.hear(object.body, &id).await;
+        match heard {
+            Ok(metadata) => self.write(event, &location, Ok(metadata), transcript, started).await,
+            Err(failure) => self.write(event, &location, Err(failure), None, started).await,
+        }
+    }
+
+    /// Quarantines a recording without reading it again: a `failed` row with `code` and a quarantine record. What
+    /// the driver does with a recording whose processing crashed outside the stage's own guard.
+    pub async fn quarantine(
+        &self,
+        event: &ObjectEvent,
+        code: ErrorCode,
+        message: &str,
+    ) -> Result<Processed, PortError> {
+        let failure = Failure { stage: Stage::Receive, code, message: message.to_string() };
+        self.write(event, &Location::of(event), Err(failure), None, Instant::now()).await
+    }
+
+    /// Step 1: the object's bytes, or why there are none. A zero-byte event needs no request to be refused.
+    async fn read(&self, event: &ObjectEvent, id: &str, started: Instant) -> Result<StoredObject, PortError> {
+        let got = if event.size == Some(0) {
+            Err(PortError::new(ErrorCode::EmptyObject, "the object is empty (0 bytes)"))
+        } else {
+            // A span per stage (exported as OpenTelemetry spans by the Lambdas), named by the recording. Log lines
+            // are written outside them, in the caller's span (which carries the request id).
+            let span = tracing::info_span!("download", %id, bucket = %event.bucket, key = %event.key);
+            self.store.get(&event.bucket, &event.key, event.version_id.as_deref()).instrument(span).await
+        };
+        self.record(Metric::StageLatency, ms(started), Stage::Download, None);
+        got
+    }
+
+    /// Step 2: probe, decode and transcribe — CPU work, off the async threads. A panic in there (a decoder or
+    /// model bug this recording triggers) is caught and becomes the recording's failure, `crashed`, with the
+    /// panic's message: never retried, never the end of the process.
+    async fn hear(&self, body: Vec<u8>, id: &str) -> (Result<AudioMetadata, Failure>, Option<Transcription>) {
+        let decode_started = Instant::now();
+        let transcriber = self.transcriber.clone();
+        let span = if transcriber.is_some() {
+            tracing::info_span!("transcribe", %id, audio_s = tracing::field::Empty, rtf = tracing::field::Empty)
+        } else {
+            tracing::info_span!("decode", %id)
+        };
+        let joined =
+            tokio::task::spawn_blocking(move || listen(body, transcriber.as_deref())).instrument(span.clone()).await;
+        let (heard, transcript): Heard = match joined {
+            Ok(heard) => heard,
+            Err(e) => (Err((ErrorCode::Crashed, crash_message(e))), None),
+        };
+        if let Some(t) = transcript.as_ref().filter(|t| t.audio_seconds > 0.0) {
+            span.record("audio_s", t.audio_seconds).record("rtf", t.decode_seconds / t.audio_seconds);
+        }
+        drop(span);
+        // Decode (probe, decode to 16 kHz) and transcribe latencies apart: the transcriber times itself.
+        let transcribe_ms = transcript.as_ref().map_or(0.0, |t| t.decode_seconds * 1000.0);
+        self.record(Metric::StageLatency, (ms(decode_started) - transcribe_ms).max(0.0), Stage::Decode, None);
+        if let Some(t) = &transcript {
+            self.record_transcript(t, transcribe_ms);
+        }
+        let failed_stage = |code: ErrorCode| match code {
+            ErrorCode::TranscriptionFailed => Stage::Transcribe,
+            _ => Stage::Decode,
+        };
+        let heard = heard.map_err(|(code, message)| Failure { stage: failed_stage(code), code, message });
+        (heard, transcript)
+    }
+
+    fn record_transcript(&self, t: &Transcription, transcribe_ms: f64) {
+        self.record(Metric::StageLatency, transcribe_ms, Stage::Transcribe, None);
+        self.record(Metric::AudioSecondsTranscribed, t.audio_seconds, Stage::Transcribe, None);
+        if t.text.is_empty() {
+            self.record(Metric::TranscriptsEmpty, 1.0, Stage::Transcribe, None);
+        }
+        if t.quality_flag == "repetition" {
+            self.record(Metric::RepetitionsDetected, 1.0, Stage::Transcribe, None);
+        }
+        if t.audio_seconds > 0.0 {
+            self.record(Metric::RealTimeFactor, t.decode_seconds / t.audio_seconds, Stage::Transcribe, None);
+        }
+    }
+
+    /// Step 3: the row as Parquet (and JSON Lines), its segments, and for a failure the quarantine record; then
+    /// the recording's metrics and its one log line.
+    async fn write(
+        &self,
+        event: &ObjectEvent,
+        location: &Location,
+        outcome: Result<AudioMetadata, Failure>,
+        transcript: Option<Transcription>,
+        started: Instant,
+    ) -> Result<Processed, PortError> {
         let write_started = Instant::now();
-        let write = tracing::info_span!("write", %id);
+        let write = tracing::info_span!("write", id = tracing::field::Empty);
         let processed_at = Utc::now();
-        let mut row = result_row(&location, &outcome, processed_at, started.elapsed().as_millis() as i64);
+        let failure = outcome.as_ref().err().cloned();
+        let outcome = outcome.map_err(|f| (f.code, f.message));
+        let mut row = result_row(location, &outcome, processed_at, started.elapsed().as_millis() as i64);
+        write.record("id", row.id.as_str());
         if let (Some(t), Ok(_)) = (&transcript, &outcome) {
-            row.status = Status::Transcribed;
-            row.set_text(&t.text);
-            row.model = self.transcriber.as_ref().map(|m| m.model().to_string());
-            row.language = t.language.clone();
-            row.word_count = Some(t.text.split_whitespace().count() as i32);
-            row.avg_logprob = t.avg_logprob;
-            row.no_speech_prob = t.no_speech_prob;
-            row.compression_ratio = t.compression_ratio;
-            row.quality_flag = Some(t.quality_flag.clone());
+            self.fill_transcript(&mut row, t);
         }
         let day = processed_at.date_naive();
         let version = version_token(event.version_id.as_deref(), event.etag.as_deref(), event.sequencer.as_deref());
         let out_bucket = self.config.layout.bucket_for(&event.bucket).to_string();
         let layout = &self.config.layout;
 
-        let quarantine = match &outcome {
-            Ok(_) => None,
-            Err((code, message)) => {
-                let key = layout.rejected_key(*code, day, &row.id, &version);
+        let quarantine = match &failure {
+            None => None,
+            Some(f) => {
+                let key = layout.rejected_key(f.code, day, &row.id, &version);
                 let record = json!({
-                    "reason": code.as_str(),
-                    "message": message,
+                    "reason": f.code.as_str(),
+                    "message": f.message,
                     "recording": crate::load::recording_json(event),
                     "id": row.id,
                     "rejected_at": processed_at,
                     "pipeline_version": redscribe_core::PIPELINE_VERSION,
                 });
                 crate::put_json(self.store.as_ref(), &out_bucket, &key, &record).instrument(write.clone()).await?;
-                Some((*code, key))
+                Some((f.code, key))
             }
         };
 
@@ -275,34 +297,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let segments = match transcript.as_ref().filter(|t| !t.segments.is_empty() && outcome.is_ok()) {
             None => None,
             Some(t) => {
-                let rows: Vec<SegmentRow> = t
-                    .segments
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| SegmentRow {
-                        id: row.id.clone(),
-                        object_version: row.object_version.clone(),
-                        segment_index: i as i32,
-                        start_s: s.start_s,
-                        end_s: s.end_s,
-                        text: s.text.clone(),
-                        avg_logprob: s.avg_logprob,
-                        no_speech_prob: s.no_speech_prob,
-                        processed_at,
-                        channel: i32::from(s.channel),
-                    })
-                    .collect();
-                let batch = segments_batch(&rows)
-                    .map_err(|e| PortError::new(ErrorCode::Internal, format!("building the segments: {e}")))?;
-                let body = to_parquet(&[batch])
-                    .map_err(|e| PortError::new(ErrorCode::Internal, format!("segments Parquet: {e}")))?;
                 let key = layout.segments_key(day, &row.id, &version);
-                let file = SegmentsFile { key, size: body.len() as u64, rows: rows.len() as i64 };
-                self.store
-                    .put(&out_bucket, &file.key, body, "application/vnd.apache.parquet")
-                    .instrument(write.clone())
-                    .await?;
-                Some(file)
+                Some(self.write_segments(&row, t, processed_at, &out_bucket, key).instrument(write.clone()).await?)
             }
         };
         let parquet = to_parquet(&[batch]).map_err(|e| PortError::new(ErrorCode::Internal, format!("Parquet: {e}")))?;
@@ -318,9 +314,9 @@ impl<S: ObjectStore> TranscribeStage<S> {
         };
         self.store.put(&out_bucket, &file.key, parquet, "application/vnd.apache.parquet").instrument(write).await?;
         self.record(Metric::StageLatency, ms(write_started), Stage::Write, None);
-        match &quarantine {
+        match &failure {
             None => self.record(Metric::RecordingsProcessed, 1.0, Stage::Write, None),
-            Some((code, _)) => self.record(Metric::RecordingsQuarantined, 1.0, failed_stage, Some(*code)),
+            Some(f) => self.record(Metric::RecordingsQuarantined, 1.0, f.stage, Some(f.code)),
         }
         // One line per recording: what the Logs Insights queries in dashboards/queries/ read.
         tracing::info!(
@@ -329,7 +325,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             id = %row.id,
             status = row.status.as_str(),
             error_code = row.error_code.map(ErrorCode::as_str),
-            stage = quarantine.as_ref().map(|_| failed_stage.as_str()),
+            stage = failure.as_ref().map(|f| f.stage.as_str()),
             processing_ms = started.elapsed().as_millis() as u64,
             audio_s = row.audio.as_ref().map(|a| a.duration_s),
             "processed"
@@ -339,6 +335,81 @@ impl<S: ObjectStore> TranscribeStage<S> {
             Some((code, record_key)) => Processed::Quarantined { code, file, record_key },
         })
     }
+
+    fn fill_transcript(&self, row: &mut redscribe_core::record::ResultRow, t: &Transcription) {
+        row.status = Status::Transcribed;
+        row.set_text(&t.text);
+        row.model = self.transcriber.as_ref().map(|m| m.model().to_string());
+        row.language = t.language.clone();
+        row.word_count = Some(t.text.split_whitespace().count() as i32);
+        row.avg_logprob = t.avg_logprob;
+        row.no_speech_prob = t.no_speech_prob;
+        row.compression_ratio = t.compression_ratio;
+        row.quality_flag = Some(t.quality_flag.clone());
+    }
+
+    /// The recording's `transcription_segments` file.
+    async fn write_segments(
+        &self,
+        row: &redscribe_core::record::ResultRow,
+        t: &Transcription,
+        processed_at: chrono::DateTime<Utc>,
+        bucket: &str,
+        key: String,
+    ) -> Result<SegmentsFile, PortError> {
+        let rows: Vec<SegmentRow> = t
+            .segments
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SegmentRow {
+                id: row.id.clone(),
+                object_version: row.object_version.clone(),
+                segment_index: i as i32,
+                start_s: s.start_s,
+                end_s: s.end_s,
+                text: s.text.clone(),
+                avg_logprob: s.avg_logprob,
+                no_speech_prob: s.no_speech_prob,
+                processed_at,
+                channel: i32::from(s.channel),
+            })
+            .collect();
+        let batch = segments_batch(&rows)
+            .map_err(|e| PortError::new(ErrorCode::Internal, format!("building the segments: {e}")))?;
+        let body =
+            to_parquet(&[batch]).map_err(|e| PortError::new(ErrorCode::Internal, format!("segments Parquet: {e}")))?;
+        let file = SegmentsFile { key, size: body.len() as u64, rows: rows.len() as i64 };
+        self.store.put(bucket, &file.key, body, "application/vnd.apache.parquet").await?;
+        Ok(file)
+    }
+}
+
+/// Why a recording failed, and at which stage.
+#[derive(Debug, Clone)]
+struct Failure {
+    stage: Stage,
+    code: ErrorCode,
+    message: String,
+}
+
+impl Failure {
+    fn at(stage: Stage, e: PortError) -> Result<AudioMetadata, Failure> {
+        Err(Failure { stage, code: e.code, message: e.message })
+    }
+}
+
+/// The message of a task that panicked (its payload, when it is text).
+pub fn crash_message(e: tokio::task::JoinError) -> String {
+    if !e.is_panic() {
+        return format!("the task was cancelled: {e}");
+    }
+    let payload = e.into_panic();
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into());
+    format!("panicked: {text}")
 }
 
 /// Probes the recording and, with a transcriber, decodes it to 16 kHz mono and transcribes it. A recording that
@@ -413,7 +484,7 @@ fn transcribe_streaming(
         let heard = transcriber.transcribe(&mut rx.iter());
         // Hang up first: a decoder blocked on a full channel then finishes instead of waiting forever.
         drop(rx);
-        let decoded = decoder.join().map_err(|_| (ErrorCode::Internal, "the decoder panicked".to_string()))?;
+        let decoded = decoder.join().map_err(|_| (ErrorCode::Crashed, "the decoder panicked".to_string()))?;
         decoded.map_err(|e| (e.code(), e.to_string()))?;
         heard.map_err(|e| (e.code, e.message))
     })

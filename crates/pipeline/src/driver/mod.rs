@@ -1,0 +1,161 @@
+//! The one driver of the stages, for every front end: events in → normalise ([`admit`]) → process with bounded
+//! concurrency → batch by count, bytes and age → load → acknowledge. The front ends — `run`, `demo`, `backfill`
+//! and `replay` (a one-shot summary), `serve` (journal acknowledgements) and the two Lambdas (SQS
+//! `batchItemFailures`) — differ only in where [`Job`]s come from and what their [`Listener`] does with each
+//! job's [`Settled`] outcome.
+//!
+//! What the driver guarantees, once, for all of them:
+//! - a transient failure (throttling, 5xx) of a recording or of a load is retried with jittered exponential
+//!   backoff ([`Retries`]), while everything else goes on; when the attempts are used up (or the deadline is
+//!   near) the job is settled [`Settled::Retry`], for its front end to deliver again;
+//! - a load that fails for good is split until the file to blame stands alone; that file is quarantined (a
+//!   record and a `load_audit` row) and the rest is loaded, so one bad file never holds back the others;
+//! - a crash while processing one recording is caught and the recording quarantined as `crashed`;
+//! - a job is acknowledged only when every item in it is settled: loaded, or quarantined.
+//!
+//! - [`admit`]: a payload normalised into object events; messages that are not events kept as quarantine
+//!   records.
+//! - `batch`: the batch limits and the open batch.
+//! - `isolate`: loading one batch, splitting it around a file that fails for good.
+//! - `run`: the event loop.
+
+mod admit;
+mod batch;
+mod isolate;
+mod run;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use redscribe_core::events::ObjectEvent;
+use redscribe_core::ports::{PortError, Warehouse};
+use redscribe_core::retry::Backoff;
+
+use crate::load::{LoadReport, Loader};
+use crate::transcribe::{Processed, ResultFile, TranscribeStage};
+
+pub use admit::{admit, is_sqs_batch};
+pub use batch::BatchLimits;
+
+/// One thing to settle: a recording to process (and load, when the driver has a loader), or a result file the
+/// transcribe stage already wrote, to load.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    Recording(ObjectEvent),
+    Result(ResultFile),
+}
+
+/// What a front end acknowledges as one: a journal entry, an SQS message, a replayed record, … `token` is how it
+/// knows it again.
+#[derive(Debug, Clone)]
+pub struct Job<T> {
+    pub token: T,
+    pub items: Vec<Item>,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
+    /// Every item is loaded or quarantined (or, without a loader, written): acknowledge it.
+    Done,
+    /// Some item still fails transiently after its attempts, or there was no time left: deliver it again.
+    Retry(PortError),
+}
+
+/// What a front end hears while the driver runs. Only `settled` is required.
+pub trait Listener<T> {
+    /// A recording was processed (`Err`: a transient failure; it may be retried).
+    fn processed(&mut self, _event: &ObjectEvent, _outcome: &Result<Processed, PortError>) {}
+    /// A batch was loaded (files loaded, files quarantined by the warehouse).
+    fn loaded(&mut self, _report: &LoadReport) {}
+    /// A job is settled; it will not be mentioned again.
+    fn settled(&mut self, token: T, settled: Settled);
+}
+
+/// How often a failing item is tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retries {
+    pub backoff: Backoff,
+    /// Attempts in all, the first included; `None`: until it succeeds (a long-lived `serve`).
+    pub attempts: Option<u32>,
+}
+
+impl Retries {
+    /// A few attempts within seconds: a one-shot command or a Lambda invocation, whose caller retries later.
+    pub const BRIEF: Retries = Retries {
+        backoff: Backoff { base: Duration::from_millis(200), cap: Duration::from_secs(2) },
+        attempts: Some(4),
+    };
+    /// Until it succeeds, at most 30 s apart: a long-lived process outlasts any throttling storm.
+    pub const FOREVER: Retries =
+        Retries { backoff: Backoff { base: Duration::from_millis(500), cap: Duration::from_secs(30) }, attempts: None };
+}
+
+/// How the driver runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DriverConfig {
+    /// Recordings processed at once.
+    pub concurrency: usize,
+    pub batch: BatchLimits,
+    /// Longest a processed file waits for its batch to fill (input that has ended never waits).
+    pub batch_age: Duration,
+    pub retries: Retries,
+    /// When the invocation must have answered (Lambda); nothing starts that cannot finish before it.
+    pub deadline: Option<Instant>,
+    /// No batch starts with less time left than this, or than 1.5× the longest batch so far.
+    pub margin: Duration,
+}
+
+impl Default for DriverConfig {
+    fn default() -> DriverConfig {
+        DriverConfig {
+            concurrency: 4,
+            batch: BatchLimits::default(),
+            batch_age: Duration::from_secs(1),
+            retries: Retries::BRIEF,
+            deadline: None,
+            margin: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The driver: a transcribe stage, a loader, or both.
+pub struct Driver<S, W> {
+    stage: Option<Arc<TranscribeStage<S>>>,
+    loader: Option<Arc<Loader<S, W>>>,
+    config: DriverConfig,
+}
+
+impl<S, W> Driver<S, W> {
+    /// Processes recordings and loads their results.
+    pub fn new(stage: Arc<TranscribeStage<S>>, loader: Arc<Loader<S, W>>, config: DriverConfig) -> Driver<S, W> {
+        Driver { stage: Some(stage), loader: Some(loader), config }
+    }
+
+    /// Loads result files (the load function).
+    pub fn loading(loader: Arc<Loader<S, W>>, config: DriverConfig) -> Driver<S, W> {
+        Driver { stage: None, loader: Some(loader), config }
+    }
+}
+
+impl<S> Driver<S, NoWarehouse> {
+    /// Processes recordings only (the transcribe function): a job is settled once its results are written.
+    pub fn transcribing(stage: Arc<TranscribeStage<S>>, config: DriverConfig) -> Driver<S, NoWarehouse> {
+        Driver { stage: Some(stage), loader: None, config }
+    }
+}
+
+/// The warehouse of a driver that loads nothing: it has no value, so no call can reach it.
+pub enum NoWarehouse {}
+
+#[async_trait]
+impl Warehouse for NoWarehouse {
+    async fn run_batch(&self, _sqls: &[String], _token: &str) -> Result<(), PortError> {
+        match *self {}
+    }
+
+    async fn query(&self, _sql: &str) -> Result<Vec<Vec<Option<String>>>, PortError> {
+        match *self {}
+    }
+}

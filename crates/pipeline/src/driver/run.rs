@@ -1,0 +1,310 @@
+//! The driver's event loop. One task owns all the state: jobs and how many of their items are still open,
+//! recordings ready to process, items waiting out a backoff, the open batch. Processing runs in spawned tasks
+//! (at most `concurrency`); loads run one at a time, in the loop itself — one writer per table.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use redscribe_core::events::ObjectEvent;
+use redscribe_core::ports::{ObjectStore, PortError, Warehouse};
+use redscribe_core::ErrorCode;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::batch::{OpenBatch, Waiting};
+use super::isolate::load_isolating;
+use super::{Driver, Item, Job, Listener, Settled};
+use crate::load::LoadReport;
+use crate::transcribe::{crash_message, Processed, ResultFile};
+
+/// What a run did, in numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub jobs: usize,
+    pub retried: usize,
+    pub batches: usize,
+}
+
+/// An item on its way: which job it belongs to and how many times it failed.
+#[derive(Debug, Clone)]
+enum Work {
+    Process { job: u64, attempt: u32, event: ObjectEvent },
+    Load(Waiting),
+}
+
+struct Open<T> {
+    token: T,
+    outstanding: usize,
+    retry: Option<PortError>,
+}
+
+struct State<T> {
+    next_job: u64,
+    jobs: HashMap<u64, Open<T>>,
+    ready: VecDeque<(u64, u32, ObjectEvent)>,
+    /// Items waiting out a backoff, by when they may go again (the counter keeps equal instants apart).
+    waiting: BTreeMap<(Instant, u64), Work>,
+    waits: u64,
+    running: JoinSet<(u64, u32, ObjectEvent, Result<Processed, PortError>)>,
+    in_flight: HashMap<tokio::task::Id, (u64, u32, ObjectEvent)>,
+    batch: OpenBatch,
+    longest_load: Duration,
+    totals: Totals,
+}
+
+impl<T> State<T> {
+    fn new() -> State<T> {
+        State {
+            next_job: 0,
+            jobs: HashMap::new(),
+            ready: VecDeque::new(),
+            waiting: BTreeMap::new(),
+            waits: 0,
+            running: JoinSet::new(),
+            in_flight: HashMap::new(),
+            batch: OpenBatch::default(),
+            longest_load: Duration::ZERO,
+            totals: Totals::default(),
+        }
+    }
+
+    /// Nothing is being processed or will be: what is in the open batch is all that will come.
+    fn processing_idle(&self) -> bool {
+        self.ready.is_empty()
+            && self.running.is_empty()
+            && !self.waiting.values().any(|w| matches!(w, Work::Process { .. }))
+    }
+
+    fn idle(&self) -> bool {
+        self.processing_idle() && self.waiting.is_empty() && self.batch.is_empty()
+    }
+
+    /// One item of `job` is settled (`Some`: it still fails); the job too when it was its last.
+    fn settle_item(&mut self, job: u64, failure: Option<PortError>, listener: &mut impl Listener<T>) {
+        let Some(open) = self.jobs.get_mut(&job) else { return };
+        if let Some(e) = failure {
+            open.retry.get_or_insert(e);
+        }
+        open.outstanding = open.outstanding.saturating_sub(1);
+        if open.outstanding == 0 {
+            let open = self.jobs.remove(&job).expect("present");
+            listener.settled(open.token, open.retry.map_or(Settled::Done, Settled::Retry));
+        }
+    }
+}
+
+impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
+    /// Runs until `input` is closed and every job it gave is settled.
+    pub async fn run<T, L: Listener<T>>(&self, mut input: UnboundedReceiver<Job<T>>, listener: &mut L) -> Totals {
+        let mut st = State::new();
+        let mut open = true;
+        loop {
+            self.start_processing(&mut st);
+            let flush = !open && st.processing_idle();
+            if st.batch.due(&self.config.batch, self.config.batch_age, flush) {
+                self.load_batch(&mut st, listener).await;
+                continue;
+            }
+            if !open && st.idle() {
+                break;
+            }
+            let wake = [st.waiting.keys().next().map(|(t, _)| *t), st.batch.due_at(self.config.batch_age)]
+                .into_iter()
+                .flatten()
+                .min();
+            let far = Instant::now() + Duration::from_secs(3600);
+            tokio::select! {
+                job = input.recv(), if open => match job {
+                    Some(job) => self.admit_job(&mut st, job, listener),
+                    None => open = false,
+                },
+                Some(joined) = st.running.join_next_with_id(), if !st.running.is_empty() => {
+                    let finished = match joined {
+                        Ok((id, (job, attempt, event, outcome))) => {
+                            st.in_flight.remove(&id);
+                            (job, attempt, event, outcome)
+                        }
+                        Err(e) => {
+                            let (job, attempt, event) = st.in_flight.remove(&e.id()).expect("every task is known");
+                            let outcome = self.crashed(&event, e).await;
+                            (job, attempt, event, outcome)
+                        }
+                    };
+                    self.processed(&mut st, finished, listener);
+                }
+                _ = tokio::time::sleep_until(wake.unwrap_or(far).into()), if wake.is_some() => self.wake(&mut st),
+            }
+        }
+        st.totals
+    }
+
+    /// Runs over `jobs`, then returns: a one-shot pass.
+    pub async fn run_all<T, L: Listener<T>>(&self, jobs: Vec<Job<T>>, listener: &mut L) -> Totals {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        for job in jobs {
+            let _ = tx.send(job);
+        }
+        drop(tx);
+        self.run(rx, listener).await
+    }
+
+    fn admit_job<T>(&self, st: &mut State<T>, job: Job<T>, listener: &mut impl Listener<T>) {
+        let id = st.next_job;
+        st.next_job += 1;
+        st.totals.jobs += 1;
+        if job.items.is_empty() {
+            listener.settled(job.token, Settled::Done);
+            return;
+        }
+        st.jobs.insert(id, Open { token: job.token, outstanding: job.items.len(), retry: None });
+        for item in job.items {
+            match item {
+                Item::Recording(event) if self.stage.is_some() => st.ready.push_back((id, 0, event)),
+                Item::Result(file) if self.loader.is_some() => st.batch.push(Waiting { job: id, attempt: 0, file }),
+                // Work this driver cannot do is a wiring bug: the job is handed back rather than lost.
+                _ => st.settle_item(
+                    id,
+                    Some(PortError::new(ErrorCode::Internal, "this driver has no stage for the item")),
+                    listener,
+                ),
+            }
+        }
+    }
+
+    /// Starts processing while there is room (and, with a deadline, time).
+    fn start_processing<T>(&self, st: &mut State<T>) {
+        let Some(stage) = &self.stage else { return };
+        while st.running.len() < self.config.concurrency.max(1) {
+            let Some((job, attempt, event)) = st.ready.pop_front() else { break };
+            let (stage, task_event) = (stage.clone(), event.clone());
+            // Each task logs inside the caller's span (in a Lambda, the invocation's, with its request id).
+            let handle = st.running.spawn(
+                async move {
+                    let outcome = stage.process(&task_event).await;
+                    (job, attempt, task_event, outcome)
+                }
+                .instrument(tracing::Span::current()),
+            );
+            st.in_flight.insert(handle.id(), (job, attempt, event));
+        }
+    }
+
+    /// A processing task that panicked outside the stage's own guard: the recording is quarantined `crashed`.
+    async fn crashed(&self, event: &ObjectEvent, e: tokio::task::JoinError) -> Result<Processed, PortError> {
+        let message = crash_message(e);
+        tracing::error!(bucket = %event.bucket, key = %event.key, "processing crashed: {message}");
+        match &self.stage {
+            Some(stage) => stage.quarantine(event, ErrorCode::Crashed, &message).await,
+            None => Err(PortError::new(ErrorCode::Internal, message)),
+        }
+    }
+
+    fn processed<T>(
+        &self,
+        st: &mut State<T>,
+        (job, attempt, event, outcome): (u64, u32, ObjectEvent, Result<Processed, PortError>),
+        listener: &mut impl Listener<T>,
+    ) {
+        listener.processed(&event, &outcome);
+        match outcome {
+            Ok(processed) if self.loader.is_some() => {
+                st.batch.push(Waiting { job, attempt: 0, file: processed.file().clone() });
+            }
+            Ok(_) => st.settle_item(job, None, listener),
+            Err(e) => {
+                tracing::warn!(bucket = %event.bucket, key = %event.key, code = e.code.as_str(), attempt, "processing failed: {}", e.message);
+                self.retry_later(st, Work::Process { job, attempt: attempt + 1, event }, e, listener);
+            }
+        }
+    }
+
+    /// Puts an item back after a backoff, or settles it as still failing when its attempts are used up or the
+    /// wait would pass the deadline.
+    fn retry_later<T>(&self, st: &mut State<T>, work: Work, e: PortError, listener: &mut impl Listener<T>) {
+        let (job, attempt) = match &work {
+            Work::Process { job, attempt, .. } => (*job, *attempt),
+            Work::Load(w) => (w.job, w.attempt),
+        };
+        let at = Instant::now() + self.config.retries.backoff.delay(attempt.saturating_sub(1));
+        let used_up = self.config.retries.attempts.is_some_and(|max| attempt >= max);
+        let too_late = self.config.deadline.is_some_and(|d| at + self.config.margin > d);
+        if used_up || too_late {
+            st.settle_item(job, Some(e), listener);
+            return;
+        }
+        st.totals.retried += 1;
+        st.waits += 1;
+        st.waiting.insert((at, st.waits), work);
+    }
+
+    /// Items whose backoff is over go again.
+    fn wake<T>(&self, st: &mut State<T>) {
+        let now = Instant::now();
+        while let Some(entry) = st.waiting.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            match entry.remove() {
+                Work::Process { job, attempt, event } => st.ready.push_back((job, attempt, event)),
+                Work::Load(w) => st.batch.push(w),
+            }
+        }
+    }
+
+    /// Loads the first batch of the open one, splitting around a file that fails for good; transient failures
+    /// wait out a backoff. With a deadline, no batch starts that might not end before it.
+    async fn load_batch<T>(&self, st: &mut State<T>, listener: &mut impl Listener<T>) {
+        let Some(loader) = &self.loader else { return };
+        let needed = self.config.margin.max(st.longest_load.mul_f64(1.5));
+        if let Some(left) = self.config.deadline.map(|d| d.saturating_duration_since(Instant::now())) {
+            if left < needed {
+                tracing::info!(
+                    left_ms = left.as_millis() as u64,
+                    needed_ms = needed.as_millis() as u64,
+                    "no time for another batch"
+                );
+                let e = PortError::new(ErrorCode::ServiceUnavailable, "no time left in the invocation for this batch");
+                for w in st.batch.drain() {
+                    st.settle_item(w.job, Some(e.clone()), listener);
+                }
+                return;
+            }
+        }
+        let waiting = st.batch.take(&self.config.batch);
+        // One file may wait for several jobs (announced twice): loaded once, settled for each.
+        let mut owners: HashMap<String, Vec<Waiting>> = HashMap::new();
+        let mut files: Vec<ResultFile> = Vec::new();
+        for w in waiting {
+            let uri = w.file.uri();
+            if !owners.contains_key(&uri) {
+                files.push(w.file.clone());
+            }
+            owners.entry(uri).or_default().push(w);
+        }
+        let started = Instant::now();
+        let isolated = load_isolating(loader.as_ref(), files).await;
+        st.longest_load = st.longest_load.max(started.elapsed());
+        st.totals.batches += isolated.report.batches;
+        listener.loaded(&isolated.report);
+        let LoadReport { loaded, rejected, .. } = isolated.report;
+        let settled = loaded.iter().chain(rejected.iter().map(|(f, _)| f));
+        for file in settled {
+            for w in owners.remove(&file.uri()).unwrap_or_default() {
+                st.settle_item(w.job, None, listener);
+            }
+        }
+        for (file, e) in isolated.failed {
+            tracing::warn!(file = %file.uri(), code = e.code.as_str(), "load failed: {}", e.message);
+            for w in owners.remove(&file.uri()).unwrap_or_default() {
+                let next = Waiting { attempt: w.attempt + 1, ..w };
+                self.retry_later(st, Work::Load(next), e.clone(), listener);
+            }
+        }
+        // A file the loader neither loaded nor refused would be a bug there: its jobs are handed back, not lost.
+        for w in owners.into_values().flatten() {
+            let e = PortError::new(ErrorCode::Internal, format!("the load did not settle {}", w.file.uri()));
+            st.settle_item(w.job, Some(e), listener);
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! The one driver against the real stand-ins (S3 and the Data API over DuckDB on loopback, through the production
+//! adapters), with faults injected where the services fail: throttled reads longer than the adapter's own retry
+//! budget, a storm of `ActiveStatementsExceededException`, a recording the transcriber panics on, and a result
+//! file whose load fails without the error tables naming it. Every job must end `Done`, with one row per
+//! recording and each failure quarantined where the design says.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redscribe_aws::redshift::DataApi;
+use redscribe_aws::retry::RetryPolicy;
+use redscribe_aws::s3::S3Objects;
+use redscribe_core::events::{normalize, ObjectEvent};
+use redscribe_core::layout::Layout;
+use redscribe_core::load::{CopyAuthorization, Tables};
+use redscribe_core::ports::{ObjectStore, PortError, Transcriber, Transcription, Warehouse};
+use redscribe_core::retry::Backoff;
+use redscribe_core::ErrorCode;
+use redscribe_local::s3::S3Fault;
+use redscribe_pipeline::driver::{Driver, DriverConfig, Item, Job, Listener, Retries, Settled};
+use redscribe_pipeline::{LoadConfig, LoadReport, Loader, Processed, TranscribeConfig, TranscribeStage};
+use redscribe_testkit::{drain, tone_wav, StandIns};
+
+/// Samples of the recording the transcriber cannot survive (about 1.5 s at 16 kHz; its neighbours are 0.25 s away).
+const POISON_SAMPLES: std::ops::Range<usize> = 22_000..26_000;
+
+/// A transcriber with a bug one recording triggers: it panics on a recording of exactly 1.5 s, and hears
+/// nothing in every other (the driver's handling is under test here, not speech).
+struct Fragile;
+
+impl Transcriber for Fragile {
+    fn model(&self) -> &str {
+        "fragile"
+    }
+
+    fn transcribe(&self, audio: &mut dyn Iterator<Item = Vec<f32>>) -> Result<Transcription, PortError> {
+        let samples: usize = audio.map(|c| c.len()).sum();
+        if POISON_SAMPLES.contains(&samples) {
+            panic!("index out of bounds: the len is {samples} but the index is {}", samples + 1);
+        }
+        Ok(Transcription {
+            text: String::new(),
+            language: Some("en".into()),
+            segments: Vec::new(),
+            avg_logprob: None,
+            no_speech_prob: None,
+            compression_ratio: None,
+            quality_flag: "no_speech".into(),
+            audio_seconds: samples as f64 / 16_000.0,
+            decode_seconds: 0.0,
+        })
+    }
+}
+
+/// The real warehouse, except that a COPY whose manifest lists `poisoned` fails for good with no file named in
+/// `sys_load_error_detail` (as a MERGE that breaks on one file's rows would).
+struct Refusing {
+    inner: Arc<DataApi>,
+    store: Arc<S3Objects>,
+    poisoned: String,
+}
+
+#[async_trait::async_trait]
+impl Warehouse for Refusing {
+    async fn run_batch(&self, sqls: &[String], token: &str) -> Result<(), PortError> {
+        for sql in sqls.iter().filter(|s| s.starts_with("COPY")) {
+            let Some(manifest) = sql.split('\'').nth(1).and_then(|u| u.strip_prefix("s3://")) else { continue };
+            let (bucket, key) = manifest.split_once('/').unwrap();
+            let body = self.store.get(bucket, key, None).await?.body;
+            if String::from_utf8_lossy(&body).contains(&self.poisoned) {
+                return Err(PortError::new(ErrorCode::LoadRejected, "ERROR: MERGE failed on a row of this batch"));
+            }
+        }
+        self.inner.run_batch(sqls, token).await
+    }
+
+    async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PortError> {
+        self.inner.query(sql).await
+    }
+}
+
+#[derive(Default)]
+struct Heard {
+    settled: BTreeMap<u64, Settled>,
+    transient: usize,
+    report: LoadReport,
+}
+
+impl Listener<u64> for Heard {
+    fn processed(&mut self, _event: &ObjectEvent, outcome: &Result<Processed, PortError>) {
+        self.transient += usize::from(outcome.is_err());
+    }
+
+    fn loaded(&mut self, report: &LoadReport) {
+        self.report.loaded.extend(report.loaded.iter().cloned());
+        self.report.rejected.extend(report.rejected.iter().cloned());
+        self.report.batches += report.batches;
+    }
+
+    fn settled(&mut self, token: u64, settled: Settled) {
+        assert!(self.settled.insert(token, settled).is_none(), "job {token} settled twice");
+    }
+}
+
+fn quick() -> RetryPolicy {
+    RetryPolicy { max_attempts: 2, base: Duration::from_millis(1), cap: Duration::from_millis(5) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failures_are_retried_isolated_or_quarantined_and_every_job_settles() {
+    let mut stand_ins = StandIns::start().await;
+    // Adapters that give up quickly, so the faults outlast their own retries and reach the driver.
+    let store = Arc::new(
+        S3Objects::from_conf(&stand_ins.sdk_config(&stand_ins.s3.endpoint_url()).await, true).with_retry(quick()),
+    );
+    let data_api = Arc::new(Arc::try_unwrap(stand_ins.warehouse().await).ok().unwrap().with_retry(quick()));
+    redscribe_pipeline::migrate::migrate(data_api.as_ref()).await.unwrap();
+
+    let mut keys = Vec::new();
+    for (i, seconds) in [0.5f32, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0].into_iter().enumerate() {
+        let key =
+            if seconds == 2.0 { "in/refused by the warehouse.wav".to_string() } else { format!("in/call-{i}.wav") };
+        store.put("recordings", &key, tone_wav(16_000, seconds), "audio/wav").await.unwrap();
+        keys.push(key);
+    }
+    let layout = Layout::default();
+    let jobs: Vec<Job<u64>> = drain(&mut stand_ins.events)
+        .into_iter()
+        .map(|d| Job {
+            token: d.seq,
+            items: normalize(&d.event, &layout).unwrap().objects.into_iter().map(Item::Recording).collect(),
+        })
+        .collect();
+    assert_eq!(jobs.len(), 7);
+
+    let refused_id = redscribe_core::identity::recording_id("recordings", "in/refused by the warehouse.wav");
+    let warehouse = Arc::new(Refusing { inner: data_api.clone(), store: store.clone(), poisoned: refused_id.clone() });
+    let stage = TranscribeStage::new(store.clone(), TranscribeConfig::default()).with_transcriber(Arc::new(Fragile));
+    let loader = Loader::new(
+        store.clone(),
+        warehouse,
+        LoadConfig {
+            tables: Tables::default(),
+            auth: CopyAuthorization::IamRole("arn:aws:iam::123456789012:role/loader".into()),
+            layout: layout.clone(),
+            bucket: "recordings".into(),
+            max_isolation_rounds: 3,
+        },
+    );
+    // Reads throttled longer than the adapter retries, then a storm of refused statements.
+    stand_ins.s3.faults().fail_next_reads(6, S3Fault::SlowDown);
+    stand_ins.data_api.as_ref().unwrap().faults().fail_next_with_active_statements_exceeded(5);
+    let config = DriverConfig {
+        concurrency: 3,
+        batch_age: Duration::from_millis(50),
+        retries: Retries {
+            backoff: Backoff { base: Duration::from_millis(5), cap: Duration::from_millis(50) },
+            attempts: None,
+        },
+        ..DriverConfig::default()
+    };
+    let mut heard = Heard::default();
+    let totals = Driver::new(Arc::new(stage), Arc::new(loader), config).run_all(jobs, &mut heard).await;
+
+    assert_eq!(heard.settled.len(), 7, "every job is settled");
+    assert!(heard.settled.values().all(|s| *s == Settled::Done), "{:?}", heard.settled);
+    assert!(heard.transient > 0 && totals.retried > 0, "the throttled reads were retried by the driver: {totals:?}");
+
+    let rows = |sql: String| {
+        let data_api = data_api.clone();
+        async move { data_api.query(&sql).await.unwrap() }
+    };
+    let counts = rows("SELECT COUNT(*), COUNT(DISTINCT id) FROM transcription_results".into()).await;
+    assert_eq!(
+        counts,
+        vec![vec![Some("6".into()), Some("6".into())]],
+        "six rows; the refused file's row is not loaded"
+    );
+    let crashed = rows(
+        "SELECT object_key, status, error_code, error_message FROM transcription_results WHERE status = 'failed'"
+            .into(),
+    )
+    .await;
+    assert_eq!(crashed.len(), 1, "{crashed:?}");
+    assert_eq!(crashed[0][0].as_deref(), Some("in/call-4.wav"));
+    assert_eq!(crashed[0][2].as_deref(), Some("crashed"));
+    assert!(crashed[0][3].as_deref().unwrap_or_default().contains("index out of bounds"), "{crashed:?}");
+    assert_eq!(stand_ins.files("rejected/crashed/").len(), 1, "{:?}", stand_ins.files("rejected/"));
+
+    assert_eq!(heard.report.rejected.len(), 1);
+    assert_eq!(heard.report.rejected[0].0.id, refused_id);
+    let audit = rows("SELECT file_uri, status FROM load_audit WHERE status = 'quarantined'".into()).await;
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert!(audit[0][0].as_deref().unwrap().contains(&refused_id));
+    assert_eq!(stand_ins.files("rejected/load_rejected/").len(), 1);
+    let loaded = rows("SELECT COUNT(*) FROM load_audit WHERE status = 'loaded'".into()).await;
+    assert_eq!(loaded, vec![vec![Some("6".into())]]);
+}

@@ -4,7 +4,7 @@
 //! 2. the newest row per `id` kept (S3 `sequencer` order, then processing time): re-deliveries collapse;
 //! 3. rows older than what the target already holds dropped: a late, older event never overwrites a newer one;
 //! 4. `MERGE` into the target (update or insert), `loaded_at` set;
-//! 5. the segments of the surviving rows replace the old ones (when the batch has segments);
+//! 5. the segments of the surviving rows replace the old ones (deleted even when the batch brings none);
 //! 6. one `load_audit` row per loaded file.
 //!
 //! Every value is written with [`literal`]; every table name comes from a validated [`Identifier`].
@@ -85,9 +85,11 @@ fn columns(schema: &arrow_schema::Schema) -> Vec<String> {
     schema.fields().iter().map(|f| format!("\"{}\"", f.name())).collect()
 }
 
-/// A sequencer comparable as text: S3 sequencers of one key compare after right-padding with zeros.
+/// A sequencer comparable as text, as [`crate::identity::Sequencer`] compares them: trimmed, upper-cased, and
+/// right-padded with zeros to the column's width (64), so `'0a'` and `'0A00'` are the same point in time and a
+/// shorter sequencer never sorts after a longer one that extends it.
 fn ordered_sequencer(table: &str) -> String {
-    format!("RPAD(COALESCE({table}.\"sequencer\", ''), 64, '0')")
+    format!("RPAD(UPPER(TRIM(COALESCE({table}.\"sequencer\", ''))), 64, '0')")
 }
 
 /// The statements of one load, in order, for one `BatchExecuteStatement` (at most 40 statements).
@@ -127,14 +129,16 @@ pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch)
         "MERGE INTO {results} USING {LATEST} AS s ON {results}.\"id\" = s.\"id\" \
          WHEN MATCHED THEN UPDATE SET {updates} WHEN NOT MATCHED THEN INSERT ({list}) VALUES ({values})"
     ));
+    // The segments of a recording whose row is replaced go, whether or not the new processing has any (a
+    // re-upload that is now silence leaves no stale text behind).
+    let segments = &tables.segments;
+    sql.push(format!("DELETE FROM {segments} USING {LATEST} WHERE {segments}.\"id\" = {LATEST}.\"id\""));
     if let Some(manifest) = &batch.segments_manifest {
-        let segments = &tables.segments;
         let seg_cols = columns(&segments_schema());
         let seg_list = seg_cols.join(", ");
         let seg_select = seg_cols.iter().map(|c| format!("seg.{c}")).collect::<Vec<_>>().join(", ");
         sql.push(format!("CREATE TEMP TABLE {STAGE_SEGMENTS} (LIKE {segments})"));
         sql.push(format!("COPY {STAGE_SEGMENTS} FROM {} {auth} FORMAT AS PARQUET MANIFEST", literal(manifest)?));
-        sql.push(format!("DELETE FROM {segments} USING {LATEST} WHERE {segments}.\"id\" = {LATEST}.\"id\""));
         // Segments belong to the processing that produced the surviving row (same id, same processing time).
         sql.push(format!(
             "INSERT INTO {segments} ({seg_list}) SELECT {seg_select} FROM {STAGE_SEGMENTS} AS seg JOIN {LATEST} AS l \
@@ -192,15 +196,16 @@ mod tests {
         let tables = Tables::new(Some("analytics"), "transcription_results").unwrap();
         let sql =
             load_statements(&tables, &CopyAuthorization::IamRole("arn:aws:iam::1:role/r".into()), &batch()).unwrap();
-        assert_eq!(sql.len(), 7);
+        assert_eq!(sql.len(), 8);
         assert!(sql[0].contains("(LIKE \"analytics\".\"transcription_results\")"), "{}", sql[0]);
         assert!(sql[1].ends_with("IAM_ROLE 'arn:aws:iam::1:role/r' FORMAT AS PARQUET MANIFEST"), "{}", sql[1]);
-        assert!(sql[6].contains("'s3://out/processed/a''; drop table x; --.parquet'"), "{}", sql[6]);
-        assert!(sql[6].starts_with("INSERT INTO \"analytics\".\"load_audit\""), "{}", sql[6]);
+        assert!(sql[6].starts_with("DELETE FROM \"analytics\".\"transcription_segments\""), "no segments: old ones go");
+        assert!(sql[7].contains("'s3://out/processed/a''; drop table x; --.parquet'"), "{}", sql[7]);
+        assert!(sql[7].starts_with("INSERT INTO \"analytics\".\"load_audit\""), "{}", sql[7]);
     }
 
     #[test]
-    fn segments_add_four_statements() {
+    fn segments_add_three_statements() {
         let mut b = batch();
         b.segments_manifest = Some("s3://out/manifests/s.json".into());
         b.segments = vec![BatchFile { uri: "s3://out/processed/s.parquet".into(), rows: 3 }];

@@ -214,10 +214,13 @@ fn create_table(mut table: CreateTable) -> Result<Step, SqlError> {
     Ok(Step::Sql { sql: Statement::CreateTable(table).to_string(), returns_rows: false })
 }
 
-/// `strlen(column) <= limit`: DuckDB's `strlen` counts bytes, as Redshift's VARCHAR lengths do.
+/// `strlen(column) <= limit`: DuckDB's `strlen` counts bytes, as Redshift's VARCHAR lengths do. Named with its
+/// catalog (`system.main.strlen`): DuckDB 1.5 cannot replay an `ALTER TABLE … ADD COLUMN` from its WAL on a table
+/// whose CHECK calls an unqualified function ("GetDefaultDatabase with no default database set"), which left the
+/// warehouse unopenable after a crash between a migration and the next checkpoint.
 fn length_check(column: &Ident, limit: u64) -> Result<CheckConstraint, SqlError> {
     let expr = Parser::new(&GenericDialect {})
-        .try_with_sql(&format!("strlen({column}) <= {limit}"))
+        .try_with_sql(&format!("system.main.strlen({column}) <= {limit}"))
         .and_then(|mut p| p.parse_expr())
         .map_err(|e| SqlError(format!("internal: length check for {column}: {e}")))?;
     Ok(CheckConstraint { name: None, expr: Box::new(expr), no_inherit: false, enforced: None })
@@ -400,10 +403,10 @@ mod tests {
              doc SUPER, ts TIMESTAMPTZ, PRIMARY KEY (id)) DISTSTYLE KEY DISTKEY (id) SORTKEY (ts)",
         ));
         assert!(!sql.contains("DISTSTYLE") && !sql.contains("SORTKEY") && !sql.contains("PRIMARY KEY"), "{sql}");
-        assert!(sql.contains("CHECK (strlen(id) <= 50)"), "{sql}");
-        assert!(sql.contains("CHECK (strlen(body) <= 65535)"), "{sql}");
-        assert!(sql.contains("CHECK (strlen(note) <= 256)"), "{sql}");
-        assert!(sql.contains("CHECK (strlen(flag) <= 1)"), "{sql}");
+        assert!(sql.contains("CHECK (system.main.strlen(id) <= 50)"), "{sql}");
+        assert!(sql.contains("CHECK (system.main.strlen(body) <= 65535)"), "{sql}");
+        assert!(sql.contains("CHECK (system.main.strlen(note) <= 256)"), "{sql}");
+        assert!(sql.contains("CHECK (system.main.strlen(flag) <= 1)"), "{sql}");
         assert!(sql.contains("doc JSON"), "{sql}");
     }
 

@@ -49,6 +49,16 @@ SELECT user_id AS userid, session_id AS session, query_id AS query, file_name AS
 FROM main.sys_load_error_detail;
 ";
 
+/// Whether a translated statement changes the persistent schema (temporary tables live outside the WAL).
+fn changes_schema(sql: &str) -> bool {
+    let words: Vec<String> = sql.split_whitespace().take(2).map(str::to_ascii_uppercase).collect();
+    match words.first().map(String::as_str) {
+        Some("ALTER" | "DROP") => true,
+        Some("CREATE") => !matches!(words.get(1).map(String::as_str), Some("TEMPORARY" | "TEMP")),
+        _ => false,
+    }
+}
+
 /// Closes DuckDB's doors to the host, for every connection of the database, once the setup is done: no file
 /// outside the S3 stand-in's folder (`read_text('/etc/passwd')`, `read_csv`, `COPY … TO`, `ATTACH`, `glob`),
 /// no extension to install or load, and no setting that could open them again (`lock_configuration`). COPY
@@ -185,6 +195,8 @@ impl Warehouse {
         let conn = Connection::open(db_file).map_err(engine)?;
         conn.execute_batch(INIT_SQL).map_err(engine)?;
         conn.execute_batch(&lockdown_sql(&objects)).map_err(engine)?;
+        // What the WAL held is now in the file; a crash from here on replays only what comes after.
+        conn.execute_batch("CHECKPOINT").map_err(engine)?;
         let last: i64 = conn
             .query_row("SELECT COALESCE(MAX(query_id), 0) FROM main.sys_load_error_detail", [], |r| r.get(0))
             .map_err(engine)?;
@@ -203,6 +215,7 @@ impl Warehouse {
             conn,
             warehouse: self,
             in_transaction: false,
+            changed_schema: false,
             exact_copy: false,
         })
     }
@@ -258,6 +271,8 @@ pub struct Session<'w> {
     warehouse: &'w Warehouse,
     interrupt: Arc<InterruptHandle>,
     in_transaction: bool,
+    /// The open transaction changed the schema: checkpoint after its commit ([`Session::checkpoint_schema`]).
+    changed_schema: bool,
     /// COPY reads Parquet files one statement each (slow, names the failing file) instead of all at once.
     exact_copy: bool,
 }
@@ -289,7 +304,19 @@ impl Session<'_> {
     pub fn commit(&mut self) -> Result<(), ExecError> {
         self.in_transaction = false;
         self.conn.execute_batch("COMMIT")?;
+        self.checkpoint_schema();
         Ok(())
+    }
+
+    /// After a committed schema change, folds the WAL into the database file, so the change is never replayed
+    /// from the WAL after a crash (DuckDB 1.5 fails to replay some `ALTER TABLE`s). Best effort: DuckDB refuses a
+    /// checkpoint while another transaction writes, and the next one (or the next open) does it then.
+    fn checkpoint_schema(&mut self) {
+        if std::mem::take(&mut self.changed_schema) {
+            if let Err(e) = self.conn.execute_batch("CHECKPOINT") {
+                tracing::debug!(error = %e, "checkpoint after a schema change deferred");
+            }
+        }
     }
 
     pub fn rollback(&mut self) {
@@ -329,6 +356,10 @@ impl Session<'_> {
             }
             Step::Sql { sql, returns_rows: false } => {
                 let rows = self.conn.execute(sql, [])?;
+                self.changed_schema |= changes_schema(sql);
+                if !self.in_transaction {
+                    self.checkpoint_schema();
+                }
                 Ok(Outcome { result: None, rows: rows as i64 })
             }
             Step::Copy(plan) => {

@@ -240,7 +240,7 @@ pub async fn process_and_load(
         .map(|(token, events)| Job { token, items: events.into_iter().map(Item::Recording).collect() })
         .collect();
     let started = Instant::now();
-    let driver = Driver::new(stage, Arc::new(target.loader(bucket)), config);
+    let driver = Driver::new(Arc::new(stage), Arc::new(target.loader(bucket)), config);
     driver.run_all(jobs, &mut progress).await;
     progress.process.finish_with_message("done");
     progress.load.finish_with_message(format!("done in {:.1} s", started.elapsed().as_secs_f64()));

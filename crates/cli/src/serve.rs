@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// Fault injection: the first N execute calls fail with ActiveStatementsExceededException.
     #[arg(long, value_name = "N", default_value_t = 0, env = "REDSCRIBE_FAULT_ACTIVE_STATEMENTS_EXCEEDED")]
     fail_active_statements_exceeded: usize,
+    /// Fault injection: processing a recording whose key contains PATTERN crashes (a panic where the decoder
+    /// runs); the recording must end quarantined as `crashed` while `serve` goes on.
+    #[arg(long, value_name = "PATTERN", env = "REDSCRIBE_FAULT_CRASH_ON_KEY")]
+    fault_crash_on_key: Option<String>,
     /// Longest wait, in milliseconds, before processed uploads are loaded (one COPY per batch).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     batch_age_ms: u64,
@@ -145,7 +149,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None
     } else {
         let batch_age = Duration::from_millis(args.batch_age_ms);
-        let stage = target.stage(false, transcriber);
+        let mut stage = target.stage(false, transcriber);
+        if let Some(pattern) = &args.fault_crash_on_key {
+            stage = stage.with_crash_on(pattern);
+        }
+        let stage = Arc::new(stage);
         Some(tokio::spawn(follow(events, journal, target, stage, DEFAULT_INPUT_BUCKET.to_string(), batch_age)))
     };
     shutdown.requested().await;

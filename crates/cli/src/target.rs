@@ -126,13 +126,13 @@ impl Target {
         Ok(())
     }
 
-    pub fn stage(&self, jsonl: bool, transcriber: Option<Arc<dyn Transcriber>>) -> Arc<TranscribeStage<S3Objects>> {
+    pub fn stage(&self, jsonl: bool, transcriber: Option<Arc<dyn Transcriber>>) -> TranscribeStage<S3Objects> {
         let config = TranscribeConfig { layout: self.layout.clone(), jsonl };
         let stage = TranscribeStage::new(self.objects.clone(), config).with_metrics(self.metrics.clone());
-        Arc::new(match transcriber {
+        match transcriber {
             Some(t) => stage.with_transcriber(t),
             None => stage,
-        })
+        }
     }
 
     /// The load stage: manifests and quarantine records in `bucket`, up to five rounds of isolating files the

@@ -93,6 +93,8 @@ pub struct TranscribeStage<S> {
     config: TranscribeConfig,
     metrics: Option<Arc<Recorder>>,
     transcriber: Option<Arc<dyn Transcriber>>,
+    /// Fault injection: the decoding of a recording whose key contains this panics.
+    crash_on: Option<String>,
 }
 
 /// What the blocking part of processing found.
@@ -104,7 +106,7 @@ fn ms(since: Instant) -> f64 {
 
 impl<S: ObjectStore> TranscribeStage<S> {
     pub fn new(store: Arc<S>, config: TranscribeConfig) -> TranscribeStage<S> {
-        TranscribeStage { store, config, metrics: None, transcriber: None }
+        TranscribeStage { store, config, metrics: None, transcriber: None, crash_on: None }
     }
 
     /// Records the stage's metrics (counts, per-stage latency) into `metrics`.
@@ -116,6 +118,13 @@ impl<S: ObjectStore> TranscribeStage<S> {
     /// Transcribes every readable recording with `transcriber` (without one, rows are `metadata_only`).
     pub fn with_transcriber(mut self, transcriber: Arc<dyn Transcriber>) -> TranscribeStage<S> {
         self.transcriber = Some(transcriber);
+        self
+    }
+
+    /// Fault injection for the chaos suite: decoding a recording whose key contains `pattern` panics, where a
+    /// decoder bug would, so that the crash guard is exercised by the real binary.
+    pub fn with_crash_on(mut self, pattern: impl Into<String>) -> TranscribeStage<S> {
+        self.crash_on = Some(pattern.into()).filter(|p: &String| !p.is_empty());
         self
     }
 
@@ -162,7 +171,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
         location.content_type = object.content_type.clone();
         location.etag = location.etag.or(object.etag.clone());
         location.size = Some(object.body.len() as i64);
-        let (heard, transcript) = self.hear(object.body, &id).await;
+        let poisoned = self.crash_on.as_ref().is_some_and(|p| event.key.contains(p.as_str()));
+        let (heard, transcript) = self.hear(object.body, &id, poisoned).await;
         match heard {
             Ok(metadata) => self.write(event, &location, Ok(metadata), transcript, started).await,
             Err(failure) => self.write(event, &location, Err(failure), None, started).await,
@@ -198,7 +208,12 @@ impl<S: ObjectStore> TranscribeStage<S> {
     /// Step 2: probe, decode and transcribe — CPU work, off the async threads. A panic in there (a decoder or
     /// model bug this recording triggers) is caught and becomes the recording's failure, `crashed`, with the
     /// panic's message: never retried, never the end of the process.
-    async fn hear(&self, body: Vec<u8>, id: &str) -> (Result<AudioMetadata, Failure>, Option<Transcription>) {
+    async fn hear(
+        &self,
+        body: Vec<u8>,
+        id: &str,
+        poisoned: bool,
+    ) -> (Result<AudioMetadata, Failure>, Option<Transcription>) {
         let decode_started = Instant::now();
         let transcriber = self.transcriber.clone();
         let span = if transcriber.is_some() {
@@ -206,8 +221,14 @@ impl<S: ObjectStore> TranscribeStage<S> {
         } else {
             tracing::info_span!("decode", %id)
         };
-        let joined =
-            tokio::task::spawn_blocking(move || listen(body, transcriber.as_deref())).instrument(span.clone()).await;
+        let joined = tokio::task::spawn_blocking(move || {
+            if poisoned {
+                panic!("injected decoder crash (--fault-crash-on-key)");
+            }
+            listen(body, transcriber.as_deref())
+        })
+        .instrument(span.clone())
+        .await;
         let (heard, transcript): Heard = match joined {
             Ok(heard) => heard,
             Err(e) => (Err((ErrorCode::Crashed, crash_message(e))), None),

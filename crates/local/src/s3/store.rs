@@ -13,9 +13,14 @@ use redscribe_core::events::encode_key;
 use super::journal::{EventJournal, ObjectCreated};
 use super::versions::Versions;
 
+/// Turns shared by all keys ([`NotifyingStore::turn`]).
+const TURNS: usize = 256;
+
 /// `s3s-fs` plus versioning and event notifications.
 pub struct NotifyingStore {
     inner: s3s_fs::FileSystem,
+    /// Completed uploads of one key take their turn ([`NotifyingStore::turn`]).
+    turns: Vec<tokio::sync::Mutex<()>>,
     /// The folder `inner` keeps its buckets in.
     root: PathBuf,
     journal: Arc<EventJournal>,
@@ -34,7 +39,24 @@ impl NotifyingStore {
         journal: Arc<EventJournal>,
         versions: Versions,
     ) -> NotifyingStore {
-        NotifyingStore { inner, root, journal, versions }
+        NotifyingStore {
+            inner,
+            root,
+            journal,
+            versions,
+            turns: (0..TURNS).map(|_| tokio::sync::Mutex::new(())).collect(),
+        }
+    }
+
+    /// The turn of a key: an upload holds it from writing the object to journaling its event, so of many
+    /// concurrent uploads of one key the last to land is the one whose event has the largest sequencer (and
+    /// carries the ETag and version a HEAD then answers), as S3 orders them. Keys share a bounded set of turns by
+    /// hash, so memory stays flat however many keys there are.
+    async fn turn(&self, bucket: &str, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (bucket, key).hash(&mut h);
+        self.turns[(h.finish() % TURNS as u64) as usize].lock().await
     }
 
     /// Makes a completed upload's bytes durable before its event is journaled: the object file, the folder its
@@ -221,6 +243,7 @@ impl S3 for NotifyingStore {
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let _turn = self.turn(&bucket, &key).await;
         let mut resp = self.inner.put_object(req).await?;
         resp.output.version_id = self.announce(template, "ObjectCreated:Put", bucket, key).await?;
         Ok(resp)
@@ -229,6 +252,7 @@ impl S3 for NotifyingStore {
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let _turn = self.turn(&bucket, &key).await;
         let mut resp = self.inner.copy_object(req).await?;
         resp.output.version_id = self.announce(template, "ObjectCreated:Copy", bucket, key).await?;
         Ok(resp)
@@ -262,6 +286,7 @@ impl S3 for NotifyingStore {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let _turn = self.turn(&bucket, &key).await;
         let mut resp = self.inner.complete_multipart_upload(req).await?;
         resp.output.version_id = self.announce(template, "ObjectCreated:CompleteMultipartUpload", bucket, key).await?;
         Ok(resp)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The chaos run the README reports: the suite's chaos test at scale, in release. `redscribe serve` is SIGKILLed at
+# The chaos run the README reports: the suite's chaos test at scale (the test build, shared with scripts/test.sh). `redscribe serve` is SIGKILLed at
 # random moments while the aws CLI uploads, restarted over torn journal tails and once into a storm of refused
 # Data API statements, with one recording whose processing crashes; at the end it prints
 #   chaos: N uploads succeeded (…), K kill -9, R rows, L lost, D doubled, in S s
@@ -10,4 +10,4 @@ cd "$(dirname "$0")/../.."
 scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/redscribe/target}"
 export REDSCRIBE_CHAOS_UPLOADS="${1:-200}" REDSCRIBE_CHAOS_KILLS="${2:-12}"
-exec cargo test --release --locked --workspace --test chaos -- --nocapture
+exec cargo test --locked --workspace --test chaos -- --nocapture

@@ -162,7 +162,9 @@ fn kill_9_at_random_moments_loses_nothing_and_doubles_nothing() {
     // The chaos: SIGKILL at random moments, torn journal tails, a storm of refused statements.
     let mut killed = 0;
     while killed < kills && !done.load(Ordering::SeqCst) {
-        std::thread::sleep(Duration::from_millis(fastrand::u64(300..1500)));
+        // Spread over the uploads (an `aws s3 cp` takes about half a second here).
+        let spread = (uploads as u64 * 500 / kills.max(1) as u64).max(1500);
+        std::thread::sleep(Duration::from_millis(fastrand::u64(300..spread)));
         let mut s = served.lock().unwrap();
         s.child.kill().unwrap();
         s.child.wait().unwrap();

@@ -293,6 +293,13 @@ fn opt<T: arrow_array::ArrowPrimitiveType>(a: &arrow_array::PrimitiveArray<T>, i
     a.is_valid(i).then(|| a.value(i))
 }
 
+/// The recording ids of a `transcription_segments` batch, one per segment (what the loader checks a segments file
+/// against before loading it with its result row).
+pub fn segment_ids(batch: &RecordBatch) -> Result<Vec<String>, CoreError> {
+    let ids = col::<StringArray>(batch, "id")?;
+    Ok((0..batch.num_rows()).map(|i| ids.value(i).to_string()).collect())
+}
+
 /// Reads `transcription_results` rows back from a batch (of a file this crate wrote, or any file with the same
 /// columns).
 pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreError> {

@@ -92,7 +92,12 @@ pub async fn read_back<S: ObjectStore + ?Sized>(
     for batch in &batches {
         rows.extend(redscribe_core::record::results_from_batch(batch).map_err(|e| unreadable(e.to_string()))?);
     }
-    let Some(row) = rows.first() else { return Err(unreadable("the file holds no row".into())) };
+    let row = match rows.as_slice() {
+        [row] => row,
+        [] => return Err(unreadable("the file holds no row".into())),
+        more => return Err(unreadable(format!("a result file holds one row; this one holds {}", more.len()))),
+    };
+    written_by_the_stage(row, key).map_err(|why| unreadable(format!("not a result file the stage wrote: {why}")))?;
     let source = ObjectEvent {
         bucket: row.bucket.clone(),
         key: row.object_key.clone(),
@@ -113,7 +118,16 @@ pub async fn read_back<S: ObjectStore + ?Sized>(
                 let size = object.body.len() as u64;
                 let batches = redscribe_core::encode::from_parquet(object.body)
                     .map_err(|e| unreadable(format!("segments file {segments_key}: {e}")))?;
-                let rows = batches.iter().map(|b| b.num_rows() as i64).sum();
+                let mut rows = 0;
+                for batch in &batches {
+                    let ids = redscribe_core::record::segment_ids(batch)
+                        .map_err(|e| unreadable(format!("segments file {segments_key}: {e}")))?;
+                    if let Some(other) = ids.iter().find(|id| **id != row.id) {
+                        let why = format!("segments file {segments_key} holds segments of {other}, not of {}", row.id);
+                        return Err(unreadable(why));
+                    }
+                    rows += ids.len() as i64;
+                }
                 Some(SegmentsFile { key: segments_key, size, rows })
             }
             Err(e) if e.code == ErrorCode::ObjectNotFound => None,
@@ -129,4 +143,75 @@ pub async fn read_back<S: ObjectStore + ?Sized>(
         source,
         segments,
     })
+}
+
+/// Whether a result row is what the transcribe stage writes at `key`: its id derived from its bucket and key, its
+/// sequencer an S3 sequencer (hexadecimal), and the file named `<id>-<version>.parquet` with the version token
+/// of the row's own version, ETag and sequencer. A file planted under the results prefix — naming another
+/// recording's id, or claiming an object it does not describe — fails here and is quarantined, never loaded over
+/// that recording's row.
+pub fn written_by_the_stage(row: &redscribe_core::record::ResultRow, key: &str) -> Result<(), String> {
+    let id = redscribe_core::identity::recording_id(&row.bucket, &row.object_key);
+    if row.id != id {
+        return Err(format!("its id {} is not the id of s3://{}/{} ({id})", row.id, row.bucket, row.object_key));
+    }
+    if let Some(s) = &row.sequencer {
+        if s.is_empty() || s.len() > 64 || !s.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(format!("its sequencer {s:?} is not an S3 sequencer"));
+        }
+    }
+    let version = redscribe_core::identity::version_token(
+        row.object_version.as_deref(),
+        row.etag.as_deref(),
+        row.sequencer.as_deref(),
+    );
+    let name = format!("{id}-{version}.parquet");
+    if key.rsplit('/').next() != Some(name.as_str()) {
+        return Err(format!("its name is not {name}"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::{result_row, Location};
+
+    fn row(key: &str, sequencer: Option<&str>) -> redscribe_core::record::ResultRow {
+        let at = Location {
+            bucket: "recordings".into(),
+            key: key.into(),
+            version_id: None,
+            etag: Some("0123abcd".into()),
+            sequencer: sequencer.map(str::to_string),
+            size: Some(10),
+            content_type: None,
+            uploaded_at: None,
+        };
+        result_row(&at, &Err((ErrorCode::NotAudio, "no".into())), chrono::Utc::now(), 1)
+    }
+
+    fn name(r: &redscribe_core::record::ResultRow) -> String {
+        let version = redscribe_core::identity::version_token(None, r.etag.as_deref(), r.sequencer.as_deref());
+        format!("processed/transcription_results/dt=2026-12-01/{}-{version}.parquet", r.id)
+    }
+
+    #[test]
+    fn only_what_the_stage_writes_passes() {
+        let good = row("in/call.wav", Some("0055AED6DCD90281E5"));
+        assert_eq!(written_by_the_stage(&good, &name(&good)), Ok(()));
+
+        let mut planted = good.clone();
+        planted.id = redscribe_core::identity::recording_id("recordings", "in/someone-else.wav");
+        let why = written_by_the_stage(&planted, &name(&planted)).unwrap_err();
+        assert!(why.contains("is not the id of s3://recordings/in/call.wav"), "{why}");
+
+        let odd = row("in/call.wav", Some("'; drop table x; --"));
+        assert!(written_by_the_stage(&odd, &name(&odd)).unwrap_err().contains("not an S3 sequencer"));
+
+        let other = row("in/other.wav", Some("0A"));
+        let why = written_by_the_stage(&good, &name(&other)).unwrap_err();
+        assert!(why.contains("its name is not"), "{why}");
+        assert_eq!(written_by_the_stage(&row("in/x.wav", None), &name(&row("in/x.wav", None))), Ok(()));
+    }
 }

@@ -286,7 +286,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
             self.fill_transcript(&mut row, t);
         }
         let day = processed_at.date_naive();
-        let version = version_token(event.version_id.as_deref(), event.etag.as_deref(), event.sequencer.as_deref());
+        // From the row, not the event: the loader derives it again from the row to check the file's name.
+        let version = version_token(row.object_version.as_deref(), row.etag.as_deref(), row.sequencer.as_deref());
         let out_bucket = self.config.layout.bucket_for(&event.bucket).to_string();
         let layout = &self.config.layout;
 

@@ -197,3 +197,58 @@ async fn failures_are_retried_isolated_or_quarantined_and_every_job_settles() {
     let loaded = rows("SELECT COUNT(*) FROM load_audit WHERE status = 'loaded'".into()).await;
     assert_eq!(loaded, vec![vec![Some("6".into())]]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_file_planted_under_the_results_prefix_is_quarantined_not_loaded() {
+    use redscribe_core::encode::{from_parquet, to_parquet};
+    use redscribe_core::record::{results_batch, results_from_batch};
+    use redscribe_pipeline::invoke::{load_invocation, LoadLimits};
+
+    let mut stand_ins = StandIns::start().await;
+    let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
+    store.put("recordings", "in/real.wav", tone_wav(16_000, 0.5), "audio/wav").await.unwrap();
+    let layout = Layout::default();
+    let event = normalize(&drain(&mut stand_ins.events)[0].event, &layout).unwrap().objects.remove(0);
+    let stage = TranscribeStage::new(store.clone(), TranscribeConfig::default());
+    let real = stage.process(&event).await.unwrap().file().clone();
+    let loader = Arc::new(
+        Loader::new(
+            store.clone(),
+            warehouse.clone(),
+            LoadConfig {
+                tables: Tables::default(),
+                auth: CopyAuthorization::IamRole("arn:aws:iam::123456789012:role/loader".into()),
+                layout: layout.clone(),
+                bucket: "recordings".into(),
+                max_isolation_rounds: 3,
+            },
+        )
+        .migrating(),
+    );
+    let (sweep, limits) = (serde_json::json!({"sweep": true}), LoadLimits::default());
+    let swept = load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap();
+    assert_eq!(swept.report.loaded.len(), 1);
+
+    // Someone writes a file of their own beside it: the real recording's id, with other words, under another name.
+    let body = store.get("recordings", &real.key, None).await.unwrap().body;
+    let mut row = results_from_batch(&from_parquet(body).unwrap()[0]).unwrap().remove(0);
+    row.status = redscribe_core::record::Status::Transcribed;
+    row.set_text("words nobody said");
+    let planted_key = real.key.replace(&real.id, "0000000000000000000000000000beef");
+    let planted = to_parquet(&[results_batch(&[row.clone()]).unwrap()]).unwrap();
+    store.put("recordings", &planted_key, planted, "application/vnd.apache.parquet").await.unwrap();
+    // And one under the right name that claims another object than the one its id names.
+    row.object_key = "in/elsewhere.wav".into();
+    let claimed = to_parquet(&[results_batch(&[row]).unwrap()]).unwrap();
+    let claimed_key = real.key.replace(".parquet", "-x.parquet");
+    store.put("recordings", &claimed_key, claimed, "application/vnd.apache.parquet").await.unwrap();
+
+    let swept = load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap();
+    assert_eq!((swept.unreadable, swept.report.loaded.len(), swept.already_settled), (2, 0, 1), "{:?}", swept.response);
+    let text = warehouse.query("SELECT status, text FROM transcription_results").await.unwrap();
+    assert_eq!(text, vec![vec![Some("metadata_only".into()), None]], "the real row is untouched");
+    let records = store.list("recordings", "rejected/load_rejected/").await.unwrap();
+    assert_eq!(records.len(), 2);
+    let record = String::from_utf8(store.get("recordings", &records[0].key, None).await.unwrap().body).unwrap();
+    assert!(record.contains("not a result file the stage wrote"), "{record}");
+}

@@ -1,0 +1,32 @@
+//! Faults a test (or `redscribe serve`) can switch on while the stand-in runs: refused statements and lost
+//! responses, the ways the Data API fails under load.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Faults a test (or `redscribe serve`) can switch on while the stand-in runs.
+#[derive(Debug, Default)]
+pub struct Faults {
+    active_statements_exceeded: AtomicUsize,
+    lost_responses: AtomicUsize,
+}
+
+impl Faults {
+    /// The next `n` execute calls fail with `ActiveStatementsExceededException`.
+    pub fn fail_next_with_active_statements_exceeded(&self, n: usize) {
+        self.active_statements_exceeded.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` execute calls start their statement, then answer `500 InternalServerException` as if the
+    /// response were lost: a client that retries without its `ClientToken` runs the statement twice.
+    pub fn lose_next_execute_responses(&self, n: usize) {
+        self.lost_responses.store(n, Ordering::SeqCst);
+    }
+
+    pub(super) fn take_active_statements_exceeded(&self) -> bool {
+        self.active_statements_exceeded.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+    }
+
+    pub(super) fn take_lost_response(&self) -> bool {
+        self.lost_responses.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
+    }
+}

@@ -8,49 +8,21 @@
 //! variables `REDSCRIBE_CHAOS_UPLOADS` and `REDSCRIBE_CHAOS_KILLS`) and prints the figures the README reports.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redscribe_testkit::tone_wav;
 
-/// A running `serve` and the AWS CLI environment its profile gives.
-struct Served {
-    child: Child,
-    exports: Vec<(String, String)>,
-}
+mod common;
+use common::{start_serve, Served};
 
 fn start(data: &Path, env: &[(&str, &str)]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_redscribe"))
-        .args(["serve", "--no-transcribe", "--s3-addr", "127.0.0.1:0", "--data-api-addr", "127.0.0.1:0"])
-        .args(["--batch-age-ms", "200", "--fault-crash-on-key", "poison", "--data-dir"])
-        .arg(data)
-        .envs(env.iter().copied())
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut exports = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(vars) = line.trim().strip_prefix("export ") {
-            exports = vars
-                .split_whitespace()
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            break;
-        }
-    }
-    assert!(!exports.is_empty(), "serve started and printed its profile");
-    std::thread::spawn(move || for _ in lines {});
-    Served { child, exports }
+    let args = ["--no-transcribe", "--batch-age-ms", "200", "--fault-crash-on-key", "poison"];
+    start_serve(data, &args, env)
 }
 
 fn aws(exports: &[(String, String)], args: &[&str]) -> Result<String, String> {

@@ -2,54 +2,20 @@
 //! writes for S3 and the Redshift Data API, one journaled event per upload, a clean stop on SIGTERM, and objects,
 //! events and warehouse rows that survive a restart.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use redscribe_testkit::tone_wav as wav;
 
-struct Served {
-    child: Child,
-    endpoint: String,
-    exports: Vec<(String, String)>,
-}
+mod common;
+use common::{start_serve, Served};
 
 fn start(data: &Path) -> Served {
     start_with(data, &[])
 }
 
 fn start_with(data: &Path, extra: &[&str]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_redscribe"))
-        .args(["serve", "--s3-addr", "127.0.0.1:0", "--data-api-addr", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .args(extra)
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut endpoint, mut exports) = (None, Vec::new());
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        if let Some(e) = line.trim().strip_prefix("S3 endpoint:") {
-            endpoint = Some(e.trim().to_owned());
-        }
-        if let Some(vars) = line.trim().strip_prefix("export ") {
-            exports = vars
-                .split_whitespace()
-                .map(|kv| {
-                    let (k, v) = kv.split_once('=').unwrap();
-                    (k.to_owned(), v.to_owned())
-                })
-                .collect();
-            break;
-        }
-    }
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Served { child, endpoint: endpoint.expect("endpoint printed"), exports }
+    start_serve(data, extra, &[])
 }
 
 fn aws(served: &Served, args: &[&str]) -> String {

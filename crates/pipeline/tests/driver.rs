@@ -103,6 +103,18 @@ impl Listener<u64> for Heard {
     }
 }
 
+/// The load stage into `recordings`, with the default layout and tables.
+fn loader<W: Warehouse>(store: Arc<S3Objects>, warehouse: Arc<W>) -> Loader<S3Objects, W> {
+    let config = LoadConfig {
+        tables: Tables::default(),
+        auth: CopyAuthorization::IamRole("arn:aws:iam::123456789012:role/loader".into()),
+        layout: Layout::default(),
+        bucket: "recordings".into(),
+        max_isolation_rounds: 3,
+    };
+    Loader::new(store, warehouse, config)
+}
+
 fn quick() -> RetryPolicy {
     RetryPolicy { max_attempts: 2, base: Duration::from_millis(1), cap: Duration::from_millis(5) }
 }
@@ -137,17 +149,7 @@ async fn failures_are_retried_isolated_or_quarantined_and_every_job_settles() {
     let refused_id = redscribe_core::identity::recording_id("recordings", "in/refused by the warehouse.wav");
     let warehouse = Arc::new(Refusing { inner: data_api.clone(), store: store.clone(), poisoned: refused_id.clone() });
     let stage = TranscribeStage::new(store.clone(), TranscribeConfig::default()).with_transcriber(Arc::new(Fragile));
-    let loader = Loader::new(
-        store.clone(),
-        warehouse,
-        LoadConfig {
-            tables: Tables::default(),
-            auth: CopyAuthorization::IamRole("arn:aws:iam::123456789012:role/loader".into()),
-            layout: layout.clone(),
-            bucket: "recordings".into(),
-            max_isolation_rounds: 3,
-        },
-    );
+    let loader = loader(store.clone(), warehouse);
     // Reads throttled longer than the adapter retries, then a storm of refused statements.
     stand_ins.s3.faults().fail_next_reads(6, S3Fault::SlowDown);
     stand_ins.data_api.as_ref().unwrap().faults().fail_next_with_active_statements_exceeded(5);
@@ -211,20 +213,7 @@ async fn a_result_file_planted_under_the_results_prefix_is_quarantined_not_loade
     let event = normalize(&drain(&mut stand_ins.events)[0].event, &layout).unwrap().objects.remove(0);
     let stage = TranscribeStage::new(store.clone(), TranscribeConfig::default());
     let real = stage.process(&event).await.unwrap().file().clone();
-    let loader = Arc::new(
-        Loader::new(
-            store.clone(),
-            warehouse.clone(),
-            LoadConfig {
-                tables: Tables::default(),
-                auth: CopyAuthorization::IamRole("arn:aws:iam::123456789012:role/loader".into()),
-                layout: layout.clone(),
-                bucket: "recordings".into(),
-                max_isolation_rounds: 3,
-            },
-        )
-        .migrating(),
-    );
+    let loader = Arc::new(loader(store.clone(), warehouse.clone()).migrating());
     let (sweep, limits) = (serde_json::json!({"sweep": true}), LoadLimits::default());
     let swept = load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap();
     assert_eq!(swept.report.loaded.len(), 1);

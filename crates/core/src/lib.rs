@@ -14,6 +14,7 @@
 //! - [`alarms`]: the shipped CloudWatch alarms as typed `PutMetricAlarm` inputs, placeholders filled.
 //! - [`emf`]: data points recorded by the stages, drained as CloudWatch Embedded Metric Format documents.
 //! - [`ports`]: the object store and warehouse traits the pipeline's stages are written against.
+//! - [`quarantine`]: the one quarantine record type, as stored under `rejected/<reason>/` and read by replay.
 //! - [`retry`]: exponential backoff with full jitter, for every retry the pipeline makes.
 //! - [`error`]: the crate's error enum and the bounded [`error::ErrorCode`] set with its retry decision.
 
@@ -28,6 +29,7 @@ pub mod load;
 pub mod metrics;
 pub mod migrations;
 pub mod ports;
+pub mod quarantine;
 pub mod record;
 pub mod retry;
 pub mod schema;

@@ -55,8 +55,9 @@ impl Dimension {
     }
 }
 
-/// Pipeline stages, the values of the `Stage` dimension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Pipeline stages, the values of the `Stage` dimension (and of a quarantine record's `stage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Stage {
     Receive,
     Download,

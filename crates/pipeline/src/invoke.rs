@@ -227,13 +227,14 @@ pub async fn load_invocation<S: ObjectStore + 'static, W: Warehouse + 'static>(
     let jobs = jobs_by_message(items);
     let files_of: HashMap<Option<String>, usize> = jobs.iter().map(|j| (j.token.clone(), j.items.len())).collect();
     Driver::loading(loader.clone(), config).run_all(jobs, &mut answers).await;
-    out.deferred = answers.retry.keys().filter_map(|m| files_of.get(m)).sum();
+    out.deferred += answers.retry.keys().filter_map(|m| files_of.get(m)).sum::<usize>();
     out.report = std::mem::take(&mut answers.report);
     match answers.retry() {
         Ok(retry) => out.retry = retry,
+        // What a sweep left over, the next sweep finds.
+        Err(_) if is_sweep(payload) => {}
         // Without messages to name, the invocation fails as a whole and is retried.
-        Err(e) if !from_sqs => return Err(e),
-        Err(_) => {}
+        Err(e) => return Err(e),
     }
     out.response = load_response(&out, from_sqs);
     Ok(out)

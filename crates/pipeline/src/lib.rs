@@ -13,6 +13,7 @@
 //! - [`pending`]: result files the load stage has yet to load, read back from S3.
 //! - [`driver`]: the one driver every front end runs: normalise → process (bounded concurrency, retries with
 //!   backoff, crashes caught) → batch by count, bytes and age → load (a failing file isolated) → acknowledge.
+//! - [`quarantine`]: the sink quarantine records are kept in (any object store, or memory).
 //! - [`replay`]: quarantine records back into the events they came from.
 
 pub mod config;
@@ -21,6 +22,7 @@ pub mod invoke;
 pub mod load;
 pub mod migrate;
 pub mod pending;
+pub mod quarantine;
 pub mod replay;
 pub mod row;
 pub mod transcribe;
@@ -28,7 +30,7 @@ pub mod transcribe;
 pub use load::{LoadConfig, LoadReport, Loader};
 pub use transcribe::{Processed, ResultFile, SegmentsFile, TranscribeConfig, TranscribeStage};
 
-/// Writes `value` as pretty-printed JSON: COPY manifests and quarantine records.
+/// Writes `value` as pretty-printed JSON: COPY manifests.
 pub(crate) async fn put_json<S: redscribe_core::ports::ObjectStore + ?Sized>(
     store: &S,
     bucket: &str,

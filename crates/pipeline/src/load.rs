@@ -11,11 +11,12 @@ use redscribe_core::layout::Layout;
 use redscribe_core::load::{load_statements, manifest, Batch, BatchFile, CopyAuthorization, Tables};
 use redscribe_core::metrics::{Metric, Stage};
 use redscribe_core::ports::{ObjectStore, PortError, Warehouse};
+use redscribe_core::quarantine::{QuarantineRecord, RecordingRef};
 use redscribe_core::sql::literal;
 use redscribe_core::ErrorCode;
-use serde_json::json;
 use tracing::Instrument;
 
+use crate::quarantine::QuarantineSink;
 use crate::transcribe::{ResultFile, SegmentsFile};
 
 /// Where and how the stage loads.
@@ -204,7 +205,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         let rejected = Rejected {
             uri: file.uri(),
             id: &file.id,
-            recording: recording_json(&file.source),
+            recording: Some(RecordingRef::from(&file.source)),
             batch_id,
             manifest_uri: Some(manifest_uri),
         };
@@ -220,7 +221,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         let rejected = Rejected {
             uri: file.uri(),
             id: &file.id,
-            recording: recording_json(&file.source),
+            recording: Some(RecordingRef::from(&file.source)),
             batch_id: &batch_id,
             manifest_uri: None,
         };
@@ -237,8 +238,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         let stem = key.rsplit('/').next().unwrap_or(key);
         let id = stem.split_once('-').map_or(stem, |(id, _)| id);
         let batch_id = format!("unreadable-{}", uuid::Uuid::new_v4());
-        let rejected =
-            Rejected { uri, id, recording: serde_json::Value::Null, batch_id: &batch_id, manifest_uri: None };
+        let rejected = Rejected { uri, id, recording: None, batch_id: &batch_id, manifest_uri: None };
         self.settle_rejected(rejected, message).await?;
         self.record(Metric::LoadFailures, 1.0, Some(ErrorCode::LoadRejected));
         Ok(())
@@ -247,17 +247,13 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
     async fn settle_rejected(&self, r: Rejected<'_>, message: &str) -> Result<(), PortError> {
         let day = Utc::now().date_naive();
         let key = self.config.layout.rejected_key(ErrorCode::LoadRejected, day, r.id, r.batch_id);
-        let record = json!({
-            "reason": ErrorCode::LoadRejected.as_str(),
-            "message": message,
-            "file": r.uri,
-            "recording": r.recording,
-            "id": r.id,
-            "batch": r.batch_id,
-            "manifest": r.manifest_uri,
-            "rejected_at": Utc::now(),
-        });
-        crate::put_json(self.store.as_ref(), &self.config.bucket, &key, &record).await?;
+        let mut record = QuarantineRecord::new(ErrorCode::LoadRejected, message, Stage::Load);
+        record.recording = r.recording;
+        record.id = Some(r.id.to_string());
+        record.file = Some(r.uri.clone());
+        record.batch = Some(r.batch_id.to_string());
+        record.manifest = r.manifest_uri.map(str::to_string);
+        self.store.keep(&self.config.bucket, &key, &record).await?;
         let text = |s: &str| literal(s).map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()));
         let (message, _) =
             redscribe_core::record::truncate_utf8(message, redscribe_core::record::ERROR_MESSAGE_MAX_BYTES);
@@ -305,16 +301,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
 struct Rejected<'a> {
     uri: String,
     id: &'a str,
-    recording: serde_json::Value,
+    recording: Option<RecordingRef>,
     batch_id: &'a str,
     manifest_uri: Option<&'a str>,
-}
-
-/// How quarantine records name the recording they are about (what `replay` reads back).
-pub fn recording_json(event: &redscribe_core::events::ObjectEvent) -> serde_json::Value {
-    json!({
-        "bucket": event.bucket, "key": event.key, "version_id": event.version_id,
-        "etag": event.etag, "sequencer": event.sequencer, "size": event.size,
-        "event_name": event.event_name, "event_time": event.event_time,
-    })
 }

@@ -3,11 +3,11 @@
 //! replay updates the recording's row in place and never adds one. A record is removed once its recording has
 //! been processed again and loaded: with a result, or with a newer quarantine record of its own.
 
-use redscribe_core::events::{Envelope, ObjectEvent};
+use redscribe_core::events::ObjectEvent;
 use redscribe_core::layout::Layout;
 use redscribe_core::ports::{ObjectStore, PortError};
+use redscribe_core::quarantine::QuarantineRecord;
 use redscribe_core::ErrorCode;
-use serde::Deserialize;
 
 use crate::transcribe::Processed;
 
@@ -28,45 +28,15 @@ pub struct Unreadable {
     pub why: String,
 }
 
-#[derive(Deserialize)]
-struct RecordDoc {
-    reason: String,
-    recording: Option<RecordingDoc>,
-}
-
-#[derive(Deserialize)]
-struct RecordingDoc {
-    bucket: String,
-    key: String,
-    version_id: Option<String>,
-    etag: Option<String>,
-    sequencer: Option<String>,
-    size: Option<i64>,
-    event_name: Option<String>,
-    event_time: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// Parses one quarantine record.
+/// Parses one quarantine record ([`QuarantineRecord`], the one type every stage writes).
 pub fn parse_record(record_key: &str, body: &[u8]) -> Result<Quarantined, Unreadable> {
     let unreadable = |why: String| Unreadable { record_key: record_key.to_string(), why };
-    let doc: RecordDoc =
-        serde_json::from_slice(body).map_err(|e| unreadable(format!("not a quarantine record: {e}")))?;
-    let r = doc.recording.ok_or_else(|| unreadable("the record names no recording".into()))?;
+    let record = QuarantineRecord::from_json(body).map_err(|e| unreadable(format!("not a quarantine record: {e}")))?;
+    let recording = record.recording.ok_or_else(|| unreadable("the record names no recording".into()))?;
     Ok(Quarantined {
         record_key: record_key.to_string(),
-        reason: doc.reason,
-        recording: ObjectEvent {
-            bucket: r.bucket,
-            key: r.key,
-            size: r.size,
-            version_id: r.version_id,
-            etag: r.etag,
-            sequencer: r.sequencer,
-            event_name: r.event_name.unwrap_or_else(|| "ObjectCreated:Put".into()),
-            event_time: r.event_time,
-            envelope: Envelope::S3,
-            message_id: None,
-        },
+        reason: record.reason.as_str().to_string(),
+        recording: recording.to_event(),
     })
 }
 
@@ -115,7 +85,7 @@ mod tests {
     fn records_of_both_stages_parse_and_others_are_reported() {
         let stage = br#"{"reason":"truncated","message":"cut","recording":{"bucket":"b","key":"in/a'b.wav",
             "version_id":"v1","etag":"e","sequencer":"0A","size":10,"event_name":"ObjectCreated:Put",
-            "event_time":"2026-11-23T10:00:00Z"},"id":"x"}"#;
+            "event_time":"2026-11-23T10:00:00Z"},"id":"x","rejected_at":"2026-11-23T10:00:01Z"}"#;
         let q = parse_record("rejected/truncated/dt=2026-11-23/x-v1.json", stage).unwrap();
         assert_eq!(q.reason, "truncated");
         assert_eq!(q.recording.key, "in/a'b.wav");
@@ -123,7 +93,8 @@ mod tests {
         assert_eq!(q.recording.sequencer.as_deref(), Some("0A"));
         assert_eq!(q.recording.size, Some(10));
 
-        let older = br#"{"reason":"load_rejected","file":"s3://b/processed/x.parquet","id":"x"}"#;
+        let older = br#"{"reason":"load_rejected","message":"m","file":"s3://b/processed/x.parquet","id":"x",
+            "rejected_at":"2026-11-23T10:00:00Z"}"#;
         let u = parse_record("rejected/load_rejected/x.json", older).unwrap_err();
         assert!(u.why.contains("names no recording"), "{}", u.why);
         let u = parse_record("rejected/x.json", b"not json").unwrap_err();

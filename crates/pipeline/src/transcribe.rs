@@ -19,11 +19,12 @@ use redscribe_core::identity::version_token;
 use redscribe_core::layout::{FileFormat, Layout};
 use redscribe_core::metrics::{Metric, Stage};
 use redscribe_core::ports::{ObjectStore, PortError, StoredObject, Transcriber, Transcription};
+use redscribe_core::quarantine::QuarantineRecord;
 use redscribe_core::record::{results_batch, segments_batch, SegmentRow, Status};
 use redscribe_core::{Disposition, ErrorCode};
-use serde_json::json;
 use tracing::Instrument;
 
+use crate::quarantine::QuarantineSink;
 use crate::row::{result_row, Location};
 
 /// How the stage writes its outputs.
@@ -295,15 +296,10 @@ impl<S: ObjectStore> TranscribeStage<S> {
             None => None,
             Some(f) => {
                 let key = layout.rejected_key(f.code, day, &row.id, &version);
-                let record = json!({
-                    "reason": f.code.as_str(),
-                    "message": f.message,
-                    "recording": crate::load::recording_json(event),
-                    "id": row.id,
-                    "rejected_at": processed_at,
-                    "pipeline_version": redscribe_core::PIPELINE_VERSION,
-                });
-                crate::put_json(self.store.as_ref(), &out_bucket, &key, &record).instrument(write.clone()).await?;
+                let mut record = QuarantineRecord::new(f.code, f.message.clone(), f.stage).of(event);
+                record.id = Some(row.id.clone());
+                record.rejected_at = processed_at;
+                self.store.keep(&out_bucket, &key, &record).instrument(write.clone()).await?;
                 Some((f.code, key))
             }
         };

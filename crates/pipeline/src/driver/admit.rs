@@ -7,9 +7,13 @@ use chrono::Utc;
 use redscribe_core::events::{InvalidMessage, Normalized};
 use redscribe_core::identity::recording_id;
 use redscribe_core::layout::Layout;
+use redscribe_core::metrics::Stage;
 use redscribe_core::ports::{ObjectStore, PortError};
+use redscribe_core::quarantine::QuarantineRecord;
 use redscribe_core::{CoreError, ErrorCode};
-use serde_json::{json, Value};
+use serde_json::Value;
+
+use crate::quarantine::QuarantineSink;
 
 /// The work `parsed` (the core's normalisation of `payload`) holds. Skipped records are logged, and `skipped`
 /// is called once for each; every message that is not an event is kept under `rejected/invalid_event/` (in the
@@ -71,16 +75,12 @@ async fn quarantine_invalid<S: ObjectStore + ?Sized>(
         None => recording_id("payload", &String::from_utf8_lossy(&body)),
     };
     let key = layout.rejected_key(ErrorCode::InvalidEvent, now.date_naive(), &name, "message");
-    let record = json!({
-        "reason": ErrorCode::InvalidEvent.as_str(),
-        "message": invalid.reason,
-        "message_id": invalid.message_id,
-        "payload": message,
-        "rejected_at": now,
-        "pipeline_version": redscribe_core::PIPELINE_VERSION,
-    });
+    let mut record = QuarantineRecord::new(ErrorCode::InvalidEvent, invalid.reason.clone(), Stage::Receive);
+    record.message_id = invalid.message_id.clone();
+    record.payload = Some(message.clone());
+    record.rejected_at = now;
     let bucket = layout.bucket_for(fallback_bucket).to_string();
-    crate::put_json(store, &bucket, &key, &record).await?;
+    store.keep(&bucket, &key, &record).await?;
     tracing::warn!(message_id = invalid.message_id.as_deref(), key, "invalid message quarantined: {}", invalid.reason);
     Ok(())
 }

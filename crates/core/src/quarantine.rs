@@ -1,0 +1,160 @@
+//! The quarantine record: one JSON document under `rejected/<reason>/…` for everything the pipeline refused — a
+//! recording that cannot be read, a message that is not an event, a result file the warehouse refused — with
+//! what `redscribe replay` needs to try it again. One type, written and read here; records of earlier versions
+//! (without `stage` or `attempts`) still read.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::events::{Envelope, ObjectEvent};
+use crate::metrics::Stage;
+use crate::ErrorCode;
+
+/// A quarantine record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuarantineRecord {
+    pub reason: ErrorCode,
+    pub message: String,
+    /// Where it failed (absent in records of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stage>,
+    /// The recording's event, when there is one: what a replay turns back into the event.
+    #[serde(default)]
+    pub recording: Option<RecordingRef>,
+    /// The recording's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// For a load failure: the result file, and the batch and manifest it was refused in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
+    /// For a message that is not an event: its SQS message id and the message, whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<serde_json::Value>,
+    /// How many times it was tried before it was kept here (0: not known).
+    #[serde(default)]
+    pub attempts: u32,
+    pub rejected_at: DateTime<Utc>,
+    #[serde(default)]
+    pub pipeline_version: String,
+}
+
+impl QuarantineRecord {
+    /// A record of `reason` with its message, now, by this pipeline version; the rest is filled by the caller.
+    pub fn new(reason: ErrorCode, message: impl Into<String>, stage: Stage) -> QuarantineRecord {
+        QuarantineRecord {
+            reason,
+            message: message.into(),
+            stage: Some(stage),
+            recording: None,
+            id: None,
+            file: None,
+            batch: None,
+            manifest: None,
+            message_id: None,
+            payload: None,
+            attempts: 0,
+            rejected_at: Utc::now(),
+            pipeline_version: crate::PIPELINE_VERSION.to_string(),
+        }
+    }
+
+    /// About this recording.
+    pub fn of(mut self, event: &ObjectEvent) -> QuarantineRecord {
+        self.recording = Some(RecordingRef::from(event));
+        self
+    }
+
+    /// The JSON document as stored.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("a record serialises")
+    }
+
+    /// Reads a stored document.
+    pub fn from_json(body: &[u8]) -> Result<QuarantineRecord, serde_json::Error> {
+        serde_json::from_slice(body)
+    }
+}
+
+/// The recording a record is about, as its event named it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordingRef {
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+    pub sequencer: Option<String>,
+    pub size: Option<i64>,
+    pub event_name: Option<String>,
+    pub event_time: Option<DateTime<Utc>>,
+}
+
+impl From<&ObjectEvent> for RecordingRef {
+    fn from(e: &ObjectEvent) -> RecordingRef {
+        RecordingRef {
+            bucket: e.bucket.clone(),
+            key: e.key.clone(),
+            version_id: e.version_id.clone(),
+            etag: e.etag.clone(),
+            sequencer: e.sequencer.clone(),
+            size: e.size,
+            event_name: Some(e.event_name.clone()),
+            event_time: e.event_time,
+        }
+    }
+}
+
+impl RecordingRef {
+    /// The event it came from: same version, same sequencer, so a replay updates the row in place.
+    pub fn to_event(&self) -> ObjectEvent {
+        ObjectEvent {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            size: self.size,
+            version_id: self.version_id.clone(),
+            etag: self.etag.clone(),
+            sequencer: self.sequencer.clone(),
+            event_name: self.event_name.clone().unwrap_or_else(|| "ObjectCreated:Put".into()),
+            event_time: self.event_time,
+            envelope: Envelope::S3,
+            message_id: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_older_records_still_read() {
+        let event = ObjectEvent {
+            bucket: "b".into(),
+            key: "in/a'b.wav".into(),
+            size: Some(10),
+            version_id: Some("v1".into()),
+            etag: Some("e".into()),
+            sequencer: Some("0A".into()),
+            event_name: "ObjectCreated:Put".into(),
+            event_time: None,
+            envelope: Envelope::S3,
+            message_id: None,
+        };
+        let mut record = QuarantineRecord::new(ErrorCode::Truncated, "cut", Stage::Decode).of(&event);
+        record.attempts = 2;
+        let back = QuarantineRecord::from_json(&record.to_json()).unwrap();
+        assert_eq!(back, record);
+        assert_eq!(back.recording.unwrap().to_event(), event);
+
+        let older = br#"{"reason":"load_rejected","message":"m","file":"s3://b/x.parquet","id":"x",
+            "recording":null,"rejected_at":"2026-11-23T10:00:00Z"}"#;
+        let r = QuarantineRecord::from_json(older).unwrap();
+        assert_eq!((r.reason, r.stage, r.attempts, r.recording), (ErrorCode::LoadRejected, None, 0, None));
+        assert!(QuarantineRecord::from_json(br#"{"reason":"no_such_code","message":"m"}"#).is_err());
+    }
+}

@@ -101,7 +101,8 @@ pub struct DriverConfig {
     /// Longest a processed file waits for its batch to fill (input that has ended never waits).
     pub batch_age: Duration,
     pub retries: Retries,
-    /// When the invocation must have answered (Lambda); nothing starts that cannot finish before it.
+    /// When the invocation must have answered (Lambda): no batch starts, and no retry waits, past it less the
+    /// margin. (Processing a recording does not yet watch it: "Ready for AWS" bounds that.)
     pub deadline: Option<Instant>,
     /// No batch starts with less time left than this, or than 1.5× the longest batch so far.
     pub margin: Duration,

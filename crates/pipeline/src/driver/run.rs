@@ -172,7 +172,7 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
         }
     }
 
-    /// Starts processing while there is room (and, with a deadline, time).
+    /// Starts processing while there is room (at most `concurrency` recordings at once).
     fn start_processing<T>(&self, st: &mut State<T>) {
         let Some(stage) = &self.stage else { return };
         while st.running.len() < self.config.concurrency.max(1) {

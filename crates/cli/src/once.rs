@@ -198,9 +198,7 @@ impl Listener<usize> for Progress {
 
     fn loaded(&mut self, report: &LoadReport) {
         self.load.inc((report.loaded.len() + report.rejected.len()) as u64);
-        self.report.loaded.extend(report.loaded.iter().cloned());
-        self.report.rejected.extend(report.rejected.iter().cloned());
-        self.report.batches += report.batches;
+        self.report.add(report);
     }
 
     fn settled(&mut self, job: usize, settled: Settled) {

@@ -73,9 +73,7 @@ impl Listener<Option<String>> for Answers {
     }
 
     fn loaded(&mut self, report: &LoadReport) {
-        self.report.loaded.extend(report.loaded.iter().cloned());
-        self.report.rejected.extend(report.rejected.iter().cloned());
-        self.report.batches += report.batches;
+        self.report.add(report);
     }
 
     fn settled(&mut self, token: Option<String>, settled: Settled) {

@@ -42,6 +42,15 @@ pub struct LoadReport {
     pub batches: usize,
 }
 
+impl LoadReport {
+    /// Adds what another load did to this one (the reports of many batches as one).
+    pub fn add(&mut self, other: &LoadReport) {
+        self.loaded.extend(other.loaded.iter().cloned());
+        self.rejected.extend(other.rejected.iter().cloned());
+        self.batches += other.batches;
+    }
+}
+
 /// The stage.
 pub struct Loader<S, W> {
     store: Arc<S>,

@@ -93,9 +93,7 @@ impl Listener<u64> for Heard {
     }
 
     fn loaded(&mut self, report: &LoadReport) {
-        self.report.loaded.extend(report.loaded.iter().cloned());
-        self.report.rejected.extend(report.rejected.iter().cloned());
-        self.report.batches += report.batches;
+        self.report.add(report);
     }
 
     fn settled(&mut self, token: u64, settled: Settled) {

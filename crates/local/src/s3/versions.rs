@@ -52,10 +52,6 @@ impl Versions {
         Ok(Versions { log: Mutex::new((file, state)) })
     }
 
-    fn append(file: &mut File, line: &Line) -> std::io::Result<()> {
-        lines::append(file, line)
-    }
-
     /// `Enabled` or `Suspended`; `None` for a bucket that never had versioning.
     pub(crate) fn status(&self, bucket: &str) -> Option<String> {
         self.log.lock().ok()?.1.status.get(bucket).cloned()
@@ -64,7 +60,7 @@ impl Versions {
     pub(crate) fn set_status(&self, bucket: &str, status: &str) -> std::io::Result<()> {
         let mut guard = self.log.lock().map_err(|_| std::io::Error::other("versions lock poisoned"))?;
         let (file, state) = &mut *guard;
-        Self::append(file, &Line::Status { bucket: bucket.into(), status: status.into() })?;
+        lines::append(file, &Line::Status { bucket: bucket.into(), status: status.into() })?;
         state.status.insert(bucket.into(), status.into());
         Ok(())
     }
@@ -77,7 +73,10 @@ impl Versions {
         let version = enabled.then(|| uuid::Uuid::new_v4().simple().to_string());
         let had = state.current.contains_key(&(bucket.to_string(), key.to_string()));
         if version.is_some() || had {
-            Self::append(file, &Line::Version { bucket: bucket.into(), key: key.into(), version_id: version.clone() })?;
+            lines::append(
+                file,
+                &Line::Version { bucket: bucket.into(), key: key.into(), version_id: version.clone() },
+            )?;
         }
         match &version {
             Some(v) => state.current.insert((bucket.into(), key.into()), v.clone()),
@@ -91,7 +90,7 @@ impl Versions {
         let mut guard = self.log.lock().map_err(|_| std::io::Error::other("versions lock poisoned"))?;
         let (file, state) = &mut *guard;
         if state.current.remove(&(bucket.to_string(), key.to_string())).is_some() {
-            Self::append(file, &Line::Version { bucket: bucket.into(), key: key.into(), version_id: None })?;
+            lines::append(file, &Line::Version { bucket: bucket.into(), key: key.into(), version_id: None })?;
         }
         Ok(())
     }

@@ -27,7 +27,7 @@ pub(super) async fn load_isolating<S: ObjectStore, W: Warehouse>(
             continue;
         }
         match loader.load(group.clone()).await {
-            Ok(report) => merge(&mut out.report, report),
+            Ok(report) => out.report.add(&report),
             Err(e) if e.code.disposition() == Disposition::Retry => {
                 out.failed.extend(group.into_iter().map(|f| (f, e.clone())));
             }
@@ -52,10 +52,4 @@ pub(super) async fn load_isolating<S: ObjectStore, W: Warehouse>(
         }
     }
     out
-}
-
-fn merge(into: &mut LoadReport, report: LoadReport) {
-    into.loaded.extend(report.loaded);
-    into.rejected.extend(report.rejected);
-    into.batches += report.batches;
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
-use redscribe_core::ports::{ListedObject, ObjectStore, PortError, StoredObject};
+use redscribe_core::ports::{ListedObject, Metadata, ObjectStore, PortError, StoredObject};
 use redscribe_core::ErrorCode;
 
 use crate::retry::RetryPolicy;
@@ -56,6 +56,7 @@ impl ObjectStore for S3Objects {
                 let content_type = out.content_type().map(str::to_string);
                 let etag = out.e_tag().map(|e| e.trim_matches('"').to_string());
                 let version_id = out.version_id().map(str::to_string);
+                let metadata = out.metadata().cloned().unwrap_or_default().into_iter().collect();
                 // A connection cut mid-body is worth another try.
                 let body = out.body.collect().await.map_err(|e| AwsError::Call {
                     operation: "GetObject",
@@ -63,13 +64,21 @@ impl ObjectStore for S3Objects {
                     service_code: None,
                     message: format!("reading the body: {e}"),
                 })?;
-                Ok(StoredObject { body: body.into_bytes().to_vec(), content_type, etag, version_id })
+                Ok(StoredObject { body: body.into_bytes().to_vec(), content_type, etag, version_id, metadata })
             })
             .await?;
         Ok(got)
     }
 
-    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError> {
+    async fn put_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        metadata: &Metadata,
+    ) -> Result<(), PortError> {
+        let metadata = (!metadata.is_empty()).then(|| metadata.clone().into_iter().collect());
         self.retry
             .run("PutObject", || async {
                 self.client
@@ -77,6 +86,7 @@ impl ObjectStore for S3Objects {
                     .bucket(bucket)
                     .key(key)
                     .content_type(content_type)
+                    .set_metadata(metadata.clone())
                     .body(ByteStream::from(body.clone()))
                     .send()
                     .await

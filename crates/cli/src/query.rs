@@ -78,7 +78,7 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let rows = runtime.block_on(async {
         let api = args.warehouse.connect().await?;
-        api.query_rows(&args.sql, &[], Duration::from_secs(args.timeout)).await.context("query failed")
+        api.query_rows(&args.sql, &[], Duration::from_secs(args.timeout)).await.map_err(explain).context("query failed")
     })?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -88,6 +88,27 @@ pub fn run(args: QueryArgs) -> anyhow::Result<()> {
         Format::Csv => print_csv(&mut out, &rows)?,
     }
     Ok(())
+}
+
+/// What to do about a failure the Data API's limits cause, added to its message.
+fn explain(e: redscribe_aws::AwsError) -> anyhow::Error {
+    let message = e.to_string();
+    if message.contains("Packet for query is too large") {
+        return anyhow::anyhow!(
+            "{message}\n\nThe Data API returns rows of at most 64 KB, and a transcript may be up to 65,535 bytes. Read \
+             a long text in parts of 16,000 characters (at most 64,000 bytes each), one row per part:\n  select id, \
+             n, substring(text, (n - 1) * 16000 + 1, 16000) as part from transcription_results, (select 1 as n union \
+             all select 2 union all select 3 union all select 4 union all select 5) as parts where id = '…' and \
+             len(text) > (n - 1) * 16000 order by n\nor by its segments:\n  select segment_index, start_s, text from \
+             transcription_segments where id = '…' order by segment_index"
+        );
+    }
+    if message.contains("Database response exceeded size limit") {
+        return anyhow::anyhow!(
+            "{message}\n\nThe Data API returns at most 500 MB per statement: add a LIMIT, or page with a WHERE range."
+        );
+    }
+    anyhow::Error::new(e)
 }
 
 pub fn print_table(out: &mut impl Write, rows: &Rows) -> anyhow::Result<()> {

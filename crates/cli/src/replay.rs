@@ -51,15 +51,21 @@ async fn replay(target: &Target, args: &ReplayArgs) -> anyhow::Result<()> {
     for u in &unreadable {
         eprintln!("s3://{}/{}: not replayable: {}", args.bucket, u.record_key, u.why);
     }
+    // Records, and the recordings each names still to be done (a kept message may announce several).
+    let mut pending: BTreeMap<&str, usize> = BTreeMap::new();
     let mut by_reason: BTreeMap<&str, usize> = BTreeMap::new();
     for r in &records {
-        *by_reason.entry(r.reason.as_str()).or_default() += 1;
+        let named = pending.entry(r.record_key.as_str()).or_default();
+        if *named == 0 {
+            *by_reason.entry(r.reason.as_str()).or_default() += 1;
+        }
+        *named += 1;
     }
     if args.dry_run {
         for r in &records {
             println!("{}\ts3://{}/{}\t{}", r.reason, r.recording.bucket, r.recording.key, r.record_key);
         }
-        println!("redscribe replay --dry-run: {} record(s) would be replayed, nothing changed", records.len());
+        println!("redscribe replay --dry-run: {} record(s) would be replayed, nothing changed", pending.len());
         for (reason, n) in &by_reason {
             println!("  {reason}: {n}");
         }
@@ -75,10 +81,11 @@ async fn replay(target: &Target, args: &ReplayArgs) -> anyhow::Result<()> {
     let events = groups.values().map(|rs| vec![rs[0].recording.clone()]).collect();
     let pass = process_and_load(target, &args.bucket, events, &args.pass).await?;
 
-    // Loaded (or quarantined anew, with the record that now stands for it): the old records go.
+    // Loaded (or quarantined anew, with the record that now stands for it): the old records go — a record once
+    // every recording it names is done; one still failing keeps it.
+    let records_read = pending.len();
     let mut settled = 0usize;
     for (i, (key, group)) in groups.iter().enumerate() {
-        // Only a recording whose new outcome is loaded: one still failing keeps its records.
         if !pass.done(i) {
             continue;
         }
@@ -88,13 +95,17 @@ async fn replay(target: &Target, args: &ReplayArgs) -> anyhow::Result<()> {
         });
         let Some(processed) = processed else { continue };
         for record in group {
-            settle(&*target.objects, &args.bucket, record, processed).await?;
-            settled += 1;
+            let left = pending.get_mut(record.record_key.as_str()).expect("every record is counted");
+            *left -= 1;
+            if *left == 0 {
+                settle(&*target.objects, &args.bucket, record, processed).await?;
+                settled += 1;
+            }
         }
     }
     println!(
         "redscribe replay: {} record(s) of {} recording(s), done in {:.1} s",
-        records.len(),
+        records_read,
         groups.len(),
         started.elapsed().as_secs_f64()
     );

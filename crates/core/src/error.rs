@@ -29,6 +29,9 @@ pub enum CoreError {
     /// A batch does not have the columns this crate expects.
     #[error("batch does not match the {table} schema: {reason}")]
     SchemaMismatch { table: &'static str, reason: String },
+    /// A load that cannot be written as the warehouse would take it.
+    #[error("load: {0}")]
+    Load(String),
     /// An alarms file that cannot be applied as it stands.
     #[error("alarms: {0}")]
     Alarms(String),

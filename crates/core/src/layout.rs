@@ -144,6 +144,12 @@ impl Layout {
         format!("{}dt={}/{batch_id}.manifest", self.manifests_prefix, day.format("%Y-%m-%d"))
     }
 
+    /// The `load_audit` rows of a batch, beside its manifest (a key no other object's key extends: COPY reads
+    /// a prefix).
+    pub fn audit_rows_key(&self, day: NaiveDate, batch_id: &str) -> String {
+        format!("{}dt={}/{batch_id}.audit.jsonl", self.manifests_prefix, day.format("%Y-%m-%d"))
+    }
+
     /// Prefix of the quarantine records, of one reason or of all.
     pub fn rejected_prefix(&self, code: Option<ErrorCode>) -> String {
         match code {

@@ -5,9 +5,12 @@
 //! 3. rows older than what the target already holds dropped: a late, older event never overwrites a newer one;
 //! 4. `MERGE` into the target (update or insert), `loaded_at` set;
 //! 5. the segments of the surviving rows replace the old ones (deleted even when the batch brings none);
-//! 6. one `load_audit` row per loaded file.
+//! 6. one `load_audit` row per loaded file, copied from a JSON Lines file the loader writes beside the manifest
+//!    ([`audit_lines`]) rather than listed in the statement.
 //!
-//! Every value is written with [`literal`]; every table name comes from a validated [`Identifier`].
+//! Every statement's text is the same size whatever the batch holds: the Data API refuses a statement over
+//! 100 KB ([`STATEMENT_MAX_BYTES`]), and a literal list of 1,000 files would be three times that. Every value
+//! is written with [`literal`]; every table name comes from a validated [`Identifier`].
 
 use crate::schema::{
     load_audit_schema, results_schema, segments_schema, LOAD_AUDIT_TABLE, RESULTS_TABLE, SEGMENTS_TABLE,
@@ -75,11 +78,24 @@ pub struct Batch {
     /// Present when the batch holds segment files.
     pub segments_manifest: Option<String>,
     pub segments: Vec<BatchFile>,
+    /// Where the loader wrote [`audit_lines`] of this batch (an `s3://` URI no other object's key extends).
+    pub audit_file: String,
 }
+
+/// The most text the Data API takes in one SQL statement: "The maximum query statement size is 100 KB"
+/// (Amazon Redshift Management Guide, "Considerations when calling the Amazon Redshift Data API"); past it the
+/// call fails with `ValidationException` "Cannot process query string larger than 100kB". Counted here as
+/// 100,000 bytes, the stricter reading.
+pub const STATEMENT_MAX_BYTES: usize = 100_000;
+
+/// The most statements one `BatchExecuteStatement` takes (`Sqls`: a list of 1 to 40, in the service's API
+/// model).
+pub const BATCH_MAX_STATEMENTS: usize = 40;
 
 const STAGE: &str = "redscribe_stage_results";
 const LATEST: &str = "redscribe_latest_results";
 const STAGE_SEGMENTS: &str = "redscribe_stage_segments";
+const STAGE_AUDIT: &str = "redscribe_stage_audit";
 
 fn columns(schema: &arrow_schema::Schema) -> Vec<String> {
     schema.fields().iter().map(|f| format!("\"{}\"", f.name())).collect()
@@ -145,27 +161,48 @@ pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch)
              ON seg.\"id\" = l.\"id\" AND seg.\"processed_at\" = l.\"processed_at\""
         ));
     }
+    // The audit rows: staged from the batch's JSON Lines file, then written with the batch's id and time.
+    sql.push(format!(
+        "CREATE TEMP TABLE {STAGE_AUDIT} (\"file_uri\" VARCHAR(1024), \"manifest_uri\" VARCHAR(1024), \
+         \"table_name\" VARCHAR(127), \"rows_loaded\" BIGINT)"
+    ));
+    sql.push(format!("COPY {STAGE_AUDIT} FROM {} {auth} FORMAT AS JSON 'auto'", literal(&batch.audit_file)?));
     let audit_cols = columns(&load_audit_schema()).join(", ");
-    let mut audit_rows = Vec::new();
-    for (file, manifest, table) in batch.results.iter().map(|f| (f, &batch.results_manifest, results)).chain(
-        batch
-            .segments
-            .iter()
-            .map(|f| (f, batch.segments_manifest.as_ref().unwrap_or(&batch.results_manifest), &tables.segments)),
-    ) {
-        audit_rows.push(format!(
-            "({}, {}, {}, {}, {}, 'loaded', NULL, GETDATE())",
-            literal(&file.uri)?,
-            literal(manifest)?,
-            literal(table.name())?,
-            literal(&batch.id)?,
-            file.rows
-        ));
-    }
-    if !audit_rows.is_empty() {
-        sql.push(format!("INSERT INTO {} ({audit_cols}) VALUES {}", tables.audit, audit_rows.join(", ")));
+    sql.push(format!(
+        "INSERT INTO {} ({audit_cols}) SELECT \"file_uri\", \"manifest_uri\", \"table_name\", {}, \"rows_loaded\", \
+         'loaded', NULL, GETDATE() FROM {STAGE_AUDIT}",
+        tables.audit,
+        literal(&batch.id)?
+    ));
+    if sql.len() > BATCH_MAX_STATEMENTS || sql.iter().any(|s| s.len() > STATEMENT_MAX_BYTES) {
+        return Err(CoreError::Load(format!(
+            "the load does not fit the Data API: {} statements (at most {BATCH_MAX_STATEMENTS}), the longest {} bytes \
+             (at most {STATEMENT_MAX_BYTES})",
+            sql.len(),
+            sql.iter().map(String::len).max().unwrap_or_default()
+        )));
     }
     Ok(sql)
+}
+
+/// The batch's `load_audit` rows as JSON Lines, for the COPY of [`load_statements`]: one line per file of the
+/// batch — results, then segments — with its manifest, its table and its rows.
+pub fn audit_lines(tables: &Tables, batch: &Batch) -> Vec<u8> {
+    let results = batch.results.iter().map(|f| (f, &batch.results_manifest, &tables.results));
+    let segments_manifest = batch.segments_manifest.as_ref().unwrap_or(&batch.results_manifest);
+    let segments = batch.segments.iter().map(|f| (f, segments_manifest, &tables.segments));
+    let mut out = Vec::new();
+    for (file, manifest, table) in results.chain(segments) {
+        let line = serde_json::json!({
+            "file_uri": file.uri,
+            "manifest_uri": manifest,
+            "table_name": table.name(),
+            "rows_loaded": file.rows,
+        });
+        serde_json::to_writer(&mut out, &line).expect("JSON serialises");
+        out.push(b'\n');
+    }
+    out
 }
 
 /// The `COPY` manifest for a set of files (`content_length` is required for Parquet entries).
@@ -188,6 +225,7 @@ mod tests {
             results: vec![BatchFile { uri: "s3://out/processed/a'; drop table x; --.parquet".into(), rows: 1 }],
             segments_manifest: None,
             segments: vec![],
+            audit_file: "s3://out/manifests/m.audit.jsonl".into(),
         }
     }
 
@@ -196,12 +234,30 @@ mod tests {
         let tables = Tables::new(Some("analytics"), "transcription_results").unwrap();
         let sql =
             load_statements(&tables, &CopyAuthorization::IamRole("arn:aws:iam::1:role/r".into()), &batch()).unwrap();
-        assert_eq!(sql.len(), 8);
+        assert_eq!(sql.len(), 10);
         assert!(sql[0].contains("(LIKE \"analytics\".\"transcription_results\")"), "{}", sql[0]);
         assert!(sql[1].ends_with("IAM_ROLE 'arn:aws:iam::1:role/r' FORMAT AS PARQUET MANIFEST"), "{}", sql[1]);
         assert!(sql[6].starts_with("DELETE FROM \"analytics\".\"transcription_segments\""), "no segments: old ones go");
-        assert!(sql[7].contains("'s3://out/processed/a''; drop table x; --.parquet'"), "{}", sql[7]);
-        assert!(sql[7].starts_with("INSERT INTO \"analytics\".\"load_audit\""), "{}", sql[7]);
+        assert!(sql[8].contains("'s3://out/manifests/m.audit.jsonl'"), "{}", sql[8]);
+        assert!(sql[9].starts_with("INSERT INTO \"analytics\".\"load_audit\""), "{}", sql[9]);
+        let lines = String::from_utf8(audit_lines(&tables, &batch())).unwrap();
+        let line: serde_json::Value = serde_json::from_str(lines.trim_end()).unwrap();
+        assert_eq!(line["file_uri"], "s3://out/processed/a'; drop table x; --.parquet");
+        assert_eq!(line["table_name"], "transcription_results");
+    }
+
+    #[test]
+    fn statements_are_the_same_size_whatever_the_batch_holds() {
+        let auth = CopyAuthorization::DefaultRole;
+        let one = load_statements(&Tables::default(), &auth, &batch()).unwrap();
+        let mut many = batch();
+        many.results = (0..5000)
+            .map(|i| BatchFile { uri: format!("s3://out/processed/dt=2026-12-02/{i:032x}-v.parquet"), rows: 1 })
+            .collect();
+        let sql = load_statements(&Tables::default(), &auth, &many).unwrap();
+        assert_eq!(sql, one, "the files are in the manifest and the audit file, not in the statements");
+        assert!(sql.iter().all(|s| s.len() < STATEMENT_MAX_BYTES / 10));
+        assert_eq!(String::from_utf8(audit_lines(&Tables::default(), &many)).unwrap().lines().count(), 5000);
     }
 
     #[test]
@@ -210,8 +266,11 @@ mod tests {
         b.segments_manifest = Some("s3://out/manifests/s.json".into());
         b.segments = vec![BatchFile { uri: "s3://out/processed/s.parquet".into(), rows: 3 }];
         let sql = load_statements(&Tables::default(), &CopyAuthorization::DefaultRole, &b).unwrap();
-        assert_eq!(sql.len(), 11);
-        assert!(sql[10].contains("'transcription_segments'"), "{}", sql[10]);
+        assert_eq!(sql.len(), 13);
+        let lines = String::from_utf8(audit_lines(&Tables::default(), &b)).unwrap();
+        assert_eq!(lines.lines().count(), 2);
+        assert!(lines.lines().nth(1).unwrap().contains("\"table_name\":\"transcription_segments\""), "{lines}");
+        assert!(lines.lines().nth(1).unwrap().contains("s3://out/manifests/s.json"), "{lines}");
     }
 
     #[test]

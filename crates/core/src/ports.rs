@@ -3,9 +3,23 @@
 //! on a laptop and in Lambda. Every failure is classified with an [`ErrorCode`], whose
 //! [`disposition`](ErrorCode::disposition) is the one place that decides retry or quarantine.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 
 use crate::ErrorCode;
+
+/// An object's user-defined metadata (`x-amz-meta-*` headers): names in lower case without the prefix.
+pub type Metadata = BTreeMap<String, String>;
+
+/// The most user-defined metadata S3 keeps on an object: 2 KB, counted as the UTF-8 bytes of every name and
+/// value ("Working with object metadata", Amazon S3 User Guide). A larger PUT fails with `MetadataTooLarge`.
+pub const METADATA_MAX_BYTES: usize = 2048;
+
+/// The size S3 counts for `metadata` against [`METADATA_MAX_BYTES`].
+pub fn metadata_size(metadata: &Metadata) -> usize {
+    metadata.iter().map(|(k, v)| k.len() + v.len()).sum()
+}
 
 /// A failed call through a port.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +45,8 @@ pub struct StoredObject {
     /// Without quotes.
     pub etag: Option<String>,
     pub version_id: Option<String>,
+    /// User-defined metadata.
+    pub metadata: Metadata,
 }
 
 /// An object found by [`ObjectStore::list`].
@@ -48,8 +64,19 @@ pub struct ListedObject {
 pub trait ObjectStore: Send + Sync {
     /// Reads a whole object (`version_id` pins the version the event announced, when the bucket is versioned).
     async fn get(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<StoredObject, PortError>;
+    /// Writes a whole object with user-defined metadata (at most [`METADATA_MAX_BYTES`]).
+    async fn put_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        metadata: &Metadata,
+    ) -> Result<(), PortError>;
     /// Writes a whole object.
-    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError>;
+    async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError> {
+        self.put_with(bucket, key, body, content_type, &Metadata::new()).await
+    }
     /// Every object under a prefix, in key order.
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ListedObject>, PortError>;
     /// Removes an object (no error when it is already gone).

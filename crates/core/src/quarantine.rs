@@ -6,8 +6,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::events::{Envelope, ObjectEvent};
+use crate::events::{decode_key, encode_key, Envelope, ObjectEvent};
 use crate::metrics::Stage;
+use crate::ports::{metadata_size, Metadata, METADATA_MAX_BYTES};
 use crate::ErrorCode;
 
 /// A quarantine record.
@@ -45,7 +46,9 @@ pub struct QuarantineRecord {
 }
 
 impl QuarantineRecord {
-    /// A record of `reason` with its message, now, by this pipeline version; the rest is filled by the caller.
+    /// A record of `reason` with its message, now, by this pipeline version, after one attempt (permanent failures
+    /// are not tried again; the transcribe stage counts the transient failures before); the rest is filled by the
+    /// caller.
     pub fn new(reason: ErrorCode, message: impl Into<String>, stage: Stage) -> QuarantineRecord {
         QuarantineRecord {
             reason,
@@ -58,7 +61,7 @@ impl QuarantineRecord {
             manifest: None,
             message_id: None,
             payload: None,
-            attempts: 0,
+            attempts: 1,
             rejected_at: Utc::now(),
             pipeline_version: crate::PIPELINE_VERSION.to_string(),
         }
@@ -109,7 +112,56 @@ impl From<&ObjectEvent> for RecordingRef {
     }
 }
 
+/// Names of the user metadata a result file carries about its recording (`x-amz-meta-recording-…`).
+const META_BUCKET: &str = "recording-bucket";
+const META_KEY: &str = "recording-key";
+const META_VERSION: &str = "recording-version-id";
+const META_ETAG: &str = "recording-etag";
+const META_SEQUENCER: &str = "recording-sequencer";
+const META_SIZE: &str = "recording-size";
+const META_EVENT: &str = "recording-event-name";
+const META_TIME: &str = "recording-event-time";
+
 impl RecordingRef {
+    /// The recording as user metadata of its result file, so that a result file no reader can open still names
+    /// the recording it answers, and `replay` can remake its event. The key is encoded as S3 encodes keys in
+    /// events (metadata travels as HTTP headers: ASCII only). `None` when it would pass S3's 2 KB limit (a key
+    /// of ~1,500 bytes of non-ASCII text).
+    pub fn to_metadata(&self) -> Option<Metadata> {
+        let mut m = Metadata::new();
+        m.insert(META_BUCKET.into(), self.bucket.clone());
+        m.insert(META_KEY.into(), encode_key(&self.key));
+        let mut opt = |name: &str, value: Option<String>| {
+            if let Some(v) = value.filter(|v| !v.is_empty() && v.is_ascii()) {
+                m.insert(name.to_string(), v);
+            }
+        };
+        opt(META_VERSION, self.version_id.clone());
+        opt(META_ETAG, self.etag.clone());
+        opt(META_SEQUENCER, self.sequencer.clone());
+        opt(META_SIZE, self.size.map(|s| s.to_string()));
+        opt(META_EVENT, self.event_name.clone());
+        opt(META_TIME, self.event_time.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)));
+        (metadata_size(&m) <= METADATA_MAX_BYTES).then_some(m)
+    }
+
+    /// The recording named by a result file's metadata ([`RecordingRef::to_metadata`]), if it names one.
+    pub fn from_metadata(m: &Metadata) -> Option<RecordingRef> {
+        let text = |name: &str| m.get(name).cloned();
+        Some(RecordingRef {
+            bucket: text(META_BUCKET).filter(|b| !b.is_empty())?,
+            key: decode_key(m.get(META_KEY)?).ok().filter(|k| !k.is_empty())?,
+            version_id: text(META_VERSION),
+            etag: text(META_ETAG),
+            sequencer: text(META_SEQUENCER),
+            size: text(META_SIZE).and_then(|s| s.parse().ok()),
+            event_name: text(META_EVENT),
+            event_time: text(META_TIME)
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&Utc)),
+        })
+    }
+
     /// The event it came from: same version, same sequencer, so a replay updates the row in place.
     pub fn to_event(&self) -> ObjectEvent {
         ObjectEvent {
@@ -156,5 +208,29 @@ mod tests {
         let r = QuarantineRecord::from_json(older).unwrap();
         assert_eq!((r.reason, r.stage, r.attempts, r.recording), (ErrorCode::LoadRejected, None, 0, None));
         assert!(QuarantineRecord::from_json(br#"{"reason":"no_such_code","message":"m"}"#).is_err());
+    }
+
+    #[test]
+    fn a_recording_survives_the_trip_through_object_metadata() {
+        let mut recording = RecordingRef {
+            bucket: "b".into(),
+            key: "in/llamada de María+1 ü/x.wav".into(),
+            version_id: Some("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY".into()),
+            etag: Some("0123abcd".into()),
+            sequencer: Some("0055AED6DCD90281E5".into()),
+            size: Some(123_456),
+            event_name: Some("ObjectCreated:CompleteMultipartUpload".into()),
+            event_time: Some(DateTime::parse_from_rfc3339("2026-12-02T08:00:00.123456Z").unwrap().into()),
+        };
+        let m = recording.to_metadata().unwrap();
+        assert!(m.values().all(|v| v.is_ascii()), "{m:?}");
+        assert_eq!(RecordingRef::from_metadata(&m).as_ref(), Some(&recording));
+
+        // What S3 would refuse is left out, not sent.
+        recording.key = "ü".repeat(512);
+        assert_eq!(recording.to_metadata(), None);
+        // Metadata of something else names no recording.
+        let other: Metadata = [("language".to_string(), "es".to_string())].into();
+        assert_eq!(RecordingRef::from_metadata(&other), None);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_redshiftdata::types::{Field, SqlParameter, StatusString};
 use chrono::{TimeZone, Utc};
 use redscribe_core::identity::recording_id;
-use redscribe_core::load::{load_statements, Batch, BatchFile, CopyAuthorization, Tables};
+use redscribe_core::load::{audit_lines, load_statements, Batch, BatchFile, CopyAuthorization, Tables};
 use redscribe_core::record::{results_batch, segments_batch, AudioMetadata, ResultRow, SegmentRow, Status};
 use redscribe_local::redshift::DataApiConfig;
 
@@ -72,15 +72,19 @@ fn manifest(entries: &[(&str, usize, bool)]) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({ "entries": entries })).unwrap()
 }
 
-/// The loader's statements (from the core crate), for a batch of result files listed in a manifest.
-fn load_batch(manifest_uri: &str, files: &[&str]) -> Vec<String> {
+/// The loader's statements (from the core crate), for a batch of result files listed in a manifest, with the
+/// batch's audit rows written beside the manifest as the loader writes them.
+async fn load_batch(h: &Harness, manifest_uri: &str, files: &[&str]) -> Vec<String> {
+    let audit_key = format!("{}.audit.jsonl", manifest_uri.trim_start_matches("s3://lake/"));
     let batch = Batch {
         id: format!("batch-{manifest_uri}"),
         results_manifest: manifest_uri.into(),
         results: files.iter().map(|f| BatchFile { uri: f.to_string(), rows: 1 }).collect(),
         segments_manifest: None,
         segments: vec![],
+        audit_file: format!("s3://lake/{audit_key}"),
     };
+    h.put(&audit_key, audit_lines(&Tables::default(), &batch)).await;
     load_statements(&Tables::default(), &CopyAuthorization::IamRole(ROLE.into()), &batch).unwrap()
 }
 
@@ -118,14 +122,15 @@ async fn copy_parquet_with_manifest_then_merge_is_idempotent_and_newest_wins() {
     h.put("processed/transcription_results/a.parquet", first.clone()).await;
     h.put("manifests/m1.json", manifest(&[("s3://lake/processed/transcription_results/a.parquet", first.len(), true)]))
         .await;
-    let sqls = load_batch("s3://lake/manifests/m1.json", &["s3://lake/processed/transcription_results/a.parquet"]);
+    let sqls =
+        load_batch(&h, "s3://lake/manifests/m1.json", &["s3://lake/processed/transcription_results/a.parquet"]).await;
     let sqls: Vec<&str> = sqls.iter().map(String::as_str).collect();
     // The same batch delivered three times.
     for _ in 0..3 {
         let id = h.batch(&sqls).await;
         let d = h.wait(&id).await;
         assert_eq!(d.status(), Some(&StatusString::Finished), "{:?}", d.error());
-        assert_eq!(d.sub_statements().len(), 8, "no segments: the old ones of these ids are deleted too");
+        assert_eq!(d.sub_statements().len(), 10, "no segments: the old ones of these ids are deleted too");
         assert_eq!(d.sub_statements()[1].result_rows(), 2, "COPY loads both rows");
     }
     assert_eq!(h.scalar("SELECT COUNT(*) FROM load_audit WHERE status = 'loaded'").await, 3);
@@ -149,7 +154,7 @@ async fn copy_parquet_with_manifest_then_merge_is_idempotent_and_newest_wins() {
         h.put(&key, body.clone()).await;
         let m = format!("manifests/{name}.json");
         h.put(&m, manifest(&[(&format!("s3://lake/{key}"), body.len(), true)])).await;
-        let sqls = load_batch(&format!("s3://lake/{m}"), &[&format!("s3://lake/{key}")]);
+        let sqls = load_batch(&h, &format!("s3://lake/{m}"), &[&format!("s3://lake/{key}")]).await;
         let id = h.batch(&sqls.iter().map(String::as_str).collect::<Vec<_>>()).await;
         assert_eq!(h.wait(&id).await.status(), Some(&StatusString::Finished));
     }
@@ -165,7 +170,8 @@ async fn copy_parquet_with_manifest_then_merge_is_idempotent_and_newest_wins() {
         manifest(&[("s3://lake/processed/transcription_results/both.parquet", both.len(), true)]),
     )
     .await;
-    let sqls = load_batch("s3://lake/manifests/both.json", &["s3://lake/processed/transcription_results/both.parquet"]);
+    let both_uri = "s3://lake/processed/transcription_results/both.parquet";
+    let sqls = load_batch(&h, "s3://lake/manifests/both.json", &[both_uri]).await;
     let id = h.batch(&sqls.iter().map(String::as_str).collect::<Vec<_>>()).await;
     assert_eq!(h.wait(&id).await.status(), Some(&StatusString::Finished));
     let text = h.query("SELECT text FROM transcription_results WHERE object_key = 'in/two.wav'").await;

@@ -280,3 +280,40 @@ async fn versioned_buckets_give_each_upload_a_version_id_in_the_response_head_an
     assert_eq!(head.version_id(), Some(second.as_str()));
     server.stop().await;
 }
+
+#[tokio::test]
+async fn user_metadata_is_kept_up_to_the_limit_s3_enforces() {
+    let mut h = start().await;
+    let s3 = s3_client(&h.server.endpoint_url(), &h.creds);
+    s3.create_bucket().bucket("recordings").send().await.unwrap();
+
+    let put = |key: &'static str, value: String| {
+        s3.put_object()
+            .bucket("recordings")
+            .key(key)
+            .metadata("recording-key", value)
+            .body(ByteStream::from_static(b"x"))
+    };
+    // 2,048 bytes of names and values: kept, and read back by GET and HEAD.
+    let fits = "k".repeat(2048 - "recording-key".len());
+    put("fits", fits.clone()).send().await.unwrap();
+    let got = s3.get_object().bucket("recordings").key("fits").send().await.unwrap();
+    assert_eq!(got.metadata().and_then(|m| m.get("recording-key")), Some(&fits));
+    let head = s3.head_object().bucket("recordings").key("fits").send().await.unwrap();
+    assert_eq!(head.metadata().and_then(|m| m.get("recording-key")), Some(&fits));
+
+    // One byte more is refused as S3 refuses it, and the object is not written (nor announced).
+    let e = put("over", format!("{fits}k")).send().await.unwrap_err();
+    let code = e.as_service_error().and_then(|e| aws_sdk_s3::error::ProvideErrorMetadata::code(e));
+    assert_eq!(code, Some("MetadataTooLarge"), "{e:?}");
+    assert!(s3.head_object().bucket("recordings").key("over").send().await.is_err());
+    let multipart = s3
+        .create_multipart_upload()
+        .bucket("recordings")
+        .key("over")
+        .metadata("recording-key", format!("{fits}k"))
+        .send()
+        .await;
+    assert!(multipart.is_err(), "a multipart upload with too much metadata is refused at its start");
+    assert_eq!(drain(&mut h.events).len(), 1);
+}

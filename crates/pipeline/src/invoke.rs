@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 
 use crate::driver::{admit, is_sqs_batch, BatchLimits, Driver, DriverConfig, Item, Job, Listener, Retries, Settled};
 use crate::load::{LoadReport, Loader};
-use crate::pending::{read_back, settled, sweep, Candidate};
+use crate::pending::{read_back, settled, sweep, Candidate, Unread};
 use crate::transcribe::{Processed, ResultFile, TranscribeStage};
 
 /// What processing one event gave: a result (written, or quarantined), or a transient failure to retry.
@@ -303,11 +303,11 @@ async fn read_candidates<S: ObjectStore + 'static, W: Warehouse>(
         let messages = announced_by.remove(&candidate.uri()).unwrap_or_default();
         match result {
             Ok(file) => items.extend(messages.into_iter().map(|m| (m, Item::Result(file.clone())))),
-            Err(e) if e.code.disposition() == Disposition::Quarantine => {
-                loader.quarantine_unreadable(&candidate.bucket, &candidate.key, &e.message).await?;
+            Err(Unread { error, recording }) if error.code.disposition() == Disposition::Quarantine => {
+                loader.quarantine_unreadable(&candidate.bucket, &candidate.key, &error.message, recording).await?;
                 out.unreadable += 1;
             }
-            Err(e) => {
+            Err(Unread { error: e, .. }) => {
                 tracing::warn!(file = %candidate.uri(), code = e.code.as_str(), "reading the result file failed: {}", e.message);
                 out.deferred += 1;
                 unread.extend(messages);
@@ -323,7 +323,7 @@ async fn read_all<S: ObjectStore + 'static, W: Warehouse>(
     layout: &Layout,
     candidates: Vec<Candidate>,
     concurrency: usize,
-) -> Vec<(Candidate, Result<ResultFile, PortError>)> {
+) -> Vec<(Candidate, Result<ResultFile, Unread>)> {
     let limit = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let mut reads = tokio::task::JoinSet::new();
     for (i, candidate) in candidates.into_iter().enumerate() {

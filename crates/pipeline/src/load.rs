@@ -8,7 +8,7 @@ use std::time::Instant;
 use chrono::Utc;
 use redscribe_core::emf::Recorder;
 use redscribe_core::layout::Layout;
-use redscribe_core::load::{load_statements, manifest, Batch, BatchFile, CopyAuthorization, Tables};
+use redscribe_core::load::{audit_lines, load_statements, manifest, Batch, BatchFile, CopyAuthorization, Tables};
 use redscribe_core::metrics::{Metric, Stage};
 use redscribe_core::ports::{ObjectStore, PortError, Warehouse};
 use redscribe_core::quarantine::{QuarantineRecord, RecordingRef};
@@ -120,13 +120,17 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                 crate::put_json(self.store.as_ref(), &self.config.bucket, &key, &manifest(&entries)).await?;
                 Some(format!("s3://{}/{key}", self.config.bucket))
             };
+            let audit_key = self.config.layout.audit_rows_key(day, &batch_id);
             let batch = Batch {
                 id: batch_id.clone(),
                 results_manifest: manifest_uri.clone(),
                 results: files.iter().map(|f| BatchFile { uri: f.uri(), rows: f.rows }).collect(),
                 segments_manifest,
                 segments: segments.into_iter().map(|(uri, s)| BatchFile { uri, rows: s.rows }).collect(),
+                audit_file: format!("s3://{}/{audit_key}", self.config.bucket),
             };
+            let audit = audit_lines(&self.config.tables, &batch);
+            self.store.put(&self.config.bucket, &audit_key, audit, "application/x-ndjson").await?;
             let sqls = load_statements(&self.config.tables, &self.config.auth, &batch)
                 .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
             report.batches += 1;
@@ -240,14 +244,21 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
     }
 
     /// Settles a result file that cannot be read back (not Parquet, not a result row): a quarantine record naming
-    /// the file, and a `load_audit` row, so no announcement or sweep tries it again. `replay` cannot remake it
-    /// (the file names no recording); the record says so by its `null` recording.
-    pub async fn quarantine_unreadable(&self, bucket: &str, key: &str, message: &str) -> Result<(), PortError> {
+    /// the file and the recording its metadata names (what `replay` processes again), and a `load_audit` row, so
+    /// no announcement or sweep tries it again. A file that names no recording (not written by the stage) gets a
+    /// record with a `null` recording: replay reports it and leaves it.
+    pub async fn quarantine_unreadable(
+        &self,
+        bucket: &str,
+        key: &str,
+        message: &str,
+        recording: Option<RecordingRef>,
+    ) -> Result<(), PortError> {
         let uri = format!("s3://{bucket}/{key}");
         let stem = key.rsplit('/').next().unwrap_or(key);
         let id = stem.split_once('-').map_or(stem, |(id, _)| id);
         let batch_id = format!("unreadable-{}", uuid::Uuid::new_v4());
-        let rejected = Rejected { uri, id, recording: None, batch_id: &batch_id, manifest_uri: None };
+        let rejected = Rejected { uri, id, recording, batch_id: &batch_id, manifest_uri: None };
         self.settle_rejected(rejected, message).await?;
         self.record(Metric::LoadFailures, 1.0, Some(ErrorCode::LoadRejected));
         Ok(())

@@ -9,7 +9,8 @@ use std::collections::HashSet;
 use chrono::NaiveDate;
 use redscribe_core::events::{Envelope, ObjectEvent};
 use redscribe_core::layout::Layout;
-use redscribe_core::ports::{ObjectStore, PortError, Warehouse};
+use redscribe_core::ports::{ObjectStore, PortError, StoredObject, Warehouse};
+use redscribe_core::quarantine::RecordingRef;
 use redscribe_core::sql::{literal, Identifier};
 use redscribe_core::ErrorCode;
 
@@ -75,17 +76,41 @@ pub async fn settled<W: Warehouse + ?Sized>(
     Ok(settled)
 }
 
+/// A result file that could not be read back, and the recording its metadata names (when the stage wrote it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unread {
+    pub error: PortError,
+    pub recording: Option<RecordingRef>,
+}
+
+impl From<PortError> for Unread {
+    fn from(error: PortError) -> Unread {
+        Unread { error, recording: None }
+    }
+}
+
 /// Reads a result file back: its size and rows, the recording its row answers, and its segments file if one
 /// was written. A file that is not a result file redscribe can read fails with `load_rejected` (permanent: the
-/// warehouse would refuse it too).
+/// warehouse would refuse it too), with the recording the file's metadata names.
 pub async fn read_back<S: ObjectStore + ?Sized>(
     store: &S,
     layout: &Layout,
     bucket: &str,
     key: &str,
+) -> Result<ResultFile, Unread> {
+    let object = store.get(bucket, key, None).await?;
+    let recording = RecordingRef::from_metadata(&object.metadata);
+    parse_result_file(store, layout, bucket, key, object).await.map_err(|error| Unread { error, recording })
+}
+
+async fn parse_result_file<S: ObjectStore + ?Sized>(
+    store: &S,
+    layout: &Layout,
+    bucket: &str,
+    key: &str,
+    object: StoredObject,
 ) -> Result<ResultFile, PortError> {
     let unreadable = |e: String| PortError::new(ErrorCode::LoadRejected, format!("s3://{bucket}/{key}: {e}"));
-    let object = store.get(bucket, key, None).await?;
     let size = object.body.len() as u64;
     let batches = redscribe_core::encode::from_parquet(object.body).map_err(|e| unreadable(e.to_string()))?;
     let mut rows = Vec::new();

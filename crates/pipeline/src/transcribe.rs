@@ -19,7 +19,7 @@ use redscribe_core::identity::version_token;
 use redscribe_core::layout::{FileFormat, Layout};
 use redscribe_core::metrics::{Metric, Stage};
 use redscribe_core::ports::{ObjectStore, PortError, StoredObject, Transcriber, Transcription};
-use redscribe_core::quarantine::QuarantineRecord;
+use redscribe_core::quarantine::{QuarantineRecord, RecordingRef};
 use redscribe_core::record::{results_batch, segments_batch, SegmentRow, Status};
 use redscribe_core::{Disposition, ErrorCode};
 use tracing::Instrument;
@@ -157,17 +157,23 @@ impl<S: ObjectStore> TranscribeStage<S> {
 
     /// Processes one object event: read, hear, write. `Err` only for failures worth retrying.
     pub async fn process(&self, event: &ObjectEvent) -> Result<Processed, PortError> {
-        let started = Instant::now();
+        self.process_attempt(event, 1).await
+    }
+
+    /// [`TranscribeStage::process`] as the `attempt`-th try of the event (counted from 1): a quarantine record
+    /// says how many tries it took.
+    pub async fn process_attempt(&self, event: &ObjectEvent, attempt: u32) -> Result<Processed, PortError> {
+        let this_try = Attempt { number: attempt, started: Instant::now() };
         self.record(Metric::RecordingsReceived, 1.0, Stage::Receive, None);
         let mut location = Location::of(event);
         let id = redscribe_core::identity::recording_id(&event.bucket, &event.key);
-        let object = match self.read(event, &id, started).await {
+        let object = match self.read(event, &id, this_try.started).await {
             Ok(object) => object,
             Err(e) if e.code.disposition() == Disposition::Retry => {
                 self.record(Metric::RecordingsFailed, 1.0, Stage::Download, Some(e.code));
                 return Err(e);
             }
-            Err(e) => return self.write(event, &location, Failure::at(Stage::Download, e), None, started).await,
+            Err(e) => return self.write(event, &location, Failure::at(Stage::Download, e), None, this_try).await,
         };
         location.content_type = object.content_type.clone();
         location.etag = location.etag.or(object.etag.clone());
@@ -175,8 +181,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let poisoned = self.crash_on.as_ref().is_some_and(|p| event.key.contains(p.as_str()));
         let (heard, transcript) = self.hear(object.body, &id, poisoned).await;
         match heard {
-            Ok(metadata) => self.write(event, &location, Ok(metadata), transcript, started).await,
-            Err(failure) => self.write(event, &location, Err(failure), None, started).await,
+            Ok(metadata) => self.write(event, &location, Ok(metadata), transcript, this_try).await,
+            Err(failure) => self.write(event, &location, Err(failure), None, this_try).await,
         }
     }
 
@@ -185,11 +191,13 @@ impl<S: ObjectStore> TranscribeStage<S> {
     pub async fn quarantine(
         &self,
         event: &ObjectEvent,
+        attempt: u32,
         code: ErrorCode,
         message: &str,
     ) -> Result<Processed, PortError> {
         let failure = Failure { stage: Stage::Receive, code, message: message.to_string() };
-        self.write(event, &Location::of(event), Err(failure), None, Instant::now()).await
+        let attempt = Attempt { number: attempt, started: Instant::now() };
+        self.write(event, &Location::of(event), Err(failure), None, attempt).await
     }
 
     /// Step 1: the object's bytes, or why there are none. A zero-byte event needs no request to be refused.
@@ -274,8 +282,9 @@ impl<S: ObjectStore> TranscribeStage<S> {
         location: &Location,
         outcome: Result<AudioMetadata, Failure>,
         transcript: Option<Transcription>,
-        started: Instant,
+        attempt: Attempt,
     ) -> Result<Processed, PortError> {
+        let started = attempt.started;
         let write_started = Instant::now();
         let write = tracing::info_span!("write", id = tracing::field::Empty);
         let processed_at = Utc::now();
@@ -298,6 +307,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
                 let key = layout.rejected_key(f.code, day, &row.id, &version);
                 let mut record = QuarantineRecord::new(f.code, f.message.clone(), f.stage).of(event);
                 record.id = Some(row.id.clone());
+                record.attempts = attempt.number;
                 record.rejected_at = processed_at;
                 self.store.keep(&out_bucket, &key, &record).instrument(write.clone()).await?;
                 Some((f.code, key))
@@ -330,7 +340,10 @@ impl<S: ObjectStore> TranscribeStage<S> {
             source: event.clone(),
             segments,
         };
-        self.store.put(&out_bucket, &file.key, parquet, "application/vnd.apache.parquet").instrument(write).await?;
+        // The recording it answers, on the file itself: what a replay needs when the file cannot be read back.
+        let about = RecordingRef::from(event).to_metadata().unwrap_or_default();
+        let parquet_type = "application/vnd.apache.parquet";
+        self.store.put_with(&out_bucket, &file.key, parquet, parquet_type, &about).instrument(write).await?;
         self.record(Metric::StageLatency, ms(write_started), Stage::Write, None);
         match &failure {
             None => self.record(Metric::RecordingsProcessed, 1.0, Stage::Write, None),
@@ -400,6 +413,13 @@ impl<S: ObjectStore> TranscribeStage<S> {
         self.store.put(bucket, &file.key, body, "application/vnd.apache.parquet").await?;
         Ok(file)
     }
+}
+
+/// Which try of an event this is (from 1), and when it started.
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    number: u32,
+    started: Instant,
 }
 
 /// Why a recording failed, and at which stage.

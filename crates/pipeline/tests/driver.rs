@@ -239,3 +239,46 @@ async fn a_result_file_planted_under_the_results_prefix_is_quarantined_not_loade
     let record = String::from_utf8(store.get("recordings", &records[0].key, None).await.unwrap().body).unwrap();
     assert!(record.contains("not a result file the stage wrote"), "{record}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_file_no_reader_can_open_still_names_its_recording_and_replays() {
+    use redscribe_pipeline::invoke::{load_invocation, LoadLimits};
+    use redscribe_pipeline::replay::{find_quarantined, settle};
+
+    let mut stand_ins = StandIns::start().await;
+    let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
+    store.put("recordings", "in/real.wav", tone_wav(16_000, 0.5), "audio/wav").await.unwrap();
+    let layout = Layout::default();
+    let event = normalize(&drain(&mut stand_ins.events)[0].event, &layout).unwrap().objects.remove(0);
+    let stage = TranscribeStage::new(store.clone(), TranscribeConfig::default());
+    let real = stage.process(&event).await.unwrap().file().clone();
+
+    // The file is cut short after it was written (a torn copy, a bug in a tool that rewrote it); what the stage
+    // wrote about the recording on the object stays.
+    let written = store.get("recordings", &real.key, None).await.unwrap();
+    assert_eq!(written.metadata.get("recording-key").map(String::as_str), Some("in/real.wav"));
+    let cut = written.body[..written.body.len() / 2].to_vec();
+    store.put_with("recordings", &real.key, cut, "application/vnd.apache.parquet", &written.metadata).await.unwrap();
+
+    let loader = Arc::new(loader(store.clone(), warehouse.clone()).migrating());
+    let (sweep, limits) = (serde_json::json!({"sweep": true}), LoadLimits::default());
+    let swept = load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap();
+    assert_eq!((swept.unreadable, swept.report.loaded.len()), (1, 0), "{:?}", swept.response);
+
+    // Replay finds the recording through the record: the very event the file answered.
+    let (found, unreadable) = find_quarantined(store.as_ref(), "recordings", &layout, None).await.unwrap();
+    assert!(unreadable.is_empty(), "{unreadable:?}");
+    let [record] = found.try_into().unwrap();
+    assert_eq!(record.reason, "load_rejected");
+    assert_eq!(
+        (&record.recording.bucket, &record.recording.key, &record.recording.sequencer, &record.recording.etag),
+        (&event.bucket, &event.key, &event.sequencer, &event.etag)
+    );
+    let replayed = stage.process(&record.recording).await.unwrap();
+    let report = loader.load(vec![replayed.file().clone()]).await.unwrap();
+    assert_eq!(report.loaded.len(), 1);
+    settle(store.as_ref(), "recordings", &record, &replayed).await.unwrap();
+    let rows = warehouse.query("SELECT object_key, status FROM transcription_results").await.unwrap();
+    assert_eq!(rows, vec![vec![Some("in/real.wav".into()), Some("metadata_only".into())]]);
+    assert!(store.list("recordings", "rejected/").await.unwrap().is_empty(), "the record is settled");
+}

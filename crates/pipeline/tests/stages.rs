@@ -327,14 +327,15 @@ impl ObjectStore for Flaky {
         }
         self.inner.get(bucket, key, version_id).await
     }
-    async fn put(
+    async fn put_with(
         &self,
         bucket: &str,
         key: &str,
         body: Vec<u8>,
         content_type: &str,
+        metadata: &redscribe_core::ports::Metadata,
     ) -> Result<(), redscribe_core::ports::PortError> {
-        self.inner.put(bucket, key, body, content_type).await
+        self.inner.put_with(bucket, key, body, content_type, metadata).await
     }
     async fn list(
         &self,

@@ -241,6 +241,7 @@ impl S3 for NotifyingStore {
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        check_metadata(&req.input.metadata)?;
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let _turn = self.turn(&bucket, &key).await;
@@ -250,6 +251,7 @@ impl S3 for NotifyingStore {
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        check_metadata(&req.input.metadata)?;
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let _turn = self.turn(&bucket, &key).await;
@@ -262,6 +264,7 @@ impl S3 for NotifyingStore {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        check_metadata(&req.input.metadata)?;
         self.inner.create_multipart_upload(req).await
     }
 
@@ -298,6 +301,20 @@ impl S3 for NotifyingStore {
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         self.inner.abort_multipart_upload(req).await
     }
+}
+
+/// Refuses user-defined metadata over S3's 2 KB, as S3 does: "Within the PUT request header, the user-defined
+/// metadata is limited to 2 KB in size", counted as the UTF-8 bytes of each key and value (Amazon S3 User Guide,
+/// "Working with object metadata"); error `MetadataTooLarge`, 400.
+fn check_metadata(metadata: &Option<Metadata>) -> S3Result<()> {
+    let size: usize = metadata.iter().flatten().map(|(k, v)| k.len() + v.len()).sum();
+    if size > redscribe_core::ports::METADATA_MAX_BYTES {
+        return Err(s3s::s3_error!(
+            MetadataTooLarge,
+            "Your metadata headers exceed the maximum allowed metadata size ({size} bytes; the limit is 2048)."
+        ));
+    }
+    Ok(())
 }
 
 /// `EncodingType=url` (what the `aws` CLI always asks for): S3 then URL-encodes keys and prefixes in the

@@ -127,7 +127,7 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
                         }
                         Err(e) => {
                             let (job, attempt, event) = st.in_flight.remove(&e.id()).expect("every task is known");
-                            let outcome = self.crashed(&event, e).await;
+                            let outcome = self.crashed(&event, attempt, e).await;
                             (job, attempt, event, outcome)
                         }
                     };
@@ -181,7 +181,7 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
             // Each task logs inside the caller's span (in a Lambda, the invocation's, with its request id).
             let handle = st.running.spawn(
                 async move {
-                    let outcome = stage.process(&task_event).await;
+                    let outcome = stage.process_attempt(&task_event, attempt + 1).await;
                     (job, attempt, task_event, outcome)
                 }
                 .instrument(tracing::Span::current()),
@@ -191,11 +191,16 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
     }
 
     /// A processing task that panicked outside the stage's own guard: the recording is quarantined `crashed`.
-    async fn crashed(&self, event: &ObjectEvent, e: tokio::task::JoinError) -> Result<Processed, PortError> {
+    async fn crashed(
+        &self,
+        event: &ObjectEvent,
+        attempt: u32,
+        e: tokio::task::JoinError,
+    ) -> Result<Processed, PortError> {
         let message = crash_message(e);
         tracing::error!(bucket = %event.bucket, key = %event.key, "processing crashed: {message}");
         match &self.stage {
-            Some(stage) => stage.quarantine(event, ErrorCode::Crashed, &message).await,
+            Some(stage) => stage.quarantine(event, attempt + 1, ErrorCode::Crashed, &message).await,
             None => Err(PortError::new(ErrorCode::Internal, message)),
         }
     }

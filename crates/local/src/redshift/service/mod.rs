@@ -23,8 +23,11 @@ use super::protocol::*;
 
 /// The one database the local warehouse answers to.
 pub const DATABASE: &str = "dev";
-/// `BatchExecuteStatement` takes at most this many statements.
-const MAX_BATCH: usize = 40;
+/// `BatchExecuteStatement` takes at most this many statements (`Sqls`: a list of 1 to 40 in the service's API
+/// model, `SqlList`).
+const MAX_BATCH: usize = redscribe_core::load::BATCH_MAX_STATEMENTS;
+/// The most text of one statement (see [`redscribe_core::load::STATEMENT_MAX_BYTES`] for the source).
+const MAX_STATEMENT_BYTES: usize = redscribe_core::load::STATEMENT_MAX_BYTES;
 /// Statements remembered for `DescribeStatement` / `ListStatements` (the service keeps them 24 hours).
 const MAX_REMEMBERED: usize = 10_000;
 
@@ -195,6 +198,10 @@ impl DataApi {
         }
         if sqls.iter().any(|s| s.trim().is_empty()) {
             return Err(ApiError::validation("Sql must not be empty."));
+        }
+        // The service's words, for each statement of a batch as for one statement.
+        if sqls.iter().any(|s| s.len() > MAX_STATEMENT_BYTES) {
+            return Err(ApiError::validation("Cannot process query string larger than 100kB"));
         }
         if let Some(p) = &parameters {
             if p.is_empty() {

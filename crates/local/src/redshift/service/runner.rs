@@ -10,6 +10,7 @@ use chrono::Utc;
 
 use super::super::dialect::{translate, SqlError, Step};
 use super::super::engine::{ExecError, ResultSet, Session, Warehouse};
+use super::super::protocol::Field;
 use super::{lock, Shared, Statement, Status, DATABASE};
 
 /// Redshift prefixes its error messages with `ERROR: `.
@@ -198,11 +199,45 @@ fn run_steps(
         }
         let outcome = session.run(step, query_id)?;
         rows = outcome.rows;
+        if let Some(r) = &outcome.result {
+            check_result_size(r)?;
+        }
         if outcome.result.is_some() {
             result = outcome.result;
         }
     }
     Ok((rows, result))
+}
+
+/// The most bytes of one result row the Data API returns: "The Data API size limit is 64 KB per row in the
+/// result set returned by the database" (Amazon Redshift Management Guide, "Troubleshooting issues for Amazon
+/// Redshift Data API", "Packet for query is too large"). Counted here as the row's fields as the response
+/// encodes them, so a 65,535-byte VARCHAR alone is already over.
+const ROW_MAX_BYTES: usize = 64 * 1024;
+/// The most bytes of a whole result set: 500 MB (the same page, "Database response exceeded size limit").
+const RESULT_MAX_BYTES: usize = 500 * 1024 * 1024;
+
+/// Fails a statement whose result the service would not return, as the service does.
+fn check_result_size(result: &ResultSet) -> Result<(), ExecError> {
+    let mut total = 0usize;
+    for (i, row) in result.rows.iter().enumerate() {
+        let size: usize =
+            row.iter().map(|v| serde_json::to_vec(&Field::from(v)).map_or(0, |b| b.len())).sum::<usize>() + 2;
+        if size > ROW_MAX_BYTES {
+            return Err(ExecError::Sql(format!(
+                "Packet for query is too large: row {} of the result is {size} bytes; the Data API returns rows of at \
+                 most 64 KB",
+                i + 1
+            )));
+        }
+        total += size;
+        if total > RESULT_MAX_BYTES {
+            return Err(ExecError::Sql(
+                "Database response exceeded size limit: the Data API returns result sets of at most 500 MB".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn finish(s: &mut Statement, status: Status, error: Option<String>, started: Instant) {

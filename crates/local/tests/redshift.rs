@@ -475,3 +475,54 @@ async fn the_aws_cli_runs_statements() {
     assert_eq!(result["Records"][0][1]["stringValue"], "forty-two");
     assert_eq!(result["ColumnMetadata"][0]["name"], "answer");
 }
+
+/// The service's documented limits, as the service states them: a statement over 100 KB is refused at the
+/// call, a batch of more than 40 statements too, and a result row over 64 KB fails its statement — while the
+/// same text read in parts, as `redscribe query` suggests, comes back whole.
+#[tokio::test]
+async fn the_data_api_limits_are_enforced_as_the_service_enforces_them() {
+    use aws_sdk_redshiftdata::error::ProvideErrorMetadata;
+
+    let h = start().await;
+    h.apply_migrations().await;
+    let long = format!("SELECT 1 /* {} */", "x".repeat(100_000));
+    let e = h.rs.execute_statement().workgroup_name("local").database("dev").sql(&long).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("ValidationException"), "{e:?}");
+    assert_eq!(e.message(), Some("Cannot process query string larger than 100kB"));
+    let mut batch = h.rs.batch_execute_statement().workgroup_name("local").database("dev");
+    for _ in 0..41 {
+        batch = batch.sqls("SELECT 1");
+    }
+    assert_eq!(batch.send().await.unwrap_err().code(), Some("ValidationException"));
+    let e = h.rs.list_statements().max_results(101).send().await.unwrap_err();
+    assert_eq!(e.code(), Some("ValidationException"), "{e:?}");
+
+    // A transcript of the most a row may hold: 65,535 bytes.
+    let text: String = (0..65_535u32).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+    let mut r = row("in/long talk.wav", "1", "");
+    r.text = Some(text.clone());
+    h.put("long/talk.parquet", parquet(&[r.clone()])).await;
+    h.run_ok(&format!("COPY transcription_results FROM 's3://lake/long/' IAM_ROLE '{ROLE}' FORMAT AS PARQUET")).await;
+    let id = h.execute("SELECT text FROM transcription_results").await;
+    let d = h.wait(&id).await;
+    assert_eq!(d.status(), Some(&StatusString::Failed));
+    assert!(d.error().unwrap().contains("Packet for query is too large"), "{:?}", d.error());
+
+    let parts = h
+        .query(&format!(
+            "SELECT n, substring(text, (n - 1) * 16000 + 1, 16000) AS part FROM transcription_results, \
+             (SELECT 1 AS n UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5) AS parts \
+             WHERE id = '{}' AND len(text) > (n - 1) * 16000 ORDER BY n",
+            r.id
+        ))
+        .await;
+    assert_eq!(parts.len(), 5);
+    let whole: String = parts
+        .iter()
+        .map(|p| match &p[1] {
+            Field::StringValue(s) => s.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(whole, text);
+}

@@ -407,3 +407,43 @@ async fn an_sqs_batch_retries_only_transient_failures_and_keeps_what_is_not_an_e
     h.s3.stop().await;
     h.api.stop().await;
 }
+
+/// The loader's default batch, 1,000 files, against a stand-in that refuses what the Data API refuses
+/// (statements over 100 KB, more than 40 per batch): one transaction, every row and audit row in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_file_batch_loads_in_one_transaction_within_the_data_api_limits() {
+    let h = start().await;
+    let stage = Arc::new(TranscribeStage::new(h.store.clone(), TranscribeConfig::default()));
+    let body = wav(8000, 0.05);
+    let mut tasks = tokio::task::JoinSet::new();
+    let limit = Arc::new(tokio::sync::Semaphore::new(16));
+    for i in 0..1000 {
+        let (store, stage, body, limit) = (h.store.clone(), stage.clone(), body.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await.unwrap();
+            let key = format!("in/batch/call-{i:04}.wav");
+            store.put("recordings", &key, body, "audio/wav").await.unwrap();
+            let event = redscribe_core::events::ObjectEvent {
+                bucket: "recordings".into(),
+                key,
+                size: None,
+                version_id: None,
+                etag: None,
+                sequencer: Some(format!("{i:016X}")),
+                event_name: "ObjectCreated:Put".into(),
+                event_time: None,
+                envelope: redscribe_core::events::Envelope::S3,
+                message_id: None,
+            };
+            stage.process(&event).await.unwrap().file().clone()
+        });
+    }
+    let files: Vec<ResultFile> = tasks.join_all().await;
+    let report = h.loader().load(files).await.unwrap();
+    assert_eq!((report.batches, report.loaded.len(), report.rejected.len()), (1, 1000, 0));
+    assert_eq!(h.count("SELECT COUNT(*) FROM transcription_results").await, 1000);
+    assert_eq!(h.count("SELECT COUNT(DISTINCT file_uri) FROM load_audit WHERE status = 'loaded'").await, 1000);
+    assert_eq!(h.count("SELECT COUNT(DISTINCT statement_id) FROM load_audit").await, 1, "one transaction");
+    h.s3.stop().await;
+    h.api.stop().await;
+}

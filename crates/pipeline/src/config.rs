@@ -51,6 +51,9 @@ pub struct FunctionConfig {
     /// the layer); `REDSCRIBE_BEAM_SIZE` (default 5).
     pub model_dir: Option<PathBuf>,
     pub beam_size: usize,
+    /// `REDSCRIBE_MAX_OBJECT_BYTES` (default 2 GiB; the function's ephemeral storage must hold it) and
+    /// `REDSCRIBE_MAX_DURATION_S` (default 14400): bigger or longer recordings are quarantined.
+    pub limits: crate::transcribe::RecordingLimits,
     /// `REDSCRIBE_METRICS_NAMESPACE` (default `Redscribe`).
     pub metrics_namespace: String,
     /// `REDSCRIBE_S3_PATH_STYLE`: path-style S3 addressing (for S3-compatible endpoints).
@@ -130,6 +133,7 @@ impl FunctionConfig {
                 }),
             },
         };
+        let defaults = crate::transcribe::RecordingLimits::default();
         let mut layout = Layout::default();
         layout.output_bucket = text("REDSCRIBE_OUTPUT_BUCKET");
         let warehouse = match text("REDSHIFT_DB") {
@@ -171,6 +175,11 @@ impl FunctionConfig {
             transcribe: flag("REDSCRIBE_TRANSCRIBE", true)?,
             model_dir: text("REDSCRIBE_MODEL_DIR").map(PathBuf::from),
             beam_size: number("REDSCRIBE_BEAM_SIZE", 5, 1, 16)?,
+            limits: crate::transcribe::RecordingLimits {
+                max_bytes: number("REDSCRIBE_MAX_OBJECT_BYTES", defaults.max_bytes as usize, 1, 10 << 40)? as u64,
+                max_duration_s: number("REDSCRIBE_MAX_DURATION_S", defaults.max_duration_s as usize, 1, 7 * 86_400)?
+                    as f64,
+            },
             metrics_namespace: text("REDSCRIBE_METRICS_NAMESPACE").unwrap_or_else(|| "Redscribe".into()),
             s3_path_style: flag("REDSCRIBE_S3_PATH_STYLE", false)?,
             warehouse,

@@ -465,3 +465,17 @@ async fn recordings_over_the_limits_are_quarantined_as_early_as_they_show() {
     h.s3.stop().await;
     h.api.stop().await;
 }
+
+/// A `DescribeStatement` that keeps failing says nothing of the statement: the adapter asks again until the
+/// statement ends, and never submits it a second time.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_describe_statement_is_asked_again_not_taken_for_a_failed_statement() {
+    let h = start().await;
+    h.warehouse.run_batch(&["CREATE TABLE once (n INTEGER)".to_string()], "setup").await.unwrap();
+    // More failures in a row than the adapter's retry policy has attempts (8).
+    h.api.faults().fail_next_describes(12);
+    h.warehouse.run_batch(&["INSERT INTO once VALUES (1)".to_string()], "insert-once").await.unwrap();
+    assert_eq!(h.count("SELECT COUNT(*) FROM once").await, 1, "the batch ran once");
+    h.s3.stop().await;
+    h.api.stop().await;
+}

@@ -15,6 +15,6 @@ pub mod source;
 
 pub use decode::{decode_mono_16k, DecodeSummary, TARGET_SAMPLE_RATE};
 pub use error::AudioError;
-pub use probe::probe;
+pub use probe::{probe, probe_within};
 pub use redscribe_core::record::AudioMetadata;
 pub use source::Source;

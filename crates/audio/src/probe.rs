@@ -237,12 +237,24 @@ pub(crate) fn frame_slack(declared: u64, sample_rate: u32, codec: &str) -> u64 {
 /// and the rest is demuxed without decoding to count the frames actually present: a header that declares more
 /// audio than the data holds is [`AudioError::Truncated`].
 pub fn probe(source: Source) -> Result<AudioMetadata, AudioError> {
-    let mut opened = open(source)?;
-    let container = opened.container;
-    guarded(container, move || scan(&mut opened))
+    probe_within(source, None)
 }
 
-fn scan(o: &mut Opened) -> Result<AudioMetadata, AudioError> {
+/// [`probe`] of a recording that may be at most `max_duration_s` long: one whose header declares more fails
+/// `TooLong` before any packet is read, and one without a declared length as soon as its packets pass it.
+pub fn probe_within(source: Source, max_duration_s: Option<f64>) -> Result<AudioMetadata, AudioError> {
+    let mut opened = open(source)?;
+    let container = opened.container;
+    if let (Some(limit), Some(frames)) = (max_duration_s, opened.declared_frames) {
+        let duration_s = frames as f64 / f64::from(opened.sample_rate);
+        if duration_s > limit {
+            return Err(AudioError::TooLong { duration_s, limit_s: limit });
+        }
+    }
+    guarded(container, move || scan(&mut opened, max_duration_s))
+}
+
+fn scan(o: &mut Opened, max_duration_s: Option<f64>) -> Result<AudioMetadata, AudioError> {
     let mut end_frame: u64 = 0;
     let mut packets = 0usize;
     let mut decoded = 0usize;
@@ -251,6 +263,12 @@ fn scan(o: &mut Opened) -> Result<AudioMetadata, AudioError> {
     while let Some(packet) = o.read_packet(packets > 0, &mut first_error)? {
         packets += 1;
         end_frame = end_frame.max(packet.ts.saturating_add(packet.dur));
+        if let Some(limit) = max_duration_s {
+            let duration_s = end_frame as f64 / f64::from(o.sample_rate);
+            if duration_s > limit {
+                return Err(AudioError::TooLong { duration_s, limit_s: limit });
+            }
+        }
         if decoded + decode_errors < VERIFY_PACKETS {
             match o.decoder.decode(&packet) {
                 Ok(_) => decoded += 1,

@@ -25,6 +25,16 @@ impl Source {
         Ok(Source { size: meta.len(), inner: Box::new(file) })
     }
 
+    /// Reads an open file from its start (e.g. a spooled download; a clone of its handle for each pass).
+    pub fn from_file(mut file: File) -> Result<Source, AudioError> {
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(AudioError::Unreadable(std::io::Error::other("not a regular file")));
+        }
+        file.seek(SeekFrom::Start(0))?;
+        Ok(Source { size: meta.len(), inner: Box::new(file) })
+    }
+
     /// Wraps bytes already in memory.
     pub fn from_bytes(bytes: Vec<u8>) -> Source {
         Source { size: bytes.len() as u64, inner: Box::new(Cursor::new(bytes)) }

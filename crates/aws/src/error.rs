@@ -15,9 +15,10 @@ pub enum AwsError {
     /// A statement ran and ended FAILED or ABORTED.
     #[error("statement {id} {status}: {message}")]
     Statement { id: String, status: String, message: String, query_id: i64 },
-    /// A statement did not end before the deadline (it is cancelled).
-    #[error("statement {id} did not finish within {seconds} s")]
-    Deadline { id: String, seconds: u64 },
+    /// A statement did not end before the deadline: it was cancelled, and `ended` says whether it was seen to
+    /// end (an unconfirmed cancel may still commit).
+    #[error("statement {id} did not finish within {seconds} s (cancelled{})", if *ended { "" } else { "; its end is not confirmed" })]
+    Deadline { id: String, seconds: u64, ended: bool },
     /// Configuration that cannot work (caught before any call).
     #[error("configuration: {0}")]
     Config(String),

@@ -95,6 +95,9 @@ struct Counters {
     refused: AtomicU64,
     sent: AtomicU64,
     batches: AtomicU64,
+    /// The log group and stream could not be made when the shipper started: the endpoint is not there, and a
+    /// close does not wait on it.
+    unreachable: std::sync::atomic::AtomicBool,
 }
 
 /// Sends log events to one stream of CloudWatch Logs in the background.
@@ -146,6 +149,8 @@ impl LogShipper {
     pub async fn close(self, timeout: Duration) -> ShipStats {
         let LogShipper { tx, mut task, counters } = self;
         drop(tx);
+        // Decided at start: an endpoint that did not answer then costs nothing now.
+        let timeout = if counters.unreachable.load(Ordering::Relaxed) { Duration::ZERO } else { timeout };
         if tokio::time::timeout(timeout, &mut task).await.is_err() {
             task.abort();
             tracing::warn!(log_group_timeout_s = timeout.as_secs(), "CloudWatch Logs: gave up sending at close");
@@ -187,7 +192,15 @@ pub fn batches(mut events: Vec<LogEvent>) -> Vec<Vec<LogEvent>> {
 async fn ship(client: Client, config: ShipperConfig, mut rx: mpsc::Receiver<LogEvent>, counters: Arc<Counters>) {
     let mut buffer: Vec<LogEvent> = Vec::new();
     let mut bytes = 0usize;
-    let mut ready = false;
+    // The group and stream first, while the work runs: whether the endpoint is there is known long before a close.
+    let mut ready = match ensure_stream(&client, &config).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(log_group = %config.log_group, error = %e, "CloudWatch Logs: not reachable; metrics will not be sent");
+            counters.unreachable.store(true, Ordering::Relaxed);
+            false
+        }
+    };
     let mut tick = tokio::time::interval(config.flush_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

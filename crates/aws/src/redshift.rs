@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use redscribe_core::ports::{PortError, Warehouse};
+use redscribe_core::Disposition;
 
+use aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput;
 use aws_sdk_redshiftdata::types::{Field, SqlParameter, StatusString};
 use aws_sdk_redshiftdata::Client;
 use base64::Engine as _;
@@ -216,62 +218,61 @@ impl DataApi {
             .await
     }
 
-    /// Polls `DescribeStatement` (backoff from 50 ms to 2 s) until the statement ends or `timeout` passes; a
-    /// statement still running at the deadline is cancelled.
+    /// Polls `DescribeStatement` (backoff from 50 ms to 2 s) until the statement ends or `timeout` passes. A
+    /// `DescribeStatement` that fails transiently says nothing of the statement, which runs on: it is asked again
+    /// until the deadline, never taken for the statement's failure. At the deadline the statement is cancelled
+    /// and the cancel confirmed ([`DataApi::cancel_and_confirm`]).
     pub async fn wait(&self, id: &str, timeout: Duration) -> Result<Finished, AwsError> {
         let deadline = Instant::now() + timeout;
         let mut pause = self.poll.0;
         loop {
-            let d = self
-                .retry
-                .run("DescribeStatement", || async {
-                    self.client
-                        .describe_statement()
-                        .id(id)
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("DescribeStatement", e))
-                })
-                .await?;
-            match d.status() {
-                Some(StatusString::Finished) => {
-                    let statements = d
-                        .sub_statements()
-                        .iter()
-                        .map(|s| Finished {
-                            id: s.id().to_string(),
-                            query_id: s.redshift_query_id(),
-                            rows: s.result_rows(),
-                            has_result_set: s.has_result_set().unwrap_or(false),
-                            statements: Vec::new(),
-                        })
-                        .collect();
-                    return Ok(Finished {
-                        id: id.to_string(),
-                        query_id: d.redshift_query_id(),
-                        rows: d.result_rows(),
-                        has_result_set: d.has_result_set().unwrap_or(false),
-                        statements,
-                    });
+            match self.describe(id).await {
+                Ok(d) => {
+                    if let Some(end) = ended(id, &d) {
+                        return end;
+                    }
                 }
-                Some(StatusString::Failed | StatusString::Aborted) => {
-                    // For a batch, the failing statement's query id is what sys_load_error_detail knows.
-                    let failed = d.sub_statements().iter().find(|s| s.error().is_some());
-                    return Err(AwsError::Statement {
-                        id: id.to_string(),
-                        status: d.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                        message: d.error().unwrap_or("no error message").to_string(),
-                        query_id: failed.map_or(d.redshift_query_id(), |s| s.redshift_query_id()),
-                    });
+                Err(e) if e.code().disposition() == Disposition::Retry => {
+                    tracing::warn!(id, error = %e, "DescribeStatement failed; the statement runs on, asking again");
                 }
-                _ => {}
+                Err(e) => return Err(e),
             }
             if Instant::now() + pause > deadline {
-                let _ = self.client.cancel_statement().id(id).send().await;
-                return Err(AwsError::Deadline { id: id.to_string(), seconds: timeout.as_secs() });
+                return self.cancel_and_confirm(id, timeout).await;
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(self.poll.1);
+        }
+    }
+
+    async fn describe(&self, id: &str) -> Result<DescribeStatementOutput, AwsError> {
+        self.client.describe_statement().id(id).send().await.map_err(|e| AwsError::from_sdk("DescribeStatement", e))
+    }
+
+    /// Cancels a statement past its deadline and waits (at most [`CANCEL_CONFIRM`]) until it has ended: a statement
+    /// that finished before the cancel reached it committed, and is returned as finished; one that ended otherwise,
+    /// or whose end cannot be confirmed, is a [`AwsError::Deadline`] saying which.
+    async fn cancel_and_confirm(&self, id: &str, timeout: Duration) -> Result<Finished, AwsError> {
+        if let Err(e) = self.client.cancel_statement().id(id).send().await {
+            // Refused when the statement has just ended: what it ended as is asked below.
+            tracing::info!(id, error = %AwsError::from_sdk("CancelStatement", e), "cancel not taken");
+        }
+        let until = Instant::now() + CANCEL_CONFIRM;
+        loop {
+            if let Ok(d) = self.describe(id).await {
+                match ended(id, &d) {
+                    Some(Ok(finished)) => return Ok(finished),
+                    Some(Err(_)) => {
+                        return Err(AwsError::Deadline { id: id.to_string(), seconds: timeout.as_secs(), ended: true })
+                    }
+                    None => {}
+                }
+            }
+            if Instant::now() >= until {
+                tracing::error!(id, "the statement was cancelled but has not ended");
+                return Err(AwsError::Deadline { id: id.to_string(), seconds: timeout.as_secs(), ended: false });
+            }
+            tokio::time::sleep(self.poll.0.max(Duration::from_millis(200))).await;
         }
     }
 
@@ -317,6 +318,46 @@ impl DataApi {
         } else {
             Ok(Rows::default())
         }
+    }
+}
+
+/// How long a cancelled statement may take to end before the cancel is reported unconfirmed.
+const CANCEL_CONFIRM: Duration = Duration::from_secs(30);
+
+/// What a described statement ended as, when it has ended.
+fn ended(id: &str, d: &DescribeStatementOutput) -> Option<Result<Finished, AwsError>> {
+    match d.status() {
+        Some(StatusString::Finished) => {
+            let statements = d
+                .sub_statements()
+                .iter()
+                .map(|s| Finished {
+                    id: s.id().to_string(),
+                    query_id: s.redshift_query_id(),
+                    rows: s.result_rows(),
+                    has_result_set: s.has_result_set().unwrap_or(false),
+                    statements: Vec::new(),
+                })
+                .collect();
+            Some(Ok(Finished {
+                id: id.to_string(),
+                query_id: d.redshift_query_id(),
+                rows: d.result_rows(),
+                has_result_set: d.has_result_set().unwrap_or(false),
+                statements,
+            }))
+        }
+        Some(StatusString::Failed | StatusString::Aborted) => {
+            // For a batch, the failing statement's query id is what sys_load_error_detail knows.
+            let failed = d.sub_statements().iter().find(|s| s.error().is_some());
+            Some(Err(AwsError::Statement {
+                id: id.to_string(),
+                status: d.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+                message: d.error().unwrap_or("no error message").to_string(),
+                query_id: failed.map_or(d.redshift_query_id(), |s| s.redshift_query_id()),
+            }))
+        }
+        _ => None,
     }
 }
 

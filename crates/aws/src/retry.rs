@@ -28,6 +28,11 @@ impl RetryPolicy {
         Backoff { base: self.base, cap: self.cap }.delay(attempt)
     }
 
+    /// How long to wait before trying again after `e` failed attempt `attempt` (from 0); `None`: give up.
+    pub fn wait_after(&self, e: &AwsError, attempt: u32) -> Option<Duration> {
+        (e.code().disposition() == Disposition::Retry && attempt + 1 < self.max_attempts).then(|| self.delay(attempt))
+    }
+
     /// Runs `call` until it succeeds, fails for good, or the attempts are used up.
     pub async fn run<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, AwsError>
     where
@@ -36,16 +41,14 @@ impl RetryPolicy {
     {
         let mut attempt = 0;
         loop {
-            match call().await {
+            let e = match call().await {
                 Ok(v) => return Ok(v),
-                Err(e) if e.code().disposition() == Disposition::Retry && attempt + 1 < self.max_attempts => {
-                    let wait = self.delay(attempt);
-                    tracing::warn!(what, attempt, error = %e, wait_ms = wait.as_millis() as u64, "retrying");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
+                Err(e) => e,
+            };
+            let Some(wait) = self.wait_after(&e, attempt) else { return Err(e) };
+            tracing::warn!(what, attempt, error = %e, wait_ms = wait.as_millis() as u64, "retrying");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
         }
     }
 }

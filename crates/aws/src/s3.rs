@@ -3,11 +3,14 @@
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
-use redscribe_core::ports::{ListedObject, Metadata, ObjectStore, PortError, StoredObject};
+use redscribe_core::ports::{ByteSink, ListedObject, Metadata, ObjectHead, ObjectStore, PortError, StoredObject};
 use redscribe_core::ErrorCode;
 
 use crate::retry::RetryPolicy;
 use crate::AwsError;
+
+/// The longest a GetObject body may send nothing before the read is given up (and retried).
+const BODY_STALL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// S3 objects.
 #[derive(Debug, Clone)]
@@ -35,6 +38,58 @@ impl S3Objects {
 
     pub fn client(&self) -> &Client {
         &self.client
+    }
+}
+
+impl S3Objects {
+    /// One attempt of [`ObjectStore::get_into`]: the body goes to the sink chunk by chunk as it arrives.
+    async fn read_into(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        sink: &mut dyn ByteSink,
+    ) -> Result<ObjectHead, AwsError> {
+        let mut out = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_version_id(version_id.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetObject", e))?;
+        let sink_error = |e: PortError| AwsError::Call {
+            operation: "GetObject",
+            code: e.code,
+            service_code: None,
+            message: e.message,
+        };
+        sink.restart().await.map_err(sink_error)?;
+        let mut size = 0u64;
+        let cut = |message: String| AwsError::Call {
+            operation: "GetObject",
+            code: ErrorCode::ServiceUnavailable,
+            service_code: None,
+            message,
+        };
+        loop {
+            // A connection cut mid-body, or one that stops sending, is worth another try.
+            let chunk = tokio::time::timeout(BODY_STALL, out.body.try_next())
+                .await
+                .map_err(|_| cut(format!("the body stalled: no bytes for {} s", BODY_STALL.as_secs())))?
+                .map_err(|e| cut(format!("reading the body: {e}")))?;
+            let Some(chunk) = chunk else { break };
+            size += chunk.len() as u64;
+            sink.write(&chunk).await.map_err(sink_error)?;
+        }
+        Ok(ObjectHead {
+            size,
+            content_type: out.content_type().map(str::to_string),
+            etag: out.e_tag().map(|e| e.trim_matches('"').to_string()),
+            version_id: out.version_id().map(str::to_string),
+            metadata: out.metadata().cloned().unwrap_or_default().into_iter().collect(),
+        })
     }
 }
 
@@ -68,6 +123,26 @@ impl ObjectStore for S3Objects {
             })
             .await?;
         Ok(got)
+    }
+
+    async fn get_into(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        sink: &mut dyn ByteSink,
+    ) -> Result<ObjectHead, PortError> {
+        let mut attempt = 0;
+        loop {
+            let e = match self.read_into(bucket, key, version_id, sink).await {
+                Ok(head) => return Ok(head),
+                Err(e) => e,
+            };
+            let Some(wait) = self.retry.wait_after(&e, attempt) else { return Err(e.into()) };
+            tracing::warn!(what = "GetObject", attempt, error = %e, wait_ms = wait.as_millis() as u64, "retrying");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
     }
 
     async fn put_with(

@@ -12,6 +12,7 @@ use redscribe_core::metrics::Metric;
 use redscribe_core::ports::{PortError, Transcriber};
 use redscribe_pipeline::driver::{BatchLimits, Driver, DriverConfig, Item, Job, Listener, Retries, Settled};
 use redscribe_pipeline::invoke::Outcome;
+use redscribe_pipeline::transcribe::RecordingLimits;
 use redscribe_pipeline::{LoadReport, Processed};
 use redscribe_whisper::{DecodeOptions, Engine, EngineConfig, WhisperTranscriber};
 
@@ -75,6 +76,33 @@ pub struct SpeechArgs {
     pub no_transcribe: bool,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub limits: LimitsArgs,
+}
+
+/// What a recording may be; past it, it is quarantined (`too_large`, `too_long`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitsArgs {
+    /// Largest object read, in bytes; a bigger one is refused from its event's size, unread [default: 2 GiB]
+    #[arg(long, value_name = "BYTES", env = "REDSCRIBE_MAX_OBJECT_BYTES", default_value_t = RecordingLimits::default().max_bytes)]
+    pub max_object_bytes: u64,
+    /// Longest recording, in seconds; a longer one is refused from its header or as soon as decoding passes it
+    /// [default: 4 hours]
+    #[arg(long, value_name = "SECONDS", env = "REDSCRIBE_MAX_DURATION_S", default_value_t = RecordingLimits::default().max_duration_s)]
+    pub max_duration: f64,
+}
+
+impl Default for LimitsArgs {
+    fn default() -> LimitsArgs {
+        let d = RecordingLimits::default();
+        LimitsArgs { max_object_bytes: d.max_bytes, max_duration: d.max_duration_s }
+    }
+}
+
+impl LimitsArgs {
+    pub fn limits(&self) -> RecordingLimits {
+        RecordingLimits { max_bytes: self.max_object_bytes, max_duration_s: self.max_duration }
+    }
 }
 
 impl SpeechArgs {
@@ -223,7 +251,7 @@ pub async fn process_and_load(
         report: LoadReport::default(),
         settled: vec![None; jobs.len()],
     };
-    let stage = target.stage(args.jsonl, args.speech.transcriber(Some(&target.metrics))?);
+    let stage = target.stage(args.jsonl, args.speech.transcriber(Some(&target.metrics))?, args.speech.limits.limits());
     let config = DriverConfig {
         concurrency: usize::from(args.concurrency),
         batch: args.limits(),

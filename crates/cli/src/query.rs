@@ -13,8 +13,8 @@ pub struct WarehouseArgs {
     /// Redshift Serverless workgroup [default: local, when no cluster is given]
     #[arg(long, value_name = "NAME", env = "REDSHIFT_WORKGROUP", conflicts_with = "cluster")]
     workgroup: Option<String>,
-    /// Provisioned cluster identifier.
-    #[arg(long, value_name = "ID", env = "REDSHIFT_CLUSTER")]
+    /// Provisioned cluster identifier (env REDSHIFT_CLUSTER_ID, as the Lambdas read it; REDSHIFT_CLUSTER is taken too).
+    #[arg(long, value_name = "ID", env = "REDSHIFT_CLUSTER_ID")]
     cluster: Option<String>,
     /// Database.
     #[arg(long, value_name = "NAME", env = "REDSHIFT_DB", default_value = "dev")]
@@ -35,12 +35,17 @@ pub struct WarehouseArgs {
 
 impl WarehouseArgs {
     pub fn target(&self) -> WarehouseTarget {
+        // The earlier spelling, still understood.
+        let cluster = self
+            .cluster
+            .clone()
+            .or_else(|| std::env::var("REDSHIFT_CLUSTER").ok().filter(|c| !c.is_empty() && self.workgroup.is_none()));
         WarehouseTarget {
-            workgroup: match (&self.workgroup, &self.cluster) {
+            workgroup: match (&self.workgroup, &cluster) {
                 (None, None) => Some("local".to_string()),
                 (w, _) => w.clone(),
             },
-            cluster: self.cluster.clone(),
+            cluster,
             database: self.database.clone(),
             db_user: self.db_user.clone(),
             secret_arn: self.secret_arn.clone(),

@@ -15,6 +15,7 @@ use redscribe_core::layout::Layout;
 use redscribe_core::load::{CopyAuthorization, Tables};
 use redscribe_core::ports::Transcriber;
 use redscribe_local::redshift::DataApiConfig;
+use redscribe_pipeline::transcribe::RecordingLimits;
 use redscribe_pipeline::{LoadConfig, Loader, TranscribeConfig, TranscribeStage};
 
 use crate::local::{data_dir_or_default, flush_metrics, recorder, LocalServices, LOCAL_COPY_ROLE};
@@ -126,8 +127,13 @@ impl Target {
         Ok(())
     }
 
-    pub fn stage(&self, jsonl: bool, transcriber: Option<Arc<dyn Transcriber>>) -> TranscribeStage<S3Objects> {
-        let config = TranscribeConfig { layout: self.layout.clone(), jsonl };
+    pub fn stage(
+        &self,
+        jsonl: bool,
+        transcriber: Option<Arc<dyn Transcriber>>,
+        limits: RecordingLimits,
+    ) -> TranscribeStage<S3Objects> {
+        let config = TranscribeConfig { layout: self.layout.clone(), jsonl, limits, spool_dir: None };
         let stage = TranscribeStage::new(self.objects.clone(), config).with_metrics(self.metrics.clone());
         match transcriber {
             Some(t) => stage.with_transcriber(t),

@@ -8,10 +8,10 @@ use std::time::Instant;
 use anyhow::Context;
 use redscribe_audio::AudioMetadata;
 use redscribe_core::ports::{Transcriber, Transcription};
-use redscribe_pipeline::transcribe::hear;
+use redscribe_pipeline::transcribe::{hear, RecordingLimits};
 use redscribe_whisper::WhisperTranscriber;
 
-use crate::once::ModelArgs;
+use crate::once::{LimitsArgs, ModelArgs};
 use serde_json::json;
 
 use crate::inspect::expand;
@@ -23,6 +23,8 @@ pub struct TranscribeArgs {
     paths: Vec<PathBuf>,
     #[command(flatten)]
     model: ModelArgs,
+    #[command(flatten)]
+    limits: LimitsArgs,
     /// Threads for the model (0: one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -36,7 +38,7 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
     let mut failed = 0usize;
     for file in expand(&args.paths) {
         let started = Instant::now();
-        let line = match hear_file(&transcriber, &file) {
+        let line = match hear_file(&transcriber, &file, &args.limits.limits()) {
             Ok((metadata, t)) => json!({
                 "file": file.display().to_string(),
                 "text": t.text,
@@ -72,8 +74,12 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
 }
 
 /// A recording file through the same listening the pipeline's transcribe stage does (decode streamed to the
-/// transcriber, a call's channels one by one).
-pub fn hear_file(transcriber: &dyn Transcriber, file: &Path) -> anyhow::Result<(AudioMetadata, Transcription)> {
-    let body = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    hear(body, transcriber).map_err(|(code, message)| anyhow::anyhow!("{}: {message}", code.as_str()))
+/// transcriber, a call's channels one by one), read from the file as it goes, never whole.
+pub fn hear_file(
+    transcriber: &dyn Transcriber,
+    file: &Path,
+    limits: &RecordingLimits,
+) -> anyhow::Result<(AudioMetadata, Transcription)> {
+    let recording = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+    hear(&recording, transcriber, limits).map_err(|(code, message)| anyhow::anyhow!("{}: {message}", code.as_str()))
 }

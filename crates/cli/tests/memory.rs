@@ -5,6 +5,10 @@
 //! measured is decoding and transcribing. Holding the decoded samples and the spectrogram of the whole recording,
 //! as the engine once did, costs 5.8 MB per minute: 52 MB more for the 10-minute one.
 //! This test binary starts no other process than these, so the peaks are theirs.
+//!
+//! And memory does not grow with an object's size: `redscribe serve` takes in and processes a 400 MB WAV
+//! within a few MB of what a 1 MB one costs it (the object streams to a spool file and is decoded from there;
+//! it is never held whole, by the S3 stand-in, the client or the stage).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -89,4 +93,91 @@ fn a_ten_minute_recording_peaks_where_a_one_minute_one_does() {
     assert!(starts.iter().any(|&s| s >= 539.9), "{starts:?}");
 
     assert!(ten_mb - one_mb < 20.0, "peak RSS grew from {one_mb:.1} MB to {ten_mb:.1} MB with the recording's length");
+}
+
+/// A WAV of `seconds` of silence, 16 kHz mono 16-bit: a header and zeros (a sparse file, written at once).
+fn silent_wav(path: &Path, seconds: u64) {
+    let data = seconds * 16_000 * 2;
+    let mut header = redscribe_testkit::tone_wav(16_000, 0.0);
+    header.truncate(44);
+    header[4..8].copy_from_slice(&((36 + data) as u32).to_le_bytes());
+    header[40..44].copy_from_slice(&(data as u32).to_le_bytes());
+    std::fs::write(path, &header).unwrap();
+    std::fs::OpenOptions::new().append(true).open(path).unwrap().set_len(44 + data).unwrap();
+}
+
+/// The highest resident memory of a process so far, in MB (`VmHWM`).
+fn high_water_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    kb / 1024.0
+}
+
+fn aws(exports: &[(String, String)], args: &[&str]) -> String {
+    let out = Command::new("aws")
+        .args(args)
+        .envs(exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .expect("the aws CLI (scripts/setup.sh installs it)");
+    assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Waits until `key` has a row; returns its status and duration.
+fn row_of(served: &common::Served, key: &str) -> (String, f64) {
+    let env: Vec<(&str, &str)> = served.exports.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let sql = format!("select status, duration_s from transcription_results where object_key = '{key}'");
+    for _ in 0..600 {
+        let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+            .args(["query", "--format", "csv", &sql])
+            .envs(env.iter().copied())
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if let Some(line) = text.lines().nth(1) {
+            let (status, duration) = line.split_once(',').unwrap();
+            return (status.to_string(), duration.parse().unwrap_or(0.0));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("no row for {key}")
+}
+
+mod common;
+
+#[test]
+fn serve_takes_a_large_upload_in_the_memory_of_a_small_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = common::start_serve(&dir.path().join("data"), &["--no-transcribe"], &[]);
+    let pid = served.child.id();
+
+    let small = dir.path().join("small.wav");
+    silent_wav(&small, 30);
+    aws(&served.exports, &["s3", "cp", "--only-show-errors", small.to_str().unwrap(), "s3://recordings/in/small.wav"]);
+    assert_eq!(row_of(&served, "in/small.wav"), ("metadata_only".to_string(), 30.0));
+    let small_mb = high_water_mb(pid);
+
+    // 400 MB: 3.5 hours of audio, under the default duration limit.
+    let large = dir.path().join("large.wav");
+    silent_wav(&large, 12_500);
+    aws(&served.exports, &["s3", "cp", "--only-show-errors", large.to_str().unwrap(), "s3://recordings/in/large.wav"]);
+    assert_eq!(row_of(&served, "in/large.wav"), ("metadata_only".to_string(), 12_500.0));
+    let large_mb = high_water_mb(pid);
+    eprintln!("serve peak RSS: after a 1 MB upload {small_mb:.1} MB, after a 400 MB upload {large_mb:.1} MB");
+
+    let mut served = served;
+    let _ = served.child.kill();
+    let _ = served.child.wait();
+    assert!(
+        large_mb - small_mb < 64.0,
+        "serve's peak RSS grew from {small_mb:.1} MB to {large_mb:.1} MB with a 400 MB object"
+    );
 }

@@ -67,6 +67,9 @@ pub enum ErrorCode {
     CorruptAudio,
     /// The recording is longer than the configured limit.
     TooLong,
+    /// The object is larger than the configured limit: refused from the event's size, without a read, or when
+    /// the read passes the limit.
+    TooLarge,
     /// The local file or object could not be read (permissions, not a regular file).
     Unreadable,
     /// The object disappeared between the event and the read.
@@ -92,7 +95,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in a stable order (used by dashboards, alarms and tests).
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::EmptyObject,
         ErrorCode::NotAudio,
         ErrorCode::UnsupportedCodec,
@@ -101,6 +104,7 @@ impl ErrorCode {
         ErrorCode::Truncated,
         ErrorCode::CorruptAudio,
         ErrorCode::TooLong,
+        ErrorCode::TooLarge,
         ErrorCode::Unreadable,
         ErrorCode::ObjectNotFound,
         ErrorCode::AccessDenied,
@@ -124,6 +128,7 @@ impl ErrorCode {
             ErrorCode::Truncated => "truncated",
             ErrorCode::CorruptAudio => "corrupt_audio",
             ErrorCode::TooLong => "too_long",
+            ErrorCode::TooLarge => "too_large",
             ErrorCode::Unreadable => "unreadable",
             ErrorCode::ObjectNotFound => "object_not_found",
             ErrorCode::AccessDenied => "access_denied",
@@ -154,6 +159,7 @@ impl ErrorCode {
             | ErrorCode::Truncated
             | ErrorCode::CorruptAudio
             | ErrorCode::TooLong
+            | ErrorCode::TooLarge
             | ErrorCode::Unreadable
             | ErrorCode::ObjectNotFound
             | ErrorCode::AccessDenied

@@ -49,6 +49,28 @@ pub struct StoredObject {
     pub metadata: Metadata,
 }
 
+/// What a read says of an object besides its bytes ([`ObjectStore::get_into`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObjectHead {
+    /// Bytes read.
+    pub size: u64,
+    pub content_type: Option<String>,
+    /// Without quotes.
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
+    pub metadata: Metadata,
+}
+
+/// Where [`ObjectStore::get_into`] puts an object's bytes as they arrive (a spool file, a buffer).
+#[async_trait]
+pub trait ByteSink: Send {
+    /// Drops what was written: a read that failed midway is tried again from the start.
+    async fn restart(&mut self) -> Result<(), PortError>;
+    /// The next bytes. An error (e.g. the sink is full) ends the read with it, and is not retried unless its code
+    /// says so.
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), PortError>;
+}
+
 /// An object found by [`ObjectStore::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedObject {
@@ -64,6 +86,27 @@ pub struct ListedObject {
 pub trait ObjectStore: Send + Sync {
     /// Reads a whole object (`version_id` pins the version the event announced, when the bucket is versioned).
     async fn get(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<StoredObject, PortError>;
+    /// Reads an object into `sink` as it arrives, never holding all of it: what the transcribe stage reads
+    /// recordings with. The default reads it whole with [`ObjectStore::get`] (for stores that hold objects in
+    /// memory anyway).
+    async fn get_into(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        sink: &mut dyn ByteSink,
+    ) -> Result<ObjectHead, PortError> {
+        let object = self.get(bucket, key, version_id).await?;
+        sink.restart().await?;
+        sink.write(&object.body).await?;
+        Ok(ObjectHead {
+            size: object.body.len() as u64,
+            content_type: object.content_type,
+            etag: object.etag,
+            version_id: object.version_id,
+            metadata: object.metadata,
+        })
+    }
     /// Writes a whole object with user-defined metadata (at most [`METADATA_MAX_BYTES`]).
     async fn put_with(
         &self,

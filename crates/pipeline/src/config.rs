@@ -51,6 +51,9 @@ pub struct FunctionConfig {
     /// the layer); `REDSCRIBE_BEAM_SIZE` (default 5).
     pub model_dir: Option<PathBuf>,
     pub beam_size: usize,
+    /// `REDSCRIBE_MAX_OBJECT_BYTES` (default 2 GiB; the function's ephemeral storage must hold it) and
+    /// `REDSCRIBE_MAX_DURATION_S` (default 14400): bigger or longer recordings are quarantined.
+    pub limits: crate::transcribe::RecordingLimits,
     /// `REDSCRIBE_METRICS_NAMESPACE` (default `Redscribe`).
     pub metrics_namespace: String,
     /// `REDSCRIBE_S3_PATH_STYLE`: path-style S3 addressing (for S3-compatible endpoints).
@@ -130,12 +133,36 @@ impl FunctionConfig {
                 }),
             },
         };
+        let defaults = crate::transcribe::RecordingLimits::default();
         let mut layout = Layout::default();
         layout.output_bucket = text("REDSCRIBE_OUTPUT_BUCKET");
         let warehouse = match text("REDSHIFT_DB") {
             None => None,
             Some(database) => {
-                let (workgroup, cluster) = (text("REDSHIFT_WORKGROUP"), text("REDSHIFT_CLUSTER_ID"));
+                // `REDSHIFT_CLUSTER` (the CLI's earlier spelling) is taken for `REDSHIFT_CLUSTER_ID`.
+                let cluster = text("REDSHIFT_CLUSTER_ID").or_else(|| text("REDSHIFT_CLUSTER"));
+                let workgroup = text("REDSHIFT_WORKGROUP");
+                let table = text("REDSHIFT_TABLE").unwrap_or_else(|| redscribe_core::schema::RESULTS_TABLE.into());
+                let schema = text("REDSHIFT_SCHEMA").filter(|s| s != "public");
+                // The migrations create their tables by name in the default schema: rows sent elsewhere would
+                // go to a table they never made.
+                if table != redscribe_core::schema::RESULTS_TABLE {
+                    return Err(ConfigError {
+                        variable: "REDSHIFT_TABLE",
+                        value: table,
+                        reason: "the migrations create transcription_results; another table name is not supported"
+                            .into(),
+                    });
+                }
+                if let Some(schema) = schema {
+                    return Err(ConfigError {
+                        variable: "REDSHIFT_SCHEMA",
+                        value: schema,
+                        reason: "the migrations create their tables in the default schema (public); set the \
+                                 database user's search_path instead"
+                            .into(),
+                    });
+                }
                 if workgroup.is_some() == cluster.is_some() {
                     return Err(ConfigError {
                         variable: "REDSHIFT_WORKGROUP",
@@ -157,8 +184,8 @@ impl FunctionConfig {
                     cluster,
                     db_user: text("REDSHIFT_USER"),
                     secret_arn: text("REDSHIFT_SECRET_ARN"),
-                    schema: text("REDSHIFT_SCHEMA"),
-                    table: text("REDSHIFT_TABLE").unwrap_or_else(|| redscribe_core::schema::RESULTS_TABLE.into()),
+                    schema: None,
+                    table,
                     copy_role: text("REDSHIFT_IAM_ROLE"),
                 })
             }
@@ -171,6 +198,11 @@ impl FunctionConfig {
             transcribe: flag("REDSCRIBE_TRANSCRIBE", true)?,
             model_dir: text("REDSCRIBE_MODEL_DIR").map(PathBuf::from),
             beam_size: number("REDSCRIBE_BEAM_SIZE", 5, 1, 16)?,
+            limits: crate::transcribe::RecordingLimits {
+                max_bytes: number("REDSCRIBE_MAX_OBJECT_BYTES", defaults.max_bytes as usize, 1, 10 << 40)? as u64,
+                max_duration_s: number("REDSCRIBE_MAX_DURATION_S", defaults.max_duration_s as usize, 1, 7 * 86_400)?
+                    as f64,
+            },
             metrics_namespace: text("REDSCRIBE_METRICS_NAMESPACE").unwrap_or_else(|| "Redscribe".into()),
             s3_path_style: flag("REDSCRIBE_S3_PATH_STYLE", false)?,
             warehouse,
@@ -230,8 +262,15 @@ mod tests {
         assert_eq!(read(&[("REDSCRIBE_CONCURRENCY", "0")]).unwrap_err().variable, "REDSCRIBE_CONCURRENCY");
         assert_eq!(read(&[("REDSCRIBE_BEAM_SIZE", "five")]).unwrap_err().variable, "REDSCRIBE_BEAM_SIZE");
         assert_eq!(read(&[("REDSCRIBE_LOAD_SWEEP_DAYS", "90")]).unwrap_err().variable, "REDSCRIBE_LOAD_SWEEP_DAYS");
-        let bad_table = read(&[("REDSHIFT_DB", "dev"), ("REDSHIFT_WORKGROUP", "w"), ("REDSHIFT_TABLE", "a.b.c.d")]);
-        assert_eq!(bad_table.unwrap().require_warehouse().unwrap().tables().unwrap_err().variable, "REDSHIFT_TABLE");
+        // Rows go where the migrations put the tables, or the function does not start.
+        let other_table = read(&[("REDSHIFT_DB", "dev"), ("REDSHIFT_WORKGROUP", "w"), ("REDSHIFT_TABLE", "calls")]);
+        assert_eq!(other_table.unwrap_err().variable, "REDSHIFT_TABLE");
+        let schema = read(&[("REDSHIFT_DB", "dev"), ("REDSHIFT_WORKGROUP", "w"), ("REDSHIFT_SCHEMA", "analytics")]);
+        assert_eq!(schema.unwrap_err().variable, "REDSHIFT_SCHEMA");
+        let public = read(&[("REDSHIFT_DB", "dev"), ("REDSHIFT_WORKGROUP", "w"), ("REDSHIFT_SCHEMA", "public")]);
+        assert_eq!(public.unwrap().warehouse.unwrap().schema, None);
+        let alias = read(&[("REDSHIFT_DB", "dev"), ("REDSHIFT_CLUSTER", "analytics")]).unwrap();
+        assert_eq!(alias.warehouse.unwrap().cluster.as_deref(), Some("analytics"), "the CLI's earlier spelling");
         let both = read(&[("REDSHIFT_DB", "dev"), ("REDSHIFT_WORKGROUP", "w"), ("REDSHIFT_CLUSTER_ID", "c")]);
         assert_eq!(both.unwrap_err().variable, "REDSHIFT_WORKGROUP");
         let password = read(&[("REDSHIFT_DB", "dev"), ("REDSHIFT_WORKGROUP", "w"), ("REDSHIFT_PASSWORD", "hunter2")]);

@@ -25,6 +25,7 @@ pub mod pending;
 pub mod quarantine;
 pub mod replay;
 pub mod row;
+pub mod spool;
 pub mod transcribe;
 
 pub use load::{LoadConfig, LoadReport, Loader};

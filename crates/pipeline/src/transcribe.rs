@@ -6,19 +6,20 @@
 //! permanent one (not audio, truncated, object gone, …) becomes a `failed` row plus a quarantine record under
 //! `rejected/<code>/`, and counts as processed.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
 use redscribe_audio::decode::{decode_mono_16k, DecodeOptions};
-use redscribe_audio::{probe, AudioMetadata, Source};
+use redscribe_audio::{probe_within, AudioMetadata, Source};
 use redscribe_core::emf::Recorder;
 use redscribe_core::encode::{to_jsonl, to_parquet};
 use redscribe_core::events::ObjectEvent;
 use redscribe_core::identity::version_token;
 use redscribe_core::layout::{FileFormat, Layout};
 use redscribe_core::metrics::{Metric, Stage};
-use redscribe_core::ports::{ObjectStore, PortError, StoredObject, Transcriber, Transcription};
+use redscribe_core::ports::{ObjectHead, ObjectStore, PortError, Transcriber, Transcription};
 use redscribe_core::quarantine::{QuarantineRecord, RecordingRef};
 use redscribe_core::record::{results_batch, segments_batch, SegmentRow, Status};
 use redscribe_core::{Disposition, ErrorCode};
@@ -26,13 +27,33 @@ use tracing::Instrument;
 
 use crate::quarantine::QuarantineSink;
 use crate::row::{result_row, Location};
+use crate::spool::Spool;
 
-/// How the stage writes its outputs.
+/// How the stage writes its outputs, and what it takes in.
 #[derive(Debug, Clone, Default)]
 pub struct TranscribeConfig {
     pub layout: Layout,
     /// Also write each row as JSON Lines beside the Parquet file.
     pub jsonl: bool,
+    pub limits: RecordingLimits,
+    /// Where recordings are spooled while they are heard (default: the system's temporary folder).
+    pub spool_dir: Option<PathBuf>,
+}
+
+/// What a recording may be: bigger or longer is quarantined (`too_large`, `too_long`), as early as it shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecordingLimits {
+    /// Bytes of the object (default 2 GiB): refused from the event's size without a read, or when the read
+    /// passes it. The spool folder must hold this much (a Lambda's ephemeral storage).
+    pub max_bytes: u64,
+    /// Seconds of audio (default 4 hours): refused from the header, or when decoding passes it.
+    pub max_duration_s: f64,
+}
+
+impl Default for RecordingLimits {
+    fn default() -> RecordingLimits {
+        RecordingLimits { max_bytes: 2 << 30, max_duration_s: 4.0 * 3600.0 }
+    }
 }
 
 /// A result file ready for the load stage.
@@ -167,19 +188,19 @@ impl<S: ObjectStore> TranscribeStage<S> {
         self.record(Metric::RecordingsReceived, 1.0, Stage::Receive, None);
         let mut location = Location::of(event);
         let id = redscribe_core::identity::recording_id(&event.bucket, &event.key);
-        let object = match self.read(event, &id, this_try.started).await {
-            Ok(object) => object,
+        let (head, recording) = match self.read(event, &id, this_try.started).await {
+            Ok(read) => read,
             Err(e) if e.code.disposition() == Disposition::Retry => {
                 self.record(Metric::RecordingsFailed, 1.0, Stage::Download, Some(e.code));
                 return Err(e);
             }
             Err(e) => return self.write(event, &location, Failure::at(Stage::Download, e), None, this_try).await,
         };
-        location.content_type = object.content_type.clone();
-        location.etag = location.etag.or(object.etag.clone());
-        location.size = Some(object.body.len() as i64);
+        location.content_type = head.content_type.clone();
+        location.etag = location.etag.or(head.etag.clone());
+        location.size = Some(head.size as i64);
         let poisoned = self.crash_on.as_ref().is_some_and(|p| event.key.contains(p.as_str()));
-        let (heard, transcript) = self.hear(object.body, &id, poisoned).await;
+        let (heard, transcript) = self.hear(recording, &id, poisoned).await;
         match heard {
             Ok(metadata) => self.write(event, &location, Ok(metadata), transcript, this_try).await,
             Err(failure) => self.write(event, &location, Err(failure), None, this_try).await,
@@ -200,18 +221,37 @@ impl<S: ObjectStore> TranscribeStage<S> {
         self.write(event, &Location::of(event), Err(failure), None, attempt).await
     }
 
-    /// Step 1: the object's bytes, or why there are none. A zero-byte event needs no request to be refused.
-    async fn read(&self, event: &ObjectEvent, id: &str, started: Instant) -> Result<StoredObject, PortError> {
-        let got = if event.size == Some(0) {
-            Err(PortError::new(ErrorCode::EmptyObject, "the object is empty (0 bytes)"))
-        } else {
-            // A span per stage (exported as OpenTelemetry spans by the Lambdas), named by the recording. Log lines
-            // are written outside them, in the caller's span (which carries the request id).
-            let span = tracing::info_span!("download", %id, bucket = %event.bucket, key = %event.key);
-            self.store.get(&event.bucket, &event.key, event.version_id.as_deref()).instrument(span).await
+    /// Step 1: the object, spooled to a temporary file as it arrives (never whole in memory), or why there is
+    /// none. An event whose size is 0 or over the limit needs no request to be refused.
+    async fn read(
+        &self,
+        event: &ObjectEvent,
+        id: &str,
+        started: Instant,
+    ) -> Result<(ObjectHead, std::fs::File), PortError> {
+        let limit = self.config.limits.max_bytes;
+        let got = match event.size {
+            Some(0) => Err(PortError::new(ErrorCode::EmptyObject, "the object is empty (0 bytes)")),
+            Some(size) if size as u64 > limit => Err(PortError::new(
+                ErrorCode::TooLarge,
+                format!("the object is {size} bytes, over the size limit of {limit} bytes"),
+            )),
+            _ => {
+                // A span per stage (exported as OpenTelemetry spans by the Lambdas), named by the recording. Log
+                // lines are written outside them, in the caller's span (which carries the request id).
+                let span = tracing::info_span!("download", %id, bucket = %event.bucket, key = %event.key);
+                self.spool(event).instrument(span).await
+            }
         };
         self.record(Metric::StageLatency, ms(started), Stage::Download, None);
         got
+    }
+
+    async fn spool(&self, event: &ObjectEvent) -> Result<(ObjectHead, std::fs::File), PortError> {
+        let dir = self.config.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let mut spool = Spool::create(&dir, self.config.limits.max_bytes)?;
+        let head = self.store.get_into(&event.bucket, &event.key, event.version_id.as_deref(), &mut spool).await?;
+        Ok((head, spool.finish().await?))
     }
 
     /// Step 2: probe, decode and transcribe — CPU work, off the async threads. A panic in there (a decoder or
@@ -219,12 +259,13 @@ impl<S: ObjectStore> TranscribeStage<S> {
     /// panic's message: never retried, never the end of the process.
     async fn hear(
         &self,
-        body: Vec<u8>,
+        recording: std::fs::File,
         id: &str,
         poisoned: bool,
     ) -> (Result<AudioMetadata, Failure>, Option<Transcription>) {
         let decode_started = Instant::now();
         let transcriber = self.transcriber.clone();
+        let limits = self.config.limits;
         let span = if transcriber.is_some() {
             tracing::info_span!("transcribe", %id, audio_s = tracing::field::Empty, rtf = tracing::field::Empty)
         } else {
@@ -234,7 +275,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             if poisoned {
                 panic!("injected decoder crash (--fault-crash-on-key)");
             }
-            listen(body, transcriber.as_deref())
+            listen(&recording, transcriber.as_deref(), &limits)
         })
         .instrument(span.clone())
         .await;
@@ -452,29 +493,39 @@ pub fn crash_message(e: tokio::task::JoinError) -> String {
 
 /// Probes the recording and, with a transcriber, decodes it to 16 kHz mono and transcribes it. A recording that
 /// probes but cannot be decoded or transcribed is a failure with its own code.
-fn listen(body: Vec<u8>, transcriber: Option<&dyn Transcriber>) -> Heard {
+fn listen(recording: &std::fs::File, transcriber: Option<&dyn Transcriber>, limits: &RecordingLimits) -> Heard {
     match transcriber {
-        None => (probe(Source::from_bytes(body)).map_err(|e| (e.code(), e.to_string())), None),
-        Some(t) => match hear(body, t) {
+        None => {
+            let probed = source(recording)
+                .and_then(|s| probe_within(s, Some(limits.max_duration_s)).map_err(|e| (e.code(), e.to_string())));
+            (probed, None)
+        }
+        Some(t) => match hear(recording, t, limits) {
             Ok((metadata, heard)) => (Ok(metadata), Some(heard)),
             Err(e) => (Err(e), None),
         },
     }
 }
 
-/// Probes, decodes and transcribes one recording held in memory, streaming the decoded samples to the transcriber.
-/// A two-channel recording whose channels differ is a call, one speaker per channel: each channel is heard alone
-/// and the two merged in time order ([`Transcription::merge_channels`]).
+/// The recording from its start: each pass over it reads its own handle of the one file.
+fn source(recording: &std::fs::File) -> Result<Source, (ErrorCode, String)> {
+    let file = recording.try_clone().map_err(|e| (ErrorCode::Internal, format!("reopening the spool file: {e}")))?;
+    Source::from_file(file).map_err(|e| (e.code(), e.to_string()))
+}
+
+/// Probes, decodes and transcribes one recording file, streaming the decoded samples to the transcriber: no pass
+/// holds the recording in memory. A two-channel recording whose channels differ is a call, one speaker per
+/// channel: each channel is heard alone and the two merged in time order ([`Transcription::merge_channels`]).
 pub fn hear(
-    body: Vec<u8>,
+    recording: &std::fs::File,
     transcriber: &dyn Transcriber,
+    limits: &RecordingLimits,
 ) -> Result<(AudioMetadata, Transcription), (ErrorCode, String)> {
-    // One buffer for every pass (zero-copy from the Vec).
-    let body = bytes::Bytes::from(body);
-    let metadata = probe(Source::from_shared(body.clone())).map_err(|e| (e.code(), e.to_string()))?;
+    let max_duration_s = Some(limits.max_duration_s);
+    let metadata = probe_within(source(recording)?, max_duration_s).map_err(|e| (e.code(), e.to_string()))?;
     let passes: Vec<Option<usize>> = if metadata.channels == 2 {
-        let summary = decode_mono_16k(Source::from_shared(body.clone()), DecodeOptions::default(), |_| {})
-            .map_err(|e| (e.code(), e.to_string()))?;
+        let options = DecodeOptions { max_duration_s, ..DecodeOptions::default() };
+        let summary = decode_mono_16k(source(recording)?, options, |_| {}).map_err(|e| (e.code(), e.to_string()))?;
         if summary.channel_correlation.is_some_and(|c| c < SAME_SOUND_CORRELATION) {
             vec![Some(0), Some(1)]
         } else {
@@ -485,8 +536,8 @@ pub fn hear(
     };
     let mut heard = Vec::with_capacity(passes.len());
     for channel in passes {
-        let options = DecodeOptions { channel, ..DecodeOptions::default() };
-        let mut t = transcribe_streaming(Source::from_shared(body.clone()), options, transcriber)?;
+        let options = DecodeOptions { channel, max_duration_s, ..DecodeOptions::default() };
+        let mut t = transcribe_streaming(source(recording)?, options, transcriber)?;
         for s in &mut t.segments {
             s.channel = channel.unwrap_or(0) as u16;
         }

@@ -444,6 +444,75 @@ async fn a_thousand_file_batch_loads_in_one_transaction_within_the_data_api_limi
     assert_eq!(h.count("SELECT COUNT(*) FROM transcription_results").await, 1000);
     assert_eq!(h.count("SELECT COUNT(DISTINCT file_uri) FROM load_audit WHERE status = 'loaded'").await, 1000);
     assert_eq!(h.count("SELECT COUNT(DISTINCT statement_id) FROM load_audit").await, 1, "one transaction");
+
+/// Size and duration limits: an event bigger than the limit is refused from its size alone (its object need not
+/// even exist), an object that turns out bigger while it is read is refused too, and a recording whose header
+/// declares more than the duration limit is refused from the header.
+#[tokio::test(flavor = "multi_thread")]
+async fn recordings_over_the_limits_are_quarantined_as_early_as_they_show() {
+    use redscribe_core::events::{Envelope, ObjectEvent};
+    use redscribe_core::ErrorCode;
+    use redscribe_pipeline::transcribe::RecordingLimits;
+
+    let h = start().await;
+    let limits = RecordingLimits { max_bytes: 40_000, max_duration_s: 1.0 };
+    let stage = TranscribeStage::new(h.store.clone(), TranscribeConfig { limits, ..TranscribeConfig::default() });
+    let event = |key: &str, size: Option<i64>| ObjectEvent {
+        bucket: "recordings".into(),
+        key: key.into(),
+        size,
+        version_id: None,
+        etag: None,
+        sequencer: Some("0A".into()),
+        event_name: "ObjectCreated:Put".into(),
+        event_time: None,
+        envelope: Envelope::S3,
+        message_id: None,
+    };
+    let code = |p: &Processed| match p {
+        Processed::Quarantined { code, .. } => Some(*code),
+        Processed::Written(_) => None,
+    };
+
+    let unread = stage.process(&event("in/never uploaded.wav", Some(5_000_000_000))).await.unwrap();
+    assert_eq!(code(&unread), Some(ErrorCode::TooLarge), "refused from the event, without a GET");
+
+    h.store.put("recordings", "in/big.wav", wav(16_000, 1.5), "audio/wav").await.unwrap();
+    let big = stage.process(&event("in/big.wav", None)).await.unwrap();
+    assert_eq!(code(&big), Some(ErrorCode::TooLarge), "48 KB read past the 40 KB limit");
+
+    h.store.put("recordings", "in/long.wav", wav(8_000, 2.0), "audio/wav").await.unwrap();
+    let long = stage.process(&event("in/long.wav", Some(32_044))).await.unwrap();
+    assert_eq!(code(&long), Some(ErrorCode::TooLong));
+
+    h.store.put("recordings", "in/fine.wav", wav(8_000, 0.5), "audio/wav").await.unwrap();
+    assert_eq!(code(&stage.process(&event("in/fine.wav", Some(8_044))).await.unwrap()), None);
+
+    let report = h.loader().load(vec![unread, big, long].iter().map(|p| p.file().clone()).collect()).await.unwrap();
+    assert_eq!(report.loaded.len(), 3);
+    let rows = h.rows("SELECT object_key, error_code FROM transcription_results ORDER BY object_key").await;
+    assert_eq!(
+        rows,
+        [
+            [Some("in/big.wav".to_string()), Some("too_large".to_string())],
+            [Some("in/long.wav".to_string()), Some("too_long".to_string())],
+            [Some("in/never uploaded.wav".to_string()), Some("too_large".to_string())],
+        ]
+    );
+    h.s3.stop().await;
+    h.api.stop().await;
+}
+
+/// A `DescribeStatement` that keeps failing says nothing of the statement: the adapter asks again until the
+/// statement ends, and never submits it a second time.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_describe_statement_is_asked_again_not_taken_for_a_failed_statement() {
+    let h = start().await;
+    h.warehouse.run_batch(&["CREATE TABLE once (n INTEGER)".to_string()], "setup").await.unwrap();
+    // More failures in a row than the adapter's retry policy has attempts (8).
+    h.api.faults().fail_next_describes(12);
+    h.warehouse.run_batch(&["INSERT INTO once VALUES (1)".to_string()], "insert-once").await.unwrap();
+    assert_eq!(h.count("SELECT COUNT(*) FROM once").await, 1, "the batch ran once");
     h.s3.stop().await;
     h.api.stop().await;
 }

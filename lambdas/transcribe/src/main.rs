@@ -28,7 +28,8 @@ async fn main() -> Result<(), Error> {
     let metrics = Arc::new(Recorder::new(&config.metrics_namespace, &function));
     let sdk = redscribe_aws::config::load(None, None).await;
     let store = Arc::new(S3Objects::from_conf(&sdk, config.s3_path_style));
-    let settings = TranscribeConfig { layout: config.layout.clone(), jsonl: config.jsonl };
+    let settings =
+        TranscribeConfig { layout: config.layout.clone(), jsonl: config.jsonl, limits: config.limits, spool_dir: None };
     let mut stage = TranscribeStage::new(store, settings).with_metrics(metrics.clone());
     if config.transcribe {
         let mut engine_config = EngineConfig::from_env();

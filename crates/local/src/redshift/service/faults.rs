@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub struct Faults {
     active_statements_exceeded: AtomicUsize,
     lost_responses: AtomicUsize,
+    failed_describes: AtomicUsize,
 }
 
 impl Faults {
@@ -20,6 +21,16 @@ impl Faults {
     /// response were lost: a client that retries without its `ClientToken` runs the statement twice.
     pub fn lose_next_execute_responses(&self, n: usize) {
         self.lost_responses.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` `DescribeStatement` calls answer `500 InternalServerException` while the statement runs on:
+    /// a client that takes that for the statement's failure submits the batch again beside the first.
+    pub fn fail_next_describes(&self, n: usize) {
+        self.failed_describes.store(n, Ordering::SeqCst);
+    }
+
+    pub(super) fn take_failed_describe(&self) -> bool {
+        self.failed_describes.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
     }
 
     pub(super) fn take_active_statements_exceeded(&self) -> bool {

@@ -152,7 +152,13 @@ impl DataApi {
                 let i: BatchExecuteStatementInput = input(body)?;
                 serde_json::to_value(self.submit(i.sqls, i.parameters, i.target, true)?)
             }
-            "DescribeStatement" => serde_json::to_value(self.describe(&input::<IdInput>(body)?.id)?),
+            "DescribeStatement" => {
+                let id = input::<IdInput>(body)?.id;
+                if self.faults.take_failed_describe() {
+                    return Err(ApiError::internal("Internal server error (injected: the statement runs on)."));
+                }
+                serde_json::to_value(self.describe(&id)?)
+            }
             "GetStatementResult" => serde_json::to_value(self.result(input(body)?)?),
             "CancelStatement" => serde_json::to_value(self.cancel(&input::<IdInput>(body)?.id)?),
             "ListStatements" => serde_json::to_value(self.list(input(body)?)?),

@@ -444,6 +444,9 @@ async fn a_thousand_file_batch_loads_in_one_transaction_within_the_data_api_limi
     assert_eq!(h.count("SELECT COUNT(*) FROM transcription_results").await, 1000);
     assert_eq!(h.count("SELECT COUNT(DISTINCT file_uri) FROM load_audit WHERE status = 'loaded'").await, 1000);
     assert_eq!(h.count("SELECT COUNT(DISTINCT statement_id) FROM load_audit").await, 1, "one transaction");
+    h.s3.stop().await;
+    h.api.stop().await;
+}
 
 /// Size and duration limits: an event bigger than the limit is refused from its size alone (its object need not
 /// even exist), an object that turns out bigger while it is read is refused too, and a recording whose header

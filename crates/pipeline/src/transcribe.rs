@@ -536,7 +536,7 @@ pub fn hear(
     };
     let mut heard = Vec::with_capacity(passes.len());
     for channel in passes {
-        let options = DecodeOptions { channel, max_duration_s, ..DecodeOptions::default() };
+        let options = DecodeOptions { channel, max_duration_s };
         let mut t = transcribe_streaming(source(recording)?, options, transcriber)?;
         for s in &mut t.segments {
             s.channel = channel.unwrap_or(0) as u16;

@@ -491,7 +491,7 @@ async fn recordings_over_the_limits_are_quarantined_as_early_as_they_show() {
     h.store.put("recordings", "in/fine.wav", wav(8_000, 0.5), "audio/wav").await.unwrap();
     assert_eq!(code(&stage.process(&event("in/fine.wav", Some(8_044))).await.unwrap()), None);
 
-    let report = h.loader().load(vec![unread, big, long].iter().map(|p| p.file().clone()).collect()).await.unwrap();
+    let report = h.loader().load([unread, big, long].iter().map(|p| p.file().clone()).collect()).await.unwrap();
     assert_eq!(report.loaded.len(), 3);
     let rows = h.rows("SELECT object_key, error_code FROM transcription_results ORDER BY object_key").await;
     assert_eq!(

@@ -129,13 +129,11 @@ mod tests {
 
         // A message that was not an event, fixed since (or read by a fixed parser): what it announces.
         let message = serde_json::json!({"messageId": "m-1", "eventSource": "aws:sqs",
-            "body": serde_json::json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                "s3": {"bucket": {"name": "b"}, "object": {"key": "in/late.wav", "size": 5, "sequencer": "0B"}}}]})
-                .to_string()});
+            "body": include_str!("../../../tests/fixtures/events/s3_put.json")});
         let record = serde_json::json!({"reason": "invalid_event", "message": "m", "message_id": "m-1",
             "payload": message, "recording": null, "rejected_at": "2026-11-23T10:00:00Z"});
         let [q] = parse("rejected/invalid_event/m.json", record.to_string().as_bytes()).unwrap().try_into().unwrap();
-        assert_eq!((q.reason.as_str(), q.recording.key.as_str()), ("invalid_event", "in/late.wav"));
+        assert_eq!((q.reason.as_str(), q.recording.key.as_str()), ("invalid_event", "calls/2026/call 0042.wav"));
         let still_bad = serde_json::json!({"reason": "invalid_event", "message": "m",
             "payload": {"messageId": "m-2", "eventSource": "aws:sqs", "body": "not json"},
             "rejected_at": "2026-11-23T10:00:00Z"});

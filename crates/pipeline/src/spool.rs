@@ -32,6 +32,7 @@ impl Spool {
     /// The bytes written, as a file to read from its start.
     pub async fn finish(mut self) -> Result<std::fs::File, PortError> {
         self.file.flush().await.map_err(|e| io_error("writing", e))?;
+        self.file.rewind().await.map_err(|e| io_error("rewinding", e))?;
         Ok(self.file.into_std().await)
     }
 }

@@ -133,7 +133,7 @@ impl Target {
         transcriber: Option<Arc<dyn Transcriber>>,
         limits: RecordingLimits,
     ) -> TranscribeStage<S3Objects> {
-        let config = TranscribeConfig { layout: self.layout.clone(), jsonl, limits, spool_dir: None };
+        let config = TranscribeConfig { layout: self.layout.clone(), jsonl, limits, ..TranscribeConfig::default() };
         let stage = TranscribeStage::new(self.objects.clone(), config).with_metrics(self.metrics.clone());
         match transcriber {
             Some(t) => stage.with_transcriber(t),

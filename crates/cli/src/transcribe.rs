@@ -81,5 +81,6 @@ pub fn hear_file(
     limits: &RecordingLimits,
 ) -> anyhow::Result<(AudioMetadata, Transcription)> {
     let recording = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
-    hear(&recording, transcriber, limits).map_err(|(code, message)| anyhow::anyhow!("{}: {message}", code.as_str()))
+    hear(&recording, transcriber, limits, &|_| Ok(()))
+        .map_err(|(code, message)| anyhow::anyhow!("{}: {message}", code.as_str()))
 }

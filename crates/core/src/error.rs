@@ -67,6 +67,11 @@ pub enum ErrorCode {
     CorruptAudio,
     /// The recording is longer than the configured limit.
     TooLong,
+    /// Tried as often as the pipeline tries anything and never answered: an SQS message received that many
+    /// times (the earlier tries ended without an answer — a crash of the process, a timeout, memory — or failed
+    /// transiently), or an internal error that repeats. Quarantined instead of reaching the dead-letter queue
+    /// or being retried forever.
+    RetriesExhausted,
     /// The object is larger than the configured limit: refused from the event's size, without a read, or when
     /// the read passes the limit.
     TooLarge,
@@ -95,7 +100,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in a stable order (used by dashboards, alarms and tests).
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         ErrorCode::EmptyObject,
         ErrorCode::NotAudio,
         ErrorCode::UnsupportedCodec,
@@ -105,6 +110,7 @@ impl ErrorCode {
         ErrorCode::CorruptAudio,
         ErrorCode::TooLong,
         ErrorCode::TooLarge,
+        ErrorCode::RetriesExhausted,
         ErrorCode::Unreadable,
         ErrorCode::ObjectNotFound,
         ErrorCode::AccessDenied,
@@ -129,6 +135,7 @@ impl ErrorCode {
             ErrorCode::CorruptAudio => "corrupt_audio",
             ErrorCode::TooLong => "too_long",
             ErrorCode::TooLarge => "too_large",
+            ErrorCode::RetriesExhausted => "retries_exhausted",
             ErrorCode::Unreadable => "unreadable",
             ErrorCode::ObjectNotFound => "object_not_found",
             ErrorCode::AccessDenied => "access_denied",
@@ -160,6 +167,7 @@ impl ErrorCode {
             | ErrorCode::CorruptAudio
             | ErrorCode::TooLong
             | ErrorCode::TooLarge
+            | ErrorCode::RetriesExhausted
             | ErrorCode::Unreadable
             | ErrorCode::ObjectNotFound
             | ErrorCode::AccessDenied

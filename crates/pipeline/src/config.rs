@@ -54,6 +54,13 @@ pub struct FunctionConfig {
     /// `REDSCRIBE_MAX_OBJECT_BYTES` (default 2 GiB; the function's ephemeral storage must hold it) and
     /// `REDSCRIBE_MAX_DURATION_S` (default 14400): bigger or longer recordings are quarantined.
     pub limits: crate::transcribe::RecordingLimits,
+    /// `REDSCRIBE_MAX_RECEIVES` (default 4): an SQS message received this often is quarantined unprocessed.
+    pub max_receives: u32,
+    /// `REDSCRIBE_EXPECTED_RTF` (default 0.2): compute per second of audio assumed until one is measured.
+    pub expected_rtf: f64,
+    /// `REDSCRIBE_FUNCTION_TIMEOUT_S`: the function's timeout, which the runtime does not tell (the stack sets
+    /// it); a recording that needs longer is quarantined `too_long`.
+    pub function_timeout: Option<std::time::Duration>,
     /// `REDSCRIBE_METRICS_NAMESPACE` (default `Redscribe`).
     pub metrics_namespace: String,
     /// `REDSCRIBE_S3_PATH_STYLE`: path-style S3 addressing (for S3-compatible endpoints).
@@ -203,6 +210,26 @@ impl FunctionConfig {
                 max_duration_s: number("REDSCRIBE_MAX_DURATION_S", defaults.max_duration_s as usize, 1, 7 * 86_400)?
                     as f64,
             },
+            max_receives: number("REDSCRIBE_MAX_RECEIVES", crate::invoke::MAX_RECEIVES as usize, 1, 1000)? as u32,
+            expected_rtf: match text("REDSCRIBE_EXPECTED_RTF") {
+                None => crate::transcribe::EXPECTED_RTF,
+                Some(v) => match v.parse::<f64>() {
+                    Ok(r) if r > 0.0 && r < 100.0 => r,
+                    _ => {
+                        return Err(ConfigError {
+                            variable: "REDSCRIBE_EXPECTED_RTF",
+                            value: v,
+                            reason: "expected a number above 0 (seconds of compute per second of audio)".into(),
+                        })
+                    }
+                },
+            },
+            function_timeout: match text("REDSCRIBE_FUNCTION_TIMEOUT_S") {
+                None => None,
+                Some(_) => {
+                    Some(std::time::Duration::from_secs(number("REDSCRIBE_FUNCTION_TIMEOUT_S", 900, 1, 900)? as u64))
+                }
+            },
             metrics_namespace: text("REDSCRIBE_METRICS_NAMESPACE").unwrap_or_else(|| "Redscribe".into()),
             s3_path_style: flag("REDSCRIBE_S3_PATH_STYLE", false)?,
             warehouse,
@@ -261,6 +288,13 @@ mod tests {
         assert_eq!(read(&[("REDSCRIBE_JSONL", "maybe")]).unwrap_err().variable, "REDSCRIBE_JSONL");
         assert_eq!(read(&[("REDSCRIBE_CONCURRENCY", "0")]).unwrap_err().variable, "REDSCRIBE_CONCURRENCY");
         assert_eq!(read(&[("REDSCRIBE_BEAM_SIZE", "five")]).unwrap_err().variable, "REDSCRIBE_BEAM_SIZE");
+        assert_eq!(read(&[("REDSCRIBE_EXPECTED_RTF", "-1")]).unwrap_err().variable, "REDSCRIBE_EXPECTED_RTF");
+        assert_eq!(
+            read(&[("REDSCRIBE_FUNCTION_TIMEOUT_S", "3600")]).unwrap_err().variable,
+            "REDSCRIBE_FUNCTION_TIMEOUT_S"
+        );
+        let c = read(&[("REDSCRIBE_FUNCTION_TIMEOUT_S", "600"), ("REDSCRIBE_MAX_RECEIVES", "3")]).unwrap();
+        assert_eq!((c.function_timeout.map(|t| t.as_secs()), c.max_receives), (Some(600), 3));
         assert_eq!(read(&[("REDSCRIBE_LOAD_SWEEP_DAYS", "90")]).unwrap_err().variable, "REDSCRIBE_LOAD_SWEEP_DAYS");
         // Rows go where the migrations put the tables, or the function does not start.
         let other_table = read(&[("REDSHIFT_DB", "dev"), ("REDSHIFT_WORKGROUP", "w"), ("REDSHIFT_TABLE", "calls")]);

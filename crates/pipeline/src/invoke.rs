@@ -102,14 +102,66 @@ fn jobs_by_message(items: Vec<(Option<String>, Item)>) -> Vec<Job<Option<String>
     by.into_iter().map(|(token, items)| Job { token, items }).collect()
 }
 
-/// Handles one payload. `fallback_bucket` receives quarantine records of messages that name no bucket (the
-/// configured output bucket wins when there is one). An error means a direct invocation must be retried whole.
+/// The instant of a deadline given as milliseconds since the Unix epoch (as Lambda's context gives it).
+pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Instant::now() + Duration::from_millis(deadline_ms).saturating_sub(now)
+}
+
+/// How the transcribe function handles one invocation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TranscribeOptions {
+    /// Recordings processed at once.
+    pub concurrency: usize,
+    /// Receives quarantine records of messages that name no bucket (the configured output bucket wins).
+    pub fallback_bucket: String,
+    /// When the invocation must have answered, and the function's whole time ([`DriverConfig`]).
+    pub deadline: Option<Instant>,
+    pub time_limit: Option<Duration>,
+    /// A message received this many times (`ApproximateReceiveCount`) is quarantined `retries_exhausted`
+    /// unprocessed: keep it below the queue's `maxReceiveCount`, so it never reaches the dead-letter queue.
+    pub max_receives: u32,
+}
+
+impl TranscribeOptions {
+    pub fn new(concurrency: usize, fallback_bucket: &str) -> TranscribeOptions {
+        TranscribeOptions {
+            concurrency,
+            fallback_bucket: fallback_bucket.to_string(),
+            deadline: None,
+            time_limit: None,
+            max_receives: MAX_RECEIVES,
+        }
+    }
+}
+
+/// The default of [`TranscribeOptions::max_receives`] (`REDSCRIBE_MAX_RECEIVES`): three tries, quarantined on
+/// the fourth receive; the stack's queue gives up (dead-letter queue) at five.
+pub const MAX_RECEIVES: u32 = 4;
+
+/// How many times SQS has delivered each message of a batch (`attributes.ApproximateReceiveCount`).
+fn receive_counts(payload: &Value) -> HashMap<String, u32> {
+    let records = payload["Records"].as_array().map(Vec::as_slice).unwrap_or_default();
+    records
+        .iter()
+        .filter_map(|r| {
+            let id = r["messageId"].as_str()?;
+            let count = r["attributes"]["ApproximateReceiveCount"].as_str()?.parse().ok()?;
+            Some((id.to_string(), count))
+        })
+        .collect()
+}
+
+/// Handles one payload. An error means a direct invocation must be retried whole. A message SQS has delivered
+/// [`TranscribeOptions::max_receives`] times is not processed again: each earlier try ended without an answer
+/// (the process crashed, ran out of memory or time) or failed transiently, so its recordings are quarantined
+/// `retries_exhausted` and the message acknowledged, while the rest of the batch goes on.
 pub async fn transcribe_invocation<S: ObjectStore + 'static>(
     stage: Arc<TranscribeStage<S>>,
     payload: &Value,
-    concurrency: usize,
-    fallback_bucket: &str,
+    options: &TranscribeOptions,
 ) -> Result<Invocation, PortError> {
+    let (concurrency, fallback_bucket) = (options.concurrency, options.fallback_bucket.as_str());
     let from_sqs = is_sqs_batch(payload);
     let parsed = normalize(payload, stage.layout());
     let normalized = admit(
@@ -122,9 +174,32 @@ pub async fn transcribe_invocation<S: ObjectStore + 'static>(
         || stage.record_invalid(),
     )
     .await?;
-    let items = normalized.objects.into_iter().map(|o| (o.message_id.clone(), Item::Recording(o))).collect();
-    let config = DriverConfig { concurrency, ..DriverConfig::default() };
+    let receives = receive_counts(payload);
     let mut answers = Answers::default();
+    let mut items = Vec::new();
+    for object in normalized.objects {
+        let received = object.message_id.as_ref().and_then(|m| receives.get(m)).copied().unwrap_or(1);
+        if received < options.max_receives.max(1) {
+            items.push((object.message_id.clone(), Item::Recording(object)));
+            continue;
+        }
+        let message = format!(
+            "received {received} times without an answer: every earlier try ended with the process (a crash, a \
+             timeout, out of memory) or failed transiently; see the function's logs for the recording's key"
+        );
+        tracing::error!(bucket = %object.bucket, key = %object.key, received, "quarantined after repeated receives");
+        let outcome = stage.quarantine(&object, received, ErrorCode::RetriesExhausted, &message).await;
+        if let Err(e) = &outcome {
+            answers.retry.insert(object.message_id.clone(), e.clone());
+        }
+        answers.processed(&object, &outcome);
+    }
+    let config = DriverConfig {
+        concurrency,
+        deadline: options.deadline,
+        time_limit: options.time_limit,
+        ..DriverConfig::default()
+    };
     Driver::transcribing(stage, config).run_all(jobs_by_message(items), &mut answers).await;
     let retry = answers.retry()?;
     let mut invocation = Invocation {

@@ -30,7 +30,7 @@ use crate::row::{result_row, Location};
 use crate::spool::Spool;
 
 /// How the stage writes its outputs, and what it takes in.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TranscribeConfig {
     pub layout: Layout,
     /// Also write each row as JSON Lines beside the Parquet file.
@@ -38,6 +38,66 @@ pub struct TranscribeConfig {
     pub limits: RecordingLimits,
     /// Where recordings are spooled while they are heard (default: the system's temporary folder).
     pub spool_dir: Option<PathBuf>,
+    /// Seconds of compute a second of audio is expected to take before any has been measured (the stage then
+    /// uses the largest it has seen): what decides whether a recording can finish before a deadline.
+    pub expected_rtf: f64,
+}
+
+/// Compute per second of audio assumed before a measurement: tiny.en at beam 5 measured 0.09 on two cores
+/// (README, Benchmarks); a Lambda function's vCPUs are slower and fewer, so twice that.
+pub const EXPECTED_RTF: f64 = 0.2;
+
+/// The time one invocation gives its recordings.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TimeBudget {
+    /// When the work must be done (the invocation's deadline less its margin).
+    pub deadline: Option<Instant>,
+    /// The most any invocation has (the function's timeout less the margin): a recording that needs more can
+    /// never finish, however often it is delivered.
+    pub total: Option<std::time::Duration>,
+}
+
+impl TimeBudget {
+    /// Whether `needed` seconds fit: `Err` with a transient failure (no time left now) or a permanent one (it
+    /// never fits: `too_long`).
+    fn check(&self, needed_s: f64, duration_s: f64) -> Result<(), (ErrorCode, String)> {
+        if let Some(total) = self.total.filter(|t| needed_s > t.as_secs_f64()) {
+            return Err((
+                ErrorCode::TooLong,
+                format!(
+                    "{duration_s:.0} s of audio needs about {needed_s:.0} s to transcribe, more than the function's \
+                     {:.0} s: it can never finish in one invocation (raise the function's timeout, or lower \
+                     --max-duration to refuse such recordings at the header)",
+                    total.as_secs_f64()
+                ),
+            ));
+        }
+        if let Some(left) = self.deadline.map(|d| d.saturating_duration_since(Instant::now())) {
+            if needed_s > left.as_secs_f64() {
+                return Err((
+                    ErrorCode::ServiceUnavailable,
+                    format!(
+                        "not enough time left in this invocation: about {needed_s:.0} s needed, {:.0} s left; left \
+                         for the next delivery",
+                        left.as_secs_f64()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for TranscribeConfig {
+    fn default() -> TranscribeConfig {
+        TranscribeConfig {
+            layout: Layout::default(),
+            jsonl: false,
+            limits: RecordingLimits::default(),
+            spool_dir: None,
+            expected_rtf: EXPECTED_RTF,
+        }
+    }
 }
 
 /// What a recording may be: bigger or longer is quarantined (`too_large`, `too_long`), as early as it shows.
@@ -117,6 +177,8 @@ pub struct TranscribeStage<S> {
     transcriber: Option<Arc<dyn Transcriber>>,
     /// Fault injection: the decoding of a recording whose key contains this panics.
     crash_on: Option<String>,
+    /// The largest compute per second of audio seen so far (bits of an `f64`; 0: none yet).
+    observed_rtf: std::sync::atomic::AtomicU64,
 }
 
 /// What the blocking part of processing found.
@@ -128,7 +190,14 @@ fn ms(since: Instant) -> f64 {
 
 impl<S: ObjectStore> TranscribeStage<S> {
     pub fn new(store: Arc<S>, config: TranscribeConfig) -> TranscribeStage<S> {
-        TranscribeStage { store, config, metrics: None, transcriber: None, crash_on: None }
+        TranscribeStage {
+            store,
+            config,
+            metrics: None,
+            transcriber: None,
+            crash_on: None,
+            observed_rtf: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     /// Records the stage's metrics (counts, per-stage latency) into `metrics`.
@@ -178,12 +247,19 @@ impl<S: ObjectStore> TranscribeStage<S> {
 
     /// Processes one object event: read, hear, write. `Err` only for failures worth retrying.
     pub async fn process(&self, event: &ObjectEvent) -> Result<Processed, PortError> {
-        self.process_attempt(event, 1).await
+        self.process_attempt(event, 1, TimeBudget::default()).await
     }
 
-    /// [`TranscribeStage::process`] as the `attempt`-th try of the event (counted from 1): a quarantine record
-    /// says how many tries it took.
-    pub async fn process_attempt(&self, event: &ObjectEvent, attempt: u32) -> Result<Processed, PortError> {
+    /// [`TranscribeStage::process`] as the `attempt`-th try of the event (counted from 1: a quarantine record
+    /// says how many tries it took), within `budget`: once the header shows how long the recording is, one that
+    /// cannot be transcribed before the deadline is left for another delivery (`Err`, transient), and one that
+    /// could never be within the function's time is quarantined `too_long`.
+    pub async fn process_attempt(
+        &self,
+        event: &ObjectEvent,
+        attempt: u32,
+        budget: TimeBudget,
+    ) -> Result<Processed, PortError> {
         let this_try = Attempt { number: attempt, started: Instant::now() };
         self.record(Metric::RecordingsReceived, 1.0, Stage::Receive, None);
         let mut location = Location::of(event);
@@ -200,9 +276,14 @@ impl<S: ObjectStore> TranscribeStage<S> {
         location.etag = location.etag.or(head.etag.clone());
         location.size = Some(head.size as i64);
         let poisoned = self.crash_on.as_ref().is_some_and(|p| event.key.contains(p.as_str()));
-        let (heard, transcript) = self.hear(recording, &id, poisoned).await;
+        let (heard, transcript) = self.hear(recording, &id, poisoned, budget).await;
         match heard {
             Ok(metadata) => self.write(event, &location, Ok(metadata), transcript, this_try).await,
+            // Not the recording's fault (no time left, a spool that could not be reopened): another try.
+            Err(failure) if failure.code.disposition() == Disposition::Retry => {
+                self.record(Metric::RecordingsFailed, 1.0, failure.stage, Some(failure.code));
+                Err(PortError::new(failure.code, failure.message))
+            }
             Err(failure) => self.write(event, &location, Err(failure), None, this_try).await,
         }
     }
@@ -262,10 +343,12 @@ impl<S: ObjectStore> TranscribeStage<S> {
         recording: std::fs::File,
         id: &str,
         poisoned: bool,
+        budget: TimeBudget,
     ) -> (Result<AudioMetadata, Failure>, Option<Transcription>) {
         let decode_started = Instant::now();
         let transcriber = self.transcriber.clone();
         let limits = self.config.limits;
+        let rtf = self.rtf();
         let span = if transcriber.is_some() {
             tracing::info_span!("transcribe", %id, audio_s = tracing::field::Empty, rtf = tracing::field::Empty)
         } else {
@@ -275,7 +358,10 @@ impl<S: ObjectStore> TranscribeStage<S> {
             if poisoned {
                 panic!("injected decoder crash (--fault-crash-on-key)");
             }
-            listen(&recording, transcriber.as_deref(), &limits)
+            // A call's two channels are heard one after the other.
+            let fits =
+                |m: &AudioMetadata| budget.check(m.duration_s * rtf * f64::from(m.channels.min(2)), m.duration_s);
+            listen(&recording, transcriber.as_deref(), &limits, &fits)
         })
         .instrument(span.clone())
         .await;
@@ -284,7 +370,9 @@ impl<S: ObjectStore> TranscribeStage<S> {
             Err(e) => (Err((ErrorCode::Crashed, crash_message(e))), None),
         };
         if let Some(t) = transcript.as_ref().filter(|t| t.audio_seconds > 0.0) {
-            span.record("audio_s", t.audio_seconds).record("rtf", t.decode_seconds / t.audio_seconds);
+            let rtf = t.decode_seconds / t.audio_seconds;
+            span.record("audio_s", t.audio_seconds).record("rtf", rtf);
+            self.observed_rtf.fetch_max(rtf.to_bits(), std::sync::atomic::Ordering::Relaxed);
         }
         drop(span);
         // Decode (probe, decode to 16 kHz) and transcribe latencies apart: the transcriber times itself.
@@ -299,6 +387,13 @@ impl<S: ObjectStore> TranscribeStage<S> {
         };
         let heard = heard.map_err(|(code, message)| Failure { stage: failed_stage(code), code, message });
         (heard, transcript)
+    }
+
+    /// Compute per second of audio to plan with: the largest measured, never less than the configured guess.
+    /// (Positive `f64`s order as their bits do.)
+    fn rtf(&self) -> f64 {
+        let seen = f64::from_bits(self.observed_rtf.load(std::sync::atomic::Ordering::Relaxed));
+        seen.max(self.config.expected_rtf)
     }
 
     fn record_transcript(&self, t: &Transcription, transcribe_ms: f64) {
@@ -491,16 +586,24 @@ pub fn crash_message(e: tokio::task::JoinError) -> String {
     format!("panicked: {text}")
 }
 
+/// Whether there is time to transcribe a recording, from its metadata.
+pub type Fits<'a> = dyn Fn(&AudioMetadata) -> Result<(), (ErrorCode, String)> + 'a;
+
 /// Probes the recording and, with a transcriber, decodes it to 16 kHz mono and transcribes it. A recording that
 /// probes but cannot be decoded or transcribed is a failure with its own code.
-fn listen(recording: &std::fs::File, transcriber: Option<&dyn Transcriber>, limits: &RecordingLimits) -> Heard {
+fn listen(
+    recording: &std::fs::File,
+    transcriber: Option<&dyn Transcriber>,
+    limits: &RecordingLimits,
+    fits: &Fits,
+) -> Heard {
     match transcriber {
         None => {
             let probed = source(recording)
                 .and_then(|s| probe_within(s, Some(limits.max_duration_s)).map_err(|e| (e.code(), e.to_string())));
             (probed, None)
         }
-        Some(t) => match hear(recording, t, limits) {
+        Some(t) => match hear(recording, t, limits, fits) {
             Ok((metadata, heard)) => (Ok(metadata), Some(heard)),
             Err(e) => (Err(e), None),
         },
@@ -516,13 +619,16 @@ fn source(recording: &std::fs::File) -> Result<Source, (ErrorCode, String)> {
 /// Probes, decodes and transcribes one recording file, streaming the decoded samples to the transcriber: no pass
 /// holds the recording in memory. A two-channel recording whose channels differ is a call, one speaker per
 /// channel: each channel is heard alone and the two merged in time order ([`Transcription::merge_channels`]).
+/// `fits` is asked, once the header is read, whether there is time to transcribe it.
 pub fn hear(
     recording: &std::fs::File,
     transcriber: &dyn Transcriber,
     limits: &RecordingLimits,
+    fits: &Fits,
 ) -> Result<(AudioMetadata, Transcription), (ErrorCode, String)> {
     let max_duration_s = Some(limits.max_duration_s);
     let metadata = probe_within(source(recording)?, max_duration_s).map_err(|e| (e.code(), e.to_string()))?;
+    fits(&metadata)?;
     let passes: Vec<Option<usize>> = if metadata.channels == 2 {
         let options = DecodeOptions { max_duration_s, ..DecodeOptions::default() };
         let summary = decode_mono_16k(source(recording)?, options, |_| {}).map_err(|e| (e.code(), e.to_string()))?;

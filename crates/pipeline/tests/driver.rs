@@ -282,3 +282,52 @@ async fn a_result_file_no_reader_can_open_still_names_its_recording_and_replays(
     assert_eq!(rows, vec![vec![Some("in/real.wav".into()), Some("metadata_only".into())]]);
     assert!(store.list("recordings", "rejected/").await.unwrap().is_empty(), "the record is settled");
 }
+
+/// The transcribe function's time: before transcribing, the stage estimates what a recording needs (its length
+/// × the compute per second of audio) and leaves for the next delivery what cannot end before the deadline,
+/// quarantines `too_long` what could never end within the function's time, and a message SQS has delivered
+/// `max_receives` times is quarantined `retries_exhausted` without being processed — the rest of the batch goes
+/// on, and only the message left for later is named in `batchItemFailures`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_invocations_time_and_repeated_receives_decide_what_is_left_and_what_is_quarantined() {
+    use redscribe_pipeline::invoke::{transcribe_invocation, TranscribeOptions};
+
+    let mut stand_ins = StandIns::start().await;
+    let store = stand_ins.store().await;
+    for (key, seconds) in
+        [("in/short.wav", 0.25f32), ("in/long.wav", 2.0), ("in/hours.wav", 6.0), ("in/poison.wav", 0.25)]
+    {
+        store.put("recordings", key, tone_wav(16_000, seconds), "audio/wav").await.unwrap();
+    }
+    let mut records = redscribe_testkit::sqs_records(&drain(&mut stand_ins.events));
+    assert_eq!(records.len(), 4);
+    // The poisoned recording's message has come back three times already: this is its fourth receive.
+    records[3]["attributes"]["ApproximateReceiveCount"] = "4".into();
+    let message = |i: usize| records[i]["messageId"].as_str().unwrap().to_string();
+
+    // Ten seconds of compute per second of audio: 0.25 s needs 2.5 s, 2 s needs 20 s, 6 s needs 60 s.
+    let config = TranscribeConfig { expected_rtf: 10.0, ..TranscribeConfig::default() };
+    let stage = Arc::new(TranscribeStage::new(store.clone(), config).with_transcriber(Arc::new(Fragile)));
+    let mut options = TranscribeOptions::new(2, "recordings");
+    // 10 s left after the 30 s margin; 50 s in any invocation.
+    options.deadline = Some(std::time::Instant::now() + Duration::from_secs(40));
+    options.time_limit = Some(Duration::from_secs(80));
+    let payload = serde_json::json!({ "Records": records });
+    let invocation = transcribe_invocation(stage, &payload, &options).await.unwrap();
+
+    assert_eq!(invocation.response, serde_json::json!({ "batchItemFailures": [{ "itemIdentifier": message(1) }] }));
+    let outcome = |key: &str| {
+        let (_, result) = invocation.outcomes.iter().find(|(e, _)| e.key == key).expect("an outcome");
+        match result {
+            Ok(Processed::Written(_)) => "written".to_string(),
+            Ok(Processed::Quarantined { code, .. }) => code.as_str().to_string(),
+            Err(e) => format!("retry: {}", e.message),
+        }
+    };
+    assert_eq!(outcome("in/short.wav"), "written");
+    assert!(outcome("in/long.wav").starts_with("retry: not enough time left"), "{}", outcome("in/long.wav"));
+    assert_eq!(outcome("in/hours.wav"), "too_long");
+    assert_eq!(outcome("in/poison.wav"), "retries_exhausted");
+    let records = stand_ins.files("rejected/retries_exhausted/");
+    assert_eq!(records.len(), 1, "{records:?}");
+}

@@ -351,7 +351,7 @@ impl ObjectStore for Flaky {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_sqs_batch_retries_only_transient_failures_and_keeps_what_is_not_an_event() {
-    use redscribe_pipeline::invoke::transcribe_invocation;
+    use redscribe_pipeline::invoke::{transcribe_invocation, TranscribeOptions};
     use serde_json::json;
     let mut h = start().await;
     h.store.put("recordings", "in/good.wav", wav(8000, 0.5), "audio/wav").await.unwrap();
@@ -375,7 +375,7 @@ async fn an_sqs_batch_retries_only_transient_failures_and_keeps_what_is_not_an_e
         Arc::new(Flaky { inner: h.store.clone(), key: "in/flaky.wav" }),
         TranscribeConfig::default(),
     ));
-    let invocation = transcribe_invocation(stage, &payload, 4, "recordings").await.unwrap();
+    let invocation = transcribe_invocation(stage, &payload, &TranscribeOptions::new(4, "recordings")).await.unwrap();
     // Only the throttled recording's message comes back; the bad recording and the garbage are acknowledged.
     assert_eq!(invocation.response, json!({ "batchItemFailures": [{ "itemIdentifier": "m-in/flaky.wav" }] }));
     assert_eq!(invocation.counts(), (1, 1));
@@ -397,11 +397,16 @@ async fn an_sqs_batch_retries_only_transient_failures_and_keeps_what_is_not_an_e
         Arc::new(Flaky { inner: h.store.clone(), key: "in/flaky.wav" }),
         TranscribeConfig::default(),
     ));
-    let failed = transcribe_invocation(stage.clone(), &serde_json::from_str(&flaky_direct).unwrap(), 1, "recordings")
-        .await
-        .unwrap_err();
+    let failed = transcribe_invocation(
+        stage.clone(),
+        &serde_json::from_str(&flaky_direct).unwrap(),
+        &TranscribeOptions::new(1, "recordings"),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(failed.code, redscribe_core::ErrorCode::Throttled);
-    let garbage = transcribe_invocation(stage, &json!({ "hello": 1 }), 1, "recordings").await.unwrap();
+    let garbage =
+        transcribe_invocation(stage, &json!({ "hello": 1 }), &TranscribeOptions::new(1, "recordings")).await.unwrap();
     assert_eq!(garbage.response, json!({ "processed": 0, "quarantined": 0, "skipped": 0, "invalid": 1 }));
     assert_eq!(h.store.list("recordings", "rejected/invalid_event/").await.unwrap().len(), 2);
     h.s3.stop().await;

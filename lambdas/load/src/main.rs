@@ -5,7 +5,7 @@
 //! and ends by printing its metrics as CloudWatch Embedded Metric Format lines on stdout.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use redscribe_aws::redshift::{DataApi, WarehouseTarget};
@@ -13,7 +13,7 @@ use redscribe_aws::s3::S3Objects;
 use redscribe_core::emf::Recorder;
 use redscribe_core::metrics::Metric;
 use redscribe_pipeline::config::FunctionConfig;
-use redscribe_pipeline::invoke::load_invocation;
+use redscribe_pipeline::invoke::{deadline_from_epoch_ms, load_invocation};
 use redscribe_pipeline::{LoadConfig, Loader};
 use serde_json::Value;
 
@@ -51,11 +51,10 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (loader, metrics, bucket, telemetry) = (loader.clone(), metrics.clone(), bucket.clone(), telemetry.clone());
         async move {
-            let left = Duration::from_millis(event.context.deadline)
-                .saturating_sub(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default());
+            let deadline = deadline_from_epoch_ms(event.context.deadline);
             let work = async {
                 tracing::info!("invocation");
-                load_invocation(&loader, &event.payload, Some(Instant::now() + left), &limits, &bucket).await
+                load_invocation(&loader, &event.payload, Some(deadline), &limits, &bucket).await
             };
             // Its spans are sent before the answer goes back.
             let result = telemetry.invocation(&event.context.request_id, work).await;

@@ -9,7 +9,7 @@ use redscribe_aws::s3::S3Objects;
 use redscribe_core::emf::Recorder;
 use redscribe_core::metrics::Metric;
 use redscribe_pipeline::config::FunctionConfig;
-use redscribe_pipeline::invoke::transcribe_invocation;
+use redscribe_pipeline::invoke::{deadline_from_epoch_ms, transcribe_invocation, TranscribeOptions};
 use redscribe_pipeline::{TranscribeConfig, TranscribeStage};
 use redscribe_whisper::{DecodeOptions, Engine, EngineConfig, WhisperTranscriber};
 use serde_json::Value;
@@ -28,8 +28,13 @@ async fn main() -> Result<(), Error> {
     let metrics = Arc::new(Recorder::new(&config.metrics_namespace, &function));
     let sdk = redscribe_aws::config::load(None, None).await;
     let store = Arc::new(S3Objects::from_conf(&sdk, config.s3_path_style));
-    let settings =
-        TranscribeConfig { layout: config.layout.clone(), jsonl: config.jsonl, limits: config.limits, spool_dir: None };
+    let settings = TranscribeConfig {
+        layout: config.layout.clone(),
+        jsonl: config.jsonl,
+        limits: config.limits,
+        spool_dir: None,
+        expected_rtf: config.expected_rtf,
+    };
     let mut stage = TranscribeStage::new(store, settings).with_metrics(metrics.clone());
     if config.transcribe {
         let mut engine_config = EngineConfig::from_env();
@@ -48,15 +53,18 @@ async fn main() -> Result<(), Error> {
     let stage = Arc::new(stage);
     // Goes out with the first invocation's metrics.
     metrics.record(Metric::ColdStartDuration, started.elapsed().as_secs_f64() * 1000.0, None, None);
-    let fallback_bucket = config.bucket.clone().unwrap_or_default();
+    let mut options = TranscribeOptions::new(config.concurrency, &config.bucket.clone().unwrap_or_default());
+    options.max_receives = config.max_receives;
+    options.time_limit = config.function_timeout;
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let (stage, metrics, bucket, telemetry) =
-            (stage.clone(), metrics.clone(), fallback_bucket.clone(), telemetry.clone());
+        let (stage, metrics, telemetry) = (stage.clone(), metrics.clone(), telemetry.clone());
+        let options =
+            TranscribeOptions { deadline: Some(deadline_from_epoch_ms(event.context.deadline)), ..options.clone() };
         async move {
             let work = async {
                 tracing::info!("invocation");
-                transcribe_invocation(stage, &event.payload, config.concurrency, &bucket).await
+                transcribe_invocation(stage, &event.payload, &options).await
             };
             // Its spans are sent before the answer goes back.
             let result = telemetry.invocation(&event.context.request_id, work).await;

@@ -101,9 +101,12 @@ pub struct DriverConfig {
     /// Longest a processed file waits for its batch to fill (input that has ended never waits).
     pub batch_age: Duration,
     pub retries: Retries,
-    /// When the invocation must have answered (Lambda): no batch starts, and no retry waits, past it less the
-    /// margin. (Processing a recording does not yet watch it: "Ready for AWS" bounds that.)
+    /// When the invocation must have answered (Lambda): past it less the margin no recording starts, no batch
+    /// starts and no retry waits; a recording that would not be transcribed before it is left for the next
+    /// delivery ([`crate::transcribe::TimeBudget`]).
     pub deadline: Option<Instant>,
+    /// The whole time any invocation has (the function's timeout): a recording that needs more is `too_long`.
+    pub time_limit: Option<Duration>,
     /// No batch starts with less time left than this, or than 1.5× the longest batch so far.
     pub margin: Duration,
 }
@@ -116,6 +119,7 @@ impl Default for DriverConfig {
             batch_age: Duration::from_secs(1),
             retries: Retries::BRIEF,
             deadline: None,
+            time_limit: None,
             margin: Duration::from_secs(30),
         }
     }

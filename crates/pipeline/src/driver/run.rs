@@ -16,7 +16,11 @@ use super::batch::{OpenBatch, Waiting};
 use super::isolate::load_isolating;
 use super::{Driver, Item, Job, Listener, Settled};
 use crate::load::LoadReport;
-use crate::transcribe::{crash_message, Processed, ResultFile};
+use crate::transcribe::{crash_message, Processed, ResultFile, TimeBudget};
+
+/// Tries of a recording that fails with an internal error before it is quarantined (`retries_exhausted`), even
+/// when the driver otherwise retries forever.
+const INTERNAL_ATTEMPTS: u32 = 4;
 
 /// What a run did, in numbers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,7 +104,7 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
         let mut st = State::new();
         let mut open = true;
         loop {
-            self.start_processing(&mut st);
+            self.start_processing(&mut st, listener);
             let flush = !open && st.processing_idle();
             if st.batch.due(&self.config.batch, self.config.batch_age, flush) {
                 self.load_batch(&mut st, listener).await;
@@ -172,16 +176,26 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
         }
     }
 
-    /// Starts processing while there is room (at most `concurrency` recordings at once).
-    fn start_processing<T>(&self, st: &mut State<T>) {
+    /// Starts processing while there is room (at most `concurrency` recordings at once). Past the deadline (less
+    /// the margin) nothing starts: what is left goes back, to be delivered again.
+    fn start_processing<T>(&self, st: &mut State<T>, listener: &mut impl Listener<T>) {
         let Some(stage) = &self.stage else { return };
+        let budget = TimeBudget {
+            deadline: self.config.deadline.map(|d| d.checked_sub(self.config.margin).unwrap_or(d)),
+            total: self.config.time_limit.map(|t| t.saturating_sub(self.config.margin)),
+        };
         while st.running.len() < self.config.concurrency.max(1) {
             let Some((job, attempt, event)) = st.ready.pop_front() else { break };
+            if budget.deadline.is_some_and(|d| Instant::now() >= d) {
+                let e = PortError::new(ErrorCode::ServiceUnavailable, "no time left in the invocation to start it");
+                st.settle_item(job, Some(e), listener);
+                continue;
+            }
             let (stage, task_event) = (stage.clone(), event.clone());
             // Each task logs inside the caller's span (in a Lambda, the invocation's, with its request id).
             let handle = st.running.spawn(
                 async move {
-                    let outcome = stage.process_attempt(&task_event, attempt + 1).await;
+                    let outcome = stage.process_attempt(&task_event, attempt + 1, budget).await;
                     (job, attempt, task_event, outcome)
                 }
                 .instrument(tracing::Span::current()),
@@ -217,6 +231,22 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
                 st.batch.push(Waiting { job, attempt: 0, file: processed.file().clone() });
             }
             Ok(_) => st.settle_item(job, None, listener),
+            // A bug of ours that this recording triggers every time: quarantined, not retried forever.
+            Err(e) if e.code == ErrorCode::Internal && attempt + 1 >= INTERNAL_ATTEMPTS => {
+                let Some(stage) = self.stage.clone() else { return st.settle_item(job, Some(e), listener) };
+                tracing::error!(bucket = %event.bucket, key = %event.key, attempt, "internal error again: {}", e.message);
+                let message = format!("an internal error, {} times: {}", attempt + 1, e.message);
+                let task_event = event.clone();
+                let handle = st.running.spawn(
+                    async move {
+                        let code = ErrorCode::RetriesExhausted;
+                        let outcome = stage.quarantine(&task_event, attempt + 1, code, &message).await;
+                        (job, attempt + 1, task_event, outcome)
+                    }
+                    .instrument(tracing::Span::current()),
+                );
+                st.in_flight.insert(handle.id(), (job, attempt + 1, event));
+            }
             Err(e) => {
                 tracing::warn!(bucket = %event.bucket, key = %event.key, code = e.code.as_str(), attempt, "processing failed: {}", e.message);
                 self.retry_later(st, Work::Process { job, attempt: attempt + 1, event }, e, listener);

@@ -331,3 +331,65 @@ async fn the_invocations_time_and_repeated_receives_decide_what_is_left_and_what
     let records = stand_ins.files("rejected/retries_exhausted/");
     assert_eq!(records.len(), 1, "{records:?}");
 }
+
+/// An object store with a bug one key triggers: reading it fails with an internal error, every time.
+struct Buggy {
+    inner: Arc<S3Objects>,
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for Buggy {
+    async fn get(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<redscribe_core::ports::StoredObject, PortError> {
+        if key == "in/bug.wav" {
+            return Err(PortError::new(ErrorCode::Internal, "unexpected state in the reader"));
+        }
+        self.inner.get(bucket, key, version_id).await
+    }
+    async fn put_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        metadata: &redscribe_core::ports::Metadata,
+    ) -> Result<(), PortError> {
+        self.inner.put_with(bucket, key, body, content_type, metadata).await
+    }
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<redscribe_core::ports::ListedObject>, PortError> {
+        self.inner.list(bucket, prefix).await
+    }
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
+        self.inner.delete(bucket, key).await
+    }
+}
+
+/// An internal error that repeats is not retried forever, even by a driver that never gives up (`serve`): after
+/// a few tries the recording is quarantined `retries_exhausted` and its job settles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_internal_error_that_repeats_ends_in_quarantine_not_in_a_loop() {
+    let mut stand_ins = StandIns::start().await;
+    let store = stand_ins.store().await;
+    store.put("recordings", "in/bug.wav", tone_wav(16_000, 0.5), "audio/wav").await.unwrap();
+    let event = normalize(&drain(&mut stand_ins.events)[0].event, &Layout::default()).unwrap().objects.remove(0);
+    let stage = TranscribeStage::new(Arc::new(Buggy { inner: store }), TranscribeConfig::default());
+    let config = DriverConfig {
+        retries: Retries {
+            backoff: Backoff { base: Duration::from_millis(5), cap: Duration::from_millis(20) },
+            attempts: None,
+        },
+        ..DriverConfig::default()
+    };
+    let mut heard = Heard::default();
+    let jobs = vec![Job { token: 1u64, items: vec![Item::Recording(event)] }];
+    Driver::transcribing(Arc::new(stage), config).run_all(jobs, &mut heard).await;
+    assert_eq!(heard.settled.get(&1), Some(&Settled::Done));
+    let records = stand_ins.files("rejected/retries_exhausted/");
+    assert_eq!(records.len(), 1, "{:?}", stand_ins.files("rejected/"));
+    let record = std::fs::read_to_string(&records[0]).unwrap();
+    assert!(record.contains("an internal error, 4 times: unexpected state in the reader"), "{record}");
+}

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use redscribe_core::ports::{PortError, Warehouse};
-use redscribe_core::Disposition;
+use redscribe_core::{Disposition, ErrorCode};
 
 use aws_sdk_redshiftdata::operation::describe_statement::DescribeStatementOutput;
 use aws_sdk_redshiftdata::types::{Field, SqlParameter, StatusString};
@@ -151,6 +151,11 @@ impl DataApi {
     pub fn with_retry(mut self, retry: RetryPolicy) -> DataApi {
         self.retry = retry;
         self
+    }
+
+    /// The SDK client (for what the port does not cover, e.g. `ListStatements`).
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     pub fn target(&self) -> &WarehouseTarget {
@@ -322,7 +327,7 @@ impl DataApi {
 }
 
 /// How long a cancelled statement may take to end before the cancel is reported unconfirmed.
-const CANCEL_CONFIRM: Duration = Duration::from_secs(30);
+const CANCEL_CONFIRM: Duration = Duration::from_secs(10);
 
 /// What a described statement ended as, when it has ended.
 fn ended(id: &str, d: &DescribeStatementOutput) -> Option<Result<Finished, AwsError>> {
@@ -364,8 +369,17 @@ fn ended(id: &str, d: &DescribeStatementOutput) -> Option<Result<Finished, AwsEr
 #[async_trait]
 impl Warehouse for DataApi {
     async fn run_batch(&self, sqls: &[String], token: &str) -> Result<(), PortError> {
+        self.run_batch_until(sqls, token, None).await
+    }
+
+    async fn run_batch_until(&self, sqls: &[String], token: &str, deadline: Option<Instant>) -> Result<(), PortError> {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let timeout = left.map_or(self.statement_timeout, |l| l.min(self.statement_timeout));
+        if timeout.is_zero() {
+            return Err(PortError::new(ErrorCode::ServiceUnavailable, "no time left to run the statement"));
+        }
         let id = self.submit_batch(sqls, Some(token)).await?;
-        self.wait(&id, self.statement_timeout).await?;
+        self.wait(&id, timeout).await?;
         Ok(())
     }
 

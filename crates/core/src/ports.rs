@@ -132,6 +132,17 @@ pub trait Warehouse: Send + Sync {
     /// Runs the statements as one transaction and waits for it to end. `token` makes a retried submission
     /// idempotent. A statement that fails returns `LoadRejected` with the failing statement's query id.
     async fn run_batch(&self, sqls: &[String], token: &str) -> Result<(), PortError>;
+    /// [`Warehouse::run_batch`] that must end by `deadline`: a statement still running then is cancelled (the
+    /// caller's invocation ends, and no statement of it may outlive it). The default has no clock of its own.
+    async fn run_batch_until(
+        &self,
+        sqls: &[String],
+        token: &str,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(), PortError> {
+        let _ = deadline;
+        self.run_batch(sqls, token).await
+    }
     /// Runs a query and returns its rows as text (`None` for NULL).
     async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PortError>;
 }

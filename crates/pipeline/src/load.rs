@@ -97,7 +97,17 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
 
     /// Loads the files in one batch (more when bad files have to be taken out). `Err` leaves the files to be
     /// loaded again: nothing was committed.
-    pub async fn load(&self, mut files: Vec<ResultFile>) -> Result<LoadReport, PortError> {
+    pub async fn load(&self, files: Vec<ResultFile>) -> Result<LoadReport, PortError> {
+        self.load_until(files, None).await
+    }
+
+    /// [`Loader::load`] whose statements end by `deadline` (the invocation's): one still running then is
+    /// cancelled, so no statement outlives the invocation that started it.
+    pub async fn load_until(
+        &self,
+        mut files: Vec<ResultFile>,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<LoadReport, PortError> {
         let mut report = LoadReport::default();
         for _ in 0..=self.config.max_isolation_rounds {
             if files.is_empty() {
@@ -138,7 +148,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             self.record(Metric::LoadBatchBytes, files.iter().map(|f| f.size).sum::<u64>() as f64, None);
             let copy_started = Instant::now();
             let span = tracing::info_span!("load", batch = %batch_id, files = files.len());
-            let outcome = self.warehouse.run_batch(&sqls, &batch_id).instrument(span).await;
+            let outcome = self.warehouse.run_batch_until(&sqls, &batch_id, deadline).instrument(span).await;
             self.record(Metric::CopyDuration, copy_started.elapsed().as_secs_f64() * 1000.0, None);
             match outcome {
                 Ok(()) => {

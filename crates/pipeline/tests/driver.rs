@@ -393,3 +393,38 @@ async fn an_internal_error_that_repeats_ends_in_quarantine_not_in_a_loop() {
     let record = std::fs::read_to_string(&records[0]).unwrap();
     assert!(record.contains("an internal error, 4 times: unexpected state in the reader"), "{record}");
 }
+
+/// The load function's statements end with its invocation: a statement still running at the invocation's
+/// deadline (less the time to cancel it) is cancelled and seen to end; its file is loaded by a later try if time
+/// is left, else left for the next invocation; nothing the invocation started is still running when it answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_statement_outlives_the_load_invocation_that_started_it() {
+    use redscribe_pipeline::invoke::{load_invocation, LoadLimits};
+
+    let mut stand_ins = StandIns::start().await;
+    let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
+    store.put("recordings", "in/call.wav", tone_wav(16_000, 0.5), "audio/wav").await.unwrap();
+    let event = normalize(&drain(&mut stand_ins.events)[0].event, &Layout::default()).unwrap().objects.remove(0);
+    TranscribeStage::new(store.clone(), TranscribeConfig::default()).process(&event).await.unwrap();
+    let loader = Arc::new(loader(store.clone(), warehouse.clone()).migrating());
+    loader.ensure_schema().await.unwrap();
+
+    // A warehouse so busy that the load's statement would take a minute.
+    stand_ins.data_api.as_ref().unwrap().faults().slow_next_batches(1, Duration::from_secs(60));
+    let limits = LoadLimits { margin: Duration::ZERO, ..LoadLimits::default() };
+    // 18 s left: the statement may run until 3 s from now (15 s are kept to cancel it and answer).
+    let deadline = std::time::Instant::now() + Duration::from_secs(18);
+    let sweep = serde_json::json!({"sweep": true});
+    let swept = load_invocation(&loader, &sweep, Some(deadline), &limits, "recordings").await.unwrap();
+    assert!(std::time::Instant::now() < deadline, "answered before the deadline");
+    let listed = warehouse.client().list_statements().send().await.unwrap();
+    let statuses: Vec<&str> = listed.statements().iter().map(|s| s.status().map_or("", |s| s.as_str())).collect();
+    // Loaded by a later try within the time, or left for the next invocation: never both, never lost.
+    let loaded = swept.report.loaded.len();
+    assert_eq!(loaded + swept.deferred, 1, "{:?} {statuses:?}", swept.response);
+
+    assert!(statuses.contains(&"ABORTED"), "{statuses:?}");
+    assert!(!statuses.iter().any(|s| *s == "SUBMITTED" || *s == "STARTED"), "still running: {statuses:?}");
+    let rows = warehouse.query("SELECT COUNT(*) FROM transcription_results").await.unwrap();
+    assert_eq!(rows, vec![vec![Some(loaded.to_string())]]);
+}

@@ -19,6 +19,7 @@ pub(super) struct Isolated {
 pub(super) async fn load_isolating<S: ObjectStore, W: Warehouse>(
     loader: &Loader<S, W>,
     files: Vec<ResultFile>,
+    deadline: Option<std::time::Instant>,
 ) -> Isolated {
     let mut out = Isolated::default();
     let mut groups = vec![files];
@@ -26,7 +27,7 @@ pub(super) async fn load_isolating<S: ObjectStore, W: Warehouse>(
         if group.is_empty() {
             continue;
         }
-        match loader.load(group.clone()).await {
+        match loader.load_until(group.clone(), deadline).await {
             Ok(report) => out.report.add(&report),
             Err(e) if e.code.disposition() == Disposition::Retry => {
                 out.failed.extend(group.into_iter().map(|f| (f, e.clone())));

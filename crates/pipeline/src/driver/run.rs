@@ -22,6 +22,10 @@ use crate::transcribe::{crash_message, Processed, ResultFile, TimeBudget};
 /// when the driver otherwise retries forever.
 const INTERNAL_ATTEMPTS: u32 = 4;
 
+/// Time kept at the end of an invocation after its last statement's deadline: to cancel a statement still
+/// running and confirm it ended (the Data API adapter waits up to 10 s for that), then answer.
+const STATEMENT_END_RESERVE: Duration = Duration::from_secs(15);
+
 /// What a run did, in numbers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
@@ -318,7 +322,9 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
             owners.entry(uri).or_default().push(w);
         }
         let started = Instant::now();
-        let isolated = load_isolating(loader.as_ref(), files).await;
+        // Statements end before the invocation does, with time to cancel one and see it end.
+        let statements_end = self.config.deadline.map(|d| d.checked_sub(STATEMENT_END_RESERVE).unwrap_or(d));
+        let isolated = load_isolating(loader.as_ref(), files, statements_end).await;
         st.longest_load = st.longest_load.max(started.elapsed());
         st.totals.batches += isolated.report.batches;
         listener.loaded(&isolated.report);

@@ -9,6 +9,9 @@ pub struct Faults {
     active_statements_exceeded: AtomicUsize,
     lost_responses: AtomicUsize,
     failed_describes: AtomicUsize,
+    /// Statements to hold before they run, and for how long (milliseconds).
+    slow_statements: AtomicUsize,
+    slow_ms: std::sync::atomic::AtomicU64,
 }
 
 impl Faults {
@@ -27,6 +30,18 @@ impl Faults {
     /// a client that takes that for the statement's failure submits the batch again beside the first.
     pub fn fail_next_describes(&self, n: usize) {
         self.failed_describes.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` batches (`BatchExecuteStatement`: a load) wait `delay` before they run, as STARTED (a busy
+    /// warehouse, a long COPY); a cancel ends the wait.
+    pub fn slow_next_batches(&self, n: usize, delay: std::time::Duration) {
+        self.slow_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+        self.slow_statements.store(n, Ordering::SeqCst);
+    }
+
+    pub(super) fn take_slow_statement(&self) -> Option<std::time::Duration> {
+        let taken = self.slow_statements.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        taken.ok().map(|_| std::time::Duration::from_millis(self.slow_ms.load(Ordering::SeqCst)))
     }
 
     pub(super) fn take_failed_describe(&self) -> bool {

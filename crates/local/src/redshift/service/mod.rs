@@ -296,10 +296,11 @@ impl DataApi {
         drop(registry);
 
         let api = self.clone();
+        let hold = if is_batch { self.faults.take_slow_statement() } else { None };
         tokio::spawn(async move {
             let Ok(_permit) = api.workers.clone().acquire_owned().await else { return };
             let warehouse = api.warehouse.clone();
-            let task = tokio::task::spawn_blocking(move || run_statement(&warehouse, &shared));
+            let task = tokio::task::spawn_blocking(move || run_statement(&warehouse, &shared, hold));
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "data api: statement worker panicked");
             }

@@ -22,13 +22,24 @@ pub(super) fn redshift_error(message: &str) -> String {
     }
 }
 
-/// Runs a statement (or a batch, in one transaction) to its end state. Blocking.
-pub(super) fn run_statement(warehouse: &Warehouse, shared: &Shared) {
+/// Runs a statement (or a batch, in one transaction) to its end state. Blocking. `hold` (a fault) keeps it
+/// STARTED that long before it runs, unless it is cancelled meanwhile.
+pub(super) fn run_statement(warehouse: &Warehouse, shared: &Shared, hold: Option<std::time::Duration>) {
     let started = Instant::now();
+    if let Some(hold) = hold {
+        {
+            let mut s = lock(shared);
+            s.status = Status::Started;
+            s.updated_at = Utc::now();
+        }
+        while started.elapsed() < hold && !lock(shared).cancel_requested {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
     let (sqls, params, database, is_batch) = {
         let mut s = lock(shared);
         if s.cancel_requested {
-            finish(&mut s, Status::Aborted, None, started);
+            finish(&mut s, Status::Aborted, Some("Query cancelled on user's request".into()), started);
             return;
         }
         s.status = Status::Started;

@@ -96,33 +96,15 @@ impl S3Objects {
 #[async_trait]
 impl ObjectStore for S3Objects {
     async fn get(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<StoredObject, PortError> {
-        let got = self
-            .retry
-            .run("GetObject", || async {
-                let out = self
-                    .client
-                    .get_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .set_version_id(version_id.map(str::to_string))
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("GetObject", e))?;
-                let content_type = out.content_type().map(str::to_string);
-                let etag = out.e_tag().map(|e| e.trim_matches('"').to_string());
-                let version_id = out.version_id().map(str::to_string);
-                let metadata = out.metadata().cloned().unwrap_or_default().into_iter().collect();
-                // A connection cut mid-body is worth another try.
-                let body = out.body.collect().await.map_err(|e| AwsError::Call {
-                    operation: "GetObject",
-                    code: ErrorCode::ServiceUnavailable,
-                    service_code: None,
-                    message: format!("reading the body: {e}"),
-                })?;
-                Ok(StoredObject { body: body.into_bytes().to_vec(), content_type, etag, version_id, metadata })
-            })
-            .await?;
-        Ok(got)
+        let mut body = Vec::new();
+        let head = self.get_into(bucket, key, version_id, &mut body).await?;
+        Ok(StoredObject {
+            body,
+            content_type: head.content_type,
+            etag: head.etag,
+            version_id: head.version_id,
+            metadata: head.metadata,
+        })
     }
 
     async fn get_into(

@@ -71,6 +71,20 @@ pub trait ByteSink: Send {
     async fn write(&mut self, chunk: &[u8]) -> Result<(), PortError>;
 }
 
+/// A sink in memory: for objects small enough to hold (result files, records).
+#[async_trait]
+impl ByteSink for Vec<u8> {
+    async fn restart(&mut self) -> Result<(), PortError> {
+        self.clear();
+        Ok(())
+    }
+
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), PortError> {
+        self.extend_from_slice(chunk);
+        Ok(())
+    }
+}
+
 /// An object found by [`ObjectStore::list`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedObject {

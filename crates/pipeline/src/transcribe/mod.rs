@@ -6,13 +6,11 @@
 //! permanent one (not audio, truncated, object gone, …) becomes a `failed` row plus a quarantine record under
 //! `rejected/<code>/`, and counts as processed.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
-use redscribe_audio::decode::{decode_mono_16k, DecodeOptions};
-use redscribe_audio::{probe_within, AudioMetadata, Source};
+use redscribe_audio::AudioMetadata;
 use redscribe_core::emf::Recorder;
 use redscribe_core::encode::{to_jsonl, to_parquet};
 use redscribe_core::events::ObjectEvent;
@@ -29,92 +27,12 @@ use crate::quarantine::QuarantineSink;
 use crate::row::{result_row, Location};
 use crate::spool::Spool;
 
-/// How the stage writes its outputs, and what it takes in.
-#[derive(Debug, Clone)]
-pub struct TranscribeConfig {
-    pub layout: Layout,
-    /// Also write each row as JSON Lines beside the Parquet file.
-    pub jsonl: bool,
-    pub limits: RecordingLimits,
-    /// Where recordings are spooled while they are heard (default: the system's temporary folder).
-    pub spool_dir: Option<PathBuf>,
-    /// Seconds of compute a second of audio is expected to take before any has been measured (the stage then
-    /// uses the largest it has seen): what decides whether a recording can finish before a deadline.
-    pub expected_rtf: f64,
-}
+mod limits;
+mod listen;
 
-/// Compute per second of audio assumed before a measurement: tiny.en at beam 5 measured 0.09 on two cores
-/// (README, Benchmarks); a Lambda function's vCPUs are slower and fewer, so twice that.
-pub const EXPECTED_RTF: f64 = 0.2;
-
-/// The time one invocation gives its recordings.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct TimeBudget {
-    /// When the work must be done (the invocation's deadline less its margin).
-    pub deadline: Option<Instant>,
-    /// The most any invocation has (the function's timeout less the margin): a recording that needs more can
-    /// never finish, however often it is delivered.
-    pub total: Option<std::time::Duration>,
-}
-
-impl TimeBudget {
-    /// Whether `needed` seconds fit: `Err` with a transient failure (no time left now) or a permanent one (it
-    /// never fits: `too_long`).
-    fn check(&self, needed_s: f64, duration_s: f64) -> Result<(), (ErrorCode, String)> {
-        if let Some(total) = self.total.filter(|t| needed_s > t.as_secs_f64()) {
-            return Err((
-                ErrorCode::TooLong,
-                format!(
-                    "{duration_s:.0} s of audio needs about {needed_s:.0} s to transcribe, more than the function's \
-                     {:.0} s: it can never finish in one invocation (raise the function's timeout, or lower \
-                     --max-duration to refuse such recordings at the header)",
-                    total.as_secs_f64()
-                ),
-            ));
-        }
-        if let Some(left) = self.deadline.map(|d| d.saturating_duration_since(Instant::now())) {
-            if needed_s > left.as_secs_f64() {
-                return Err((
-                    ErrorCode::ServiceUnavailable,
-                    format!(
-                        "not enough time left in this invocation: about {needed_s:.0} s needed, {:.0} s left; left \
-                         for the next delivery",
-                        left.as_secs_f64()
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Default for TranscribeConfig {
-    fn default() -> TranscribeConfig {
-        TranscribeConfig {
-            layout: Layout::default(),
-            jsonl: false,
-            limits: RecordingLimits::default(),
-            spool_dir: None,
-            expected_rtf: EXPECTED_RTF,
-        }
-    }
-}
-
-/// What a recording may be: bigger or longer is quarantined (`too_large`, `too_long`), as early as it shows.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RecordingLimits {
-    /// Bytes of the object (default 2 GiB): refused from the event's size without a read, or when the read
-    /// passes it. The spool folder must hold this much (a Lambda's ephemeral storage).
-    pub max_bytes: u64,
-    /// Seconds of audio (default 4 hours): refused from the header, or when decoding passes it.
-    pub max_duration_s: f64,
-}
-
-impl Default for RecordingLimits {
-    fn default() -> RecordingLimits {
-        RecordingLimits { max_bytes: 2 << 30, max_duration_s: 4.0 * 3600.0 }
-    }
-}
+pub use limits::{RecordingLimits, TimeBudget, TranscribeConfig, EXPECTED_RTF};
+pub use listen::{hear, Fits};
+use listen::{listen, Heard};
 
 /// A result file ready for the load stage.
 #[derive(Debug, Clone, PartialEq)]
@@ -180,9 +98,6 @@ pub struct TranscribeStage<S> {
     /// The largest compute per second of audio seen so far (bits of an `f64`; 0: none yet).
     observed_rtf: std::sync::atomic::AtomicU64,
 }
-
-/// What the blocking part of processing found.
-type Heard = (Result<AudioMetadata, (ErrorCode, String)>, Option<Transcription>);
 
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
@@ -584,103 +499,4 @@ pub fn crash_message(e: tokio::task::JoinError) -> String {
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a panic without a message".into());
     format!("panicked: {text}")
-}
-
-/// Whether there is time to transcribe a recording, from its metadata.
-pub type Fits<'a> = dyn Fn(&AudioMetadata) -> Result<(), (ErrorCode, String)> + 'a;
-
-/// Probes the recording and, with a transcriber, decodes it to 16 kHz mono and transcribes it. A recording that
-/// probes but cannot be decoded or transcribed is a failure with its own code.
-fn listen(
-    recording: &std::fs::File,
-    transcriber: Option<&dyn Transcriber>,
-    limits: &RecordingLimits,
-    fits: &Fits,
-) -> Heard {
-    match transcriber {
-        None => {
-            let probed = source(recording)
-                .and_then(|s| probe_within(s, Some(limits.max_duration_s)).map_err(|e| (e.code(), e.to_string())));
-            (probed, None)
-        }
-        Some(t) => match hear(recording, t, limits, fits) {
-            Ok((metadata, heard)) => (Ok(metadata), Some(heard)),
-            Err(e) => (Err(e), None),
-        },
-    }
-}
-
-/// The recording from its start: each pass over it reads its own handle of the one file.
-fn source(recording: &std::fs::File) -> Result<Source, (ErrorCode, String)> {
-    let file = recording.try_clone().map_err(|e| (ErrorCode::Internal, format!("reopening the spool file: {e}")))?;
-    Source::from_file(file).map_err(|e| (e.code(), e.to_string()))
-}
-
-/// Probes, decodes and transcribes one recording file, streaming the decoded samples to the transcriber: no pass
-/// holds the recording in memory. A two-channel recording whose channels differ is a call, one speaker per
-/// channel: each channel is heard alone and the two merged in time order ([`Transcription::merge_channels`]).
-/// `fits` is asked, once the header is read, whether there is time to transcribe it.
-pub fn hear(
-    recording: &std::fs::File,
-    transcriber: &dyn Transcriber,
-    limits: &RecordingLimits,
-    fits: &Fits,
-) -> Result<(AudioMetadata, Transcription), (ErrorCode, String)> {
-    let max_duration_s = Some(limits.max_duration_s);
-    let metadata = probe_within(source(recording)?, max_duration_s).map_err(|e| (e.code(), e.to_string()))?;
-    fits(&metadata)?;
-    let passes: Vec<Option<usize>> = if metadata.channels == 2 {
-        let options = DecodeOptions { max_duration_s, ..DecodeOptions::default() };
-        let summary = decode_mono_16k(source(recording)?, options, |_| {}).map_err(|e| (e.code(), e.to_string()))?;
-        if summary.channel_correlation.is_some_and(|c| c < SAME_SOUND_CORRELATION) {
-            vec![Some(0), Some(1)]
-        } else {
-            vec![None]
-        }
-    } else {
-        vec![None]
-    };
-    let mut heard = Vec::with_capacity(passes.len());
-    for channel in passes {
-        let options = DecodeOptions { channel, max_duration_s };
-        let mut t = transcribe_streaming(source(recording)?, options, transcriber)?;
-        for s in &mut t.segments {
-            s.channel = channel.unwrap_or(0) as u16;
-        }
-        heard.push(t);
-    }
-    let heard = Transcription::merge_channels(heard).ok_or_else(|| (ErrorCode::Internal, "nothing heard".into()))?;
-    Ok((metadata, heard))
-}
-
-/// Inter-channel correlation from which two channels carry the same sound (a stereo mix of one scene, or a mono
-/// recording stored twice) rather than one speaker each.
-const SAME_SOUND_CORRELATION: f64 = 0.9;
-
-/// Chunks of decoded audio in flight between the decoder and the transcriber (~0.3 s each at 16 kHz): a bound on
-/// what the pair holds besides the transcriber's window.
-const CHUNKS_IN_FLIGHT: usize = 16;
-
-/// Decodes on one thread while the transcriber listens on this one, the samples passed through a bounded channel:
-/// neither holds the whole recording. A decode error wins over what was heard of the recording before it.
-fn transcribe_streaming(
-    source: Source,
-    options: DecodeOptions,
-    transcriber: &dyn Transcriber,
-) -> Result<Transcription, (ErrorCode, String)> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(CHUNKS_IN_FLIGHT);
-    std::thread::scope(|scope| {
-        let decoder = scope.spawn(move || {
-            // A send fails only when the transcriber has stopped listening; the rest is not needed then.
-            decode_mono_16k(source, options, |chunk| {
-                let _ = tx.send(chunk.to_vec());
-            })
-        });
-        let heard = transcriber.transcribe(&mut rx.iter());
-        // Hang up first: a decoder blocked on a full channel then finishes instead of waiting forever.
-        drop(rx);
-        let decoded = decoder.join().map_err(|_| (ErrorCode::Crashed, "the decoder panicked".to_string()))?;
-        decoded.map_err(|e| (e.code(), e.to_string()))?;
-        heard.map_err(|e| (e.code, e.message))
-    })
 }

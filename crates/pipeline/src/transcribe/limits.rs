@@ -1,0 +1,95 @@
+//! What the transcribe stage takes in: its outputs' layout, the size and length a recording may have, and the
+//! time one invocation gives it.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use redscribe_core::layout::Layout;
+use redscribe_core::ErrorCode;
+
+/// How the stage writes its outputs, and what it takes in.
+#[derive(Debug, Clone)]
+pub struct TranscribeConfig {
+    pub layout: Layout,
+    /// Also write each row as JSON Lines beside the Parquet file.
+    pub jsonl: bool,
+    pub limits: RecordingLimits,
+    /// Where recordings are spooled while they are heard (default: the system's temporary folder).
+    pub spool_dir: Option<PathBuf>,
+    /// Seconds of compute a second of audio is expected to take before any has been measured (the stage then
+    /// uses the largest it has seen): what decides whether a recording can finish before a deadline.
+    pub expected_rtf: f64,
+}
+
+/// Compute per second of audio assumed before a measurement: tiny.en at beam 5 measured 0.09 on two cores
+/// (README, Benchmarks); a Lambda function's vCPUs are slower and fewer, so twice that.
+pub const EXPECTED_RTF: f64 = 0.2;
+
+/// The time one invocation gives its recordings.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct TimeBudget {
+    /// When the work must be done (the invocation's deadline less its margin).
+    pub deadline: Option<Instant>,
+    /// The most any invocation has (the function's timeout less the margin): a recording that needs more can
+    /// never finish, however often it is delivered.
+    pub total: Option<std::time::Duration>,
+}
+
+impl TimeBudget {
+    /// Whether `needed` seconds fit: `Err` with a transient failure (no time left now) or a permanent one (it
+    /// never fits: `too_long`).
+    pub(super) fn check(&self, needed_s: f64, duration_s: f64) -> Result<(), (ErrorCode, String)> {
+        if let Some(total) = self.total.filter(|t| needed_s > t.as_secs_f64()) {
+            return Err((
+                ErrorCode::TooLong,
+                format!(
+                    "{duration_s:.0} s of audio needs about {needed_s:.0} s to transcribe, more than the function's \
+                     {:.0} s: it can never finish in one invocation (raise the function's timeout, or lower \
+                     --max-duration to refuse such recordings at the header)",
+                    total.as_secs_f64()
+                ),
+            ));
+        }
+        if let Some(left) = self.deadline.map(|d| d.saturating_duration_since(Instant::now())) {
+            if needed_s > left.as_secs_f64() {
+                return Err((
+                    ErrorCode::ServiceUnavailable,
+                    format!(
+                        "not enough time left in this invocation: about {needed_s:.0} s needed, {:.0} s left; left \
+                         for the next delivery",
+                        left.as_secs_f64()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for TranscribeConfig {
+    fn default() -> TranscribeConfig {
+        TranscribeConfig {
+            layout: Layout::default(),
+            jsonl: false,
+            limits: RecordingLimits::default(),
+            spool_dir: None,
+            expected_rtf: EXPECTED_RTF,
+        }
+    }
+}
+
+/// What a recording may be: bigger or longer is quarantined (`too_large`, `too_long`), as early as it shows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RecordingLimits {
+    /// Bytes of the object (default 2 GiB): refused from the event's size without a read, or when the read
+    /// passes it. The spool folder must hold this much (a Lambda's ephemeral storage).
+    pub max_bytes: u64,
+    /// Seconds of audio (default 4 hours): refused from the header, or when decoding passes it.
+    pub max_duration_s: f64,
+}
+
+impl Default for RecordingLimits {
+    fn default() -> RecordingLimits {
+        RecordingLimits { max_bytes: 2 << 30, max_duration_s: 4.0 * 3600.0 }
+    }
+}

@@ -100,6 +100,9 @@ struct Counters {
     unreachable: std::sync::atomic::AtomicBool,
 }
 
+/// How long a close waits for an endpoint that has not answered since the shipper started.
+const UNREACHABLE_GRACE: Duration = Duration::from_secs(2);
+
 /// Sends log events to one stream of CloudWatch Logs in the background.
 #[derive(Debug)]
 pub struct LogShipper {
@@ -149,8 +152,9 @@ impl LogShipper {
     pub async fn close(self, timeout: Duration) -> ShipStats {
         let LogShipper { tx, mut task, counters } = self;
         drop(tx);
-        // Decided at start: an endpoint that did not answer then costs nothing now.
-        let timeout = if counters.unreachable.load(Ordering::Relaxed) { Duration::ZERO } else { timeout };
+        // An endpoint that has not answered since the start gets one short try, not the whole retry budget.
+        let timeout =
+            if counters.unreachable.load(Ordering::Relaxed) { timeout.min(UNREACHABLE_GRACE) } else { timeout };
         if tokio::time::timeout(timeout, &mut task).await.is_err() {
             task.abort();
             tracing::warn!(log_group_timeout_s = timeout.as_secs(), "CloudWatch Logs: gave up sending at close");
@@ -192,11 +196,13 @@ pub fn batches(mut events: Vec<LogEvent>) -> Vec<Vec<LogEvent>> {
 async fn ship(client: Client, config: ShipperConfig, mut rx: mpsc::Receiver<LogEvent>, counters: Arc<Counters>) {
     let mut buffer: Vec<LogEvent> = Vec::new();
     let mut bytes = 0usize;
-    // The group and stream first, while the work runs: whether the endpoint is there is known long before a close.
-    let mut ready = match ensure_stream(&client, &config).await {
+    // The group and stream first, in one try, while the work runs: whether the endpoint is there is known long
+    // before a close (a dead endpoint retried would cost the whole retry budget at exit).
+    let once = RetryPolicy { max_attempts: 1, ..config.retry };
+    let mut ready = match ensure_stream(&client, &config, &once).await {
         Ok(()) => true,
         Err(e) => {
-            tracing::warn!(log_group = %config.log_group, error = %e, "CloudWatch Logs: not reachable; metrics will not be sent");
+            tracing::warn!(log_group = %config.log_group, error = %e, "CloudWatch Logs: not reachable; one try per batch until it answers");
             counters.unreachable.store(true, Ordering::Relaxed);
             false
         }
@@ -219,18 +225,22 @@ async fn ship(client: Client, config: ShipperConfig, mut rx: mpsc::Receiver<LogE
         if due && !buffer.is_empty() {
             for batch in batches(std::mem::take(&mut buffer)) {
                 let n = batch.len() as u64;
+                // An endpoint that did not answer gets one try per batch until it does.
+                let unreachable = counters.unreachable.load(Ordering::Relaxed);
+                let retry = if unreachable { &once } else { &config.retry };
                 let result = async {
                     if !ready {
-                        ensure_stream(&client, &config).await?;
+                        ensure_stream(&client, &config, retry).await?;
                         ready = true;
                     }
-                    put(&client, &config, &batch).await
+                    put(&client, &config, retry, &batch).await
                 }
                 .await;
                 match result {
                     Ok(()) => {
                         counters.sent.fetch_add(n, Ordering::Relaxed);
                         counters.batches.fetch_add(1, Ordering::Relaxed);
+                        counters.unreachable.store(false, Ordering::Relaxed);
                     }
                     Err(e) => {
                         tracing::warn!(events = n, log_group = %config.log_group, error = %e, "CloudWatch Logs: batch dropped");
@@ -247,17 +257,15 @@ async fn ship(client: Client, config: ShipperConfig, mut rx: mpsc::Receiver<LogE
     }
 }
 
-async fn ensure_stream(client: &Client, config: &ShipperConfig) -> Result<(), AwsError> {
-    let group = config
-        .retry
+async fn ensure_stream(client: &Client, config: &ShipperConfig, retry: &RetryPolicy) -> Result<(), AwsError> {
+    let group = retry
         .run("CreateLogGroup", || async {
             let call = client.create_log_group().log_group_name(&config.log_group).send().await;
             call.map(|_| ()).map_err(|e| AwsError::from_sdk("CreateLogGroup", e))
         })
         .await;
     existing_is_fine(group)?;
-    let stream = config
-        .retry
+    let stream = retry
         .run("CreateLogStream", || async {
             let call = client
                 .create_log_stream()
@@ -279,14 +287,13 @@ fn existing_is_fine(created: Result<(), AwsError>) -> Result<(), AwsError> {
     }
 }
 
-async fn put(client: &Client, config: &ShipperConfig, batch: &[LogEvent]) -> Result<(), AwsError> {
+async fn put(client: &Client, config: &ShipperConfig, retry: &RetryPolicy, batch: &[LogEvent]) -> Result<(), AwsError> {
     let events: Vec<InputLogEvent> = batch
         .iter()
         .map(|e| InputLogEvent::builder().timestamp(e.timestamp_ms).message(&e.message).build())
         .collect::<Result<_, _>>()
         .map_err(|e| AwsError::Config(e.to_string()))?;
-    config
-        .retry
+    retry
         .run("PutLogEvents", || async {
             let call = client
                 .put_log_events()

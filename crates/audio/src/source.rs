@@ -17,12 +17,7 @@ pub struct Source {
 impl Source {
     /// Opens a local file; it is read in a streaming fashion, never loaded whole.
     pub fn open(path: &Path) -> Result<Source, AudioError> {
-        let file = File::open(path)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(AudioError::Unreadable(std::io::Error::other("not a regular file")));
-        }
-        Ok(Source { size: meta.len(), inner: Box::new(file) })
+        Source::from_file(File::open(path)?)
     }
 
     /// Reads an open file from its start (e.g. a spooled download; a clone of its handle for each pass).
@@ -37,11 +32,6 @@ impl Source {
 
     /// Wraps bytes already in memory.
     pub fn from_bytes(bytes: Vec<u8>) -> Source {
-        Source { size: bytes.len() as u64, inner: Box::new(Cursor::new(bytes)) }
-    }
-
-    /// Wraps shared bytes: probing and then decoding the same object reads one buffer, not two copies.
-    pub fn from_shared(bytes: bytes::Bytes) -> Source {
         Source { size: bytes.len() as u64, inner: Box::new(Cursor::new(bytes)) }
     }
 

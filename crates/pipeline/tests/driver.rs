@@ -101,6 +101,12 @@ impl Listener<u64> for Heard {
     }
 }
 
+/// Uploads half a second of tone at `key` and returns the event of the upload.
+async fn upload(stand_ins: &mut StandIns, store: &S3Objects, key: &str) -> ObjectEvent {
+    store.put("recordings", key, tone_wav(16_000, 0.5), "audio/wav").await.unwrap();
+    normalize(&drain(&mut stand_ins.events)[0].event, &Layout::default()).unwrap().objects.remove(0)
+}
+
 /// The load stage into `recordings`, with the default layout and tables.
 fn loader<W: Warehouse>(store: Arc<S3Objects>, warehouse: Arc<W>) -> Loader<S3Objects, W> {
     let config = LoadConfig {
@@ -206,9 +212,7 @@ async fn a_result_file_planted_under_the_results_prefix_is_quarantined_not_loade
 
     let mut stand_ins = StandIns::start().await;
     let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
-    store.put("recordings", "in/real.wav", tone_wav(16_000, 0.5), "audio/wav").await.unwrap();
-    let layout = Layout::default();
-    let event = normalize(&drain(&mut stand_ins.events)[0].event, &layout).unwrap().objects.remove(0);
+    let event = upload(&mut stand_ins, &store, "in/real.wav").await;
     let stage = TranscribeStage::new(store.clone(), TranscribeConfig::default());
     let real = stage.process(&event).await.unwrap().file().clone();
     let loader = Arc::new(loader(store.clone(), warehouse.clone()).migrating());
@@ -247,9 +251,8 @@ async fn a_result_file_no_reader_can_open_still_names_its_recording_and_replays(
 
     let mut stand_ins = StandIns::start().await;
     let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
-    store.put("recordings", "in/real.wav", tone_wav(16_000, 0.5), "audio/wav").await.unwrap();
+    let event = upload(&mut stand_ins, &store, "in/real.wav").await;
     let layout = Layout::default();
-    let event = normalize(&drain(&mut stand_ins.events)[0].event, &layout).unwrap().objects.remove(0);
     let stage = TranscribeStage::new(store.clone(), TranscribeConfig::default());
     let real = stage.process(&event).await.unwrap().file().clone();
 
@@ -332,51 +335,17 @@ async fn the_invocations_time_and_repeated_receives_decide_what_is_left_and_what
     assert_eq!(records.len(), 1, "{records:?}");
 }
 
-/// An object store with a bug one key triggers: reading it fails with an internal error, every time.
-struct Buggy {
-    inner: Arc<S3Objects>,
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for Buggy {
-    async fn get(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> Result<redscribe_core::ports::StoredObject, PortError> {
-        if key == "in/bug.wav" {
-            return Err(PortError::new(ErrorCode::Internal, "unexpected state in the reader"));
-        }
-        self.inner.get(bucket, key, version_id).await
-    }
-    async fn put_with(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Vec<u8>,
-        content_type: &str,
-        metadata: &redscribe_core::ports::Metadata,
-    ) -> Result<(), PortError> {
-        self.inner.put_with(bucket, key, body, content_type, metadata).await
-    }
-    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<redscribe_core::ports::ListedObject>, PortError> {
-        self.inner.list(bucket, prefix).await
-    }
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
-        self.inner.delete(bucket, key).await
-    }
-}
-
 /// An internal error that repeats is not retried forever, even by a driver that never gives up (`serve`): after
 /// a few tries the recording is quarantined `retries_exhausted` and its job settles.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_internal_error_that_repeats_ends_in_quarantine_not_in_a_loop() {
     let mut stand_ins = StandIns::start().await;
     let store = stand_ins.store().await;
-    store.put("recordings", "in/bug.wav", tone_wav(16_000, 0.5), "audio/wav").await.unwrap();
-    let event = normalize(&drain(&mut stand_ins.events)[0].event, &Layout::default()).unwrap().objects.remove(0);
-    let stage = TranscribeStage::new(Arc::new(Buggy { inner: store }), TranscribeConfig::default());
+    let event = upload(&mut stand_ins, &store, "in/bug.wav").await;
+    // A bug this one object triggers: reading it fails with an internal error, every time.
+    let error = PortError::new(ErrorCode::Internal, "unexpected state in the reader");
+    let buggy = redscribe_testkit::FailingReads { inner: store, key: "in/bug.wav", error };
+    let stage = TranscribeStage::new(Arc::new(buggy), TranscribeConfig::default());
     let config = DriverConfig {
         retries: Retries {
             backoff: Backoff { base: Duration::from_millis(5), cap: Duration::from_millis(20) },
@@ -403,8 +372,7 @@ async fn no_statement_outlives_the_load_invocation_that_started_it() {
 
     let mut stand_ins = StandIns::start().await;
     let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
-    store.put("recordings", "in/call.wav", tone_wav(16_000, 0.5), "audio/wav").await.unwrap();
-    let event = normalize(&drain(&mut stand_ins.events)[0].event, &Layout::default()).unwrap().objects.remove(0);
+    let event = upload(&mut stand_ins, &store, "in/call.wav").await;
     TranscribeStage::new(store.clone(), TranscribeConfig::default()).process(&event).await.unwrap();
     let loader = Arc::new(loader(store.clone(), warehouse.clone()).migrating());
     loader.ensure_schema().await.unwrap();

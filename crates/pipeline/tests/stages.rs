@@ -308,45 +308,10 @@ async fn migrations_run_once_and_bring_a_warehouse_from_before_the_ledger_up_to_
     h.api.stop().await;
 }
 
-/// An object store whose reads of one key fail as S3 throttling does, whatever the retries.
-struct Flaky {
-    inner: Arc<S3Objects>,
-    key: &'static str,
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for Flaky {
-    async fn get(
-        &self,
-        bucket: &str,
-        key: &str,
-        version_id: Option<&str>,
-    ) -> Result<redscribe_core::ports::StoredObject, redscribe_core::ports::PortError> {
-        if key == self.key {
-            return Err(redscribe_core::ports::PortError::new(redscribe_core::ErrorCode::Throttled, "SlowDown"));
-        }
-        self.inner.get(bucket, key, version_id).await
-    }
-    async fn put_with(
-        &self,
-        bucket: &str,
-        key: &str,
-        body: Vec<u8>,
-        content_type: &str,
-        metadata: &redscribe_core::ports::Metadata,
-    ) -> Result<(), redscribe_core::ports::PortError> {
-        self.inner.put_with(bucket, key, body, content_type, metadata).await
-    }
-    async fn list(
-        &self,
-        bucket: &str,
-        prefix: &str,
-    ) -> Result<Vec<redscribe_core::ports::ListedObject>, redscribe_core::ports::PortError> {
-        self.inner.list(bucket, prefix).await
-    }
-    async fn delete(&self, bucket: &str, key: &str) -> Result<(), redscribe_core::ports::PortError> {
-        self.inner.delete(bucket, key).await
-    }
+/// An object store whose reads of `key` fail as S3 throttling does, whatever the retries.
+fn throttled(h: &Harness, key: &'static str) -> redscribe_testkit::FailingReads {
+    let error = redscribe_core::ports::PortError::new(redscribe_core::ErrorCode::Throttled, "SlowDown");
+    redscribe_testkit::FailingReads { inner: h.store.clone(), key, error }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -371,10 +336,7 @@ async fn an_sqs_batch_retries_only_transient_failures_and_keeps_what_is_not_an_e
     records.push(json!({ "messageId": "m-garbage", "eventSource": "aws:sqs", "body": "hello, not an event" }));
     let payload = json!({ "Records": records });
 
-    let stage = Arc::new(TranscribeStage::new(
-        Arc::new(Flaky { inner: h.store.clone(), key: "in/flaky.wav" }),
-        TranscribeConfig::default(),
-    ));
+    let stage = Arc::new(TranscribeStage::new(Arc::new(throttled(&h, "in/flaky.wav")), TranscribeConfig::default()));
     let invocation = transcribe_invocation(stage, &payload, &TranscribeOptions::new(4, "recordings")).await.unwrap();
     // Only the throttled recording's message comes back; the bad recording and the garbage are acknowledged.
     assert_eq!(invocation.response, json!({ "batchItemFailures": [{ "itemIdentifier": "m-in/flaky.wav" }] }));
@@ -393,10 +355,7 @@ async fn an_sqs_batch_retries_only_transient_failures_and_keeps_what_is_not_an_e
         records[0]["body"].as_str().unwrap()).unwrap()["Records"][0].clone()] });
     let flaky_direct =
         direct.to_string().replace(records[0]["messageId"].as_str().unwrap().trim_start_matches("m-"), "in/flaky.wav");
-    let stage = Arc::new(TranscribeStage::new(
-        Arc::new(Flaky { inner: h.store.clone(), key: "in/flaky.wav" }),
-        TranscribeConfig::default(),
-    ));
+    let stage = Arc::new(TranscribeStage::new(Arc::new(throttled(&h, "in/flaky.wav")), TranscribeConfig::default()));
     let failed = transcribe_invocation(
         stage.clone(),
         &serde_json::from_str(&flaky_direct).unwrap(),

@@ -10,10 +10,48 @@ use std::time::Duration;
 
 use redscribe_aws::redshift::{DataApi, WarehouseTarget};
 use redscribe_aws::s3::S3Objects;
+use redscribe_core::ports::{ListedObject, Metadata, ObjectStore, PortError, StoredObject};
 use redscribe_local::redshift::{DataApiConfig, DataApiServer, DataApiServerConfig};
 use redscribe_local::s3::{Delivery, EventJournal, S3Server, S3ServerConfig};
 use redscribe_local::Credentials;
 use tokio::sync::mpsc::UnboundedReceiver;
+
+/// An object store whose reads of one key fail with `error`, every time and whatever the retries (a throttled
+/// key, a bug one object triggers); everything else goes to `inner`.
+pub struct FailingReads {
+    pub inner: Arc<S3Objects>,
+    pub key: &'static str,
+    pub error: PortError,
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for FailingReads {
+    async fn get(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<StoredObject, PortError> {
+        if key == self.key {
+            return Err(self.error.clone());
+        }
+        self.inner.get(bucket, key, version_id).await
+    }
+
+    async fn put_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        metadata: &Metadata,
+    ) -> Result<(), PortError> {
+        self.inner.put_with(bucket, key, body, content_type, metadata).await
+    }
+
+    async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ListedObject>, PortError> {
+        self.inner.list(bucket, prefix).await
+    }
+
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
+        self.inner.delete(bucket, key).await
+    }
+}
 
 /// The bucket the stand-ins start with.
 pub const BUCKET: &str = "recordings";

@@ -13,6 +13,8 @@ command -v ffmpeg >/dev/null || need_apt+=(ffmpeg)
 command -v cmake >/dev/null || need_apt+=(cmake)
 command -v cc >/dev/null && command -v c++ >/dev/null || need_apt+=(build-essential)
 command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
+python3 -c "import ensurepip, venv" 2>/dev/null || need_apt+=(python3-venv)
+command -v unzip >/dev/null && command -v zip >/dev/null || need_apt+=(zip unzip)
 command -v npm >/dev/null || need_apt+=(npm)
 
 if ((${#need_apt[@]})); then
@@ -137,6 +139,19 @@ samples="$(dirname "$0")/../samples"
 # Made again when make-samples.sh has changed what it makes (it writes its version into the folder).
 if [[ "$(cat "$samples/.samples-version" 2>/dev/null)" != 2 ]]; then
     "$(dirname "$0")/make-samples.sh" "$samples" >/dev/null
+fi
+
+# The deployment's checkers and emulator (template.yaml): SAM CLI, cfn-lint, checkov, and moto's server with its
+# CloudFormation backend, in a virtual environment of their own (their pinned dependencies clash with the aws CLI's).
+deploy_tools="${REDSCRIBE_CACHE:-$HOME/.cache/redscribe}/deploy-tools"
+DEPLOY_TOOLS_VERSION="aws-sam-cli==1.170.0 checkov==3.2.459 cfn-lint==1.58.0 moto[server,cloudformation]==5.2.1"
+if [[ "$(cat "$deploy_tools/.version" 2>/dev/null)" != "$DEPLOY_TOOLS_VERSION" ]]; then
+    echo "setup: installing the deployment tools from PyPI into $deploy_tools"
+    rm -rf "$deploy_tools"
+    python3 -m venv "$deploy_tools"
+    # shellcheck disable=SC2086 # the version string is a list of requirements
+    "$deploy_tools/bin/python" -m pip install --quiet --disable-pip-version-check $DEPLOY_TOOLS_VERSION
+    echo "$DEPLOY_TOOLS_VERSION" >"$deploy_tools/.version"
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo not found; install the Rust toolchain (rustup) first" >&2; exit 1; }

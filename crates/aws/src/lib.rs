@@ -6,6 +6,7 @@
 //! - [`s3`]: the object store port on S3.
 //! - [`logs`]: EMF documents to CloudWatch Logs in the background (batched `PutLogEvents`), outside Lambda.
 //! - [`alarms`]: the shipped alarms applied with `PutMetricAlarm` and listed with `DescribeAlarms`.
+//! - [`permissions`]: the IAM actions each Lambda function calls, the list a deployment's policies are held to.
 //! - [`retry`]: backoff with full jitter, driven by the core's single retry decision
 //!   ([`redscribe_core::ErrorCode::disposition`]).
 //! - [`error`]: the crate's error enum, each error classified with an [`redscribe_core::ErrorCode`].
@@ -14,6 +15,7 @@ pub mod alarms;
 pub mod config;
 pub mod error;
 pub mod logs;
+pub mod permissions;
 pub mod redshift;
 pub mod retry;
 pub mod s3;

@@ -1,6 +1,7 @@
 //! What redscribe's integration tests share, so each test file says only what it checks: the S3 and Data API
 //! stand-ins started together on loopback port 0 over a temporary folder, SDK configurations and adapters pointed
-//! at them, a Lambda binary run as a process with its output collected, and test audio.
+//! at them, a Lambda binary run as a process with its output collected, and test audio; [`stack`]: the SAM
+//! template deployed into moto and read back.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,8 @@ use redscribe_local::redshift::{DataApiConfig, DataApiServer, DataApiServerConfi
 use redscribe_local::s3::{Delivery, EventJournal, S3Server, S3ServerConfig};
 use redscribe_local::Credentials;
 use tokio::sync::mpsc::UnboundedReceiver;
+
+pub mod stack;
 
 /// An object store whose reads of one key fail with `error`, every time and whatever the retries (a throttled
 /// key, a bug one object triggers); everything else goes to `inner`.
@@ -321,12 +324,17 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
-        let mut child = Command::new("moto_server")
+        Moto::start_program(Path::new("moto_server"))
+    }
+
+    /// The same from a given `moto_server` (the deployment tools' has the CloudFormation backend).
+    pub fn start_program(program: &Path) -> Moto {
+        let mut child = Command::new(program)
             .args(["-H", "127.0.0.1", "-p", "0"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("moto_server (scripts/setup.sh installs moto[server])");
+            .unwrap_or_else(|e| panic!("{} (scripts/setup.sh installs moto[server]): {e}", program.display()));
         let stderr = child.stderr.take().expect("piped");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

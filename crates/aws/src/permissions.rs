@@ -1,0 +1,134 @@
+//! The AWS operations each Lambda function calls, as IAM actions, with what each is called on: the one list a
+//! deployment's policies are made from. `template.yaml` grants exactly these, and a test holds the two equal
+//! (`lambdas/load/tests/stack.rs`): an action missing there fails on the first call in AWS, an extra one is a
+//! privilege nothing uses.
+//!
+//! Each entry names the adapter call that needs it; a new SDK call in [`crate::s3`] or [`crate::redshift`] belongs
+//! here as well, or the deployed function is refused it.
+
+/// What an action is granted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// Objects under the input prefix (the recordings the bucket's notification announces).
+    Recordings,
+    /// Objects under `processed/` (results and segments).
+    Processed,
+    /// Objects under `manifests/` (COPY manifests and audit rows).
+    Manifests,
+    /// Objects under `rejected/` (quarantine records).
+    Rejected,
+    /// The bucket itself, listed under `processed/transcription_results/` only.
+    ResultsListing,
+    /// The Redshift workgroup or cluster statements are submitted to.
+    Warehouse,
+    /// The statements this role submitted (the Data API scopes them by owner, not by ARN).
+    OwnStatements,
+    /// Temporary database credentials for the role or a database user (IAM authentication).
+    Credentials,
+    /// The one Secrets Manager secret the Data API signs in with.
+    Secret,
+    /// The function's own log group (Lambda writes its output there).
+    LogGroup,
+    /// The function's own SQS queue (Lambda's event source mapping polls it).
+    Queue,
+}
+
+/// One IAM action and what it is granted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Grant {
+    pub action: &'static str,
+    pub scope: Scope,
+    /// The call that needs it.
+    pub why: &'static str,
+}
+
+const fn grant(action: &'static str, scope: Scope, why: &'static str) -> Grant {
+    Grant { action, scope, why }
+}
+
+/// What the transcribe function's code calls.
+pub const TRANSCRIBE: &[Grant] = &[
+    grant("s3:GetObject", Scope::Recordings, "S3Objects::get_into (GetObject)"),
+    // GetObject with the event's versionId (a versioned bucket's events carry one) is authorised as this action.
+    grant("s3:GetObjectVersion", Scope::Recordings, "S3Objects::get_into (GetObject with versionId)"),
+    grant("s3:PutObject", Scope::Processed, "S3Objects::put_with: result and segments files"),
+    grant("s3:PutObject", Scope::Rejected, "S3Objects::put_with: quarantine records"),
+];
+
+/// What the load function's code calls. The credential grants are alternatives: which one a deployment needs
+/// follows from how it signs in ([`credentials_action`]).
+pub const LOAD: &[Grant] = &[
+    grant("s3:GetObject", Scope::Processed, "S3Objects::get: result files read back before a batch"),
+    grant("s3:ListBucket", Scope::ResultsListing, "S3Objects::list: the scheduled sweep (ListObjectsV2)"),
+    grant("s3:PutObject", Scope::Manifests, "S3Objects::put: the COPY manifest and the audit rows"),
+    grant("s3:PutObject", Scope::Rejected, "S3Objects::put_with: quarantine records"),
+    grant("redshift-data:ExecuteStatement", Scope::Warehouse, "DataApi::query: migrations' checks, load_audit"),
+    grant("redshift-data:BatchExecuteStatement", Scope::Warehouse, "DataApi::run_batch_until: the load transaction"),
+    grant("redshift-data:DescribeStatement", Scope::OwnStatements, "DataApi::wait"),
+    grant("redshift-data:GetStatementResult", Scope::OwnStatements, "DataApi::query: result pages"),
+    grant("redshift-data:CancelStatement", Scope::OwnStatements, "DataApi::cancel_and_confirm at the deadline"),
+];
+
+/// What Lambda itself does for each function: write its logs, poll its queue.
+pub const LAMBDA_PLATFORM: &[Grant] = &[
+    grant("logs:CreateLogStream", Scope::LogGroup, "Lambda: the function's output"),
+    grant("logs:PutLogEvents", Scope::LogGroup, "Lambda: the function's output"),
+    grant("sqs:ReceiveMessage", Scope::Queue, "Lambda's event source mapping"),
+    grant("sqs:DeleteMessage", Scope::Queue, "Lambda's event source mapping"),
+    grant("sqs:GetQueueAttributes", Scope::Queue, "Lambda's event source mapping"),
+];
+
+/// How the load function signs in to the warehouse, which decides the one credentials grant it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn {
+    /// A Secrets Manager secret: the Data API reads it with the caller's permission.
+    Secret,
+    /// Redshift Serverless, as the role itself.
+    WorkgroupRole,
+    /// A provisioned cluster, as the role itself (mapped to a database user `IAMR:<role>`).
+    ClusterRole,
+    /// A provisioned cluster, as a named database user.
+    ClusterUser,
+}
+
+/// The action that gets the warehouse credentials, and what it is granted on.
+pub fn credentials_action(sign_in: SignIn) -> Grant {
+    match sign_in {
+        SignIn::Secret => grant("secretsmanager:GetSecretValue", Scope::Secret, "the Data API reads the secret"),
+        SignIn::WorkgroupRole => {
+            grant("redshift-serverless:GetCredentials", Scope::Credentials, "the Data API, IAM authentication")
+        }
+        SignIn::ClusterRole => {
+            grant("redshift:GetClusterCredentialsWithIAM", Scope::Credentials, "the Data API, IAM authentication")
+        }
+        SignIn::ClusterUser => grant("redshift:GetClusterCredentials", Scope::Credentials, "the Data API, DbUser"),
+    }
+}
+
+/// Everything the load function's role needs for one way of signing in.
+pub fn load_grants(sign_in: SignIn) -> Vec<Grant> {
+    let mut grants: Vec<Grant> = LOAD.iter().chain(LAMBDA_PLATFORM).copied().collect();
+    grants.push(credentials_action(sign_in));
+    grants
+}
+
+/// Everything the transcribe function's role needs.
+pub fn transcribe_grants() -> Vec<Grant> {
+    TRANSCRIBE.iter().chain(LAMBDA_PLATFORM).copied().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_way_of_signing_in_needs_one_credentials_action_of_its_own() {
+        let all = [SignIn::Secret, SignIn::WorkgroupRole, SignIn::ClusterRole, SignIn::ClusterUser];
+        let actions: std::collections::BTreeSet<_> = all.iter().map(|s| credentials_action(*s).action).collect();
+        assert_eq!(actions.len(), all.len());
+        for sign_in in all {
+            let grants = load_grants(sign_in);
+            assert_eq!(grants.iter().filter(|g| g.scope == Scope::Credentials || g.scope == Scope::Secret).count(), 1);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The transcribe function with exactly the environment `template.yaml` gives it, once the stack is created in
+//! moto's CloudFormation (`redscribe_testkit::stack`): its configuration code accepts it, and a recording the
+//! deployed notification routes to its queue becomes a result file the notification routes to the load queue.
+
+use std::time::Duration;
+
+use redscribe_core::ports::ObjectStore;
+use redscribe_local::runtime_api::{Outcome, RuntimeApi};
+use redscribe_testkit::stack::Deployed;
+use redscribe_testkit::{drain, speech, sqs_records, wait_for, walk, Function, StandIns};
+use serde_json::json;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_redscribe-transcribe");
+
+fn key_of(delivery: &redscribe_local::s3::Delivery) -> String {
+    let raw = delivery.event["Records"][0]["s3"]["object"]["key"].as_str().unwrap();
+    redscribe_core::events::decode_key(raw).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_transcribe_function_answers_with_the_environment_the_stack_gives_it() {
+    let d = tokio::task::spawn_blocking(|| Deployed::deploy(&[("RedshiftWorkgroup", "wg")])).await.unwrap();
+    let bucket = d.bucket()["Name"].as_str().unwrap().to_string();
+    let mut stand_ins = StandIns::s3().await;
+    std::fs::create_dir_all(stand_ins.bucket_dir(&bucket)).unwrap();
+    let store = stand_ins.store().await;
+    let hello = speech(stand_ins.dir.path(), "Please call me back about the invoice.");
+    store.put(&bucket, "in/calls/call back.wav", hello, "audio/wav").await.unwrap();
+    // Outside the input prefix: the deployed notification sends it nowhere.
+    store.put(&bucket, "notes/readme.txt", b"not a recording".to_vec(), "text/plain").await.unwrap();
+    let uploads = drain(&mut stand_ins.events);
+    let recordings_queue = d.queue_arn("TranscribeQueue");
+    let routed: Vec<_> = uploads.into_iter().filter(|u| d.route(&key_of(u)) == Some(recordings_queue.clone())).collect();
+    assert_eq!(routed.iter().map(key_of).collect::<Vec<_>>(), ["in/calls/call back.wav"]);
+
+    // Exactly the deployed environment; on top, what Lambda provides (region, credentials) and the stand-in's
+    // endpoint in place of S3's. The model: the layer's folder in Lambda, the setup's cache here.
+    let local = stand_ins.function_env().into_iter().filter(|(k, _)| *k != "S3_BUCKET").collect::<Vec<_>>();
+    let env = d.function_env("TranscribeFunction", &local);
+    assert!(env.iter().any(|(k, v)| k == "REDSCRIBE_FUNCTION_TIMEOUT_S" && v == "900"), "{env:?}");
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let api = RuntimeApi::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let function = Function::start(BINARY, "redscribe-transcribe", &api.address(), &env);
+    let batch = api.invoke(json!({ "Records": sqs_records(&routed) }));
+    let answer = api.outcome(&batch, Duration::from_secs(120)).await.expect("an answer");
+    assert_eq!(answer, Outcome::Response(json!({ "batchItemFailures": [] })), "{:?}", function.stderr);
+
+    let results = walk(&stand_ins.bucket_dir(&bucket).join("processed/transcription_results"));
+    assert_eq!(results.len(), 1, "{results:?}");
+    // Its result file goes on to the load queue, and nothing it wrote comes back to transcription.
+    let written = drain(&mut stand_ins.events);
+    let load_queue = d.queue_arn("LoadQueue");
+    let to_load: Vec<String> = written.iter().filter(|w| d.route(&key_of(w)) == Some(load_queue.clone())).map(key_of).collect();
+    assert_eq!(to_load.len(), 1, "{:?}", written.iter().map(key_of).collect::<Vec<_>>());
+    assert!(to_load[0].starts_with("processed/transcription_results/") && to_load[0].ends_with(".parquet"));
+    assert!(written.iter().all(|w| d.route(&key_of(w)) != Some(recordings_queue.clone())));
+    // The model the layer carries is the one the function named in its metrics.
+    let models: Vec<String> = wait_for(|| {
+        let models: Vec<String> = function
+            .emf()
+            .iter()
+            .filter_map(|doc| doc.get("Model").and_then(|m| m.as_str()).map(str::to_string))
+            .collect();
+        (!models.is_empty()).then_some(models)
+    })
+    .await;
+    assert!(models.iter().all(|m| m == "whisper-tiny.en"), "the alarms' Model dimension: {models:?}");
+    drop(function);
+    stand_ins.stop().await;
+}

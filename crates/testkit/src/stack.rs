@@ -20,7 +20,11 @@ pub fn deploy_tools() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/redscribe"));
     let tools = cache.join("deploy-tools/bin");
-    assert!(tools.join("sam").is_file(), "{}: run scripts/setup.sh (it installs the deployment tools)", tools.display());
+    assert!(
+        tools.join("sam").is_file(),
+        "{}: run scripts/setup.sh (it installs the deployment tools)",
+        tools.display()
+    );
     tools
 }
 

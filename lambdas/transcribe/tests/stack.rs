@@ -30,7 +30,8 @@ async fn the_transcribe_function_answers_with_the_environment_the_stack_gives_it
     store.put(&bucket, "notes/readme.txt", b"not a recording".to_vec(), "text/plain").await.unwrap();
     let uploads = drain(&mut stand_ins.events);
     let recordings_queue = d.queue_arn("TranscribeQueue");
-    let routed: Vec<_> = uploads.into_iter().filter(|u| d.route(&key_of(u)) == Some(recordings_queue.clone())).collect();
+    let routed: Vec<_> =
+        uploads.into_iter().filter(|u| d.route(&key_of(u)) == Some(recordings_queue.clone())).collect();
     assert_eq!(routed.iter().map(key_of).collect::<Vec<_>>(), ["in/calls/call back.wav"]);
 
     // Exactly the deployed environment; on top, what Lambda provides (region, credentials) and the stand-in's
@@ -50,7 +51,8 @@ async fn the_transcribe_function_answers_with_the_environment_the_stack_gives_it
     // Its result file goes on to the load queue, and nothing it wrote comes back to transcription.
     let written = drain(&mut stand_ins.events);
     let load_queue = d.queue_arn("LoadQueue");
-    let to_load: Vec<String> = written.iter().filter(|w| d.route(&key_of(w)) == Some(load_queue.clone())).map(key_of).collect();
+    let to_load: Vec<String> =
+        written.iter().filter(|w| d.route(&key_of(w)) == Some(load_queue.clone())).map(key_of).collect();
     assert_eq!(to_load.len(), 1, "{:?}", written.iter().map(key_of).collect::<Vec<_>>());
     assert!(to_load[0].starts_with("processed/transcription_results/") && to_load[0].ends_with(".parquet"));
     assert!(written.iter().all(|w| d.route(&key_of(w)) != Some(recordings_queue.clone())));

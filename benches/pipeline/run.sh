@@ -7,6 +7,6 @@ scripts/setup.sh
 python3 -c "import boto3" 2>/dev/null || python3 -m pip install --quiet boto3 2>/dev/null \
     || python3 -m pip install --quiet --break-system-packages boto3
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/redscribe/target}"
-cargo build --release --locked -p redscribe-cli
+cargo build --release --locked --workspace --bins
 exec python3 benches/pipeline/bench.py --redscribe "$CARGO_TARGET_DIR/release/redscribe" \
     --recordings "${1:-1000}" --json out/bench-pipeline.json

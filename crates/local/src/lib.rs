@@ -7,8 +7,10 @@
 //! - [`redshift`]: a Redshift Data API endpoint (AWS JSON 1.1, SigV4-checked) over an embedded DuckDB database
 //!   file, speaking enough Redshift SQL for the loader: DDL, `COPY` from the S3 stand-in, `MERGE`, transactions.
 //! - [`runtime_api`]: a Lambda Runtime API, so the Lambda binaries run as processes in tests and benchmarks.
+//! - [`calls`]: what the S3 and Data API stand-ins were asked to do, as IAM actions, when a test records it.
 //! - [`error`]: the crate's error enum.
 
+pub mod calls;
 pub mod credentials;
 pub mod error;
 mod http;

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use redscribe_aws::permissions::Scope;
 use serde_json::Value;
 
 use crate::Moto;
@@ -105,8 +106,54 @@ impl Deployed {
             .map(|c| c["QueueArn"].as_str().expect("an ARN").to_string())
     }
 
+    /// Makes the stack's bucket in the S3 stand-in as the stack has it (versioning as deployed), with the aws CLI;
+    /// returns its name.
+    pub fn create_bucket_in(&self, stand_ins: &crate::StandIns) -> String {
+        let bucket = self.bucket()["Name"].as_str().expect("a bucket").to_string();
+        let versioning = self.bucket()["Versioning"].as_str().unwrap_or("Suspended");
+        let aws = |args: &[&str]| {
+            let output = Command::new("aws")
+                .args(["--endpoint-url", &stand_ins.s3.endpoint_url(), "--region", "us-east-1"])
+                .args(args)
+                .env("AWS_ACCESS_KEY_ID", &stand_ins.creds.access_key_id)
+                .env("AWS_SECRET_ACCESS_KEY", &stand_ins.creds.secret_access_key)
+                .env_remove("AWS_PROFILE")
+                .output()
+                .expect("the aws CLI (scripts/setup.sh)");
+            assert!(output.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        };
+        aws(&["s3api", "create-bucket", "--bucket", &bucket]);
+        let status = format!("Status={versioning}");
+        aws(&["s3api", "put-bucket-versioning", "--bucket", &bucket, "--versioning-configuration", &status]);
+        bucket
+    }
+
     /// A queue's ARN by its logical id.
     pub fn queue_arn(&self, logical_id: &str) -> String {
         self.stack["queues"][logical_id]["QueueArn"].as_str().expect("a queue").to_string()
     }
+}
+
+/// What a grant of `redscribe_aws::permissions` would have to be to allow `call` (a request the stand-ins recorded)
+/// on the stack's bucket: its action and its scope. `None` for a call on another bucket.
+pub fn needed(call: &redscribe_local::calls::Call, bucket: &str) -> Option<(String, Scope)> {
+    let scope = if call.action.starts_with("redshift-data:") {
+        match call.action.as_str() {
+            "redshift-data:ExecuteStatement" | "redshift-data:BatchExecuteStatement" => Scope::Warehouse,
+            _ => Scope::OwnStatements,
+        }
+    } else {
+        if call.bucket.as_deref() != Some(bucket) {
+            return None;
+        }
+        match (&call.key, &call.prefix) {
+            (Some(key), _) if key.starts_with("in/") => Scope::Recordings,
+            (Some(key), _) if key.starts_with("processed/") => Scope::Processed,
+            (Some(key), _) if key.starts_with("manifests/") => Scope::Manifests,
+            (Some(key), _) if key.starts_with("rejected/") => Scope::Rejected,
+            (None, Some(prefix)) if prefix.starts_with("processed/transcription_results/") => Scope::ResultsListing,
+            _ => panic!("{call:?}: on no part of the bucket a grant names"),
+        }
+    };
+    Some((call.action.clone(), scope))
 }

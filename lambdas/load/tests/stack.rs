@@ -13,7 +13,7 @@ use redscribe_core::ports::{ObjectStore, Warehouse};
 use redscribe_local::runtime_api::{Outcome, RuntimeApi};
 use redscribe_pipeline::config::FunctionConfig;
 use redscribe_pipeline::{TranscribeConfig, TranscribeStage};
-use redscribe_testkit::stack::{repo_root, tool, Deployed};
+use redscribe_testkit::stack::{needed, repo_root, tool, Deployed};
 use redscribe_testkit::{drain, sqs_records, tone_wav, Function, Moto, StandIns};
 use serde_json::{json, Value};
 
@@ -361,9 +361,8 @@ fn the_stack_reads_back_as_the_template_says_and_agrees_with_alarms_and_dashboar
 #[tokio::test(flavor = "multi_thread")]
 async fn the_load_function_answers_with_the_environment_the_stack_gives_it() {
     let d = tokio::task::spawn_blocking(|| Deployed::deploy(&[("RedshiftWorkgroup", "wg")])).await.unwrap();
-    let bucket = d.bucket()["Name"].as_str().unwrap().to_string();
     let mut stand_ins = StandIns::start().await;
-    std::fs::create_dir_all(stand_ins.bucket_dir(&bucket)).unwrap();
+    let bucket = d.create_bucket_in(&stand_ins);
     let store = stand_ins.store().await;
 
     // A recording under the input prefix, processed as the transcribe function would (metadata only here).
@@ -391,10 +390,26 @@ async fn the_load_function_answers_with_the_environment_the_stack_gives_it() {
     let env = d.function_env("LoadFunction", &local);
     let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let api = RuntimeApi::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    // From here on only the function calls the stand-ins: what they record is what its role must allow.
+    let (s3_calls, data_api_calls) = (stand_ins.s3.calls(), stand_ins.data_api.as_ref().unwrap().calls());
+    s3_calls.start();
+    data_api_calls.start();
     let function = Function::start(BINARY, "redscribe-load", &api.address(), &env);
     let batch = api.invoke(json!({ "Records": sqs_records(&deliveries) }));
     let answer = api.outcome(&batch, Duration::from_secs(120)).await.expect("an answer");
     assert_eq!(answer, Outcome::Response(json!({ "batchItemFailures": [] })), "{:?}", function.stderr);
+    let swept = api.invoke(json!({ "sweep": true }));
+    api.outcome(&swept, Duration::from_secs(60)).await.unwrap();
+    let calls: Vec<_> = s3_calls.take().into_iter().chain(data_api_calls.take()).collect();
+    let allowed = code(load_grants(SignIn::WorkgroupRole));
+    let made: BTreeSet<(String, Scope)> = calls.iter().filter_map(|c| needed(c, &bucket)).collect();
+    for call in &made {
+        assert!(allowed.contains(call), "the function called {call:?}, which its role does not allow");
+    }
+    // It read, listed, wrote a manifest and ran the load: the list is not merely a superset.
+    for part in [Scope::Processed, Scope::ResultsListing, Scope::Manifests, Scope::Warehouse, Scope::OwnStatements] {
+        assert!(made.iter().any(|(_, s)| *s == part), "{part:?} in {made:?}");
+    }
     let warehouse = stand_ins.warehouse().await;
     let rows = warehouse.query("SELECT object_key, status FROM transcription_results").await.unwrap();
     assert_eq!(rows, [[Some("in/calls/a.wav".to_string()), Some("metadata_only".to_string())]]);

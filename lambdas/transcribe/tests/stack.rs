@@ -2,11 +2,13 @@
 //! moto's CloudFormation (`redscribe_testkit::stack`): its configuration code accepts it, and a recording the
 //! deployed notification routes to its queue becomes a result file the notification routes to the load queue.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
+use redscribe_aws::permissions::{transcribe_grants, Scope};
 use redscribe_core::ports::ObjectStore;
 use redscribe_local::runtime_api::{Outcome, RuntimeApi};
-use redscribe_testkit::stack::Deployed;
+use redscribe_testkit::stack::{needed, Deployed};
 use redscribe_testkit::{drain, speech, sqs_records, wait_for, walk, Function, StandIns};
 use serde_json::json;
 
@@ -20,9 +22,8 @@ fn key_of(delivery: &redscribe_local::s3::Delivery) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_transcribe_function_answers_with_the_environment_the_stack_gives_it() {
     let d = tokio::task::spawn_blocking(|| Deployed::deploy(&[("RedshiftWorkgroup", "wg")])).await.unwrap();
-    let bucket = d.bucket()["Name"].as_str().unwrap().to_string();
     let mut stand_ins = StandIns::s3().await;
-    std::fs::create_dir_all(stand_ins.bucket_dir(&bucket)).unwrap();
+    let bucket = d.create_bucket_in(&stand_ins);
     let store = stand_ins.store().await;
     let hello = speech(stand_ins.dir.path(), "Please call me back about the invoice.");
     store.put(&bucket, "in/calls/call back.wav", hello, "audio/wav").await.unwrap();
@@ -41,10 +42,24 @@ async fn the_transcribe_function_answers_with_the_environment_the_stack_gives_it
     assert!(env.iter().any(|(k, v)| k == "REDSCRIBE_FUNCTION_TIMEOUT_S" && v == "900"), "{env:?}");
     let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let api = RuntimeApi::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    // From here on only the function calls the stand-in: what it records is what its role must allow.
+    let s3_calls = stand_ins.s3.calls();
+    s3_calls.start();
     let function = Function::start(BINARY, "redscribe-transcribe", &api.address(), &env);
     let batch = api.invoke(json!({ "Records": sqs_records(&routed) }));
     let answer = api.outcome(&batch, Duration::from_secs(120)).await.expect("an answer");
     assert_eq!(answer, Outcome::Response(json!({ "batchItemFailures": [] })), "{:?}", function.stderr);
+
+    let allowed: BTreeSet<(String, Scope)> =
+        transcribe_grants().into_iter().map(|g| (g.action.into(), g.scope)).collect();
+    let made: BTreeSet<(String, Scope)> = s3_calls.take().iter().filter_map(|c| needed(c, &bucket)).collect();
+    for call in &made {
+        assert!(allowed.contains(call), "the function called {call:?}, which its role does not allow");
+    }
+    // A versioned bucket's event names the version: the read is GetObjectVersion.
+    for part in [("s3:GetObjectVersion", Scope::Recordings), ("s3:PutObject", Scope::Processed)] {
+        assert!(made.contains(&(part.0.to_string(), part.1)), "{part:?} in {made:?}");
+    }
 
     let results = walk(&stand_ins.bucket_dir(&bucket).join("processed/transcription_results"));
     assert_eq!(results.len(), 1, "{results:?}");

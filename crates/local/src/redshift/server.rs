@@ -40,6 +40,7 @@ pub struct DataApiServerConfig {
 pub struct DataApiServer {
     served: Served,
     faults: Arc<Faults>,
+    calls: Arc<crate::calls::CallLog>,
 }
 
 impl DataApiServer {
@@ -56,6 +57,7 @@ impl DataApiServer {
         };
         let api = Arc::new(DataApi::new(Arc::new(warehouse), config.api.clone()));
         let faults = api.faults();
+        let calls = api.calls();
         let credentials = Arc::new(config.credentials.clone());
         let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
             let api = api.clone();
@@ -63,7 +65,7 @@ impl DataApiServer {
             async move { Ok::<_, Infallible>(handle(&api, &credentials, request).await) }
         });
         let served = Served::start(config.addr, "redshift-data", service).await?;
-        Ok(DataApiServer { served, faults })
+        Ok(DataApiServer { served, faults, calls })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -78,6 +80,11 @@ impl DataApiServer {
     /// Switches faults on for tests.
     pub fn faults(&self) -> Arc<Faults> {
         self.faults.clone()
+    }
+
+    /// The operations called, as IAM actions (`redshift-data:<Operation>`), while recording.
+    pub fn calls(&self) -> Arc<crate::calls::CallLog> {
+        self.calls.clone()
     }
 
     /// Stops accepting connections and waits for requests in flight.

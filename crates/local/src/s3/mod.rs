@@ -6,7 +6,9 @@
 //! - `versions`: bucket versioning (current versions only): version ids on uploads, in responses and events.
 //! - [`faults`]: injected throttling (`503 SlowDown`) and `500 InternalError` on the next requests.
 //! - [`server`]: the HTTP server on a loopback port.
+//! - [`calls`]: each signed request as the IAM action AWS authorises it as (for the call log).
 
+pub mod calls;
 pub mod faults;
 pub mod journal;
 mod lines;

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 
+use super::calls::Recording;
 use super::faults::{S3Faults, WithFaults};
 use super::store::NotifyingStore;
 use super::versions::Versions;
 use super::EventJournal;
+use crate::calls::CallLog;
 use crate::http::Served;
 use crate::{Credentials, LocalError};
 
@@ -29,6 +31,7 @@ pub struct S3ServerConfig {
 pub struct S3Server {
     served: Served,
     faults: Arc<S3Faults>,
+    calls: Arc<CallLog>,
 }
 
 impl S3Server {
@@ -39,6 +42,7 @@ impl S3Server {
         }
         std::fs::create_dir_all(&config.root).map_err(LocalError::io(&config.root))?;
         let fs = s3s_fs::FileSystem::new(&config.root).map_err(|e| LocalError::Backend(format!("{e:?}")))?;
+        let calls = Arc::new(CallLog::default());
         let service = {
             // Beside the buckets, under a name that cannot be a bucket (s3s-fs keeps its metadata files there too).
             let versions = Versions::open(&config.root.join(".redscribe-versions.jsonl"))?;
@@ -47,18 +51,24 @@ impl S3Server {
                 config.credentials.access_key_id.clone(),
                 config.credentials.secret_access_key.clone(),
             ));
+            b.set_access(Recording(calls.clone()));
             b.build()
         };
         let faults = Arc::new(S3Faults::default());
         let service = WithFaults { inner: service, faults: faults.clone() };
         // An upload's event is journaled before its response, so draining at stop loses none.
         let served = Served::start(config.addr, "s3", service).await?;
-        Ok(S3Server { served, faults })
+        Ok(S3Server { served, faults, calls })
     }
 
     /// The fault switch (throttling and 5xx on the next requests).
     pub fn faults(&self) -> Arc<S3Faults> {
         self.faults.clone()
+    }
+
+    /// The requests as IAM actions, while recording ([`CallLog::start`]).
+    pub fn calls(&self) -> Arc<CallLog> {
+        self.calls.clone()
     }
 
     /// The bound address.

@@ -117,6 +117,9 @@ pub struct DataApi {
     config: DataApiConfig,
     faults: Arc<Faults>,
     workers: Arc<Semaphore>,
+    /// The operations called while recording, as IAM actions (each Data API operation is authorised as the
+    /// action of its own name, `redshift-data:<Operation>`).
+    calls: Arc<crate::calls::CallLog>,
 }
 
 fn epoch(t: DateTime<Utc>) -> f64 {
@@ -130,11 +133,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl DataApi {
     pub fn new(warehouse: Arc<Warehouse>, config: DataApiConfig) -> DataApi {
         let workers = Arc::new(Semaphore::new(config.workers.max(1)));
-        DataApi { warehouse, registry: Mutex::new(Registry::default()), config, faults: Arc::default(), workers }
+        let registry = Mutex::new(Registry::default());
+        DataApi { warehouse, registry, config, faults: Arc::default(), workers, calls: Arc::default() }
     }
 
     pub fn faults(&self) -> Arc<Faults> {
         self.faults.clone()
+    }
+
+    /// The operations called, while recording.
+    pub fn calls(&self) -> Arc<crate::calls::CallLog> {
+        self.calls.clone()
     }
 
     /// Dispatches one operation (`X-Amz-Target: RedshiftData.<operation>`).
@@ -143,6 +152,7 @@ impl DataApi {
             let body = if body.is_empty() { b"{}".as_slice() } else { body };
             serde_json::from_slice(body).map_err(|e| ApiError::protocol(400, "SerializationException", e.to_string()))
         }
+        self.calls.push(|| crate::calls::Call::action(format!("redshift-data:{operation}")));
         let output = match operation {
             "ExecuteStatement" => {
                 let i: ExecuteStatementInput = input(body)?;

@@ -87,7 +87,9 @@ impl Recorder {
             // Split what exceeds the per-document limits into further documents.
             while !metrics.is_empty() {
                 let mut doc = Map::new();
-                let names: Vec<&'static str> = key.dimensions.iter().map(|(n, _)| *n).collect();
+                // The metrics of one key share its dimensions, and so their sets (the finest first).
+                let sets: Vec<Vec<&'static str>> =
+                    metrics[0].0.dimension_sets().iter().map(|set| set.iter().map(|d| d.as_str()).collect()).collect();
                 for (name, value) in &key.dimensions {
                     doc.insert((*name).to_string(), Value::String(value.clone()));
                 }
@@ -112,7 +114,7 @@ impl Recorder {
                         "Timestamp": timestamp_ms,
                         "CloudWatchMetrics": [{
                             "Namespace": self.namespace,
-                            "Dimensions": [names],
+                            "Dimensions": sets,
                             "Metrics": definitions,
                         }],
                     }),
@@ -233,6 +235,9 @@ mod tests {
         assert_eq!(processed["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Unit"], "Count");
         let quarantined = docs.iter().find(|d| d.get("RecordingsQuarantined").is_some()).unwrap();
         assert_eq!(quarantined["ErrorCode"], "not_audio");
+        // Published per stage and code, and as the function's total (what an alarm reads).
+        let sets = json!([["Function", "Stage", "ErrorCode"], ["Function"]]);
+        assert_eq!(quarantined["_aws"]["CloudWatchMetrics"][0]["Dimensions"], sets);
         assert!(r.drain(0).is_empty(), "drained");
     }
 

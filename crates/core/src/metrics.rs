@@ -201,6 +201,18 @@ impl Metric {
         }
     }
 
+    /// Every dimension set it is published under: [`Metric::dimensions`], and for the failure counts also
+    /// `Function` alone, the total over stages and error codes that an alarm can read (CloudWatch alarms cannot
+    /// sum a SEARCH over the finer sets).
+    pub fn dimension_sets(self) -> Vec<&'static [Dimension]> {
+        match self {
+            Metric::RecordingsQuarantined | Metric::RecordingsFailed | Metric::LoadFailures => {
+                vec![self.dimensions(), &[Dimension::Function]]
+            }
+            _ => vec![self.dimensions()],
+        }
+    }
+
     /// One line saying what it measures.
     pub const fn description(self) -> &'static str {
         match self {

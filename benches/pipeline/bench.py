@@ -155,6 +155,7 @@ def main():
         fmt = "{:>16.0f}{:>12.0f}" if name == "COPY statements" else "{:>16.2f}{:>12.2f}"
         print(f"{name:18}" + fmt.format(r, o) + f"{ratio:>8.1f}x")
     if args.json:
+        pathlib.Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         pathlib.Path(args.json).write_text(json.dumps({"recordings": n, "reference": reference, "redscribe": ours}, indent=2))
 
 

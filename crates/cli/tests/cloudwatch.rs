@@ -56,7 +56,9 @@ fn alarms_apply_and_list() {
     let rate = alarms.iter().find(|a| a["AlarmName"] == "redscribe-quarantine-rate").unwrap();
     let metrics = rate["Metrics"].as_array().unwrap();
     assert_eq!(metrics.len(), 3, "{rate}");
-    assert!(metrics.iter().any(|m| m["Expression"] == "quarantined / received"), "{rate}");
+    assert!(metrics.iter().any(|m| m["Expression"] == "FILL(quarantined, 0) / received"), "{rate}");
+    // The quarantine total is read under the Function-only dimension set, not by a SEARCH (no alarm takes one).
+    assert!(!text.contains("SEARCH("), "{text}");
 
     // A missing value is refused before any call, naming the placeholder.
     let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))

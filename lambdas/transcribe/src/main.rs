@@ -14,8 +14,8 @@ use redscribe_pipeline::{TranscribeConfig, TranscribeStage};
 use redscribe_whisper::{DecodeOptions, Engine, EngineConfig, WhisperTranscriber};
 use serde_json::Value;
 
-/// Where the Whisper layer (`scripts/package.sh`) puts the model.
-const LAYER_MODEL_DIR: &str = "/opt/models/whisper-tiny.en";
+/// Where the Whisper layer (`scripts/package.sh`) puts its model: `whisper-<name>` in here.
+const LAYER_MODELS: &str = "/opt/models";
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -38,11 +38,19 @@ async fn main() -> Result<(), Error> {
     let mut stage = TranscribeStage::new(store, settings).with_metrics(metrics.clone());
     if config.transcribe {
         let mut engine_config = EngineConfig::from_env();
+        let name = config.model.as_deref().unwrap_or(redscribe_whisper::DEFAULT_MODEL);
+        if config.model_dir.is_none() && !redscribe_whisper::MODEL_NAMES.contains(&name) {
+            let known = redscribe_whisper::MODEL_NAMES.join(", ");
+            return Err(
+                format!("REDSCRIBE_MODEL={name}: no such model (known: {known}; or set REDSCRIBE_MODEL_DIR)").into()
+            );
+        }
+        let in_layer = redscribe_whisper::model::model_folder(std::path::Path::new(LAYER_MODELS), name);
         match &config.model_dir {
             Some(dir) => engine_config.model_dir = dir.clone(),
-            // The model layer's folder, when the function has the layer.
-            None if std::path::Path::new(LAYER_MODEL_DIR).is_dir() => engine_config.model_dir = LAYER_MODEL_DIR.into(),
-            None => {}
+            // The layer's folder of the model, when the function has the layer.
+            None if in_layer.is_dir() => engine_config.model_dir = in_layer,
+            None => engine_config.model_dir = redscribe_whisper::model::named_model_dir(name),
         }
         let engine = Engine::load(&engine_config)?;
         metrics.set_model(&engine.name);

@@ -47,6 +47,9 @@ pub struct ModelArgs {
     /// CTranslate2 Whisper model folder, instead of a model by name [default: REDSCRIBE_MODEL_DIR]
     #[arg(long, value_name = "DIR")]
     pub model_dir: Option<std::path::PathBuf>,
+    /// The language spoken (e.g. `es`): a multilingual model skips detection [default: detected per recording]
+    #[arg(long, value_name = "CODE", env = "REDSCRIBE_LANGUAGE")]
+    pub language: Option<String>,
     /// Beam size of the decoder (1: greedy, fastest).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub beam_size: u16,
@@ -54,7 +57,7 @@ pub struct ModelArgs {
 
 impl Default for ModelArgs {
     fn default() -> ModelArgs {
-        ModelArgs { model: redscribe_whisper::DEFAULT_MODEL.into(), model_dir: None, beam_size: 5 }
+        ModelArgs { model: redscribe_whisper::DEFAULT_MODEL.into(), model_dir: None, language: None, beam_size: 5 }
     }
 }
 
@@ -73,7 +76,12 @@ impl ModelArgs {
         }
         config.threads = threads;
         let engine = Engine::load(&config)?;
-        Ok((engine, DecodeOptions { beam_size: usize::from(self.beam_size.max(1)), ..DecodeOptions::default() }))
+        let options = DecodeOptions {
+            beam_size: usize::from(self.beam_size.max(1)),
+            language: self.language.clone(),
+            ..DecodeOptions::default()
+        };
+        Ok((engine, options))
     }
 }
 

@@ -43,6 +43,7 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
                 "file": file.display().to_string(),
                 "text": t.text,
                 "language": t.language,
+                "language_probability": t.language_probability,
                 "duration_s": metadata.duration_s,
                 "channels": metadata.channels,
                 "segments": t.segments.iter().map(|s| json!({

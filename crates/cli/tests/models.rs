@@ -1,7 +1,10 @@
 //! Models by name: `--model` (env `REDSCRIBE_MODEL`) picks one of the models the setup step fetched, the row says
-//! which was used, and a name no package ships is refused before anything runs.
+//! which was used, and a name no package ships is refused before anything runs; the multilingual model detects the
+//! language unless `--language` gives it.
 
 use std::process::Command;
+
+use serde_json::json;
 
 fn transcribe(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_redscribe"))
@@ -33,6 +36,11 @@ fn a_model_by_name_is_the_one_used_and_an_unknown_name_is_refused() {
     let base = row(&transcribe(&["--model", "base", wav], &[]));
     assert_eq!(base["model"], "whisper-base");
     assert!(base["text"].as_str().unwrap().contains("factura"), "{base}");
+    // Detected, with how sure; or given, and then not detected.
+    assert_eq!(base["language"], "es", "{base}");
+    assert!(base["language_probability"].as_f64().is_some_and(|p| p > 0.5), "{base}");
+    let hinted = row(&transcribe(&["--model", "base", "--language", "es", wav], &[]));
+    assert_eq!((&hinted["language"], &hinted["language_probability"]), (&json!("es"), &json!(null)));
     assert_eq!(row(&transcribe(&[wav], &[("REDSCRIBE_MODEL", "base")]))["model"], "whisper-base");
 
     // A name no package ships: refused, naming the ones there are.

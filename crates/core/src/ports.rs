@@ -179,6 +179,8 @@ pub struct Transcription {
     /// The whole text (empty for silence and noise).
     pub text: String,
     pub language: Option<String>,
+    /// How sure language detection was (`None`: the language was given, or the model speaks one language).
+    pub language_probability: Option<f64>,
     pub segments: Vec<TimedText>,
     pub avg_logprob: Option<f64>,
     pub no_speech_prob: Option<f64>,
@@ -189,6 +191,14 @@ pub struct Transcription {
     /// Seconds of audio transcribed, and seconds it took.
     pub audio_seconds: f64,
     pub decode_seconds: f64,
+}
+
+/// The channel whose language detection was surest (the first with a language when none was detected).
+fn sure(channels: &[Transcription]) -> Option<&Transcription> {
+    let detected = channels.iter().filter(|t| t.language_probability.is_some());
+    detected
+        .max_by(|a, b| a.language_probability.unwrap_or(0.0).total_cmp(&b.language_probability.unwrap_or(0.0)))
+        .or_else(|| channels.iter().find(|t| t.language.is_some()))
 }
 
 impl Transcription {
@@ -214,7 +224,9 @@ impl Transcription {
         let max = |f: fn(&Transcription) -> Option<f64>| channels.iter().filter_map(f).reduce(f64::max);
         Some(Transcription {
             text,
-            language: channels.iter().find_map(|t| t.language.clone()),
+            // Each channel detects its own; the row keeps the surest one's.
+            language: sure(&channels).and_then(|t| t.language.clone()),
+            language_probability: sure(&channels).and_then(|t| t.language_probability),
             avg_logprob: (n > 0.0).then(|| sum / n),
             no_speech_prob: max(|t| t.no_speech_prob),
             compression_ratio: max(|t| t.compression_ratio),
@@ -254,6 +266,7 @@ mod tests {
         Transcription {
             text: parts.iter().map(|p| p.1).collect::<Vec<_>>().join(" "),
             language: Some("en".into()),
+            language_probability: None,
             avg_logprob: (!segments.is_empty()).then_some(-0.2 - f64::from(channel)),
             no_speech_prob: Some(0.1 * f64::from(channel + 1)),
             compression_ratio: (!segments.is_empty()).then_some(1.0 + f64::from(channel)),

@@ -42,6 +42,7 @@ impl Transcriber for Fragile {
         Ok(Transcription {
             text: String::new(),
             language: Some("en".into()),
+            language_probability: None,
             segments: Vec::new(),
             avg_logprob: None,
             no_speech_prob: None,

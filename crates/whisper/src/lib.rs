@@ -65,6 +65,7 @@ impl redscribe_core::ports::Transcriber for WhisperTranscriber {
                 .collect(),
             text: t.text,
             language: Some(t.language),
+            language_probability: t.language_probability,
             avg_logprob: t.avg_logprob,
             no_speech_prob: t.no_speech_prob,
             audio_seconds: t.duration_s,

@@ -36,6 +36,9 @@ pub struct DecodeOptions {
     pub prompt_reset_on_temperature: f32,
     /// The voice-activity check a window must pass to be decoded at all.
     pub vad: VadOptions,
+    /// The language spoken (`es`), when known: a multilingual model then skips detection. English-only models
+    /// always transcribe English.
+    pub language: Option<String>,
 }
 
 impl Default for DecodeOptions {
@@ -49,6 +52,7 @@ impl Default for DecodeOptions {
             condition_on_previous_text: true,
             prompt_reset_on_temperature: 0.5,
             vad: VadOptions::default(),
+            language: None,
         }
     }
 }
@@ -69,7 +73,10 @@ pub struct Segment {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Transcript {
     pub text: String,
+    /// The language transcribed (`en`, `es`, …): the hint, else detected on the first window with speech.
     pub language: String,
+    /// How sure detection was of it; `None` where nothing was detected (a hint, or an English-only model).
+    pub language_probability: Option<f64>,
     pub duration_s: f64,
     pub segments: Vec<Segment>,
     /// Mean over the decoded windows (weighted by their tokens).
@@ -163,6 +170,33 @@ impl Stream<'_> {
 }
 
 impl Engine {
+    /// The language to transcribe in before any detection: English for an English-only model, the hint (checked
+    /// against the model's languages) for a multilingual one, else `None` (detect it).
+    fn language_hint(&self, options: &DecodeOptions) -> Result<Option<String>, WhisperError> {
+        if !self.multilingual {
+            return Ok(Some("en".into()));
+        }
+        let Some(hint) = options.language.as_deref().map(str::trim).filter(|l| !l.is_empty()) else {
+            return Ok(None);
+        };
+        let hint = hint.to_ascii_lowercase();
+        if !self.vocabulary.tokens.iter().any(|t| *t == format!("<|{hint}|>")) {
+            return Err(WhisperError::Decode(format!("language {hint:?}: not one the model speaks")));
+        }
+        Ok(Some(hint))
+    }
+
+    /// The most likely language of a window and its probability (CTranslate2's detection over the encoder).
+    fn detect_language(&self, features: &StorageView) -> Result<(String, f64), WhisperError> {
+        let results = self.model.detect_language(features).map_err(|e| WhisperError::Decode(e.to_string()))?;
+        let best = results
+            .first()
+            .and_then(|r| r.first())
+            .ok_or_else(|| WhisperError::Decode("language detection returned nothing".into()))?;
+        let code = best.language.trim_start_matches("<|").trim_end_matches("|>").to_string();
+        Ok((code, f64::from(best.probability)))
+    }
+
     /// Transcribes 16 kHz mono samples.
     pub fn transcribe(&self, samples: &[f32], options: &DecodeOptions) -> Result<Transcript, WhisperError> {
         let mut chunks = samples.chunks(WINDOW_SAMPLES).map(<[f32]>::to_vec);
@@ -185,6 +219,8 @@ impl Engine {
         let mut segments = Vec::new();
         let (mut logprob_sum, mut logprob_tokens, mut no_speech_max) = (0.0f64, 0usize, None::<f64>);
         let (mut fallbacks, mut silent_windows) = (0usize, 0usize);
+        let mut language = self.language_hint(options)?;
+        let mut language_probability = None;
         loop {
             // Samples before the window (less the STFT's half frame) are done with.
             stream.drop_before((seek * HOP).saturating_sub(N_FFT / 2));
@@ -209,6 +245,13 @@ impl Engine {
             let mut features = self.front_end.window(&|i| stream.sample(i), seek, &mut loudest);
             let view = StorageView::new(&[1, N_MELS, WINDOW_FRAMES], &mut features, Device::CPU)
                 .map_err(|e| WhisperError::Decode(e.to_string()))?;
+            // The language, once, from the first window with speech in it (not from leading silence).
+            if self.multilingual && language.is_none() {
+                let (detected, probability) = self.detect_language(&view)?;
+                tracing::debug!(language = %detected, probability, time_offset, "language detected");
+                language = Some(detected);
+                language_probability = Some(probability);
+            }
             let encoded = self.model.encode(&view, false).map_err(|e| WhisperError::Decode(e.to_string()))?;
 
             let mut prompt: Vec<&str> = Vec::new();
@@ -218,8 +261,9 @@ impl Engine {
                 prompt.extend(prompt_ids[keep..].iter().map(|&t| v.tokens[t].as_str()));
             }
             prompt.push(&v.tokens[v.sot]);
+            let language_token = format!("<|{}|>", language.as_deref().unwrap_or("en"));
             if self.multilingual {
-                prompt.extend(["<|en|>", "<|transcribe|>"]);
+                prompt.extend([language_token.as_str(), "<|transcribe|>"]);
             }
 
             let attempt = self.decode_with_fallback(&encoded, &prompt, options)?;
@@ -264,7 +308,8 @@ impl Engine {
             compression_ratio: compression_ratio(&text),
             repeated_ngram_ratio: repeated_ngram_ratio(&text, 3),
             text,
-            language: "en".into(),
+            language: language.unwrap_or_else(|| "en".into()),
+            language_probability,
             duration_s,
             segments,
             avg_logprob: (logprob_tokens > 0).then(|| logprob_sum / logprob_tokens as f64),

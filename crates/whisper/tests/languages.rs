@@ -1,0 +1,71 @@
+//! The multilingual model (Whisper base, `scripts/setup.sh --models base`): the language is detected on the first
+//! window with speech, not on the silence before it, and the recording is transcribed in it; a hint skips
+//! detection; a hint the model does not speak is an error; an English-only model says `en` without detecting.
+
+use std::path::Path;
+use std::process::Command;
+
+use redscribe_whisper::model::named_model_dir;
+use redscribe_whisper::{DecodeOptions, Engine, EngineConfig};
+
+/// 16 kHz mono samples of `text` spoken by espeak-ng's `voice`, after `silence_s` of silence.
+fn speak(dir: &Path, voice: &str, text: &str, silence_s: f32) -> Vec<f32> {
+    let raw = dir.join(format!("{voice}.wav"));
+    let out = dir.join(format!("{voice}.f32"));
+    let ok = Command::new("espeak-ng").args(["-v", voice, "-w"]).arg(&raw).arg(text).status().expect("espeak-ng");
+    assert!(ok.success());
+    let ok = Command::new("sox")
+        .arg(&raw)
+        .args(["-r", "16000", "-c", "1", "-e", "floating-point", "-b", "32", "-t", "raw"])
+        .arg(&out)
+        .status()
+        .expect("sox");
+    assert!(ok.success());
+    let speech = std::fs::read(&out).unwrap();
+    let mut samples = vec![0.0f32; (silence_s * 16_000.0) as usize];
+    samples.extend(speech.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+    samples
+}
+
+fn base() -> Engine {
+    let config = EngineConfig { model_dir: named_model_dir("base"), threads: 2, ..EngineConfig::from_env() };
+    Engine::load(&config).expect("Whisper base (scripts/setup.sh --models base)")
+}
+
+#[test]
+fn the_language_is_detected_on_speech_and_transcribed_in() {
+    let engine = base();
+    let dir = tempfile::tempdir().unwrap();
+    let options = DecodeOptions { beam_size: 1, ..DecodeOptions::default() };
+    // Three seconds of silence first: detection must wait for the speech.
+    for (voice, text, word) in [
+        ("es", "Buenos días, quisiera hablar sobre la factura del mes pasado.", "factura"),
+        ("de", "Guten Morgen, ich möchte über die Rechnung vom letzten Monat sprechen.", "Morgen"),
+    ] {
+        let heard = engine.transcribe(&speak(dir.path(), voice, text, 3.0), &options).unwrap();
+        assert_eq!(heard.language, voice, "{heard:?}");
+        let p = heard.language_probability.expect("detected");
+        assert!(p > 0.5 && p <= 1.0, "{voice}: {p}");
+        assert!(heard.text.contains(word), "{voice}: {}", heard.text);
+    }
+
+    // A hint: no detection, the hint's language.
+    let spanish = speak(dir.path(), "es", "Buenos días, quisiera hablar sobre la factura del mes pasado.", 0.5);
+    let hinted = DecodeOptions { language: Some("es".into()), ..options.clone() };
+    let heard = engine.transcribe(&spanish, &hinted).unwrap();
+    assert_eq!((heard.language.as_str(), heard.language_probability), ("es", None));
+    assert!(heard.text.contains("factura"), "{}", heard.text);
+    // One the model does not speak.
+    let unknown = DecodeOptions { language: Some("xx".into()), ..options };
+    let error = engine.transcribe(&spanish, &unknown).unwrap_err().to_string();
+    assert!(error.contains("xx"), "{error}");
+}
+
+#[test]
+fn an_english_only_model_says_english_without_detecting() {
+    let engine = Engine::load(&EngineConfig::from_env()).expect("tiny.en (scripts/setup.sh)");
+    let dir = tempfile::tempdir().unwrap();
+    let spanish = speak(dir.path(), "es", "Buenos días, quisiera hablar sobre la factura.", 0.5);
+    let heard = engine.transcribe(&spanish, &DecodeOptions { beam_size: 1, ..DecodeOptions::default() }).unwrap();
+    assert_eq!((heard.language.as_str(), heard.language_probability), ("en", None));
+}

@@ -18,7 +18,7 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: [Migration; 3] = [
+pub const MIGRATIONS: [Migration; 4] = [
     Migration {
         version: 1,
         name: "create_tables",
@@ -29,6 +29,11 @@ pub const MIGRATIONS: [Migration; 3] = [
         version: 3,
         name: "quality_and_channel",
         sql: include_str!("../../../sql/migrations/0003_quality_and_channel.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "language_probability",
+        sql: include_str!("../../../sql/migrations/0004_language_probability.sql"),
     },
 ];
 
@@ -98,8 +103,8 @@ mod tests {
             assert_eq!(m.version as usize, i + 1);
             assert!(m.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", m.name);
         }
-        assert_eq!(pending(&[1, 2]).iter().map(|m| m.version).collect::<Vec<_>>(), [3]);
-        assert!(pending(&[1, 2, 3]).is_empty());
+        assert_eq!(pending(&[1, 2]).iter().map(|m| m.version).collect::<Vec<_>>(), [3, 4]);
+        assert!(pending(&[1, 2, 3, 4]).is_empty());
     }
 
     #[test]

@@ -104,6 +104,8 @@ pub struct ResultRow {
     pub compression_ratio: Option<f64>,
     /// The transcriber's verdict: `ok`, `no_speech`, `repetition` or `low_confidence`.
     pub quality_flag: Option<String>,
+    /// How sure language detection was (schema version 4); `None` where the language was given.
+    pub language_probability: Option<f64>,
 }
 
 impl ResultRow {
@@ -228,6 +230,7 @@ pub fn results_batch(rows: &[ResultRow]) -> Result<RecordBatch, CoreError> {
         str_col(rows.iter().map(|r| Some(r.pipeline_version.as_str()))),
         f64_col(rows.iter().map(|r| r.compression_ratio)),
         str_col(rows.iter().map(|r| r.quality_flag.as_deref())),
+        f64_col(rows.iter().map(|r| r.language_probability)),
     ];
     Ok(RecordBatch::try_new(results_schema(), columns)?)
 }
@@ -340,6 +343,7 @@ pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreErr
     let ms = col::<Int64Array>(batch, "processing_ms")?;
     let compression = col::<Float64Array>(batch, "compression_ratio")?;
     let quality_flag = s("quality_flag")?;
+    let language_probability = col::<Float64Array>(batch, "language_probability")?;
 
     (0..batch.num_rows())
         .map(|i| {
@@ -388,6 +392,7 @@ pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreErr
                 pipeline_version: pipeline_version.value(i).to_owned(),
                 compression_ratio: opt(compression, i),
                 quality_flag: opt_str(quality_flag, i),
+                language_probability: opt(language_probability, i),
             })
         })
         .collect()

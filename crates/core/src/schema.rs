@@ -73,6 +73,8 @@ static RESULTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         // Schema version 3 (sql/migrations/0003): appended, as ALTER TABLE ADD COLUMN does.
         Field::new("compression_ratio", DataType::Float64, true),
         utf8("quality_flag", true),
+        // Schema version 4 (sql/migrations/0004).
+        Field::new("language_probability", DataType::Float64, true),
     ]))
 });
 

@@ -52,6 +52,7 @@ fn rows() -> Vec<ResultRow> {
         pipeline_version: redscribe_core::PIPELINE_VERSION.into(),
         compression_ratio: Some(1.3),
         quality_flag: Some("ok".into()),
+        language_probability: Some(0.97),
     };
     let mut transcribed = base.clone();
     transcribed.set_text("Hello, it's a \"quoted\" test — 録音 über alles.\nSecond line\t\\ backslash.");

@@ -55,6 +55,7 @@ fn row(key: &str, sequencer: &str, text: &str) -> ResultRow {
         pipeline_version: redscribe_core::PIPELINE_VERSION.into(),
         compression_ratio: None,
         quality_flag: None,
+        language_probability: None,
     };
     row.set_text(text);
     row

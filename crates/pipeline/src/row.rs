@@ -69,6 +69,7 @@ pub fn result_row(
         pipeline_version: redscribe_core::PIPELINE_VERSION.into(),
         compression_ratio: None,
         quality_flag: None,
+        language_probability: None,
     };
     match outcome {
         Ok(meta) => {

@@ -428,6 +428,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         row.no_speech_prob = t.no_speech_prob;
         row.compression_ratio = t.compression_ratio;
         row.quality_flag = Some(t.quality_flag.clone());
+        row.language_probability = t.language_probability;
     }
 
     /// The recording's `transcription_segments` file.

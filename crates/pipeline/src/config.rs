@@ -50,6 +50,8 @@ pub struct FunctionConfig {
     /// `REDSCRIBE_MODEL`: the Whisper model by name (`tiny.en`, `base`; the function looks for
     /// `/opt/models/whisper-<name>` in its layer). The name is checked where the engine is (the function's start).
     pub model: Option<String>,
+    /// `REDSCRIBE_LANGUAGE`: the language spoken (`es`), so a multilingual model skips detection.
+    pub language: Option<String>,
     /// `REDSCRIBE_MODEL_DIR`: a model folder instead (default: the named model's folder in the layer);
     /// `REDSCRIBE_BEAM_SIZE` (default 5).
     pub model_dir: Option<PathBuf>,
@@ -207,6 +209,7 @@ impl FunctionConfig {
             concurrency: number("REDSCRIBE_CONCURRENCY", 2, 1, 64)?,
             transcribe: flag("REDSCRIBE_TRANSCRIBE", true)?,
             model: text("REDSCRIBE_MODEL"),
+            language: text("REDSCRIBE_LANGUAGE"),
             model_dir: text("REDSCRIBE_MODEL_DIR").map(PathBuf::from),
             beam_size: number("REDSCRIBE_BEAM_SIZE", 5, 1, 16)?,
             limits: crate::transcribe::RecordingLimits {

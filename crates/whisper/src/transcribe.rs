@@ -172,6 +172,15 @@ impl Stream<'_> {
 impl Engine {
     /// The language to transcribe in before any detection: English for an English-only model, the hint (checked
     /// against the model's languages) for a multilingual one, else `None` (detect it).
+    /// Whether the model transcribes language `code` (`es`): English-only models speak `en` alone.
+    pub fn speaks(&self, code: &str) -> bool {
+        let code = code.trim().to_ascii_lowercase();
+        if !self.multilingual {
+            return code == "en";
+        }
+        self.vocabulary.tokens.iter().any(|t| *t == format!("<|{code}|>"))
+    }
+
     fn language_hint(&self, options: &DecodeOptions) -> Result<Option<String>, WhisperError> {
         if !self.multilingual {
             return Ok(Some("en".into()));
@@ -180,7 +189,7 @@ impl Engine {
             return Ok(None);
         };
         let hint = hint.to_ascii_lowercase();
-        if !self.vocabulary.tokens.iter().any(|t| *t == format!("<|{hint}|>")) {
+        if !self.speaks(&hint) {
             return Err(WhisperError::Decode(format!("language {hint:?}: not one the model speaks")));
         }
         Ok(Some(hint))

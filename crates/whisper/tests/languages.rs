@@ -59,6 +59,7 @@ fn the_language_is_detected_on_speech_and_transcribed_in() {
     let unknown = DecodeOptions { language: Some("xx".into()), ..options };
     let error = engine.transcribe(&spanish, &unknown).unwrap_err().to_string();
     assert!(error.contains("xx"), "{error}");
+    assert!(engine.speaks("pt") && engine.speaks("ES") && !engine.speaks("xx"));
 }
 
 #[test]
@@ -68,4 +69,5 @@ fn an_english_only_model_says_english_without_detecting() {
     let spanish = speak(dir.path(), "es", "Buenos días, quisiera hablar sobre la factura.", 0.5);
     let heard = engine.transcribe(&spanish, &DecodeOptions { beam_size: 1, ..DecodeOptions::default() }).unwrap();
     assert_eq!((heard.language.as_str(), heard.language_probability), ("en", None));
+    assert!(engine.speaks("en") && !engine.speaks("es"));
 }

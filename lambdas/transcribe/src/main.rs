@@ -53,9 +53,16 @@ async fn main() -> Result<(), Error> {
             None => engine_config.model_dir = redscribe_whisper::model::named_model_dir(name),
         }
         let engine = Engine::load(&engine_config)?;
+        if let Some(language) = config.language.as_deref().filter(|l| !engine.speaks(l)) {
+            return Err(format!("REDSCRIBE_LANGUAGE={language}: {} does not transcribe it", engine.name).into());
+        }
         metrics.set_model(&engine.name);
         metrics.record(Metric::ModelLoadTime, engine.load_time.as_secs_f64() * 1000.0, None, None);
-        let options = DecodeOptions { beam_size: config.beam_size, ..DecodeOptions::default() };
+        let options = DecodeOptions {
+            beam_size: config.beam_size,
+            language: config.language.clone(),
+            ..DecodeOptions::default()
+        };
         stage = stage.with_transcriber(Arc::new(WhisperTranscriber { engine, options }));
     }
     let stage = Arc::new(stage);

@@ -201,15 +201,14 @@ impl Metric {
         }
     }
 
-    /// Every dimension set it is published under: [`Metric::dimensions`], and for the failure counts also
-    /// `Function` alone, the total over stages and error codes that an alarm can read (CloudWatch alarms cannot
-    /// sum a SEARCH over the finer sets).
+    /// Every dimension set it is published under: [`Metric::dimensions`], and for the counts by error code (the
+    /// failure counts) also `Function` alone, the total over stages and codes that an alarm can read (CloudWatch
+    /// alarms cannot sum a SEARCH over the finer sets).
     pub fn dimension_sets(self) -> Vec<&'static [Dimension]> {
-        match self {
-            Metric::RecordingsQuarantined | Metric::RecordingsFailed | Metric::LoadFailures => {
-                vec![self.dimensions(), &[Dimension::Function]]
-            }
-            _ => vec![self.dimensions()],
+        if self.dimensions().contains(&Dimension::ErrorCode) {
+            vec![self.dimensions(), &[Dimension::Function]]
+        } else {
+            vec![self.dimensions()]
         }
     }
 

@@ -128,10 +128,42 @@ impl Deployed {
         bucket
     }
 
+    /// The deliveries whose object the deployed notification sends to the queue `queue` (a logical id).
+    pub fn routed_to(
+        &self,
+        queue: &str,
+        deliveries: &[redscribe_local::s3::Delivery],
+    ) -> Vec<redscribe_local::s3::Delivery> {
+        let arn = self.queue_arn(queue);
+        deliveries.iter().filter(|d| self.route(&delivered_key(d)).as_deref() == Some(arn.as_str())).cloned().collect()
+    }
+
     /// A queue's ARN by its logical id.
     pub fn queue_arn(&self, logical_id: &str) -> String {
         self.stack["queues"][logical_id]["QueueArn"].as_str().expect("a queue").to_string()
     }
+}
+
+/// The parts of the stack's bucket (with its default `InputPrefix`) a grant on objects names, by prefix.
+pub const OBJECT_SCOPES: [(&str, Scope); 4] = [
+    ("in/", Scope::Recordings),
+    ("processed/", Scope::Processed),
+    ("manifests/", Scope::Manifests),
+    ("rejected/", Scope::Rejected),
+];
+
+/// The part of the bucket an object key is in.
+pub fn object_scope(key: &str) -> Option<Scope> {
+    OBJECT_SCOPES.iter().find(|(prefix, _)| key.starts_with(prefix)).map(|(_, scope)| *scope)
+}
+
+/// The prefix the load function lists (the scheduled sweep), and its role may list.
+pub const RESULTS_LISTING: &str = "processed/transcription_results/";
+
+/// The object key of an S3 event the stand-in raised, decoded (S3 sends it URL-encoded, `+` for a space).
+pub fn delivered_key(delivery: &redscribe_local::s3::Delivery) -> String {
+    let raw = delivery.event["Records"][0]["s3"]["object"]["key"].as_str().expect("an S3 event");
+    redscribe_core::events::decode_key(raw).expect("a key S3 could send")
 }
 
 /// What a grant of `redscribe_aws::permissions` would have to be to allow `call` (a request the stand-ins recorded)
@@ -146,14 +178,12 @@ pub fn needed(call: &redscribe_local::calls::Call, bucket: &str) -> Option<(Stri
         if call.bucket.as_deref() != Some(bucket) {
             return None;
         }
-        match (&call.key, &call.prefix) {
-            (Some(key), _) if key.starts_with("in/") => Scope::Recordings,
-            (Some(key), _) if key.starts_with("processed/") => Scope::Processed,
-            (Some(key), _) if key.starts_with("manifests/") => Scope::Manifests,
-            (Some(key), _) if key.starts_with("rejected/") => Scope::Rejected,
-            (None, Some(prefix)) if prefix.starts_with("processed/transcription_results/") => Scope::ResultsListing,
-            _ => panic!("{call:?}: on no part of the bucket a grant names"),
-        }
+        let scope = match (&call.key, &call.prefix) {
+            (Some(key), _) => object_scope(key),
+            (None, Some(prefix)) if prefix.starts_with(RESULTS_LISTING) => Some(Scope::ResultsListing),
+            _ => None,
+        };
+        scope.unwrap_or_else(|| panic!("{call:?}: on no part of the bucket a grant names"))
     };
     Some((call.action.clone(), scope))
 }

@@ -2,28 +2,17 @@
 //! window with speech, not on the silence before it, and the recording is transcribed in it; a hint skips
 //! detection; a hint the model does not speak is an error; an English-only model says `en` without detecting.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 use redscribe_whisper::model::named_model_dir;
 use redscribe_whisper::{DecodeOptions, Engine, EngineConfig};
 
 /// 16 kHz mono samples of `text` spoken by espeak-ng's `voice`, after `silence_s` of silence.
 fn speak(dir: &Path, voice: &str, text: &str, silence_s: f32) -> Vec<f32> {
-    let raw = dir.join(format!("{voice}.wav"));
-    let out = dir.join(format!("{voice}.f32"));
-    let ok = Command::new("espeak-ng").args(["-v", voice, "-w"]).arg(&raw).arg(text).status().expect("espeak-ng");
-    assert!(ok.success());
-    let ok = Command::new("sox")
-        .arg(&raw)
-        .args(["-r", "16000", "-c", "1", "-e", "floating-point", "-b", "32", "-t", "raw"])
-        .arg(&out)
-        .status()
-        .expect("sox");
-    assert!(ok.success());
-    let speech = std::fs::read(&out).unwrap();
     let mut samples = vec![0.0f32; (silence_s * 16_000.0) as usize];
-    samples.extend(speech.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+    samples.extend(common::speak(dir, voice, Some(voice), text));
     samples
 }
 

@@ -3,8 +3,9 @@
 //! crate's normalisation; a recording longer than one 30 s window must come out whole, in order, with segment
 //! times that run across the window boundary; silence and noise must give no text.
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 use redscribe_whisper::eval::wer;
 use redscribe_whisper::{DecodeOptions, Engine, EngineConfig};
@@ -12,20 +13,9 @@ use redscribe_whisper::{DecodeOptions, Engine, EngineConfig};
 /// Eight varied sentences, shared with the transcription benchmark.
 const SENTENCES: &str = include_str!("../../../tests/fixtures/speech/sentences.txt");
 
-/// 16 kHz mono samples of `text` spoken by espeak-ng.
+/// 16 kHz mono samples of `text` spoken by espeak-ng's default voice.
 fn speak(dir: &Path, name: &str, text: &str) -> Vec<f32> {
-    let raw = dir.join(format!("{name}.espeak.wav"));
-    let out = dir.join(format!("{name}.f32"));
-    let ok = Command::new("espeak-ng").arg("-w").arg(&raw).arg(text).status().expect("espeak-ng (scripts/setup.sh)");
-    assert!(ok.success());
-    let ok = Command::new("sox")
-        .arg(&raw)
-        .args(["-r", "16000", "-c", "1", "-e", "floating-point", "-b", "32", "-t", "raw"])
-        .arg(&out)
-        .status()
-        .expect("sox (scripts/setup.sh)");
-    assert!(ok.success());
-    std::fs::read(&out).unwrap().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    common::speak(dir, name, None, text)
 }
 
 fn engine() -> Engine {

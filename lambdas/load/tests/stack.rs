@@ -13,7 +13,7 @@ use redscribe_core::ports::{ObjectStore, Warehouse};
 use redscribe_local::runtime_api::{Outcome, RuntimeApi};
 use redscribe_pipeline::config::FunctionConfig;
 use redscribe_pipeline::{TranscribeConfig, TranscribeStage};
-use redscribe_testkit::stack::{needed, repo_root, tool, Deployed};
+use redscribe_testkit::stack::{needed, repo_root, tool, Deployed, OBJECT_SCOPES, RESULTS_LISTING};
 use redscribe_testkit::{drain, sqs_records, tone_wav, Function, Moto, StandIns};
 use serde_json::{json, Value};
 
@@ -57,17 +57,13 @@ fn the_template_is_clean_for_cfn_lint_sam_validate_and_checkov() {
 fn scope_of(d: &Deployed, function: &str, action: &str, resource: &str, condition: &Value) -> Scope {
     let bucket = d.bucket()["Name"].as_str().unwrap();
     let objects = format!("arn:aws:s3:::{bucket}/");
-    if let Some(prefix) = resource.strip_prefix(&objects) {
-        return match prefix {
-            "in/*" => Scope::Recordings,
-            "processed/*" => Scope::Processed,
-            "manifests/*" => Scope::Manifests,
-            "rejected/*" => Scope::Rejected,
-            other => panic!("{action} on {other} of the bucket"),
-        };
+    if let Some(pattern) = resource.strip_prefix(&objects) {
+        // Exactly one of the parts' prefixes and its wildcard, nothing narrower or wider.
+        let part = OBJECT_SCOPES.iter().find(|(prefix, _)| pattern.strip_suffix('*') == Some(*prefix));
+        return part.map(|(_, scope)| *scope).unwrap_or_else(|| panic!("{action} on {pattern} of the bucket"));
     }
     if resource == format!("arn:aws:s3:::{bucket}") {
-        assert_eq!(condition, &json!({ "StringLike": { "s3:prefix": "processed/transcription_results/*" } }));
+        assert_eq!(condition, &json!({ "StringLike": { "s3:prefix": format!("{RESULTS_LISTING}*") } }));
         return Scope::ResultsListing;
     }
     if resource == "*" {
@@ -377,14 +373,7 @@ async fn the_load_function_answers_with_the_environment_the_stack_gives_it() {
         }
     }
     // What the deployed notification sends to the load queue: the result file, not its segments.
-    let results_queue = d.queue_arn("LoadQueue");
-    let deliveries: Vec<_> = drain(&mut stand_ins.events)
-        .into_iter()
-        .filter(|delivery| {
-            let key = delivery.event["Records"][0]["s3"]["object"]["key"].as_str().unwrap().to_string();
-            d.route(&urlencoding_decode(&key)).as_deref() == Some(results_queue.as_str())
-        })
-        .collect();
+    let deliveries = d.routed_to("LoadQueue", &drain(&mut stand_ins.events));
     assert_eq!(deliveries.len(), 1);
 
     // Exactly the deployed environment; on top, what Lambda provides (region, credentials) and the stand-ins'
@@ -424,11 +413,6 @@ async fn the_load_function_answers_with_the_environment_the_stack_gives_it() {
     assert_eq!((answer["loaded"].as_u64(), answer["already_settled"].as_u64()), (Some(0), Some(1)), "{answer}");
     drop(function);
     stand_ins.stop().await;
-}
-
-/// An S3 event's key as S3 sends it (URL-encoded, `+` for a space), decoded.
-fn urlencoding_decode(key: &str) -> String {
-    redscribe_core::events::decode_key(key).unwrap()
 }
 
 #[test]

@@ -8,16 +8,11 @@ use std::time::Duration;
 use redscribe_aws::permissions::{transcribe_grants, Scope};
 use redscribe_core::ports::ObjectStore;
 use redscribe_local::runtime_api::{Outcome, RuntimeApi};
-use redscribe_testkit::stack::{needed, Deployed};
+use redscribe_testkit::stack::{delivered_key, needed, Deployed};
 use redscribe_testkit::{drain, speech, sqs_records, wait_for, walk, Function, StandIns};
 use serde_json::json;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_redscribe-transcribe");
-
-fn key_of(delivery: &redscribe_local::s3::Delivery) -> String {
-    let raw = delivery.event["Records"][0]["s3"]["object"]["key"].as_str().unwrap();
-    redscribe_core::events::decode_key(raw).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_transcribe_function_answers_with_the_environment_the_stack_gives_it() {
@@ -30,10 +25,8 @@ async fn the_transcribe_function_answers_with_the_environment_the_stack_gives_it
     // Outside the input prefix: the deployed notification sends it nowhere.
     store.put(&bucket, "notes/readme.txt", b"not a recording".to_vec(), "text/plain").await.unwrap();
     let uploads = drain(&mut stand_ins.events);
-    let recordings_queue = d.queue_arn("TranscribeQueue");
-    let routed: Vec<_> =
-        uploads.into_iter().filter(|u| d.route(&key_of(u)) == Some(recordings_queue.clone())).collect();
-    assert_eq!(routed.iter().map(key_of).collect::<Vec<_>>(), ["in/calls/call back.wav"]);
+    let routed = d.routed_to("TranscribeQueue", &uploads);
+    assert_eq!(routed.iter().map(delivered_key).collect::<Vec<_>>(), ["in/calls/call back.wav"]);
 
     // Exactly the deployed environment; on top, what Lambda provides (region, credentials) and the stand-in's
     // endpoint in place of S3's. The model: the layer's folder in Lambda, the setup's cache here.
@@ -65,12 +58,10 @@ async fn the_transcribe_function_answers_with_the_environment_the_stack_gives_it
     assert_eq!(results.len(), 1, "{results:?}");
     // Its result file goes on to the load queue, and nothing it wrote comes back to transcription.
     let written = drain(&mut stand_ins.events);
-    let load_queue = d.queue_arn("LoadQueue");
-    let to_load: Vec<String> =
-        written.iter().filter(|w| d.route(&key_of(w)) == Some(load_queue.clone())).map(key_of).collect();
-    assert_eq!(to_load.len(), 1, "{:?}", written.iter().map(key_of).collect::<Vec<_>>());
+    let to_load: Vec<String> = d.routed_to("LoadQueue", &written).iter().map(delivered_key).collect();
+    assert_eq!(to_load.len(), 1, "{:?}", written.iter().map(delivered_key).collect::<Vec<_>>());
     assert!(to_load[0].starts_with("processed/transcription_results/") && to_load[0].ends_with(".parquet"));
-    assert!(written.iter().all(|w| d.route(&key_of(w)) != Some(recordings_queue.clone())));
+    assert!(d.routed_to("TranscribeQueue", &written).is_empty());
     // The model the layer carries is the one the function named in its metrics.
     let models: Vec<String> = wait_for(|| {
         let models: Vec<String> = function

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use redscribe_audio::AudioMetadata;
-use redscribe_core::ports::{Transcriber, Transcription};
+use redscribe_core::ports::{Hints, Transcriber, Transcription};
 use redscribe_pipeline::transcribe::{hear, RecordingLimits};
 use redscribe_whisper::WhisperTranscriber;
 
@@ -82,6 +82,6 @@ pub fn hear_file(
     limits: &RecordingLimits,
 ) -> anyhow::Result<(AudioMetadata, Transcription)> {
     let recording = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
-    hear(&recording, transcriber, limits, &|_| Ok(()))
+    hear(&recording, transcriber, &Hints::default(), limits, &|_| Ok(()))
         .map_err(|(code, message)| anyhow::anyhow!("{}: {message}", code.as_str()))
 }

@@ -8,7 +8,7 @@ use std::process::Command;
 use redscribe_testkit::tone_wav as wav;
 
 mod common;
-use common::{start_serve, Served};
+use common::{aws, query_until, redscribe, start_serve, stop, Served};
 
 fn start(data: &Path) -> Served {
     start_with(data, &[])
@@ -16,25 +16,6 @@ fn start(data: &Path) -> Served {
 
 fn start_with(data: &Path, extra: &[&str]) -> Served {
     start_serve(data, extra, &[])
-}
-
-fn aws(served: &Served, args: &[&str]) -> String {
-    let out = Command::new("aws")
-        .args(args)
-        .envs(served.exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run the aws CLI ({e}); install it with scripts/setup.sh"));
-    assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn stop(mut served: Served) {
-    let pid = served.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status = served.child.wait().unwrap();
-    assert!(status.success(), "serve exits cleanly on SIGTERM: {status}");
 }
 
 fn journal_lines(data: &Path, file: &str) -> Vec<serde_json::Value> {
@@ -94,20 +75,6 @@ fn warehouse_rows_written_through_the_data_api_survive_a_restart() {
     stop(served);
 }
 
-/// Runs the `redscribe` binary with the served profile and returns its stdout.
-fn redscribe(served: &Served, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
-        .args(args)
-        .envs(served.exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .env_remove("AWS_ENDPOINT_URL_REDSHIFT_DATA")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "redscribe {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn an_upload_through_the_generated_profile_becomes_a_row_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -123,17 +90,7 @@ fn an_upload_through_the_generated_profile_becomes_a_row_and_survives_a_restart(
     assert!(listing.contains("weekly call+notes.wav"), "{listing}");
 
     // The pipeline picks the upload up: within seconds it is a row (a header without audio: failed, truncated).
-    let mut rows = String::new();
-    for _ in 0..100 {
-        rows = redscribe(
-            &served,
-            &["query", "--format", "csv", "select object_key, status, error_code from transcription_results"],
-        );
-        if rows.lines().count() > 1 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let rows = query_until(&served, "select object_key, status, error_code from transcription_results", 1);
     assert_eq!(rows, "object_key,status,error_code\nin/weekly call+notes.wav,failed,truncated\n");
     // The events of the pipeline's own writes (the last one, the manifest, lands just before the load) are
     // acknowledged as they arrive.

@@ -87,6 +87,9 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// The speech model failed on audio that decoded fine.
     TranscriptionFailed,
+    /// The recording's language hint (`x-amz-meta-language`) names a language the model does not speak (an
+    /// English-only model and anything but `en`, or a code Whisper does not know).
+    UnsupportedLanguage,
     /// Processing the recording crashed (a panic in the decoder, the transcriber or the stage): a bug that this
     /// recording triggers every time. Quarantined with the panic's message, for a fix and a replay.
     Crashed,
@@ -100,7 +103,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in a stable order (used by dashboards, alarms and tests).
-    pub const ALL: [ErrorCode; 20] = [
+    pub const ALL: [ErrorCode; 21] = [
         ErrorCode::EmptyObject,
         ErrorCode::NotAudio,
         ErrorCode::UnsupportedCodec,
@@ -117,6 +120,7 @@ impl ErrorCode {
         ErrorCode::Throttled,
         ErrorCode::ServiceUnavailable,
         ErrorCode::TranscriptionFailed,
+        ErrorCode::UnsupportedLanguage,
         ErrorCode::Crashed,
         ErrorCode::LoadRejected,
         ErrorCode::InvalidEvent,
@@ -142,6 +146,7 @@ impl ErrorCode {
             ErrorCode::Throttled => "throttled",
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::TranscriptionFailed => "transcription_failed",
+            ErrorCode::UnsupportedLanguage => "unsupported_language",
             ErrorCode::Crashed => "crashed",
             ErrorCode::LoadRejected => "load_rejected",
             ErrorCode::InvalidEvent => "invalid_event",
@@ -172,6 +177,7 @@ impl ErrorCode {
             | ErrorCode::ObjectNotFound
             | ErrorCode::AccessDenied
             | ErrorCode::TranscriptionFailed
+            | ErrorCode::UnsupportedLanguage
             | ErrorCode::Crashed
             | ErrorCode::LoadRejected
             | ErrorCode::InvalidEvent => Disposition::Quarantine,

@@ -238,13 +238,38 @@ impl Transcription {
     }
 }
 
+/// The user-defined metadata name (`x-amz-meta-language`) that tells the language a recording is spoken in.
+pub const LANGUAGE_METADATA: &str = "language";
+
+/// What is known of a recording before it is heard, from whoever uploaded it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hints {
+    /// The language spoken, as a lower-case ISO 639-1 code (`es`): detection is skipped.
+    pub language: Option<String>,
+}
+
+impl Hints {
+    /// The hints an object's metadata gives: `x-amz-meta-language` as `es`, `es-MX`, `pt_BR` or `PT` (the
+    /// language's code; a region is dropped: Whisper speaks languages, not locales). Empty or `auto` is no hint.
+    pub fn from_metadata(metadata: &Metadata) -> Hints {
+        Hints { language: metadata.get(LANGUAGE_METADATA).and_then(|l| language_code(l)) }
+    }
+}
+
+/// The language part of a language tag, lower-cased (`pt-BR` → `pt`); `None` for an empty tag or `auto`.
+pub fn language_code(tag: &str) -> Option<String> {
+    let code = tag.trim().split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase();
+    (!code.is_empty() && code != "auto").then_some(code)
+}
+
 /// Speech to text, as the transcribe stage uses it. CPU-bound and blocking: the stage calls it on a blocking
 /// thread, with the recording (or one channel of it) as 16 kHz mono samples in chunks of any size, as they are
 /// decoded; a transcriber holds what it needs of them, not the whole recording.
 pub trait Transcriber: Send + Sync {
     /// The model's name, as rows record it.
     fn model(&self) -> &str;
-    fn transcribe(&self, audio: &mut dyn Iterator<Item = Vec<f32>>) -> Result<Transcription, PortError>;
+    /// A hinted language the model does not speak fails with [`ErrorCode::UnsupportedLanguage`].
+    fn transcribe(&self, audio: &mut dyn Iterator<Item = Vec<f32>>, hints: &Hints) -> Result<Transcription, PortError>;
 }
 
 #[cfg(test)]
@@ -287,6 +312,17 @@ mod tests {
         assert_eq!((t.audio_seconds, t.decode_seconds), (20.0, 2.0));
         assert_eq!(t.compression_ratio, Some(2.0));
         assert!((t.avg_logprob.unwrap() - (-0.2 * 2.0 - 1.2) / 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_language_hint_is_the_code_of_the_tag() {
+        let hint = |v: &str| Hints::from_metadata(&Metadata::from([(LANGUAGE_METADATA.to_string(), v.to_string())]));
+        assert_eq!(hint("es").language.as_deref(), Some("es"));
+        assert_eq!(hint(" pt-BR ").language.as_deref(), Some("pt"));
+        assert_eq!(hint("ZH_tw").language.as_deref(), Some("zh"));
+        assert_eq!(hint("auto").language, None);
+        assert_eq!(hint("").language, None);
+        assert_eq!(Hints::from_metadata(&Metadata::new()), Hints::default());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use redscribe_aws::s3::S3Objects;
 use redscribe_core::events::{normalize, ObjectEvent};
 use redscribe_core::layout::Layout;
 use redscribe_core::load::{CopyAuthorization, Tables};
-use redscribe_core::ports::{ObjectStore, PortError, Transcriber, Transcription, Warehouse};
+use redscribe_core::ports::{Hints, ObjectStore, PortError, Transcriber, Transcription, Warehouse};
 use redscribe_core::retry::Backoff;
 use redscribe_core::ErrorCode;
 use redscribe_local::s3::S3Fault;
@@ -34,7 +34,7 @@ impl Transcriber for Fragile {
         "fragile"
     }
 
-    fn transcribe(&self, audio: &mut dyn Iterator<Item = Vec<f32>>) -> Result<Transcription, PortError> {
+    fn transcribe(&self, audio: &mut dyn Iterator<Item = Vec<f32>>, _: &Hints) -> Result<Transcription, PortError> {
         let samples: usize = audio.map(|c| c.len()).sum();
         if POISON_SAMPLES.contains(&samples) {
             panic!("index out of bounds: the len is {samples} but the index is {}", samples + 1);

@@ -26,6 +26,19 @@ pub enum WhisperError {
     /// CTranslate2 failed while decoding.
     #[error("decoding failed: {0}")]
     Decode(String),
+    /// The language asked for is not one the model speaks.
+    #[error("language {language:?}: not one the model {model} speaks")]
+    Language { language: String, model: String },
+}
+
+impl WhisperError {
+    /// The code a recording's failure gets.
+    pub fn code(&self) -> redscribe_core::ErrorCode {
+        match self {
+            WhisperError::Language { .. } => redscribe_core::ErrorCode::UnsupportedLanguage,
+            WhisperError::Model { .. } | WhisperError::Decode(_) => redscribe_core::ErrorCode::TranscriptionFailed,
+        }
+    }
 }
 
 /// The engine behind the core's [`Transcriber`](redscribe_core::ports::Transcriber) port.
@@ -39,17 +52,24 @@ impl redscribe_core::ports::Transcriber for WhisperTranscriber {
         &self.engine.name
     }
 
+    /// A recording's own language hint wins over the configured one.
     fn transcribe(
         &self,
         audio: &mut dyn Iterator<Item = Vec<f32>>,
+        hints: &redscribe_core::ports::Hints,
     ) -> Result<redscribe_core::ports::Transcription, redscribe_core::ports::PortError> {
         use redscribe_core::ports::{PortError, TimedText, Transcription};
-        let t = self
-            .engine
-            .transcribe_stream(audio, &self.options)
-            .map_err(|e| PortError::new(redscribe_core::ErrorCode::TranscriptionFailed, e.to_string()))?;
+        let hinted;
+        let options = match &hints.language {
+            Some(language) => {
+                hinted = DecodeOptions { language: Some(language.clone()), ..self.options.clone() };
+                &hinted
+            }
+            None => &self.options,
+        };
+        let t = self.engine.transcribe_stream(audio, options).map_err(|e| PortError::new(e.code(), e.to_string()))?;
         Ok(Transcription {
-            quality_flag: t.quality_flag(&self.options).to_string(),
+            quality_flag: t.quality_flag(options).to_string(),
             compression_ratio: (!t.text.is_empty()).then_some(t.compression_ratio),
             segments: t
                 .segments

@@ -170,8 +170,6 @@ impl Stream<'_> {
 }
 
 impl Engine {
-    /// The language to transcribe in before any detection: English for an English-only model, the hint (checked
-    /// against the model's languages) for a multilingual one, else `None` (detect it).
     /// Whether the model transcribes language `code` (`es`): English-only models speak `en` alone.
     pub fn speaks(&self, code: &str) -> bool {
         let code = code.trim().to_ascii_lowercase();
@@ -181,16 +179,16 @@ impl Engine {
         self.vocabulary.tokens.iter().any(|t| *t == format!("<|{code}|>"))
     }
 
+    /// The language to transcribe in before any detection: the hint, checked against the model's languages (an
+    /// English-only model speaks `en` alone); without one English for an English-only model, else `None` (detect
+    /// it).
     fn language_hint(&self, options: &DecodeOptions) -> Result<Option<String>, WhisperError> {
-        if !self.multilingual {
-            return Ok(Some("en".into()));
-        }
         let Some(hint) = options.language.as_deref().map(str::trim).filter(|l| !l.is_empty()) else {
-            return Ok(None);
+            return Ok((!self.multilingual).then(|| "en".into()));
         };
         let hint = hint.to_ascii_lowercase();
         if !self.speaks(&hint) {
-            return Err(WhisperError::Decode(format!("language {hint:?}: not one the model speaks")));
+            return Err(WhisperError::Language { language: hint, model: self.name.clone() });
         }
         Ok(Some(hint))
     }

@@ -48,3 +48,51 @@ pub fn start_serve(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Served 
     std::thread::spawn(move || for _ in lines {});
     Served { child, endpoint: endpoint.expect("serve printed its S3 endpoint"), exports }
 }
+
+/// Runs the real `aws` CLI with the served profile and returns its stdout.
+pub fn aws(served: &Served, args: &[&str]) -> String {
+    let out = Command::new("aws")
+        .args(args)
+        .envs(served.exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the aws CLI ({e}); install it with scripts/setup.sh"));
+    assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Stops `serve` with SIGTERM and checks that it exits cleanly.
+pub fn stop(mut served: Served) {
+    let pid = served.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = served.child.wait().unwrap();
+    assert!(status.success(), "serve exits cleanly on SIGTERM: {status}");
+}
+
+/// Runs the `redscribe` binary with the served profile and returns its stdout.
+pub fn redscribe(served: &Served, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+        .args(args)
+        .envs(served.exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_ENDPOINT_URL_REDSHIFT_DATA")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "redscribe {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Polls `sql` through `redscribe query` (CSV) until it returns at least `rows` rows, and returns the CSV.
+pub fn query_until(served: &Served, sql: &str, rows: usize) -> String {
+    let mut csv = String::new();
+    for _ in 0..600 {
+        csv = redscribe(served, &["query", "--format", "csv", sql]);
+        if csv.lines().count() > rows {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    csv
+}

@@ -4,7 +4,7 @@
 
 use redscribe_audio::decode::{decode_mono_16k, DecodeOptions};
 use redscribe_audio::{probe_within, AudioMetadata, Source};
-use redscribe_core::ports::{Transcriber, Transcription};
+use redscribe_core::ports::{Hints, Transcriber, Transcription};
 use redscribe_core::ErrorCode;
 
 use super::RecordingLimits;
@@ -20,6 +20,7 @@ pub type Fits<'a> = dyn Fn(&AudioMetadata) -> Result<(), (ErrorCode, String)> + 
 pub(super) fn listen(
     recording: &std::fs::File,
     transcriber: Option<&dyn Transcriber>,
+    hints: &Hints,
     limits: &RecordingLimits,
     fits: &Fits,
 ) -> Heard {
@@ -29,7 +30,7 @@ pub(super) fn listen(
                 .and_then(|s| probe_within(s, Some(limits.max_duration_s)).map_err(|e| (e.code(), e.to_string())));
             (probed, None)
         }
-        Some(t) => match hear(recording, t, limits, fits) {
+        Some(t) => match hear(recording, t, hints, limits, fits) {
             Ok((metadata, heard)) => (Ok(metadata), Some(heard)),
             Err(e) => (Err(e), None),
         },
@@ -45,10 +46,12 @@ fn source(recording: &std::fs::File) -> Result<Source, (ErrorCode, String)> {
 /// Probes, decodes and transcribes one recording file, streaming the decoded samples to the transcriber: no pass
 /// holds the recording in memory. A two-channel recording whose channels differ is a call, one speaker per
 /// channel: each channel is heard alone and the two merged in time order ([`Transcription::merge_channels`]).
-/// `fits` is asked, once the header is read, whether there is time to transcribe it.
+/// `fits` is asked, once the header is read, whether there is time to transcribe it; `hints` (the uploader's
+/// language) go to the transcriber for every channel.
 pub fn hear(
     recording: &std::fs::File,
     transcriber: &dyn Transcriber,
+    hints: &Hints,
     limits: &RecordingLimits,
     fits: &Fits,
 ) -> Result<(AudioMetadata, Transcription), (ErrorCode, String)> {
@@ -69,7 +72,7 @@ pub fn hear(
     let mut heard = Vec::with_capacity(passes.len());
     for channel in passes {
         let options = DecodeOptions { channel, max_duration_s };
-        let mut t = transcribe_streaming(source(recording)?, options, transcriber)?;
+        let mut t = transcribe_streaming(source(recording)?, options, transcriber, hints)?;
         for s in &mut t.segments {
             s.channel = channel.unwrap_or(0) as u16;
         }
@@ -93,6 +96,7 @@ fn transcribe_streaming(
     source: Source,
     options: DecodeOptions,
     transcriber: &dyn Transcriber,
+    hints: &Hints,
 ) -> Result<Transcription, (ErrorCode, String)> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(CHUNKS_IN_FLIGHT);
     std::thread::scope(|scope| {
@@ -102,7 +106,7 @@ fn transcribe_streaming(
                 let _ = tx.send(chunk.to_vec());
             })
         });
-        let heard = transcriber.transcribe(&mut rx.iter());
+        let heard = transcriber.transcribe(&mut rx.iter(), hints);
         // Hang up first: a decoder blocked on a full channel then finishes instead of waiting forever.
         drop(rx);
         let decoded = decoder.join().map_err(|_| (ErrorCode::Crashed, "the decoder panicked".to_string()))?;

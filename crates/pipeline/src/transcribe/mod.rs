@@ -17,7 +17,7 @@ use redscribe_core::events::ObjectEvent;
 use redscribe_core::identity::version_token;
 use redscribe_core::layout::{FileFormat, Layout};
 use redscribe_core::metrics::{Metric, Stage};
-use redscribe_core::ports::{ObjectHead, ObjectStore, PortError, Transcriber, Transcription};
+use redscribe_core::ports::{Hints, ObjectHead, ObjectStore, PortError, Transcriber, Transcription};
 use redscribe_core::quarantine::{QuarantineRecord, RecordingRef};
 use redscribe_core::record::{results_batch, segments_batch, SegmentRow, Status};
 use redscribe_core::{Disposition, ErrorCode};
@@ -191,7 +191,9 @@ impl<S: ObjectStore> TranscribeStage<S> {
         location.etag = location.etag.or(head.etag.clone());
         location.size = Some(head.size as i64);
         let poisoned = self.crash_on.as_ref().is_some_and(|p| event.key.contains(p.as_str()));
-        let (heard, transcript) = self.hear(recording, &id, poisoned, budget).await;
+        // The uploader may say what language the recording is in (`x-amz-meta-language`).
+        let hints = Hints::from_metadata(&head.metadata);
+        let (heard, transcript) = self.hear(recording, &id, &hints, poisoned, budget).await;
         match heard {
             Ok(metadata) => self.write(event, &location, Ok(metadata), transcript, this_try).await,
             // Not the recording's fault (no time left, a spool that could not be reopened): another try.
@@ -257,6 +259,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         &self,
         recording: std::fs::File,
         id: &str,
+        hints: &Hints,
         poisoned: bool,
         budget: TimeBudget,
     ) -> (Result<AudioMetadata, Failure>, Option<Transcription>) {
@@ -264,6 +267,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let transcriber = self.transcriber.clone();
         let limits = self.config.limits;
         let rtf = self.rtf();
+        let hints = hints.clone();
         let span = if transcriber.is_some() {
             tracing::info_span!("transcribe", %id, audio_s = tracing::field::Empty, rtf = tracing::field::Empty)
         } else {
@@ -276,7 +280,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             // A call's two channels are heard one after the other.
             let fits =
                 |m: &AudioMetadata| budget.check(m.duration_s * rtf * f64::from(m.channels.min(2)), m.duration_s);
-            listen(&recording, transcriber.as_deref(), &limits, &fits)
+            listen(&recording, transcriber.as_deref(), &hints, &limits, &fits)
         })
         .instrument(span.clone())
         .await;
@@ -297,7 +301,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             self.record_transcript(t, transcribe_ms);
         }
         let failed_stage = |code: ErrorCode| match code {
-            ErrorCode::TranscriptionFailed => Stage::Transcribe,
+            ErrorCode::TranscriptionFailed | ErrorCode::UnsupportedLanguage => Stage::Transcribe,
             _ => Stage::Decode,
         };
         let heard = heard.map_err(|(code, message)| Failure { stage: failed_stage(code), code, message });

@@ -3,7 +3,6 @@
 //! events and warehouse rows that survive a restart.
 
 use std::path::Path;
-use std::process::Command;
 
 use redscribe_testkit::tone_wav as wav;
 

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::mel::{HOP, N_FFT, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
-use crate::quality::{compression_ratio, repeated_ngram_ratio};
+use crate::quality::{compression_ratio, cut_loops, has_loop, repeated_ngram_ratio};
 use crate::vad::{VadOptions, VoiceActivity};
 use crate::WhisperError;
 
@@ -90,17 +90,22 @@ pub struct Transcript {
     pub fallbacks: usize,
     /// Windows judged silent.
     pub silent_windows: usize,
+    /// Loops cut out of the text (each kept once): a decoder stuck repeating itself, in any language.
+    pub loops_cut: usize,
     pub decode_seconds: f64,
 }
 
 impl Transcript {
     /// What a user should know about the transcript's quality: `no_speech` (nothing said: silence or noise),
-    /// `repetition` (a loop survived the fallbacks), `low_confidence`, or `ok`.
-    /// The thresholds are the ones the decoding used to retry a window.
+    /// `repetition` (a loop survived the fallbacks: it was cut, or the text still repeats itself), `low_confidence`,
+    /// or `ok`. The thresholds are the ones the decoding used to retry a window.
     pub fn quality_flag(&self, options: &DecodeOptions) -> &'static str {
-        if self.text.is_empty() {
+        if self.text.is_empty() && self.loops_cut == 0 {
             "no_speech"
-        } else if self.compression_ratio > options.compression_ratio_threshold || self.repeated_ngram_ratio > 0.5 {
+        } else if self.loops_cut > 0
+            || self.compression_ratio > options.compression_ratio_threshold
+            || self.repeated_ngram_ratio > 0.5
+        {
             "repetition"
         } else if self.avg_logprob.is_some_and(|l| l < options.log_prob_threshold) {
             "low_confidence"
@@ -108,6 +113,65 @@ impl Transcript {
             "ok"
         }
     }
+}
+
+/// What the decoded windows add up to, besides their segments.
+#[derive(Default)]
+struct Tally {
+    logprob_sum: f64,
+    logprob_tokens: usize,
+    no_speech_max: Option<f64>,
+    fallbacks: usize,
+    silent_windows: usize,
+}
+
+impl Tally {
+    /// Counts a decoded window: `false` when it was judged silent (and gives no text).
+    fn window(&mut self, attempt: &Attempt, options: &DecodeOptions) -> bool {
+        self.no_speech_max = Some(self.no_speech_max.unwrap_or(0.0).max(attempt.no_speech_prob as f64));
+        if attempt.is_silent(options) {
+            self.silent_windows += 1;
+            return false;
+        }
+        if attempt.temperature > 0.0 {
+            self.fallbacks += 1;
+        }
+        self.logprob_sum += attempt.avg_logprob * (attempt.tokens.len() + 1) as f64;
+        self.logprob_tokens += attempt.tokens.len() + 1;
+        true
+    }
+
+    /// The transcript of these segments: loops cut out of them (across segments too), the text joined.
+    fn finish(self, mut segments: Vec<Segment>, heard: Heard, started: Instant) -> Transcript {
+        let (kept, loops_cut) = cut_loops(&segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>());
+        for (segment, text) in segments.iter_mut().zip(kept) {
+            segment.text = text;
+        }
+        segments.retain(|s| !s.text.is_empty());
+        let text = segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+        Transcript {
+            compression_ratio: compression_ratio(&text),
+            repeated_ngram_ratio: repeated_ngram_ratio(&text, 3),
+            text,
+            language: heard.language.unwrap_or_else(|| "en".into()),
+            language_probability: heard.language_probability,
+            duration_s: heard.duration_s,
+            segments,
+            avg_logprob: (self.logprob_tokens > 0).then(|| self.logprob_sum / self.logprob_tokens as f64),
+            no_speech_prob: self.no_speech_max,
+            fallbacks: self.fallbacks,
+            silent_windows: self.silent_windows,
+            loops_cut,
+            decode_seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// The language a recording was heard in, and how long it was.
+struct Heard {
+    language: Option<String>,
+    language_probability: Option<f64>,
+    duration_s: f64,
 }
 
 struct Attempt {
@@ -224,8 +288,7 @@ impl Engine {
         let mut seek = 0usize;
         let mut prompt_ids: Vec<usize> = Vec::new();
         let mut segments = Vec::new();
-        let (mut logprob_sum, mut logprob_tokens, mut no_speech_max) = (0.0f64, 0usize, None::<f64>);
-        let (mut fallbacks, mut silent_windows) = (0usize, 0usize);
+        let mut tally = Tally::default();
         let mut language = self.language_hint(options)?;
         let mut language_probability = None;
         loop {
@@ -245,7 +308,7 @@ impl Engine {
             // would invent a word for it ("you", "thank you") with a fair log-probability.
             let window = stream.slice(seek * HOP, (seek + window_frames) * HOP);
             if !VoiceActivity::measure(window, &options.vad).is_voice(&options.vad) {
-                silent_windows += 1;
+                tally.silent_windows += 1;
                 seek += window_frames;
                 continue;
             }
@@ -283,17 +346,10 @@ impl Engine {
                 temperature = attempt.temperature,
                 "window decoded"
             );
-            no_speech_max = Some(no_speech_max.unwrap_or(0.0).max(attempt.no_speech_prob as f64));
-            if attempt.is_silent(options) {
-                silent_windows += 1;
+            if !tally.window(&attempt, options) {
                 seek += window_frames;
                 continue;
             }
-            if attempt.temperature > 0.0 {
-                fallbacks += 1;
-            }
-            logprob_sum += attempt.avg_logprob * (attempt.tokens.len() + 1) as f64;
-            logprob_tokens += attempt.tokens.len() + 1;
 
             let (mut window_segments, advance) = self.split(&attempt, time_offset, window_frames);
             for s in &mut window_segments {
@@ -310,21 +366,7 @@ impl Engine {
             }
         }
         let duration_s = stream.total().unwrap_or(0) as f64 / SAMPLE_RATE as f64;
-        let text = segments.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ");
-        Ok(Transcript {
-            compression_ratio: compression_ratio(&text),
-            repeated_ngram_ratio: repeated_ngram_ratio(&text, 3),
-            text,
-            language: language.unwrap_or_else(|| "en".into()),
-            language_probability,
-            duration_s,
-            segments,
-            avg_logprob: (logprob_tokens > 0).then(|| logprob_sum / logprob_tokens as f64),
-            no_speech_prob: no_speech_max,
-            fallbacks,
-            silent_windows,
-            decode_seconds: started.elapsed().as_secs_f64(),
-        })
+        Ok(tally.finish(segments, Heard { language, language_probability, duration_s }, started))
     }
 
     fn decode_with_fallback(
@@ -353,7 +395,10 @@ impl Engine {
             let score = result.scores.first().copied().unwrap_or(0.0) as f64;
             // CTranslate2's score is the sum of log-probabilities over the length (length penalty 1).
             let avg_logprob = score * tokens.len() as f64 / (tokens.len() + 1) as f64;
-            let ratio = compression_ratio(&self.text(&tokens));
+            let text = self.text(&tokens);
+            let ratio = compression_ratio(&text);
+            // A loop the compression ratio misses (a short window, a script zlib packs less well) is one too.
+            let looping = ratio > options.compression_ratio_threshold || has_loop(&text);
             let attempt = Attempt {
                 tokens,
                 avg_logprob,
@@ -361,7 +406,6 @@ impl Engine {
                 compression_ratio: ratio,
                 temperature,
             };
-            let looping = attempt.compression_ratio > options.compression_ratio_threshold;
             let guessing = attempt.avg_logprob < options.log_prob_threshold;
             if attempt.is_silent(options) || (!looping && !guessing) {
                 return Ok(attempt);

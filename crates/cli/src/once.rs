@@ -53,11 +53,27 @@ pub struct ModelArgs {
     /// Beam size of the decoder (1: greedy, fastest).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub beam_size: u16,
+    /// `sequential`: 30 s windows one after the other, the text so far as the prompt; `batched`: stretches of
+    /// speech split at pauses, decoded `--batch-size` at a time
+    #[arg(long, value_name = "HOW", env = "REDSCRIBE_DECODE", default_value = "sequential",
+          value_parser = ["sequential", "batched"])]
+    pub decode: String,
+    /// Stretches of speech per batch, with `--decode batched`
+    #[arg(long, value_name = "N", env = "REDSCRIBE_BATCH_SIZE", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub batch_size: u16,
 }
 
 impl Default for ModelArgs {
     fn default() -> ModelArgs {
-        ModelArgs { model: redscribe_whisper::DEFAULT_MODEL.into(), model_dir: None, language: None, beam_size: 5 }
+        ModelArgs {
+            model: redscribe_whisper::DEFAULT_MODEL.into(),
+            model_dir: None,
+            language: None,
+            beam_size: 5,
+            decode: "sequential".into(),
+            batch_size: 8,
+        }
     }
 }
 
@@ -79,6 +95,8 @@ impl ModelArgs {
         let options = DecodeOptions {
             beam_size: usize::from(self.beam_size.max(1)),
             language: self.language.clone(),
+            decoding: self.decode.parse().map_err(anyhow::Error::msg)?,
+            batch_size: usize::from(self.batch_size),
             ..DecodeOptions::default()
         };
         Ok((engine, options))

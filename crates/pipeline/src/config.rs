@@ -52,6 +52,10 @@ pub struct FunctionConfig {
     pub model: Option<String>,
     /// `REDSCRIBE_LANGUAGE`: the language spoken (`es`), so a multilingual model skips detection.
     pub language: Option<String>,
+    /// `REDSCRIBE_DECODE`: `sequential` or `batched` (checked where the engine is, at the function's start).
+    pub decode: Option<String>,
+    /// `REDSCRIBE_BATCH_SIZE`: stretches of speech per batch when batched (default 8).
+    pub batch_size: usize,
     /// `REDSCRIBE_MODEL_DIR`: a model folder instead (default: the named model's folder in the layer);
     /// `REDSCRIBE_BEAM_SIZE` (default 5).
     pub model_dir: Option<PathBuf>,
@@ -210,6 +214,8 @@ impl FunctionConfig {
             transcribe: flag("REDSCRIBE_TRANSCRIBE", true)?,
             model: text("REDSCRIBE_MODEL"),
             language: text("REDSCRIBE_LANGUAGE"),
+            decode: text("REDSCRIBE_DECODE"),
+            batch_size: number("REDSCRIBE_BATCH_SIZE", 8, 1, 64)?,
             model_dir: text("REDSCRIBE_MODEL_DIR").map(PathBuf::from),
             beam_size: number("REDSCRIBE_BEAM_SIZE", 5, 1, 16)?,
             limits: crate::transcribe::RecordingLimits {

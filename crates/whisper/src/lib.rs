@@ -7,6 +7,8 @@
 //!
 //! The engine is CPU work: callers run it off their async threads.
 
+mod batch;
+mod decode;
 pub mod eval;
 pub mod mel;
 pub mod model;
@@ -15,7 +17,7 @@ pub mod transcribe;
 pub mod vad;
 
 pub use model::{Engine, EngineConfig, DEFAULT_MODEL, MODEL_NAMES};
-pub use transcribe::{DecodeOptions, Segment, Transcript};
+pub use transcribe::{DecodeOptions, Decoding, Segment, Transcript};
 
 /// What can go wrong.
 #[derive(Debug, thiserror::Error)]

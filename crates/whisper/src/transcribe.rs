@@ -8,12 +8,13 @@
 
 use std::time::Instant;
 
-use ct2rs::sys::{Device, StorageView, WhisperOptions};
+use ct2rs::sys::{Device, StorageView};
 use serde::Serialize;
 
+use crate::decode::{unreachable_subset, Attempt};
 use crate::mel::{HOP, N_FFT, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
-use crate::quality::{compression_ratio, cut_loops, has_loop, repeated_ngram_ratio};
+use crate::quality::{compression_ratio, cut_loops, repeated_ngram_ratio};
 use crate::vad::{VadOptions, VoiceActivity};
 use crate::WhisperError;
 
@@ -22,9 +23,37 @@ const TIME_PRECISION: f64 = 0.02;
 /// Seconds per mel frame.
 const FRAME_SECONDS: f64 = HOP as f64 / SAMPLE_RATE as f64;
 
+/// How a recording's windows are decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Decoding {
+    /// One 30 s window after the other, each starting where the last complete segment of the one before ended,
+    /// the text so far as its prompt: the reference implementations' long-form decoding.
+    #[default]
+    Sequential,
+    /// Stretches of speech split at pauses (each at most 30 s) decoded independently, `batch_size` of them per
+    /// `generate` call, as faster-whisper's batched pipeline does: no prompt from the previous text.
+    Batched,
+}
+
+impl std::str::FromStr for Decoding {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Decoding, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "sequential" => Ok(Decoding::Sequential),
+            "batched" => Ok(Decoding::Batched),
+            other => Err(format!("decoding {other:?}: sequential or batched")),
+        }
+    }
+}
+
 /// Decoding choices (the reference implementations' defaults).
 #[derive(Debug, Clone, Serialize)]
 pub struct DecodeOptions {
+    pub decoding: Decoding,
+    /// Stretches per `generate` call when batched: memory grows with it (each holds 30 s of samples, its
+    /// spectrogram and its encoder output, a few MB).
+    pub batch_size: usize,
     pub beam_size: usize,
     /// Tried in order until a window's output passes the checks below.
     pub temperatures: Vec<f32>,
@@ -44,6 +73,8 @@ pub struct DecodeOptions {
 impl Default for DecodeOptions {
     fn default() -> DecodeOptions {
         DecodeOptions {
+            decoding: Decoding::default(),
+            batch_size: 8,
             beam_size: 5,
             temperatures: vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
             compression_ratio_threshold: 2.4,
@@ -117,17 +148,17 @@ impl Transcript {
 
 /// What the decoded windows add up to, besides their segments.
 #[derive(Default)]
-struct Tally {
+pub(crate) struct Tally {
     logprob_sum: f64,
     logprob_tokens: usize,
     no_speech_max: Option<f64>,
     fallbacks: usize,
-    silent_windows: usize,
+    pub silent_windows: usize,
 }
 
 impl Tally {
     /// Counts a decoded window: `false` when it was judged silent (and gives no text).
-    fn window(&mut self, attempt: &Attempt, options: &DecodeOptions) -> bool {
+    pub(crate) fn window(&mut self, attempt: &Attempt, options: &DecodeOptions) -> bool {
         self.no_speech_max = Some(self.no_speech_max.unwrap_or(0.0).max(attempt.no_speech_prob as f64));
         if attempt.is_silent(options) {
             self.silent_windows += 1;
@@ -142,7 +173,7 @@ impl Tally {
     }
 
     /// The transcript of these segments: loops cut out of them (across segments too), the text joined.
-    fn finish(self, mut segments: Vec<Segment>, heard: Heard, started: Instant) -> Transcript {
+    pub(crate) fn finish(self, mut segments: Vec<Segment>, heard: Heard, started: Instant) -> Transcript {
         let (kept, loops_cut) = cut_loops(&segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>());
         for (segment, text) in segments.iter_mut().zip(kept) {
             segment.text = text;
@@ -168,29 +199,14 @@ impl Tally {
 }
 
 /// The language a recording was heard in, and how long it was.
-struct Heard {
-    language: Option<String>,
-    language_probability: Option<f64>,
-    duration_s: f64,
-}
-
-struct Attempt {
-    tokens: Vec<usize>,
-    avg_logprob: f64,
-    no_speech_prob: f32,
-    compression_ratio: f64,
-    temperature: f32,
-}
-
-impl Attempt {
-    /// The reference rule: the model thinks nobody speaks, and what it wrote it does not believe either.
-    fn is_silent(&self, options: &DecodeOptions) -> bool {
-        self.no_speech_prob > options.no_speech_threshold && self.avg_logprob < options.log_prob_threshold
-    }
+pub(crate) struct Heard {
+    pub language: Option<String>,
+    pub language_probability: Option<f64>,
+    pub duration_s: f64,
 }
 
 /// The recording as it streams in: the samples from `base` on, and whether the source has ended.
-struct Stream<'a> {
+pub(crate) struct Stream<'a> {
     chunks: &'a mut dyn Iterator<Item = Vec<f32>>,
     buf: Vec<f32>,
     base: usize,
@@ -198,8 +214,12 @@ struct Stream<'a> {
 }
 
 impl Stream<'_> {
+    pub(crate) fn new(chunks: &mut dyn Iterator<Item = Vec<f32>>) -> Stream<'_> {
+        Stream { chunks, buf: Vec::new(), base: 0, ended: false }
+    }
+
     /// Reads until sample `end` is held (or the source ends).
-    fn fill_to(&mut self, end: usize) {
+    pub(crate) fn fill_to(&mut self, end: usize) {
         while !self.ended && self.base + self.buf.len() < end {
             match self.chunks.next() {
                 Some(chunk) => self.buf.extend_from_slice(&chunk),
@@ -209,24 +229,24 @@ impl Stream<'_> {
     }
 
     /// Samples in the recording, once the source has ended.
-    fn total(&self) -> Option<usize> {
+    pub(crate) fn total(&self) -> Option<usize> {
         self.ended.then_some(self.base + self.buf.len())
     }
 
     /// Forgets samples before `start`.
-    fn drop_before(&mut self, start: usize) {
+    pub(crate) fn drop_before(&mut self, start: usize) {
         let k = start.saturating_sub(self.base).min(self.buf.len());
         self.buf.drain(..k);
         self.base += k;
     }
 
     /// Sample `i`, reflected at the start, zero past the end (the silence Whisper pads with).
-    fn sample(&self, i: isize) -> f32 {
+    pub(crate) fn sample(&self, i: isize) -> f32 {
         let i = i.unsigned_abs();
         i.checked_sub(self.base).and_then(|j| self.buf.get(j)).copied().unwrap_or(0.0)
     }
 
-    fn slice(&self, from: usize, to: usize) -> &[f32] {
+    pub(crate) fn slice(&self, from: usize, to: usize) -> &[f32] {
         let from = from.saturating_sub(self.base).min(self.buf.len());
         let to = to.saturating_sub(self.base).clamp(from, self.buf.len());
         &self.buf[from..to]
@@ -246,7 +266,7 @@ impl Engine {
     /// The language to transcribe in before any detection: the hint, checked against the model's languages (an
     /// English-only model speaks `en` alone); without one English for an English-only model, else `None` (detect
     /// it).
-    fn language_hint(&self, options: &DecodeOptions) -> Result<Option<String>, WhisperError> {
+    pub(crate) fn language_hint(&self, options: &DecodeOptions) -> Result<Option<String>, WhisperError> {
         let Some(hint) = options.language.as_deref().map(str::trim).filter(|l| !l.is_empty()) else {
             return Ok((!self.multilingual).then(|| "en".into()));
         };
@@ -257,15 +277,25 @@ impl Engine {
         Ok(Some(hint))
     }
 
-    /// The most likely language of a window and its probability (CTranslate2's detection over the encoder).
-    fn detect_language(&self, features: &StorageView) -> Result<(String, f64), WhisperError> {
-        let results = self.model.detect_language(features).map_err(|e| WhisperError::Decode(e.to_string()))?;
-        let best = results
-            .first()
-            .and_then(|r| r.first())
+    /// The most likely language of the windows and its mean probability over them (CTranslate2's detection, given
+    /// the encoder's output so that it is not encoded twice): the language the windows together are surest of.
+    pub(crate) fn detect_language(&self, encoded: &StorageView) -> Result<(String, f64), WhisperError> {
+        let results = self.model.detect_language(encoded).map_err(|e| WhisperError::Decode(e.to_string()))?;
+        let mut sums: Vec<(String, f64)> = Vec::new();
+        for window in &results {
+            for r in window {
+                match sums.iter_mut().find(|(l, _)| *l == r.language) {
+                    Some((_, sum)) => *sum += f64::from(r.probability),
+                    None => sums.push((r.language.clone(), f64::from(r.probability))),
+                }
+            }
+        }
+        let (best, sum) = sums
+            .into_iter()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
             .ok_or_else(|| WhisperError::Decode("language detection returned nothing".into()))?;
-        let code = best.language.trim_start_matches("<|").trim_end_matches("|>").to_string();
-        Ok((code, f64::from(best.probability)))
+        let code = best.trim_start_matches("<|").trim_end_matches("|>").to_string();
+        Ok((code, sum / results.len() as f64))
     }
 
     /// Transcribes 16 kHz mono samples.
@@ -275,14 +305,18 @@ impl Engine {
     }
 
     /// Transcribes 16 kHz mono samples that arrive in chunks of any size, holding about one 30 s window of them
-    /// (and its spectrogram) at a time: memory does not grow with the recording's length.
+    /// (and its spectrogram) at a time — `batch_size` of them when batched: memory does not grow with the
+    /// recording's length.
     pub fn transcribe_stream(
         &self,
         chunks: &mut dyn Iterator<Item = Vec<f32>>,
         options: &DecodeOptions,
     ) -> Result<Transcript, WhisperError> {
+        if options.decoding == Decoding::Batched {
+            return self.transcribe_batched(chunks, options);
+        }
         let started = Instant::now();
-        let mut stream = Stream { chunks, buf: Vec::new(), base: 0, ended: false };
+        let mut stream = Stream::new(chunks);
         let mut loudest = f32::MIN;
         let v = &self.vocabulary;
         let mut seek = 0usize;
@@ -315,14 +349,14 @@ impl Engine {
             let mut features = self.front_end.window(&|i| stream.sample(i), seek, &mut loudest);
             let view = StorageView::new(&[1, N_MELS, WINDOW_FRAMES], &mut features, Device::CPU)
                 .map_err(|e| WhisperError::Decode(e.to_string()))?;
+            let encoded = self.model.encode(&view, false).map_err(|e| WhisperError::Decode(e.to_string()))?;
             // The language, once, from the first window with speech in it (not from leading silence).
             if self.multilingual && language.is_none() {
-                let (detected, probability) = self.detect_language(&view)?;
+                let (detected, probability) = self.detect_language(&encoded)?;
                 tracing::debug!(language = %detected, probability, time_offset, "language detected");
                 language = Some(detected);
                 language_probability = Some(probability);
             }
-            let encoded = self.model.encode(&view, false).map_err(|e| WhisperError::Decode(e.to_string()))?;
 
             let mut prompt: Vec<&str> = Vec::new();
             if options.condition_on_previous_text && !prompt_ids.is_empty() {
@@ -336,7 +370,7 @@ impl Engine {
                 prompt.extend([language_token.as_str(), "<|transcribe|>"]);
             }
 
-            let attempt = self.decode_with_fallback(&encoded, &prompt, options)?;
+            let attempt = self.decode_with_fallback(&encoded, &|_| unreachable_subset(), &[prompt], options)?.remove(0);
             tracing::debug!(
                 seek,
                 tokens = attempt.tokens.len(),
@@ -351,7 +385,7 @@ impl Engine {
                 continue;
             }
 
-            let (mut window_segments, advance) = self.split(&attempt, time_offset, window_frames);
+            let (mut window_segments, advance) = self.split(&attempt, time_offset, window_frames, false);
             for s in &mut window_segments {
                 s.end = s.end.min(duration_s);
             }
@@ -369,57 +403,17 @@ impl Engine {
         Ok(tally.finish(segments, Heard { language, language_probability, duration_s }, started))
     }
 
-    fn decode_with_fallback(
-        &self,
-        encoded: &StorageView<'_>,
-        prompt: &[&str],
-        options: &DecodeOptions,
-    ) -> Result<Attempt, WhisperError> {
-        let mut best: Option<Attempt> = None;
-        for &temperature in &options.temperatures {
-            let greedy = temperature == 0.0;
-            let ct2_options = WhisperOptions {
-                beam_size: if greedy { options.beam_size } else { 1 },
-                sampling_topk: if greedy { 1 } else { 0 },
-                sampling_temperature: if greedy { 1.0 } else { temperature },
-                return_scores: true,
-                return_no_speech_prob: true,
-                ..WhisperOptions::default()
-            };
-            let results = self
-                .model
-                .generate(encoded, &[prompt.to_vec()], &ct2_options)
-                .map_err(|e| WhisperError::Decode(e.to_string()))?;
-            let result = results.into_iter().next().ok_or_else(|| WhisperError::Decode("no result".into()))?;
-            let tokens = result.sequences_ids.into_iter().next().unwrap_or_default();
-            let score = result.scores.first().copied().unwrap_or(0.0) as f64;
-            // CTranslate2's score is the sum of log-probabilities over the length (length penalty 1).
-            let avg_logprob = score * tokens.len() as f64 / (tokens.len() + 1) as f64;
-            let text = self.text(&tokens);
-            let ratio = compression_ratio(&text);
-            // A loop the compression ratio misses (a short window, a script zlib packs less well) is one too.
-            let looping = ratio > options.compression_ratio_threshold || has_loop(&text);
-            let attempt = Attempt {
-                tokens,
-                avg_logprob,
-                no_speech_prob: result.no_speech_prob,
-                compression_ratio: ratio,
-                temperature,
-            };
-            let guessing = attempt.avg_logprob < options.log_prob_threshold;
-            if attempt.is_silent(options) || (!looping && !guessing) {
-                return Ok(attempt);
-            }
-            if best.as_ref().is_none_or(|b| attempt.avg_logprob > b.avg_logprob) {
-                best = Some(attempt);
-            }
-        }
-        best.ok_or_else(|| WhisperError::Decode("no temperatures to decode with".into()))
-    }
-
     /// The window's segments, and how many frames to advance: to the end of the last complete segment, or the
-    /// whole window when it ended on a timestamp pair (or had no timestamps).
-    fn split(&self, attempt: &Attempt, time_offset: f64, window_frames: usize) -> (Vec<Segment>, usize) {
+    /// whole window when it ended on a timestamp pair (or had no timestamps). With `keep_tail` (a window decoded
+    /// on its own, not followed by one starting where it stopped), text after the last complete segment is a
+    /// segment to the window's end.
+    pub(crate) fn split(
+        &self,
+        attempt: &Attempt,
+        time_offset: f64,
+        window_frames: usize,
+        keep_tail: bool,
+    ) -> (Vec<Segment>, usize) {
         let ts = self.vocabulary.timestamp_begin;
         let tokens = &attempt.tokens;
         let is_ts = |t: usize| t >= ts;
@@ -457,7 +451,12 @@ impl Engine {
             }
             last = cut;
         }
-        let advance = if single_ending {
+        let window_end = time_offset + window_frames as f64 * FRAME_SECONDS;
+        if keep_tail && !single_ending && last < tokens.len() {
+            let start = segments.last().map_or(time_offset, |s| s.end);
+            segments.push(segment(&tokens[last..], start, window_end));
+        }
+        let advance = if single_ending || keep_tail {
             window_frames
         } else {
             // Timestamps are 20 ms = 2 frames.

@@ -81,6 +81,82 @@ impl VoiceActivity {
     }
 }
 
+/// Steps of 10 ms a pause lasts at least to be a good place to cut (300 ms: longer than the gap between words).
+const PAUSE_STEPS: usize = 30;
+/// Steps of audio kept before the first loud step of a stretch, and after its last: onsets and releases are quiet.
+const MARGIN_STEPS: usize = 10;
+/// How far (dB) above the quietest tenth of a stretch a step must be to count as sound rather than background.
+const ABOVE_BACKGROUND_DB: f32 = 8.0;
+
+/// Where stretches of speech are, for decoding them one independent batch item each: quiet steps (10 ms) are the
+/// ones below both the silence floor and a little above the background (the quietest tenth of the audio looked
+/// at), so a steady noise counts as quiet as silence does.
+struct Quiet {
+    quiet: Vec<bool>,
+}
+
+impl Quiet {
+    fn of(samples: &[f32], options: &VadOptions) -> Quiet {
+        let db: Vec<f32> = samples
+            .chunks(STEP)
+            .map(|c| 10.0 * (c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32).max(1e-12).log10())
+            .collect();
+        let mut sorted = db.clone();
+        sorted.sort_by(f32::total_cmp);
+        let background = sorted.get(sorted.len() / 10).copied().unwrap_or(f32::MIN);
+        let floor_db = 20.0 * options.energy_floor.max(1e-6).log10();
+        let threshold = floor_db.max(background + ABOVE_BACKGROUND_DB);
+        Quiet { quiet: db.iter().map(|&d| d < threshold).collect() }
+    }
+
+    /// Runs of quiet steps as (first step, steps).
+    fn runs(&self) -> Vec<(usize, usize)> {
+        let mut runs = Vec::new();
+        let mut i = 0;
+        while i < self.quiet.len() {
+            let n = self.quiet[i..].iter().take_while(|&&q| q).count();
+            if n > 0 {
+                runs.push((i, n));
+            }
+            i += n.max(1);
+        }
+        runs
+    }
+}
+
+/// Where the first sound in `samples` begins (a little before it), or `None` for audio that is all quiet.
+pub fn speech_start(samples: &[f32], options: &VadOptions) -> Option<usize> {
+    let quiet = Quiet::of(samples, options);
+    let first = quiet.quiet.iter().position(|&q| !q)?;
+    Some(first.saturating_sub(MARGIN_STEPS) * STEP)
+}
+
+/// Where the stretch that begins at the start of `samples` should end, at most `max_len` samples on: all of it
+/// when the recording ends within that (less its quiet tail), else in the last pause of 300 ms or more, else in the
+/// longest pause of the second half, else at the quietest step of the last third. Never before a second in.
+pub fn stretch_end(samples: &[f32], ended: bool, max_len: usize, options: &VadOptions) -> usize {
+    if ended && samples.len() <= max_len {
+        let quiet = Quiet::of(samples, options);
+        let last = quiet.quiet.iter().rposition(|&q| !q).map_or(0, |i| i + 1);
+        return ((last + MARGIN_STEPS) * STEP).min(samples.len());
+    }
+    let within = &samples[..max_len.min(samples.len())];
+    let quiet = Quiet::of(within, options);
+    let steps = quiet.quiet.len();
+    let earliest = (SAMPLE_RATE / STEP).min(steps);
+    let runs: Vec<(usize, usize)> = quiet.runs().into_iter().filter(|&(start, _)| start >= earliest).collect();
+    let cut = if let Some(&(start, n)) = runs.iter().rev().find(|&&(_, n)| n >= PAUSE_STEPS) {
+        start + n / 2
+    } else if let Some(&(start, n)) = runs.iter().filter(|&&(start, _)| start >= steps / 2).max_by_key(|&&(_, n)| n) {
+        start + n / 2
+    } else {
+        // No pause at all: the quietest moment of the last third (a breath, a stop consonant).
+        let energy = |i: usize| within[i * STEP..((i + 1) * STEP).min(within.len())].iter().map(|x| x * x).sum::<f32>();
+        (steps * 2 / 3..steps).min_by(|&a, &b| energy(a).total_cmp(&energy(b))).unwrap_or(steps)
+    };
+    (cut.max(earliest) * STEP).min(within.len())
+}
+
 /// Mean over `width` values centred on each one, the ends repeated outward.
 fn centred_mean(values: &[f32], width: usize) -> Vec<f32> {
     let half = width / 2;
@@ -128,6 +204,43 @@ mod tests {
         assert!(active.is_voice(&o), "{active:?}");
         // The same buzz, steady, is not.
         assert!(!VoiceActivity::measure(&tone(2.0, 200.0, 0.3), &o).is_voice(&o));
+    }
+
+    /// `seconds` of 4-a-second syllables.
+    fn talk(seconds: f32) -> Vec<f32> {
+        let mut out = Vec::new();
+        while (out.len() as f32) < seconds * SAMPLE_RATE as f32 {
+            out.extend(tone(0.15, 200.0, 0.3));
+            out.extend(vec![0.0; SAMPLE_RATE / 10]);
+        }
+        out.truncate((seconds * SAMPLE_RATE as f32) as usize);
+        out
+    }
+
+    #[test]
+    fn stretches_are_cut_in_pauses_and_never_run_past_the_limit() {
+        let o = VadOptions::default();
+        let second = SAMPLE_RATE;
+        // 2 s of silence, 12 s of talk, a 1 s pause, 25 s of talk.
+        let mut audio = vec![0.0; 2 * second];
+        audio.extend(talk(12.0));
+        audio.extend(vec![0.0; second]);
+        audio.extend(talk(25.0));
+        let start = speech_start(&audio, &o).unwrap();
+        assert!((start as f32 / second as f32 - 1.9).abs() < 0.02, "{start}");
+        // At most 30 s on from the start: the 1 s pause (12–13 s after the talk began) is the last long one.
+        let end = stretch_end(&audio[start..], false, 30 * second, &o);
+        let end_s = (start + end) as f32 / second as f32;
+        assert!((14.0..15.0).contains(&end_s), "{end_s}");
+        // The rest, to the end of the recording: all of it but a quiet tail.
+        let rest = &audio[start + end..];
+        assert!(stretch_end(rest, true, 30 * second, &o) <= rest.len());
+        // Talk without a pause of 300 ms: cut within the limit anyway, in a gap between syllables.
+        let long = talk(60.0);
+        let cut = stretch_end(&long, false, 30 * second, &o);
+        assert!(cut > 20 * second && cut <= 30 * second, "{cut}");
+        assert_eq!(long[cut.saturating_sub(10)..cut + 10].iter().copied().fold(0.0f32, f32::max), 0.0, "{cut}");
+        assert_eq!(speech_start(&vec![0.0; 10 * second], &o), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 
 use redscribe_whisper::model::named_model_dir;
-use redscribe_whisper::{DecodeOptions, Engine, EngineConfig};
+use redscribe_whisper::{DecodeOptions, Decoding, Engine, EngineConfig};
 
 /// 16 kHz mono samples of `text` spoken by espeak-ng's `voice`, after `silence_s` of silence.
 fn speak(dir: &Path, voice: &str, text: &str, silence_s: f32) -> Vec<f32> {
@@ -26,16 +26,23 @@ fn the_language_is_detected_on_speech_and_transcribed_in() {
     let engine = base();
     let dir = tempfile::tempdir().unwrap();
     let options = DecodeOptions { beam_size: 1, ..DecodeOptions::default() };
-    // Three seconds of silence first: detection must wait for the speech.
-    for (voice, text, word) in [
-        ("es", "Buenos días, quisiera hablar sobre la factura del mes pasado.", "factura"),
-        ("de", "Guten Morgen, ich möchte über die Rechnung vom letzten Monat sprechen.", "Morgen"),
-    ] {
-        let heard = engine.transcribe(&speak(dir.path(), voice, text, 3.0), &options).unwrap();
-        assert_eq!(heard.language, voice, "{heard:?}");
-        let p = heard.language_probability.expect("detected");
-        assert!(p > 0.5 && p <= 1.0, "{voice}: {p}");
-        assert!(heard.text.contains(word), "{voice}: {}", heard.text);
+    // Three seconds of silence first: detection must wait for the speech. Both ways of decoding.
+    for decoding in [Decoding::Sequential, Decoding::Batched] {
+        let options = DecodeOptions { decoding, ..options.clone() };
+        for (voice, text, word) in [
+            ("es", "Buenos días, quisiera hablar sobre la factura del mes pasado.", "factura"),
+            ("de", "Guten Morgen, ich möchte über die Rechnung vom letzten Monat sprechen.", "Morgen"),
+        ] {
+            let heard = engine.transcribe(&speak(dir.path(), voice, text, 3.0), &options).unwrap();
+            assert_eq!(heard.language, voice, "{decoding:?}: {heard:?}");
+            let p = heard.language_probability.expect("detected");
+            assert!(p > 0.5 && p <= 1.0, "{voice}: {p}");
+            assert!(heard.text.contains(word), "{decoding:?} {voice}: {}", heard.text);
+            // Batched decoding leaves the silence out: the speech's segment starts where it does.
+            if decoding == Decoding::Batched {
+                assert!(heard.segments.iter().all(|s| s.start >= 2.8), "{:?}", heard.segments);
+            }
+        }
     }
 
     // A hint: no detection, the hint's language.

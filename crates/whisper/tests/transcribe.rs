@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 
 use redscribe_whisper::eval::wer;
-use redscribe_whisper::{DecodeOptions, Engine, EngineConfig};
+use redscribe_whisper::{DecodeOptions, Decoding, Engine, EngineConfig};
 
 /// Eight varied sentences, shared with the transcription benchmark.
 const SENTENCES: &str = include_str!("../../../tests/fixtures/speech/sentences.txt");
@@ -35,31 +35,46 @@ fn a_recording_longer_than_one_window_comes_out_whole_and_in_order() {
     assert!(seconds > 30.0, "the test needs more than one window: {seconds} s");
 
     let engine = engine();
-    let t = engine.transcribe(&samples, &DecodeOptions::default()).unwrap();
-    let reference = sentences.join(" ");
-    let error = wer(&reference, &t.text);
-    assert!(error < 0.10, "WER {error:.3}: {}", t.text);
-    // Segments are in order, within the recording, and some start after the first window.
-    assert!(
-        t.segments.windows(2).all(|w| w[0].start <= w[1].start && w[0].end <= w[1].start + 0.5),
-        "{:?}",
-        t.segments
-    );
-    assert!(t.segments.iter().all(|s| s.end <= seconds + 0.01 && s.start < s.end), "{:?}", t.segments);
-    assert!(t.segments.iter().any(|s| s.start > 25.0), "{:?}", t.segments);
-    // The last sentence, which only the second window hears, is there once.
-    assert_eq!(t.text.to_lowercase().matches("review the contract").count(), 1, "{}", t.text);
-    assert_eq!(t.quality_flag(&DecodeOptions::default()), "ok");
-    assert!(t.avg_logprob.unwrap() > -0.8);
+    // Sequential windows, and stretches cut at pauses decoded as one batch (and by two: a batch boundary).
+    for options in [
+        DecodeOptions::default(),
+        DecodeOptions { decoding: Decoding::Batched, ..DecodeOptions::default() },
+        DecodeOptions { decoding: Decoding::Batched, batch_size: 1, ..DecodeOptions::default() },
+    ] {
+        let t = engine.transcribe(&samples, &options).unwrap();
+        let how = format!("{:?} by {}", options.decoding, options.batch_size);
+        let reference = sentences.join(" ");
+        let error = wer(&reference, &t.text);
+        assert!(error < 0.10, "{how}: WER {error:.3}: {}", t.text);
+        // Segments are in order, within the recording, and some start after the first window.
+        assert!(
+            t.segments.windows(2).all(|w| w[0].start <= w[1].start && w[0].end <= w[1].start + 0.5),
+            "{how}: {:?}",
+            t.segments
+        );
+        assert!(t.segments.iter().all(|s| s.end <= seconds + 0.01 && s.start < s.end), "{how}: {:?}", t.segments);
+        assert!(t.segments.iter().any(|s| s.start > 25.0), "{how}: {:?}", t.segments);
+        // Each sentence where it was said: the segment that holds its first words starts within a second of it.
+        let mut said_at = 0.0;
+        for (i, sentence) in sentences.iter().enumerate() {
+            let words: String = sentence.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+            let found = t.segments.iter().find(|s| s.text.contains(&words));
+            if let Some(found) = found {
+                assert!((found.start - said_at).abs() < 1.0, "{how}: sentence {i} said at {said_at:.2} s: {found:?}");
+            }
+            said_at += speak(dir.path(), &format!("s{i}"), sentence).len() as f64 / 16_000.0;
+        }
+        // The last sentence, which only the second window hears, is there once.
+        assert_eq!(t.text.to_lowercase().matches("review the contract").count(), 1, "{how}: {}", t.text);
+        assert_eq!(t.quality_flag(&options), "ok", "{how}");
+        assert!(t.avg_logprob.unwrap() > -0.8, "{how}");
+    }
 }
 
 #[test]
 fn silence_and_noise_say_nothing() {
     let engine = engine();
     let silence = vec![0.0f32; 16_000 * 3];
-    let t = engine.transcribe(&silence, &DecodeOptions::default()).unwrap();
-    assert_eq!(t.text, "");
-    assert_eq!(t.quality_flag(&DecodeOptions::default()), "no_speech");
     let mut state = 7u32;
     let noise: Vec<f32> = (0..16_000 * 5)
         .map(|_| {
@@ -67,8 +82,14 @@ fn silence_and_noise_say_nothing() {
             ((state >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 0.1
         })
         .collect();
-    let t = engine.transcribe(&noise, &DecodeOptions::default()).unwrap();
-    assert_eq!(t.text, "", "noise transcribed as {:?}", t.text);
+    for decoding in [Decoding::Sequential, Decoding::Batched] {
+        let options = DecodeOptions { decoding, ..DecodeOptions::default() };
+        let t = engine.transcribe(&silence, &options).unwrap();
+        assert_eq!(t.text, "", "{decoding:?}");
+        assert_eq!(t.quality_flag(&options), "no_speech");
+        let t = engine.transcribe(&noise, &options).unwrap();
+        assert_eq!(t.text, "", "{decoding:?}: noise transcribed as {:?}", t.text);
+    }
 }
 
 #[test]

@@ -58,9 +58,15 @@ async fn main() -> Result<(), Error> {
         }
         metrics.set_model(&engine.name);
         metrics.record(Metric::ModelLoadTime, engine.load_time.as_secs_f64() * 1000.0, None, None);
+        let decoding = match config.decode.as_deref() {
+            Some(how) => how.parse().map_err(|e: String| format!("REDSCRIBE_DECODE={how}: {e}"))?,
+            None => redscribe_whisper::Decoding::default(),
+        };
         let options = DecodeOptions {
             beam_size: config.beam_size,
             language: config.language.clone(),
+            decoding,
+            batch_size: config.batch_size,
             ..DecodeOptions::default()
         };
         stage = stage.with_transcriber(Arc::new(WhisperTranscriber { engine, options }));

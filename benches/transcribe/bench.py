@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
-"""Transcription benchmark: redscribe (Whisper on CTranslate2 through ct2rs, in process) against faster-whisper
-(CTranslate2's Python build, compute_type int8), same model folder, same recordings, same thread count, beam 1 and
-5, in one run. Reports real-time factor, model-load time, peak RSS and word error rate of each, and ratios.
-Not a test: nothing here asserts a time.
+"""Transcription benchmark: redscribe (Whisper on CTranslate2 through ct2rs, in process), decoding sequentially and
+batched, against faster-whisper's `transcribe` and its `BatchedInferencePipeline` (CTranslate2's Python build),
+all with compute_type int8, the same model folder, the same recordings, the same thread count and beam, in one run.
+Sets: English (eight sentences, and all of them in one file), a conversation (the eight four times over in one
+file, 2.6 minutes of speech), multilingual (espeak-ng voices in six languages, the
+language detected; multilingual models only) and a long recording. Reports real-time factor, CPU seconds, peak
+RSS, word error rate and language accuracy of each, and batched redscribe's RTF against faster-whisper's
+sequential one. Not a test: nothing here asserts a time.
 
     benches/transcribe/run.sh
 """
@@ -15,31 +19,55 @@ import sys
 import tempfile
 
 HERE = pathlib.Path(__file__).resolve().parent
+FIXTURES = HERE.parent.parent / "tests/fixtures/speech"
 sys.path.insert(0, str(HERE.parent / "pipeline"))
 from bench import LAUNCHER  # noqa: E402  (wall time, CPU seconds and peak RSS of one child process)
 
 # Eight varied sentences, shared with the transcription tests.
-SENTENCES = [l for l in (HERE.parent.parent / "tests/fixtures/speech/sentences.txt").read_text().splitlines() if l.strip()]
+SENTENCES = [l for l in (FIXTURES / "sentences.txt").read_text().splitlines() if l.strip()]
+# Two sentences in each of six languages: (ISO 639-1 code, which is also the espeak-ng voice, sentence).
+MULTILINGUAL = [tuple(l.split("\t", 1)) for l in (FIXTURES / "multilingual.tsv").read_text().splitlines() if l.strip()]
+
+ENGINES = ["redscribe sequential", "redscribe batched", "faster-whisper", "faster-whisper batched"]
 
 
-def make_recordings(folder):
-    """One WAV per sentence, and one of all of them (over 30 s: the long-form path). Returns (path, reference)."""
-    out = []
+def speak(folder, name, voice, texts, pause_s=0.6):
+    """One 16 kHz mono WAV of `texts` spoken by espeak-ng's `voice`, a pause after each."""
     parts = []
-    for i, text in enumerate(SENTENCES):
-        raw = folder / f"s{i}.espeak.wav"
-        wav = folder / f"s{i}.wav"
-        subprocess.run(["espeak-ng", "-w", str(raw), text], check=True)
-        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", str(wav)], check=True)
-        out.append((wav, text))
-        parts.append(str(wav))
-    long = folder / "all.wav"
-    subprocess.run(["sox", *parts, str(long)], check=True)
-    out.append((long, " ".join(SENTENCES)))
+    for i, text in enumerate(texts):
+        raw, part = folder / f"{name}-{i}.espeak.wav", folder / f"{name}-{i}.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
+        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", str(part), "pad", "0", str(pause_s)], check=True)
+        parts.append(str(part))
+    out = folder / f"{name}.wav"
+    subprocess.run(["sox", *parts, str(out)] if len(parts) > 1 else ["cp", parts[0], str(out)], check=True)
     return out
 
 
-def make_long(folder, minutes):
+def english_set(folder):
+    """One WAV per sentence and one of all of them (over 30 s: the long-form path). Returns [(path, text, lang)]."""
+    out = [(speak(folder, f"en{i}", "en", [s]), s, "en") for i, s in enumerate(SENTENCES)]
+    out.append((speak(folder, "en-all", "en", SENTENCES), " ".join(SENTENCES), "en"))
+    return out
+
+
+def conversation(folder, repeats):
+    """The eight sentences `repeats` times over in one file: minutes of speech with short pauses, the case batched
+    decoding is for. Returns [(path, text, lang)]."""
+    return [(speak(folder, "en-dense", "en", SENTENCES * repeats), " ".join(SENTENCES * repeats), "en")]
+
+
+def multilingual_set(folder):
+    """One WAV per language, its sentences one after the other. Returns [(path, text, lang)]."""
+    languages = sorted({lang for lang, _ in MULTILINGUAL})
+    out = []
+    for lang in languages:
+        texts = [t for l, t in MULTILINGUAL if l == lang]
+        out.append((speak(folder, f"ml-{lang}", lang, texts), " ".join(texts), lang))
+    return out
+
+
+def long_recording(folder, minutes):
     """`minutes` minutes of one sentence a minute and silence between, as FLAC. Returns (path, sentence)."""
     sentence = SENTENCES[0]
     raw, minute, out = folder / "long.espeak.wav", folder / "minute.wav", folder / f"{minutes}min.flac"
@@ -56,91 +84,132 @@ def heard(text, sentence):
     return " ".join(text.lower().replace(",", "").split()).count(probe)
 
 
-def run(cmd):
-    out = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], stdout=subprocess.PIPE, text=True, check=True)
-    result = json.loads(out.stdout)
-    if result["rc"] != 0:
-        raise SystemExit(f"{cmd[0]} failed:\n{result['output'][-4000:]}")
-    return result
+def command(args, engine, model_dir, beam, language):
+    """The command line that transcribes with `engine` (files follow)."""
+    if engine.startswith("redscribe"):
+        cmd = [args.redscribe, "transcribe", "--model-dir", str(model_dir), "--threads", str(args.threads),
+               "--beam-size", str(beam), "--decode", engine.split()[1], "--batch-size", str(args.batch_size)]
+        return cmd + (["--language", language] if language else [])
+    cmd = [sys.executable, str(HERE / "fw.py"), "--model-dir", str(model_dir), "--threads", str(args.threads),
+           "--beam-size", str(beam), "--batch-size", str(args.batch_size)]
+    return cmd + (["--batched"] if engine.endswith("batched") else []) + (["--language", language] if language else [])
 
 
-def wer_of(redscribe, refs_tsv, lines, folder, name):
-    """WER over the set, scored by `redscribe eval` (its normalisation) from the engine's JSON lines."""
-    hyps = folder / f"{name}.jsonl"
+def transcribe(args, engine, model_dir, beam, language, files):
+    """Runs one engine over `files`: (one dict per file: text, language, duration_s, total_s; the run's figures)."""
+    out = subprocess.run([sys.executable, "-c", LAUNCHER, *command(args, engine, model_dir, beam, language),
+                          *map(str, files)], stdout=subprocess.PIPE, text=True, check=True)
+    run = json.loads(out.stdout)
+    if run["rc"] != 0:
+        raise SystemExit(f"{engine} failed:\n{run['output'][-4000:]}")
+    lines = [json.loads(l) for l in run["output"].splitlines() if l.startswith("{")]
+    if engine.startswith("redscribe"):
+        lines = [{**l, "total_s": l["timing"]["total_s"]} for l in lines]
+    else:
+        lines = lines[1:]
+    return lines, run
+
+
+def wer_of(args, folder, name, recordings, lines):
+    """WER over a set, scored by `redscribe eval` (its normalisation) from the engine's lines."""
+    refs, hyps = folder / f"{name}.refs.tsv", folder / f"{name}.jsonl"
+    refs.write_text("".join(f"{path.name}\t{text}\n" for path, text, _ in recordings))
     hyps.write_text("".join(json.dumps({"file": l["file"], "text": l["text"]}) + "\n" for l in lines))
-    out = subprocess.run([redscribe, "eval", str(refs_tsv), "--hypotheses", str(hyps)],
+    out = subprocess.run([args.redscribe, "eval", str(refs), "--hypotheses", str(hyps)],
                          stdout=subprocess.PIPE, text=True, check=True)
     return json.loads(out.stdout.splitlines()[-1])["wer"]
+
+
+def measure(args, folder, model, model_dir, beam, set_name, recordings, language):
+    """Every engine over one set: {engine: figures}."""
+    figures = {}
+    for engine in ENGINES:
+        lines, run = transcribe(args, engine, model_dir, beam, language, [p for p, _, _ in recordings])
+        audio = sum(l["duration_s"] for l in lines)
+        name = f"{model}-{set_name}-{beam}-{engine.replace(' ', '-')}"
+        figures[engine] = {
+            "rtf": sum(l["total_s"] for l in lines) / audio,
+            "cpu_s": run["cpu_s"], "rss_mb": run["peak_rss_mb"], "wall_s": run["wall_s"],
+            "wer": wer_of(args, folder, name, recordings, lines),
+            "language_accuracy": sum(l["language"] == lang for l, (_, _, lang) in zip(lines, recordings)) / len(lines),
+            "languages": [l["language"] for l in lines],
+        }
+    return figures
+
+
+def measure_long(args, model_dir, path, sentence):
+    figures = {}
+    for engine in ENGINES:
+        lines, run = transcribe(args, engine, model_dir, 5, "en", [path])
+        figures[engine] = {"wall_s": run["wall_s"], "cpu_s": run["cpu_s"], "rss_mb": run["peak_rss_mb"],
+                           "rtf": lines[0]["total_s"] / lines[0]["duration_s"], "heard": heard(lines[0]["text"], sentence)}
+    return figures
+
+
+def is_multilingual(model):
+    """English-only Whisper models are named `<size>.en` (their config lists the language tokens all the same)."""
+    return not model.endswith(".en")
+
+
+def table(title, figures, rows):
+    print(f"\n{title}\n")
+    print("| | " + " | ".join(ENGINES) + " |")
+    print("| --- |" + " ---: |" * len(ENGINES))
+    for label, key, fmt in rows:
+        print(f"| {label} | " + " | ".join(fmt.format(figures[e][key]) for e in ENGINES) + " |")
+    fw, batched = figures["faster-whisper"], figures["redscribe batched"]
+    line = f"redscribe batched RTF / faster-whisper RTF = {batched['rtf'] / fw['rtf']:.2f}"
+    if "wer" in fw:
+        line += f"; WER {100 * (batched['wer'] - fw['wer']):+.1f} points"
+    print(f"\n{line}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--redscribe", required=True)
-    parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--models-dir", required=True, type=pathlib.Path,
+                        help="the folder holding whisper-<name> model folders (scripts/setup.sh --models ...)")
+    parser.add_argument("--models", default="tiny.en,base", help="comma-separated model names")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--beams", default="1,5", help="beam sizes of the short sets")
+    parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--json")
-    parser.add_argument("--long-minutes", type=int, default=60,
+    parser.add_argument("--long-minutes", type=int, default=20,
                         help="length of the long recording (one sentence a minute; 0: skip it)")
     args = parser.parse_args()
+    beams = [int(b) for b in args.beams.split(",")]
     results = {}
     with tempfile.TemporaryDirectory(prefix="redscribe-asr-") as tmp:
         tmp = pathlib.Path(tmp)
-        recordings = make_recordings(tmp)
-        files = [str(p) for p, _ in recordings]
-        refs_tsv = tmp / "refs.tsv"
-        refs_tsv.write_text("".join(f"{p.name}\t{t}\n" for p, t in recordings))
-        for beam in (1, 5):
-            ours = run([args.redscribe, "transcribe", "--model-dir", args.model_dir, "--threads", str(args.threads),
-                        "--beam-size", str(beam), *files])
-            lines = [json.loads(l) for l in ours["output"].splitlines() if l.startswith("{")]
-            audio = sum(l["duration_s"] for l in lines)
-            results[("redscribe", beam)] = {
-                "rtf": sum(l["timing"]["total_s"] for l in lines) / audio,
-                "load_s": lines[0]["timing"]["model_load_s"],
-                "rss_mb": ours["peak_rss_mb"], "cpu_s": ours["cpu_s"],
-                "wer": wer_of(args.redscribe, refs_tsv, lines, tmp, f"redscribe-{beam}"),
-            }
-            theirs = run([sys.executable, str(HERE / "fw.py"), "--model-dir", args.model_dir, "--threads",
-                          str(args.threads), "--beam-size", str(beam), *files])
-            lines = [json.loads(l) for l in theirs["output"].splitlines() if l.startswith("{")]
-            load, lines = lines[0]["model_load_s"], lines[1:]
-            audio = sum(l["duration_s"] for l in lines)
-            results[("faster-whisper", beam)] = {
-                "rtf": sum(l["total_s"] for l in lines) / audio,
-                "load_s": load, "rss_mb": theirs["peak_rss_mb"], "cpu_s": theirs["cpu_s"],
-                "wer": wer_of(args.redscribe, refs_tsv, lines, tmp, f"faster-whisper-{beam}"),
-            }
-        if args.long_minutes:
-            long, sentence = make_long(tmp, args.long_minutes)
-            ours = run([args.redscribe, "transcribe", "--model-dir", args.model_dir, "--threads", str(args.threads),
-                        "--beam-size", "5", str(long)])
-            line = next(json.loads(l) for l in ours["output"].splitlines() if l.startswith("{"))
-            results[("redscribe", "long")] = {"wall_s": ours["wall_s"], "rss_mb": ours["peak_rss_mb"],
-                                              "heard": heard(line["text"], sentence)}
-            theirs = run([sys.executable, str(HERE / "fw.py"), "--model-dir", args.model_dir, "--threads",
-                          str(args.threads), "--beam-size", "5", str(long)])
-            line = [json.loads(l) for l in theirs["output"].splitlines() if l.startswith("{")][1]
-            results[("faster-whisper", "long")] = {"wall_s": theirs["wall_s"], "rss_mb": theirs["peak_rss_mb"],
-                                                   "heard": heard(line["text"], sentence)}
-    print(f"\n{len(SENTENCES) + 1} recordings ({len(SENTENCES)} sentences and all of them in one file), "
-          f"{args.threads} threads, int8, one run. ratio = faster-whisper / redscribe (> 1: redscribe is better)")
-    print(f"{'':10}{'':17}{'faster-whisper':>15}{'redscribe':>11}{'ratio':>8}")
-    for beam in (1, 5):
-        fw, rs = results[("faster-whisper", beam)], results[("redscribe", beam)]
-        for name, key, fmt in (("RTF", "rtf", "{:.3f}"), ("model load s", "load_s", "{:.2f}"),
-                               ("peak RSS MB", "rss_mb", "{:.0f}"), ("CPU s", "cpu_s", "{:.1f}"),
-                               ("WER %", "wer", "{:.1%}")):
-            ratio = fw[key] / rs[key] if rs[key] else float("nan")
-            print(f"beam {beam:<5}{name:17}{fmt.format(fw[key]):>15}{fmt.format(rs[key]):>11}{ratio:>7.2f}x")
-    if args.long_minutes:
-        fw, rs = results[("faster-whisper", "long")], results[("redscribe", "long")]
-        print(f"\n{args.long_minutes}-minute FLAC, one sentence a minute (expected {args.long_minutes} times), beam 5:")
-        for name, key, fmt in (("wall s", "wall_s", "{:.1f}"), ("peak RSS MB", "rss_mb", "{:.0f}"),
-                               ("sentences heard", "heard", "{}")):
-            ratio = fw[key] / rs[key] if rs[key] else float("nan")
-            print(f"{'long':10}{name:17}{fmt.format(fw[key]):>15}{fmt.format(rs[key]):>11}{ratio:>7.2f}x")
+        sets = {"english": (english_set(tmp), "en"), "conversation": (conversation(tmp, 4), "en"),
+                "multilingual": (multilingual_set(tmp), None)}
+        long = long_recording(tmp, args.long_minutes) if args.long_minutes else None
+        for model in args.models.split(","):
+            model_dir = args.models_dir / f"whisper-{model}"
+            for set_name, (recordings, language) in sets.items():
+                if set_name == "multilingual" and not is_multilingual(model):
+                    continue
+                for beam in beams:
+                    key = f"{model} {set_name} beam {beam}"
+                    results[key] = measure(args, tmp, model, model_dir, beam, set_name, recordings, language)
+                    audio = sum(float(subprocess.run(["soxi", "-D", str(p)], stdout=subprocess.PIPE, text=True)
+                                      .stdout) for p, _, _ in recordings)
+                    rows = [("RTF", "rtf", "{:.3f}"), ("CPU s", "cpu_s", "{:.1f}"), ("peak RSS MB", "rss_mb", "{:.0f}"),
+                            ("WER %", "wer", "{:.1%}")]
+                    if set_name == "multilingual":
+                        rows.append(("language accuracy", "language_accuracy", "{:.0%}"))
+                        rows.append(("languages heard", "languages", "{}"))
+                    table(f"{key}: {len(recordings)} recordings, {audio:.0f} s, {args.threads} threads, int8",
+                          results[key], rows)
+            if long:
+                key = f"{model} long beam 5"
+                results[key] = measure_long(args, model_dir, *long)
+                table(f"{key}: {args.long_minutes}-minute FLAC, one sentence a minute (heard: of {args.long_minutes})",
+                      results[key], [("wall s", "wall_s", "{:.1f}"), ("RTF", "rtf", "{:.4f}"),
+                                     ("CPU s", "cpu_s", "{:.1f}"), ("peak RSS MB", "rss_mb", "{:.0f}"),
+                                     ("sentences heard", "heard", "{}")])
     if args.json:
-        pathlib.Path(args.json).write_text(json.dumps({f"{k[0]} beam {k[1]}": v for k, v in results.items()}, indent=2))
+        pathlib.Path(args.json).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

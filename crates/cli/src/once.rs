@@ -53,9 +53,10 @@ pub struct ModelArgs {
     /// Beam size of the decoder (1: greedy, fastest).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=16))]
     pub beam_size: u16,
-    /// `sequential`: 30 s windows one after the other, the text so far as the prompt; `batched`: stretches of
-    /// speech split at pauses, decoded `--batch-size` at a time
-    #[arg(long, value_name = "HOW", env = "REDSCRIBE_DECODE", default_value = "sequential",
+    /// `batched`: stretches of speech split at pauses, decoded `--batch-size` at a time (faster on long
+    /// recordings, memory for the batch); `sequential`: 30 s windows one after the other, the text so far as the
+    /// prompt (least memory)
+    #[arg(long, value_name = "HOW", env = "REDSCRIBE_DECODE", default_value = "batched",
           value_parser = ["sequential", "batched"])]
     pub decode: String,
     /// Stretches of speech per batch, with `--decode batched`
@@ -71,7 +72,7 @@ impl Default for ModelArgs {
             model_dir: None,
             language: None,
             beam_size: 5,
-            decode: "sequential".into(),
+            decode: "batched".into(),
             batch_size: 8,
         }
     }

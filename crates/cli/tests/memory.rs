@@ -52,8 +52,8 @@ fn recording(dir: &Path, minutes: usize) -> PathBuf {
     out
 }
 
-/// Runs `redscribe transcribe` on one file; returns its JSON line and its peak RSS in MB.
-fn transcribe(file: &Path) -> (serde_json::Value, f64) {
+/// Runs `redscribe transcribe --decode DECODE` on one file; returns its JSON line and its peak RSS in MB.
+fn transcribe(file: &Path, decode: &str) -> (serde_json::Value, f64) {
     let out = Command::new("python3")
         .args([
             "-c",
@@ -66,6 +66,8 @@ fn transcribe(file: &Path) -> (serde_json::Value, f64) {
             "transcribe",
             "--beam-size",
             "1",
+            "--decode",
+            decode,
         ])
         .arg(file)
         .output()
@@ -80,9 +82,9 @@ fn transcribe(file: &Path) -> (serde_json::Value, f64) {
 fn a_ten_minute_recording_peaks_where_a_one_minute_one_does() {
     let dir = tempfile::tempdir().unwrap();
     let (short, long) = (recording(dir.path(), 1), recording(dir.path(), 10));
-    let (one, one_mb) = transcribe(&short);
-    let (ten, ten_mb) = transcribe(&long);
-    eprintln!("peak RSS: 1 minute {one_mb:.1} MB, 10 minutes {ten_mb:.1} MB");
+    let (one, one_mb) = transcribe(&short, "sequential");
+    let (ten, ten_mb) = transcribe(&long, "sequential");
+    eprintln!("peak RSS, sequential: 1 minute {one_mb:.1} MB, 10 minutes {ten_mb:.1} MB");
 
     // Everything was heard: the sentence once a minute, at its minute.
     assert!((ten["duration_s"].as_f64().unwrap() - 600.0).abs() < 0.1, "{ten}");
@@ -93,6 +95,18 @@ fn a_ten_minute_recording_peaks_where_a_one_minute_one_does() {
     assert!(starts.iter().any(|&s| s >= 539.9), "{starts:?}");
 
     assert!(ten_mb - one_mb < 20.0, "peak RSS grew from {one_mb:.1} MB to {ten_mb:.1} MB with the recording's length");
+
+    // Batched decoding holds a batch of stretches (8, each up to 30 s with its spectrogram and the encoder's
+    // work): once a recording fills one, a longer one costs no more. Ten sentences fill it; twenty fill it twice.
+    let (_, ten_batched_mb) = transcribe(&long, "batched");
+    let (twenty, twenty_mb) = transcribe(&recording(dir.path(), 20), "batched");
+    eprintln!("peak RSS, batched: 10 minutes {ten_batched_mb:.1} MB, 20 minutes {twenty_mb:.1} MB");
+    let text = twenty["text"].as_str().unwrap().to_lowercase();
+    assert!(text.matches("quarterly report").count() >= 19, "{text}");
+    assert!(
+        twenty_mb - ten_batched_mb < 20.0,
+        "batched peak RSS grew from {ten_batched_mb:.1} MB to {twenty_mb:.1} MB with the recording's length"
+    );
 }
 
 /// A WAV of `seconds` of silence, 16 kHz mono 16-bit: a header and zeros (a sparse file, written at once).

@@ -99,7 +99,7 @@ if ((total >= 250 * 1048576)); then
 FROM public.ecr.aws/lambda/provided:al2023
 COPY opt/ /opt/
 ENV LD_LIBRARY_PATH=/opt/lib REDSCRIBE_MODEL=$model_name
-COPY bootstrap \\${LAMBDA_TASK_ROOT}/bootstrap
+COPY bootstrap /var/task/bootstrap
 ENTRYPOINT ["/var/task/bootstrap"]
 DOCKERFILE
     echo "package: over Lambda's 250 MB as a layer; a container image context is in $image/:"

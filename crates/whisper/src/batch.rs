@@ -139,8 +139,10 @@ fn rest_of(stretch: &Stretch, covered_end: Option<f64>, options: &DecodeOptions)
         .then(|| Stretch { start: stretch.start + covered, samples: rest.to_vec() })
 }
 
-/// Samples of sound (1 s) that what the model left of a stretch must hold to be decoded again.
-const MIN_REST: usize = SAMPLE_RATE;
+/// Samples of sound (2 s) that what the model left of a stretch must hold to be decoded again: a sentence it
+/// skipped, not the end of the last word it wrote (measured: a 1 s bar sent an Italian recording's last word back,
+/// which the model then wrote twice, and took twice the time).
+const MIN_REST: usize = 2 * SAMPLE_RATE;
 
 /// The next `batch_size` stretches of speech: those `carried` over first, then from `position` on (fewer at the
 /// end of the recording), moving `position` past them; stretches the voice-activity check finds empty are

@@ -23,7 +23,7 @@ const TIME_PRECISION: f64 = 0.02;
 /// Seconds per mel frame.
 const FRAME_SECONDS: f64 = HOP as f64 / SAMPLE_RATE as f64;
 
-/// How a recording's windows are decoded. Batched is the default: on minutes of speech it took 0.51-0.54x the
+/// How a recording's windows are decoded. Batched is the default: on minutes of speech it took 0.55x the
 /// time of faster-whisper's sequential decoding at beam 5 (tiny.en, base) at a word error rate within half a point
 /// of it or better, where sequential decoding, whose prompt carries each window's text into the next, once ran
 /// one sentence four times and skipped others (benches/transcribe); it costs memory for the batch (up to ~1 GB

@@ -189,11 +189,11 @@ def main():
             for set_name, (recordings, language) in sets.items():
                 if set_name == "multilingual" and not is_multilingual(model):
                     continue
+                audio = sum(float(subprocess.run(["soxi", "-D", str(p)], stdout=subprocess.PIPE, text=True).stdout)
+                            for p, _, _ in recordings)
                 for beam in beams:
                     key = f"{model} {set_name} beam {beam}"
                     results[key] = measure(args, tmp, model, model_dir, beam, set_name, recordings, language)
-                    audio = sum(float(subprocess.run(["soxi", "-D", str(p)], stdout=subprocess.PIPE, text=True)
-                                      .stdout) for p, _, _ in recordings)
                     rows = [("RTF", "rtf", "{:.3f}"), ("CPU s", "cpu_s", "{:.1f}"), ("peak RSS MB", "rss_mb", "{:.0f}"),
                             ("WER %", "wer", "{:.1%}")]
                     if set_name == "multilingual":

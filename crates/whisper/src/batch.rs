@@ -8,9 +8,10 @@ use std::time::Instant;
 
 use ct2rs::sys::{Device, StorageView};
 
+use crate::decode::Attempt;
 use crate::mel::{HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
-use crate::transcribe::{DecodeOptions, Heard, Stream, Tally, Transcript};
+use crate::transcribe::{DecodeOptions, Heard, Segment, Stream, Tally, Transcript};
 use crate::vad::{speech_start, stretch_end, VoiceActivity};
 use crate::WhisperError;
 
@@ -90,39 +91,53 @@ impl Engine {
             }
             let prompts = vec![prompt; batch.len()];
             let reencode = |picked: &[usize]| encode(self, &features, picked);
-            let attempts = self.decode_with_fallback(&encoded, &reencode, &prompts, options)?;
+            let attempts = self.decode_with_fallback(&encoded, Some(&reencode), &prompts, options)?;
             for (stretch, attempt) in batch.iter().zip(attempts) {
-                tracing::debug!(
-                    start_s = stretch.offset_s(),
-                    seconds = stretch.samples.len() as f64 / SAMPLE_RATE as f64,
-                    tokens = attempt.tokens.len(),
-                    avg_logprob = attempt.avg_logprob,
-                    no_speech_prob = attempt.no_speech_prob,
-                    temperature = attempt.temperature,
-                    text = %self.text(&attempt.tokens),
-                    "stretch decoded"
-                );
-                if !tally.window(&attempt, options) {
-                    continue;
-                }
-                let end_s = (stretch.start + stretch.samples.len()) as f64 / SAMPLE_RATE as f64;
-                let (mut found, _) = self.split(&attempt, stretch.offset_s(), stretch.frames(), false);
-                match rest_of(stretch, found.last().map(|s| s.end), options) {
-                    // The model closed its last segment before speech that follows: the rest is a stretch of its
-                    // own (as sequential decoding would start its next window there).
-                    Some(rest) => carried.push(rest),
-                    None => found = self.split(&attempt, stretch.offset_s(), stretch.frames(), true).0,
-                }
-                for s in &mut found {
-                    s.end = s.end.min(end_s);
-                    s.start = s.start.min(s.end);
-                }
-                segments.extend(found.into_iter().filter(|s| !s.text.trim().is_empty()));
+                self.place(stretch, &attempt, options, &mut tally, &mut segments, &mut carried);
             }
         }
         segments.sort_by(|a, b| a.start.total_cmp(&b.start));
         let duration_s = stream.total().unwrap_or(0) as f64 / SAMPLE_RATE as f64;
         Ok(tally.finish(segments, Heard { language, language_probability, duration_s }, started))
+    }
+
+    /// A decoded stretch's segments into `segments`, placed by its offset; what the model stopped short of into
+    /// `carried`, to be decoded again.
+    fn place(
+        &self,
+        stretch: &Stretch,
+        attempt: &Attempt,
+        options: &DecodeOptions,
+        tally: &mut Tally,
+        segments: &mut Vec<Segment>,
+        carried: &mut Vec<Stretch>,
+    ) {
+        tracing::debug!(
+            start_s = stretch.offset_s(),
+            seconds = stretch.samples.len() as f64 / SAMPLE_RATE as f64,
+            tokens = attempt.tokens.len(),
+            avg_logprob = attempt.avg_logprob,
+            no_speech_prob = attempt.no_speech_prob,
+            temperature = attempt.temperature,
+            text = %self.text(&attempt.tokens),
+            "stretch decoded"
+        );
+        if !tally.window(attempt, options) {
+            return;
+        }
+        let end_s = (stretch.start + stretch.samples.len()) as f64 / SAMPLE_RATE as f64;
+        let (mut found, _) = self.split(attempt, stretch.offset_s(), stretch.frames(), false);
+        match rest_of(stretch, found.last().map(|s| s.end), options) {
+            // The model closed its last segment before speech that follows: the rest is a stretch of its
+            // own (as sequential decoding would start its next window there).
+            Some(rest) => carried.push(rest),
+            None => found = self.split(attempt, stretch.offset_s(), stretch.frames(), true).0,
+        }
+        for s in &mut found {
+            s.end = s.end.min(end_s);
+            s.start = s.start.min(s.end);
+        }
+        segments.extend(found.into_iter().filter(|s| !s.text.trim().is_empty()));
     }
 }
 

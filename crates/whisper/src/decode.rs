@@ -49,11 +49,6 @@ fn ct2_options(temperature: f32, options: &DecodeOptions) -> WhisperOptions {
 /// A re-encoding of some items of a batch (by index), for a fallback that needs fewer than all of them.
 pub(crate) type Reencode<'a> = dyn Fn(&[usize]) -> Result<StorageView<'static>, WhisperError> + 'a;
 
-/// What a one-window batch passes as [`Reencode`]: its fallbacks always need the whole batch.
-pub(crate) fn unreachable_subset() -> Result<StorageView<'static>, WhisperError> {
-    Err(WhisperError::Decode("a one-window batch has no smaller part to encode".into()))
-}
-
 impl Engine {
     fn attempt(&self, result: WhisperGenerationResult, temperature: f32, options: &DecodeOptions) -> Attempt {
         let tokens = result.sequences_ids.into_iter().next().unwrap_or_default();
@@ -74,11 +69,11 @@ impl Engine {
     }
 
     /// Decodes the `encoded` windows, one prompt each, with temperature fallback; `reencode` gives the encoder
-    /// output of the windows a fallback still needs when they are not all of them.
+    /// output of the windows a fallback still needs when they are not all of them (a one-window batch has none).
     pub(crate) fn decode_with_fallback(
         &self,
         encoded: &StorageView<'_>,
-        reencode: &Reencode,
+        reencode: Option<&Reencode>,
         prompts: &[Vec<&str>],
         options: &DecodeOptions,
     ) -> Result<Vec<Attempt>, WhisperError> {
@@ -91,11 +86,12 @@ impl Engine {
                 break;
             }
             let subset;
-            let features = if pending.len() == n {
-                encoded
-            } else {
-                subset = reencode(&pending)?;
-                &subset
+            let features = match reencode {
+                Some(reencode) if pending.len() < n => {
+                    subset = reencode(&pending)?;
+                    &subset
+                }
+                _ => encoded,
             };
             let asked: Vec<Vec<&str>> = pending.iter().map(|&i| prompts[i].clone()).collect();
             let results = self

@@ -11,7 +11,7 @@ use std::time::Instant;
 use ct2rs::sys::{Device, StorageView};
 use serde::Serialize;
 
-use crate::decode::{unreachable_subset, Attempt};
+use crate::decode::Attempt;
 use crate::mel::{HOP, N_FFT, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
 use crate::quality::{compression_ratio, cut_loops, repeated_ngram_ratio};
@@ -396,7 +396,7 @@ impl Engine {
                 prompt.extend([language_token.as_str(), "<|transcribe|>"]);
             }
 
-            let attempt = self.decode_with_fallback(&encoded, &|_| unreachable_subset(), &[prompt], options)?.remove(0);
+            let attempt = self.decode_with_fallback(&encoded, None, &[prompt], options)?.remove(0);
             tracing::debug!(
                 seek,
                 tokens = attempt.tokens.len(),

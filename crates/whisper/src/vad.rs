@@ -51,7 +51,7 @@ pub struct VoiceActivity {
 impl VoiceActivity {
     /// Measures 16 kHz mono `samples`.
     pub fn measure(samples: &[f32], options: &VadOptions) -> VoiceActivity {
-        let steps: Vec<f32> = samples.chunks(STEP).map(|c| c.iter().map(|x| x * x).sum::<f32>()).collect();
+        let steps = step_energies(samples);
         if steps.len() < FRAME_STEPS {
             return VoiceActivity { loud_frames: 0, modulated_frames: 0 };
         }
@@ -95,20 +95,24 @@ const ABOVE_BACKGROUND_DB: f32 = 8.0;
 /// at), so a steady noise counts as quiet as silence does.
 struct Quiet {
     quiet: Vec<bool>,
+    /// Each step's energy ([`step_energies`]).
+    energy: Vec<f32>,
 }
 
 impl Quiet {
     fn of(samples: &[f32], options: &VadOptions) -> Quiet {
-        let db: Vec<f32> = samples
-            .chunks(STEP)
-            .map(|c| 10.0 * (c.iter().map(|x| x * x).sum::<f32>() / c.len() as f32).max(1e-12).log10())
+        let energy = step_energies(samples);
+        let db: Vec<f32> = energy
+            .iter()
+            .enumerate()
+            .map(|(i, e)| 10.0 * (e / STEP.min(samples.len() - i * STEP) as f32).max(1e-12).log10())
             .collect();
         let mut sorted = db.clone();
         sorted.sort_by(f32::total_cmp);
         let background = sorted.get(sorted.len() / 10).copied().unwrap_or(f32::MIN);
         let floor_db = 20.0 * options.energy_floor.max(1e-6).log10();
         let threshold = floor_db.max(background + ABOVE_BACKGROUND_DB);
-        Quiet { quiet: db.iter().map(|&d| d < threshold).collect() }
+        Quiet { quiet: db.iter().map(|&d| d < threshold).collect(), energy }
     }
 
     /// Runs of quiet steps as (first step, steps).
@@ -153,10 +157,14 @@ pub fn stretch_end(samples: &[f32], ended: bool, max_len: usize, options: &VadOp
         start + n / 2
     } else {
         // No pause at all: the quietest moment of the last third (a breath, a stop consonant).
-        let energy = |i: usize| within[i * STEP..((i + 1) * STEP).min(within.len())].iter().map(|x| x * x).sum::<f32>();
-        (steps * 2 / 3..steps).min_by(|&a, &b| energy(a).total_cmp(&energy(b))).unwrap_or(steps)
+        (steps * 2 / 3..steps).min_by(|&a, &b| quiet.energy[a].total_cmp(&quiet.energy[b])).unwrap_or(steps)
     };
     (cut.max(earliest) * STEP).min(within.len())
+}
+
+/// The energy (sum of squares) of each 10 ms step of `samples`, the last one possibly shorter.
+fn step_energies(samples: &[f32]) -> Vec<f32> {
+    samples.chunks(STEP).map(|c| c.iter().map(|x| x * x).sum()).collect()
 }
 
 /// Mean over `width` values centred on each one, the ends repeated outward.

@@ -145,11 +145,15 @@ class Resolver:
             i = end + 1
         return out
 
+    NO_VALUE = object()  # `Ref: AWS::NoValue`: the property or item is left out
+
     def resolve(self, value):
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [v for v in (self.resolve(v) for v in value) if v is not Resolver.NO_VALUE]
         if not isinstance(value, dict):
             return value
+        if value == {"Ref": "AWS::NoValue"}:
+            return Resolver.NO_VALUE
         if len(value) == 1:
             (key, arg), = value.items()
             if key == "Ref":
@@ -161,9 +165,13 @@ class Resolver:
                 return self.sub(text, variables)
             if key == "Fn::Join":
                 return arg[0].join(self.resolve(v) for v in arg[1])
+            if key == "Fn::If":
+                condition, then, otherwise = arg
+                return self.resolve(then if self.condition(condition) else otherwise)
             if key.startswith("Fn::"):
                 raise ValueError(f"no {key} in the resolver")
-        return {k: self.resolve(v) for k, v in value.items()}
+        resolved = ((k, self.resolve(v)) for k, v in value.items())
+        return {k: v for k, v in resolved if v is not Resolver.NO_VALUE}
 
 
 def create_stack(session, stack_name, template, parameters):
@@ -405,6 +413,12 @@ def main():
     applied = apply_what_moto_skips(session, template, resolver)
     out = read_back(session, stack, resources)
     out["transformed"] = template
+    # The functions' properties as CloudFormation takes them: intrinsics resolved, conditions applied.
+    out["resolved_functions"] = {
+        name: resolver.resolve(r["Properties"])
+        for name, r in template["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Function" and ("Condition" not in r or resolver.condition(r["Condition"]))
+    }
     # What CloudFormation in AWS would create: every resource whose condition holds.
     out["stack"]["resource_count"] = sum(
         1 for r in template["Resources"].values() if "Condition" not in r or resolver.condition(r["Condition"])

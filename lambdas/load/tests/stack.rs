@@ -416,7 +416,7 @@ async fn the_load_function_answers_with_the_environment_the_stack_gives_it() {
 }
 
 #[test]
-fn sam_build_lays_out_the_packaged_zips_with_the_makefile() {
+fn sam_build_lays_out_the_packaged_zips_and_sam_deploy_takes_either_form_of_the_transcribe_function() {
     // What scripts/package.sh leaves in dist/lambda/, with a marker in place of each binary and the layer.
     let dist = tempfile::tempdir().unwrap();
     let arch = std::env::consts::ARCH;
@@ -453,6 +453,35 @@ fn sam_build_lays_out_the_packaged_zips_with_the_makefile() {
     ] {
         let laid_out = std::fs::read_to_string(build.path().join(dir).join(file)).unwrap();
         assert_eq!(laid_out, format!("redscribe-{from}-{arch}.zip"));
+    }
+    assert!(!build.path().join("TranscribeImageFunction").exists(), "the image form has nothing to build");
+
+    // `sam deploy` packages the built template and goes on to the change set for the layer form and for the image
+    // form alike, asking neither for an image repository (moto's CloudFormation then fails to read the template
+    // from its S3 at CreateChangeSet; that far is SAM CLI's part).
+    let moto = Moto::start_program(&redscribe_testkit::stack::deploy_tools().join("moto_server"));
+    let create = "import boto3; boto3.client('s3', region_name='us-east-1').create_bucket(Bucket='artifacts')";
+    let made = tool("python").args(["-c", create]).envs(moto.env()).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let image = "TranscribeImageUri=123456789012.dkr.ecr.us-east-1.amazonaws.com/redscribe-transcribe:base";
+    let forms = [("layer", vec!["RedshiftWorkgroup=wg"]), ("image", vec!["RedshiftWorkgroup=wg", image, "WhisperModel=base"])];
+    for (stack, overrides) in forms {
+        let output = tool("sam")
+            .args(["deploy", "--template-file"])
+            .arg(build.path().join("template.yaml"))
+            .args(["--stack-name", stack, "--s3-bucket", "artifacts", "--region", "us-east-1"])
+            .args(["--capabilities", "CAPABILITY_IAM", "--no-execute-changeset", "--no-progressbar"])
+            .arg("--parameter-overrides")
+            .args(&overrides)
+            .envs(moto.env())
+            .output()
+            .unwrap();
+        let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success() || said.contains("when calling the CreateChangeSet operation"),
+            "sam deploy ({stack}): {said}"
+        );
+        assert!(said.contains("Initiating deployment"), "{said}");
     }
     // Without the packaged zips the build says what to run.
     let empty = tempfile::tempdir().unwrap();

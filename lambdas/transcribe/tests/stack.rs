@@ -76,3 +76,79 @@ async fn the_transcribe_function_answers_with_the_environment_the_stack_gives_it
     drop(function);
     stand_ins.stop().await;
 }
+
+/// An image the template accepts (`TranscribeImageUri`'s pattern: an ECR URI with a digest or a tag).
+const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/redscribe-transcribe@sha256:\
+                     0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// A function's deployed settings that do not depend on how its code is packaged.
+fn settings(d: &Deployed, logical_id: &str) -> serde_json::Value {
+    let f = d.function(logical_id);
+    let transformed = &d.stack["transformed"]["Resources"][logical_id]["Properties"];
+    json!({
+        "FunctionName": f["FunctionName"], "MemorySize": f["MemorySize"], "Timeout": f["Timeout"],
+        "Architectures": f["Architectures"], "Environment": f["Environment"],
+        "ReservedConcurrentExecutions": f["ReservedConcurrentExecutions"],
+        "Role": transformed["Role"], "EphemeralStorage": transformed["EphemeralStorage"],
+        "TracingConfig": transformed["TracingConfig"], "DependsOn": d.stack["transformed"]["Resources"][logical_id]["DependsOn"],
+    })
+}
+
+/// The alarms by name with their dimensions, the model's left out.
+fn alarms(d: &Deployed) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let alarms = d.stack["alarms"].as_array().expect("alarms");
+    alarms
+        .iter()
+        .map(|a| {
+            let dims: Vec<&serde_json::Value> =
+                a["Dimensions"].as_array().into_iter().flatten().filter(|d| d["Name"] != "Model").collect();
+            (a["AlarmName"].as_str().unwrap().to_string(), json!({ "dims": dims, "metrics": a["Metrics"] }))
+        })
+        .collect()
+}
+
+#[test]
+fn from_an_image_the_function_is_the_layer_form_but_for_its_packaging() {
+    let layer = Deployed::deploy(&[("RedshiftWorkgroup", "wg")]);
+    let image = Deployed::deploy(&[("RedshiftWorkgroup", "wg"), ("TranscribeImageUri", IMAGE), ("WhisperModel", "base")]);
+    assert!(image.stack["functions"].get("TranscribeFunction").is_none(), "one transcribe function");
+    assert!(image.stack["layers"].as_array().unwrap().is_empty(), "no layer: {}", image.stack["layers"]);
+    assert!(!image.stack["stack"]["resources"].to_string().contains("WhisperLayer"));
+
+    // Its code: the image, and nothing of the zip form (CloudFormation refuses a runtime, handler or layers on an
+    // image function). moto keeps no package type: read from the properties as CloudFormation resolves them.
+    let code = &image.stack["resolved_functions"]["TranscribeImageFunction"];
+    assert_eq!(code["PackageType"], "Image");
+    assert_eq!(code["Code"], json!({ "ImageUri": IMAGE }));
+    assert_eq!(image.function("TranscribeImageFunction")["Environment"]["Variables"]["REDSCRIBE_MODEL"], "base");
+    for zip_only in ["Runtime", "Handler", "Layers"] {
+        assert!(code.get(zip_only).is_none(), "{zip_only} on an image function");
+    }
+    // The rest as the layer form has it, the model aside.
+    let mut expected = settings(&layer, "TranscribeFunction");
+    expected["Environment"]["Variables"]["REDSCRIBE_MODEL"] = json!("base");
+    assert_eq!(settings(&image, "TranscribeImageFunction"), expected);
+    assert_eq!(layer.function("TranscribeFunction")["Environment"]["Variables"]["REDSCRIBE_MODEL"], "tiny.en");
+
+    // Its queue: the same mapping SAM makes for the layer form.
+    let mapping = |d: &Deployed| {
+        let arn = d.queue_arn("TranscribeQueue");
+        let m = d.stack["event_source_mappings"].as_array().unwrap().iter().find(|m| m["EventSourceArn"] == arn).cloned();
+        let m = m.expect("a mapping from the recordings queue");
+        json!([m["FunctionArn"], m["BatchSize"], m["MaximumBatchingWindowInSeconds"], m["FunctionResponseTypes"]])
+    };
+    assert_eq!(mapping(&image), mapping(&layer));
+
+    // Every alarm watches the function under the same name; the real-time factor's is the model's.
+    assert_eq!(alarms(&image), alarms(&layer));
+    let rtf = image.stack["alarms"].as_array().unwrap().iter().find(|a| a["MetricName"] == "RealTimeFactor").unwrap();
+    let model = rtf["Dimensions"].as_array().unwrap().iter().find(|d| d["Name"] == "Model").unwrap();
+    assert_eq!(model["Value"], "whisper-base");
+    assert_eq!(image.stack["stack"]["outputs"]["TranscribeFunction"], "redscribe-transcribe");
+
+    // The function's configuration accepts the environment, and names the model the image carries.
+    let env: std::collections::BTreeMap<String, String> =
+        image.function_env("TranscribeImageFunction", &[]).into_iter().collect();
+    let config = redscribe_pipeline::config::FunctionConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+    assert_eq!(config.model.as_deref(), Some("base"));
+}

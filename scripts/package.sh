@@ -6,12 +6,14 @@
 # then checks that the binaries run on Amazon Linux 2023's C libraries, prints the sizes against Lambda's limits, and
 # runs each function from its unpacked zips the way Lambda lays them out (scripts/lambda/smoke.py).
 #
-#   scripts/package.sh [--model tiny.en|base]      (or REDSCRIBE_MODEL; default tiny.en)
+#   scripts/package.sh [--model tiny.en|base] [--image]     (model: or REDSCRIBE_MODEL; default tiny.en)
 #
 # A model whose function and layer pass Lambda's 250 MB unzipped limit (base: 150 MB of model, 83 MB of
 # CTranslate2 and the 28 MB function) cannot go as a layer: the script then also lays out a container image context,
 # dist/lambda/image/ (a Dockerfile on Lambda's provided:al2023 base image, the bootstrap, /opt/lib and /opt/models
-# as the layer has them; images may be 10 GB), for `docker build` and a push to ECR.
+# as the layer has them; images may be 10 GB), smoke-runs it as it runs the zips, and builds the image
+# redscribe-transcribe:<model> where a Docker engine answers (scripts/deploy.sh pushes it to ECR). --image does so
+# for a model that fits too.
 #
 # Built with the machine's own toolchain, for its architecture (x86_64 here): CTranslate2 comes as the shared
 # library of the `ctranslate2` PyPI wheel for that architecture, and its C++ ABI (libstdc++) must match the code
@@ -21,10 +23,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model_name=${REDSCRIBE_MODEL:-tiny.en}
+want_image=false
 while (($#)); do
     case $1 in
         --model) model_name=$2; shift 2 ;;
-        *) echo "usage: scripts/package.sh [--model tiny.en|base]" >&2; exit 2 ;;
+        --image) want_image=true; shift ;;
+        *) echo "usage: scripts/package.sh [--model tiny.en|base] [--image]" >&2; exit 2 ;;
     esac
 done
 scripts/setup.sh --models "$model_name" >/dev/null
@@ -88,9 +92,13 @@ for z in "$out"/*.zip; do
 done
 printf '  transcribe function + layer (whisper-%s): %.1f MB unzipped of 250\n' "$model_name" \
     "$(echo "$total / 1048576" | bc -l)"
+image="$out/image"
 if ((total >= 250 * 1048576)); then
-    # Too big for a layer: the same files as a container image (Lambda's limit for those is 10 GB).
-    image="$out/image"
+    echo "package: over Lambda's 250 MB as a layer: the function goes as a container image"
+    want_image=true
+fi
+if $want_image; then
+    # The same files as a container image (Lambda's limit for those is 10 GB).
     mkdir -p "$image/opt"
     cp "$CARGO_TARGET_DIR/release/redscribe-transcribe" "$image/bootstrap"
     cp -r "$stage/layer/lib" "$stage/layer/models" "$image/opt/"
@@ -102,9 +110,7 @@ ENV LD_LIBRARY_PATH=/opt/lib REDSCRIBE_MODEL=$model_name
 COPY bootstrap /var/task/bootstrap
 ENTRYPOINT ["/var/task/bootstrap"]
 DOCKERFILE
-    echo "package: over Lambda's 250 MB as a layer; a container image context is in $image/:"
-    echo "  docker build --platform linux/$arch -t redscribe-transcribe:$model_name $image"
-    echo "  then push it to ECR and deploy the function from it (README: Models on Lambda)"
+    echo "package: the container image context is in $image/"
 fi
 
 echo "package: smoke runs (each function from its unpacked zips, one event)"
@@ -115,4 +121,16 @@ python3 scripts/lambda/smoke.py --function "$out/redscribe-transcribe-$arch.zip"
 python3 scripts/lambda/smoke.py --function "$out/redscribe-load-$arch.zip" --event "$test_event" \
     --env "REDSHIFT_DB=dev" --env "REDSHIFT_WORKGROUP=smoke" --env "S3_BUCKET=recordings" \
     --env "AWS_ENDPOINT_URL=http://127.0.0.1:9"
+if $want_image; then
+    python3 scripts/lambda/smoke.py --image "$image" --event "$test_event" \
+        --env "REDSCRIBE_MODEL_DIR={opt}/models/whisper-$model_name" --env "S3_BUCKET=recordings"
+    if docker info >/dev/null 2>&1; then
+        echo "package: docker build redscribe-transcribe:$model_name"
+        docker build --platform "linux/$arch" -t "redscribe-transcribe:$model_name" "$image"
+    else
+        echo "package: no Docker engine here; where one runs:"
+        echo "  docker build --platform linux/$arch -t redscribe-transcribe:$model_name $image"
+        echo "  (scripts/deploy.sh --model $model_name --image-repository URI builds, pushes and deploys it)"
+    fi
+fi
 echo "package: done, $out/"

@@ -8,6 +8,9 @@ function's answer. Exit status 0 when the function answered.
 
     scripts/lambda/smoke.py --function dist/lambda/redscribe-transcribe-x86_64.zip \
         --layer dist/lambda/redscribe-whisper-layer-x86_64.zip --event '{"Event": "s3:TestEvent", ...}'
+
+With --image DIR instead, the function is a container image context scripts/package.sh laid out: its bootstrap,
+its opt/ as /opt, and the Dockerfile's ENV (each /opt in a value standing for that folder).
 """
 
 import argparse
@@ -55,16 +58,35 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def dockerfile_env(dockerfile, opt):
+    """The ENV lines of a Dockerfile (`ENV A=1 B=2`), /opt in their values moved to `opt`."""
+    env = {}
+    for line in open(dockerfile):
+        words = line.split()
+        if words[:1] == ["ENV"]:
+            for pair in words[1:]:
+                name, value = pair.split("=", 1)
+                env[name] = value.replace("/opt", opt)
+    return env
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--function", required=True)
+    p.add_argument("--function")
+    p.add_argument("--image", help="a container image context (Dockerfile, bootstrap, opt/) instead of zips")
     p.add_argument("--layer", action="append", default=[])
     p.add_argument("--event", required=True)
     p.add_argument("--env", action="append", default=[], help="NAME=VALUE for the function ({opt}: the layers)")
     args = p.parse_args()
+    if bool(args.function) == bool(args.image):
+        p.error("one of --function or --image")
     with tempfile.TemporaryDirectory() as root:
         task, opt = os.path.join(root, "task"), os.path.join(root, "opt")
-        for archive, into in [(args.function, task)] + [(layer, opt) for layer in args.layer]:
+        image_env = {}
+        if args.image:
+            task, opt = os.path.abspath(args.image), os.path.abspath(os.path.join(args.image, "opt"))
+            image_env = dockerfile_env(os.path.join(args.image, "Dockerfile"), opt)
+        for archive, into in ([(args.function, task)] if args.function else []) + [(layer, opt) for layer in args.layer]:
             with zipfile.ZipFile(archive) as z:
                 z.extractall(into)
                 for info in z.infolist():
@@ -86,6 +108,7 @@ def main():
             "AWS_ACCESS_KEY_ID": "smoke",
             "AWS_SECRET_ACCESS_KEY": "smoke",
         }
+        env.update(image_env)
         # "{opt}" in a value stands for where the layers are (/opt in Lambda).
         env.update((k, v.replace("{opt}", opt)) for k, v in (kv.split("=", 1) for kv in args.env))
         proc = subprocess.Popen([os.path.join(task, "bootstrap")], env=env, stdout=subprocess.PIPE,
@@ -95,9 +118,9 @@ def main():
         out, err = proc.communicate()
         server.shutdown()
         if not answered or RuntimeApi.answer is None:
-            sys.exit(f"no answer from {args.function}:\n{err.decode(errors='replace')[-3000:]}")
+            sys.exit(f"no answer from {args.function or args.image}:\n{err.decode(errors='replace')[-3000:]}")
         kind, body = RuntimeApi.answer
-        print(json.dumps({"function": os.path.basename(args.function), "answer": kind, "body": json.loads(body)}))
+        print(json.dumps({"function": os.path.basename(os.path.normpath(args.function or args.image)), "answer": kind, "body": json.loads(body)}))
         if kind != "response":
             sys.exit(f"the function failed:\n{err.decode(errors='replace')[-3000:]}")
 

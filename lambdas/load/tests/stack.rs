@@ -463,9 +463,27 @@ fn sam_build_lays_out_the_packaged_zips_and_sam_deploy_takes_either_form_of_the_
     let create = "import boto3; boto3.client('s3', region_name='us-east-1').create_bucket(Bucket='artifacts')";
     let made = tool("python").args(["-c", create]).envs(moto.env()).output().unwrap();
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    // The parameters as scripts/deploy.sh hands them over: what the guided run saved, then its own.
+    let saved = tempfile::tempdir().unwrap();
+    let config = saved.path().join("samconfig.toml");
+    let toml = r#"version = 0.1
+[default.deploy.parameters]
+parameter_overrides = "RedshiftWorkgroup=\"wg\" AlarmEmail=\"ops@example.com\" WhisperModel=\"tiny.en\""
+"#;
+    std::fs::write(&config, toml).unwrap();
     let image = "TranscribeImageUri=123456789012.dkr.ecr.us-east-1.amazonaws.com/redscribe-transcribe:base";
-    let forms = [("layer", vec!["RedshiftWorkgroup=wg"]), ("image", vec!["RedshiftWorkgroup=wg", image, "WhisperModel=base"])];
-    for (stack, overrides) in forms {
+    let forms = [("layer", ["WhisperModel=tiny.en", "TranscribeImageUri="]), ("image", ["WhisperModel=base", image])];
+    for (stack, ours) in forms {
+        let merged = tool("python")
+            .arg("scripts/lambda/overrides.py")
+            .arg("--config")
+            .arg(&config)
+            .arg("--")
+            .args(ours)
+            .output()
+            .unwrap();
+        assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
+        let overrides: Vec<String> = String::from_utf8(merged.stdout).unwrap().lines().map(str::to_string).collect();
         let output = tool("sam")
             .args(["deploy", "--template-file"])
             .arg(build.path().join("template.yaml"))
@@ -482,6 +500,12 @@ fn sam_build_lays_out_the_packaged_zips_and_sam_deploy_takes_either_form_of_the_
             "sam deploy ({stack}): {said}"
         );
         assert!(said.contains("Initiating deployment"), "{said}");
+        // Nothing saved is lost, and what was packaged wins.
+        let (model, uri) = (ours[0].split_once('=').unwrap().1, ours[1].split_once('=').unwrap().1);
+        let expected = format!(
+            r#"{{"RedshiftWorkgroup": "wg", "AlarmEmail": "ops@example.com", "WhisperModel": "{model}", "TranscribeImageUri": "{uri}"}}"#
+        );
+        assert!(said.contains(&expected), "{expected} in {said}");
     }
     // Without the packaged zips the build says what to run.
     let empty = tempfile::tempdir().unwrap();

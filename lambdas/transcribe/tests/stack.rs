@@ -110,7 +110,8 @@ fn alarms(d: &Deployed) -> std::collections::BTreeMap<String, serde_json::Value>
 #[test]
 fn from_an_image_the_function_is_the_layer_form_but_for_its_packaging() {
     let layer = Deployed::deploy(&[("RedshiftWorkgroup", "wg")]);
-    let image = Deployed::deploy(&[("RedshiftWorkgroup", "wg"), ("TranscribeImageUri", IMAGE), ("WhisperModel", "base")]);
+    let image =
+        Deployed::deploy(&[("RedshiftWorkgroup", "wg"), ("TranscribeImageUri", IMAGE), ("WhisperModel", "base")]);
     assert!(image.stack["functions"].get("TranscribeFunction").is_none(), "one transcribe function");
     assert!(image.stack["layers"].as_array().unwrap().is_empty(), "no layer: {}", image.stack["layers"]);
     assert!(!image.stack["stack"]["resources"].to_string().contains("WhisperLayer"));
@@ -133,7 +134,8 @@ fn from_an_image_the_function_is_the_layer_form_but_for_its_packaging() {
     // Its queue: the same mapping SAM makes for the layer form.
     let mapping = |d: &Deployed| {
         let arn = d.queue_arn("TranscribeQueue");
-        let m = d.stack["event_source_mappings"].as_array().unwrap().iter().find(|m| m["EventSourceArn"] == arn).cloned();
+        let m =
+            d.stack["event_source_mappings"].as_array().unwrap().iter().find(|m| m["EventSourceArn"] == arn).cloned();
         let m = m.expect("a mapping from the recordings queue");
         json!([m["FunctionArn"], m["BatchSize"], m["MaximumBatchingWindowInSeconds"], m["FunctionResponseTypes"]])
     };

@@ -41,6 +41,9 @@ struct ApplyArgs {
     /// Name of the dead-letter queue of the recordings queue.
     #[arg(long, value_name = "NAME", default_value = "redscribe-recordings-dlq")]
     dlq_name: String,
+    /// Name of the dead-letter queue of the results queue (the load function's).
+    #[arg(long, value_name = "NAME", default_value = "redscribe-results-dlq")]
+    results_dlq_name: String,
     /// Whisper model the transcribe function runs (the `Model` dimension of its RTF metric).
     #[arg(long, value_name = "NAME", default_value = "whisper-tiny.en")]
     model: String,
@@ -113,6 +116,7 @@ fn render(args: &ApplyArgs) -> anyhow::Result<Vec<redscribe_core::alarms::AlarmS
         ("TRANSCRIBE_FUNCTION", &args.transcribe_function),
         ("LOAD_FUNCTION", &args.load_function),
         ("DLQ_NAME", &args.dlq_name),
+        ("RESULTS_DLQ_NAME", &args.results_dlq_name),
         ("MODEL", &args.model),
     ]
     .into_iter()

@@ -114,6 +114,7 @@ fn demo_loads_and_prints_every_sample() {
         .join("../../scripts/make-samples.sh");
     let made = Command::new("bash").arg(&script).arg(&samples).output().unwrap();
     assert!(made.status.success(), "make-samples: {}", String::from_utf8_lossy(&made.stderr));
+    let demo_started = std::time::Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
         .args(["demo", "--samples"])
         .arg(&samples)
@@ -123,6 +124,7 @@ fn demo_loads_and_prints_every_sample() {
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .output()
         .unwrap();
+    let demo_ms = demo_started.elapsed().as_secs_f64() * 1000.0;
     assert!(out.status.success(), "redscribe demo: {}", String::from_utf8_lossy(&out.stderr));
     let printed = String::from_utf8(out.stdout).unwrap();
     assert!(printed.contains("(13 rows)"), "{printed}");
@@ -182,8 +184,76 @@ fn demo_loads_and_prints_every_sample() {
     assert!(total("AudioSecondsTranscribed") > 30.0, "{emf:?}");
     assert!(total("TranscriptsEmpty") >= 2.0, "music and silence: {emf:?}");
     assert!(total("ModelLoadTime") > 0.0);
+    stage_values_agree(&emf, &db, demo_ms);
     assert!(row("in/empty.wav").contains("empty_object"), "{}", row("in/empty.wav"));
     assert!(row("in/notes.mp3").contains("not_audio"), "{}", row("in/notes.mp3"));
     assert!(row("in/invoice.wav").contains("not_audio"), "{}", row("in/invoice.wav"));
     assert!(row("in/header-only.wav").contains("truncated"), "{}", row("in/header-only.wav"));
+}
+
+/// Every value of `metric` in the EMF documents (each document holds one value or an array of them), in the order
+/// recorded, from the documents whose `Stage` is `stage` (any, for `None`).
+fn values(emf: &[serde_json::Value], metric: &str, stage: Option<&str>) -> Vec<f64> {
+    emf.iter()
+        .filter(|d| stage.is_none_or(|s| d["Stage"] == s))
+        .filter_map(|d| d.get(metric))
+        .flat_map(|v| match v {
+            serde_json::Value::Array(values) => values.iter().map(|x| x.as_f64().unwrap()).collect(),
+            v => vec![v.as_f64().unwrap()],
+        })
+        .collect()
+}
+
+/// The values of the latencies and real-time factors, checked against each other and against the rows: what a
+/// dashboard draws from them must add up.
+fn stage_values_agree(emf: &[serde_json::Value], db: &Path, demo_ms: f64) {
+    let sum = |v: &[f64]| v.iter().sum::<f64>();
+    // Real-time factor: each recording's transcription time over its audio. RTF and the audio seconds share their
+    // dimensions, so a document holds them pair by pair.
+    let mut rtf_weighted = 0.0;
+    let mut rtfs = 0;
+    for doc in emf.iter().filter(|d| d.get("RealTimeFactor").is_some()) {
+        let rtf = values(std::slice::from_ref(doc), "RealTimeFactor", None);
+        let audio: Vec<f64> = values(std::slice::from_ref(doc), "AudioSecondsTranscribed", None)
+            .into_iter()
+            .filter(|a| *a > 0.0)
+            .collect();
+        assert_eq!(rtf.len(), audio.len(), "{doc}");
+        assert!(rtf.iter().all(|r| *r > 0.0), "{rtf:?}");
+        rtf_weighted += rtf.iter().zip(&audio).map(|(r, a)| r * a * 1000.0).sum::<f64>();
+        rtfs += rtf.len();
+    }
+    let transcribe = values(emf, "StageLatency", Some("transcribe"));
+    let transcribed: usize =
+        duckdb(db, "select count(*) from public.transcription_results where status = 'transcribed' and duration_s > 0")
+            .trim_matches(|c| "[(,)]".contains(c))
+            .parse()
+            .unwrap();
+    assert_eq!((rtfs, transcribe.len()), (transcribed, transcribed), "one of each per transcribed recording");
+    let relative = (rtf_weighted - sum(&transcribe)).abs() / sum(&transcribe);
+    assert!(relative < 1e-9, "RTF x audio = transcription time: {rtf_weighted} vs {} ms", sum(&transcribe));
+
+    // Receive: from the upload to the attempt, one per recording received, within the run.
+    let received = sum(&values(emf, "RecordingsReceived", None)) as usize;
+    let receive = values(emf, "StageLatency", Some("receive"));
+    assert_eq!(receive.len(), received);
+    assert!(receive.iter().all(|ms| (0.0..=demo_ms).contains(ms)), "{receive:?} within {demo_ms} ms");
+
+    // A recording's download, decode and transcription fit in its processing time (each row's, whole ms).
+    let per_recording = sum(&values(emf, "StageLatency", Some("download")))
+        + sum(&values(emf, "StageLatency", Some("decode")))
+        + sum(&transcribe);
+    let got = duckdb(db, "select sum(processing_ms), count(*) from public.transcription_results");
+    let (processing, rows) = got.trim_matches(|c| "[()]".contains(c)).split_once(", ").unwrap();
+    // A row's processing time is whole milliseconds, rounded down: up to 1 ms a row.
+    let processing = processing.parse::<f64>().unwrap() + rows.parse::<f64>().unwrap();
+    assert!(per_recording > 0.0 && per_recording <= processing, "{per_recording} of {processing} ms");
+
+    // Load: one latency per batch, each at least its transaction's.
+    let load = values(emf, "StageLatency", Some("load"));
+    let copies = values(emf, "CopyDuration", None);
+    assert!(!load.is_empty() && load.len() == copies.len(), "{load:?} {copies:?}");
+    for (whole, copy) in load.iter().zip(&copies) {
+        assert!(whole >= copy, "a batch's load {whole} ms includes its COPY {copy} ms");
+    }
 }

@@ -224,7 +224,9 @@ impl Metric {
             Metric::RecordingsFailed => "Transient failures left for retry",
             Metric::AudioSecondsTranscribed => "Seconds of audio transcribed",
             Metric::RealTimeFactor => "Transcription wall time divided by audio duration",
-            Metric::StageLatency => "Wall time of one stage for one recording or batch",
+            Metric::StageLatency => {
+                "Wall time of one stage for one recording or load batch (receive: from the upload to the attempt)"
+            }
             Metric::UploadToQueryableLatency => "From the object's upload to its row being queryable",
             Metric::RowsLoaded => "Rows merged into transcription_results",
             Metric::CopyDuration => "Wall time of one load transaction",

@@ -105,6 +105,22 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
     /// cancelled, so no statement outlives the invocation that started it.
     pub async fn load_until(
         &self,
+        files: Vec<ResultFile>,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<LoadReport, PortError> {
+        if files.is_empty() {
+            return Ok(LoadReport::default());
+        }
+        let started = Instant::now();
+        let loaded = self.load_in_rounds(files, deadline).await;
+        // The load stage's wall time for the batch: manifests, audit, COPY and MERGE, any isolation rounds.
+        self.record(Metric::StageLatency, started.elapsed().as_secs_f64() * 1000.0, None);
+        loaded
+    }
+
+    /// Loads `files` in one transaction; when COPY names bad files, takes them out and loads the rest again.
+    async fn load_in_rounds(
+        &self,
         mut files: Vec<ResultFile>,
         deadline: Option<std::time::Instant>,
     ) -> Result<LoadReport, PortError> {

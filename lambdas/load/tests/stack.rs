@@ -321,6 +321,10 @@ fn the_stack_reads_back_as_the_template_says_and_agrees_with_alarms_and_dashboar
             "DLQ_NAME",
             s["queues"]["TranscribeDeadLetterQueue"]["QueueArn"].as_str().unwrap().rsplit(':').next().unwrap(),
         ),
+        (
+            "RESULTS_DLQ_NAME",
+            s["queues"]["LoadDeadLetterQueue"]["QueueArn"].as_str().unwrap().rsplit(':').next().unwrap(),
+        ),
         ("MODEL", "whisper-tiny.en"),
     ];
     let values: BTreeMap<String, String> = names.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();

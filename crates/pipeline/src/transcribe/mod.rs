@@ -177,6 +177,11 @@ impl<S: ObjectStore> TranscribeStage<S> {
     ) -> Result<Processed, PortError> {
         let this_try = Attempt { number: attempt, started: Instant::now() };
         self.record(Metric::RecordingsReceived, 1.0, Stage::Receive, None);
+        // The receive stage: from the upload to this attempt (S3's notification, the queue, earlier tries).
+        if let Some(uploaded) = event.event_time {
+            let waited = (Utc::now() - uploaded).num_milliseconds().max(0) as f64;
+            self.record(Metric::StageLatency, waited, Stage::Receive, None);
+        }
         let mut location = Location::of(event);
         let id = redscribe_core::identity::recording_id(&event.bucket, &event.key);
         let (head, recording) = match self.read(event, &id, this_try.started).await {

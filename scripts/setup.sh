@@ -198,6 +198,20 @@ if [[ "$(cat "$deploy_tools/.version" 2>/dev/null)" != "$DEPLOY_TOOLS_VERSION" ]
     echo "$DEPLOY_TOOLS_VERSION" >"$deploy_tools/.version"
 fi
 
+# Grafana's dashboard schema (@grafana/schema) and what checks the shipped dashboards against it (dashboards/tools/),
+# from the npm registry, exactly as dashboards/tools/package-lock.json pins them; installed again when the lock changes.
+dashboard_tools="${REDSCRIBE_CACHE:-$HOME/.cache/redscribe}/dashboard-tools"
+tools_src="$(dirname "$0")/../dashboards/tools"
+tools_lock="$(sha256sum "$tools_src/package-lock.json" | cut -d' ' -f1)"
+if [[ "$(cat "$dashboard_tools/.version" 2>/dev/null)" != "$tools_lock" ]]; then
+    echo "setup: installing the dashboard tools from the npm registry into $dashboard_tools"
+    rm -rf "$dashboard_tools" && mkdir -p "$dashboard_tools"
+    cp "$tools_src/package.json" "$tools_src/package-lock.json" "$dashboard_tools/"
+    (cd "$dashboard_tools" && npm ci --silent --no-audit --no-fund)
+    echo "$tools_lock" >"$dashboard_tools/.version"
+fi
+
 command -v cargo >/dev/null || { echo "setup: cargo not found; install the Rust toolchain (rustup) first" >&2; exit 1; }
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt >/dev/null 2>&1 || true
 echo "setup: ok"
+

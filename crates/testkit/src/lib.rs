@@ -19,6 +19,13 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 pub mod stack;
 
+/// The cache folder `scripts/setup.sh` installs into: `$REDSCRIBE_CACHE`, else `~/.cache/redscribe`.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("REDSCRIBE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/redscribe"))
+}
+
 /// An object store whose reads of one key fail with `error`, every time and whatever the retries (a throttled
 /// key, a bug one object triggers); everything else goes to `inner`.
 pub struct FailingReads {

@@ -17,10 +17,7 @@ pub fn repo_root() -> PathBuf {
 
 /// The virtual environment with SAM CLI, cfn-lint, checkov and moto's CloudFormation (scripts/setup.sh).
 pub fn deploy_tools() -> PathBuf {
-    let cache = std::env::var_os("REDSCRIBE_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/redscribe"));
-    let tools = cache.join("deploy-tools/bin");
+    let tools = crate::cache_dir().join("deploy-tools/bin");
     assert!(
         tools.join("sam").is_file(),
         "{}: run scripts/setup.sh (it installs the deployment tools)",

@@ -10,6 +10,7 @@ use anyhow::Context;
 use redscribe_aws::logs::{LogEvent, LogShipper, ShipperConfig};
 use redscribe_aws::redshift::DataApi;
 use redscribe_aws::s3::S3Objects;
+use redscribe_core::cost::{Arch, CostModel, Prices};
 use redscribe_core::emf::Recorder;
 use redscribe_core::layout::Layout;
 use redscribe_core::load::{CopyAuthorization, Tables};
@@ -43,6 +44,10 @@ pub struct TargetArgs {
     /// With --aws: keep the metrics to yourself (no CloudWatch Logs).
     #[arg(long)]
     no_cloudwatch_metrics: bool,
+    /// A price table of one's own (JSON, as pricing/aws-us-east-1.json) for the rows' cost_usd and the
+    /// EstimatedCost metric [default: the shipped us-east-1 table].
+    #[arg(long, value_name = "FILE", env = "REDSCRIBE_PRICES")]
+    prices: Option<PathBuf>,
     #[command(flatten)]
     warehouse: WarehouseArgs,
 }
@@ -60,10 +65,30 @@ pub struct Target {
     pub data_dir: Option<PathBuf>,
     /// With --aws: EMF documents to CloudWatch Logs, in the background.
     pub shipper: Option<LogShipper>,
+    /// What the work is priced by, as the stack's functions would be billed for it.
+    pub prices: Prices,
 }
+
+/// The memory `template.yaml` gives the transcribe function (`TranscribeMemory`) and the load function: what a
+/// recording processed here is priced at, as if the deployed function had processed it, one at a time.
+pub const STACK_TRANSCRIBE_MEMORY_MB: u32 = 3538;
+pub const STACK_LOAD_MEMORY_MB: u32 = 512;
 
 impl Target {
     pub async fn open(args: &TargetArgs) -> anyhow::Result<Target> {
+        let prices = match &args.prices {
+            None => Prices::shipped(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+                Prices::from_json(&text).with_context(|| format!("the price table {}", path.display()))?
+            }
+        };
+        let mut target = Target::open_services(args).await?;
+        target.prices = prices;
+        Ok(target)
+    }
+
+    async fn open_services(args: &TargetArgs) -> anyhow::Result<Target> {
         if args.aws {
             let conf = redscribe_aws::config::load(None, args.warehouse.region.as_deref()).await;
             let objects = Arc::new(S3Objects::from_conf(&conf, args.s3_path_style));
@@ -83,6 +108,7 @@ impl Target {
                 local: None,
                 data_dir: None,
                 shipper,
+                prices: Prices::shipped(),
             });
         }
         let data_dir = data_dir_or_default(args.data_dir.as_ref())?;
@@ -115,6 +141,7 @@ impl Target {
             local: Some(services),
             data_dir: Some(data_dir),
             shipper: None,
+            prices: Prices::shipped(),
         })
     }
 
@@ -134,7 +161,9 @@ impl Target {
         limits: RecordingLimits,
     ) -> TranscribeStage<S3Objects> {
         let config = TranscribeConfig { layout: self.layout.clone(), jsonl, limits, ..TranscribeConfig::default() };
-        let stage = TranscribeStage::new(self.objects.clone(), config).with_metrics(self.metrics.clone());
+        let cost = CostModel { prices: self.prices.clone(), memory_mb: STACK_TRANSCRIBE_MEMORY_MB, arch: Arch::X86_64 };
+        let stage =
+            TranscribeStage::new(self.objects.clone(), config).with_metrics(self.metrics.clone()).with_cost(cost, 1);
         match transcriber {
             Some(t) => stage.with_transcriber(t),
             None => stage,
@@ -151,7 +180,10 @@ impl Target {
             bucket: bucket.to_string(),
             max_isolation_rounds: 5,
         };
-        Loader::new(self.objects.clone(), self.warehouse.clone(), config).with_metrics(self.metrics.clone())
+        let cost = CostModel { prices: self.prices.clone(), memory_mb: STACK_LOAD_MEMORY_MB, arch: Arch::X86_64 };
+        Loader::new(self.objects.clone(), self.warehouse.clone(), config)
+            .with_metrics(self.metrics.clone())
+            .with_cost(cost)
     }
 
     /// Writes the metrics out (to the data folder, or to CloudWatch Logs) and stops the stand-ins; returns how

@@ -185,6 +185,7 @@ fn demo_loads_and_prints_every_sample() {
     assert!(total("TranscriptsEmpty") >= 2.0, "music and silence: {emf:?}");
     assert!(total("ModelLoadTime") > 0.0);
     stage_values_agree(&emf, &db, demo_ms);
+    costs_agree(&emf, &db);
     assert!(row("in/empty.wav").contains("empty_object"), "{}", row("in/empty.wav"));
     assert!(row("in/notes.mp3").contains("not_audio"), "{}", row("in/notes.mp3"));
     assert!(row("in/invoice.wav").contains("not_audio"), "{}", row("in/invoice.wav"));
@@ -256,4 +257,36 @@ fn stage_values_agree(emf: &[serde_json::Value], db: &Path, demo_ms: f64) {
     for (whole, copy) in load.iter().zip(&copies) {
         assert!(whole >= copy, "a batch's load {whole} ms includes its COPY {copy} ms");
     }
+}
+
+/// Every row is priced; the daily cost view adds the rows up by model; the `EstimatedCost` metric holds one value
+/// per row and one per load batch, the rows' ones equal to their `cost_usd`.
+fn costs_agree(emf: &[serde_json::Value], db: &Path) {
+    let priced = duckdb(db, "select count(*) = count(cost_usd), min(cost_usd) > 0 from public.transcription_results");
+    assert_eq!(priced, "[(True, True)]");
+    let view = duckdb(
+        db,
+        "select v.model, v.recordings = r.n, abs(v.cost_usd - r.cost) < 1e-12, \
+         v.cost_per_audio_minute is null or abs(v.cost_per_audio_minute * v.audio_minutes - v.cost_usd) < 1e-12 \
+         from public.transcription_cost_daily v join (select coalesce(model, 'none') as model, count(*) as n, \
+         sum(cost_usd) as cost from public.transcription_results group by 1) r using (model) order by v.model",
+    );
+    assert_eq!(view, "[('none', True, True, True), ('whisper-tiny.en', True, True, True)]", "{view}");
+    let minute = duckdb(
+        db,
+        "select cost_per_audio_minute > 0 from public.transcription_cost_daily where model = 'whisper-tiny.en'",
+    );
+    assert_eq!(minute, "[(True,)]");
+
+    let metric = values(emf, "EstimatedCost", None);
+    let rows: f64 = duckdb(db, "select sum(cost_usd) from public.transcription_results")
+        .trim_matches(|c| "[(,)]".contains(c))
+        .parse()
+        .unwrap();
+    let batches = values(emf, "CopyDuration", None).len();
+    let recordings = 13;
+    assert_eq!(metric.len(), recordings + batches, "{metric:?}");
+    // What the metric holds beyond the rows is the load batches' cost.
+    let loads: f64 = metric.iter().sum::<f64>() - rows;
+    assert!(loads > 0.0, "the load batches' cost: {loads}, the rows': {rows}");
 }

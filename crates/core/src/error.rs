@@ -35,6 +35,9 @@ pub enum CoreError {
     /// An alarms file that cannot be applied as it stands.
     #[error("alarms: {0}")]
     Alarms(String),
+    /// A price table that cannot price anything.
+    #[error("prices: {0}")]
+    Prices(String),
 }
 
 /// What the pipeline does with a recording whose processing failed with a given code.

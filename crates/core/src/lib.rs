@@ -12,6 +12,7 @@
 //! - [`migrations`]: the numbered DDL of `sql/migrations/` and the ledger that runs each once.
 //! - [`metrics`]: the catalog of metric names, units and dimensions.
 //! - [`alarms`]: the shipped CloudWatch alarms as typed `PutMetricAlarm` inputs, placeholders filled.
+//! - [`cost`]: the price table and what a recording's or a batch's use of AWS costs by it.
 //! - [`emf`]: data points recorded by the stages, drained as CloudWatch Embedded Metric Format documents.
 //! - [`ports`]: the object store and warehouse traits the pipeline's stages are written against.
 //! - [`quarantine`]: the one quarantine record type, as stored under `rejected/<reason>/` and read by replay.
@@ -19,6 +20,7 @@
 //! - [`error`]: the crate's error enum and the bounded [`error::ErrorCode`] set with its retry decision.
 
 pub mod alarms;
+pub mod cost;
 pub mod emf;
 pub mod encode;
 pub mod error;

@@ -106,11 +106,12 @@ pub enum Metric {
     RepetitionsDetected,
     ModelLoadTime,
     ColdStartDuration,
+    EstimatedCost,
 }
 
 impl Metric {
     /// Every metric in the catalog.
-    pub const ALL: [Metric; 18] = [
+    pub const ALL: [Metric; 19] = [
         Metric::RecordingsReceived,
         Metric::RecordingsSkipped,
         Metric::RecordingsProcessed,
@@ -129,6 +130,7 @@ impl Metric {
         Metric::RepetitionsDetected,
         Metric::ModelLoadTime,
         Metric::ColdStartDuration,
+        Metric::EstimatedCost,
     ];
 
     /// The metric name in CloudWatch.
@@ -152,6 +154,7 @@ impl Metric {
             Metric::RepetitionsDetected => "RepetitionsDetected",
             Metric::ModelLoadTime => "ModelLoadTime",
             Metric::ColdStartDuration => "ColdStartDuration",
+            Metric::EstimatedCost => "EstimatedCost",
         }
     }
 
@@ -173,7 +176,7 @@ impl Metric {
                 Unit::Milliseconds
             }
             Metric::LoadBatchBytes => Unit::Bytes,
-            Metric::RealTimeFactor => Unit::None,
+            Metric::RealTimeFactor | Metric::EstimatedCost => Unit::None,
         }
     }
 
@@ -191,7 +194,8 @@ impl Metric {
             | Metric::RealTimeFactor
             | Metric::TranscriptsEmpty
             | Metric::RepetitionsDetected
-            | Metric::ModelLoadTime => &[Dimension::Function, Dimension::Model],
+            | Metric::ModelLoadTime
+            | Metric::EstimatedCost => &[Dimension::Function, Dimension::Model],
             Metric::UploadToQueryableLatency
             | Metric::RowsLoaded
             | Metric::CopyDuration
@@ -237,6 +241,9 @@ impl Metric {
             Metric::RepetitionsDetected => "Transcripts still flagged as repetition loops after temperature fallback",
             Metric::ModelLoadTime => "Time to load the transcription model",
             Metric::ColdStartDuration => "A Lambda's initialisation: process start to ready for its first event",
+            Metric::EstimatedCost => {
+                "USD by the price table: Lambda time at the function's memory, requests, S3 and SQS calls (one per recording or load batch)"
+            }
         }
     }
 

@@ -18,7 +18,7 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: [Migration; 4] = [
+pub const MIGRATIONS: [Migration; 5] = [
     Migration {
         version: 1,
         name: "create_tables",
@@ -35,6 +35,7 @@ pub const MIGRATIONS: [Migration; 4] = [
         name: "language_probability",
         sql: include_str!("../../../sql/migrations/0004_language_probability.sql"),
     },
+    Migration { version: 5, name: "cost", sql: include_str!("../../../sql/migrations/0005_cost.sql") },
 ];
 
 /// The ledger's DDL (idempotent).
@@ -103,8 +104,8 @@ mod tests {
             assert_eq!(m.version as usize, i + 1);
             assert!(m.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", m.name);
         }
-        assert_eq!(pending(&[1, 2]).iter().map(|m| m.version).collect::<Vec<_>>(), [3, 4]);
-        assert!(pending(&[1, 2, 3, 4]).is_empty());
+        assert_eq!(pending(&[1, 2]).iter().map(|m| m.version).collect::<Vec<_>>(), [3, 4, 5]);
+        assert!(pending(&[1, 2, 3, 4, 5]).is_empty());
     }
 
     #[test]

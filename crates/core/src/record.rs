@@ -106,6 +106,8 @@ pub struct ResultRow {
     pub quality_flag: Option<String>,
     /// How sure language detection was (schema version 4); `None` where the language was given.
     pub language_probability: Option<f64>,
+    /// What transcribing it cost, USD by the price table (schema version 5; [`crate::cost`]).
+    pub cost_usd: Option<f64>,
 }
 
 impl ResultRow {
@@ -231,6 +233,7 @@ pub fn results_batch(rows: &[ResultRow]) -> Result<RecordBatch, CoreError> {
         f64_col(rows.iter().map(|r| r.compression_ratio)),
         str_col(rows.iter().map(|r| r.quality_flag.as_deref())),
         f64_col(rows.iter().map(|r| r.language_probability)),
+        f64_col(rows.iter().map(|r| r.cost_usd)),
     ];
     Ok(RecordBatch::try_new(results_schema(), columns)?)
 }
@@ -344,6 +347,7 @@ pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreErr
     let compression = col::<Float64Array>(batch, "compression_ratio")?;
     let quality_flag = s("quality_flag")?;
     let language_probability = col::<Float64Array>(batch, "language_probability")?;
+    let cost_usd = col::<Float64Array>(batch, "cost_usd")?;
 
     (0..batch.num_rows())
         .map(|i| {
@@ -393,6 +397,7 @@ pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreErr
                 compression_ratio: opt(compression, i),
                 quality_flag: opt_str(quality_flag, i),
                 language_probability: opt(language_probability, i),
+                cost_usd: opt(cost_usd, i),
             })
         })
         .collect()

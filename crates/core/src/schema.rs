@@ -75,6 +75,8 @@ static RESULTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         utf8("quality_flag", true),
         // Schema version 4 (sql/migrations/0004).
         Field::new("language_probability", DataType::Float64, true),
+        // Schema version 5 (sql/migrations/0005).
+        Field::new("cost_usd", DataType::Float64, true),
     ]))
 });
 

@@ -171,5 +171,5 @@ fn migrations_define_the_daily_views() {
             _ => None,
         })
         .collect();
-    assert_eq!(views, ["transcription_daily", "transcription_failures_daily"]);
+    assert_eq!(views, ["transcription_daily", "transcription_failures_daily", "transcription_cost_daily"]);
 }

@@ -53,6 +53,7 @@ fn rows() -> Vec<ResultRow> {
         compression_ratio: Some(1.3),
         quality_flag: Some("ok".into()),
         language_probability: Some(0.97),
+        cost_usd: Some(0.000_12),
     };
     let mut transcribed = base.clone();
     transcribed.set_text("Hello, it's a \"quoted\" test — 録音 über alles.\nSecond line\t\\ backslash.");

@@ -56,6 +56,7 @@ fn row(key: &str, sequencer: &str, text: &str) -> ResultRow {
         compression_ratio: None,
         quality_flag: None,
         language_probability: None,
+        cost_usd: None,
     };
     row.set_text(text);
     row

@@ -79,6 +79,10 @@ pub struct FunctionConfig {
     /// The load function's bounds: `REDSCRIBE_LOAD_BATCH_FILES` (default 1000), `REDSCRIBE_LOAD_SWEEP_DAYS`
     /// (default 2), `REDSCRIBE_LOAD_MARGIN_S` (default 30: no batch starts with less time left).
     pub load: crate::invoke::LoadLimits,
+    /// `REDSCRIBE_PRICES`: a price table of one's own (JSON, as `pricing/aws-us-east-1.json`), instead of the shipped.
+    pub prices: Option<PathBuf>,
+    /// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` (Lambda sets it): the memory the function is billed for, in MB.
+    pub memory_mb: Option<u32>,
 }
 
 impl WarehouseConfig {
@@ -120,6 +124,28 @@ impl FunctionConfig {
             value: String::new(),
             reason: "the load function needs a bucket for manifests: set S3_BUCKET or REDSCRIBE_OUTPUT_BUCKET".into(),
         })
+    }
+
+    /// How the function prices its work: the price table (`REDSCRIBE_PRICES`, read here, or the shipped one) at
+    /// the function's memory (else `default_memory_mb`), on the architecture it was built for.
+    pub fn cost_model(&self, default_memory_mb: u32) -> Result<redscribe_core::cost::CostModel, ConfigError> {
+        let prices = match &self.prices {
+            None => redscribe_core::cost::Prices::shipped(),
+            Some(path) => {
+                let error = |reason: String| ConfigError {
+                    variable: "REDSCRIBE_PRICES",
+                    value: path.display().to_string(),
+                    reason,
+                };
+                let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+                redscribe_core::cost::Prices::from_json(&text).map_err(|e| error(e.to_string()))?
+            }
+        };
+        let arch = match std::env::consts::ARCH {
+            "aarch64" => redscribe_core::cost::Arch::Arm64,
+            _ => redscribe_core::cost::Arch::X86_64,
+        };
+        Ok(redscribe_core::cost::CostModel { prices, memory_mb: self.memory_mb.unwrap_or(default_memory_mb), arch })
     }
 
     /// Reads the configuration from the process environment.
@@ -254,6 +280,11 @@ impl FunctionConfig {
                 sweep_days: number("REDSCRIBE_LOAD_SWEEP_DAYS", 2, 1, 31)? as u32,
                 margin: std::time::Duration::from_secs(number("REDSCRIBE_LOAD_MARGIN_S", 30, 0, 900)? as u64),
                 ..Default::default()
+            },
+            prices: text("REDSCRIBE_PRICES").map(PathBuf::from),
+            memory_mb: match text("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
+                None => None,
+                Some(_) => Some(number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128, 128, 10_240)? as u32),
             },
         })
     }

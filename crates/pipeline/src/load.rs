@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
+use redscribe_core::cost::{CostModel, Usage};
 use redscribe_core::emf::Recorder;
 use redscribe_core::layout::Layout;
 use redscribe_core::load::{audit_lines, load_statements, manifest, Batch, BatchFile, CopyAuthorization, Tables};
@@ -57,13 +58,23 @@ pub struct Loader<S, W> {
     warehouse: Arc<W>,
     config: LoadConfig,
     metrics: Option<Arc<Recorder>>,
+    /// How a batch's cost is priced.
+    cost: Option<CostModel>,
     /// Set by [`Loader::migrating`]: the schema is brought up to date before the first statement.
     schema: Option<tokio::sync::OnceCell<()>>,
 }
 
 impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
     pub fn new(store: Arc<S>, warehouse: Arc<W>, config: LoadConfig) -> Loader<S, W> {
-        Loader { store, warehouse, config, metrics: None, schema: None }
+        Loader { store, warehouse, config, metrics: None, cost: None, schema: None }
+    }
+
+    /// Prices each batch (the `EstimatedCost` metric) with `model`: the load's Lambda time at the function's
+    /// memory, its request, the manifests and audit file written, the files COPY reads, and the files' queue
+    /// messages. The warehouse's compute is not in it (shared, and priced apart: [`redscribe_core::cost`]).
+    pub fn with_cost(mut self, model: CostModel) -> Loader<S, W> {
+        self.cost = Some(model);
+        self
     }
 
     /// Brings the warehouse's schema up to date ([`crate::migrate`]) once, before the first load that needs the
@@ -112,9 +123,25 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             return Ok(LoadReport::default());
         }
         let started = Instant::now();
+        let read = files.iter().map(|f| 1 + u32::from(f.segments.is_some())).sum::<u32>();
+        let messages = files.len() as f64;
         let loaded = self.load_in_rounds(files, deadline).await;
         // The load stage's wall time for the batch: manifests, audit, COPY and MERGE, any isolation rounds.
-        self.record(Metric::StageLatency, started.elapsed().as_secs_f64() * 1000.0, None);
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        self.record(Metric::StageLatency, elapsed_ms, None);
+        if let Some(model) = &self.cost {
+            let batches = loaded.as_ref().map_or(1, |r| r.batches.max(1)) as u32;
+            let usage = Usage {
+                lambda_ms: elapsed_ms,
+                requests: 1.0,
+                // Per round: the results manifest, the segments one, the audit rows.
+                s3_puts: 3 * batches,
+                s3_gets: read,
+                sqs_requests: 3.0 * messages,
+                ..Usage::default()
+            };
+            self.record(Metric::EstimatedCost, model.cost(usage), None);
+        }
         loaded
     }
 

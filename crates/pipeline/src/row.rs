@@ -70,6 +70,7 @@ pub fn result_row(
         compression_ratio: None,
         quality_flag: None,
         language_probability: None,
+        cost_usd: None,
     };
     match outcome {
         Ok(meta) => {

@@ -290,7 +290,11 @@ async fn migrations_run_once_and_bring_a_warehouse_from_before_the_ledger_up_to_
     for m in &MIGRATIONS[..2] {
         h.warehouse.run_batch(&m.statements(), &format!("old-{}", m.version)).await.unwrap();
     }
-    assert_eq!(migrate(h.warehouse.as_ref()).await.unwrap(), [1, 2, 3, 4], "1 and 2 again (idempotent), then 3, 4");
+    assert_eq!(
+        migrate(h.warehouse.as_ref()).await.unwrap(),
+        [1, 2, 3, 4, 5],
+        "1 and 2 again (idempotent), then 3 to 5"
+    );
     assert_eq!(migrate(h.warehouse.as_ref()).await.unwrap(), Vec::<u32>::new());
     let columns = h
         .warehouse
@@ -302,9 +306,10 @@ async fn migrations_run_once_and_bring_a_warehouse_from_before_the_ledger_up_to_
         .unwrap();
     assert_eq!(columns.last().unwrap()[0].as_deref(), Some("channel"));
     let ledger = h.warehouse.query("SELECT version, name FROM schema_migrations ORDER BY version").await.unwrap();
-    assert_eq!(ledger.len(), 4, "{ledger:?}");
+    assert_eq!(ledger.len(), 5, "{ledger:?}");
     assert_eq!(ledger[2], [Some("3".to_string()), Some("quality_and_channel".to_string())]);
     assert_eq!(ledger[3], [Some("4".to_string()), Some("language_probability".to_string())]);
+    assert_eq!(ledger[4], [Some("5".to_string()), Some("cost".to_string())]);
     h.s3.stop().await;
     h.api.stop().await;
 }

@@ -44,7 +44,9 @@ async fn main() -> Result<(), Error> {
         max_isolation_rounds: 5,
     };
     // The schema is brought up to date before the first load.
-    let loader = Arc::new(Loader::new(store, data_api, load).with_metrics(metrics.clone()).migrating());
+    // Lambda sets the memory; 512 MB is the stack's.
+    let cost = config.cost_model(512)?;
+    let loader = Arc::new(Loader::new(store, data_api, load).with_metrics(metrics.clone()).with_cost(cost).migrating());
     let limits = config.load;
     metrics.record(Metric::ColdStartDuration, started.elapsed().as_secs_f64() * 1000.0, None, None);
 

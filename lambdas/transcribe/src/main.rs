@@ -35,7 +35,10 @@ async fn main() -> Result<(), Error> {
         spool_dir: None,
         expected_rtf: config.expected_rtf,
     };
-    let mut stage = TranscribeStage::new(store, settings).with_metrics(metrics.clone());
+    // Lambda sets the memory; 3538 MB is the stack's.
+    let cost = config.cost_model(3538)?;
+    let mut stage =
+        TranscribeStage::new(store, settings).with_metrics(metrics.clone()).with_cost(cost, config.concurrency);
     if config.transcribe {
         let mut engine_config = EngineConfig::from_env();
         let name = config.model.as_deref().unwrap_or(redscribe_whisper::DEFAULT_MODEL);

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use redscribe_audio::AudioMetadata;
+use redscribe_core::cost::{CostModel, Usage};
 use redscribe_core::emf::Recorder;
 use redscribe_core::encode::{to_jsonl, to_parquet};
 use redscribe_core::events::ObjectEvent;
@@ -97,6 +98,8 @@ pub struct TranscribeStage<S> {
     crash_on: Option<String>,
     /// The largest compute per second of audio seen so far (bits of an `f64`; 0: none yet).
     observed_rtf: std::sync::atomic::AtomicU64,
+    /// How each recording's cost is priced, and how many recordings share an invocation's time.
+    cost: Option<(CostModel, usize)>,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -112,7 +115,15 @@ impl<S: ObjectStore> TranscribeStage<S> {
             transcriber: None,
             crash_on: None,
             observed_rtf: std::sync::atomic::AtomicU64::new(0),
+            cost: None,
         }
+    }
+
+    /// Prices each recording (`cost_usd` in its row, the `EstimatedCost` metric) with `model`, for a function
+    /// that hears `concurrent` recordings at once: each is billed its share of the time they run together.
+    pub fn with_cost(mut self, model: CostModel, concurrent: usize) -> TranscribeStage<S> {
+        self.cost = Some((model, concurrent.max(1)));
+        self
     }
 
     /// Records the stage's metrics (counts, per-stage latency) into `metrics`.
@@ -313,6 +324,23 @@ impl<S: ObjectStore> TranscribeStage<S> {
         (heard, transcript)
     }
 
+    /// What the recording costs by the price table: its share of the invocation's time so far and of its request,
+    /// the object's read and COPY's of its files, the files written, and its queue message (sent, received and
+    /// deleted: an upper bound, since Lambda receives and deletes them in batches).
+    fn cost_of(&self, started: Instant, has_segments: bool, quarantined: bool) -> Option<f64> {
+        let (model, concurrent) = self.cost.as_ref()?;
+        let files = 1 + u32::from(has_segments);
+        let usage = Usage {
+            lambda_ms: ms(started) / *concurrent as f64,
+            requests: 1.0,
+            s3_gets: 1 + files,
+            s3_puts: files + u32::from(self.config.jsonl) + u32::from(quarantined),
+            sqs_requests: 3.0,
+            ..Usage::default()
+        };
+        Some(model.cost(usage))
+    }
+
     /// Compute per second of audio to plan with: the largest measured, never less than the configured guess.
     /// (Positive `f64`s order as their bits do.)
     fn rtf(&self) -> f64 {
@@ -355,6 +383,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
         if let (Some(t), Ok(_)) = (&transcript, &outcome) {
             self.fill_transcript(&mut row, t);
         }
+        let has_segments = transcript.as_ref().is_some_and(|t| !t.segments.is_empty()) && outcome.is_ok();
+        row.cost_usd = self.cost_of(started, has_segments, failure.is_some());
         let day = processed_at.date_naive();
         // From the row, not the event: the loader derives it again from the row to check the file's name.
         let version = version_token(row.object_version.as_deref(), row.etag.as_deref(), row.sequencer.as_deref());
@@ -405,6 +435,9 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let parquet_type = "application/vnd.apache.parquet";
         self.store.put_with(&out_bucket, &file.key, parquet, parquet_type, &about).instrument(write).await?;
         self.record(Metric::StageLatency, ms(write_started), Stage::Write, None);
+        if let Some(cost) = row.cost_usd {
+            self.record(Metric::EstimatedCost, cost, Stage::Write, None);
+        }
         match &failure {
             None => self.record(Metric::RecordingsProcessed, 1.0, Stage::Write, None),
             Some(f) => self.record(Metric::RecordingsQuarantined, 1.0, f.stage, Some(f.code)),

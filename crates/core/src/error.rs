@@ -38,6 +38,9 @@ pub enum CoreError {
     /// A price table that cannot price anything.
     #[error("prices: {0}")]
     Prices(String),
+    /// A dashboard that cannot be read as Grafana's.
+    #[error("dashboard: {0}")]
+    Dashboard(String),
 }
 
 /// What the pipeline does with a recording whose processing failed with a given code.

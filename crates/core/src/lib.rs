@@ -13,6 +13,7 @@
 //! - [`metrics`]: the catalog of metric names, units and dimensions.
 //! - [`alarms`]: the shipped CloudWatch alarms as typed `PutMetricAlarm` inputs, placeholders filled.
 //! - [`cost`]: the price table and what a recording's or a batch's use of AWS costs by it.
+//! - [`dashboard`]: the shipped Grafana dashboard's panels and queries, answered over EMF documents.
 //! - [`emf`]: data points recorded by the stages, drained as CloudWatch Embedded Metric Format documents.
 //! - [`ports`]: the object store and warehouse traits the pipeline's stages are written against.
 //! - [`quarantine`]: the one quarantine record type, as stored under `rejected/<reason>/` and read by replay.
@@ -21,6 +22,7 @@
 
 pub mod alarms;
 pub mod cost;
+pub mod dashboard;
 pub mod emf;
 pub mod encode;
 pub mod error;

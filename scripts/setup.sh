@@ -33,6 +33,8 @@ command -v python3 >/dev/null || need_apt+=(python3 python3-pip)
 python3 -c "import ensurepip, venv" 2>/dev/null || need_apt+=(python3-venv)
 command -v unzip >/dev/null && command -v zip >/dev/null || need_apt+=(zip unzip)
 command -v npm >/dev/null || need_apt+=(npm)
+# The browser the dashboard page is tested in (headless).
+command -v chromium >/dev/null || need_apt+=(chromium)
 
 if ((${#need_apt[@]})); then
     echo "setup: installing Debian packages: ${need_apt[*]}"

@@ -2,6 +2,7 @@
 
 mod alarms;
 mod backfill;
+mod dashboard;
 mod demo;
 mod eval;
 mod inspect;
@@ -66,6 +67,8 @@ enum Command {
     Transcribe(transcribe::TranscribeArgs),
     /// Run the local stand-ins (S3 and the Redshift Data API) on loopback until Ctrl-C or SIGTERM.
     Serve(serve::ServeArgs),
+    /// The shipped Grafana dashboard drawn from a local run, on a page on loopback (or --check: what each panel has).
+    Dashboard(dashboard::DashboardArgs),
     /// Create or update the shipped CloudWatch alarms (apply), or show them with their state (list).
     Alarms(alarms::AlarmsArgs),
 }
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Alarms(args) => alarms::run(args),
         Command::Backfill(args) => backfill::run(args),
+        Command::Dashboard(args) => dashboard::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Inspect(args) => inspect::run(args),

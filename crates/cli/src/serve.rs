@@ -168,13 +168,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Ctrl-C or SIGTERM, listened for from the moment it is created: a signal that arrives while the model is still
 /// loading is not lost, and does not kill the process before it stops its servers.
-struct Shutdown {
+pub struct Shutdown {
     #[cfg(unix)]
     signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
 }
 
 impl Shutdown {
-    fn listen() -> Shutdown {
+    pub fn listen() -> Shutdown {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -184,7 +184,7 @@ impl Shutdown {
         Shutdown {}
     }
 
-    async fn requested(self) {
+    pub async fn requested(self) {
         #[cfg(unix)]
         if let Some((mut term, mut int)) = self.signals {
             tokio::select! {

@@ -1,9 +1,11 @@
 //! The shipped dashboard is valid Grafana: checked against the `Dashboard` type of Grafana's own schema package
 //! (`@grafana/schema`, as `dashboards/tools/package-lock.json` pins it), made into a JSON Schema and validated with
-//! Ajv by `dashboards/tools/check.mjs` (installed by `scripts/setup.sh`).
+//! Ajv by `dashboards/tools/check.mjs` (installed by `scripts/setup.sh`). And `redscribe dashboard` draws it from a
+//! run on the samples, in a real browser (headless Chromium): every panel a local run can fill has data.
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 use redscribe_testkit::stack::repo_root;
 
@@ -41,4 +43,144 @@ fn the_shipped_dashboard_is_valid_against_grafanas_schema() {
     assert!(!valid, "{said}");
     assert!(said.contains("/panels/0 must NOT have additional properties (gridPosition)"), "{said}");
     assert!(said.contains("/refresh must be string"), "{said}");
+}
+
+/// `redscribe demo` on the samples into `data`.
+fn demo(dir: &Path, data: &Path) {
+    let samples = dir.join("samples");
+    let made = Command::new("bash").arg(repo_root().join("scripts/make-samples.sh")).arg(&samples).output().unwrap();
+    assert!(made.status.success(), "make-samples: {}", String::from_utf8_lossy(&made.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+        .args(["demo", "--samples"])
+        .arg(&samples)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "redscribe demo: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A `redscribe dashboard` serving the page, stopped when dropped.
+struct Page {
+    child: Child,
+    url: String,
+}
+
+impl Page {
+    fn start(data: &Path) -> Page {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+            .args(["dashboard", "--data-dir"])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let url = stdout
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("dashboard: ").map(str::to_string))
+            .expect("the page's address");
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        Page { child, url }
+    }
+}
+
+impl Drop for Page {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Headless Chromium on `url`, with time for the page's scripts to fetch and draw; `what` is `--dump-dom` or
+/// `--screenshot=FILE`.
+fn chromium(url: &str, what: &str) -> String {
+    let out = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000", "--window-size=1600,2300"])
+        .arg(what)
+        .arg(url)
+        .output()
+        .expect("chromium (scripts/setup.sh installs it)");
+    assert!(out.status.success(), "chromium: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The value of `attribute` in an element's opening tag.
+fn attribute<'a>(tag: &'a str, attribute: &str) -> Option<&'a str> {
+    let start = tag.find(&format!("{attribute}=\""))? + attribute.len() + 2;
+    Some(&tag[start..start + tag[start..].find('"')?])
+}
+
+#[test]
+fn the_page_draws_every_panel_from_a_run_on_the_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    demo(dir.path(), &data);
+    let shipped: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_root().join("dashboards/redscribe-pipeline.json")).unwrap())
+            .unwrap();
+    // Panels that read only what AWS publishes itself (Lambda, SQS): nothing of a local run can fill them.
+    let aws_only: Vec<String> = shipped["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| {
+            p["targets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|t| t["namespace"].as_str().is_some_and(|n| n.starts_with("AWS/")))
+        })
+        .map(|p| p["id"].to_string())
+        .collect();
+    assert_eq!(aws_only.len(), 2, "{aws_only:?}");
+
+    // Without a browser first: every panel's data, and the command fails for a panel without.
+    let check = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+        .args(["dashboard", "--check", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(check.status.success(), "{listed}{}", String::from_utf8_lossy(&check.stderr));
+    for view in ["Recordings per day", "Failures per day by code", "Cost per audio minute by model"] {
+        let line = listed.lines().find(|l| l.contains(view)).unwrap_or_else(|| panic!("{view}: {listed}"));
+        assert!(!line.contains(" 0 rows") && !line.contains(" 0 points"), "{line}");
+    }
+    let empty = tempfile::tempdir().unwrap();
+    let none = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+        .args(["dashboard", "--check", "--data-dir"])
+        .arg(empty.path())
+        .output()
+        .unwrap();
+    assert!(!none.status.success(), "an empty data folder has no data to draw");
+
+    // In the browser: the page lays out every panel and draws each from the run.
+    let page = Page::start(&data);
+    let dom = chromium(&page.url, "--dump-dom");
+    assert!(dom.contains("<body data-state=\"ready\""), "{}", &dom[..dom.len().min(2000)]);
+    let panels: Vec<&str> = dom.split("<section ").skip(1).map(|s| &s[..s.find('>').unwrap()]).collect();
+    assert_eq!(panels.len(), shipped["panels"].as_array().unwrap().len(), "one section per panel");
+    for tag in &panels {
+        let id = attribute(tag, "data-panel-id").unwrap();
+        let state = attribute(tag, "data-state").unwrap();
+        let points: usize = attribute(tag, "data-points").unwrap().parse().unwrap();
+        assert!(attribute(tag, "style").unwrap().contains("grid-area"), "laid out by gridPos: {tag}");
+        if aws_only.contains(&id.to_string()) {
+            assert_eq!(state, "empty", "{tag}");
+        } else {
+            assert!(state == "drawn" && points > 0, "panel {id} has no data: {tag}");
+        }
+    }
+    assert_eq!(dom.matches("class=\"uplot").count(), panels.len() - aws_only.len() - 2, "a chart per series panel");
+    assert_eq!(dom.matches("class=\"body table\"").count(), 2, "the two table panels");
+
+    // A screenshot, kept as the test's artefact.
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(&page.url, &format!("--screenshot={}", shot.display()));
+    let png = std::fs::read(&shot).expect("the screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "{} bytes", png.len());
+    eprintln!("screenshot: {}", shot.display());
 }

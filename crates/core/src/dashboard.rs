@@ -42,6 +42,8 @@ pub struct Panel {
     pub description: String,
     pub grid: GridPos,
     pub unit: String,
+    /// `fieldConfig.defaults.custom.drawStyle` (`line`, `bars`, `points`).
+    pub draw_style: String,
     pub queries: Vec<Query>,
 }
 
@@ -92,6 +94,7 @@ impl Dashboard {
                 description: p["description"].as_str().unwrap_or_default().into(),
                 grid: GridPos { x: n("x")?, y: n("y")?, w: n("w")?, h: n("h")? },
                 unit: p["fieldConfig"]["defaults"]["unit"].as_str().unwrap_or_default().into(),
+                draw_style: p["fieldConfig"]["defaults"]["custom"]["drawStyle"].as_str().unwrap_or("line").into(),
                 title,
                 queries,
             });
@@ -189,11 +192,27 @@ pub fn evaluate(docs: &[Value], query: &Query, from_ms: i64, period_ms: i64) -> 
                 .into_iter()
                 .map(|(t, values)| Ok((t, reduce(statistic, values)?)))
                 .collect::<Result<Vec<_>, CoreError>>()?;
-            let name = if label.is_empty() { metric.clone() } else { label.clone() };
-            let label = if key.is_empty() { name } else { format!("{name} {}", key.join(" ")) };
-            Ok(Series { label, points })
+            Ok(Series { label: series_label(label, metric, dimensions, &key), points })
         })
         .collect()
+}
+
+/// A series' name as Grafana's CloudWatch data source writes it: the query's label with `${PROP('Dim.NAME')}`
+/// replaced by the series' value of that dimension; without such a reference, the wildcard values after it.
+fn series_label(label: &str, metric: &str, dimensions: &[(String, String)], key: &[String]) -> String {
+    let name = if label.is_empty() { metric } else { label };
+    let wildcards = dimensions.iter().filter(|(_, v)| v == "*").map(|(k, _)| k).zip(key);
+    let mut out = name.to_string();
+    let mut referenced = false;
+    for (dim, value) in wildcards.clone() {
+        let reference = format!("${{PROP('Dim.{dim}')}}");
+        referenced |= out.contains(&reference);
+        out = out.replace(&reference, value);
+    }
+    if !referenced && !key.is_empty() {
+        out = format!("{out} {}", key.join(" "));
+    }
+    out
 }
 
 /// A CloudWatch statistic of a period's values (percentiles by nearest rank).
@@ -290,6 +309,12 @@ mod tests {
         let stages = evaluate(&docs, &query(&[("Function", "fa"), ("Stage", "*")], "SampleCount"), 0, 1_000).unwrap();
         let got: Vec<(&str, &[(i64, f64)])> = stages.iter().map(|s| (s.label.as_str(), &s.points[..])).collect();
         assert_eq!(got, [("latency load", &[(1_000, 3.0)][..]), ("latency write", &[(2_000, 1.0)][..])]);
+        let mut named = query(&[("Function", "fa"), ("Stage", "*")], "Sum");
+        if let Query::Metric { label, .. } = &mut named {
+            *label = "p50 ${PROP('Dim.Stage')}".into();
+        }
+        let labels: Vec<String> = evaluate(&docs, &named, 0, 1_000).unwrap().into_iter().map(|s| s.label).collect();
+        assert_eq!(labels, ["p50 load", "p50 write"]);
         let only = evaluate(&docs, &query(&[("Function", "fa")], "Maximum"), 0, 1_000).unwrap();
         assert_eq!(only[0].points, [(1_000, 99.0)]);
         assert!(evaluate(&docs, &query(&[("Function", "fa"), ("Stage", "load")], "p101"), 0, 1_000).is_err());

@@ -12,6 +12,7 @@
 
 pub mod calls;
 pub mod credentials;
+pub mod dashboard;
 pub mod error;
 mod http;
 pub mod redshift;

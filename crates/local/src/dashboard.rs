@@ -7,7 +7,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -64,7 +64,7 @@ fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes
 async fn handle(
     request: &Request<hyper::body::Incoming>,
     panels: &Panels,
-    uplot_dir: &PathBuf,
+    uplot_dir: &Path,
 ) -> Response<Full<Bytes>> {
     if request.method() != http::Method::GET {
         return respond(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n");

@@ -13,7 +13,8 @@ bin="$CARGO_TARGET_DIR/release/redscribe"
 # A data folder of its own, so this run does not touch the one `redscribe serve` uses by default.
 data="${REDSCRIBE_DATA_DIR:-out/data}"
 mkdir -p "$data"
-"$bin" demo --data-dir "$data" --samples "${1:-samples}"
+# The job ends with the rows: the dashboard page of the run is one command away (printed at the end).
+"$bin" demo --no-dashboard --data-dir "$data" --samples "${1:-samples}"
 
 echo "== the same table read with DuckDB's own client (the local warehouse file)"
 python3 - "$data/warehouse/redscribe.duckdb" <<'PY'
@@ -21,3 +22,4 @@ import sys, duckdb
 con = duckdb.connect(sys.argv[1], read_only=True)
 print(con.sql("select status, count(*) as recordings from public.transcription_results group by 1 order by 1"))
 PY
+echo "== the dashboard of this run, drawn on a page on loopback: $bin dashboard --data-dir $data"

@@ -100,6 +100,12 @@ pub struct Source {
 }
 
 impl Source {
+    /// The shipped dashboard over the run in `data_dir` and its warehouse.
+    pub fn shipped(data_dir: &Path, warehouse: Arc<DataApi>) -> anyhow::Result<Source> {
+        let dashboard = Arc::new(Dashboard::parse(redscribe_core::dashboard::SHIPPED, &local_variables())?);
+        Ok(Source { dashboard, data_dir: data_dir.to_path_buf(), warehouse })
+    }
+
     /// Every panel with its data, as the page draws them.
     pub async fn panels(&self) -> Value {
         let docs = read_emf(&self.data_dir.join("metrics/emf.jsonl"));

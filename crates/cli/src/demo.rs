@@ -19,6 +19,21 @@ pub struct DemoArgs {
     /// Data folder of the local stand-ins [default: the user's data directory, e.g. ~/.local/share/redscribe]
     #[arg(long, value_name = "DIR", env = "REDSCRIBE_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// After the run, serve the dashboard page drawn from it (its address printed) until Ctrl-C [default: when
+    /// standard output is a terminal].
+    #[arg(long, conflicts_with = "no_dashboard")]
+    dashboard: bool,
+    /// End after the rows are printed, without serving the dashboard page.
+    #[arg(long)]
+    no_dashboard: bool,
+}
+
+impl DemoArgs {
+    /// Whether the demo ends by serving its dashboard: asked for, or someone is watching and did not say no.
+    fn serves_dashboard(&self) -> bool {
+        use std::io::IsTerminal;
+        self.dashboard || (!self.no_dashboard && std::io::stdout().is_terminal())
+    }
 }
 
 /// What the demo shows of each row.
@@ -45,10 +60,28 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             print_table(&mut std::io::stdout().lock(), &rows)
         }
         .await;
-        target.close().await?;
-        result?;
+        // The run's metrics go to the data folder first: the page draws them.
+        crate::local::flush_metrics(&data_dir, &target.metrics)?;
+        if let Err(e) = result {
+            target.close().await?;
+            return Err(e);
+        }
         println!("Data folder: {}", data_dir.display());
         println!("Keep the services up with `redscribe serve`, then `redscribe query \"select ...\"` or the aws CLI.");
+        if args.serves_dashboard() {
+            let shutdown = crate::serve::Shutdown::listen();
+            let source = crate::dashboard::Source::shipped(&data_dir, target.warehouse.clone())?;
+            let page = crate::dashboard::serve(std::sync::Arc::new(source), "127.0.0.1:0".parse()?).await?;
+            println!("dashboard: {} (Ctrl-C stops it)", page.url());
+            shutdown.requested().await;
+            page.stop().await;
+        } else {
+            println!(
+                "The dashboard of this run: `redscribe demo --dashboard`, or `redscribe dashboard --data-dir {}`.",
+                data_dir.display()
+            );
+        }
+        target.close().await?;
         Ok(())
     })
 }

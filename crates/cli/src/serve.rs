@@ -36,6 +36,9 @@ pub struct ServeArgs {
     /// Address of the Redshift Data API endpoint (loopback only; port 0 picks a free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9001")]
     data_api_addr: SocketAddr,
+    /// Address of the dashboard page (loopback only; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    dashboard_addr: SocketAddr,
     /// Statements submitted or running at once before the Data API answers ActiveStatementsExceededException.
     #[arg(long, value_name = "N", default_value_t = DataApiConfig::default().max_active_statements)]
     max_active_statements: usize,
@@ -118,6 +121,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let data_api_endpoint = data_api.endpoint_url();
     let (config_file, credentials_file) = write_profile(&data_dir.join("aws"), &creds, &endpoint, &data_api_endpoint)?;
 
+    let source = crate::dashboard::Source::shipped(&data_dir, target.warehouse.clone())?;
+    let dashboard = crate::dashboard::serve(Arc::new(source), args.dashboard_addr).await?;
+
     // The model loads before the endpoints are announced: once they are, uploads are transcribed.
     let transcriber = if args.no_pipeline { None } else { args.speech.transcriber(Some(&target.metrics))? };
 
@@ -128,6 +134,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("  access key:         {}", creds.access_key_id);
     println!("  secret key:         {}", creds.secret_access_key);
     println!("  input bucket:       s3://{DEFAULT_INPUT_BUCKET}/");
+    println!("  dashboard:          {}", dashboard.url());
     println!("Use them from the aws CLI with the generated profile:");
     println!(
         "  export AWS_CONFIG_FILE={} AWS_SHARED_CREDENTIALS_FILE={} AWS_PROFILE={PROFILE}",
@@ -158,6 +165,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     shutdown.requested().await;
     eprintln!("redscribe: stopping (requests in flight finish first)");
+    dashboard.stop().await;
     s3.stop().await;
     data_api.stop().await;
     if let Some(pipeline) = pipeline {

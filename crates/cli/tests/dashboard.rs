@@ -45,51 +45,55 @@ fn the_shipped_dashboard_is_valid_against_grafanas_schema() {
     assert!(said.contains("/refresh must be string"), "{said}");
 }
 
-/// `redscribe demo` on the samples into `data`.
-fn demo(dir: &Path, data: &Path) {
+/// The samples `scripts/make-samples.sh` generates (as the setup step does), in `dir/samples`.
+fn samples(dir: &Path) -> PathBuf {
     let samples = dir.join("samples");
     let made = Command::new("bash").arg(repo_root().join("scripts/make-samples.sh")).arg(&samples).output().unwrap();
     assert!(made.status.success(), "make-samples: {}", String::from_utf8_lossy(&made.stderr));
-    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
-        .args(["demo", "--samples"])
-        .arg(&samples)
-        .arg("--data-dir")
-        .arg(data)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "redscribe demo: {}", String::from_utf8_lossy(&out.stderr));
+    samples
 }
 
-/// A `redscribe dashboard` serving the page, stopped when dropped.
+/// A `redscribe` command serving the dashboard page (`dashboard`, or `demo --dashboard` once its run is done),
+/// stopped when dropped.
 struct Page {
     child: Child,
     url: String,
 }
 
 impl Page {
-    fn start(data: &Path) -> Page {
+    fn start(args: &[&std::ffi::OsStr]) -> Page {
         let mut child = Command::new(env!("CARGO_BIN_EXE_redscribe"))
-            .args(["dashboard", "--data-dir"])
-            .arg(data)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
         let url = stdout
-            .lines()
+            .by_ref()
             .map_while(Result::ok)
-            .find_map(|l| l.strip_prefix("dashboard: ").map(str::to_string))
-            .expect("the page's address");
+            .find_map(|l| l.strip_prefix("dashboard: ")?.split_whitespace().next().map(str::to_string))
+            .unwrap_or_else(|| panic!("redscribe {args:?} printed no dashboard address: {:?}", child.wait()));
         assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        std::thread::spawn(move || for _ in stdout {});
         Page { child, url }
+    }
+
+    /// Stops it as Ctrl-C would, and checks that it ends cleanly.
+    fn stop(mut self) {
+        assert!(Command::new("kill").args(["-INT", &self.child.id().to_string()]).status().unwrap().success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "stops cleanly on Ctrl-C: {status}");
     }
 }
 
 impl Drop for Page {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let _ = self.child.wait();
+        // Still running only when the test failed before stopping it.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -116,7 +120,7 @@ fn attribute<'a>(tag: &'a str, attribute: &str) -> Option<&'a str> {
 fn the_page_draws_every_panel_from_a_run_on_the_samples() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    demo(dir.path(), &data);
+    let samples = samples(dir.path());
     let shipped: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(repo_root().join("dashboards/redscribe-pipeline.json")).unwrap())
             .unwrap();
@@ -136,7 +140,36 @@ fn the_page_draws_every_panel_from_a_run_on_the_samples() {
         .collect();
     assert_eq!(aws_only.len(), 2, "{aws_only:?}");
 
-    // Without a browser first: every panel's data, and the command fails for a panel without.
+    // `redscribe demo --dashboard` runs on the samples, then serves the page of its run: in the browser, the page
+    // lays out every panel and draws each from the run.
+    let page = Page::start(&[
+        "demo".as_ref(),
+        "--dashboard".as_ref(),
+        "--samples".as_ref(),
+        samples.as_os_str(),
+        "--data-dir".as_ref(),
+        data.as_os_str(),
+    ]);
+    let dom = chromium(&page.url, "--dump-dom");
+    assert!(dom.contains("<body data-state=\"ready\""), "{}", &dom[..dom.len().min(2000)]);
+    let panels: Vec<&str> = dom.split("<section ").skip(1).map(|s| &s[..s.find('>').unwrap()]).collect();
+    assert_eq!(panels.len(), shipped["panels"].as_array().unwrap().len(), "one section per panel");
+    for tag in &panels {
+        let id = attribute(tag, "data-panel-id").unwrap();
+        let state = attribute(tag, "data-state").unwrap();
+        let points: usize = attribute(tag, "data-points").unwrap().parse().unwrap();
+        assert!(attribute(tag, "style").unwrap().contains("grid-area"), "laid out by gridPos: {tag}");
+        if aws_only.contains(&id.to_string()) {
+            assert_eq!(state, "empty", "{tag}");
+        } else {
+            assert!(state == "drawn" && points > 0, "panel {id} has no data: {tag}");
+        }
+    }
+    assert_eq!(dom.matches("class=\"uplot").count(), panels.len() - aws_only.len() - 2, "a chart per series panel");
+    assert_eq!(dom.matches("class=\"body table\"").count(), 2, "the two table panels");
+    page.stop();
+
+    // Without a browser: every panel's data, and the command fails for a panel without.
     let check = Command::new(env!("CARGO_BIN_EXE_redscribe"))
         .args(["dashboard", "--check", "--data-dir"])
         .arg(&data)
@@ -156,31 +189,13 @@ fn the_page_draws_every_panel_from_a_run_on_the_samples() {
         .unwrap();
     assert!(!none.status.success(), "an empty data folder has no data to draw");
 
-    // In the browser: the page lays out every panel and draws each from the run.
-    let page = Page::start(&data);
-    let dom = chromium(&page.url, "--dump-dom");
-    assert!(dom.contains("<body data-state=\"ready\""), "{}", &dom[..dom.len().min(2000)]);
-    let panels: Vec<&str> = dom.split("<section ").skip(1).map(|s| &s[..s.find('>').unwrap()]).collect();
-    assert_eq!(panels.len(), shipped["panels"].as_array().unwrap().len(), "one section per panel");
-    for tag in &panels {
-        let id = attribute(tag, "data-panel-id").unwrap();
-        let state = attribute(tag, "data-state").unwrap();
-        let points: usize = attribute(tag, "data-points").unwrap().parse().unwrap();
-        assert!(attribute(tag, "style").unwrap().contains("grid-area"), "laid out by gridPos: {tag}");
-        if aws_only.contains(&id.to_string()) {
-            assert_eq!(state, "empty", "{tag}");
-        } else {
-            assert!(state == "drawn" && points > 0, "panel {id} has no data: {tag}");
-        }
-    }
-    assert_eq!(dom.matches("class=\"uplot").count(), panels.len() - aws_only.len() - 2, "a chart per series panel");
-    assert_eq!(dom.matches("class=\"body table\"").count(), 2, "the two table panels");
-
-    // A screenshot, kept as the test's artefact.
+    // `redscribe dashboard` serves the same page over the data folder; a screenshot of it is the test's artefact.
+    let page = Page::start(&["dashboard".as_ref(), "--data-dir".as_ref(), data.as_os_str()]);
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
     let _ = std::fs::remove_file(&shot);
     chromium(&page.url, &format!("--screenshot={}", shot.display()));
     let png = std::fs::read(&shot).expect("the screenshot");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "{} bytes", png.len());
     eprintln!("screenshot: {}", shot.display());
+    page.stop();
 }

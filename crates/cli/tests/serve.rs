@@ -7,7 +7,7 @@ use std::path::Path;
 use redscribe_testkit::tone_wav as wav;
 
 mod common;
-use common::{aws, query_until, redscribe, start_serve, stop, Served};
+use common::{aws, dashboard_panels, query_until, redscribe, start_serve, stop, Served};
 
 fn start(data: &Path) -> Served {
     start_with(data, &[])
@@ -99,6 +99,13 @@ fn an_upload_through_the_generated_profile_becomes_a_row_and_survives_a_restart(
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    // The page serve prints draws the row: the failure is in the daily view's panel as it happens.
+    assert!(served.dashboard.starts_with("http://127.0.0.1:"), "{}", served.dashboard);
+    let panels = dashboard_panels(&served);
+    let failures =
+        panels["panels"].as_array().unwrap().iter().find(|p| p["title"] == "Failures per day by code (warehouse)");
+    let rows = &failures.expect("the failures panel")["table"]["rows"];
+    assert!(rows.as_array().unwrap().iter().any(|r| r.to_string().contains("\"truncated\"")), "{rows}");
     stop(served);
 
     // The pipeline's own outputs in the bucket raise events too (as on S3); the loop guard skips them.

@@ -61,11 +61,7 @@ fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes
     response
 }
 
-async fn handle(
-    request: &Request<hyper::body::Incoming>,
-    panels: &Panels,
-    uplot_dir: &Path,
-) -> Response<Full<Bytes>> {
+async fn handle(request: &Request<hyper::body::Incoming>, panels: &Panels, uplot_dir: &Path) -> Response<Full<Bytes>> {
     if request.method() != http::Method::GET {
         return respond(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "GET only\n");
     }

@@ -11,6 +11,8 @@ pub struct Served {
     pub child: Child,
     /// Its S3 endpoint.
     pub endpoint: String,
+    /// The address of its dashboard page.
+    pub dashboard: String,
     /// `AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE` and `AWS_PROFILE` of the profile it wrote.
     pub exports: Vec<(String, String)>,
 }
@@ -29,11 +31,14 @@ pub fn start_serve(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Served 
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut endpoint, mut exports) = (None, Vec::new());
+    let (mut endpoint, mut dashboard, mut exports) = (None, None, Vec::new());
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(e) = line.trim().strip_prefix("S3 endpoint:") {
             endpoint = Some(e.trim().to_owned());
+        }
+        if let Some(url) = line.trim().strip_prefix("dashboard:") {
+            dashboard = Some(url.trim().to_owned());
         }
         if let Some(vars) = line.trim().strip_prefix("export ") {
             exports = vars
@@ -46,7 +51,12 @@ pub fn start_serve(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Served 
     }
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Served { child, endpoint: endpoint.expect("serve printed its S3 endpoint"), exports }
+    Served {
+        child,
+        endpoint: endpoint.expect("serve printed its S3 endpoint"),
+        dashboard: dashboard.expect("serve printed its dashboard's address"),
+        exports,
+    }
 }
 
 /// Runs the real `aws` CLI with the served profile and returns its stdout.
@@ -68,6 +78,13 @@ pub fn stop(mut served: Served) {
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let status = served.child.wait().unwrap();
     assert!(status.success(), "serve exits cleanly on SIGTERM: {status}");
+}
+
+/// The data of every panel of the served dashboard, as its page fetches it (with curl).
+pub fn dashboard_panels(served: &Served) -> serde_json::Value {
+    let out = Command::new("curl").args(["-sSf", &format!("{}api/panels", served.dashboard)]).output().unwrap();
+    assert!(out.status.success(), "{}: {}", served.dashboard, String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Runs the `redscribe` binary with the served profile and returns its stdout.

@@ -46,7 +46,7 @@ impl RetryPolicy {
                 Err(e) => e,
             };
             let Some(wait) = self.wait_after(&e, attempt) else { return Err(e) };
-            tracing::warn!(what, attempt, error = %e, wait_ms = wait.as_millis() as u64, "retrying");
+            tracing::warn!(what, attempt, code = e.code().as_str(), error = %e, wait_ms = wait.as_millis() as u64, "retrying");
             tokio::time::sleep(wait).await;
             attempt += 1;
         }

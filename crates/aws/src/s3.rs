@@ -121,7 +121,8 @@ impl ObjectStore for S3Objects {
                 Err(e) => e,
             };
             let Some(wait) = self.retry.wait_after(&e, attempt) else { return Err(e.into()) };
-            tracing::warn!(what = "GetObject", attempt, error = %e, wait_ms = wait.as_millis() as u64, "retrying");
+            let code = e.code().as_str();
+            tracing::warn!(what = "GetObject", attempt, code, error = %e, wait_ms = wait.as_millis() as u64, "retrying");
             tokio::time::sleep(wait).await;
             attempt += 1;
         }

@@ -14,6 +14,8 @@
 //! - [`alarms`]: the shipped CloudWatch alarms as typed `PutMetricAlarm` inputs, placeholders filled.
 //! - [`cost`]: the price table and what a recording's or a batch's use of AWS costs by it.
 //! - [`dashboard`]: the shipped Grafana dashboard's panels and queries, answered over EMF documents.
+//! - [`logs_insights`]: the CloudWatch Logs Insights queries of `dashboards/queries/`, parsed and run over JSON log
+//!   lines as CloudWatch runs them.
 //! - [`emf`]: data points recorded by the stages, drained as CloudWatch Embedded Metric Format documents.
 //! - [`ports`]: the object store and warehouse traits the pipeline's stages are written against.
 //! - [`quarantine`]: the one quarantine record type, as stored under `rejected/<reason>/` and read by replay.
@@ -30,6 +32,7 @@ pub mod events;
 pub mod identity;
 pub mod layout;
 pub mod load;
+pub mod logs_insights;
 pub mod metrics;
 pub mod migrations;
 pub mod ports;

@@ -346,7 +346,9 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         // A client token is at most 64 characters: a digest of batch and file.
         let token = redscribe_core::identity::recording_id(r.batch_id, &r.uri);
         self.warehouse.run_batch(&[audit], &token).await?;
-        tracing::warn!(file = %r.uri, id = %r.id, %message, "load rejected the file; quarantined");
+        // With the stage and code a recording's failure has: dashboards/queries/ count it with them.
+        let (stage, error_code) = (Stage::Load.as_str(), ErrorCode::LoadRejected.as_str());
+        tracing::warn!(file = %r.uri, id = %r.id, stage, error_code, reason = %message, "load rejected the file; quarantined");
         Ok(())
     }
 

@@ -224,6 +224,28 @@ impl Function {
     pub fn logs(&self) -> Vec<serde_json::Value> {
         parse_lines(&self.stderr)
     }
+
+    /// Its log lines as the events CloudWatch Logs keeps of them (each stamped with the time in the line, as
+    /// Lambda stamps it when the line is written), for running the Logs Insights queries over.
+    pub fn log_events(&self) -> Vec<redscribe_core::logs_insights::LogEvent> {
+        let stream = format!("{}/[$LATEST]{}", chrono::Utc::now().format("%Y/%m/%d"), self.child.id());
+        let mut last_ms = 0;
+        let lines = self.stderr.lock().unwrap();
+        lines
+            .iter()
+            .map(|line| {
+                let stamped = serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| {
+                    chrono::DateTime::parse_from_rfc3339(v["timestamp"].as_str()?).ok().map(|t| t.timestamp_millis())
+                });
+                last_ms = stamped.unwrap_or(last_ms);
+                redscribe_core::logs_insights::LogEvent {
+                    timestamp_ms: last_ms,
+                    message: line.clone(),
+                    log_stream: stream.clone(),
+                }
+            })
+            .collect()
+    }
 }
 
 impl Drop for Function {
@@ -231,6 +253,23 @@ impl Drop for Function {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs the shipped Logs Insights query `dashboards/queries/<name>.logsinsights` over `events` (with `replace`'s
+/// pairs substituted in its text first, as a user fills in an id), and returns its rows as field → value maps.
+pub fn logs_insights(
+    name: &str,
+    replace: &[(&str, &str)],
+    events: &[redscribe_core::logs_insights::LogEvent],
+) -> Vec<std::collections::BTreeMap<String, String>> {
+    let path = stack::repo_root().join("dashboards/queries").join(format!("{name}.logsinsights"));
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for (from, to) in replace {
+        assert!(text.contains(from), "{name} has no {from}");
+        text = text.replace(from, to);
+    }
+    let query = redscribe_core::logs_insights::Query::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    query.run(events).into_iter().map(|row| row.into_iter().collect()).collect()
 }
 
 fn parse_lines(lines: &Mutex<Vec<String>>) -> Vec<serde_json::Value> {

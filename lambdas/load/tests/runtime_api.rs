@@ -159,6 +159,10 @@ async fn announced_and_swept_files_become_rows_once() {
     let logs = function.logs();
     let loaded: Vec<&Value> = logs.iter().filter(|l| l["message"] == "loaded").collect();
     assert!(!loaded.is_empty() && loaded.iter().all(|l| l["span"]["requestId"].is_string()), "{logs:?}");
+    // The shipped errors-by-stage query counts the file the warehouse rejected as a load failure.
+    let errors = redscribe_testkit::logs_insights("errors-by-stage", &[], &function.log_events());
+    let rejected = errors.iter().find(|r| r["at"] == "load" && r["reason"] == "load_rejected");
+    assert_eq!(rejected.map(|r| r["failures"].as_str()), Some("1"), "{errors:?}");
     drop(function);
     api.stop().await;
     stand_ins.stop().await;

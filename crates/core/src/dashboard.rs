@@ -230,9 +230,7 @@ fn reduce(statistic: &str, mut values: Vec<f64>) -> Result<f64, CoreError> {
                 .and_then(|q| q.parse().ok())
                 .filter(|q| (0.0..=100.0).contains(q))
                 .ok_or_else(|| CoreError::Dashboard(format!("statistic {p}")))?;
-            values.sort_by(f64::total_cmp);
-            let rank = ((q / 100.0 * n).ceil() as usize).clamp(1, values.len());
-            values[rank - 1]
+            crate::metrics::percentile(&mut values, q).unwrap_or(f64::NAN)
         }
     })
 }

@@ -253,6 +253,17 @@ impl Metric {
     }
 }
 
+/// The `q`th percentile (0–100) of `values` as CloudWatch computes it, by nearest rank: the smallest value with at
+/// least `q` % of the values at or below it. `None` for no values. Sorts `values`.
+pub fn percentile(values: &mut [f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = ((q / 100.0 * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    Some(values[rank - 1])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -83,20 +83,7 @@ impl Query {
                     shown =
                         by.iter().map(|p| p.name.clone()).chain(aggregates.iter().map(|(_, n)| n.clone())).collect();
                 }
-                Command::Sort(keys) => records.sort_by(|a, b| {
-                    keys.iter()
-                        .map(|(field, descending)| {
-                            let order =
-                                sort_order(a.get(field).unwrap_or(&Val::Null), b.get(field).unwrap_or(&Val::Null));
-                            if *descending {
-                                order.reverse()
-                            } else {
-                                order
-                            }
-                        })
-                        .find(|o| o.is_ne())
-                        .unwrap_or(Ordering::Equal)
-                }),
+                Command::Sort(keys) => sort(&mut records, keys),
                 Command::Limit(n) => {
                     records.truncate(*n);
                     limited = true;
@@ -157,8 +144,12 @@ fn project(record: &mut Record, projections: &[Projection]) {
     }
 }
 
+/// A condition's value: 1 or 0, as Logs Insights gives booleans.
+fn boolean(b: bool) -> Val {
+    Val::Num(f64::from(u8::from(b)))
+}
+
 fn eval(expr: &Expr, record: &Record) -> Val {
-    let boolean = |b: bool| Val::Num(f64::from(u8::from(b)));
     match expr {
         Expr::Field(name) => record.get(name).cloned().unwrap_or(Val::Null),
         Expr::Str(s) => Val::Str(s.clone()),
@@ -188,24 +179,19 @@ fn eval(expr: &Expr, record: &Record) -> Val {
 }
 
 fn call(function: Function, args: &[Expr], record: &Record) -> Val {
-    let first = || eval(&args[0], record);
-    match function {
-        Function::Coalesce => {
-            args.iter().map(|a| eval(a, record)).find(|v| !matches!(v, Val::Null)).unwrap_or(Val::Null)
+    // The parser checked the arity: every function has a first argument.
+    match (function, eval(&args[0], record)) {
+        (Function::Coalesce, Val::Null) => {
+            args[1..].iter().map(|a| eval(a, record)).find(|v| *v != Val::Null).unwrap_or(Val::Null)
         }
-        Function::IsPresent => Val::Num(f64::from(u8::from(!matches!(first(), Val::Null)))),
-        Function::IsEmpty => {
-            Val::Num(f64::from(u8::from(matches!(first(), Val::Null) || first() == Val::Str(String::new()))))
-        }
-        Function::IsBlank => {
-            Val::Num(f64::from(u8::from(matches!(first(), Val::Null) || text(&first()).trim().is_empty())))
-        }
-        Function::ToLower | Function::ToUpper | Function::StrLen => match first() {
-            Val::Null => Val::Null,
-            v if function == Function::ToLower => Val::Str(text(&v).to_lowercase()),
-            v if function == Function::ToUpper => Val::Str(text(&v).to_uppercase()),
-            v => Val::Num(text(&v).chars().count() as f64),
-        },
+        (Function::Coalesce, v) => v,
+        (Function::IsPresent, v) => boolean(v != Val::Null),
+        (Function::IsEmpty, v) => boolean(v == Val::Null || v == Val::Str(String::new())),
+        (Function::IsBlank, v) => boolean(text(&v).trim().is_empty()),
+        (_, Val::Null) => Val::Null,
+        (Function::ToLower, v) => Val::Str(text(&v).to_lowercase()),
+        (Function::ToUpper, v) => Val::Str(text(&v).to_uppercase()),
+        (Function::StrLen, v) => Val::Num(text(&v).chars().count() as f64),
     }
 }
 
@@ -242,6 +228,23 @@ fn number(v: &Val) -> Option<f64> {
         Val::Str(s) => s.parse().ok().filter(|n: &f64| n.is_finite()),
         Val::Null => None,
     }
+}
+
+/// `sort a desc, b asc`: by each key in turn.
+fn sort(records: &mut [Record], keys: &[(String, bool)]) {
+    records.sort_by(|a, b| {
+        keys.iter()
+            .map(|(field, descending)| {
+                let order = sort_order(a.get(field).unwrap_or(&Val::Null), b.get(field).unwrap_or(&Val::Null));
+                if *descending {
+                    order.reverse()
+                } else {
+                    order
+                }
+            })
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    });
 }
 
 /// Ascending as the `sort` command orders: text before numbers, numbers by value; missing fields last.
@@ -304,12 +307,7 @@ fn aggregate_of(aggregate: &Aggregate, members: &[&Record]) -> Val {
         AggregateFunction::Avg => Val::Num(numbers.iter().sum::<f64>() / numbers.len() as f64),
         AggregateFunction::Min => Val::Num(numbers.iter().copied().fold(f64::INFINITY, f64::min)),
         AggregateFunction::Max => Val::Num(numbers.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
-        AggregateFunction::Pct(p) => {
-            numbers.sort_by(f64::total_cmp);
-            // The nearest rank.
-            let rank = ((p / 100.0) * numbers.len() as f64).ceil().max(1.0) as usize;
-            Val::Num(numbers[rank.min(numbers.len()) - 1])
-        }
+        AggregateFunction::Pct(p) => crate::metrics::percentile(&mut numbers, p).map_or(Val::Null, Val::Num),
     }
 }
 

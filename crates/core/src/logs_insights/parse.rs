@@ -243,9 +243,12 @@ impl Parser<'_> {
             "stats" => self.stats()?,
             "sort" => Command::Sort(self.list(|p| {
                 let field = p.field_name()?;
-                let descending = !p.keyword("asc");
-                let _ = descending && p.keyword("desc");
-                Ok((field, descending))
+                // Descending unless `asc` is said.
+                let ascending = p.keyword("asc");
+                if !ascending {
+                    p.keyword("desc");
+                }
+                Ok((field, !ascending))
             })?),
             "limit" => match self.next() {
                 Some(Token::Num(n)) if n >= 1.0 && n.fract() == 0.0 => Command::Limit(n as usize),
@@ -298,7 +301,7 @@ impl Parser<'_> {
     fn aggregate(&mut self) -> Result<Aggregate, CoreError> {
         let name = self.field_name()?;
         self.expect("(")?;
-        let function = match name.to_ascii_lowercase().as_str() {
+        let mut function = match name.to_ascii_lowercase().as_str() {
             "count" if self.punct("*") => {
                 self.expect(")")?;
                 return Ok(Aggregate { function: AggregateFunction::Count, arg: None });
@@ -309,20 +312,18 @@ impl Parser<'_> {
             "avg" => AggregateFunction::Avg,
             "min" => AggregateFunction::Min,
             "max" => AggregateFunction::Max,
-            "pct" | "percentile" => AggregateFunction::Pct(f64::NAN),
+            // The percentile follows the field.
+            "pct" | "percentile" => AggregateFunction::Pct(0.0),
             other => return Err(error(format!("the aggregate `{other}` is not read here"))),
         };
         let arg = self.expr()?;
-        let function = match function {
-            AggregateFunction::Pct(_) => {
-                self.expect(",")?;
-                match self.next() {
-                    Some(Token::Num(p)) if (0.0..=100.0).contains(&p) => AggregateFunction::Pct(p),
-                    other => return Err(error(format!("pct takes a percentile from 0 to 100, not {other:?}"))),
-                }
-            }
-            f => f,
-        };
+        if let AggregateFunction::Pct(percentile) = &mut function {
+            self.expect(",")?;
+            *percentile = match self.next() {
+                Some(Token::Num(p)) if (0.0..=100.0).contains(&p) => p,
+                other => return Err(error(format!("pct takes a percentile from 0 to 100, not {other:?}"))),
+            };
+        }
         self.expect(")")?;
         Ok(Aggregate { function, arg: Some(arg) })
     }

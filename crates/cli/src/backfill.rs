@@ -6,8 +6,9 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use redscribe_core::events::{Envelope, ObjectEvent};
+use redscribe_core::events::ObjectEvent;
 use redscribe_core::ports::ObjectStore;
+use redscribe_pipeline::driver::Delivery;
 
 use crate::once::{process_and_load, PassArgs};
 use crate::target::{Target, TargetArgs};
@@ -46,29 +47,24 @@ async fn backfill(target: &Target, bucket: &str, prefix: &str, pass: &PassArgs) 
     let listed =
         target.objects.list(bucket, prefix).await.with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
     let total = listed.len();
-    let events: Vec<ObjectEvent> = listed
+    // One job per object; the driver skips what every front end skips (folder markers, the pipeline's own outputs).
+    let deliveries = listed
         .into_iter()
-        .filter(|o| !o.key.ends_with('/') && !target.layout.is_output(bucket, &o.key))
-        .map(|o| ObjectEvent {
-            bucket: bucket.to_string(),
-            key: o.key,
-            size: Some(o.size),
-            version_id: None,
-            etag: o.etag,
-            sequencer: None,
-            event_name: "ObjectCreated:Put".into(),
-            event_time: o.last_modified,
-            envelope: Envelope::S3,
-            message_id: None,
+        .map(|o| {
+            Delivery::Objects(vec![ObjectEvent {
+                size: Some(o.size),
+                etag: o.etag,
+                event_time: o.last_modified,
+                ..ObjectEvent::created(bucket, &o.key)
+            }])
         })
         .collect();
-    let skipped = total - events.len();
-    let pass = process_and_load(target, bucket, events.into_iter().map(|e| vec![e]).collect(), pass).await?;
+    let pass = process_and_load(target, bucket, deliveries, pass).await?;
     println!(
         "redscribe backfill: {total} object(s) under s3://{bucket}/{prefix}, done in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    pass.print(skipped);
+    pass.print();
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use redscribe_aws::redshift::DataApi;
-use redscribe_core::dashboard::{evaluate, expand_time_filter, Dashboard, Query};
+use redscribe_local::dashboard::query::{evaluate, expand_time_filter, Dashboard, Query};
 use serde_json::{json, Value};
 
 use crate::local::data_dir_or_default;
@@ -51,7 +51,7 @@ pub fn run(args: DashboardArgs) -> anyhow::Result<()> {
         let shutdown = crate::serve::Shutdown::listen();
         let text = match &args.file {
             Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
-            None => redscribe_core::dashboard::SHIPPED.to_string(),
+            None => redscribe_local::dashboard::query::SHIPPED.to_string(),
         };
         let dashboard = Arc::new(Dashboard::parse(&text, &local_variables())?);
         let data_dir = data_dir_or_default(args.data_dir.as_ref())?;
@@ -77,19 +77,13 @@ pub async fn serve(
     source: Arc<Source>,
     addr: SocketAddr,
 ) -> anyhow::Result<redscribe_local::dashboard::DashboardServer> {
-    let uplot = redscribe_cache().join("dashboard-tools/node_modules/uplot/dist");
+    // uPlot is in the cache `scripts/setup.sh` installs into.
+    let uplot = redscribe_core::settings::cache_dir_from_env().join("dashboard-tools/node_modules/uplot/dist");
     let panels: redscribe_local::dashboard::Panels = Arc::new(move || {
         let source = source.clone();
         Box::pin(async move { source.panels().await })
     });
     Ok(redscribe_local::dashboard::DashboardServer::start(addr, uplot, panels).await?)
-}
-
-/// The cache `scripts/setup.sh` installs into (uPlot is in it).
-fn redscribe_cache() -> PathBuf {
-    std::env::var_os("REDSCRIBE_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cache/redscribe"))
 }
 
 /// What a panel's data comes from: the run's EMF documents and its warehouse.
@@ -102,7 +96,7 @@ pub struct Source {
 impl Source {
     /// The shipped dashboard over the run in `data_dir` and its warehouse.
     pub fn shipped(data_dir: &Path, warehouse: Arc<DataApi>) -> anyhow::Result<Source> {
-        let dashboard = Arc::new(Dashboard::parse(redscribe_core::dashboard::SHIPPED, &local_variables())?);
+        let dashboard = Arc::new(Dashboard::parse(redscribe_local::dashboard::query::SHIPPED, &local_variables())?);
         Ok(Source { dashboard, data_dir: data_dir.to_path_buf(), warehouse })
     }
 
@@ -168,7 +162,7 @@ impl Source {
 }
 
 /// A table whose first column is a time (a date or a timestamp) as one series per further numeric column.
-fn time_series_of(table: &Value) -> Vec<redscribe_core::dashboard::Series> {
+fn time_series_of(table: &Value) -> Vec<redscribe_local::dashboard::query::Series> {
     let columns: Vec<&str> = table["columns"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     let rows = table["rows"].as_array().cloned().unwrap_or_default();
     let time = |v: &Value| -> Option<i64> {
@@ -177,7 +171,7 @@ fn time_series_of(table: &Value) -> Vec<redscribe_core::dashboard::Series> {
         Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
     };
     (1..columns.len())
-        .map(|c| redscribe_core::dashboard::Series {
+        .map(|c| redscribe_local::dashboard::query::Series {
             label: columns[c].to_string(),
             points: rows.iter().filter_map(|r| Some((time(&r[0])?, r[c].as_f64()?))).collect(),
         })

@@ -51,10 +51,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let data_dir = data_dir_or_default(args.data_dir.as_ref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let target = Target::local(data_dir.clone()).await?;
+        let mut target = Target::local(data_dir.clone()).await?;
         let run = RunArgs::defaults(vec![args.samples.clone()]);
         let result = async {
-            run_on(&target, &run).await?;
+            run_on(&mut target, &run).await?;
             let rows = target.warehouse.query_rows(ROWS, &[], Duration::from_secs(60)).await.context("querying")?;
             println!("\ntranscription_results (through the Data API, {} row(s)):", rows.rows.len());
             print_table(&mut std::io::stdout().lock(), &rows)

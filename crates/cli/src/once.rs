@@ -1,7 +1,6 @@
 //! One pass of the pipeline over a list of object events, with progress bars and a summary: what `run`,
 //! `backfill`, `replay` and `demo` share.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -10,11 +9,13 @@ use redscribe_core::emf::Recorder;
 use redscribe_core::events::ObjectEvent;
 use redscribe_core::metrics::Metric;
 use redscribe_core::ports::{PortError, Transcriber};
-use redscribe_pipeline::driver::{BatchLimits, Driver, DriverConfig, Item, Job, Listener, Retries, Settled};
-use redscribe_pipeline::invoke::Outcome;
+use redscribe_core::settings::{self, var};
+use redscribe_pipeline::driver::{
+    Admitted, BatchLimits, Delivery, Driver, DriverConfig, Job, Listener, Report, Retries, Settled,
+};
 use redscribe_pipeline::transcribe::RecordingLimits;
 use redscribe_pipeline::{LoadReport, Processed};
-use redscribe_whisper::{DecodeOptions, Engine, EngineConfig, WhisperTranscriber};
+use redscribe_whisper::{DecodeOptions, Engine, EngineConfig, ModelChoice, WhisperTranscriber};
 
 use crate::target::Target;
 
@@ -25,10 +26,10 @@ pub struct PassArgs {
     #[arg(long)]
     pub jsonl: bool,
     /// Recordings processed at once.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, default_value_t = settings::CLI_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
     /// Most result files per load (one COPY each).
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, default_value_t = settings::DEFAULT_LOAD_BATCH_FILES as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub batch_files: u32,
     /// Most megabytes of result files per load.
     #[arg(long, value_name = "MB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
@@ -40,27 +41,29 @@ pub struct PassArgs {
 /// Which model, and how it decodes (shared by the pipeline commands, `transcribe` and `eval`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ModelArgs {
-    /// Whisper model by name, from the setup step's cache (`scripts/setup.sh --models base` fetches base)
-    #[arg(long, value_name = "NAME", env = "REDSCRIBE_MODEL", default_value = redscribe_whisper::DEFAULT_MODEL,
+    /// Whisper model by name, from the setup step's cache (`scripts/setup.sh --models base` fetches base;
+    /// `$REDSCRIBE_CACHE/models`, else `~/.cache/redscribe/models`)
+    #[arg(long, value_name = "NAME", env = var::MODEL, default_value = settings::DEFAULT_MODEL,
           value_parser = clap::builder::PossibleValuesParser::new(redscribe_whisper::MODEL_NAMES))]
     pub model: String,
-    /// CTranslate2 Whisper model folder, instead of a model by name [default: REDSCRIBE_MODEL_DIR]
-    #[arg(long, value_name = "DIR")]
+    /// CTranslate2 Whisper model folder, instead of a model by name
+    #[arg(long, value_name = "DIR", env = var::MODEL_DIR)]
     pub model_dir: Option<std::path::PathBuf>,
     /// The language spoken (e.g. `es`): a multilingual model skips detection [default: detected per recording]
-    #[arg(long, value_name = "CODE", env = "REDSCRIBE_LANGUAGE")]
+    #[arg(long, value_name = "CODE", env = var::LANGUAGE)]
     pub language: Option<String>,
     /// Beam size of the decoder (1: greedy, fastest).
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(1..=16))]
+    #[arg(long, env = var::BEAM_SIZE, default_value_t = settings::DEFAULT_BEAM_SIZE as u16,
+          value_parser = clap::value_parser!(u16).range(1..=16))]
     pub beam_size: u16,
     /// `batched`: stretches of speech split at pauses, decoded `--batch-size` at a time (faster on long
     /// recordings, memory for the batch); `sequential`: 30 s windows one after the other, the text so far as the
     /// prompt (least memory)
-    #[arg(long, value_name = "HOW", env = "REDSCRIBE_DECODE", default_value = "batched",
+    #[arg(long, value_name = "HOW", env = var::DECODE, default_value = "batched",
           value_parser = ["sequential", "batched"])]
     pub decode: String,
     /// Stretches of speech per batch, with `--decode batched`
-    #[arg(long, value_name = "N", env = "REDSCRIBE_BATCH_SIZE", default_value_t = 8,
+    #[arg(long, value_name = "N", env = var::BATCH_SIZE, default_value_t = settings::DEFAULT_BATCH_SIZE as u16,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     pub batch_size: u16,
 }
@@ -68,12 +71,12 @@ pub struct ModelArgs {
 impl Default for ModelArgs {
     fn default() -> ModelArgs {
         ModelArgs {
-            model: redscribe_whisper::DEFAULT_MODEL.into(),
+            model: settings::DEFAULT_MODEL.into(),
             model_dir: None,
             language: None,
-            beam_size: 5,
+            beam_size: settings::DEFAULT_BEAM_SIZE as u16,
             decode: "batched".into(),
-            batch_size: 8,
+            batch_size: settings::DEFAULT_BATCH_SIZE as u16,
         }
     }
 }
@@ -82,16 +85,10 @@ impl ModelArgs {
     /// Loads the model (`threads` 0: one per core); a missing or broken model is an error here, before any
     /// recording.
     pub fn load(&self, threads: usize) -> anyhow::Result<(Engine, DecodeOptions)> {
-        let mut config = EngineConfig::from_env();
-        // A folder given wins (flag, then REDSCRIBE_MODEL_DIR); otherwise the model by name.
-        match &self.model_dir {
-            Some(dir) => config.model_dir = dir.clone(),
-            None if std::env::var_os("REDSCRIBE_MODEL_DIR").is_none() => {
-                config.model_dir = redscribe_whisper::model::named_model_dir(&self.model);
-            }
-            None => {}
-        }
-        config.threads = threads;
+        // The one resolver, as the transcribe function uses it (nothing bundled here: the cache).
+        let choice = ModelChoice { name: Some(self.model.clone()), dir: self.model_dir.clone() };
+        let dir = choice.resolve(&[], &settings::cache_dir_from_env())?;
+        let config = EngineConfig { threads, ..EngineConfig::new(dir) };
         let engine = Engine::load(&config)?;
         let options = DecodeOptions {
             beam_size: usize::from(self.beam_size.max(1)),
@@ -120,18 +117,22 @@ pub struct SpeechArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct LimitsArgs {
     /// Largest object read, in bytes; a bigger one is refused from its event's size, unread [default: 2 GiB]
-    #[arg(long, value_name = "BYTES", env = "REDSCRIBE_MAX_OBJECT_BYTES", default_value_t = RecordingLimits::default().max_bytes)]
+    #[arg(long, value_name = "BYTES", env = var::MAX_OBJECT_BYTES, default_value_t = settings::DEFAULT_MAX_OBJECT_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub max_object_bytes: u64,
     /// Longest recording, in seconds; a longer one is refused from its header or as soon as decoding passes it
     /// [default: 4 hours]
-    #[arg(long, value_name = "SECONDS", env = "REDSCRIBE_MAX_DURATION_S", default_value_t = RecordingLimits::default().max_duration_s)]
+    #[arg(long, value_name = "SECONDS", env = var::MAX_DURATION_S, default_value_t = settings::DEFAULT_MAX_DURATION_S,
+          value_parser = settings::parse_seconds)]
     pub max_duration: f64,
 }
 
 impl Default for LimitsArgs {
     fn default() -> LimitsArgs {
-        let d = RecordingLimits::default();
-        LimitsArgs { max_object_bytes: d.max_bytes, max_duration: d.max_duration_s }
+        LimitsArgs {
+            max_object_bytes: settings::DEFAULT_MAX_OBJECT_BYTES,
+            max_duration: settings::DEFAULT_MAX_DURATION_S,
+        }
     }
 }
 
@@ -174,119 +175,97 @@ pub fn bar(len: u64, what: &'static str) -> ProgressBar {
     bar
 }
 
-/// What a pass did.
+/// What a pass did: the driver's one report, by job (the index of the delivery given).
 pub struct Pass {
-    /// The last outcome of each recording.
-    pub outcomes: Vec<Outcome>,
-    pub report: LoadReport,
-    /// How each job (by its index in the jobs given) settled.
-    pub settled: Vec<Option<Settled>>,
+    pub report: Report<usize>,
 }
 
 impl Pass {
-    /// Result files written, quarantined ones included.
-    pub fn files(&self) -> impl Iterator<Item = &Processed> {
-        self.outcomes.iter().filter_map(|(_, r)| r.as_ref().ok())
-    }
-
     /// Jobs still failing transiently: to be tried again.
     pub fn retry_later(&self) -> usize {
-        self.settled.iter().filter(|s| !matches!(s, Some(Settled::Done))).count()
+        let jobs: std::collections::BTreeSet<usize> = self.report.to_retry().map(|(job, _, _)| *job).collect();
+        jobs.len()
     }
 
     /// Whether job `i` is settled for good (loaded, or quarantined): its event can be acknowledged.
     pub fn done(&self, i: usize) -> bool {
-        matches!(self.settled.get(i), Some(Some(Settled::Done)))
-    }
-
-    pub fn rejected(&self) -> BTreeMap<&'static str, usize> {
-        let mut by_code = BTreeMap::new();
-        for p in self.files() {
-            if let Processed::Quarantined { code, .. } = p {
-                *by_code.entry(code.as_str()).or_default() += 1;
-            }
-        }
-        by_code
+        self.report.done(&i)
     }
 
     /// Prints the summary lines shared by every command (after the command's own first line).
-    pub fn print(&self, skipped: usize) {
-        let processed = self.files().count();
-        let rejected = self.rejected();
+    pub fn print(&self) {
+        let processed = self.report.files().count();
+        let rejected = self.report.quarantined();
         let rejected_total: usize = rejected.values().sum();
         println!("  processed:        {processed} ({} read, {rejected_total} rejected)", processed - rejected_total);
         for (code, n) in &rejected {
-            println!("    rejected {code}: {n}");
+            println!("    rejected {}: {n}", code.as_str());
         }
-        if skipped > 0 {
-            println!("  skipped:          {skipped} (test events, folder markers, own outputs, duplicates)");
+        let admitted = &self.report.admitted;
+        if admitted.skipped > 0 {
+            println!("  skipped:          {} (test events, folder markers, own outputs, duplicates)", admitted.skipped);
+        }
+        if admitted.invalid > 0 {
+            println!("  not events:       {} (kept under rejected/invalid_event/)", admitted.invalid);
         }
         let retry = self.retry_later();
         if retry > 0 {
             println!("  to retry:         {retry} (transient failures; kept for the next attempt)");
         }
-        let rows: i64 = self.report.loaded.iter().map(|f| f.rows).sum();
+        let load = &self.report.load;
+        let rows: i64 = load.loaded.iter().map(|f| f.rows).sum();
         println!("  rows loaded:      {rows} into transcription_results");
-        println!("  COPY statements:  {}", self.report.batches);
-        if !self.report.rejected.is_empty() {
-            println!(
-                "  load rejected:    {} file(s), see load_audit and rejected/load_rejected/",
-                self.report.rejected.len()
-            );
+        println!("  COPY statements:  {}", load.batches);
+        if !load.rejected.is_empty() {
+            println!("  load rejected:    {} file(s), see load_audit and rejected/load_rejected/", load.rejected.len());
         }
     }
 }
 
-/// A pass's listener: progress bars, the last outcome of each recording, and how each job settled.
+/// A pass's listener: progress bars over the pass's report.
 struct Progress {
     process: ProgressBar,
     load: ProgressBar,
-    outcomes: BTreeMap<(String, String, Option<String>, Option<String>), Outcome>,
-    report: LoadReport,
-    settled: Vec<Option<Settled>>,
+    report: Report<usize>,
 }
 
 impl Listener<usize> for Progress {
+    fn admitted(&mut self, counts: &Admitted) {
+        self.process.inc_length(counts.recordings as u64);
+        self.report.admitted(counts);
+    }
+
     fn processed(&mut self, event: &ObjectEvent, outcome: &Result<Processed, PortError>) {
-        let key = (event.bucket.clone(), event.key.clone(), event.version_id.clone(), event.sequencer.clone());
         match outcome {
             Err(e) => self.process.println(format!("s3://{}/{}: {e} (will be tried again)", event.bucket, event.key)),
-            Ok(_) if !self.outcomes.contains_key(&key) => {
+            Ok(_) => {
                 self.process.inc(1);
                 self.load.inc_length(1);
             }
-            Ok(_) => {}
         }
-        self.outcomes.insert(key, (event.clone(), outcome.clone()));
+        self.report.processed(event, outcome);
     }
 
     fn loaded(&mut self, report: &LoadReport) {
         self.load.inc((report.loaded.len() + report.rejected.len()) as u64);
-        self.report.add(report);
+        self.report.loaded(report);
     }
 
-    fn settled(&mut self, job: usize, settled: Settled) {
-        self.settled[job] = Some(settled);
+    fn settled(&mut self, job: usize, message: Option<String>, settled: Settled) {
+        self.report.settled(job, message, settled);
     }
 }
 
-/// Processes the jobs' events with the target's transcribe stage and loads every result file through its load
-/// stage (manifests and quarantine records in `bucket`), on the one driver; transient failures are retried a few
-/// times within the pass. Job `i` of the answer's `settled` is the `i`-th job given.
+/// Admits, processes and loads the deliveries with the target's transcribe stage and load stage (manifests and
+/// quarantine records in `bucket`), on the one driver; transient failures are retried a few times within the
+/// pass. Job `i` of the report is the `i`-th delivery given.
 pub async fn process_and_load(
     target: &Target,
     bucket: &str,
-    jobs: Vec<Vec<ObjectEvent>>,
+    deliveries: Vec<Delivery>,
     args: &PassArgs,
 ) -> anyhow::Result<Pass> {
-    let events: usize = jobs.iter().map(Vec::len).sum();
-    let mut progress = Progress {
-        process: bar(events as u64, "process"),
-        load: bar(0, "load"),
-        outcomes: BTreeMap::new(),
-        report: LoadReport::default(),
-        settled: vec![None; jobs.len()],
-    };
+    let mut progress = Progress { process: bar(0, "process"), load: bar(0, "load"), report: Report::default() };
     let stage = target.stage(args.jsonl, args.speech.transcriber(Some(&target.metrics))?, args.speech.limits.limits());
     let config = DriverConfig {
         concurrency: usize::from(args.concurrency),
@@ -294,17 +273,14 @@ pub async fn process_and_load(
         // A pass loads when its batch is full or its input is done.
         batch_age: Duration::from_secs(24 * 3600),
         retries: Retries::BRIEF,
+        fallback_bucket: bucket.to_string(),
         ..DriverConfig::default()
     };
-    let jobs = jobs
-        .into_iter()
-        .enumerate()
-        .map(|(token, events)| Job { token, items: events.into_iter().map(Item::Recording).collect() })
-        .collect();
+    let jobs = deliveries.into_iter().enumerate().map(|(token, delivery)| Job { token, delivery }).collect();
     let started = Instant::now();
     let driver = Driver::new(Arc::new(stage), Arc::new(target.loader(bucket)), config);
     driver.run_all(jobs, &mut progress).await;
     progress.process.finish_with_message("done");
     progress.load.finish_with_message(format!("done in {:.1} s", started.elapsed().as_secs_f64()));
-    Ok(Pass { outcomes: progress.outcomes.into_values().collect(), report: progress.report, settled: progress.settled })
+    Ok(Pass { report: progress.report })
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use redscribe_core::ErrorCode;
+use redscribe_pipeline::driver::Delivery;
 use redscribe_pipeline::replay::{find_quarantined, settle, Quarantined};
 
 use crate::once::{process_and_load, PassArgs};
@@ -78,7 +79,7 @@ async fn replay(target: &Target, args: &ReplayArgs) -> anyhow::Result<()> {
         let e = &r.recording;
         groups.entry((e.bucket.clone(), e.key.clone(), e.version_id.clone())).or_default().push(r);
     }
-    let events = groups.values().map(|rs| vec![rs[0].recording.clone()]).collect();
+    let events = groups.values().map(|rs| Delivery::Objects(vec![rs[0].recording.clone()])).collect();
     let pass = process_and_load(target, &args.bucket, events, &args.pass).await?;
 
     // Loaded (or quarantined anew, with the record that now stands for it): the old records go — a record once
@@ -89,7 +90,7 @@ async fn replay(target: &Target, args: &ReplayArgs) -> anyhow::Result<()> {
         if !pass.done(i) {
             continue;
         }
-        let processed = pass.outcomes.iter().find_map(|(event, result)| {
+        let processed = pass.report.outcomes().find_map(|(event, result)| {
             let same = (&event.bucket, &event.key, &event.version_id) == (&key.0, &key.1, &key.2);
             result.as_ref().ok().filter(|_| same)
         });
@@ -109,7 +110,10 @@ async fn replay(target: &Target, args: &ReplayArgs) -> anyhow::Result<()> {
         groups.len(),
         started.elapsed().as_secs_f64()
     );
-    pass.print(unreadable.len());
+    pass.print();
+    if !unreadable.is_empty() {
+        println!("  not replayable:   {} record(s), named above", unreadable.len());
+    }
     println!("  records settled:  {settled} (removed, or replaced by the new record of a recording still rejected)");
     Ok(())
 }

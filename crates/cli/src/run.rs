@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use redscribe_core::events::normalize;
 use redscribe_core::ports::ObjectStore;
+use redscribe_pipeline::driver::Delivery;
 
 use crate::inspect::expand;
 use crate::local::data_dir_or_default;
@@ -45,8 +45,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let data_dir = data_dir_or_default(args.data_dir.as_ref())?;
-        let target = Target::local(data_dir.clone()).await?;
-        let result = run_on(&target, &args).await;
+        let mut target = Target::local(data_dir.clone()).await?;
+        let result = run_on(&mut target, &args).await;
         let documents = target.close().await?;
         result?;
         println!(
@@ -62,10 +62,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
 }
 
 /// Uploads, processes and loads; prints the summary. Shared with `demo`.
-pub async fn run_on(target: &Target, args: &RunArgs) -> anyhow::Result<()> {
+pub async fn run_on(target: &mut Target, args: &RunArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     target.ensure_bucket(&args.bucket).await?;
-    let services = target.local.as_ref().ok_or_else(|| anyhow::anyhow!("`run` needs the local stand-ins"))?;
+    anyhow::ensure!(target.local.is_some(), "`run` needs the local stand-ins");
 
     // Upload. Each completed upload journals its event before the response.
     let mut uploads = Vec::new();
@@ -89,32 +89,20 @@ pub async fn run_on(target: &Target, args: &RunArgs) -> anyhow::Result<()> {
     }
     progress.finish_with_message("done");
 
-    // Every pending event: this run's, and any an earlier run left unacknowledged; one job per event.
-    let deliveries = services.take_pending();
-    let mut jobs = Vec::with_capacity(deliveries.len());
-    let mut skipped = 0usize;
-    for d in &deliveries {
-        match normalize(&d.event, &target.layout) {
-            Ok(n) => {
-                skipped += n.skipped.len();
-                jobs.push(n.objects);
-            }
-            Err(e) => {
-                tracing::warn!(seq = d.seq, error = %e, "unreadable event");
-                skipped += 1;
-                jobs.push(Vec::new());
-            }
-        }
-    }
+    // Every pending event, raw: this run's, and any an earlier run left unacknowledged; one job per event.
+    let deliveries = target.local.as_mut().map(|s| s.take_pending()).unwrap_or_default();
+    let jobs = deliveries.iter().map(|d| Delivery::Notification(d.event.clone())).collect();
     let pass = process_and_load(target, &args.bucket, jobs, &args.pass).await?;
     // Acknowledged one by one: an event still failing stays in the journal for the next run or `serve`.
-    for (i, d) in deliveries.iter().enumerate() {
-        if pass.done(i) {
-            services.journal.ack(d.seq)?;
+    if let Some(services) = &target.local {
+        for (i, d) in deliveries.iter().enumerate() {
+            if pass.done(i) {
+                services.journal.ack(d.seq)?;
+            }
         }
     }
     println!("redscribe run: {uploaded} file(s) uploaded, done in {:.1} s", started.elapsed().as_secs_f64());
-    pass.print(skipped);
+    pass.print();
     Ok(())
 }
 
@@ -128,8 +116,8 @@ impl RunArgs {
             prefix: "in/".into(),
             pass: PassArgs {
                 jsonl: false,
-                concurrency: 4,
-                batch_files: 1000,
+                concurrency: redscribe_core::settings::CLI_CONCURRENCY as u16,
+                batch_files: redscribe_core::settings::DEFAULT_LOAD_BATCH_FILES as u32,
                 batch_mb: 1024,
                 speech: Default::default(),
             },

@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use redscribe_aws::s3::S3Objects;
-use redscribe_core::events::{normalize, ObjectEvent};
+use redscribe_core::events::ObjectEvent;
 use redscribe_core::ports::PortError;
 use redscribe_local::redshift::{DataApiConfig, DATABASE};
 use redscribe_local::s3::{Delivery, EventJournal};
-use redscribe_local::Credentials;
-use redscribe_pipeline::driver::{admit, Driver, DriverConfig, Item, Job, Listener, Retries, Settled};
+use redscribe_local::{Credentials, StandIns};
+use redscribe_pipeline::driver::{self, Driver, DriverConfig, Job, Listener, Retries, Settled};
 use redscribe_pipeline::{LoadReport, Processed, TranscribeStage};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::local::{data_dir_or_default, flush_metrics, LocalServices, DEFAULT_INPUT_BUCKET, LOCAL_REGION};
+use crate::local::{data_dir_or_default, flush_metrics, DEFAULT_INPUT_BUCKET, LOCAL_REGION};
 use crate::once::SpeechArgs;
 use crate::target::Target;
 
@@ -112,11 +112,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let api = DataApiConfig { max_active_statements: args.max_active_statements, ..DataApiConfig::default() };
     let mut target = Target::local_on(data_dir.clone(), args.s3_addr, args.data_api_addr, api).await?;
     let services = target.local.take().context("local services")?;
+    let warehouse_file = services.warehouse_file();
+    let StandIns { s3, data_api, journal, events, credentials: creds, .. } = services;
+    let data_api = data_api.context("the Data API stand-in")?;
     if args.fail_active_statements_exceeded > 0 {
-        services.data_api.faults().fail_next_with_active_statements_exceeded(args.fail_active_statements_exceeded);
+        data_api.faults().fail_next_with_active_statements_exceeded(args.fail_active_statements_exceeded);
     }
-    let LocalServices { s3, data_api, journal, events, credentials: creds, warehouse_file } = services;
-    let events = events.into_inner().unwrap_or_else(|e| e.into_inner());
     let endpoint = s3.endpoint_url();
     let data_api_endpoint = data_api.endpoint_url();
     let (config_file, credentials_file) = write_profile(&data_dir.join("aws"), &creds, &endpoint, &data_api_endpoint)?;
@@ -206,8 +207,9 @@ impl Shutdown {
 }
 
 /// Processes every delivered event and loads the results in batches (bounded by age and count), on the one
-/// driver: a transient failure is retried with backoff while everything else goes on, and an event is
-/// acknowledged in the journal once everything it announced is loaded or quarantined.
+/// driver: each journal event goes in raw, is admitted there like any other delivery, a transient failure is
+/// retried with backoff while everything else goes on, and the event is acknowledged in the journal once
+/// everything it announced is loaded or quarantined.
 async fn follow(
     mut deliveries: UnboundedReceiver<Delivery>,
     journal: Arc<EventJournal>,
@@ -217,32 +219,20 @@ async fn follow(
     batch_age: Duration,
 ) {
     let (jobs, input) = tokio::sync::mpsc::unbounded_channel();
-    let (layout, store, admitting) = (target.layout.clone(), target.objects.clone(), stage.clone());
-    let admit_into = bucket.clone();
-    // Deliveries become jobs: normalised, with what is not an event kept as a quarantine record.
     tokio::spawn(async move {
         while let Some(delivery) = deliveries.recv().await {
-            let mut attempt = 0;
-            let normalized = loop {
-                let parsed = normalize(&delivery.event, &layout);
-                let skipped = || admitting.record_skipped();
-                let invalid = || admitting.record_invalid();
-                match admit(store.as_ref(), &layout, &delivery.event, parsed, &admit_into, skipped, invalid).await {
-                    Ok(n) => break n,
-                    Err(e) => {
-                        eprintln!("event {}: {e}; trying again", delivery.seq);
-                        tokio::time::sleep(Retries::FOREVER.backoff.delay(attempt)).await;
-                        attempt += 1;
-                    }
-                }
-            };
-            let items = normalized.objects.into_iter().map(Item::Recording).collect();
-            if jobs.send(Job { token: delivery.seq, items }).is_err() {
+            let job = Job { token: delivery.seq, delivery: driver::Delivery::Notification(delivery.event) };
+            if jobs.send(job).is_err() {
                 break;
             }
         }
     });
-    let config = DriverConfig { batch_age, retries: Retries::FOREVER, ..DriverConfig::default() };
+    let config = DriverConfig {
+        batch_age,
+        retries: Retries::FOREVER,
+        fallback_bucket: bucket.clone(),
+        ..DriverConfig::default()
+    };
     let mut listener =
         Acknowledge { journal, data_dir: target.data_dir.clone().unwrap_or_default(), metrics: target.metrics.clone() };
     let driver = Driver::new(stage, Arc::new(target.loader(&bucket)), config);
@@ -280,7 +270,7 @@ impl Listener<u64> for Acknowledge {
         }
     }
 
-    fn settled(&mut self, seq: u64, settled: Settled) {
+    fn settled(&mut self, seq: u64, _message: Option<String>, settled: Settled) {
         match settled {
             Settled::Done => {
                 if let Err(e) = self.journal.ack(seq) {

@@ -16,10 +16,12 @@ use redscribe_core::layout::Layout;
 use redscribe_core::load::{CopyAuthorization, Tables};
 use redscribe_core::ports::Transcriber;
 use redscribe_local::redshift::DataApiConfig;
+use redscribe_local::StandIns;
+use redscribe_pipeline::quarantine::{QuarantineSink, StoreSink};
 use redscribe_pipeline::transcribe::RecordingLimits;
 use redscribe_pipeline::{LoadConfig, Loader, TranscribeConfig, TranscribeStage};
 
-use crate::local::{data_dir_or_default, flush_metrics, recorder, LocalServices, LOCAL_COPY_ROLE};
+use crate::local::{data_dir_or_default, flush_metrics, recorder, LOCAL_COPY_ROLE};
 use crate::query::WarehouseArgs;
 
 #[derive(Debug, clap::Args)]
@@ -35,7 +37,7 @@ pub struct TargetArgs {
     #[arg(long, value_name = "ARN", env = "REDSHIFT_IAM_ROLE")]
     copy_role: Option<String>,
     /// With --aws: address buckets in the path (`http://host/bucket/key`), for S3-compatible endpoints.
-    #[arg(long, env = "REDSCRIBE_S3_PATH_STYLE")]
+    #[arg(long, env = redscribe_core::settings::var::S3_PATH_STYLE)]
     s3_path_style: bool,
     /// With --aws: the CloudWatch Logs group the metrics (EMF documents) go to; CloudWatch extracts the metrics
     /// the dashboards and alarms read.
@@ -46,7 +48,7 @@ pub struct TargetArgs {
     no_cloudwatch_metrics: bool,
     /// A price table of one's own (JSON, as pricing/aws-us-east-1.json) for the rows' cost_usd and the
     /// EstimatedCost metric [default: the shipped us-east-1 table].
-    #[arg(long, value_name = "FILE", env = "REDSCRIBE_PRICES")]
+    #[arg(long, value_name = "FILE", env = redscribe_core::settings::var::PRICES)]
     prices: Option<PathBuf>,
     #[command(flatten)]
     warehouse: WarehouseArgs,
@@ -60,7 +62,7 @@ pub struct Target {
     pub layout: Layout,
     pub metrics: Arc<Recorder>,
     /// The stand-ins, when running locally.
-    pub local: Option<LocalServices>,
+    pub local: Option<StandIns>,
     /// Where EMF documents go (locally: `metrics/emf.jsonl` under the data folder).
     pub data_dir: Option<PathBuf>,
     /// With --aws: EMF documents to CloudWatch Logs, in the background.
@@ -68,11 +70,6 @@ pub struct Target {
     /// What the work is priced by, as the stack's functions would be billed for it.
     pub prices: Prices,
 }
-
-/// The memory `template.yaml` gives the transcribe function (`TranscribeMemory`) and the load function: what a
-/// recording processed here is priced at, as if the deployed function had processed it, one at a time.
-pub const STACK_TRANSCRIBE_MEMORY_MB: u32 = 3538;
-pub const STACK_LOAD_MEMORY_MB: u32 = 512;
 
 impl Target {
     pub async fn open(args: &TargetArgs) -> anyhow::Result<Target> {
@@ -128,10 +125,10 @@ impl Target {
         data_api_addr: SocketAddr,
         api: DataApiConfig,
     ) -> anyhow::Result<Target> {
-        let services = LocalServices::start(&data_dir, s3_addr, data_api_addr, api).await?;
-        let objects = Arc::new(services.objects().await);
-        let warehouse = Arc::new(services.warehouse().await?);
-        services.migrate(&warehouse).await?;
+        let services = crate::local::start(&data_dir, s3_addr, data_api_addr, api).await?;
+        let objects = Arc::new(crate::local::objects(&services).await);
+        let warehouse = Arc::new(crate::local::warehouse(&services).await?);
+        redscribe_pipeline::migrate::migrate(warehouse.as_ref()).await.context("migrating the warehouse")?;
         Ok(Target {
             objects,
             warehouse,
@@ -161,9 +158,15 @@ impl Target {
         limits: RecordingLimits,
     ) -> TranscribeStage<S3Objects> {
         let config = TranscribeConfig { layout: self.layout.clone(), jsonl, limits, ..TranscribeConfig::default() };
-        let cost = CostModel { prices: self.prices.clone(), memory_mb: STACK_TRANSCRIBE_MEMORY_MB, arch: Arch::X86_64 };
-        let stage =
-            TranscribeStage::new(self.objects.clone(), config).with_metrics(self.metrics.clone()).with_cost(cost, 1);
+        let cost = CostModel {
+            prices: self.prices.clone(),
+            memory_mb: redscribe_core::settings::TRANSCRIBE_MEMORY_MB,
+            arch: Arch::X86_64,
+        };
+        let stage = TranscribeStage::new(self.objects.clone(), config)
+            .with_quarantine(self.quarantine())
+            .with_metrics(self.metrics.clone())
+            .with_cost(cost, 1);
         match transcriber {
             Some(t) => stage.with_transcriber(t),
             None => stage,
@@ -178,12 +181,22 @@ impl Target {
             auth: self.auth.clone(),
             layout: self.layout.clone(),
             bucket: bucket.to_string(),
-            max_isolation_rounds: 5,
+            max_isolation_rounds: redscribe_core::settings::ISOLATION_ROUNDS,
         };
-        let cost = CostModel { prices: self.prices.clone(), memory_mb: STACK_LOAD_MEMORY_MB, arch: Arch::X86_64 };
+        let cost = CostModel {
+            prices: self.prices.clone(),
+            memory_mb: redscribe_core::settings::LOAD_MEMORY_MB,
+            arch: Arch::X86_64,
+        };
         Loader::new(self.objects.clone(), self.warehouse.clone(), config)
+            .with_quarantine(self.quarantine())
             .with_metrics(self.metrics.clone())
             .with_cost(cost)
+    }
+
+    /// Where quarantine records go: the object store's `rejected/` prefix, where `replay` finds them.
+    fn quarantine(&self) -> Arc<dyn QuarantineSink> {
+        Arc::new(StoreSink::new(self.objects.clone()))
     }
 
     /// Writes the metrics out (to the data folder, or to CloudWatch Logs) and stops the stand-ins; returns how

@@ -142,12 +142,7 @@ async fn emf_documents_reach_cloudwatch_logs_in_batches() {
 async fn a_dead_endpoint_costs_documents_not_time_of_the_caller() {
     // A port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new("a", "b", None, None, "test"))
-        .load()
-        .await;
+    let conf = redscribe_aws::config::local(&format!("http://127.0.0.1:{port}"), "us-east-1", "a", "b").await;
     let retry = RetryPolicy { max_attempts: 2, base: Duration::from_millis(10), cap: Duration::from_millis(20) };
     let shipper = LogShipper::from_conf(&conf, ShipperConfig { retry, ..ShipperConfig::emf("/redscribe/test") });
     let docs = documents(100, 1);
@@ -177,12 +172,7 @@ fn a_full_queue_drops_new_documents_instead_of_waiting() {
 #[tokio::test(flavor = "multi_thread")]
 async fn emf_batches_carry_the_header_that_makes_cloudwatch_extract_metrics() {
     let endpoint = HttpCapture::start("application/x-amz-json-1.1", "{}");
-    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(&endpoint.url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_credential_types::Credentials::new("a", "b", None, None, "test"))
-        .load()
-        .await;
+    let conf = redscribe_aws::config::local(&endpoint.url, "us-east-1", "a", "b").await;
     let shipper = LogShipper::from_conf(&conf, ShipperConfig::emf("/redscribe/test"));
     for doc in documents(3, 1) {
         shipper.send(event(&doc));

@@ -38,12 +38,6 @@ pub enum CoreError {
     /// A price table that cannot price anything.
     #[error("prices: {0}")]
     Prices(String),
-    /// A dashboard that cannot be read as Grafana's.
-    #[error("dashboard: {0}")]
-    Dashboard(String),
-    /// A Logs Insights query outside the syntax `logs_insights` reads.
-    #[error("logs insights: {0}")]
-    LogsInsights(String),
 }
 
 /// What the pipeline does with a recording whose processing failed with a given code.

@@ -56,6 +56,25 @@ pub struct ObjectEvent {
     pub message_id: Option<String>,
 }
 
+impl ObjectEvent {
+    /// An object-created event of `bucket`/`key` that says nothing more (no size, version, ETag, sequencer, time,
+    /// message): what a listing or a test starts from, filled in with struct update syntax.
+    pub fn created(bucket: &str, key: &str) -> ObjectEvent {
+        ObjectEvent {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            size: None,
+            version_id: None,
+            etag: None,
+            sequencer: None,
+            event_name: "ObjectCreated:Put".into(),
+            event_time: None,
+            envelope: Envelope::S3,
+            message_id: None,
+        }
+    }
+}
+
 /// Why a record or message was acknowledged without processing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -156,6 +175,16 @@ pub fn normalize_results(payload: &Value, layout: &Layout) -> Result<Normalized,
     let result = |o: &ObjectEvent| (!layout.is_results_file(&o.bucket, &o.key)).then_some(SkipReason::NotAResult);
     out.objects = apply_filters(std::mem::take(&mut out.objects), result, &mut out.skipped);
     Ok(out)
+}
+
+/// The skip rules applied to objects that were listed or named rather than announced (a backfill's listing, a
+/// replayed record): the same rules as [`normalize`] — folder markers, the pipeline's own outputs, one event per
+/// object — so every front end skips the same things for the same reasons.
+pub fn filter_listed(objects: Vec<ObjectEvent>, layout: &Layout) -> Normalized {
+    let mut out = Normalized::default();
+    let recording = |o: &ObjectEvent| layout.is_output(&o.bucket, &o.key).then_some(SkipReason::OwnOutput);
+    out.objects = apply_filters(objects, recording, &mut out.skipped);
+    out
 }
 
 /// Where in the nesting a payload was found; decides the envelope label and which shapes are allowed.

@@ -13,18 +13,15 @@
 //! - [`metrics`]: the catalog of metric names, units and dimensions.
 //! - [`alarms`]: the shipped CloudWatch alarms as typed `PutMetricAlarm` inputs, placeholders filled.
 //! - [`cost`]: the price table and what a recording's or a batch's use of AWS costs by it.
-//! - [`dashboard`]: the shipped Grafana dashboard's panels and queries, answered over EMF documents.
-//! - [`logs_insights`]: the CloudWatch Logs Insights queries of `dashboards/queries/`, parsed and run over JSON log
-//!   lines as CloudWatch runs them.
 //! - [`emf`]: data points recorded by the stages, drained as CloudWatch Embedded Metric Format documents.
 //! - [`ports`]: the object store and warehouse traits the pipeline's stages are written against.
 //! - [`quarantine`]: the one quarantine record type, as stored under `rejected/<reason>/` and read by replay.
+//! - [`settings`]: each shared setting once: its environment variable, default (a named constant) and range.
 //! - [`retry`]: exponential backoff with full jitter, for every retry the pipeline makes.
 //! - [`error`]: the crate's error enum and the bounded [`error::ErrorCode`] set with its retry decision.
 
 pub mod alarms;
 pub mod cost;
-pub mod dashboard;
 pub mod emf;
 pub mod encode;
 pub mod error;
@@ -32,7 +29,6 @@ pub mod events;
 pub mod identity;
 pub mod layout;
 pub mod load;
-pub mod logs_insights;
 pub mod metrics;
 pub mod migrations;
 pub mod ports;
@@ -40,6 +36,7 @@ pub mod quarantine;
 pub mod record;
 pub mod retry;
 pub mod schema;
+pub mod settings;
 pub mod sql;
 
 pub use error::{CoreError, Disposition, ErrorCode};

@@ -175,6 +175,16 @@ fn the_latest_duplicate_wins() {
 }
 
 #[test]
+fn listed_objects_are_skipped_by_the_rules_announced_ones_are() {
+    let listed = |key: &str| redscribe_core::events::ObjectEvent::created("b", key);
+    let keys = ["in/a.wav", "in/", "processed/transcription_results/dt=2026-12-01/x.parquet", "in/a.wav"];
+    let got = redscribe_core::events::filter_listed(keys.iter().map(|k| listed(k)).collect(), &Layout::default());
+    assert_eq!(got.objects.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["in/a.wav"]);
+    let reasons: Vec<SkipReason> = got.skipped.iter().map(|s| s.reason).collect();
+    assert_eq!(reasons, [SkipReason::FolderMarker, SkipReason::OwnOutput, SkipReason::Duplicate]);
+}
+
+#[test]
 fn unrecognised_payloads_are_errors_not_panics() {
     let layout = Layout::default();
     for payload in ["{}", "[]", "null", "{\"Records\": 5}", "{\"Records\": [{\"eventSource\": \"aws:dynamodb\"}]}"] {

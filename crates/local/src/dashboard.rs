@@ -16,6 +16,8 @@ use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use serde_json::Value;
 
+pub mod query;
+
 use crate::http::Served;
 use crate::LocalError;
 

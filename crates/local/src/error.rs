@@ -23,6 +23,12 @@ pub enum LocalError {
     /// The embedded SQL engine could not open or prepare its database.
     #[error("warehouse: {0}")]
     Engine(String),
+    /// A dashboard that cannot be read as Grafana's.
+    #[error("dashboard: {0}")]
+    Dashboard(String),
+    /// A Logs Insights query outside the syntax `logs_insights` reads.
+    #[error("logs insights: {0}")]
+    LogsInsights(String),
     /// The event subscriber is gone.
     #[error("event subscriber closed")]
     SubscriberClosed,

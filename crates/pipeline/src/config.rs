@@ -3,9 +3,11 @@
 //! `REDSHIFT_DB`, `REDSHIFT_USER`, `REDSHIFT_TABLE`, …); redscribe's own start with `REDSCRIBE_`. Pure: the caller
 //! hands in the lookup (`std::env::var` in a Lambda, a map in tests).
 
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use redscribe_core::layout::Layout;
+use redscribe_core::settings::{self, var};
 
 /// A variable with a value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,11 +134,8 @@ impl FunctionConfig {
         let prices = match &self.prices {
             None => redscribe_core::cost::Prices::shipped(),
             Some(path) => {
-                let error = |reason: String| ConfigError {
-                    variable: "REDSCRIBE_PRICES",
-                    value: path.display().to_string(),
-                    reason,
-                };
+                let error =
+                    |reason: String| ConfigError { variable: var::PRICES, value: path.display().to_string(), reason };
                 let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
                 redscribe_core::cost::Prices::from_json(&text).map_err(|e| error(e.to_string()))?
             }
@@ -164,18 +163,17 @@ impl FunctionConfig {
                 _ => Err(ConfigError { variable: name, value: v, reason: "expected true or false".into() }),
             },
         };
-        let number = |name: &'static str, default: usize, min: usize, max: usize| match text(name) {
+        let number = |name: &'static str, default: usize, range: RangeInclusive<usize>| match text(name) {
             None => Ok(default),
             Some(v) => match v.parse::<usize>() {
-                Ok(n) if (min..=max).contains(&n) => Ok(n),
+                Ok(n) if range.contains(&n) => Ok(n),
                 _ => Err(ConfigError {
                     variable: name,
                     value: v,
-                    reason: format!("expected a whole number {min}..={max}"),
+                    reason: format!("expected a whole number {}..={}", range.start(), range.end()),
                 }),
             },
         };
-        let defaults = crate::transcribe::RecordingLimits::default();
         let mut layout = Layout::default();
         layout.output_bucket = text("REDSCRIBE_OUTPUT_BUCKET");
         let warehouse = match text("REDSHIFT_DB") {
@@ -236,20 +234,28 @@ impl FunctionConfig {
             bucket: text("S3_BUCKET"),
             layout,
             jsonl: flag("REDSCRIBE_JSONL", false)?,
-            concurrency: number("REDSCRIBE_CONCURRENCY", 2, 1, 64)?,
+            concurrency: number(var::CONCURRENCY, settings::LAMBDA_CONCURRENCY, settings::CONCURRENCY_RANGE)?,
             transcribe: flag("REDSCRIBE_TRANSCRIBE", true)?,
-            model: text("REDSCRIBE_MODEL"),
-            language: text("REDSCRIBE_LANGUAGE"),
-            decode: text("REDSCRIBE_DECODE"),
-            batch_size: number("REDSCRIBE_BATCH_SIZE", 8, 1, 64)?,
-            model_dir: text("REDSCRIBE_MODEL_DIR").map(PathBuf::from),
-            beam_size: number("REDSCRIBE_BEAM_SIZE", 5, 1, 16)?,
+            model: text(var::MODEL),
+            language: text(var::LANGUAGE),
+            decode: text(var::DECODE),
+            batch_size: number(var::BATCH_SIZE, settings::DEFAULT_BATCH_SIZE, settings::BATCH_SIZE_RANGE)?,
+            model_dir: text(var::MODEL_DIR).map(PathBuf::from),
+            beam_size: number(var::BEAM_SIZE, settings::DEFAULT_BEAM_SIZE, settings::BEAM_SIZE_RANGE)?,
             limits: crate::transcribe::RecordingLimits {
-                max_bytes: number("REDSCRIBE_MAX_OBJECT_BYTES", defaults.max_bytes as usize, 1, 10 << 40)? as u64,
-                max_duration_s: number("REDSCRIBE_MAX_DURATION_S", defaults.max_duration_s as usize, 1, 7 * 86_400)?
-                    as f64,
+                max_bytes: number(var::MAX_OBJECT_BYTES, settings::DEFAULT_MAX_OBJECT_BYTES as usize, 1..=10 << 40)?
+                    as u64,
+                // Seconds, as the CLI's --max-duration takes them: fractions allowed.
+                max_duration_s: match text(var::MAX_DURATION_S) {
+                    None => settings::DEFAULT_MAX_DURATION_S,
+                    Some(v) => settings::parse_seconds(&v).map_err(|reason| ConfigError {
+                        variable: var::MAX_DURATION_S,
+                        value: v,
+                        reason,
+                    })?,
+                },
             },
-            max_receives: number("REDSCRIBE_MAX_RECEIVES", crate::invoke::MAX_RECEIVES as usize, 1, 1000)? as u32,
+            max_receives: number(var::MAX_RECEIVES, settings::DEFAULT_MAX_RECEIVES as usize, 1..=1000)? as u32,
             expected_rtf: match text("REDSCRIBE_EXPECTED_RTF") {
                 None => crate::transcribe::EXPECTED_RTF,
                 Some(v) => match v.parse::<f64>() {
@@ -266,25 +272,25 @@ impl FunctionConfig {
             function_timeout: match text("REDSCRIBE_FUNCTION_TIMEOUT_S") {
                 None => None,
                 Some(_) => {
-                    Some(std::time::Duration::from_secs(number("REDSCRIBE_FUNCTION_TIMEOUT_S", 900, 1, 900)? as u64))
+                    Some(std::time::Duration::from_secs(number("REDSCRIBE_FUNCTION_TIMEOUT_S", 900, 1..=900)? as u64))
                 }
             },
             metrics_namespace: text("REDSCRIBE_METRICS_NAMESPACE").unwrap_or_else(|| "Redscribe".into()),
-            s3_path_style: flag("REDSCRIBE_S3_PATH_STYLE", false)?,
+            s3_path_style: flag(var::S3_PATH_STYLE, false)?,
             warehouse,
             load: crate::invoke::LoadLimits {
                 batch: crate::driver::BatchLimits {
-                    files: number("REDSCRIBE_LOAD_BATCH_FILES", 1000, 1, 100_000)?,
+                    files: number(var::LOAD_BATCH_FILES, settings::DEFAULT_LOAD_BATCH_FILES, 1..=100_000)?,
                     ..Default::default()
                 },
-                sweep_days: number("REDSCRIBE_LOAD_SWEEP_DAYS", 2, 1, 31)? as u32,
-                margin: std::time::Duration::from_secs(number("REDSCRIBE_LOAD_MARGIN_S", 30, 0, 900)? as u64),
+                sweep_days: number("REDSCRIBE_LOAD_SWEEP_DAYS", 2, 1..=31)? as u32,
+                margin: std::time::Duration::from_secs(number("REDSCRIBE_LOAD_MARGIN_S", 30, 0..=900)? as u64),
                 ..Default::default()
             },
-            prices: text("REDSCRIBE_PRICES").map(PathBuf::from),
+            prices: text(var::PRICES).map(PathBuf::from),
             memory_mb: match text("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
                 None => None,
-                Some(_) => Some(number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128, 128, 10_240)? as u32),
+                Some(_) => Some(number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 128, 128..=10_240)? as u32),
             },
         })
     }
@@ -333,6 +339,9 @@ mod tests {
         assert_eq!(read(&[("REDSCRIBE_CONCURRENCY", "0")]).unwrap_err().variable, "REDSCRIBE_CONCURRENCY");
         assert_eq!(read(&[("REDSCRIBE_BEAM_SIZE", "five")]).unwrap_err().variable, "REDSCRIBE_BEAM_SIZE");
         assert_eq!(read(&[("REDSCRIBE_EXPECTED_RTF", "-1")]).unwrap_err().variable, "REDSCRIBE_EXPECTED_RTF");
+        // A duration is seconds with fractions, as the CLI's --max-duration takes it.
+        assert_eq!(read(&[("REDSCRIBE_MAX_DURATION_S", "90.5")]).unwrap().limits.max_duration_s, 90.5);
+        assert_eq!(read(&[("REDSCRIBE_MAX_DURATION_S", "0")]).unwrap_err().variable, "REDSCRIBE_MAX_DURATION_S");
         assert_eq!(
             read(&[("REDSCRIBE_FUNCTION_TIMEOUT_S", "3600")]).unwrap_err().variable,
             "REDSCRIBE_FUNCTION_TIMEOUT_S"

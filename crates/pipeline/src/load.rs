@@ -17,7 +17,7 @@ use redscribe_core::sql::literal;
 use redscribe_core::ErrorCode;
 use tracing::Instrument;
 
-use crate::quarantine::QuarantineSink;
+use crate::quarantine::{QuarantineSink, StoreSink};
 use crate::transcribe::{ResultFile, SegmentsFile};
 
 /// Where and how the stage loads.
@@ -55,6 +55,8 @@ impl LoadReport {
 /// The stage.
 pub struct Loader<S, W> {
     store: Arc<S>,
+    /// Where quarantine records of refused and unreadable files go.
+    quarantine: Arc<dyn QuarantineSink>,
     warehouse: Arc<W>,
     config: LoadConfig,
     metrics: Option<Arc<Recorder>>,
@@ -64,9 +66,25 @@ pub struct Loader<S, W> {
     schema: Option<tokio::sync::OnceCell<()>>,
 }
 
-impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
+impl<S: ObjectStore + 'static, W: Warehouse> Loader<S, W> {
+    /// Reads result files and writes manifests through `store`; quarantine records go to the same store until
+    /// [`Loader::with_quarantine`] chooses another sink.
     pub fn new(store: Arc<S>, warehouse: Arc<W>, config: LoadConfig) -> Loader<S, W> {
-        Loader { store, warehouse, config, metrics: None, cost: None, schema: None }
+        let quarantine = Arc::new(StoreSink::new(store.clone()));
+        Loader { store, quarantine, warehouse, config, metrics: None, cost: None, schema: None }
+    }
+}
+
+impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
+    /// Keeps quarantine records (of refused, unreadable and invalid announcements) in `sink`.
+    pub fn with_quarantine(mut self, sink: Arc<dyn QuarantineSink>) -> Loader<S, W> {
+        self.quarantine = sink;
+        self
+    }
+
+    /// Where the loader keeps quarantine records.
+    pub fn quarantine_sink(&self) -> &dyn QuarantineSink {
+        self.quarantine.as_ref()
     }
 
     /// Prices each batch (the `EstimatedCost` metric) with `model`: the load's Lambda time at the function's
@@ -326,7 +344,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         record.file = Some(r.uri.clone());
         record.batch = Some(r.batch_id.to_string());
         record.manifest = r.manifest_uri.map(str::to_string);
-        self.store.keep(&self.config.bucket, &key, &record).await?;
+        self.quarantine.keep(&self.config.bucket, &key, &record).await?;
         let text = |s: &str| literal(s).map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()));
         let (message, _) =
             redscribe_core::record::truncate_utf8(message, redscribe_core::record::ERROR_MESSAGE_MAX_BYTES);

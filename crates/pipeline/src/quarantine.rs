@@ -1,8 +1,10 @@
-//! Where quarantine records go: a small sink trait, kept by any [`ObjectStore`] (S3, the stand-in) under the
-//! layout's `rejected/<reason>/…` keys, and in memory for tests and dry runs. Records are the core's one
+//! Where quarantine records go: a small sink trait, injected into the stages where the binaries are wired
+//! ([`crate::TranscribeStage::with_quarantine`], [`crate::Loader::with_quarantine`]). [`StoreSink`] keeps them in
+//! an [`ObjectStore`] (S3, the stand-in) under the layout's `rejected/<reason>/…` keys, where `replay` finds them;
+//! [`MemorySink`] in memory for tests; [`LoggingSink`] only logs them, for dry runs. Records are the core's one
 //! [`QuarantineRecord`] type; [`crate::replay`] reads them back through the same type.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use redscribe_core::ports::{ObjectStore, PortError};
@@ -15,10 +17,33 @@ pub trait QuarantineSink: Send + Sync {
     async fn keep(&self, bucket: &str, key: &str, record: &QuarantineRecord) -> Result<(), PortError>;
 }
 
+/// Records kept as JSON objects in an object store: the production sink.
+pub struct StoreSink<S: ?Sized> {
+    store: Arc<S>,
+}
+
+impl<S: ?Sized> StoreSink<S> {
+    pub fn new(store: Arc<S>) -> StoreSink<S> {
+        StoreSink { store }
+    }
+}
+
 #[async_trait]
-impl<S: ObjectStore + ?Sized> QuarantineSink for S {
+impl<S: ObjectStore + ?Sized> QuarantineSink for StoreSink<S> {
     async fn keep(&self, bucket: &str, key: &str, record: &QuarantineRecord) -> Result<(), PortError> {
-        self.put(bucket, key, record.to_json(), "application/json").await
+        self.store.put(bucket, key, record.to_json(), "application/json").await
+    }
+}
+
+/// Records logged (a warning with the key, code and message) and kept nowhere: a dry run's sink.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LoggingSink;
+
+#[async_trait]
+impl QuarantineSink for LoggingSink {
+    async fn keep(&self, bucket: &str, key: &str, record: &QuarantineRecord) -> Result<(), PortError> {
+        tracing::warn!(bucket, key, code = record.reason.as_str(), "quarantine record (not kept): {}", record.message);
+        Ok(())
     }
 }
 
@@ -62,5 +87,6 @@ mod tests {
         let kept = sink.kept();
         assert_eq!(kept.len(), 2);
         assert_eq!(kept.iter().find(|k| k.1.ends_with("x.json")).unwrap().2.attempts, 2);
+        assert!(LoggingSink.keep("b", "rejected/not_audio/x.json", &first).await.is_ok());
     }
 }

@@ -18,7 +18,7 @@ use redscribe_core::ports::{Hints, ObjectStore, PortError, Transcriber, Transcri
 use redscribe_core::retry::Backoff;
 use redscribe_core::ErrorCode;
 use redscribe_local::s3::S3Fault;
-use redscribe_pipeline::driver::{Driver, DriverConfig, Item, Job, Listener, Retries, Settled};
+use redscribe_pipeline::driver::{Delivery, Driver, DriverConfig, Job, Listener, Retries, Settled};
 use redscribe_pipeline::{LoadConfig, LoadReport, Loader, Processed, TranscribeConfig, TranscribeStage};
 use redscribe_testkit::{drain, tone_wav, StandIns};
 
@@ -97,7 +97,7 @@ impl Listener<u64> for Heard {
         self.report.add(report);
     }
 
-    fn settled(&mut self, token: u64, settled: Settled) {
+    fn settled(&mut self, token: u64, _message: Option<String>, settled: Settled) {
         assert!(self.settled.insert(token, settled).is_none(), "job {token} settled twice");
     }
 }
@@ -141,13 +141,9 @@ async fn failures_are_retried_isolated_or_quarantined_and_every_job_settles() {
         store.put("recordings", &key, tone_wav(16_000, seconds), "audio/wav").await.unwrap();
         keys.push(key);
     }
-    let layout = Layout::default();
     let jobs: Vec<Job<u64>> = drain(&mut stand_ins.events)
         .into_iter()
-        .map(|d| Job {
-            token: d.seq,
-            items: normalize(&d.event, &layout).unwrap().objects.into_iter().map(Item::Recording).collect(),
-        })
+        .map(|d| Job { token: d.seq, delivery: Delivery::Notification(d.event) })
         .collect();
     assert_eq!(jobs.len(), 7);
 
@@ -219,7 +215,7 @@ async fn a_result_file_planted_under_the_results_prefix_is_quarantined_not_loade
     let loader = Arc::new(loader(store.clone(), warehouse.clone()).migrating());
     let (sweep, limits) = (serde_json::json!({"sweep": true}), LoadLimits::default());
     let swept = load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap();
-    assert_eq!(swept.report.loaded.len(), 1);
+    assert_eq!(swept.report.load.loaded.len(), 1);
 
     // Someone writes a file of their own beside it: the real recording's id, with other words, under another name.
     let body = store.get("recordings", &real.key, None).await.unwrap().body;
@@ -236,7 +232,12 @@ async fn a_result_file_planted_under_the_results_prefix_is_quarantined_not_loade
     store.put("recordings", &claimed_key, claimed, "application/vnd.apache.parquet").await.unwrap();
 
     let swept = load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap();
-    assert_eq!((swept.unreadable, swept.report.loaded.len(), swept.already_settled), (2, 0, 1), "{:?}", swept.response);
+    assert_eq!(
+        (swept.report.admitted.unreadable, swept.report.load.loaded.len(), swept.report.admitted.already_settled),
+        (2, 0, 1),
+        "{:?}",
+        swept.response
+    );
     let text = warehouse.query("SELECT status, text FROM transcription_results").await.unwrap();
     assert_eq!(text, vec![vec![Some("metadata_only".into()), None]], "the real row is untouched");
     let records = store.list("recordings", "rejected/load_rejected/").await.unwrap();
@@ -267,7 +268,7 @@ async fn a_result_file_no_reader_can_open_still_names_its_recording_and_replays(
     let loader = Arc::new(loader(store.clone(), warehouse.clone()).migrating());
     let (sweep, limits) = (serde_json::json!({"sweep": true}), LoadLimits::default());
     let swept = load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap();
-    assert_eq!((swept.unreadable, swept.report.loaded.len()), (1, 0), "{:?}", swept.response);
+    assert_eq!((swept.report.admitted.unreadable, swept.report.load.loaded.len()), (1, 0), "{:?}", swept.response);
 
     // Replay finds the recording through the record: the very event the file answered.
     let (found, unreadable) = find_quarantined(store.as_ref(), "recordings", &layout, None).await.unwrap();
@@ -321,7 +322,7 @@ async fn the_invocations_time_and_repeated_receives_decide_what_is_left_and_what
 
     assert_eq!(invocation.response, serde_json::json!({ "batchItemFailures": [{ "itemIdentifier": message(1) }] }));
     let outcome = |key: &str| {
-        let (_, result) = invocation.outcomes.iter().find(|(e, _)| e.key == key).expect("an outcome");
+        let (_, result) = invocation.report.outcomes().find(|(e, _)| e.key == key).expect("an outcome");
         match result {
             Ok(Processed::Written(_)) => "written".to_string(),
             Ok(Processed::Quarantined { code, .. }) => code.as_str().to_string(),
@@ -355,7 +356,7 @@ async fn an_internal_error_that_repeats_ends_in_quarantine_not_in_a_loop() {
         ..DriverConfig::default()
     };
     let mut heard = Heard::default();
-    let jobs = vec![Job { token: 1u64, items: vec![Item::Recording(event)] }];
+    let jobs = vec![Job { token: 1u64, delivery: Delivery::Objects(vec![event]) }];
     Driver::transcribing(Arc::new(stage), config).run_all(jobs, &mut heard).await;
     assert_eq!(heard.settled.get(&1), Some(&Settled::Done));
     let records = stand_ins.files("rejected/retries_exhausted/");
@@ -389,8 +390,8 @@ async fn no_statement_outlives_the_load_invocation_that_started_it() {
     let listed = warehouse.client().list_statements().send().await.unwrap();
     let statuses: Vec<&str> = listed.statements().iter().map(|s| s.status().map_or("", |s| s.as_str())).collect();
     // Loaded by a later try within the time, or left for the next invocation: never both, never lost.
-    let loaded = swept.report.loaded.len();
-    assert_eq!(loaded + swept.deferred, 1, "{:?} {statuses:?}", swept.response);
+    let loaded = swept.report.load.loaded.len();
+    assert_eq!(loaded + redscribe_pipeline::invoke::deferred(&swept.report), 1, "{:?} {statuses:?}", swept.response);
 
     assert!(statuses.contains(&"ABORTED"), "{statuses:?}");
     assert!(!statuses.iter().any(|s| *s == "SUBMITTED" || *s == "STARTED"), "still running: {statuses:?}");

@@ -31,7 +31,8 @@ async fn start() -> Harness {
     let stand_ins = StandIns::start().await;
     let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
     redscribe_pipeline::migrate::migrate(warehouse.as_ref()).await.unwrap();
-    let StandIns { dir, s3, journal, events, data_api, .. } = stand_ins;
+    let (dir, services) = stand_ins.into_parts();
+    let redscribe_local::StandIns { s3, journal, events, data_api, .. } = services;
     Harness { s3, api: data_api.expect("both stand-ins"), journal, events, store, warehouse, _dir: dir }
 }
 
@@ -346,8 +347,8 @@ async fn an_sqs_batch_retries_only_transient_failures_and_keeps_what_is_not_an_e
     let invocation = transcribe_invocation(stage, &payload, &TranscribeOptions::new(4, "recordings")).await.unwrap();
     // Only the throttled recording's message comes back; the bad recording and the garbage are acknowledged.
     assert_eq!(invocation.response, json!({ "batchItemFailures": [{ "itemIdentifier": "m-in/flaky.wav" }] }));
-    assert_eq!(invocation.counts(), (1, 1));
-    assert_eq!(invocation.invalid, 1);
+    assert_eq!((invocation.report.written(), invocation.report.quarantined().values().sum::<usize>()), (1, 1));
+    assert_eq!(invocation.report.admitted.invalid, 1);
     let kept = h.store.list("recordings", "rejected/invalid_event/").await.unwrap();
     assert_eq!(kept.len(), 1);
     let record: serde_json::Value =

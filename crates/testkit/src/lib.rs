@@ -12,18 +12,15 @@ use std::time::Duration;
 use redscribe_aws::redshift::{DataApi, WarehouseTarget};
 use redscribe_aws::s3::S3Objects;
 use redscribe_core::ports::{ListedObject, Metadata, ObjectStore, PortError, StoredObject};
-use redscribe_local::redshift::{DataApiConfig, DataApiServer, DataApiServerConfig};
-use redscribe_local::s3::{Delivery, EventJournal, S3Server, S3ServerConfig};
-use redscribe_local::Credentials;
+use redscribe_local::s3::Delivery;
+use redscribe_local::{stand_ins, Credentials, StandInsConfig};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 pub mod stack;
 
 /// The cache folder `scripts/setup.sh` installs into: `$REDSCRIBE_CACHE`, else `~/.cache/redscribe`.
 pub fn cache_dir() -> PathBuf {
-    std::env::var_os("REDSCRIBE_CACHE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/redscribe"))
+    redscribe_core::settings::cache_dir_from_env()
 }
 
 /// An object store whose reads of one key fail with `error`, every time and whatever the retries (a throttled
@@ -66,50 +63,51 @@ impl ObjectStore for FailingReads {
 /// The bucket the stand-ins start with.
 pub const BUCKET: &str = "recordings";
 
-/// The S3 stand-in (raising an event for every upload) and, when asked for, the Data API stand-in, over one
-/// temporary folder.
+/// The stand-ins ([`redscribe_local::StandIns`], the bundle the CLI starts too) over a temporary folder, on
+/// loopback port 0: S3 (raising an event for every upload) and, when asked for, the Data API.
 pub struct StandIns {
     pub dir: tempfile::TempDir,
-    pub creds: Credentials,
-    pub s3: S3Server,
-    pub journal: Arc<EventJournal>,
-    pub events: UnboundedReceiver<Delivery>,
-    pub data_api: Option<DataApiServer>,
+    services: redscribe_local::StandIns,
+}
+
+impl std::ops::Deref for StandIns {
+    type Target = redscribe_local::StandIns;
+
+    fn deref(&self) -> &redscribe_local::StandIns {
+        &self.services
+    }
+}
+
+impl std::ops::DerefMut for StandIns {
+    fn deref_mut(&mut self) -> &mut redscribe_local::StandIns {
+        &mut self.services
+    }
 }
 
 impl StandIns {
+    async fn start_with(data_api: bool) -> StandIns {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let mut config = StandInsConfig::loopback(dir.path(), BUCKET, Credentials::generate());
+        if !data_api {
+            config.data_api_addr = None;
+        }
+        let services = redscribe_local::StandIns::start(config).await.expect("the stand-ins");
+        StandIns { dir, services }
+    }
+
     /// The S3 stand-in alone.
     pub async fn s3() -> StandIns {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let creds = Credentials::generate();
-        let (journal, events) = EventJournal::open(&dir.path().join("events"), "us-east-1").expect("the journal");
-        let journal = Arc::new(journal);
-        let root = dir.path().join("s3");
-        std::fs::create_dir_all(root.join(BUCKET)).expect("the bucket folder");
-        let config = S3ServerConfig { addr: "127.0.0.1:0".parse().unwrap(), root, credentials: creds.clone() };
-        let s3 = S3Server::start(config, journal.clone()).await.expect("the S3 stand-in");
-        StandIns { dir, creds, s3, journal, events, data_api: None }
+        StandIns::start_with(false).await
     }
 
     /// Both stand-ins.
     pub async fn start() -> StandIns {
-        let mut s = StandIns::s3().await;
-        let api = DataApiServer::start(DataApiServerConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            database_file: s.dir.path().join("warehouse.duckdb"),
-            objects: s.dir.path().join("s3"),
-            credentials: s.creds.clone(),
-            api: DataApiConfig::default(),
-        })
-        .await
-        .expect("the Data API stand-in");
-        s.data_api = Some(api);
-        s
+        StandIns::start_with(true).await
     }
 
-    /// The folder behind a bucket.
-    pub fn bucket_dir(&self, bucket: &str) -> PathBuf {
-        self.dir.path().join("s3").join(bucket)
+    /// The stand-ins, and the folder they keep their data in (dropped, it is removed).
+    pub fn into_parts(self) -> (tempfile::TempDir, redscribe_local::StandIns) {
+        (self.dir, self.services)
     }
 
     /// Files under `prefix` of the bucket (hidden files of the stand-in left out).
@@ -119,18 +117,8 @@ impl StandIns {
 
     /// An SDK configuration for an endpoint of the stand-ins, signed with their credentials.
     pub async fn sdk_config(&self, endpoint: &str) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                &self.creds.access_key_id,
-                &self.creds.secret_access_key,
-                None,
-                None,
-                "redscribe-testkit",
-            ))
-            .load()
-            .await
+        let c = &self.credentials;
+        redscribe_aws::config::local(endpoint, stand_ins::REGION, &c.access_key_id, &c.secret_access_key).await
     }
 
     /// The S3 adapter, path-style, against the stand-in.
@@ -158,8 +146,8 @@ impl StandIns {
     pub fn function_env(&self) -> Vec<(&'static str, String)> {
         let mut env = vec![
             ("AWS_REGION", "us-east-1".to_string()),
-            ("AWS_ACCESS_KEY_ID", self.creds.access_key_id.clone()),
-            ("AWS_SECRET_ACCESS_KEY", self.creds.secret_access_key.clone()),
+            ("AWS_ACCESS_KEY_ID", self.credentials.access_key_id.clone()),
+            ("AWS_SECRET_ACCESS_KEY", self.credentials.secret_access_key.clone()),
             ("AWS_ENDPOINT_URL_S3", self.s3.endpoint_url()),
             ("REDSCRIBE_S3_PATH_STYLE", "true".to_string()),
             ("S3_BUCKET", BUCKET.to_string()),
@@ -171,10 +159,7 @@ impl StandIns {
     }
 
     pub async fn stop(self) {
-        if let Some(api) = self.data_api {
-            api.stop().await;
-        }
-        self.s3.stop().await;
+        self.services.stop().await;
     }
 }
 
@@ -227,7 +212,7 @@ impl Function {
 
     /// Its log lines as the events CloudWatch Logs keeps of them (each stamped with the time in the line, as
     /// Lambda stamps it when the line is written), for running the Logs Insights queries over.
-    pub fn log_events(&self) -> Vec<redscribe_core::logs_insights::LogEvent> {
+    pub fn log_events(&self) -> Vec<redscribe_local::logs_insights::LogEvent> {
         let stream = format!("{}/[$LATEST]{}", chrono::Utc::now().format("%Y/%m/%d"), self.child.id());
         let mut last_ms = 0;
         let lines = self.stderr.lock().unwrap();
@@ -238,7 +223,7 @@ impl Function {
                     chrono::DateTime::parse_from_rfc3339(v["timestamp"].as_str()?).ok().map(|t| t.timestamp_millis())
                 });
                 last_ms = stamped.unwrap_or(last_ms);
-                redscribe_core::logs_insights::LogEvent {
+                redscribe_local::logs_insights::LogEvent {
                     timestamp_ms: last_ms,
                     message: line.clone(),
                     log_stream: stream.clone(),
@@ -260,7 +245,7 @@ impl Drop for Function {
 pub fn logs_insights(
     name: &str,
     replace: &[(&str, &str)],
-    events: &[redscribe_core::logs_insights::LogEvent],
+    events: &[redscribe_local::logs_insights::LogEvent],
 ) -> Vec<std::collections::BTreeMap<String, String>> {
     let path = stack::repo_root().join("dashboards/queries").join(format!("{name}.logsinsights"));
     let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -268,7 +253,7 @@ pub fn logs_insights(
         assert!(text.contains(from), "{name} has no {from}");
         text = text.replace(from, to);
     }
-    let query = redscribe_core::logs_insights::Query::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let query = redscribe_local::logs_insights::Query::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
     query.run(events).into_iter().map(|row| row.into_iter().collect()).collect()
 }
 
@@ -411,12 +396,7 @@ impl Moto {
 
     /// An SDK configuration for it.
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint_url)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "moto"))
-            .load()
-            .await
+        redscribe_aws::config::local(&self.endpoint_url, "us-east-1", "testing", "testing").await
     }
 
     /// Runs the aws CLI against it; its stdout parsed as JSON.

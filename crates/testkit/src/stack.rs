@@ -112,8 +112,8 @@ impl Deployed {
             let output = Command::new("aws")
                 .args(["--endpoint-url", &stand_ins.s3.endpoint_url(), "--region", "us-east-1"])
                 .args(args)
-                .env("AWS_ACCESS_KEY_ID", &stand_ins.creds.access_key_id)
-                .env("AWS_SECRET_ACCESS_KEY", &stand_ins.creds.secret_access_key)
+                .env("AWS_ACCESS_KEY_ID", &stand_ins.credentials.access_key_id)
+                .env("AWS_SECRET_ACCESS_KEY", &stand_ins.credentials.secret_access_key)
                 .env_remove("AWS_PROFILE")
                 .output()
                 .expect("the aws CLI (scripts/setup.sh)");

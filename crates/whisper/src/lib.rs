@@ -16,7 +16,7 @@ pub mod quality;
 pub mod transcribe;
 pub mod vad;
 
-pub use model::{Engine, EngineConfig, DEFAULT_MODEL, MODEL_NAMES};
+pub use model::{Engine, EngineConfig, ModelChoice, DEFAULT_MODEL, MODEL_NAMES};
 pub use transcribe::{DecodeOptions, Decoding, Segment, Transcript};
 
 /// What can go wrong.

@@ -14,7 +14,7 @@ use crate::WhisperError;
 pub const MODEL_NAMES: [&str; 2] = ["tiny.en", "base"];
 
 /// The model used when none is named.
-pub const DEFAULT_MODEL: &str = "tiny.en";
+pub const DEFAULT_MODEL: &str = redscribe_core::settings::DEFAULT_MODEL;
 
 /// How to load the model.
 #[derive(Debug, Clone)]
@@ -27,13 +27,57 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// `REDSCRIBE_MODEL_DIR`, else the model `REDSCRIBE_MODEL` names, else tiny.en, in the setup step's cache.
-    pub fn from_env() -> EngineConfig {
-        let model_dir = std::env::var_os("REDSCRIBE_MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| {
-            let name = std::env::var("REDSCRIBE_MODEL").ok().filter(|n| !n.trim().is_empty());
-            named_model_dir(name.as_deref().map_or(DEFAULT_MODEL, str::trim))
-        });
+    /// The model in `model_dir`, int8, as many threads as CTranslate2 chooses.
+    pub fn new(model_dir: PathBuf) -> EngineConfig {
         EngineConfig { model_dir, threads: 0, compute_type: ComputeType::INT8 }
+    }
+}
+
+/// Which model to load, as the user named it. The one resolver of a model's folder, for the CLI and the
+/// transcribe function alike ([`ModelChoice::resolve`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelChoice {
+    /// A model by name ([`MODEL_NAMES`]); `None`: [`DEFAULT_MODEL`].
+    pub name: Option<String>,
+    /// A CTranslate2 Whisper folder, which wins over the name.
+    pub dir: Option<PathBuf>,
+}
+
+impl ModelChoice {
+    /// `REDSCRIBE_MODEL_DIR` and `REDSCRIBE_MODEL`, looked up through `var`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> ModelChoice {
+        use redscribe_core::settings::var as v;
+        let set = |name: &str| var(name).map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
+        ModelChoice { name: set(v::MODEL), dir: set(v::MODEL_DIR).map(PathBuf::from) }
+    }
+
+    /// The model's name, the default when none was given.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or(DEFAULT_MODEL)
+    }
+
+    /// The folder to load, by one precedence everywhere:
+    /// 1. the folder given (`--model-dir` or `REDSCRIBE_MODEL_DIR`), as it is;
+    /// 2. else the named model (`--model` or `REDSCRIBE_MODEL`, else tiny.en) as `whisper-<name>` in the first of
+    ///    `bundled` that has it (the transcribe function's layer or image: `/opt/models`);
+    /// 3. else the same folder in the setup step's cache, `<cache>/models` (`$REDSCRIBE_CACHE`, else
+    ///    `~/.cache/redscribe`: [`redscribe_core::settings::cache_dir`]).
+    ///
+    /// A name that is not one of [`MODEL_NAMES`] is an error naming the known ones; whether the folder holds a
+    /// model is [`Engine::load`]'s to say.
+    pub fn resolve(&self, bundled: &[&Path], cache: &Path) -> Result<PathBuf, WhisperError> {
+        if let Some(dir) = &self.dir {
+            return Ok(dir.clone());
+        }
+        let name = self.name();
+        if !MODEL_NAMES.contains(&name) {
+            return Err(WhisperError::Model {
+                dir: name.to_string(),
+                reason: format!("no such model (known: {}; or name a folder)", MODEL_NAMES.join(", ")),
+            });
+        }
+        let found = bundled.iter().map(|folder| model_folder(folder, name)).find(|dir| dir.is_dir());
+        Ok(found.unwrap_or_else(|| model_folder(&cache.join("models"), name)))
     }
 }
 
@@ -42,17 +86,13 @@ pub fn model_folder(folder: &Path, name: &str) -> PathBuf {
     folder.join(format!("whisper-{name}"))
 }
 
-/// The cache folder of a model by its name: `~/.cache/redscribe/models/whisper-<name>` (or under
-/// `$XDG_CACHE_HOME`).
+/// The setup step's folder of a model by its name: `whisper-<name>` under the cache's `models/`
+/// ([`ModelChoice::resolve`] with nothing bundled, in the process environment's cache).
 pub fn named_model_dir(name: &str) -> PathBuf {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from(".cache"));
-    model_folder(&cache.join("redscribe/models"), name)
+    model_folder(&redscribe_core::settings::cache_dir_from_env().join("models"), name)
 }
 
-/// The default model's cache folder, `~/.cache/redscribe/models/whisper-tiny.en`.
+/// The default model's folder in the cache.
 pub fn default_model_dir() -> PathBuf {
     named_model_dir(DEFAULT_MODEL)
 }
@@ -176,6 +216,29 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folder_wins_then_the_bundled_model_then_the_cache() {
+        let bundled = tempfile::tempdir().unwrap();
+        let cache = Path::new("/cache");
+        let dir = ModelChoice { name: Some("base".into()), dir: Some("/my/model".into()) };
+        assert_eq!(dir.resolve(&[bundled.path()], cache).unwrap(), PathBuf::from("/my/model"));
+        let base = ModelChoice { name: Some("base".into()), dir: None };
+        assert_eq!(base.resolve(&[bundled.path()], cache).unwrap(), PathBuf::from("/cache/models/whisper-base"));
+        std::fs::create_dir(bundled.path().join("whisper-base")).unwrap();
+        assert_eq!(base.resolve(&[bundled.path()], cache).unwrap(), bundled.path().join("whisper-base"));
+        let default = ModelChoice::default().resolve(&[], cache).unwrap();
+        assert_eq!(default, PathBuf::from("/cache/models/whisper-tiny.en"));
+        let unknown = ModelChoice { name: Some("large-v9".into()), dir: None }.resolve(&[], cache).unwrap_err();
+        assert!(unknown.to_string().contains("tiny.en, base"), "{unknown}");
+    }
+
+    #[test]
+    fn the_choice_reads_both_variables() {
+        let vars = [("REDSCRIBE_MODEL", " base "), ("REDSCRIBE_MODEL_DIR", "")];
+        let choice = ModelChoice::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string()));
+        assert_eq!(choice, ModelChoice { name: Some("base".into()), dir: None });
+    }
 
     #[test]
     fn a_vocabulary_reads_the_same_from_json_and_from_lines() {

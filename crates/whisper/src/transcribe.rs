@@ -79,8 +79,8 @@ impl Default for DecodeOptions {
     fn default() -> DecodeOptions {
         DecodeOptions {
             decoding: Decoding::default(),
-            batch_size: 8,
-            beam_size: 5,
+            batch_size: redscribe_core::settings::DEFAULT_BATCH_SIZE,
+            beam_size: redscribe_core::settings::DEFAULT_BEAM_SIZE,
             temperatures: vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
             compression_ratio_threshold: 2.4,
             log_prob_threshold: -1.0,

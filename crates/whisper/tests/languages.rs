@@ -17,7 +17,7 @@ fn speak(dir: &Path, voice: &str, text: &str, silence_s: f32) -> Vec<f32> {
 }
 
 fn base() -> Engine {
-    let config = EngineConfig { model_dir: named_model_dir("base"), threads: 2, ..EngineConfig::from_env() };
+    let config = EngineConfig { threads: 2, ..EngineConfig::new(named_model_dir("base")) };
     Engine::load(&config).expect("Whisper base (scripts/setup.sh --models base)")
 }
 
@@ -60,7 +60,8 @@ fn the_language_is_detected_on_speech_and_transcribed_in() {
 
 #[test]
 fn an_english_only_model_says_english_without_detecting() {
-    let engine = Engine::load(&EngineConfig::from_env()).expect("tiny.en (scripts/setup.sh)");
+    let engine = Engine::load(&EngineConfig::new(redscribe_whisper::model::default_model_dir()))
+        .expect("tiny.en (scripts/setup.sh)");
     let dir = tempfile::tempdir().unwrap();
     let spanish = speak(dir.path(), "es", "Buenos días, quisiera hablar sobre la factura.", 0.5);
     let heard = engine.transcribe(&spanish, &DecodeOptions { beam_size: 1, ..DecodeOptions::default() }).unwrap();

@@ -19,7 +19,8 @@ fn speak(dir: &Path, name: &str, text: &str) -> Vec<f32> {
 }
 
 fn engine() -> Engine {
-    Engine::load(&EngineConfig::from_env()).expect("the model from scripts/setup.sh")
+    Engine::load(&EngineConfig::new(redscribe_whisper::model::default_model_dir()))
+        .expect("the model from scripts/setup.sh")
 }
 
 #[test]
@@ -95,7 +96,7 @@ fn silence_and_noise_say_nothing() {
 #[test]
 fn a_missing_model_is_a_clear_error_at_load() {
     let dir = tempfile::tempdir().unwrap();
-    let config = EngineConfig { model_dir: dir.path().to_path_buf(), ..EngineConfig::from_env() };
+    let config = EngineConfig::new(dir.path().to_path_buf());
     let message = Engine::load(&config).unwrap_err().to_string();
     assert!(message.contains("model.bin is missing") && message.contains("scripts/setup.sh"), "{message}");
     // A file that is not a model: an error, not a crash.

@@ -14,6 +14,7 @@ use redscribe_core::emf::Recorder;
 use redscribe_core::metrics::Metric;
 use redscribe_pipeline::config::FunctionConfig;
 use redscribe_pipeline::invoke::{deadline_from_epoch_ms, load_invocation};
+use redscribe_pipeline::quarantine::StoreSink;
 use redscribe_pipeline::{LoadConfig, Loader};
 use serde_json::Value;
 
@@ -41,12 +42,19 @@ async fn main() -> Result<(), Error> {
         auth: warehouse.copy_authorization(),
         layout: config.layout.clone(),
         bucket: bucket.clone(),
-        max_isolation_rounds: 5,
+        max_isolation_rounds: redscribe_core::settings::ISOLATION_ROUNDS,
     };
     // The schema is brought up to date before the first load.
-    // Lambda sets the memory; 512 MB is the stack's.
-    let cost = config.cost_model(512)?;
-    let loader = Arc::new(Loader::new(store, data_api, load).with_metrics(metrics.clone()).with_cost(cost).migrating());
+    // Lambda sets the memory; else the stack's.
+    let cost = config.cost_model(redscribe_core::settings::LOAD_MEMORY_MB)?;
+    let sink = Arc::new(StoreSink::new(store.clone()));
+    let loader = Arc::new(
+        Loader::new(store, data_api, load)
+            .with_quarantine(sink)
+            .with_metrics(metrics.clone())
+            .with_cost(cost)
+            .migrating(),
+    );
     let limits = config.load;
     metrics.record(Metric::ColdStartDuration, started.elapsed().as_secs_f64() * 1000.0, None, None);
 

@@ -8,10 +8,12 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use redscribe_aws::s3::S3Objects;
 use redscribe_core::emf::Recorder;
 use redscribe_core::metrics::Metric;
+use redscribe_core::settings;
 use redscribe_pipeline::config::FunctionConfig;
 use redscribe_pipeline::invoke::{deadline_from_epoch_ms, transcribe_invocation, TranscribeOptions};
+use redscribe_pipeline::quarantine::StoreSink;
 use redscribe_pipeline::{TranscribeConfig, TranscribeStage};
-use redscribe_whisper::{DecodeOptions, Engine, EngineConfig, WhisperTranscriber};
+use redscribe_whisper::{DecodeOptions, Engine, EngineConfig, ModelChoice, WhisperTranscriber};
 use serde_json::Value;
 
 /// Where the Whisper layer (`scripts/package.sh`) puts its model: `whisper-<name>` in here.
@@ -35,26 +37,20 @@ async fn main() -> Result<(), Error> {
         spool_dir: None,
         expected_rtf: config.expected_rtf,
     };
-    // Lambda sets the memory; 3538 MB is the stack's.
-    let cost = config.cost_model(3538)?;
-    let mut stage =
-        TranscribeStage::new(store, settings).with_metrics(metrics.clone()).with_cost(cost, config.concurrency);
+    // Lambda sets the memory; else the stack's.
+    let cost = config.cost_model(settings::TRANSCRIBE_MEMORY_MB)?;
+    // Quarantine records go to the bucket's rejected/ prefix, where replay finds them.
+    let sink = Arc::new(StoreSink::new(store.clone()));
+    let mut stage = TranscribeStage::new(store, settings)
+        .with_quarantine(sink)
+        .with_metrics(metrics.clone())
+        .with_cost(cost, config.concurrency);
     if config.transcribe {
-        let mut engine_config = EngineConfig::from_env();
-        let name = config.model.as_deref().unwrap_or(redscribe_whisper::DEFAULT_MODEL);
-        if config.model_dir.is_none() && !redscribe_whisper::MODEL_NAMES.contains(&name) {
-            let known = redscribe_whisper::MODEL_NAMES.join(", ");
-            return Err(
-                format!("REDSCRIBE_MODEL={name}: no such model (known: {known}; or set REDSCRIBE_MODEL_DIR)").into()
-            );
-        }
-        let in_layer = redscribe_whisper::model::model_folder(std::path::Path::new(LAYER_MODELS), name);
-        match &config.model_dir {
-            Some(dir) => engine_config.model_dir = dir.clone(),
-            // The layer's folder of the model, when the function has the layer.
-            None if in_layer.is_dir() => engine_config.model_dir = in_layer,
-            None => engine_config.model_dir = redscribe_whisper::model::named_model_dir(name),
-        }
+        // The one resolver, as the CLI uses it: a folder given, else the named model in the layer (or the
+        // image's /opt/models), else in the cache.
+        let choice = ModelChoice { name: config.model.clone(), dir: config.model_dir.clone() };
+        let dir = choice.resolve(&[std::path::Path::new(LAYER_MODELS)], &settings::cache_dir_from_env())?;
+        let engine_config = EngineConfig::new(dir);
         let engine = Engine::load(&engine_config)?;
         if let Some(language) = config.language.as_deref().filter(|l| !engine.speaks(l)) {
             return Err(format!("REDSCRIBE_LANGUAGE={language}: {} does not transcribe it", engine.name).into());

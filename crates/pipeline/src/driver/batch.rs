@@ -16,7 +16,8 @@ pub struct BatchLimits {
 
 impl Default for BatchLimits {
     fn default() -> BatchLimits {
-        BatchLimits { files: 1000, bytes: 1 << 30 }
+        use redscribe_core::settings::{DEFAULT_LOAD_BATCH_BYTES, DEFAULT_LOAD_BATCH_FILES};
+        BatchLimits { files: DEFAULT_LOAD_BATCH_FILES, bytes: DEFAULT_LOAD_BATCH_BYTES }
     }
 }
 
@@ -110,7 +111,7 @@ impl OpenBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use redscribe_core::events::{Envelope, ObjectEvent};
+    use redscribe_core::events::ObjectEvent;
 
     fn file(size: u64) -> ResultFile {
         ResultFile {
@@ -119,18 +120,7 @@ mod tests {
             key: format!("k{size}"),
             size,
             rows: 1,
-            source: ObjectEvent {
-                bucket: "b".into(),
-                key: "in/x.wav".into(),
-                size: None,
-                version_id: None,
-                etag: None,
-                sequencer: None,
-                event_name: "ObjectCreated:Put".into(),
-                event_time: None,
-                envelope: Envelope::S3,
-                message_id: None,
-            },
+            source: ObjectEvent::created("b", "in/x.wav"),
             segments: None,
         }
     }

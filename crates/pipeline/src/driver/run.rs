@@ -1,20 +1,22 @@
-//! The driver's event loop. One task owns all the state: jobs and how many of their items are still open,
-//! recordings ready to process, items waiting out a backoff, the open batch. Processing runs in spawned tasks
-//! (at most `concurrency`); loads run one at a time, in the loop itself — one writer per table.
+//! The driver's event loop. One task owns all the state: deliveries being admitted, units and how many of their
+//! items are still open, recordings ready to process, work waiting out a backoff, the open batch. Admission and
+//! processing run in spawned tasks (processing at most `concurrency` at once); loads run one at a time, in the
+//! loop itself — one writer per table.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use redscribe_core::events::ObjectEvent;
 use redscribe_core::ports::{ObjectStore, PortError, Warehouse};
-use redscribe_core::ErrorCode;
+use redscribe_core::{Disposition, ErrorCode};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use super::admit::Admission;
 use super::batch::{OpenBatch, Waiting};
 use super::isolate::load_isolating;
-use super::{Driver, Item, Job, Listener, Settled};
+use super::{Delivery, Driver, Item, Job, Listener, Settled};
 use crate::load::LoadReport;
 use crate::transcribe::{crash_message, Processed, ResultFile, TimeBudget};
 
@@ -34,15 +36,26 @@ pub struct Totals {
     pub batches: usize,
 }
 
-/// An item on its way: which job it belongs to and how many times it failed.
+/// A delivery on its way in: whose it is and how many times its admission failed.
 #[derive(Debug, Clone)]
-enum Work {
+struct Arriving<T> {
+    token: T,
+    delivery: Delivery,
+    attempt: u32,
+}
+
+/// Work on its way: a delivery to admit, or an item with the unit it belongs to and how many times it failed.
+#[derive(Debug, Clone)]
+enum Work<T> {
+    Admit(Arriving<T>),
     Process { job: u64, attempt: u32, event: ObjectEvent },
     Load(Waiting),
 }
 
+/// A unit of a job (an SQS message, or the job's records that came in none) with items still open.
 struct Open<T> {
     token: T,
+    message: Option<String>,
     outstanding: usize,
     retry: Option<PortError>,
 }
@@ -50,9 +63,11 @@ struct Open<T> {
 struct State<T> {
     next_job: u64,
     jobs: HashMap<u64, Open<T>>,
+    admitting: JoinSet<Result<Admission, PortError>>,
+    arriving: HashMap<tokio::task::Id, Arriving<T>>,
     ready: VecDeque<(u64, u32, ObjectEvent)>,
-    /// Items waiting out a backoff, by when they may go again (the counter keeps equal instants apart).
-    waiting: BTreeMap<(Instant, u64), Work>,
+    /// Work waiting out a backoff, by when it may go again (the counter keeps equal instants apart).
+    waiting: BTreeMap<(Instant, u64), Work<T>>,
     waits: u64,
     running: JoinSet<(u64, u32, ObjectEvent, Result<Processed, PortError>)>,
     in_flight: HashMap<tokio::task::Id, (u64, u32, ObjectEvent)>,
@@ -66,6 +81,8 @@ impl<T> State<T> {
         State {
             next_job: 0,
             jobs: HashMap::new(),
+            admitting: JoinSet::new(),
+            arriving: HashMap::new(),
             ready: VecDeque::new(),
             waiting: BTreeMap::new(),
             waits: 0,
@@ -79,9 +96,10 @@ impl<T> State<T> {
 
     /// Nothing is being processed or will be: what is in the open batch is all that will come.
     fn processing_idle(&self) -> bool {
-        self.ready.is_empty()
+        self.admitting.is_empty()
+            && self.ready.is_empty()
             && self.running.is_empty()
-            && !self.waiting.values().any(|w| matches!(w, Work::Process { .. }))
+            && !self.waiting.values().any(|w| matches!(w, Work::Process { .. } | Work::Admit(_)))
     }
 
     fn idle(&self) -> bool {
@@ -97,14 +115,18 @@ impl<T> State<T> {
         open.outstanding = open.outstanding.saturating_sub(1);
         if open.outstanding == 0 {
             let open = self.jobs.remove(&job).expect("present");
-            listener.settled(open.token, open.retry.map_or(Settled::Done, Settled::Retry));
+            listener.settled(open.token, open.message, open.retry.map_or(Settled::Done, Settled::Retry));
         }
     }
 }
 
 impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
     /// Runs until `input` is closed and every job it gave is settled.
-    pub async fn run<T, L: Listener<T>>(&self, mut input: UnboundedReceiver<Job<T>>, listener: &mut L) -> Totals {
+    pub async fn run<T: Clone, L: Listener<T>>(
+        &self,
+        mut input: UnboundedReceiver<Job<T>>,
+        listener: &mut L,
+    ) -> Totals {
         let mut st = State::new();
         let mut open = true;
         loop {
@@ -124,9 +146,20 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
             let far = Instant::now() + Duration::from_secs(3600);
             tokio::select! {
                 job = input.recv(), if open => match job {
-                    Some(job) => self.admit_job(&mut st, job, listener),
+                    Some(job) => {
+                        st.totals.jobs += 1;
+                        self.start_admission(&mut st, Arriving { token: job.token, delivery: job.delivery, attempt: 0 });
+                    }
                     None => open = false,
                 },
+                Some(joined) = st.admitting.join_next_with_id(), if !st.admitting.is_empty() => {
+                    let (id, result) = match joined {
+                        Ok((id, result)) => (id, result),
+                        Err(e) => (e.id(), Err(PortError::new(ErrorCode::Internal, crash_message(e)))),
+                    };
+                    let arriving = st.arriving.remove(&id).expect("every admission is known");
+                    self.admitted(&mut st, arriving, result, listener);
+                }
                 Some(joined) = st.running.join_next_with_id(), if !st.running.is_empty() => {
                     let finished = match joined {
                         Ok((id, (job, attempt, event, outcome))) => {
@@ -148,7 +181,7 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
     }
 
     /// Runs over `jobs`, then returns: a one-shot pass.
-    pub async fn run_all<T, L: Listener<T>>(&self, jobs: Vec<Job<T>>, listener: &mut L) -> Totals {
+    pub async fn run_all<T: Clone, L: Listener<T>>(&self, jobs: Vec<Job<T>>, listener: &mut L) -> Totals {
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         for job in jobs {
             let _ = tx.send(job);
@@ -157,25 +190,65 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
         self.run(rx, listener).await
     }
 
-    fn admit_job<T>(&self, st: &mut State<T>, job: Job<T>, listener: &mut impl Listener<T>) {
-        let id = st.next_job;
-        st.next_job += 1;
-        st.totals.jobs += 1;
-        if job.items.is_empty() {
-            listener.settled(job.token, Settled::Done);
+    /// Admits a delivery in a task of its own ([`Driver::admit`]).
+    fn start_admission<T>(&self, st: &mut State<T>, arriving: Arriving<T>) {
+        let (driver, delivery) = (self.clone(), arriving.delivery.clone());
+        let handle =
+            st.admitting.spawn(async move { driver.admit(&delivery).await }.instrument(tracing::Span::current()));
+        st.arriving.insert(handle.id(), arriving);
+    }
+
+    /// A delivery admitted: its units open with their items; what needed no work is told; a delivery that could
+    /// not be admitted is tried again after a backoff, or settled to be delivered again.
+    fn admitted<T: Clone>(
+        &self,
+        st: &mut State<T>,
+        arriving: Arriving<T>,
+        result: Result<Admission, PortError>,
+        listener: &mut impl Listener<T>,
+    ) {
+        let admission = match result {
+            Ok(admission) => admission,
+            Err(e) => {
+                tracing::warn!(
+                    code = e.code.as_str(),
+                    attempt = arriving.attempt,
+                    "admitting a delivery failed: {}",
+                    e.message
+                );
+                let next = Arriving { attempt: arriving.attempt + 1, ..arriving };
+                return self.retry_later(st, Work::Admit(next), e, listener);
+            }
+        };
+        listener.admitted(&admission.counts);
+        for (event, outcome) in &admission.outcomes {
+            listener.processed(event, outcome);
+        }
+        if admission.units.is_empty() {
+            listener.settled(arriving.token, None, Settled::Done);
             return;
         }
-        st.jobs.insert(id, Open { token: job.token, outstanding: job.items.len(), retry: None });
-        for item in job.items {
-            match item {
-                Item::Recording(event) if self.stage.is_some() => st.ready.push_back((id, 0, event)),
-                Item::Result(file) if self.loader.is_some() => st.batch.push(Waiting { job: id, attempt: 0, file }),
-                // Work this driver cannot do is a wiring bug: the job is handed back rather than lost.
-                _ => st.settle_item(
-                    id,
-                    Some(PortError::new(ErrorCode::Internal, "this driver has no stage for the item")),
-                    listener,
-                ),
+        for (message, unit) in admission.units {
+            let id = st.next_job;
+            st.next_job += 1;
+            let open =
+                Open { token: arriving.token.clone(), message, outstanding: unit.items.len(), retry: unit.failure };
+            if unit.items.is_empty() {
+                listener.settled(open.token, open.message, open.retry.map_or(Settled::Done, Settled::Retry));
+                continue;
+            }
+            st.jobs.insert(id, open);
+            for item in unit.items {
+                match item {
+                    Item::Recording(event) if self.stage.is_some() => st.ready.push_back((id, 0, event)),
+                    Item::Result(file) if self.loader.is_some() => st.batch.push(Waiting { job: id, attempt: 0, file }),
+                    // Work this driver cannot do is a wiring bug: the unit is handed back rather than lost.
+                    _ => st.settle_item(
+                        id,
+                        Some(PortError::new(ErrorCode::Internal, "this driver has no stage for the item")),
+                        listener,
+                    ),
+                }
             }
         }
     }
@@ -258,18 +331,27 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
         }
     }
 
-    /// Puts an item back after a backoff, or settles it as still failing when its attempts are used up or the
-    /// wait would pass the deadline.
-    fn retry_later<T>(&self, st: &mut State<T>, work: Work, e: PortError, listener: &mut impl Listener<T>) {
-        let (job, attempt) = match &work {
-            Work::Process { job, attempt, .. } => (*job, *attempt),
-            Work::Load(w) => (w.job, w.attempt),
+    /// Puts work back after a backoff, or settles it as still failing when its attempts are used up or the wait
+    /// would pass the deadline. A delivery that fails to be admitted for a reason no retry fixes (an internal
+    /// error) is given up after [`INTERNAL_ATTEMPTS`] even when the driver otherwise retries forever.
+    fn retry_later<T>(&self, st: &mut State<T>, work: Work<T>, e: PortError, listener: &mut impl Listener<T>) {
+        let attempt = match &work {
+            Work::Admit(a) => a.attempt,
+            Work::Process { attempt, .. } => *attempt,
+            Work::Load(w) => w.attempt,
         };
         let at = Instant::now() + self.config.retries.backoff.delay(attempt.saturating_sub(1));
-        let used_up = self.config.retries.attempts.is_some_and(|max| attempt >= max);
+        let used_up = self.config.retries.attempts.is_some_and(|max| attempt >= max)
+            || (matches!(work, Work::Admit(_))
+                && e.code.disposition() != Disposition::Retry
+                && attempt >= INTERNAL_ATTEMPTS);
         let too_late = self.config.deadline.is_some_and(|d| at + self.config.margin > d);
         if used_up || too_late {
-            st.settle_item(job, Some(e), listener);
+            match work {
+                Work::Admit(a) => listener.settled(a.token, None, Settled::Retry(e)),
+                Work::Process { job, .. } => st.settle_item(job, Some(e), listener),
+                Work::Load(w) => st.settle_item(w.job, Some(e), listener),
+            }
             return;
         }
         st.totals.retried += 1;
@@ -277,7 +359,7 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
         st.waiting.insert((at, st.waits), work);
     }
 
-    /// Items whose backoff is over go again.
+    /// Work whose backoff is over goes again.
     fn wake<T>(&self, st: &mut State<T>) {
         let now = Instant::now();
         while let Some(entry) = st.waiting.first_entry() {
@@ -285,6 +367,7 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
                 break;
             }
             match entry.remove() {
+                Work::Admit(arriving) => self.start_admission(st, arriving),
                 Work::Process { job, attempt, event } => st.ready.push_back((job, attempt, event)),
                 Work::Load(w) => st.batch.push(w),
             }

@@ -90,6 +90,7 @@ pub struct RecordingLimits {
 
 impl Default for RecordingLimits {
     fn default() -> RecordingLimits {
-        RecordingLimits { max_bytes: 2 << 30, max_duration_s: 4.0 * 3600.0 }
+        use redscribe_core::settings::{DEFAULT_MAX_DURATION_S, DEFAULT_MAX_OBJECT_BYTES};
+        RecordingLimits { max_bytes: DEFAULT_MAX_OBJECT_BYTES, max_duration_s: DEFAULT_MAX_DURATION_S }
     }
 }

@@ -24,7 +24,7 @@ use redscribe_core::record::{results_batch, segments_batch, SegmentRow, Status};
 use redscribe_core::{Disposition, ErrorCode};
 use tracing::Instrument;
 
-use crate::quarantine::QuarantineSink;
+use crate::quarantine::{QuarantineSink, StoreSink};
 use crate::row::{result_row, Location};
 use crate::spool::Spool;
 
@@ -91,6 +91,8 @@ impl Processed {
 /// The stage.
 pub struct TranscribeStage<S> {
     store: Arc<S>,
+    /// Where quarantine records go.
+    quarantine: Arc<dyn QuarantineSink>,
     config: TranscribeConfig,
     metrics: Option<Arc<Recorder>>,
     transcriber: Option<Arc<dyn Transcriber>>,
@@ -106,9 +108,12 @@ fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
-impl<S: ObjectStore> TranscribeStage<S> {
+impl<S: ObjectStore + 'static> TranscribeStage<S> {
+    /// Reads and writes through `store`; quarantine records go to the same store until
+    /// [`TranscribeStage::with_quarantine`] chooses another sink.
     pub fn new(store: Arc<S>, config: TranscribeConfig) -> TranscribeStage<S> {
         TranscribeStage {
+            quarantine: Arc::new(StoreSink::new(store.clone())),
             store,
             config,
             metrics: None,
@@ -118,12 +123,25 @@ impl<S: ObjectStore> TranscribeStage<S> {
             cost: None,
         }
     }
+}
 
+impl<S: ObjectStore> TranscribeStage<S> {
     /// Prices each recording (`cost_usd` in its row, the `EstimatedCost` metric) with `model`, for a function
     /// that hears `concurrent` recordings at once: each is billed its share of the time they run together.
     pub fn with_cost(mut self, model: CostModel, concurrent: usize) -> TranscribeStage<S> {
         self.cost = Some((model, concurrent.max(1)));
         self
+    }
+
+    /// Keeps quarantine records (of recordings, and of messages that are not events) in `sink`.
+    pub fn with_quarantine(mut self, sink: Arc<dyn QuarantineSink>) -> TranscribeStage<S> {
+        self.quarantine = sink;
+        self
+    }
+
+    /// Where the stage keeps quarantine records.
+    pub fn quarantine_sink(&self) -> &dyn QuarantineSink {
+        self.quarantine.as_ref()
     }
 
     /// Records the stage's metrics (counts, per-stage latency) into `metrics`.
@@ -399,7 +417,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
                 record.id = Some(row.id.clone());
                 record.attempts = attempt.number;
                 record.rejected_at = processed_at;
-                self.store.keep(&out_bucket, &key, &record).instrument(write.clone()).await?;
+                self.quarantine.keep(&out_bucket, &key, &record).instrument(write.clone()).await?;
                 Some((f.code, key))
             }
         };

@@ -3,7 +3,7 @@
 
 use regex::Regex;
 
-use crate::error::CoreError;
+use crate::LocalError;
 
 /// One command of the pipeline, in the order the query gives them.
 #[derive(Debug, Clone)]
@@ -115,12 +115,12 @@ enum Token {
     Punct(&'static str),
 }
 
-fn error(message: impl Into<String>) -> CoreError {
-    CoreError::LogsInsights(message.into())
+fn error(message: impl Into<String>) -> LocalError {
+    LocalError::LogsInsights(message.into())
 }
 
 /// The query's commands. `#` starts a comment to the end of the line.
-pub fn parse(text: &str) -> Result<Vec<Command>, CoreError> {
+pub fn parse(text: &str) -> Result<Vec<Command>, LocalError> {
     let tokens = tokenize(text)?;
     let mut commands = Vec::new();
     for part in tokens.split(|t| *t == Token::Punct("|")) {
@@ -139,7 +139,7 @@ pub fn parse(text: &str) -> Result<Vec<Command>, CoreError> {
     Ok(commands)
 }
 
-fn tokenize(text: &str) -> Result<Vec<Token>, CoreError> {
+fn tokenize(text: &str) -> Result<Vec<Token>, LocalError> {
     const PUNCT: [&str; 14] = ["!=", "<=", ">=", "=~", "|", ",", "(", ")", "[", "]", "=", "<", ">", "*"];
     let mut tokens = Vec::new();
     let mut rest = text;
@@ -176,7 +176,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, CoreError> {
 
 /// The body of a quoted token opened by `quote` at the start of `text` (a backslash escapes the next
 /// character; in a regular expression it is kept), and the text after it.
-fn quoted(text: &str, quote: char) -> Result<(String, &str), CoreError> {
+fn quoted(text: &str, quote: char) -> Result<(String, &str), LocalError> {
     let mut body = String::new();
     let mut chars = text.char_indices().skip(1);
     while let Some((i, c)) = chars.next() {
@@ -224,7 +224,7 @@ impl Parser<'_> {
         is
     }
 
-    fn expect(&mut self, p: &str) -> Result<(), CoreError> {
+    fn expect(&mut self, p: &str) -> Result<(), LocalError> {
         if self.punct(p) {
             Ok(())
         } else {
@@ -232,7 +232,7 @@ impl Parser<'_> {
         }
     }
 
-    fn command(&mut self) -> Result<Command, CoreError> {
+    fn command(&mut self) -> Result<Command, LocalError> {
         let Some(Token::Word(name)) = self.next() else {
             return Err(error(format!("a command must start with its name, not {:?}", self.tokens[0])));
         };
@@ -258,7 +258,7 @@ impl Parser<'_> {
         })
     }
 
-    fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> Result<T, CoreError>) -> Result<Vec<T>, CoreError> {
+    fn list<T>(&mut self, mut item: impl FnMut(&mut Self) -> Result<T, LocalError>) -> Result<Vec<T>, LocalError> {
         let mut items = vec![item(self)?];
         while self.punct(",") {
             items.push(item(self)?);
@@ -266,7 +266,7 @@ impl Parser<'_> {
         Ok(items)
     }
 
-    fn field_name(&mut self) -> Result<String, CoreError> {
+    fn field_name(&mut self) -> Result<String, LocalError> {
         match self.next() {
             Some(Token::Word(w) | Token::Quoted(w)) => Ok(w),
             other => Err(error(format!("expected a field name, found {other:?}"))),
@@ -274,7 +274,7 @@ impl Parser<'_> {
     }
 
     /// `expr [as name]`; without a name, a field keeps its own and anything else is named by its text.
-    fn projection(&mut self) -> Result<Projection, CoreError> {
+    fn projection(&mut self) -> Result<Projection, LocalError> {
         let start = self.at;
         let expr = self.expr()?;
         let name = if self.keyword("as") {
@@ -287,7 +287,7 @@ impl Parser<'_> {
         Ok(Projection { expr, name })
     }
 
-    fn stats(&mut self) -> Result<Command, CoreError> {
+    fn stats(&mut self) -> Result<Command, LocalError> {
         let aggregates = self.list(|p| {
             let start = p.at;
             let aggregate = p.aggregate()?;
@@ -298,7 +298,7 @@ impl Parser<'_> {
         Ok(Command::Stats { aggregates, by })
     }
 
-    fn aggregate(&mut self) -> Result<Aggregate, CoreError> {
+    fn aggregate(&mut self) -> Result<Aggregate, LocalError> {
         let name = self.field_name()?;
         self.expect("(")?;
         let mut function = match name.to_ascii_lowercase().as_str() {
@@ -328,7 +328,7 @@ impl Parser<'_> {
         Ok(Aggregate { function, arg: Some(arg) })
     }
 
-    fn expr(&mut self) -> Result<Expr, CoreError> {
+    fn expr(&mut self) -> Result<Expr, LocalError> {
         let mut left = self.and()?;
         while self.keyword("or") {
             left = Expr::Or(Box::new(left), Box::new(self.and()?));
@@ -336,7 +336,7 @@ impl Parser<'_> {
         Ok(left)
     }
 
-    fn and(&mut self) -> Result<Expr, CoreError> {
+    fn and(&mut self) -> Result<Expr, LocalError> {
         let mut left = self.not()?;
         while self.keyword("and") {
             left = Expr::And(Box::new(left), Box::new(self.not()?));
@@ -344,14 +344,14 @@ impl Parser<'_> {
         Ok(left)
     }
 
-    fn not(&mut self) -> Result<Expr, CoreError> {
+    fn not(&mut self) -> Result<Expr, LocalError> {
         if self.keyword("not") {
             return Ok(Expr::Not(Box::new(self.not()?)));
         }
         self.comparison()
     }
 
-    fn comparison(&mut self) -> Result<Expr, CoreError> {
+    fn comparison(&mut self) -> Result<Expr, LocalError> {
         let left = self.operand()?;
         let negated = self.keyword("not");
         if self.keyword("like") || (!negated && self.punct("=~")) {
@@ -386,7 +386,7 @@ impl Parser<'_> {
         Ok(Expr::Compare(Box::new(left), comparison, Box::new(self.operand()?)))
     }
 
-    fn operand(&mut self) -> Result<Expr, CoreError> {
+    fn operand(&mut self) -> Result<Expr, LocalError> {
         match self.next() {
             Some(Token::Punct("(")) => {
                 let inner = self.expr()?;

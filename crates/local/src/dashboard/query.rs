@@ -9,10 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::CoreError;
+use crate::LocalError;
 
 /// The dashboard shipped in `dashboards/`.
-pub const SHIPPED: &str = include_str!("../../../dashboards/redscribe-pipeline.json");
+pub const SHIPPED: &str = include_str!("../../../../dashboards/redscribe-pipeline.json");
 
 /// A panel's place on Grafana's 24-column grid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,8 +55,8 @@ pub struct Dashboard {
 
 impl Dashboard {
     /// The dashboard JSON's panels, with each variable at its default (`current.value`) unless `values` names it.
-    pub fn parse(text: &str, values: &BTreeMap<String, String>) -> Result<Dashboard, CoreError> {
-        let bad = |what: String| CoreError::Dashboard(what);
+    pub fn parse(text: &str, values: &BTreeMap<String, String>) -> Result<Dashboard, LocalError> {
+        let bad = |what: String| LocalError::Dashboard(what);
         let json: Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         for v in json["templating"]["list"].as_array().into_iter().flatten() {
@@ -144,9 +144,9 @@ pub struct Series {
 /// publish the metric under exactly the query's dimension names, with the given values (`*`: any, a series per
 /// value), their data points grouped into periods of `period_ms` from `from_ms` and reduced by the statistic
 /// (`Sum`, `Average`, `SampleCount`, `Minimum`, `Maximum`, `pNN`).
-pub fn evaluate(docs: &[Value], query: &Query, from_ms: i64, period_ms: i64) -> Result<Vec<Series>, CoreError> {
+pub fn evaluate(docs: &[Value], query: &Query, from_ms: i64, period_ms: i64) -> Result<Vec<Series>, LocalError> {
     let Query::Metric { label, namespace, metric, statistic, dimensions } = query else {
-        return Err(CoreError::Dashboard("not a metric query".into()));
+        return Err(LocalError::Dashboard("not a metric query".into()));
     };
     let wanted: std::collections::BTreeSet<&str> = dimensions.iter().map(|(k, _)| k.as_str()).collect();
     // Values per series (the wildcard dimensions' values) per period.
@@ -191,7 +191,7 @@ pub fn evaluate(docs: &[Value], query: &Query, from_ms: i64, period_ms: i64) -> 
             let points = periods
                 .into_iter()
                 .map(|(t, values)| Ok((t, reduce(statistic, values)?)))
-                .collect::<Result<Vec<_>, CoreError>>()?;
+                .collect::<Result<Vec<_>, LocalError>>()?;
             Ok(Series { label: series_label(label, metric, dimensions, &key), points })
         })
         .collect()
@@ -216,7 +216,7 @@ fn series_label(label: &str, metric: &str, dimensions: &[(String, String)], key:
 }
 
 /// A CloudWatch statistic of a period's values (percentiles by nearest rank).
-fn reduce(statistic: &str, mut values: Vec<f64>) -> Result<f64, CoreError> {
+fn reduce(statistic: &str, mut values: Vec<f64>) -> Result<f64, LocalError> {
     let n = values.len() as f64;
     Ok(match statistic {
         "Sum" => values.iter().sum(),
@@ -229,8 +229,8 @@ fn reduce(statistic: &str, mut values: Vec<f64>) -> Result<f64, CoreError> {
                 .strip_prefix('p')
                 .and_then(|q| q.parse().ok())
                 .filter(|q| (0.0..=100.0).contains(q))
-                .ok_or_else(|| CoreError::Dashboard(format!("statistic {p}")))?;
-            crate::metrics::percentile(&mut values, q).unwrap_or(f64::NAN)
+                .ok_or_else(|| LocalError::Dashboard(format!("statistic {p}")))?;
+            redscribe_core::metrics::percentile(&mut values, q).unwrap_or(f64::NAN)
         }
     })
 }

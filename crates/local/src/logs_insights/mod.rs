@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::error::CoreError;
+use crate::LocalError;
 pub use parse::Command;
 use parse::{Aggregate, AggregateFunction, Comparison, Expr, Function, Pattern, Projection};
 
@@ -55,7 +55,7 @@ enum Val {
 type Record = BTreeMap<String, Val>;
 
 impl Query {
-    pub fn parse(text: &str) -> Result<Query, CoreError> {
+    pub fn parse(text: &str) -> Result<Query, LocalError> {
         Ok(Query { commands: parse::parse(text)? })
     }
 
@@ -307,7 +307,7 @@ fn aggregate_of(aggregate: &Aggregate, members: &[&Record]) -> Val {
         AggregateFunction::Avg => Val::Num(numbers.iter().sum::<f64>() / numbers.len() as f64),
         AggregateFunction::Min => Val::Num(numbers.iter().copied().fold(f64::INFINITY, f64::min)),
         AggregateFunction::Max => Val::Num(numbers.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
-        AggregateFunction::Pct(p) => crate::metrics::percentile(&mut numbers, p).map_or(Val::Null, Val::Num),
+        AggregateFunction::Pct(p) => redscribe_core::metrics::percentile(&mut numbers, p).map_or(Val::Null, Val::Num),
     }
 }
 

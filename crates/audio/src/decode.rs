@@ -32,18 +32,18 @@ pub struct DecodeSummary {
 
 /// Options for [`decode_mono_16k`].
 #[derive(Debug, Clone, Copy, Default)]
-pub struct DecodeOptions {
+pub struct PcmOptions {
     /// Reject recordings longer than this many seconds (checked against the header and while decoding).
     pub max_duration_s: Option<f64>,
     /// Keep only this channel (0-based; a stereo call has one speaker per channel) instead of the mix of all.
     pub channel: Option<usize>,
 }
 
-/// Decodes `source` to 16 kHz mono (the mix of its channels, or the one [`DecodeOptions::channel`] names), calling
+/// Decodes `source` to 16 kHz mono (the mix of its channels, or the one [`PcmOptions::channel`] names), calling
 /// `sink` with consecutive chunks of samples in `[-1, 1]`.
 pub fn decode_mono_16k(
     source: Source,
-    options: DecodeOptions,
+    options: PcmOptions,
     mut sink: impl FnMut(&[f32]),
 ) -> Result<DecodeSummary, AudioError> {
     let mut opened = open(source)?;
@@ -127,7 +127,7 @@ fn resample_error(e: impl std::fmt::Display) -> AudioError {
     AudioError::Corrupt { container: "resampler".into(), reason: e.to_string() }
 }
 
-fn run(o: &mut Opened, options: DecodeOptions, sink: &mut dyn FnMut(&[f32])) -> Result<DecodeSummary, AudioError> {
+fn run(o: &mut Opened, options: PcmOptions, sink: &mut dyn FnMut(&[f32])) -> Result<DecodeSummary, AudioError> {
     let rate = o.sample_rate;
     if let (Some(limit), Some(frames)) = (options.max_duration_s, o.declared_frames) {
         let duration_s = frames as f64 / f64::from(rate);

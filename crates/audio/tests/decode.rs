@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use redscribe_audio::decode::DecodeOptions;
+use redscribe_audio::decode::PcmOptions;
 use redscribe_audio::{decode_mono_16k, Source, TARGET_SAMPLE_RATE};
 use redscribe_core::ErrorCode;
 
@@ -15,7 +15,7 @@ struct Decoded {
 
 fn decode(path: &std::path::Path) -> (Decoded, redscribe_audio::DecodeSummary) {
     let mut d = Decoded { samples: Vec::new(), largest_chunk: 0, chunks: 0 };
-    let summary = decode_mono_16k(Source::open(path).unwrap(), DecodeOptions::default(), |chunk| {
+    let summary = decode_mono_16k(Source::open(path).unwrap(), PcmOptions::default(), |chunk| {
         d.largest_chunk = d.largest_chunk.max(chunk.len());
         d.chunks += 1;
         d.samples.extend_from_slice(chunk);
@@ -87,7 +87,7 @@ fn long_recordings_stream_in_bounded_chunks() {
     let path = tone(dir.path(), "long.flac", &["-r", "48000", "-c", "2", "-t", "flac"], 120.0, 440);
     let mut total = 0usize;
     let mut largest = 0usize;
-    let summary = decode_mono_16k(Source::open(&path).unwrap(), DecodeOptions::default(), |chunk| {
+    let summary = decode_mono_16k(Source::open(&path).unwrap(), PcmOptions::default(), |chunk| {
         total += chunk.len();
         largest = largest.max(chunk.len());
     })
@@ -103,7 +103,7 @@ fn the_duration_limit_is_enforced() {
     let path = tone(dir.path(), "t.wav", &["-r", "16000", "-c", "1", "-t", "wav"], 5.0, 440);
     let err = decode_mono_16k(
         Source::open(&path).unwrap(),
-        DecodeOptions { max_duration_s: Some(2.0), ..DecodeOptions::default() },
+        PcmOptions { max_duration_s: Some(2.0), ..PcmOptions::default() },
         |_| {},
     )
     .unwrap_err();
@@ -112,7 +112,7 @@ fn the_duration_limit_is_enforced() {
     let mp3 = tone(dir.path(), "t.mp3", &["-r", "16000", "-c", "1", "-t", "mp3"], 5.0, 440);
     let err = decode_mono_16k(
         Source::open(&mp3).unwrap(),
-        DecodeOptions { max_duration_s: Some(2.0), ..DecodeOptions::default() },
+        PcmOptions { max_duration_s: Some(2.0), ..PcmOptions::default() },
         |_| {},
     )
     .unwrap_err();
@@ -131,12 +131,12 @@ fn one_channel_of_a_stereo_call_can_be_taken_alone() {
     );
     let take = |channel: Option<usize>| {
         let mut samples = Vec::new();
-        let options = DecodeOptions { channel, ..DecodeOptions::default() };
+        let options = PcmOptions { channel, ..PcmOptions::default() };
         decode_mono_16k(Source::open(&path).unwrap(), options, |c| samples.extend_from_slice(c)).map(|_| samples)
     };
     let (left, right, mix) = (take(Some(0)).unwrap(), take(Some(1)).unwrap(), take(None).unwrap());
     // A silent side tells nothing apart.
-    let summary = decode_mono_16k(Source::open(&path).unwrap(), DecodeOptions::default(), |_| {}).unwrap();
+    let summary = decode_mono_16k(Source::open(&path).unwrap(), PcmOptions::default(), |_| {}).unwrap();
     assert_eq!(summary.channel_correlation, Some(1.0));
     assert_eq!(left.len(), 2 * TARGET_SAMPLE_RATE as usize);
     assert!((frequency(&left) - 440.0).abs() < 3.0);
@@ -153,7 +153,7 @@ fn channel_correlation_tells_a_call_from_a_stereo_mix() {
     let dir = tempfile::tempdir().unwrap();
     let correlation = |name: &str, effects: &[&str]| {
         let path = sox(dir.path(), name, &["-r", "8000", "-c", "2"], effects);
-        decode_mono_16k(Source::open(&path).unwrap(), DecodeOptions::default(), |_| {}).unwrap().channel_correlation
+        decode_mono_16k(Source::open(&path).unwrap(), PcmOptions::default(), |_| {}).unwrap().channel_correlation
     };
     // The same tone on both sides; two different tones; one channel of mono audio is None.
     let same = correlation("same.wav", &["synth", "2", "sine", "440", "vol", "0.5"]).unwrap();
@@ -161,6 +161,6 @@ fn channel_correlation_tells_a_call_from_a_stereo_mix() {
     assert!(same > 0.99, "{same}");
     assert!(apart.abs() < 0.1, "{apart}");
     let mono = tone(dir.path(), "mono.wav", &["-r", "8000", "-c", "1"], 1.0, 440);
-    let summary = decode_mono_16k(Source::open(&mono).unwrap(), DecodeOptions::default(), |_| {}).unwrap();
+    let summary = decode_mono_16k(Source::open(&mono).unwrap(), PcmOptions::default(), |_| {}).unwrap();
     assert_eq!(summary.channel_correlation, None);
 }

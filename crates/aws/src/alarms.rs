@@ -79,37 +79,21 @@ impl Alarms {
             .set_evaluate_low_sample_count_percentile(spec.evaluate_low_sample_count_percentile.clone())
             .set_metrics(non_empty(&metrics))
             .set_threshold_metric_id(spec.threshold_metric_id.clone());
-        self.retry
-            .run("PutMetricAlarm", || async {
-                request.clone().send().await.map_err(|e| AwsError::from_sdk("PutMetricAlarm", e))
-            })
-            .await?;
+        self.retry.send("PutMetricAlarm", || request.clone().send()).await?;
         Ok(())
     }
 
     /// Every metric alarm whose name starts with `prefix`, in name order.
     pub async fn list(&self, prefix: &str) -> Result<Vec<AlarmState>, AwsError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .retry
-                .run("DescribeAlarms", || async {
-                    self.client
-                        .describe_alarms()
-                        .alarm_name_prefix(prefix)
-                        .set_next_token(token.clone())
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("DescribeAlarms", e))
-                })
-                .await?;
-            out.extend(page.metric_alarms().iter().map(state));
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
+        let pages = self
+            .retry
+            .pages(
+                "DescribeAlarms",
+                |token| self.client.describe_alarms().alarm_name_prefix(prefix).set_next_token(token).send(),
+                |page| page.next_token().map(str::to_string),
+            )
+            .await?;
+        let mut out: Vec<AlarmState> = pages.iter().flat_map(|p| p.metric_alarms().iter().map(state)).collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }

@@ -258,25 +258,12 @@ async fn ship(client: Client, config: ShipperConfig, mut rx: mpsc::Receiver<LogE
 }
 
 async fn ensure_stream(client: &Client, config: &ShipperConfig, retry: &RetryPolicy) -> Result<(), AwsError> {
-    let group = retry
-        .run("CreateLogGroup", || async {
-            let call = client.create_log_group().log_group_name(&config.log_group).send().await;
-            call.map(|_| ()).map_err(|e| AwsError::from_sdk("CreateLogGroup", e))
-        })
-        .await;
-    existing_is_fine(group)?;
-    let stream = retry
-        .run("CreateLogStream", || async {
-            let call = client
-                .create_log_stream()
-                .log_group_name(&config.log_group)
-                .log_stream_name(&config.log_stream)
-                .send()
-                .await;
-            call.map(|_| ()).map_err(|e| AwsError::from_sdk("CreateLogStream", e))
-        })
-        .await;
-    existing_is_fine(stream)
+    let group = retry.send("CreateLogGroup", || client.create_log_group().log_group_name(&config.log_group).send());
+    existing_is_fine(group.await.map(|_| ()))?;
+    let stream = retry.send("CreateLogStream", || {
+        client.create_log_stream().log_group_name(&config.log_group).log_stream_name(&config.log_stream).send()
+    });
+    existing_is_fine(stream.await.map(|_| ()))
 }
 
 /// A create call that failed because the resource is already there succeeded in what it was for.
@@ -293,8 +280,8 @@ async fn put(client: &Client, config: &ShipperConfig, retry: &RetryPolicy, batch
         .map(|e| InputLogEvent::builder().timestamp(e.timestamp_ms).message(&e.message).build())
         .collect::<Result<_, _>>()
         .map_err(|e| AwsError::Config(e.to_string()))?;
-    retry
-        .run("PutLogEvents", || async {
+    let out = retry
+        .send("PutLogEvents", || {
             let call = client
                 .put_log_events()
                 .log_group_name(&config.log_group)
@@ -308,18 +295,18 @@ async fn put(client: &Client, config: &ShipperConfig, retry: &RetryPolicy, batch
             } else {
                 call
             };
-            let out = call.send().await.map_err(|e| AwsError::from_sdk("PutLogEvents", e))?;
-            if let Some(rejected) = out.rejected_log_events_info() {
-                tracing::warn!(
-                    too_old_before = rejected.too_old_log_event_end_index(),
-                    too_new_from = rejected.too_new_log_event_start_index(),
-                    expired_before = rejected.expired_log_event_end_index(),
-                    "CloudWatch Logs rejected some events of a batch"
-                );
-            }
-            Ok(())
+            call.send()
         })
-        .await
+        .await?;
+    if let Some(rejected) = out.rejected_log_events_info() {
+        tracing::warn!(
+            too_old_before = rejected.too_old_log_event_end_index(),
+            too_new_from = rejected.too_new_log_event_start_index(),
+            expired_before = rejected.expired_log_event_end_index(),
+            "CloudWatch Logs rejected some events of a batch"
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -180,10 +180,10 @@ impl DataApi {
             Some(out)
         };
         let t = &self.target;
-        self.retry
-            .run("ExecuteStatement", || async {
-                let out = self
-                    .client
+        let out = self
+            .retry
+            .send("ExecuteStatement", || {
+                self.client
                     .execute_statement()
                     .sql(sql)
                     .database(&t.database)
@@ -193,20 +193,18 @@ impl DataApi {
                     .set_secret_arn(t.secret_arn.clone())
                     .set_parameters(params.clone())
                     .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("ExecuteStatement", e))?;
-                out.id.ok_or_else(|| AwsError::Config("ExecuteStatement returned no id".into()))
             })
-            .await
+            .await?;
+        out.id.ok_or_else(|| AwsError::Config("ExecuteStatement returned no id".into()))
     }
 
     /// Submits statements that run in one transaction. `client_token` makes a retried submission idempotent.
     pub async fn submit_batch(&self, sqls: &[String], client_token: Option<&str>) -> Result<String, AwsError> {
         let t = &self.target;
-        self.retry
-            .run("BatchExecuteStatement", || async {
-                let out = self
-                    .client
+        let out = self
+            .retry
+            .send("BatchExecuteStatement", || {
+                self.client
                     .batch_execute_statement()
                     .set_sqls(Some(sqls.to_vec()))
                     .database(&t.database)
@@ -216,11 +214,9 @@ impl DataApi {
                     .set_secret_arn(t.secret_arn.clone())
                     .set_client_token(client_token.map(str::to_string))
                     .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("BatchExecuteStatement", e))?;
-                out.id.ok_or_else(|| AwsError::Config("BatchExecuteStatement returned no id".into()))
             })
-            .await
+            .await?;
+        out.id.ok_or_else(|| AwsError::Config("BatchExecuteStatement returned no id".into()))
     }
 
     /// Polls `DescribeStatement` (backoff from 50 ms to 2 s) until the statement ends or `timeout` passes. A
@@ -283,30 +279,22 @@ impl DataApi {
 
     /// Every row of a finished statement's result, across pages.
     pub async fn fetch(&self, id: &str) -> Result<Rows, AwsError> {
+        let pages = self
+            .retry
+            .pages(
+                "GetStatementResult",
+                |token| self.client.get_statement_result().id(id).set_next_token(token).send(),
+                |page| page.next_token().map(str::to_string),
+            )
+            .await?;
         let mut out = Rows::default();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .retry
-                .run("GetStatementResult", || async {
-                    self.client
-                        .get_statement_result()
-                        .id(id)
-                        .set_next_token(token.clone())
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("GetStatementResult", e))
-                })
-                .await?;
+        for page in pages {
             if out.columns.is_empty() {
                 out.columns = page.column_metadata().iter().map(|c| c.name().unwrap_or_default().to_string()).collect();
             }
             out.rows.extend(page.records().iter().map(|r| r.iter().map(Cell::from_field).collect()));
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
         }
+        Ok(out)
     }
 
     /// Runs one SQL text to its end and returns its rows (empty when it has no result set).

@@ -3,6 +3,9 @@
 use std::future::Future;
 use std::time::Duration;
 
+use aws_sdk_redshiftdata::config::http::HttpResponse;
+use aws_sdk_redshiftdata::error::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use redscribe_core::retry::Backoff;
 use redscribe_core::Disposition;
 
@@ -31,6 +34,47 @@ impl RetryPolicy {
     /// How long to wait before trying again after `e` failed attempt `attempt` (from 0); `None`: give up.
     pub fn wait_after(&self, e: &AwsError, attempt: u32) -> Option<Duration> {
         (e.code().disposition() == Disposition::Retry && attempt + 1 < self.max_attempts).then(|| self.delay(attempt))
+    }
+
+    /// Sends one SDK operation, named once: each attempt's error is classified by [`AwsError::from_sdk`] under
+    /// that name, and the call retried as [`RetryPolicy::run`] retries.
+    pub async fn send<T, E, F, Fut>(&self, operation: &'static str, mut call: F) -> Result<T, AwsError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.run(operation, || {
+            let sent = call();
+            async move { sent.await.map_err(|e| AwsError::from_sdk(operation, e)) }
+        })
+        .await
+    }
+
+    /// Every page of a paginated operation, each page sent (and retried) on its own: `page(token)` sends the
+    /// request for the page after `token` (`None`: the first), `next` reads the token of the page after a page
+    /// (`None`: it was the last).
+    pub async fn pages<P, E, F, Fut>(
+        &self,
+        operation: &'static str,
+        mut page: F,
+        next: impl Fn(&P) -> Option<String>,
+    ) -> Result<Vec<P>, AwsError>
+    where
+        F: FnMut(Option<String>) -> Fut,
+        Fut: Future<Output = Result<P, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let mut pages = Vec::new();
+        let mut token = None;
+        loop {
+            let got = self.send(operation, || page(token.clone())).await?;
+            token = next(&got).filter(|t| !t.is_empty());
+            pages.push(got);
+            if token.is_none() {
+                return Ok(pages);
+            }
+        }
     }
 
     /// Runs `call` until it succeeds, fails for good, or the attempts are used up.

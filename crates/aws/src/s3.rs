@@ -138,7 +138,7 @@ impl ObjectStore for S3Objects {
     ) -> Result<(), PortError> {
         let metadata = (!metadata.is_empty()).then(|| metadata.clone().into_iter().collect());
         self.retry
-            .run("PutObject", || async {
+            .send("PutObject", || {
                 self.client
                     .put_object()
                     .bucket(bucket)
@@ -147,30 +147,24 @@ impl ObjectStore for S3Objects {
                     .set_metadata(metadata.clone())
                     .body(ByteStream::from(body.clone()))
                     .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("PutObject", e))
             })
             .await?;
         Ok(())
     }
 
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ListedObject>, PortError> {
+        let pages = self
+            .retry
+            .pages(
+                "ListObjectsV2",
+                |token| {
+                    self.client.list_objects_v2().bucket(bucket).prefix(prefix).set_continuation_token(token).send()
+                },
+                |page| page.next_continuation_token().filter(|_| page.is_truncated() == Some(true)).map(str::to_string),
+            )
+            .await?;
         let mut found = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .retry
-                .run("ListObjectsV2", || async {
-                    self.client
-                        .list_objects_v2()
-                        .bucket(bucket)
-                        .prefix(prefix)
-                        .set_continuation_token(token.clone())
-                        .send()
-                        .await
-                        .map_err(|e| AwsError::from_sdk("ListObjectsV2", e))
-                })
-                .await?;
+        for page in pages {
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };
                 found.push(ListedObject {
@@ -182,26 +176,12 @@ impl ObjectStore for S3Objects {
                         .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
                 });
             }
-            match page.next_continuation_token() {
-                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
-                _ => break,
-            }
         }
         Ok(found)
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
-        self.retry
-            .run("DeleteObject", || async {
-                self.client
-                    .delete_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("DeleteObject", e))
-            })
-            .await?;
+        self.retry.send("DeleteObject", || self.client.delete_object().bucket(bucket).key(key).send()).await?;
         Ok(())
     }
 }

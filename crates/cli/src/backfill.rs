@@ -10,7 +10,7 @@ use redscribe_core::events::ObjectEvent;
 use redscribe_core::ports::ObjectStore;
 use redscribe_pipeline::driver::Delivery;
 
-use crate::once::{process_and_load, PassArgs};
+use crate::pass::{process_and_load, PassArgs};
 use crate::target::{Target, TargetArgs};
 
 #[derive(Debug, clap::Args)]

@@ -10,7 +10,7 @@ use anyhow::Context;
 use redscribe_whisper::eval::word_errors;
 use serde_json::json;
 
-use crate::once::SpeechArgs;
+use crate::pass::SpeechArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
@@ -68,7 +68,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 .or_else(|| file.canonicalize().ok().and_then(|c| map.get(&c)))
                 .cloned()
                 .with_context(|| format!("no transcript of {} in the hypotheses", file.display()))?,
-            (None, Some(t)) => crate::transcribe::hear_file(t.as_ref(), file, &Default::default())?.1.text,
+            (None, Some(t)) => crate::transcribe::transcribe_file(t.as_ref(), file, &Default::default())?.1.text,
             (None, None) => anyhow::bail!("nothing to score: transcription is off and no --hypotheses given"),
         };
         let (e, n) = word_errors(reference, &hypothesis);

@@ -86,7 +86,7 @@ fn row_for(path: &Path, outcome: &Result<AudioMetadata, AudioError>, started: In
     };
     let outcome = match outcome {
         Ok(meta) => Ok(meta.clone()),
-        Err(e) => Err((e.code(), e.to_string())),
+        Err(e) => Err(redscribe_pipeline::transcribe::failure(e.code(), e.to_string())),
     };
     result_row(&location, &outcome, Utc::now(), started.elapsed().as_millis() as i64)
 }

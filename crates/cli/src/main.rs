@@ -7,7 +7,7 @@ mod demo;
 mod eval;
 mod inspect;
 mod local;
-mod once;
+mod pass;
 mod query;
 mod replay;
 mod run;

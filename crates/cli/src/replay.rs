@@ -9,7 +9,7 @@ use redscribe_core::ErrorCode;
 use redscribe_pipeline::driver::Delivery;
 use redscribe_pipeline::replay::{find_quarantined, settle, Quarantined};
 
-use crate::once::{process_and_load, PassArgs};
+use crate::pass::{process_and_load, PassArgs};
 use crate::target::{Target, TargetArgs};
 
 fn parse_code(s: &str) -> Result<ErrorCode, String> {

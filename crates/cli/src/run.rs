@@ -10,7 +10,7 @@ use redscribe_pipeline::driver::Delivery;
 
 use crate::inspect::expand;
 use crate::local::data_dir_or_default;
-use crate::once::{bar, process_and_load, PassArgs};
+use crate::pass::{bar, process_and_load, PassArgs};
 use crate::target::Target;
 
 #[derive(Debug, clap::Args)]

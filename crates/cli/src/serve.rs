@@ -18,7 +18,7 @@ use redscribe_pipeline::{LoadReport, Processed, TranscribeStage};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::local::{data_dir_or_default, flush_metrics, DEFAULT_INPUT_BUCKET, LOCAL_REGION};
-use crate::once::SpeechArgs;
+use crate::pass::SpeechArgs;
 use crate::target::Target;
 
 /// Name of the profile written for the `aws` CLI.

@@ -8,10 +8,10 @@ use std::time::Instant;
 use anyhow::Context;
 use redscribe_audio::AudioMetadata;
 use redscribe_core::ports::{Hints, Transcriber, Transcription};
-use redscribe_pipeline::transcribe::{hear, RecordingLimits};
+use redscribe_pipeline::transcribe::{transcribe_recording, RecordingLimits};
 use redscribe_whisper::WhisperTranscriber;
 
-use crate::once::{LimitsArgs, ModelArgs};
+use crate::pass::{LimitsArgs, ModelArgs};
 use serde_json::json;
 
 use crate::inspect::expand;
@@ -38,7 +38,7 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
     let mut failed = 0usize;
     for file in expand(&args.paths) {
         let started = Instant::now();
-        let line = match hear_file(&transcriber, &file, &args.limits.limits()) {
+        let line = match transcribe_file(&transcriber, &file, &args.limits.limits()) {
             Ok((metadata, t)) => json!({
                 "file": file.display().to_string(),
                 "text": t.text,
@@ -76,12 +76,12 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
 
 /// A recording file through the same listening the pipeline's transcribe stage does (decode streamed to the
 /// transcriber, a call's channels one by one), read from the file as it goes, never whole.
-pub fn hear_file(
+pub fn transcribe_file(
     transcriber: &dyn Transcriber,
     file: &Path,
     limits: &RecordingLimits,
 ) -> anyhow::Result<(AudioMetadata, Transcription)> {
     let recording = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
-    hear(&recording, transcriber, &Hints::default(), limits, &|_| Ok(()))
-        .map_err(|(code, message)| anyhow::anyhow!("{}: {message}", code.as_str()))
+    transcribe_recording(&recording, transcriber, &Hints::default(), limits, &|_| Ok(()))
+        .map_err(|f| anyhow::anyhow!("{}: {}", f.code.as_str(), f.message))
 }

@@ -40,6 +40,27 @@ pub enum CoreError {
     Prices(String),
 }
 
+/// Why a recording failed, and at which stage: what a `failed` row's error columns, a quarantine record and the
+/// `ErrorCode` metric say of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub stage: crate::metrics::Stage,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(stage: crate::metrics::Stage, code: ErrorCode, message: impl Into<String>) -> Failure {
+        Failure { stage, code, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at {}: {}", self.code.as_str(), self.stage.as_str(), self.message)
+    }
+}
+
 /// What the pipeline does with a recording whose processing failed with a given code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {

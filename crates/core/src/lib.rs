@@ -39,7 +39,7 @@ pub mod schema;
 pub mod settings;
 pub mod sql;
 
-pub use error::{CoreError, Disposition, ErrorCode};
+pub use error::{CoreError, Disposition, ErrorCode, Failure};
 
 /// Version of the pipeline that produced a row; stored in `transcription_results.pipeline_version`.
 pub const PIPELINE_VERSION: &str = env!("CARGO_PKG_VERSION");

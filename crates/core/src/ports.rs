@@ -186,11 +186,37 @@ pub struct Transcription {
     pub no_speech_prob: Option<f64>,
     /// Gzip compression ratio of the text: above ~2.4 it repeats itself.
     pub compression_ratio: Option<f64>,
-    /// `ok`, `no_speech`, `repetition` or `low_confidence`.
-    pub quality_flag: String,
+    pub quality_flag: QualityFlag,
     /// Seconds of audio transcribed, and seconds it took.
     pub audio_seconds: f64,
     pub decode_seconds: f64,
+}
+
+/// What a user should know about a transcript's quality, as the row's `quality_flag` says it. Ordered by how much
+/// it tells: a recording's channels merged keep the most telling one (a loop anywhere, else a guess anywhere, else
+/// speech anywhere, else no speech).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QualityFlag {
+    /// Nothing said: silence or noise.
+    NoSpeech,
+    Ok,
+    /// The decoder was unsure (a low average log-probability).
+    LowConfidence,
+    /// A loop survived the fallbacks: it was cut, or the text still repeats itself.
+    Repetition,
+}
+
+impl QualityFlag {
+    /// The stable spelling, as the row stores it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            QualityFlag::NoSpeech => "no_speech",
+            QualityFlag::Ok => "ok",
+            QualityFlag::LowConfidence => "low_confidence",
+            QualityFlag::Repetition => "repetition",
+        }
+    }
 }
 
 /// The channel whose language detection was surest (the first with a language when none was detected).
@@ -212,10 +238,7 @@ impl Transcription {
         let mut segments: Vec<TimedText> = channels.iter().flat_map(|t| t.segments.iter().cloned()).collect();
         segments.sort_by(|a, b| a.start_s.total_cmp(&b.start_s).then(a.channel.cmp(&b.channel)));
         let text = segments.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ");
-        let flag = ["repetition", "low_confidence", "ok"]
-            .into_iter()
-            .find(|f| channels.iter().any(|t| t.quality_flag == *f))
-            .unwrap_or("no_speech");
+        let flag = channels.iter().map(|t| t.quality_flag).max().unwrap_or(QualityFlag::NoSpeech);
         // Each channel's average log-probability, weighted by its segments.
         let (sum, n) = channels
             .iter()
@@ -230,7 +253,7 @@ impl Transcription {
             avg_logprob: (n > 0.0).then(|| sum / n),
             no_speech_prob: max(|t| t.no_speech_prob),
             compression_ratio: max(|t| t.compression_ratio),
-            quality_flag: flag.to_string(),
+            quality_flag: flag,
             audio_seconds: channels.iter().map(|t| t.audio_seconds).sum(),
             decode_seconds: channels.iter().map(|t| t.decode_seconds).sum(),
             segments,
@@ -276,7 +299,7 @@ pub trait Transcriber: Send + Sync {
 mod tests {
     use super::*;
 
-    fn heard(channel: u16, parts: &[(f64, &str)], flag: &str) -> Transcription {
+    fn heard(channel: u16, parts: &[(f64, &str)], flag: QualityFlag) -> Transcription {
         let segments: Vec<TimedText> = parts
             .iter()
             .map(|&(start_s, text)| TimedText {
@@ -295,7 +318,7 @@ mod tests {
             avg_logprob: (!segments.is_empty()).then_some(-0.2 - f64::from(channel)),
             no_speech_prob: Some(0.1 * f64::from(channel + 1)),
             compression_ratio: (!segments.is_empty()).then_some(1.0 + f64::from(channel)),
-            quality_flag: flag.into(),
+            quality_flag: flag,
             audio_seconds: 10.0,
             decode_seconds: 1.0,
             segments,
@@ -304,8 +327,8 @@ mod tests {
 
     #[test]
     fn channels_interleave_in_time_and_keep_their_number() {
-        let agent = heard(0, &[(0.0, "Thank you for calling."), (4.0, "Let me check.")], "ok");
-        let caller = heard(1, &[(2.0, "My order is late.")], "ok");
+        let agent = heard(0, &[(0.0, "Thank you for calling."), (4.0, "Let me check.")], QualityFlag::Ok);
+        let caller = heard(1, &[(2.0, "My order is late.")], QualityFlag::Ok);
         let t = Transcription::merge_channels(vec![agent, caller]).unwrap();
         assert_eq!(t.text, "Thank you for calling. My order is late. Let me check.");
         assert_eq!(t.segments.iter().map(|s| s.channel).collect::<Vec<_>>(), [0, 1, 0]);
@@ -327,14 +350,14 @@ mod tests {
 
     #[test]
     fn the_most_telling_verdict_wins() {
-        let flag = |a: &str, b: &str| {
-            Transcription::merge_channels(vec![heard(0, &[], a), heard(1, &[], b)]).unwrap().quality_flag
-        };
-        assert_eq!(flag("ok", "no_speech"), "ok");
-        assert_eq!(flag("no_speech", "no_speech"), "no_speech");
-        assert_eq!(flag("ok", "low_confidence"), "low_confidence");
-        assert_eq!(flag("low_confidence", "repetition"), "repetition");
-        let one = heard(0, &[(0.0, "Hello.")], "ok");
+        use QualityFlag::*;
+        let flag = |a, b| Transcription::merge_channels(vec![heard(0, &[], a), heard(1, &[], b)]).unwrap().quality_flag;
+        assert_eq!(flag(Ok, NoSpeech), Ok);
+        assert_eq!(flag(NoSpeech, NoSpeech), NoSpeech);
+        assert_eq!(flag(Ok, LowConfidence), LowConfidence);
+        assert_eq!(flag(LowConfidence, Repetition), Repetition);
+        assert_eq!(Repetition.as_str(), "repetition");
+        let one = heard(0, &[(0.0, "Hello.")], Ok);
         assert_eq!(Transcription::merge_channels(vec![one.clone()]), Some(one));
         assert_eq!(Transcription::merge_channels(Vec::new()), None);
     }

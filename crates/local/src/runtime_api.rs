@@ -28,7 +28,7 @@ pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:000000000000:function:r
 
 /// How an invocation ended.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
+pub enum Answer {
     /// `POST …/response`: the function's answer.
     Response(Value),
     /// `POST …/error`: the error document and its `Lambda-Runtime-Function-Error-Type` header.
@@ -39,7 +39,7 @@ pub enum Outcome {
 struct State {
     queue: Mutex<VecDeque<(String, Value, Duration)>>,
     queued: Notify,
-    outcomes: Mutex<HashMap<String, Outcome>>,
+    outcomes: Mutex<HashMap<String, Answer>>,
     answered: Notify,
     first_poll: Mutex<Option<Instant>>,
     init_error: Mutex<Option<Value>>,
@@ -85,7 +85,7 @@ impl RuntimeApi {
     }
 
     /// Waits up to `timeout` for the function's answer to one invocation.
-    pub async fn outcome(&self, request_id: &str, timeout: Duration) -> Option<Outcome> {
+    pub async fn outcome(&self, request_id: &str, timeout: Duration) -> Option<Answer> {
         let until = Instant::now() + timeout;
         loop {
             let answered = self.state.answered.notified();
@@ -155,8 +155,8 @@ async fn handle(state: &Arc<State>, request: Request<hyper::body::Incoming>) -> 
         return reply(StatusCode::NOT_FOUND, serde_json::json!({ "errorMessage": "unknown path" }));
     };
     let outcome = match kind {
-        "response" => Outcome::Response(value),
-        "error" => Outcome::Error {
+        "response" => Answer::Response(value),
+        "error" => Answer::Error {
             error_type: parts
                 .headers
                 .get("lambda-runtime-function-error-type")

@@ -213,7 +213,7 @@ mod tests {
             content_type: None,
             uploaded_at: None,
         };
-        result_row(&at, &Err((ErrorCode::NotAudio, "no".into())), chrono::Utc::now(), 1)
+        result_row(&at, &Err(crate::transcribe::failure(ErrorCode::NotAudio, "no")), chrono::Utc::now(), 1)
     }
 
     fn name(r: &redscribe_core::record::ResultRow) -> String {

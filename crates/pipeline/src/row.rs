@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use redscribe_core::identity::recording_id;
 use redscribe_core::record::{AudioMetadata, ResultRow, Status};
-use redscribe_core::ErrorCode;
+use redscribe_core::Failure;
 
 /// Where a recording is and what S3 said about it.
 #[derive(Debug, Clone, Default)]
@@ -37,7 +37,7 @@ impl Location {
 /// The row: `metadata_only` with the audio metadata, or `failed` with the classified error.
 pub fn result_row(
     at: &Location,
-    outcome: &Result<AudioMetadata, (ErrorCode, String)>,
+    outcome: &Result<AudioMetadata, Failure>,
     processed_at: DateTime<Utc>,
     processing_ms: i64,
 ) -> ResultRow {
@@ -79,7 +79,7 @@ pub fn result_row(
             row.size_bytes = row.size_bytes.or(Some(meta.size_bytes as i64));
             row.audio = Some(meta.clone());
         }
-        Err((code, message)) => row.set_error(*code, message),
+        Err(failure) => row.set_error(failure.code, &failure.message),
     }
     row
 }

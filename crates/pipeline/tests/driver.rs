@@ -47,7 +47,7 @@ impl Transcriber for Fragile {
             avg_logprob: None,
             no_speech_prob: None,
             compression_ratio: None,
-            quality_flag: "no_speech".into(),
+            quality_flag: redscribe_core::ports::QualityFlag::NoSpeech,
             audio_seconds: samples as f64 / 16_000.0,
             decode_seconds: 0.0,
         })
@@ -82,13 +82,13 @@ impl Warehouse for Refusing {
 }
 
 #[derive(Default)]
-struct Heard {
+struct Collected {
     settled: BTreeMap<u64, Settled>,
     transient: usize,
     report: LoadReport,
 }
 
-impl Listener<u64> for Heard {
+impl Listener<u64> for Collected {
     fn processed(&mut self, _event: &ObjectEvent, outcome: &Result<Processed, PortError>) {
         self.transient += usize::from(outcome.is_err());
     }
@@ -163,12 +163,15 @@ async fn failures_are_retried_isolated_or_quarantined_and_every_job_settles() {
         },
         ..DriverConfig::default()
     };
-    let mut heard = Heard::default();
-    let totals = Driver::new(Arc::new(stage), Arc::new(loader), config).run_all(jobs, &mut heard).await;
+    let mut collected = Collected::default();
+    let totals = Driver::new(Arc::new(stage), Arc::new(loader), config).run_all(jobs, &mut collected).await;
 
-    assert_eq!(heard.settled.len(), 7, "every job is settled");
-    assert!(heard.settled.values().all(|s| *s == Settled::Done), "{:?}", heard.settled);
-    assert!(heard.transient > 0 && totals.retried > 0, "the throttled reads were retried by the driver: {totals:?}");
+    assert_eq!(collected.settled.len(), 7, "every job is settled");
+    assert!(collected.settled.values().all(|s| *s == Settled::Done), "{:?}", collected.settled);
+    assert!(
+        collected.transient > 0 && totals.retried > 0,
+        "the throttled reads were retried by the driver: {totals:?}"
+    );
 
     let rows = |sql: String| {
         let data_api = data_api.clone();
@@ -191,8 +194,8 @@ async fn failures_are_retried_isolated_or_quarantined_and_every_job_settles() {
     assert!(crashed[0][3].as_deref().unwrap_or_default().contains("index out of bounds"), "{crashed:?}");
     assert_eq!(stand_ins.files("rejected/crashed/").len(), 1, "{:?}", stand_ins.files("rejected/"));
 
-    assert_eq!(heard.report.rejected.len(), 1);
-    assert_eq!(heard.report.rejected[0].0.id, refused_id);
+    assert_eq!(collected.report.rejected.len(), 1);
+    assert_eq!(collected.report.rejected[0].0.id, refused_id);
     let audit = rows("SELECT file_uri, status FROM load_audit WHERE status = 'quarantined'".into()).await;
     assert_eq!(audit.len(), 1, "{audit:?}");
     assert!(audit[0][0].as_deref().unwrap().contains(&refused_id));
@@ -355,10 +358,10 @@ async fn an_internal_error_that_repeats_ends_in_quarantine_not_in_a_loop() {
         },
         ..DriverConfig::default()
     };
-    let mut heard = Heard::default();
+    let mut collected = Collected::default();
     let jobs = vec![Job { token: 1u64, delivery: Delivery::Objects(vec![event]) }];
-    Driver::transcribing(Arc::new(stage), config).run_all(jobs, &mut heard).await;
-    assert_eq!(heard.settled.get(&1), Some(&Settled::Done));
+    Driver::transcribing(Arc::new(stage), config).run_all(jobs, &mut collected).await;
+    assert_eq!(collected.settled.get(&1), Some(&Settled::Done));
     let records = stand_ins.files("rejected/retries_exhausted/");
     assert_eq!(records.len(), 1, "{:?}", stand_ins.files("rejected/"));
     let record = std::fs::read_to_string(&records[0]).unwrap();

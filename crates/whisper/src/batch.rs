@@ -11,7 +11,7 @@ use ct2rs::sys::{Device, StorageView};
 use crate::decode::Attempt;
 use crate::mel::{HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
-use crate::transcribe::{DecodeOptions, Heard, Segment, Stream, Tally, Transcript};
+use crate::transcribe::{DecodeOptions, Detected, Segment, Stream, Tally, Transcript};
 use crate::vad::{speech_start, stretch_end, VoiceActivity};
 use crate::WhisperError;
 
@@ -98,7 +98,7 @@ impl Engine {
         }
         segments.sort_by(|a, b| a.start.total_cmp(&b.start));
         let duration_s = stream.total().unwrap_or(0) as f64 / SAMPLE_RATE as f64;
-        Ok(tally.finish(segments, Heard { language, language_probability, duration_s }, started))
+        Ok(tally.finish(segments, Detected { language, language_probability, duration_s }, started))
     }
 
     /// A decoded stretch's segments into `segments`, placed by its offset; what the model stopped short of into

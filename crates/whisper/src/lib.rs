@@ -71,7 +71,7 @@ impl redscribe_core::ports::Transcriber for WhisperTranscriber {
         };
         let t = self.engine.transcribe_stream(audio, options).map_err(|e| PortError::new(e.code(), e.to_string()))?;
         Ok(Transcription {
-            quality_flag: t.quality_flag(options).to_string(),
+            quality_flag: t.quality_flag(options),
             compression_ratio: (!t.text.is_empty()).then_some(t.compression_ratio),
             segments: t
                 .segments

@@ -9,6 +9,7 @@
 use std::time::Instant;
 
 use ct2rs::sys::{Device, StorageView};
+use redscribe_core::ports::QualityFlag;
 use serde::Serialize;
 
 use crate::decode::Attempt;
@@ -137,18 +138,18 @@ impl Transcript {
     /// What a user should know about the transcript's quality: `no_speech` (nothing said: silence or noise),
     /// `repetition` (a loop survived the fallbacks: it was cut, or the text still repeats itself), `low_confidence`,
     /// or `ok`. The thresholds are the ones the decoding used to retry a window.
-    pub fn quality_flag(&self, options: &DecodeOptions) -> &'static str {
+    pub fn quality_flag(&self, options: &DecodeOptions) -> QualityFlag {
         if self.text.is_empty() && self.loops_cut == 0 {
-            "no_speech"
+            QualityFlag::NoSpeech
         } else if self.loops_cut > 0
             || self.compression_ratio > options.compression_ratio_threshold
             || self.repeated_ngram_ratio > 0.5
         {
-            "repetition"
+            QualityFlag::Repetition
         } else if self.avg_logprob.is_some_and(|l| l < options.log_prob_threshold) {
-            "low_confidence"
+            QualityFlag::LowConfidence
         } else {
-            "ok"
+            QualityFlag::Ok
         }
     }
 }
@@ -185,7 +186,7 @@ impl Tally {
     /// The transcript of these segments: loops cut out of them (across segments that follow each other without a
     /// pause: a decoder's loop runs on, while the same words said again after a silence are said again), the text
     /// joined.
-    pub(crate) fn finish(self, mut segments: Vec<Segment>, heard: Heard, started: Instant) -> Transcript {
+    pub(crate) fn finish(self, mut segments: Vec<Segment>, heard: Detected, started: Instant) -> Transcript {
         let (mut loops_cut, mut ratio, mut repeated) = (0, 0.0f64, 0.0f64);
         let mut from = 0;
         while from < segments.len() {
@@ -225,7 +226,7 @@ impl Tally {
 }
 
 /// The language a recording was heard in, and how long it was.
-pub(crate) struct Heard {
+pub(crate) struct Detected {
     pub language: Option<String>,
     pub language_probability: Option<f64>,
     pub duration_s: f64,
@@ -426,7 +427,7 @@ impl Engine {
             }
         }
         let duration_s = stream.total().unwrap_or(0) as f64 / SAMPLE_RATE as f64;
-        Ok(tally.finish(segments, Heard { language, language_probability, duration_s }, started))
+        Ok(tally.finish(segments, Detected { language, language_probability, duration_s }, started))
     }
 
     /// The window's segments, and how many frames to advance: to the end of the last complete segment, or the
@@ -509,7 +510,7 @@ mod tests {
     }
 
     fn finish(segments: Vec<Segment>) -> Transcript {
-        let heard = Heard { language: None, language_probability: None, duration_s: 600.0 };
+        let heard = Detected { language: None, language_probability: None, duration_s: 600.0 };
         Tally::default().finish(segments, heard, Instant::now())
     }
 
@@ -519,11 +520,11 @@ mod tests {
         let minutes: Vec<Segment> = (0..10).map(|m| said(60.0 * m as f64, "Thank you for calling.")).collect();
         let t = finish(minutes);
         assert_eq!((t.segments.len(), t.loops_cut), (10, 0));
-        assert_eq!(t.quality_flag(&DecodeOptions::default()), "ok");
+        assert_eq!(t.quality_flag(&DecodeOptions::default()), QualityFlag::Ok);
         // The same, segment after segment without a pause: a decoder's loop, kept once and flagged.
         let looped: Vec<Segment> = (0..10).map(|i| said(2.0 * i as f64, "Thank you for calling.")).collect();
         let t = finish(looped);
         assert_eq!((t.text.as_str(), t.loops_cut), ("Thank you for calling.", 1));
-        assert_eq!(t.quality_flag(&DecodeOptions::default()), "repetition");
+        assert_eq!(t.quality_flag(&DecodeOptions::default()), QualityFlag::Repetition);
     }
 }

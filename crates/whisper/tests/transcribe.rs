@@ -67,7 +67,7 @@ fn a_recording_longer_than_one_window_comes_out_whole_and_in_order() {
         }
         // The last sentence, which only the second window hears, is there once.
         assert_eq!(t.text.to_lowercase().matches("review the contract").count(), 1, "{how}: {}", t.text);
-        assert_eq!(t.quality_flag(&options), "ok", "{how}");
+        assert_eq!(t.quality_flag(&options).as_str(), "ok", "{how}");
         assert!(t.avg_logprob.unwrap() > -0.8, "{how}");
     }
 }
@@ -87,7 +87,7 @@ fn silence_and_noise_say_nothing() {
         let options = DecodeOptions { decoding, ..DecodeOptions::default() };
         let t = engine.transcribe(&silence, &options).unwrap();
         assert_eq!(t.text, "", "{decoding:?}");
-        assert_eq!(t.quality_flag(&options), "no_speech");
+        assert_eq!(t.quality_flag(&options).as_str(), "no_speech");
         let t = engine.transcribe(&noise, &options).unwrap();
         assert_eq!(t.text, "", "{decoding:?}: noise transcribed as {:?}", t.text);
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use redscribe_core::layout::Layout;
 use redscribe_core::ports::{ObjectStore, Warehouse};
-use redscribe_local::runtime_api::{Outcome, RuntimeApi};
+use redscribe_local::runtime_api::{Answer, RuntimeApi};
 use redscribe_pipeline::{TranscribeConfig, TranscribeStage};
 use redscribe_testkit::{drain, sqs_records, tone_wav, Function, StandIns, BUCKET};
 use serde_json::{json, Value};
@@ -72,7 +72,7 @@ async fn announced_and_swept_files_become_rows_once() {
     let batch = json!({ "Records": records });
     let first = api.invoke(batch.clone());
     let answer = api.outcome(&first, Duration::from_secs(120)).await.expect("an answer");
-    assert_eq!(answer, Outcome::Response(json!({ "batchItemFailures": [] })));
+    assert_eq!(answer, Answer::Response(json!({ "batchItemFailures": [] })));
     let results = "SELECT COUNT(*) FROM transcription_results";
     let audit_rows = "SELECT COUNT(*) FROM load_audit";
     assert_eq!(count(warehouse.as_ref(), results).await, 2);
@@ -97,7 +97,7 @@ async fn announced_and_swept_files_become_rows_once() {
     // 2. The same batch delivered again (at-least-once): nothing loaded twice, nothing audited twice.
     let again = api.invoke(batch);
     let answer = api.outcome(&again, Duration::from_secs(60)).await.unwrap();
-    assert_eq!(answer, Outcome::Response(json!({ "batchItemFailures": [] })));
+    assert_eq!(answer, Answer::Response(json!({ "batchItemFailures": [] })));
     assert_eq!(count(warehouse.as_ref(), results).await, 2);
     assert_eq!(count(warehouse.as_ref(), audit_rows).await, audited);
 
@@ -112,7 +112,7 @@ async fn announced_and_swept_files_become_rows_once() {
     let answer = api.outcome(&swept, Duration::from_secs(60)).await.unwrap();
     assert_eq!(
         answer,
-        Outcome::Response(json!({
+        Answer::Response(json!({
             "loaded": 1, "rejected": 0, "already_settled": 3, "deferred": 0, "skipped": 0, "invalid": 0
         }))
     );
@@ -122,7 +122,7 @@ async fn announced_and_swept_files_become_rows_once() {
     //    retry, its message named in batchItemFailures.
     let late = upload_and_process(&mut stand_ins, &["calls/d.wav"]).await;
     let hurried = api.invoke_with_timeout(json!({ "Records": sqs_records(&late) }), Duration::from_secs(2));
-    let Some(Outcome::Response(answer)) = api.outcome(&hurried, Duration::from_secs(60)).await else {
+    let Some(Answer::Response(answer)) = api.outcome(&hurried, Duration::from_secs(60)).await else {
         panic!("an answer")
     };
     let failures: Vec<&str> =
@@ -199,7 +199,7 @@ async fn an_unreachable_trace_collector_costs_the_traces_not_the_answer() {
         let answer = api.outcome(&id, Duration::from_secs(60)).await.expect("an answer");
         assert_eq!(
             answer,
-            Outcome::Response(json!({
+            Answer::Response(json!({
                 "loaded": 0, "rejected": 0, "already_settled": 0, "deferred": 0, "skipped": 1, "invalid": 0
             }))
         );

@@ -10,7 +10,7 @@ use std::time::Duration;
 use redscribe_aws::permissions::{load_grants, transcribe_grants, Scope, SignIn};
 use redscribe_core::layout::Layout;
 use redscribe_core::ports::{ObjectStore, Warehouse};
-use redscribe_local::runtime_api::{Outcome, RuntimeApi};
+use redscribe_local::runtime_api::{Answer, RuntimeApi};
 use redscribe_pipeline::config::FunctionConfig;
 use redscribe_pipeline::{TranscribeConfig, TranscribeStage};
 use redscribe_testkit::stack::{needed, repo_root, tool, Deployed, OBJECT_SCOPES, RESULTS_LISTING};
@@ -393,7 +393,7 @@ async fn the_load_function_answers_with_the_environment_the_stack_gives_it() {
     let function = Function::start(BINARY, "redscribe-load", &api.address(), &env);
     let batch = api.invoke(json!({ "Records": sqs_records(&deliveries) }));
     let answer = api.outcome(&batch, Duration::from_secs(120)).await.expect("an answer");
-    assert_eq!(answer, Outcome::Response(json!({ "batchItemFailures": [] })), "{:?}", function.stderr);
+    assert_eq!(answer, Answer::Response(json!({ "batchItemFailures": [] })), "{:?}", function.stderr);
     let swept = api.invoke(json!({ "sweep": true }));
     api.outcome(&swept, Duration::from_secs(60)).await.unwrap();
     let calls: Vec<_> = s3_calls.take().into_iter().chain(data_api_calls.take()).collect();
@@ -413,7 +413,7 @@ async fn the_load_function_answers_with_the_environment_the_stack_gives_it() {
     let input: Value = serde_json::from_str(d.stack["rules"][0]["Targets"][0]["Input"].as_str().unwrap()).unwrap();
     let swept = api.invoke(input);
     let answer = api.outcome(&swept, Duration::from_secs(60)).await.unwrap();
-    let Outcome::Response(answer) = answer else { panic!("{answer:?}") };
+    let Answer::Response(answer) = answer else { panic!("{answer:?}") };
     assert_eq!((answer["loaded"].as_u64(), answer["already_settled"].as_u64()), (Some(0), Some(1)), "{answer}");
     drop(function);
     stand_ins.stop().await;

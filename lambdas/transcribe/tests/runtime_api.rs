@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use redscribe_core::ports::ObjectStore;
-use redscribe_local::runtime_api::{Outcome, RuntimeApi};
+use redscribe_local::runtime_api::{Answer, RuntimeApi};
 use redscribe_local::s3::S3Fault;
 use redscribe_testkit::{drain, speech, sqs_records, wait_for, Function, HttpCapture, StandIns, BUCKET};
 use serde_json::{json, Value};
@@ -31,7 +31,7 @@ async fn sqs_and_direct_events_through_the_runtime_api() {
     let function = Function::start(BINARY, "redscribe-transcribe", &api.address(), &env);
     let batch = api.invoke(json!({ "Records": records }));
     let answer = api.outcome(&batch, Duration::from_secs(120)).await.expect("an answer to the SQS batch");
-    assert_eq!(answer, Outcome::Response(json!({ "batchItemFailures": [] })), "nothing to retry");
+    assert_eq!(answer, Answer::Response(json!({ "batchItemFailures": [] })), "nothing to retry");
     // Its spans were sent before the answer: the collector has them already.
     let spans = exported_spans(&collector);
     let invocation = spans.iter().find(|s| s.name == "invocation").expect("the invocation span");
@@ -51,7 +51,7 @@ async fn sqs_and_direct_events_through_the_runtime_api() {
     // A payload that is no event: acknowledged and kept.
     let garbage = api.invoke(json!({ "hello": "world" }));
     let answer = api.outcome(&garbage, Duration::from_secs(30)).await.unwrap();
-    assert_eq!(answer, Outcome::Response(json!({ "processed": 0, "quarantined": 0, "skipped": 0, "invalid": 1 })));
+    assert_eq!(answer, Answer::Response(json!({ "processed": 0, "quarantined": 0, "skipped": 0, "invalid": 1 })));
 
     // What it wrote: the transcribed result, the not-audio quarantine record, two invalid-event records.
     let files = |prefix: &str| stand_ins.files(prefix);
@@ -91,7 +91,7 @@ async fn sqs_and_direct_events_through_the_runtime_api() {
     stand_ins.s3.faults().fail_next_reads(6, S3Fault::SlowDown);
     let retried = api.invoke(json!({ "Records": later }));
     let answer = api.outcome(&retried, Duration::from_secs(120)).await.expect("an answer to the throttled batch");
-    assert_eq!(answer, Outcome::Response(json!({ "batchItemFailures": [] })), "retried to the end");
+    assert_eq!(answer, Answer::Response(json!({ "batchItemFailures": [] })), "retried to the end");
 
     // The shipped Logs Insights queries, run over these lines as CloudWatch Logs would keep them.
     let events = function.log_events();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use redscribe_aws::permissions::{transcribe_grants, Scope};
 use redscribe_core::ports::ObjectStore;
-use redscribe_local::runtime_api::{Outcome, RuntimeApi};
+use redscribe_local::runtime_api::{Answer, RuntimeApi};
 use redscribe_testkit::stack::{delivered_key, needed, Deployed};
 use redscribe_testkit::{drain, speech, sqs_records, wait_for, walk, Function, StandIns};
 use serde_json::json;
@@ -41,7 +41,7 @@ async fn the_transcribe_function_answers_with_the_environment_the_stack_gives_it
     let function = Function::start(BINARY, "redscribe-transcribe", &api.address(), &env);
     let batch = api.invoke(json!({ "Records": sqs_records(&routed) }));
     let answer = api.outcome(&batch, Duration::from_secs(120)).await.expect("an answer");
-    assert_eq!(answer, Outcome::Response(json!({ "batchItemFailures": [] })), "{:?}", function.stderr);
+    assert_eq!(answer, Answer::Response(json!({ "batchItemFailures": [] })), "{:?}", function.stderr);
 
     let allowed: BTreeSet<(String, Scope)> =
         transcribe_grants().into_iter().map(|g| (g.action.into(), g.scope)).collect();

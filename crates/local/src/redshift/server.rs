@@ -10,9 +10,9 @@ use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 
-use super::engine::Warehouse;
+use super::engine::LocalWarehouse;
 use super::protocol::ApiError;
-use super::service::{DataApi, DataApiConfig, Faults};
+use super::service::{DataApiConfig, DataApiService, Faults};
 use super::sigv4;
 use crate::http::Served;
 use crate::{Credentials, LocalError};
@@ -51,11 +51,11 @@ impl DataApiServer {
         }
         let warehouse = {
             let (file, objects) = (config.database_file.clone(), config.objects.clone());
-            tokio::task::spawn_blocking(move || Warehouse::open(&file, objects))
+            tokio::task::spawn_blocking(move || LocalWarehouse::open(&file, objects))
                 .await
                 .map_err(|e| LocalError::Engine(e.to_string()))??
         };
-        let api = Arc::new(DataApi::new(Arc::new(warehouse), config.api.clone()));
+        let api = Arc::new(DataApiService::new(Arc::new(warehouse), config.api.clone()));
         let faults = api.faults();
         let calls = api.calls();
         let credentials = Arc::new(config.credentials.clone());
@@ -94,7 +94,7 @@ impl DataApiServer {
 }
 
 async fn handle(
-    api: &Arc<DataApi>,
+    api: &Arc<DataApiService>,
     credentials: &Credentials,
     request: Request<hyper::body::Incoming>,
 ) -> Response<Full<Bytes>> {

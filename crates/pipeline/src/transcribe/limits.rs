@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use redscribe_core::layout::Layout;
-use redscribe_core::ErrorCode;
+use redscribe_core::metrics::Stage;
+use redscribe_core::{ErrorCode, Failure};
 
 /// How the stage writes its outputs, and what it takes in.
 #[derive(Debug, Clone)]
@@ -38,9 +39,10 @@ pub struct TimeBudget {
 impl TimeBudget {
     /// Whether `needed` seconds fit: `Err` with a transient failure (no time left now) or a permanent one (it
     /// never fits: `too_long`).
-    pub(super) fn check(&self, needed_s: f64, duration_s: f64) -> Result<(), (ErrorCode, String)> {
+    pub(super) fn check(&self, needed_s: f64, duration_s: f64) -> Result<(), Failure> {
         if let Some(total) = self.total.filter(|t| needed_s > t.as_secs_f64()) {
-            return Err((
+            return Err(Failure::new(
+                Stage::Decode,
                 ErrorCode::TooLong,
                 format!(
                     "{duration_s:.0} s of audio needs about {needed_s:.0} s to transcribe, more than the function's \
@@ -52,7 +54,8 @@ impl TimeBudget {
         }
         if let Some(left) = self.deadline.map(|d| d.saturating_duration_since(Instant::now())) {
             if needed_s > left.as_secs_f64() {
-                return Err((
+                return Err(Failure::new(
+                    Stage::Decode,
                     ErrorCode::ServiceUnavailable,
                     format!(
                         "not enough time left in this invocation: about {needed_s:.0} s needed, {:.0} s left; left \

@@ -18,22 +18,22 @@ use redscribe_core::events::ObjectEvent;
 use redscribe_core::identity::version_token;
 use redscribe_core::layout::{FileFormat, Layout};
 use redscribe_core::metrics::{Metric, Stage};
-use redscribe_core::ports::{Hints, ObjectHead, ObjectStore, PortError, Transcriber, Transcription};
+use redscribe_core::ports::{Hints, ObjectHead, ObjectStore, PortError, QualityFlag, Transcriber, Transcription};
 use redscribe_core::quarantine::{QuarantineRecord, RecordingRef};
 use redscribe_core::record::{results_batch, segments_batch, SegmentRow, Status};
-use redscribe_core::{Disposition, ErrorCode};
+use redscribe_core::{Disposition, ErrorCode, Failure};
 use tracing::Instrument;
 
 use crate::quarantine::{QuarantineSink, StoreSink};
 use crate::row::{result_row, Location};
 use crate::spool::Spool;
 
+mod examine;
 mod limits;
-mod listen;
 
+use examine::{examine, Examined};
+pub use examine::{failure, transcribe_recording, Fits};
 pub use limits::{RecordingLimits, TimeBudget, TranscribeConfig, EXPECTED_RTF};
-pub use listen::{hear, Fits};
-use listen::{listen, Heard};
 
 /// A result file ready for the load stage.
 #[derive(Debug, Clone, PartialEq)]
@@ -189,7 +189,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         }
     }
 
-    /// Processes one object event: read, hear, write. `Err` only for failures worth retrying.
+    /// Processes one object event: read, examine, write. `Err` only for failures worth retrying.
     pub async fn process(&self, event: &ObjectEvent) -> Result<Processed, PortError> {
         self.process_attempt(event, 1, TimeBudget::default()).await
     }
@@ -219,7 +219,11 @@ impl<S: ObjectStore> TranscribeStage<S> {
                 self.record(Metric::RecordingsFailed, 1.0, Stage::Download, Some(e.code));
                 return Err(e);
             }
-            Err(e) => return self.write(event, &location, Failure::at(Stage::Download, e), None, this_try).await,
+            Err(e) => {
+                return self
+                    .write(event, &location, Err(Failure::new(Stage::Download, e.code, e.message)), None, this_try)
+                    .await
+            }
         };
         location.content_type = head.content_type.clone();
         location.etag = location.etag.or(head.etag.clone());
@@ -227,7 +231,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let poisoned = self.crash_on.as_ref().is_some_and(|p| event.key.contains(p.as_str()));
         // The uploader may say what language the recording is in (`x-amz-meta-language`).
         let hints = Hints::from_metadata(&head.metadata);
-        let (heard, transcript) = self.hear(recording, &id, &hints, poisoned, budget).await;
+        let (heard, transcript) = self.examine(recording, &id, &hints, poisoned, budget).await;
         match heard {
             Ok(metadata) => self.write(event, &location, Ok(metadata), transcript, this_try).await,
             // Not the recording's fault (no time left, a spool that could not be reopened): another try.
@@ -289,7 +293,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
     /// Step 2: probe, decode and transcribe — CPU work, off the async threads. A panic in there (a decoder or
     /// model bug this recording triggers) is caught and becomes the recording's failure, `crashed`, with the
     /// panic's message: never retried, never the end of the process.
-    async fn hear(
+    async fn examine(
         &self,
         recording: std::fs::File,
         id: &str,
@@ -314,13 +318,13 @@ impl<S: ObjectStore> TranscribeStage<S> {
             // A call's two channels are heard one after the other.
             let fits =
                 |m: &AudioMetadata| budget.check(m.duration_s * rtf * f64::from(m.channels.min(2)), m.duration_s);
-            listen(&recording, transcriber.as_deref(), &hints, &limits, &fits)
+            examine(&recording, transcriber.as_deref(), &hints, &limits, &fits)
         })
         .instrument(span.clone())
         .await;
-        let (heard, transcript): Heard = match joined {
+        let (heard, transcript): Examined = match joined {
             Ok(heard) => heard,
-            Err(e) => (Err((ErrorCode::Crashed, crash_message(e))), None),
+            Err(e) => (Err(Failure::new(Stage::Decode, ErrorCode::Crashed, crash_message(e))), None),
         };
         if let Some(t) = transcript.as_ref().filter(|t| t.audio_seconds > 0.0) {
             let rtf = t.decode_seconds / t.audio_seconds;
@@ -334,11 +338,6 @@ impl<S: ObjectStore> TranscribeStage<S> {
         if let Some(t) = &transcript {
             self.record_transcript(t, transcribe_ms);
         }
-        let failed_stage = |code: ErrorCode| match code {
-            ErrorCode::TranscriptionFailed | ErrorCode::UnsupportedLanguage => Stage::Transcribe,
-            _ => Stage::Decode,
-        };
-        let heard = heard.map_err(|(code, message)| Failure { stage: failed_stage(code), code, message });
         (heard, transcript)
     }
 
@@ -372,7 +371,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         if t.text.is_empty() {
             self.record(Metric::TranscriptsEmpty, 1.0, Stage::Transcribe, None);
         }
-        if t.quality_flag == "repetition" {
+        if t.quality_flag == QualityFlag::Repetition {
             self.record(Metric::RepetitionsDetected, 1.0, Stage::Transcribe, None);
         }
         if t.audio_seconds > 0.0 {
@@ -395,7 +394,6 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let write = tracing::info_span!("write", id = tracing::field::Empty);
         let processed_at = Utc::now();
         let failure = outcome.as_ref().err().cloned();
-        let outcome = outcome.map_err(|f| (f.code, f.message));
         let mut row = result_row(location, &outcome, processed_at, started.elapsed().as_millis() as i64);
         write.record("id", row.id.as_str());
         if let (Some(t), Ok(_)) = (&transcript, &outcome) {
@@ -487,7 +485,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         row.avg_logprob = t.avg_logprob;
         row.no_speech_prob = t.no_speech_prob;
         row.compression_ratio = t.compression_ratio;
-        row.quality_flag = Some(t.quality_flag.clone());
+        row.quality_flag = Some(t.quality_flag.as_str().to_string());
         row.language_probability = t.language_probability;
     }
 
@@ -532,20 +530,6 @@ impl<S: ObjectStore> TranscribeStage<S> {
 struct Attempt {
     number: u32,
     started: Instant,
-}
-
-/// Why a recording failed, and at which stage.
-#[derive(Debug, Clone)]
-struct Failure {
-    stage: Stage,
-    code: ErrorCode,
-    message: String,
-}
-
-impl Failure {
-    fn at(stage: Stage, e: PortError) -> Result<AudioMetadata, Failure> {
-        Err(Failure { stage, code: e.code, message: e.message })
-    }
 }
 
 /// The message of a task that panicked (its payload, when it is text).

@@ -79,7 +79,7 @@ fn lockdown_sql(objects: &Path) -> String {
 }
 
 /// The warehouse behind the Data API stand-in.
-pub struct Warehouse {
+pub struct LocalWarehouse {
     root: Mutex<Connection>,
     objects: PathBuf,
     next_query_id: AtomicI64,
@@ -131,7 +131,7 @@ impl ResultSet {
 
 /// What running one step produced.
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub struct StepResult {
     pub result: Option<ResultSet>,
     /// Rows inserted, updated or deleted (or returned, for a query).
     pub rows: i64,
@@ -182,10 +182,10 @@ impl From<duckdb::Error> for ExecError {
     }
 }
 
-impl Warehouse {
+impl LocalWarehouse {
     /// Opens (creating when missing) the database file; `objects` is the S3 stand-in's folder, one sub-folder
     /// per bucket, that COPY reads from.
-    pub fn open(db_file: &Path, objects: PathBuf) -> Result<Warehouse, LocalError> {
+    pub fn open(db_file: &Path, objects: PathBuf) -> Result<LocalWarehouse, LocalError> {
         if let Some(parent) = db_file.parent() {
             std::fs::create_dir_all(parent).map_err(LocalError::io(parent))?;
         }
@@ -204,7 +204,7 @@ impl Warehouse {
             .map_err(engine)?;
         // Query ids keep increasing across restarts, so recorded load errors never collide with new statements.
         let seed = last.max(chrono::Utc::now().timestamp_millis() % 1_000_000_000) + 1;
-        Ok(Warehouse { root: Mutex::new(conn), objects, next_query_id: AtomicI64::new(seed) })
+        Ok(LocalWarehouse { root: Mutex::new(conn), objects, next_query_id: AtomicI64::new(seed) })
     }
 
     /// A new session (its own connection: its own transaction, temporary tables and variables).
@@ -270,7 +270,7 @@ impl Warehouse {
 /// A connection with its transaction state.
 pub struct Session<'w> {
     conn: Connection,
-    warehouse: &'w Warehouse,
+    warehouse: &'w LocalWarehouse,
     interrupt: Arc<InterruptHandle>,
     in_transaction: bool,
     /// The open transaction changed the schema: checkpoint after its commit ([`Session::checkpoint_schema`]).
@@ -329,32 +329,32 @@ impl Session<'_> {
     }
 
     /// Runs one translated statement as query `query_id`.
-    pub fn run(&mut self, step: &Step, query_id: i64) -> Result<Outcome, ExecError> {
+    pub fn run(&mut self, step: &Step, query_id: i64) -> Result<StepResult, ExecError> {
         self.conn.execute_batch(&format!("SET VARIABLE pg_last_query_id = {query_id}"))?;
         match step {
-            Step::NoOp => Ok(Outcome::default()),
+            Step::NoOp => Ok(StepResult::default()),
             Step::Begin => {
                 if !self.in_transaction {
                     self.begin()?;
                 }
-                Ok(Outcome::default())
+                Ok(StepResult::default())
             }
             Step::Commit => {
                 if self.in_transaction {
                     self.commit()?;
                 }
-                Ok(Outcome::default())
+                Ok(StepResult::default())
             }
             Step::Rollback => {
                 self.rollback();
-                Ok(Outcome::default())
+                Ok(StepResult::default())
             }
             Step::Sql { sql, returns_rows: true } => {
                 let mut stmt = self.conn.prepare(sql)?;
                 let batches: Vec<RecordBatch> = stmt.query_arrow([])?.collect();
                 let schema = stmt.schema();
                 let result = result_set(schema.fields().iter().map(|f| f.as_ref()), &batches)?;
-                Ok(Outcome { rows: result.rows.len() as i64, result: Some(result) })
+                Ok(StepResult { rows: result.rows.len() as i64, result: Some(result) })
             }
             Step::Sql { sql, returns_rows: false } => {
                 let rows = self.conn.execute(sql, [])?;
@@ -362,12 +362,12 @@ impl Session<'_> {
                 if !self.in_transaction {
                     self.checkpoint_schema();
                 }
-                Ok(Outcome { result: None, rows: rows as i64 })
+                Ok(StepResult { result: None, rows: rows as i64 })
             }
             Step::Copy(plan) => {
                 let rows = self.copy(plan)?;
                 self.conn.execute_batch(&format!("SET VARIABLE pg_last_copy_id = {query_id}"))?;
-                Ok(Outcome { result: None, rows })
+                Ok(StepResult { result: None, rows })
             }
         }
     }

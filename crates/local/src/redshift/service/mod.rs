@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use duckdb::InterruptHandle;
 use tokio::sync::Semaphore;
 
-use super::engine::{ResultSet, Warehouse};
+use super::engine::{LocalWarehouse, ResultSet};
 use super::protocol::*;
 
 /// The one database the local warehouse answers to.
@@ -111,8 +111,8 @@ struct Registry {
 }
 
 /// The Data API over a warehouse.
-pub struct DataApi {
-    warehouse: Arc<Warehouse>,
+pub struct DataApiService {
+    warehouse: Arc<LocalWarehouse>,
     registry: Mutex<Registry>,
     config: DataApiConfig,
     faults: Arc<Faults>,
@@ -130,11 +130,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl DataApi {
-    pub fn new(warehouse: Arc<Warehouse>, config: DataApiConfig) -> DataApi {
+impl DataApiService {
+    pub fn new(warehouse: Arc<LocalWarehouse>, config: DataApiConfig) -> DataApiService {
         let workers = Arc::new(Semaphore::new(config.workers.max(1)));
         let registry = Mutex::new(Registry::default());
-        DataApi { warehouse, registry, config, faults: Arc::default(), workers, calls: Arc::default() }
+        DataApiService { warehouse, registry, config, faults: Arc::default(), workers, calls: Arc::default() }
     }
 
     pub fn faults(&self) -> Arc<Faults> {

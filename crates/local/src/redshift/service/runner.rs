@@ -9,7 +9,7 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::super::dialect::{translate, SqlError, Step};
-use super::super::engine::{ExecError, ResultSet, Session, Warehouse};
+use super::super::engine::{ExecError, LocalWarehouse, ResultSet, Session};
 use super::super::protocol::Field;
 use super::{lock, Shared, Statement, Status, DATABASE};
 
@@ -24,7 +24,7 @@ pub(super) fn redshift_error(message: &str) -> String {
 
 /// Runs a statement (or a batch, in one transaction) to its end state. Blocking. `hold` (a fault) keeps it
 /// STARTED that long before it runs, unless it is cancelled meanwhile.
-pub(super) fn run_statement(warehouse: &Warehouse, shared: &Shared, hold: Option<std::time::Duration>) {
+pub(super) fn run_statement(warehouse: &LocalWarehouse, shared: &Shared, hold: Option<std::time::Duration>) {
     let started = Instant::now();
     if let Some(hold) = hold {
         {
@@ -132,7 +132,7 @@ struct Retry;
 /// Runs every sub-statement in order (after the first failure, the rest are aborted); the failure, if any.
 fn run_subs(
     session: &mut Session<'_>,
-    warehouse: &Warehouse,
+    warehouse: &LocalWarehouse,
     shared: &Shared,
     plans: &[Result<Vec<Step>, SqlError>],
     is_batch: bool,

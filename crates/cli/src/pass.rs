@@ -1,4 +1,4 @@
-//! One pass of the pipeline over a list of object events, with progress bars and a summary: what `run`,
+//! One pass of the pipeline over a list of deliveries, with progress bars and a summary: what `run`,
 //! `backfill`, `replay` and `demo` share.
 
 use std::sync::Arc;

@@ -4,17 +4,21 @@
 //! - [`transcribe`]: one object event → read the object, probe the audio, build the row, write Parquet (and
 //!   JSON Lines on request) under the output prefix, or a quarantine record with the reason.
 //! - [`load`]: result files → a manifest → one `BatchExecuteStatement` (stage, COPY, de-duplicate, MERGE, audit);
-//!   a file that fails the COPY is found in `sys_load_error_detail`, quarantined, and the rest loaded.
+//!   the one isolation layer: a file the warehouse names in `sys_load_error_detail` is quarantined and the rest
+//!   loaded, a failure that names none is split until the file to blame stands alone.
 //! - [`migrate`]: the warehouse schema brought up to date, each migration once.
 //! - [`row`]: the `transcription_results` row of a recording.
 //! - [`config`]: the Lambdas' typed configuration from environment variables.
-//! - [`invoke`]: one Lambda invocation of either stage and its answer (`batchItemFailures` for SQS): the transcribe
-//!   stage for recordings (S3, SQS, SNS in SQS, EventBridge), the load stage for announced or swept result files.
+//! - [`invoke`]: the two Lambda front ends: a payload handed to the driver, its report turned into the function's
+//!   answer (`batchItemFailures` for SQS); a scheduled sweep lists the results prefixes.
 //! - [`pending`]: result files the load stage has yet to load, read back from S3.
-//! - [`driver`]: the one driver every front end runs: normalise → process (bounded concurrency, retries with
-//!   backoff, crashes caught) → batch by count, bytes and age → load (a failing file isolated) → acknowledge.
-//! - [`quarantine`]: the sink quarantine records are kept in (any object store, or memory).
+//! - [`driver`]: the one driver every front end runs: admit (normalise, skip, keep what is not an event) →
+//!   process (bounded concurrency, retries with backoff, crashes caught) → batch by count, bytes and age → load
+//!   → acknowledge; one [`driver::Report`] for every front end.
+//! - [`quarantine`]: the sink quarantine records are kept in, injected where the binaries are wired (an object
+//!   store, memory, or a log).
 //! - [`replay`]: quarantine records back into the events they came from.
+//! - [`spool`]: where the transcribe stage keeps a recording while it examines it.
 
 pub mod config;
 pub mod driver;
@@ -28,7 +32,7 @@ pub mod row;
 pub mod spool;
 pub mod transcribe;
 
-pub use load::{LoadConfig, LoadReport, Loader};
+pub use load::{Isolated, LoadConfig, LoadReport, Loader};
 pub use transcribe::{Processed, ResultFile, SegmentsFile, TranscribeConfig, TranscribeStage};
 
 /// Writes `value` as pretty-printed JSON: COPY manifests.

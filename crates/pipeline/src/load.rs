@@ -14,7 +14,7 @@ use redscribe_core::metrics::{Metric, Stage};
 use redscribe_core::ports::{ObjectStore, PortError, Warehouse};
 use redscribe_core::quarantine::{QuarantineRecord, RecordingRef};
 use redscribe_core::sql::literal;
-use redscribe_core::ErrorCode;
+use redscribe_core::{Disposition, ErrorCode};
 use tracing::Instrument;
 
 use crate::quarantine::{QuarantineSink, StoreSink};
@@ -28,7 +28,7 @@ pub struct LoadConfig {
     pub layout: Layout,
     /// Bucket for manifests and quarantine records.
     pub bucket: String,
-    /// Rounds of isolating bad files before giving up on a batch.
+    /// Rounds of taking out the files the warehouse names before a group of files is split in halves instead.
     pub max_isolation_rounds: usize,
 }
 
@@ -50,6 +50,22 @@ impl LoadReport {
         self.rejected.extend(other.rejected.iter().cloned());
         self.batches += other.batches;
     }
+}
+
+/// What loading a set of files settled, and the files that failed transiently (to be tried again).
+#[derive(Debug, Default)]
+pub struct Isolated {
+    pub report: LoadReport,
+    pub failed: Vec<(ResultFile, PortError)>,
+}
+
+/// Why one load transaction failed: the statement's error, the files `sys_load_error_detail` names with their
+/// messages (none when it names no file), and the batch, for the records of the named files.
+struct Failed {
+    error: PortError,
+    named: Vec<(String, String)>,
+    batch_id: String,
+    manifest_uri: String,
 }
 
 /// The stage.
@@ -124,140 +140,178 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         }
     }
 
-    /// Loads the files in one batch (more when bad files have to be taken out). `Err` leaves the files to be
-    /// loaded again: nothing was committed.
+    /// Loads the files; a file the warehouse refuses is quarantined and the rest loaded. `Err` when some file
+    /// failed transiently (the first such failure): nothing of those files was committed, they can be loaded again.
     pub async fn load(&self, files: Vec<ResultFile>) -> Result<LoadReport, PortError> {
-        self.load_until(files, None).await
+        let isolated = self.load_until(files, None).await;
+        match isolated.failed.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(isolated.report),
+        }
     }
 
-    /// [`Loader::load`] whose statements end by `deadline` (the invocation's): one still running then is
-    /// cancelled, so no statement outlives the invocation that started it.
-    pub async fn load_until(
-        &self,
-        files: Vec<ResultFile>,
-        deadline: Option<std::time::Instant>,
-    ) -> Result<LoadReport, PortError> {
+    /// Loads the files, isolating the ones that fail for good ([`Loader::isolate`]), with every statement ending
+    /// by `deadline` (the invocation's): one still running then is cancelled, so no statement outlives the
+    /// invocation that started it.
+    pub async fn load_until(&self, files: Vec<ResultFile>, deadline: Option<std::time::Instant>) -> Isolated {
         if files.is_empty() {
-            return Ok(LoadReport::default());
+            return Isolated::default();
         }
         let started = Instant::now();
         let read = files.iter().map(|f| 1 + u32::from(f.segments.is_some())).sum::<u32>();
         let messages = files.len() as f64;
-        let loaded = self.load_in_rounds(files, deadline).await;
+        let isolated = self.isolate(files, deadline).await;
         // The load stage's wall time for the batch: manifests, audit, COPY and MERGE, any isolation rounds.
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         self.record(Metric::StageLatency, elapsed_ms, None);
         if let Some(model) = &self.cost {
-            let batches = loaded.as_ref().map_or(1, |r| r.batches.max(1)) as u32;
             let usage = Usage {
                 lambda_ms: elapsed_ms,
                 requests: 1.0,
-                // Per round: the results manifest, the segments one, the audit rows.
-                s3_puts: 3 * batches,
+                // Per statement: the results manifest, the segments one, the audit rows.
+                s3_puts: 3 * isolated.report.batches.max(1) as u32,
                 s3_gets: read,
                 sqs_requests: 3.0 * messages,
                 ..Usage::default()
             };
             self.record(Metric::EstimatedCost, model.cost(usage), None);
         }
-        loaded
+        isolated
     }
 
-    /// Loads `files` in one transaction; when COPY names bad files, takes them out and loads the rest again.
-    async fn load_in_rounds(
-        &self,
-        mut files: Vec<ResultFile>,
-        deadline: Option<std::time::Instant>,
-    ) -> Result<LoadReport, PortError> {
-        let mut report = LoadReport::default();
-        for _ in 0..=self.config.max_isolation_rounds {
-            if files.is_empty() {
-                return Ok(report);
+    /// The one isolation layer, so that a file that fails for good costs only itself: the files
+    /// `sys_load_error_detail` names are quarantined and the rest loaded again (at most `max_isolation_rounds`
+    /// times for one group); a statement that fails for good naming no file is split in halves, each loaded on
+    /// its own, until the file to blame stands alone and is quarantined (a record and a `load_audit` row). A
+    /// transient failure is not split: its files come back to be retried.
+    async fn isolate(&self, files: Vec<ResultFile>, deadline: Option<std::time::Instant>) -> Isolated {
+        let mut out = Isolated::default();
+        // Groups still to load, and the rounds of named files each has had; the first half is loaded first.
+        let mut groups = vec![(files, 0usize)];
+        while let Some((mut group, rounds)) = groups.pop() {
+            if group.is_empty() {
+                continue;
             }
-            let batch_id = uuid::Uuid::new_v4().to_string();
-            let day = Utc::now().date_naive();
-            let manifest_key = self.config.layout.manifest_key(day, &batch_id);
-            let manifest_uri = format!("s3://{}/{manifest_key}", self.config.bucket);
-            let entries: Vec<(String, u64)> = files.iter().map(|f| (f.uri(), f.size)).collect();
-            crate::put_json(self.store.as_ref(), &self.config.bucket, &manifest_key, &manifest(&entries)).await?;
-            // Segments, when any file has them: a manifest of their own, loaded in the same transaction.
-            let segments: Vec<(String, &SegmentsFile)> =
-                files.iter().filter_map(|f| Some((f.segments_uri()?, f.segments.as_ref()?))).collect();
-            let segments_manifest = if segments.is_empty() {
-                None
-            } else {
-                let key = self.config.layout.manifest_key(day, &format!("{batch_id}-segments"));
-                let entries: Vec<(String, u64)> = segments.iter().map(|(uri, s)| (uri.clone(), s.size)).collect();
-                crate::put_json(self.store.as_ref(), &self.config.bucket, &key, &manifest(&entries)).await?;
-                Some(format!("s3://{}/{key}", self.config.bucket))
-            };
-            let audit_key = self.config.layout.audit_rows_key(day, &batch_id);
-            let batch = Batch {
-                id: batch_id.clone(),
-                results_manifest: manifest_uri.clone(),
-                results: files.iter().map(|f| BatchFile { uri: f.uri(), rows: f.rows }).collect(),
-                segments_manifest,
-                segments: segments.into_iter().map(|(uri, s)| BatchFile { uri, rows: s.rows }).collect(),
-                audit_file: format!("s3://{}/{audit_key}", self.config.bucket),
-            };
-            let audit = audit_lines(&self.config.tables, &batch);
-            self.store.put(&self.config.bucket, &audit_key, audit, "application/x-ndjson").await?;
-            let sqls = load_statements(&self.config.tables, &self.config.auth, &batch)
-                .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
-            report.batches += 1;
-            self.record(Metric::LoadBatchSize, files.len() as f64, None);
-            self.record(Metric::LoadBatchBytes, files.iter().map(|f| f.size).sum::<u64>() as f64, None);
-            let copy_started = Instant::now();
-            let span = tracing::info_span!("load", batch = %batch_id, files = files.len());
-            let outcome = self.warehouse.run_batch_until(&sqls, &batch_id, deadline).instrument(span).await;
-            self.record(Metric::CopyDuration, copy_started.elapsed().as_secs_f64() * 1000.0, None);
-            match outcome {
+            let failed = match self.load_once(&group, deadline, &mut out.report).await {
                 Ok(()) => {
-                    self.record(Metric::RowsLoaded, files.iter().map(|f| f.rows).sum::<i64>() as f64, None);
-                    let now = Utc::now();
-                    for uploaded in files.iter().filter_map(|f| f.source.event_time) {
-                        let seconds = (now - uploaded).num_milliseconds().max(0) as f64 / 1000.0;
-                        self.record(Metric::UploadToQueryableLatency, seconds, None);
-                    }
-                    tracing::info!(batch = %batch_id, files = files.len(), "loaded");
-                    report.loaded.append(&mut files);
-                    return Ok(report);
+                    out.report.loaded.append(&mut group);
+                    continue;
                 }
-                Err(e) if e.code == ErrorCode::LoadRejected && e.query_id.is_some() => {
-                    let bad = self.files_in_error(e.query_id.unwrap_or_default()).await?;
-                    let (rejected, rest): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| {
-                        bad.iter().any(|(uri, _)| *uri == f.uri() || Some(uri) == f.segments_uri().as_ref())
-                    });
-                    if rejected.is_empty() {
-                        // The statement failed for a reason no file explains: nothing to isolate.
-                        return Err(e);
+                Err(failed) => failed,
+            };
+            let named = |f: &ResultFile| {
+                failed.named.iter().find(|(uri, _)| *uri == f.uri() || Some(uri) == f.segments_uri().as_ref())
+            };
+            if rounds < self.config.max_isolation_rounds && group.iter().any(|f| named(f).is_some()) {
+                let (rejected, rest): (Vec<_>, Vec<_>) = group.into_iter().partition(|f| named(f).is_some());
+                for file in rejected {
+                    let message = named(&file).map_or_else(|| failed.error.message.clone(), |(_, m)| m.clone());
+                    match self.quarantine(&file, &message, &failed.batch_id, &failed.manifest_uri).await {
+                        Ok(()) => {
+                            self.record(Metric::LoadFailures, 1.0, Some(ErrorCode::LoadRejected));
+                            out.report.rejected.push((file, message));
+                        }
+                        Err(e) => out.failed.push((file, e)),
                     }
-                    for file in rejected {
-                        let message = bad
-                            .iter()
-                            .find(|(uri, _)| *uri == file.uri() || Some(uri) == file.segments_uri().as_ref())
-                            .map(|(_, m)| m.clone())
-                            .unwrap_or_else(|| e.message.clone());
-                        self.quarantine(&file, &message, &batch_id, &manifest_uri).await?;
-                        self.record(Metric::LoadFailures, 1.0, Some(ErrorCode::LoadRejected));
-                        report.rejected.push((file, message));
-                    }
-                    files = rest;
                 }
-                Err(e) => {
-                    self.record(Metric::LoadFailures, 1.0, Some(e.code));
-                    return Err(e);
+                groups.push((rest, rounds + 1));
+                continue;
+            }
+            let e = failed.error;
+            self.record(Metric::LoadFailures, 1.0, Some(e.code));
+            if e.code.disposition() == Disposition::Retry {
+                out.failed.extend(group.into_iter().map(|f| (f, e.clone())));
+            } else if group.len() > 1 {
+                tracing::warn!(
+                    files = group.len(),
+                    code = e.code.as_str(),
+                    "load failed for good; splitting the batch"
+                );
+                let second = group.split_off(group.len() / 2);
+                groups.push((second, rounds));
+                groups.push((group, rounds));
+            } else {
+                let file = group.pop().expect("one file");
+                match self.reject(&file, &e.message).await {
+                    Ok(()) => out.report.rejected.push((file, e.message)),
+                    Err(q) => out.failed.push((file, q)),
                 }
             }
         }
-        Err(PortError::new(
-            ErrorCode::LoadRejected,
-            format!(
-                "{} file(s) still failing after {} isolation rounds",
-                files.len(),
-                self.config.max_isolation_rounds
-            ),
-        ))
+        out
+    }
+
+    /// One load transaction over `files`: their manifests and audit rows, then one `BatchExecuteStatement`.
+    async fn load_once(
+        &self,
+        files: &[ResultFile],
+        deadline: Option<std::time::Instant>,
+        report: &mut LoadReport,
+    ) -> Result<(), Failed> {
+        let batch_id = uuid::Uuid::new_v4().to_string();
+        let day = Utc::now().date_naive();
+        let manifest_key = self.config.layout.manifest_key(day, &batch_id);
+        let manifest_uri = format!("s3://{}/{manifest_key}", self.config.bucket);
+        let failed = |error: PortError| Failed {
+            error,
+            named: Vec::new(),
+            batch_id: batch_id.clone(),
+            manifest_uri: manifest_uri.clone(),
+        };
+        let entries: Vec<(String, u64)> = files.iter().map(|f| (f.uri(), f.size)).collect();
+        crate::put_json(self.store.as_ref(), &self.config.bucket, &manifest_key, &manifest(&entries))
+            .await
+            .map_err(failed)?;
+        // Segments, when any file has them: a manifest of their own, loaded in the same transaction.
+        let segments: Vec<(String, &SegmentsFile)> =
+            files.iter().filter_map(|f| Some((f.segments_uri()?, f.segments.as_ref()?))).collect();
+        let segments_manifest = if segments.is_empty() {
+            None
+        } else {
+            let key = self.config.layout.manifest_key(day, &format!("{batch_id}-segments"));
+            let entries: Vec<(String, u64)> = segments.iter().map(|(uri, s)| (uri.clone(), s.size)).collect();
+            crate::put_json(self.store.as_ref(), &self.config.bucket, &key, &manifest(&entries))
+                .await
+                .map_err(failed)?;
+            Some(format!("s3://{}/{key}", self.config.bucket))
+        };
+        let audit_key = self.config.layout.audit_rows_key(day, &batch_id);
+        let batch = Batch {
+            id: batch_id.clone(),
+            results_manifest: manifest_uri.clone(),
+            results: files.iter().map(|f| BatchFile { uri: f.uri(), rows: f.rows }).collect(),
+            segments_manifest,
+            segments: segments.into_iter().map(|(uri, s)| BatchFile { uri, rows: s.rows }).collect(),
+            audit_file: format!("s3://{}/{audit_key}", self.config.bucket),
+        };
+        let audit = audit_lines(&self.config.tables, &batch);
+        self.store.put(&self.config.bucket, &audit_key, audit, "application/x-ndjson").await.map_err(failed)?;
+        let sqls = load_statements(&self.config.tables, &self.config.auth, &batch)
+            .map_err(|e| failed(PortError::new(ErrorCode::Internal, e.to_string())))?;
+        report.batches += 1;
+        self.record(Metric::LoadBatchSize, files.len() as f64, None);
+        self.record(Metric::LoadBatchBytes, files.iter().map(|f| f.size).sum::<u64>() as f64, None);
+        let copy_started = Instant::now();
+        let span = tracing::info_span!("load", batch = %batch_id, files = files.len());
+        let outcome = self.warehouse.run_batch_until(&sqls, &batch_id, deadline).instrument(span).await;
+        self.record(Metric::CopyDuration, copy_started.elapsed().as_secs_f64() * 1000.0, None);
+        match outcome {
+            Ok(()) => {
+                self.record(Metric::RowsLoaded, files.iter().map(|f| f.rows).sum::<i64>() as f64, None);
+                let now = Utc::now();
+                for uploaded in files.iter().filter_map(|f| f.source.event_time) {
+                    let seconds = (now - uploaded).num_milliseconds().max(0) as f64 / 1000.0;
+                    self.record(Metric::UploadToQueryableLatency, seconds, None);
+                }
+                tracing::info!(batch = %batch_id, files = files.len(), "loaded");
+                Ok(())
+            }
+            Err(e) if e.code == ErrorCode::LoadRejected && e.query_id.is_some() => {
+                let named = self.files_in_error(e.query_id.unwrap_or_default()).await.map_err(failed)?;
+                Err(Failed { named, ..failed(e) })
+            }
+            Err(e) => Err(failed(e)),
+        }
     }
 
     /// Files (and their first error) that `sys_load_error_detail` records for a query.

@@ -12,21 +12,20 @@
 //! - a transient failure (throttling, 5xx) of an admission, a recording or a load is retried with jittered
 //!   exponential backoff ([`Retries`]), while everything else goes on; when the attempts are used up (or the
 //!   deadline is near) the unit is settled [`Settled::Retry`], for its front end to deliver again;
-//! - a load that fails for good is split until the file to blame stands alone; that file is quarantined (a
-//!   record and a `load_audit` row) and the rest is loaded, so one bad file never holds back the others;
+//! - a load that fails for good costs only the file to blame: the loader's one isolation layer
+//!   ([`Loader::load_until`]) quarantines it (a record and a `load_audit` row) and loads the rest, so one bad file
+//!   never holds back the others;
 //! - a crash while processing one recording is caught and the recording quarantined as `crashed`;
 //! - a unit (an SQS message, or a whole delivery) is acknowledged only when every item in it is settled: loaded,
 //!   or quarantined.
 //!
 //! - `admit`: a delivery turned into units of work (and what needs none: skipped, invalid, already loaded).
 //! - `batch`: the batch limits and the open batch.
-//! - `isolate`: loading one batch, splitting it around a file that fails for good.
 //! - `report`: the one summary every front end reads.
 //! - `run`: the event loop.
 
 mod admit;
 mod batch;
-mod isolate;
 mod report;
 mod run;
 

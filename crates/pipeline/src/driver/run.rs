@@ -15,7 +15,6 @@ use tracing::Instrument;
 
 use super::admit::Admission;
 use super::batch::{OpenBatch, Waiting};
-use super::isolate::load_isolating;
 use super::{Delivery, Driver, Item, Job, Listener, Settled};
 use crate::load::LoadReport;
 use crate::transcribe::{crash_message, Processed, ResultFile, TimeBudget};
@@ -407,7 +406,7 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
         let started = Instant::now();
         // Statements end before the invocation does, with time to cancel one and see it end.
         let statements_end = self.config.deadline.map(|d| d.checked_sub(STATEMENT_END_RESERVE).unwrap_or(d));
-        let isolated = load_isolating(loader.as_ref(), files, statements_end).await;
+        let isolated = loader.load_until(files, statements_end).await;
         st.longest_load = st.longest_load.max(started.elapsed());
         st.totals.batches += isolated.report.batches;
         listener.loaded(&isolated.report);

@@ -19,6 +19,11 @@ use redscribe_whisper::{DecodeOptions, Engine, EngineConfig, ModelChoice, Whispe
 
 use crate::target::Target;
 
+/// A setting's range (`core::settings`) as clap's integer parsers take it.
+fn wide(range: std::ops::RangeInclusive<usize>) -> std::ops::RangeInclusive<i64> {
+    *range.start() as i64..=*range.end() as i64
+}
+
 /// How a pass runs.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PassArgs {
@@ -26,10 +31,10 @@ pub struct PassArgs {
     #[arg(long)]
     pub jsonl: bool,
     /// Recordings processed at once.
-    #[arg(long, default_value_t = settings::CLI_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    #[arg(long, default_value_t = settings::CLI_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(wide(settings::CLI_CONCURRENCY_RANGE)))]
     pub concurrency: u16,
     /// Most result files per load (one COPY each).
-    #[arg(long, default_value_t = settings::DEFAULT_LOAD_BATCH_FILES as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, default_value_t = settings::DEFAULT_LOAD_BATCH_FILES as u32, value_parser = clap::value_parser!(u32).range(wide(settings::LOAD_BATCH_FILES_RANGE)))]
     pub batch_files: u32,
     /// Most megabytes of result files per load.
     #[arg(long, value_name = "MB", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
@@ -54,7 +59,7 @@ pub struct ModelArgs {
     pub language: Option<String>,
     /// Beam size of the decoder (1: greedy, fastest).
     #[arg(long, env = var::BEAM_SIZE, default_value_t = settings::DEFAULT_BEAM_SIZE as u16,
-          value_parser = clap::value_parser!(u16).range(1..=16))]
+          value_parser = clap::value_parser!(u16).range(wide(settings::BEAM_SIZE_RANGE)))]
     pub beam_size: u16,
     /// `batched`: stretches of speech split at pauses, decoded `--batch-size` at a time (faster on long
     /// recordings, memory for the batch); `sequential`: 30 s windows one after the other, the text so far as the
@@ -64,7 +69,7 @@ pub struct ModelArgs {
     pub decode: String,
     /// Stretches of speech per batch, with `--decode batched`
     #[arg(long, value_name = "N", env = var::BATCH_SIZE, default_value_t = settings::DEFAULT_BATCH_SIZE as u16,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
+          value_parser = clap::value_parser!(u16).range(wide(settings::BATCH_SIZE_RANGE)))]
     pub batch_size: u16,
 }
 

@@ -290,3 +290,37 @@ fn costs_agree(emf: &[serde_json::Value], db: &Path) {
     let loads: f64 = metric.iter().sum::<f64>() - rows;
     assert!(loads > 0.0, "the load batches' cost: {loads}, the rows': {rows}");
 }
+
+/// A journal event that is no S3 event (a hand-edited journal, a tool of one's own appending to it) is what an SQS
+/// message that is no event is to the transcribe function: kept under `rejected/invalid_event/`, counted, and
+/// acknowledged — not skipped silently, not retried at every run.
+#[test]
+fn a_journal_event_that_is_no_event_is_kept_counted_and_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("call.wav"), wav(8000, 0.5)).unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("events")).unwrap();
+    std::fs::write(data.join("events/events.jsonl"), "{\"seq\":1,\"event\":{\"hello\":\"not an event\"}}\n").unwrap();
+
+    let summary = run(&data, &input);
+    assert!(summary.contains("processed:        1 (1 read, 0 rejected)"), "{summary}");
+    assert!(summary.contains("not events:       1"), "{summary}");
+    let kept: Vec<_> = std::fs::read_dir(data.join("s3/recordings/rejected/invalid_event"))
+        .unwrap()
+        .flat_map(|day| std::fs::read_dir(day.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        // The stand-in keeps an object's metadata in hidden files beside it.
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .map(|p| serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(p).unwrap()).unwrap())
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0]["payload"], serde_json::json!({"hello": "not an event"}), "the event is kept whole");
+    let acks = std::fs::read_to_string(data.join("events/acks.jsonl")).unwrap();
+    assert!(acks.lines().any(|l| l == "{\"ack\":1}"), "{acks}");
+
+    // Acknowledged: the next run does not see it again.
+    let summary = run(&data, &input);
+    assert!(!summary.contains("not events"), "{summary}");
+}

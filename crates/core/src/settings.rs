@@ -40,12 +40,15 @@ pub const LAMBDA_CONCURRENCY: usize = 2;
 /// Recordings a CLI pass processes at once: a laptop runs many short files, whose reads and probes overlap.
 pub const CLI_CONCURRENCY: usize = 4;
 pub const CONCURRENCY_RANGE: RangeInclusive<usize> = 1..=64;
+/// A laptop or a large instance may run many more recordings at once than a function's two vCPUs.
+pub const CLI_CONCURRENCY_RANGE: RangeInclusive<usize> = 1..=256;
 /// Largest object read (the transcribe function's ephemeral storage must hold it).
 pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 2 << 30;
 /// Longest recording, in seconds (Amazon Transcribe's limit, 4 hours).
 pub const DEFAULT_MAX_DURATION_S: f64 = 4.0 * 3600.0;
 /// Result files per COPY.
 pub const DEFAULT_LOAD_BATCH_FILES: usize = 1000;
+pub const LOAD_BATCH_FILES_RANGE: RangeInclusive<usize> = 1..=100_000;
 /// Bytes of result files per COPY.
 pub const DEFAULT_LOAD_BATCH_BYTES: u64 = 1 << 30;
 /// Rounds of taking out the files `sys_load_error_detail` names before a batch is split instead.

@@ -280,7 +280,11 @@ impl FunctionConfig {
             warehouse,
             load: crate::invoke::LoadLimits {
                 batch: crate::driver::BatchLimits {
-                    files: number(var::LOAD_BATCH_FILES, settings::DEFAULT_LOAD_BATCH_FILES, 1..=100_000)?,
+                    files: number(
+                        var::LOAD_BATCH_FILES,
+                        settings::DEFAULT_LOAD_BATCH_FILES,
+                        settings::LOAD_BATCH_FILES_RANGE,
+                    )?,
                     ..Default::default()
                 },
                 sweep_days: number("REDSCRIBE_LOAD_SWEEP_DAYS", 2, 1..=31)? as u32,

@@ -52,8 +52,11 @@ impl AwsError {
                 let service_code = e.code().map(str::to_string);
                 let message = e.message().map_or_else(|| context(&err), str::to_string);
                 // No code known (e.g. a HEAD answered 404 or 503): the HTTP status decides.
-                let code =
-                    classify(service_code.as_deref()).unwrap_or_else(|| by_status(service.raw().status().as_u16()));
+                let status = service.raw().status().as_u16();
+                let (code, message) = match classify(service_code.as_deref()) {
+                    Some(code) => (code, message),
+                    None => (by_status(status), format!("HTTP {status}: {message}")),
+                };
                 (code, service_code, message)
             }
             _ => (ErrorCode::Internal, None, context(&err)),
@@ -79,7 +82,8 @@ fn by_status(status: u16) -> ErrorCode {
         401 | 403 => ErrorCode::AccessDenied,
         429 | 503 => ErrorCode::Throttled,
         500..=599 => ErrorCode::ServiceUnavailable,
-        _ => ErrorCode::LoadRejected,
+        // A client error no code names: said as what it is, not as the warehouse's refusal of a file.
+        _ => ErrorCode::ServiceRejected,
     }
 }
 
@@ -136,5 +140,6 @@ mod tests {
         assert_eq!(by_status(503).disposition(), Disposition::Retry);
         assert_eq!(by_status(500).disposition(), Disposition::Retry);
         assert_eq!(by_status(404), ErrorCode::ObjectNotFound);
+        assert_eq!(by_status(409), ErrorCode::ServiceRejected, "an unknown 4xx is not the warehouse refusing a file");
     }
 }

@@ -119,6 +119,9 @@ pub enum ErrorCode {
     Crashed,
     /// The warehouse rejected the load of this file.
     LoadRejected,
+    /// A service refused a call with a client error (4xx) no known code names; the message carries the HTTP
+    /// status and what the service said.
+    ServiceRejected,
     /// An invocation payload or queue message that is not an event redscribe understands.
     InvalidEvent,
     /// A bug: an invariant of the pipeline did not hold.
@@ -127,7 +130,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in a stable order (used by dashboards, alarms and tests).
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         ErrorCode::EmptyObject,
         ErrorCode::NotAudio,
         ErrorCode::UnsupportedCodec,
@@ -147,6 +150,7 @@ impl ErrorCode {
         ErrorCode::UnsupportedLanguage,
         ErrorCode::Crashed,
         ErrorCode::LoadRejected,
+        ErrorCode::ServiceRejected,
         ErrorCode::InvalidEvent,
         ErrorCode::Internal,
     ];
@@ -173,6 +177,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedLanguage => "unsupported_language",
             ErrorCode::Crashed => "crashed",
             ErrorCode::LoadRejected => "load_rejected",
+            ErrorCode::ServiceRejected => "service_rejected",
             ErrorCode::InvalidEvent => "invalid_event",
             ErrorCode::Internal => "internal",
         }
@@ -204,6 +209,7 @@ impl ErrorCode {
             | ErrorCode::UnsupportedLanguage
             | ErrorCode::Crashed
             | ErrorCode::LoadRejected
+            | ErrorCode::ServiceRejected
             | ErrorCode::InvalidEvent => Disposition::Quarantine,
         }
     }

@@ -14,6 +14,7 @@
 //! - [`logs_insights`]: the CloudWatch Logs Insights queries of `dashboards/queries/`, parsed and run over JSON log
 //!   lines as CloudWatch runs them (the Lambdas' tests run the shipped queries over what the functions logged).
 //! - [`calls`]: what the S3 and Data API stand-ins were asked to do, as IAM actions, when a test records it.
+//! - `http`: the loopback HTTP server every stand-in runs on (bind, serve, stop after requests in flight).
 //! - [`error`]: the crate's error enum.
 
 pub mod calls;

@@ -6,6 +6,14 @@
 //! ([`vad`]) before the model's own no-speech rule).
 //!
 //! The engine is CPU work: callers run it off their async threads.
+//!
+//! - [`model`]: the model folder checked and loaded ([`Engine`]), and the one resolver of which folder
+//!   ([`ModelChoice`]: a folder given, the function's bundled models, the setup step's cache).
+//! - [`mel`]: the log-mel front end. [`vad`]: the voice-activity measure.
+//! - [`transcribe`]: sequential long-form decoding, the decoding options and the transcript.
+//! - `batch`: batched decoding of stretches of speech cut at pauses. `decode`: one `generate` call over a batch
+//!   of windows with temperature fallback.
+//! - [`quality`]: the signals that a decode went wrong (compression ratio, loops). [`eval`]: word error rate.
 
 mod batch;
 mod decode;

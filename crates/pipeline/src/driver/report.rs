@@ -120,3 +120,35 @@ impl<T: PartialEq> Report<T> {
         units.peek().is_some() && units.all(|(_, _, s)| *s == Settled::Done)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry() -> Settled {
+        Settled::Retry(PortError::new(ErrorCode::Throttled, "slow down"))
+    }
+
+    #[test]
+    fn sqs_messages_come_back_alone_and_records_of_no_message_fail_the_delivery() {
+        let mut report = Report::<()>::default();
+        report.settled((), Some("m-2".into()), retry());
+        report.settled((), Some("m-1".into()), Settled::Done);
+        report.settled((), Some("m-2".into()), retry());
+        assert_eq!(report.retry_messages().unwrap(), ["m-2"], "each message once");
+        report.settled((), None, retry());
+        assert_eq!(report.retry_messages().unwrap_err().code, ErrorCode::Throttled, "a direct invocation fails whole");
+    }
+
+    #[test]
+    fn a_job_is_done_when_every_unit_of_it_is() {
+        let mut report = Report::<u64>::default();
+        assert!(!report.done(&1), "a job not settled is not done");
+        report.settled(1, Some("a".into()), Settled::Done);
+        report.settled(2, None, Settled::Done);
+        assert!(report.done(&1) && report.done(&2));
+        report.settled(1, Some("b".into()), retry());
+        assert!(!report.done(&1), "one unit of it still fails");
+        assert_eq!(report.to_retry().map(|(t, m, _)| (*t, m)).collect::<Vec<_>>(), [(1, Some("b"))]);
+    }
+}

@@ -42,7 +42,7 @@ pub async fn start(
     config.s3_addr = s3_addr;
     config.data_api_addr = Some(data_api_addr);
     config.api = api;
-    let warehouse_file = data_dir.join("warehouse").join("redscribe.duckdb");
+    let warehouse_file = redscribe_local::stand_ins::warehouse_file(data_dir);
     StandIns::start(config).await.with_context(|| {
         format!("starting the stand-ins over {} (is `redscribe serve` using it?)", warehouse_file.display())
     })

@@ -100,11 +100,7 @@ impl StandIns {
 
     /// Every upload event delivered so far and not yet taken.
     pub fn take_pending(&mut self) -> Vec<Delivery> {
-        let mut pending = Vec::new();
-        while let Ok(d) = self.events.try_recv() {
-            pending.push(d);
-        }
-        pending
+        crate::s3::drain(&mut self.events)
     }
 
     pub async fn stop(self) {
@@ -115,6 +111,7 @@ impl StandIns {
     }
 }
 
-fn warehouse_file(root: &Path) -> PathBuf {
+/// The warehouse's database file of the stand-ins over the data folder `root`.
+pub fn warehouse_file(root: &Path) -> PathBuf {
     root.join("warehouse").join("redscribe.duckdb")
 }

@@ -9,7 +9,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use redscribe_core::events::normalize;
 use redscribe_core::identity::Sequencer;
 use redscribe_core::layout::Layout;
-use redscribe_local::s3::{Delivery, EventJournal, S3Server, S3ServerConfig};
+use redscribe_local::s3::{drain, Delivery, EventJournal, S3Server, S3ServerConfig};
 use redscribe_local::Credentials;
 
 mod common;
@@ -36,15 +36,6 @@ async fn start() -> Harness {
     };
     let server = S3Server::start(config, journal.clone()).await.unwrap();
     Harness { server, journal, events, creds, _dir: dir }
-}
-
-/// Everything delivered so far, without waiting.
-fn drain(rx: &mut UnboundedReceiver<Delivery>) -> Vec<Delivery> {
-    let mut out = Vec::new();
-    while let Ok(d) = rx.try_recv() {
-        out.push(d);
-    }
-    out
 }
 
 #[tokio::test]

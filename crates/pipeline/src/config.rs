@@ -289,7 +289,6 @@ impl FunctionConfig {
                 },
                 sweep_days: number("REDSCRIBE_LOAD_SWEEP_DAYS", 2, 1..=31)? as u32,
                 margin: std::time::Duration::from_secs(number("REDSCRIBE_LOAD_MARGIN_S", 30, 0..=900)? as u64),
-                ..Default::default()
             },
             prices: text(var::PRICES).map(PathBuf::from),
             memory_mb: match text("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {

@@ -41,46 +41,14 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
     Instant::now() + Duration::from_millis(deadline_ms).saturating_sub(now)
 }
 
-/// How the transcribe function handles one invocation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TranscribeOptions {
-    /// Recordings processed at once.
-    pub concurrency: usize,
-    /// Receives quarantine records of messages that name no bucket (the configured output bucket wins).
-    pub fallback_bucket: String,
-    /// When the invocation must have answered, and the function's whole time ([`DriverConfig`]).
-    pub deadline: Option<Instant>,
-    pub time_limit: Option<Duration>,
-    /// [`DriverConfig::max_receives`] (`REDSCRIBE_MAX_RECEIVES`).
-    pub max_receives: u32,
-}
-
-impl TranscribeOptions {
-    pub fn new(concurrency: usize, fallback_bucket: &str) -> TranscribeOptions {
-        TranscribeOptions {
-            concurrency,
-            fallback_bucket: fallback_bucket.to_string(),
-            deadline: None,
-            time_limit: None,
-            max_receives: redscribe_core::settings::DEFAULT_MAX_RECEIVES,
-        }
-    }
-}
-
-/// Handles one payload of the transcribe function. An error means a direct invocation must be retried whole.
+/// Handles one payload of the transcribe function, run by a driver configured with `config` (the function's
+/// concurrency, the invocation's deadline, its time limit, the receive-count bound and the bucket of records of
+/// messages that name none). An error means a direct invocation must be retried whole.
 pub async fn transcribe_invocation<S: ObjectStore + 'static>(
     stage: Arc<TranscribeStage<S>>,
     payload: &Value,
-    options: &TranscribeOptions,
+    config: DriverConfig,
 ) -> Result<Invocation, PortError> {
-    let config = DriverConfig {
-        concurrency: options.concurrency,
-        deadline: options.deadline,
-        time_limit: options.time_limit,
-        max_receives: options.max_receives,
-        fallback_bucket: options.fallback_bucket.clone(),
-        ..DriverConfig::default()
-    };
     let mut report = Report::default();
     let job = Job { token: (), delivery: Delivery::Notification(payload.clone()) };
     Driver::transcribing(stage, config).run_all(vec![job], &mut report).await;
@@ -106,18 +74,11 @@ pub struct LoadLimits {
     pub sweep_days: u32,
     /// No batch starts with less time left than this, or than 1.5× the longest batch of the invocation so far.
     pub margin: Duration,
-    /// Result files read back at once.
-    pub read_concurrency: usize,
 }
 
 impl Default for LoadLimits {
     fn default() -> LoadLimits {
-        LoadLimits {
-            batch: BatchLimits::default(),
-            sweep_days: 2,
-            margin: Duration::from_secs(30),
-            read_concurrency: 8,
-        }
+        LoadLimits { batch: BatchLimits::default(), sweep_days: 2, margin: Duration::from_secs(30) }
     }
 }
 
@@ -149,7 +110,6 @@ pub async fn load_invocation<S: ObjectStore + 'static, W: Warehouse + 'static>(
         margin: limits.margin,
         retries: Retries::BRIEF,
         fallback_bucket: bucket.to_string(),
-        read_concurrency: limits.read_concurrency,
         ..DriverConfig::default()
     };
     let mut report = Report::default();

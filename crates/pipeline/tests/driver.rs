@@ -298,7 +298,7 @@ async fn a_result_file_no_reader_can_open_still_names_its_recording_and_replays(
 /// on, and only the message left for later is named in `batchItemFailures`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_invocations_time_and_repeated_receives_decide_what_is_left_and_what_is_quarantined() {
-    use redscribe_pipeline::invoke::{transcribe_invocation, TranscribeOptions};
+    use redscribe_pipeline::invoke::transcribe_invocation;
 
     let mut stand_ins = StandIns::start().await;
     let store = stand_ins.store().await;
@@ -316,12 +316,16 @@ async fn the_invocations_time_and_repeated_receives_decide_what_is_left_and_what
     // Ten seconds of compute per second of audio: 0.25 s needs 2.5 s, 2 s needs 20 s, 6 s needs 60 s.
     let config = TranscribeConfig { expected_rtf: 10.0, ..TranscribeConfig::default() };
     let stage = Arc::new(TranscribeStage::new(store.clone(), config).with_transcriber(Arc::new(Fragile)));
-    let mut options = TranscribeOptions::new(2, "recordings");
-    // 10 s left after the 30 s margin; 50 s in any invocation.
-    options.deadline = Some(std::time::Instant::now() + Duration::from_secs(40));
-    options.time_limit = Some(Duration::from_secs(80));
+    let config = DriverConfig {
+        concurrency: 2,
+        fallback_bucket: "recordings".into(),
+        // 10 s left after the 30 s margin; 50 s in any invocation.
+        deadline: Some(std::time::Instant::now() + Duration::from_secs(40)),
+        time_limit: Some(Duration::from_secs(80)),
+        ..DriverConfig::default()
+    };
     let payload = serde_json::json!({ "Records": records });
-    let invocation = transcribe_invocation(stage, &payload, &options).await.unwrap();
+    let invocation = transcribe_invocation(stage, &payload, config).await.unwrap();
 
     assert_eq!(invocation.response, serde_json::json!({ "batchItemFailures": [{ "itemIdentifier": message(1) }] }));
     let outcome = |key: &str| {

@@ -13,7 +13,7 @@ use redscribe_core::events::{normalize, ObjectEvent};
 use redscribe_core::layout::Layout;
 use redscribe_core::ports::ObjectStore;
 use redscribe_pipeline::driver::{Delivery, Driver, DriverConfig, Job, Report, Settled};
-use redscribe_pipeline::invoke::{transcribe_invocation, TranscribeOptions};
+use redscribe_pipeline::invoke::transcribe_invocation;
 use redscribe_pipeline::{Processed, TranscribeConfig, TranscribeStage};
 use redscribe_testkit::{drain, sqs_records, tone_wav, StandIns};
 use serde_json::{json, Value};
@@ -96,8 +96,8 @@ async fn the_same_deliveries_end_the_same_through_every_front_end() {
     let (lambda_ins, store, messages) = setup().await;
     let metrics = Arc::new(Recorder::new("Redscribe", "redscribe"));
     let payload = json!({ "Records": messages });
-    let options = TranscribeOptions::new(2, "recordings");
-    let invocation = transcribe_invocation(stage(store, metrics.clone()), &payload, &options).await.unwrap();
+    let config = DriverConfig { concurrency: 2, fallback_bucket: "recordings".into(), ..DriverConfig::default() };
+    let invocation = transcribe_invocation(stage(store, metrics.clone()), &payload, config).await.unwrap();
     assert_eq!(invocation.response, json!({ "batchItemFailures": [] }), "every message is settled for good");
     let by_lambda = ending(&invocation.report, rejected(&lambda_ins), &metrics);
 

@@ -323,7 +323,10 @@ fn throttled(h: &Harness, key: &'static str) -> redscribe_testkit::FailingReads 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_sqs_batch_retries_only_transient_failures_and_keeps_what_is_not_an_event() {
-    use redscribe_pipeline::invoke::{transcribe_invocation, TranscribeOptions};
+    use redscribe_pipeline::driver::DriverConfig;
+    use redscribe_pipeline::invoke::transcribe_invocation;
+    let options =
+        |concurrency| DriverConfig { concurrency, fallback_bucket: "recordings".into(), ..DriverConfig::default() };
     use serde_json::json;
     let mut h = start().await;
     h.store.put("recordings", "in/good.wav", wav(8000, 0.5), "audio/wav").await.unwrap();
@@ -344,7 +347,7 @@ async fn an_sqs_batch_retries_only_transient_failures_and_keeps_what_is_not_an_e
     let payload = json!({ "Records": records });
 
     let stage = Arc::new(TranscribeStage::new(Arc::new(throttled(&h, "in/flaky.wav")), TranscribeConfig::default()));
-    let invocation = transcribe_invocation(stage, &payload, &TranscribeOptions::new(4, "recordings")).await.unwrap();
+    let invocation = transcribe_invocation(stage, &payload, options(4)).await.unwrap();
     // Only the throttled recording's message comes back; the bad recording and the garbage are acknowledged.
     assert_eq!(invocation.response, json!({ "batchItemFailures": [{ "itemIdentifier": "m-in/flaky.wav" }] }));
     assert_eq!((invocation.report.written(), invocation.report.quarantined().values().sum::<usize>()), (1, 1));
@@ -363,16 +366,11 @@ async fn an_sqs_batch_retries_only_transient_failures_and_keeps_what_is_not_an_e
     let flaky_direct =
         direct.to_string().replace(records[0]["messageId"].as_str().unwrap().trim_start_matches("m-"), "in/flaky.wav");
     let stage = Arc::new(TranscribeStage::new(Arc::new(throttled(&h, "in/flaky.wav")), TranscribeConfig::default()));
-    let failed = transcribe_invocation(
-        stage.clone(),
-        &serde_json::from_str(&flaky_direct).unwrap(),
-        &TranscribeOptions::new(1, "recordings"),
-    )
-    .await
-    .unwrap_err();
+    let failed = transcribe_invocation(stage.clone(), &serde_json::from_str(&flaky_direct).unwrap(), options(1))
+        .await
+        .unwrap_err();
     assert_eq!(failed.code, redscribe_core::ErrorCode::Throttled);
-    let garbage =
-        transcribe_invocation(stage, &json!({ "hello": 1 }), &TranscribeOptions::new(1, "recordings")).await.unwrap();
+    let garbage = transcribe_invocation(stage, &json!({ "hello": 1 }), options(1)).await.unwrap();
     assert_eq!(garbage.response, json!({ "processed": 0, "quarantined": 0, "skipped": 0, "invalid": 1 }));
     assert_eq!(h.store.list("recordings", "rejected/invalid_event/").await.unwrap().len(), 2);
     h.s3.stop().await;

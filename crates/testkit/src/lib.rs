@@ -14,7 +14,6 @@ use redscribe_aws::s3::S3Objects;
 use redscribe_core::ports::{ListedObject, Metadata, ObjectStore, PortError, StoredObject};
 use redscribe_local::s3::Delivery;
 use redscribe_local::{stand_ins, Credentials, StandInsConfig};
-use tokio::sync::mpsc::UnboundedReceiver;
 
 pub mod stack;
 
@@ -338,13 +337,7 @@ pub fn sqs_records(deliveries: &[Delivery]) -> Vec<serde_json::Value> {
 }
 
 /// Every event the S3 stand-in has raised and not yet handed out.
-pub fn drain(events: &mut UnboundedReceiver<Delivery>) -> Vec<Delivery> {
-    let mut out = Vec::new();
-    while let Ok(d) = events.try_recv() {
-        out.push(d);
-    }
-    out
-}
+pub use redscribe_local::s3::drain;
 
 /// moto's server mode (PyPI `moto[server]`, installed by scripts/setup.sh) on loopback, port 0: a real protocol
 /// endpoint for the AWS services redscribe has no stand-in for (CloudWatch, CloudWatch Logs). Stopped on drop.

@@ -44,13 +44,6 @@ pub struct ModelChoice {
 }
 
 impl ModelChoice {
-    /// `REDSCRIBE_MODEL_DIR` and `REDSCRIBE_MODEL`, looked up through `var`.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> ModelChoice {
-        use redscribe_core::settings::var as v;
-        let set = |name: &str| var(name).map(|x| x.trim().to_string()).filter(|x| !x.is_empty());
-        ModelChoice { name: set(v::MODEL), dir: set(v::MODEL_DIR).map(PathBuf::from) }
-    }
-
     /// The model's name, the default when none was given.
     pub fn name(&self) -> &str {
         self.name.as_deref().unwrap_or(DEFAULT_MODEL)
@@ -231,13 +224,6 @@ mod tests {
         assert_eq!(default, PathBuf::from("/cache/models/whisper-tiny.en"));
         let unknown = ModelChoice { name: Some("large-v9".into()), dir: None }.resolve(&[], cache).unwrap_err();
         assert!(unknown.to_string().contains("tiny.en, base"), "{unknown}");
-    }
-
-    #[test]
-    fn the_choice_reads_both_variables() {
-        let vars = [("REDSCRIBE_MODEL", " base "), ("REDSCRIBE_MODEL_DIR", "")];
-        let choice = ModelChoice::from_vars(|n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string()));
-        assert_eq!(choice, ModelChoice { name: Some("base".into()), dir: None });
     }
 
     #[test]

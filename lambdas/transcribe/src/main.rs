@@ -10,7 +10,8 @@ use redscribe_core::emf::Recorder;
 use redscribe_core::metrics::Metric;
 use redscribe_core::settings;
 use redscribe_pipeline::config::FunctionConfig;
-use redscribe_pipeline::invoke::{deadline_from_epoch_ms, transcribe_invocation, TranscribeOptions};
+use redscribe_pipeline::driver::DriverConfig;
+use redscribe_pipeline::invoke::{deadline_from_epoch_ms, transcribe_invocation};
 use redscribe_pipeline::quarantine::StoreSink;
 use redscribe_pipeline::{TranscribeConfig, TranscribeStage};
 use redscribe_whisper::{DecodeOptions, Engine, EngineConfig, ModelChoice, WhisperTranscriber};
@@ -73,18 +74,21 @@ async fn main() -> Result<(), Error> {
     let stage = Arc::new(stage);
     // Goes out with the first invocation's metrics.
     metrics.record(Metric::ColdStartDuration, started.elapsed().as_secs_f64() * 1000.0, None, None);
-    let mut options = TranscribeOptions::new(config.concurrency, &config.bucket.clone().unwrap_or_default());
-    options.max_receives = config.max_receives;
-    options.time_limit = config.function_timeout;
+    let driver = DriverConfig {
+        concurrency: config.concurrency,
+        fallback_bucket: config.bucket.clone().unwrap_or_default(),
+        max_receives: config.max_receives,
+        time_limit: config.function_timeout,
+        ..DriverConfig::default()
+    };
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (stage, metrics, telemetry) = (stage.clone(), metrics.clone(), telemetry.clone());
-        let options =
-            TranscribeOptions { deadline: Some(deadline_from_epoch_ms(event.context.deadline)), ..options.clone() };
+        let driver = DriverConfig { deadline: Some(deadline_from_epoch_ms(event.context.deadline)), ..driver.clone() };
         async move {
             let work = async {
                 tracing::info!("invocation");
-                transcribe_invocation(stage, &event.payload, &options).await
+                transcribe_invocation(stage, &event.payload, driver).await
             };
             // Its spans are sent before the answer goes back.
             let result = telemetry.invocation(&event.context.request_id, work).await;

@@ -27,6 +27,15 @@ pub struct Delivery {
     pub event: Value,
 }
 
+/// Every delivery `events` holds now, without waiting: what a one-shot run takes, and what a test looks at.
+pub fn drain(events: &mut mpsc::UnboundedReceiver<Delivery>) -> Vec<Delivery> {
+    let mut out = Vec::new();
+    while let Ok(d) = events.try_recv() {
+        out.push(d);
+    }
+    out
+}
+
 /// What an upload produced, for its event.
 #[derive(Debug, Clone)]
 pub struct ObjectCreated {

@@ -17,5 +17,5 @@ pub mod store;
 mod versions;
 
 pub use faults::{S3Fault, S3Faults};
-pub use journal::{Delivery, EventJournal};
+pub use journal::{drain, Delivery, EventJournal};
 pub use server::{S3Server, S3ServerConfig};

@@ -22,6 +22,9 @@ pub enum AwsError {
     /// Configuration that cannot work (caught before any call).
     #[error("configuration: {0}")]
     Config(String),
+    /// A retryable failure that [`crate::retry::RetryPolicy`] tried `attempts` times, the last failing so.
+    #[error("{last} (tried {attempts} times)")]
+    Exhausted { attempts: u32, last: Box<AwsError> },
 }
 
 impl AwsError {
@@ -32,6 +35,7 @@ impl AwsError {
             AwsError::Statement { .. } => ErrorCode::LoadRejected,
             AwsError::Deadline { .. } => ErrorCode::ServiceUnavailable,
             AwsError::Config(_) => ErrorCode::Internal,
+            AwsError::Exhausted { last, .. } => last.code(),
         }
     }
 
@@ -67,11 +71,12 @@ impl AwsError {
 
 impl From<AwsError> for PortError {
     fn from(e: AwsError) -> PortError {
-        let query_id = match &e {
-            AwsError::Statement { query_id, .. } => Some(*query_id),
-            _ => None,
+        let (query_id, exhausted) = match &e {
+            AwsError::Statement { query_id, .. } => (Some(*query_id), false),
+            AwsError::Exhausted { .. } => (None, true),
+            _ => (None, false),
         };
-        PortError { code: e.code(), message: e.to_string(), query_id }
+        PortError { code: e.code(), message: e.to_string(), query_id, exhausted }
     }
 }
 

@@ -77,7 +77,10 @@ impl RetryPolicy {
         }
     }
 
-    /// Runs `call` until it succeeds, fails for good, or the attempts are used up.
+    /// Runs `call` until it succeeds, fails for good, or the attempts are used up; then the error says so
+    /// ([`AwsError::Exhausted`], which a caller takes as "retried already": see [`PortError::exhausted`]).
+    ///
+    /// [`PortError::exhausted`]: redscribe_core::ports::PortError::exhausted
     pub async fn run<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, AwsError>
     where
         F: FnMut() -> Fut,
@@ -89,7 +92,7 @@ impl RetryPolicy {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
-            let Some(wait) = self.wait_after(&e, attempt) else { return Err(e) };
+            let Some(wait) = self.wait_after(&e, attempt) else { return Err(given_up(e, attempt)) };
             tracing::warn!(what, attempt, code = e.code().as_str(), error = %e, wait_ms = wait.as_millis() as u64, "retrying");
             tokio::time::sleep(wait).await;
             attempt += 1;
@@ -97,9 +100,20 @@ impl RetryPolicy {
     }
 }
 
+/// The error of a call given up after attempt `attempt` (from 0): marked [`AwsError::Exhausted`] when it was a
+/// retryable failure tried more than once, so that no caller multiplies the retries.
+pub fn given_up(e: AwsError, attempt: u32) -> AwsError {
+    if attempt > 0 && e.code().disposition() == Disposition::Retry {
+        AwsError::Exhausted { attempts: attempt + 1, last: Box::new(e) }
+    } else {
+        e
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use redscribe_core::ports::PortError;
     use redscribe_core::ErrorCode;
     use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -140,8 +154,13 @@ mod tests {
                 Err(err(ErrorCode::ServiceUnavailable))
             })
             .await;
-        assert!(got.is_err());
+        let e = got.unwrap_err();
         assert_eq!(calls.load(Ordering::SeqCst), 4, "gives up after max_attempts");
+        assert_eq!(e.code(), ErrorCode::ServiceUnavailable);
+        let port = PortError::from(e);
+        assert!(port.exhausted && port.message.ends_with("(tried 4 times)"), "{port:?}");
+        let once = PortError::from(err(ErrorCode::Throttled));
+        assert!(!once.exhausted, "an error that was not retried is not marked");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use aws_sdk_s3::Client;
 use redscribe_core::ports::{ByteSink, ListedObject, Metadata, ObjectHead, ObjectStore, PortError, StoredObject};
 use redscribe_core::ErrorCode;
 
-use crate::retry::RetryPolicy;
+use crate::retry::{given_up, RetryPolicy};
 use crate::AwsError;
 
 /// The longest a GetObject body may send nothing before the read is given up (and retried).
@@ -120,7 +120,7 @@ impl ObjectStore for S3Objects {
                 Ok(head) => return Ok(head),
                 Err(e) => e,
             };
-            let Some(wait) = self.retry.wait_after(&e, attempt) else { return Err(e.into()) };
+            let Some(wait) = self.retry.wait_after(&e, attempt) else { return Err(given_up(e, attempt).into()) };
             let code = e.code().as_str();
             tracing::warn!(what = "GetObject", attempt, code, error = %e, wait_ms = wait.as_millis() as u64, "retrying");
             tokio::time::sleep(wait).await;

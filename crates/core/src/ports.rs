@@ -29,11 +29,14 @@ pub struct PortError {
     pub message: String,
     /// For a warehouse statement that ran and failed: the query id that `sys_load_error_detail` knows it by.
     pub query_id: Option<i64>,
+    /// The adapter already retried the call, with backoff, until its attempts were used up. A caller that would
+    /// only try a few times more hands the work back instead: retries are layered once, not multiplied.
+    pub exhausted: bool,
 }
 
 impl PortError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> PortError {
-        PortError { code, message: message.into(), query_id: None }
+        PortError { code, message: message.into(), query_id: None, exhausted: false }
     }
 }
 

@@ -372,6 +372,49 @@ async fn an_internal_error_that_repeats_ends_in_quarantine_not_in_a_loop() {
     assert!(record.contains("an internal error, 4 times: unexpected state in the reader"), "{record}");
 }
 
+/// Retries are layered once: a throttled read the adapter has already retried until its attempts ran out is handed
+/// back by a driver that tries only a few times (a Lambda's SQS redelivers it), not tried again by each of the
+/// driver's own attempts (which made 8 × 4 = 32 GETs of one recording); a driver that never gives up (`serve`)
+/// still waits and tries again, and gets it read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_the_adapter_retried_to_exhaustion_is_not_retried_again_by_a_brief_driver() {
+    let mut stand_ins = StandIns::start().await;
+    let attempts = 3;
+    let adapter = RetryPolicy { max_attempts: attempts, base: Duration::from_millis(1), cap: Duration::from_millis(5) };
+    let store = Arc::new(
+        S3Objects::from_conf(&stand_ins.sdk_config(&stand_ins.s3.endpoint_url()).await, true).with_retry(adapter),
+    );
+    let event = upload(&mut stand_ins, &store, "in/throttled.wav").await;
+    let faults = stand_ins.s3.faults();
+    let run = |retries: Retries, event: ObjectEvent| {
+        let stage =
+            TranscribeStage::new(store.clone(), TranscribeConfig::default()).with_transcriber(Arc::new(Fragile));
+        let config = DriverConfig { retries, ..DriverConfig::default() };
+        async move {
+            let mut collected = Collected::default();
+            let jobs = vec![Job { token: 1u64, delivery: Delivery::Objects(vec![event]) }];
+            Driver::transcribing(Arc::new(stage), config).run_all(jobs, &mut collected).await;
+            collected.settled.remove(&1).expect("settled")
+        }
+    };
+
+    let pending = 100;
+    faults.fail_next_reads(pending, S3Fault::SlowDown);
+    let brief = Retries {
+        backoff: Backoff { base: Duration::from_millis(1), cap: Duration::from_millis(5) },
+        ..Retries::BRIEF
+    };
+    let settled = run(brief, event.clone()).await;
+    let Settled::Retry(e) = settled else { panic!("a throttled read is handed back: {settled:?}") };
+    assert!(e.exhausted && e.code == ErrorCode::Throttled, "{e:?}");
+    assert_eq!(pending - faults.pending(), attempts as usize, "the adapter's attempts, and no more");
+
+    faults.fail_next_reads(2 * attempts as usize, S3Fault::SlowDown);
+    let forever = Retries { attempts: None, ..brief };
+    assert_eq!(run(forever, event).await, Settled::Done, "a driver that never gives up outlasts the throttling");
+    assert_eq!(faults.pending(), 0);
+}
+
 /// The load function's statements end with its invocation: a statement still running at the invocation's
 /// deadline (less the time to cancel it) is cancelled and seen to end; its file is loaded by a later try if time
 /// is left, else left for the next invocation; nothing the invocation started is still running when it answers.

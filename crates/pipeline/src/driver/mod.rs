@@ -108,6 +108,7 @@ pub struct Retries {
 
 impl Retries {
     /// A few attempts within seconds: a one-shot command or a Lambda invocation, whose caller retries later.
+    /// A failure the adapter already retried to exhaustion ([`PortError::exhausted`]) is not tried again here.
     pub const BRIEF: Retries = Retries {
         backoff: Backoff { base: Duration::from_millis(200), cap: Duration::from_secs(2) },
         attempts: Some(4),

@@ -340,7 +340,10 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
             Work::Load(w) => w.attempt,
         };
         let at = Instant::now() + self.config.retries.backoff.delay(attempt.saturating_sub(1));
-        let used_up = self.config.retries.attempts.is_some_and(|max| attempt >= max)
+        // One retry layer: a driver that tries only a few times (a Lambda invocation, a one-shot command) does not
+        // multiply the adapter's retries — a call the adapter already retried to exhaustion goes back to the
+        // caller at once. A driver that retries forever (`serve`) waits and tries again: it has no caller.
+        let used_up = self.config.retries.attempts.is_some_and(|max| attempt >= max || e.exhausted)
             || (matches!(work, Work::Admit(_))
                 && e.code.disposition() != Disposition::Retry
                 && attempt >= INTERNAL_ATTEMPTS);

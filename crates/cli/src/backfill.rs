@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use redscribe_core::events::ObjectEvent;
+use redscribe_core::events::{ObjectEvent, ObjectVersion};
 use redscribe_core::ports::ObjectStore;
 use redscribe_pipeline::driver::Delivery;
 
@@ -51,12 +51,8 @@ async fn backfill(target: &Target, bucket: &str, prefix: &str, pass: &PassArgs) 
     let deliveries = listed
         .into_iter()
         .map(|o| {
-            Delivery::Objects(vec![ObjectEvent {
-                size: Some(o.size),
-                etag: o.etag,
-                event_time: o.last_modified,
-                ..ObjectEvent::created(bucket, &o.key)
-            }])
+            let object = ObjectVersion { size: Some(o.size), etag: o.etag, ..ObjectVersion::new(bucket, &o.key) };
+            Delivery::Objects(vec![ObjectEvent { event_time: o.last_modified, ..ObjectEvent::of(object) }])
         })
         .collect();
     let pass = process_and_load(target, bucket, deliveries, pass).await?;

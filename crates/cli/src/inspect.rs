@@ -8,6 +8,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use redscribe_audio::{probe, AudioError, Source};
 use redscribe_core::encode::{to_jsonl, to_parquet};
+use redscribe_core::events::ObjectVersion;
 use redscribe_core::record::{results_batch, AudioMetadata, ResultRow};
 use redscribe_core::ErrorCode;
 use redscribe_pipeline::row::{result_row, Location};
@@ -78,11 +79,12 @@ fn row_for(path: &Path, outcome: &Result<AudioMetadata, AudioError>, started: In
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let fs_meta = std::fs::metadata(path).ok();
     let location = Location {
-        bucket: LOCAL_BUCKET.into(),
-        key: absolute.to_string_lossy().into_owned(),
-        size: fs_meta.as_ref().map(|m| m.len() as i64),
+        object: ObjectVersion {
+            size: fs_meta.as_ref().map(|m| m.len() as i64),
+            ..ObjectVersion::new(LOCAL_BUCKET, &absolute.to_string_lossy())
+        },
         uploaded_at: fs_meta.and_then(|m| m.modified().ok()).map(DateTime::<Utc>::from),
-        ..Location::default()
+        content_type: None,
     };
     let outcome = match outcome {
         Ok(meta) => Ok(meta.clone()),

@@ -242,7 +242,9 @@ impl Listener<usize> for Progress {
 
     fn processed(&mut self, event: &ObjectEvent, outcome: &Result<Processed, PortError>) {
         match outcome {
-            Err(e) => self.process.println(format!("s3://{}/{}: {e} (will be tried again)", event.bucket, event.key)),
+            Err(e) => self
+                .process
+                .println(format!("s3://{}/{}: {e} (will be tried again)", event.object.bucket, event.object.key)),
             Ok(_) => {
                 self.process.inc(1);
                 self.load.inc_length(1);

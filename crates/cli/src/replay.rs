@@ -64,7 +64,7 @@ async fn replay(target: &Target, args: &ReplayArgs) -> anyhow::Result<()> {
     }
     if args.dry_run {
         for r in &records {
-            println!("{}\ts3://{}/{}\t{}", r.reason, r.recording.bucket, r.recording.key, r.record_key);
+            println!("{}\ts3://{}/{}\t{}", r.reason, r.recording.object.bucket, r.recording.object.key, r.record_key);
         }
         println!("redscribe replay --dry-run: {} record(s) would be replayed, nothing changed", pending.len());
         for (reason, n) in &by_reason {
@@ -77,7 +77,7 @@ async fn replay(target: &Target, args: &ReplayArgs) -> anyhow::Result<()> {
     let mut groups: BTreeMap<(String, String, Option<String>), Vec<&Quarantined>> = BTreeMap::new();
     for r in &records {
         let e = &r.recording;
-        groups.entry((e.bucket.clone(), e.key.clone(), e.version_id.clone())).or_default().push(r);
+        groups.entry((e.object.bucket.clone(), e.object.key.clone(), e.object.version_id.clone())).or_default().push(r);
     }
     let events = groups.values().map(|rs| Delivery::Objects(vec![rs[0].recording.clone()])).collect();
     let pass = process_and_load(target, &args.bucket, events, &args.pass).await?;
@@ -91,7 +91,7 @@ async fn replay(target: &Target, args: &ReplayArgs) -> anyhow::Result<()> {
             continue;
         }
         let processed = pass.report.outcomes().find_map(|(event, result)| {
-            let same = (&event.bucket, &event.key, &event.version_id) == (&key.0, &key.1, &key.2);
+            let same = (&event.object.bucket, &event.object.key, &event.object.version_id) == (&key.0, &key.1, &key.2);
             result.as_ref().ok().filter(|_| same)
         });
         let Some(processed) = processed else { continue };

@@ -255,7 +255,7 @@ impl Listener<u64> for Acknowledge {
             Ok(Processed::Quarantined { code, .. }) => format!("failed, {code}"),
             Err(e) => format!("{e}; will retry"),
         };
-        eprintln!("s3://{}/{} processed ({status})", event.bucket, event.key);
+        eprintln!("s3://{}/{} processed ({status})", event.object.bucket, event.object.key);
     }
 
     fn loaded(&mut self, report: &LoadReport) {

@@ -37,17 +37,33 @@ pub enum Envelope {
     EventBridge,
 }
 
-/// One object that was created and should be processed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ObjectEvent {
+/// One version of one object in S3: where it is and what S3 said of it when it was written — the recording an
+/// event, a quarantine record, a result row and a result file's metadata all name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectVersion {
     pub bucket: String,
     /// The key, URL-decoded (`+` is a space, `%2B` is a plus).
     pub key: String,
-    pub size: Option<i64>,
     pub version_id: Option<String>,
     /// The ETag without surrounding quotes.
     pub etag: Option<String>,
+    /// The S3 event's sequencer: orders the writes of one key.
     pub sequencer: Option<String>,
+    pub size: Option<i64>,
+}
+
+impl ObjectVersion {
+    /// `bucket`/`key`, nothing more known of it.
+    pub fn new(bucket: &str, key: &str) -> ObjectVersion {
+        ObjectVersion { bucket: bucket.to_string(), key: key.to_string(), ..ObjectVersion::default() }
+    }
+}
+
+/// One object that was created and should be processed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectEvent {
+    #[serde(flatten)]
+    pub object: ObjectVersion,
     /// `ObjectCreated:Put`, `ObjectCreated:CompleteMultipartUpload`, … (EventBridge reasons are mapped to these).
     pub event_name: String,
     pub event_time: Option<DateTime<Utc>>,
@@ -60,13 +76,13 @@ impl ObjectEvent {
     /// An object-created event of `bucket`/`key` that says nothing more (no size, version, ETag, sequencer, time,
     /// message): what a listing or a test starts from, filled in with struct update syntax.
     pub fn created(bucket: &str, key: &str) -> ObjectEvent {
+        ObjectEvent::of(ObjectVersion::new(bucket, key))
+    }
+
+    /// An object-created event of `object`, with no time and no message.
+    pub fn of(object: ObjectVersion) -> ObjectEvent {
         ObjectEvent {
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-            size: None,
-            version_id: None,
-            etag: None,
-            sequencer: None,
+            object,
             event_name: "ObjectCreated:Put".into(),
             event_time: None,
             envelope: Envelope::S3,
@@ -162,7 +178,8 @@ pub fn normalize_str(payload: &str, layout: &Layout) -> Result<Normalized, CoreE
 pub fn normalize(payload: &Value, layout: &Layout) -> Result<Normalized, CoreError> {
     let mut out = Normalized::default();
     collect(payload, None, Outer::Top, &mut out)?;
-    let recording = |o: &ObjectEvent| layout.is_output(&o.bucket, &o.key).then_some(SkipReason::OwnOutput);
+    let recording =
+        |o: &ObjectEvent| layout.is_output(&o.object.bucket, &o.object.key).then_some(SkipReason::OwnOutput);
     out.objects = apply_filters(std::mem::take(&mut out.objects), recording, &mut out.skipped);
     Ok(out)
 }
@@ -172,7 +189,8 @@ pub fn normalize(payload: &Value, layout: &Layout) -> Result<Normalized, CoreErr
 pub fn normalize_results(payload: &Value, layout: &Layout) -> Result<Normalized, CoreError> {
     let mut out = Normalized::default();
     collect(payload, None, Outer::Top, &mut out)?;
-    let result = |o: &ObjectEvent| (!layout.is_results_file(&o.bucket, &o.key)).then_some(SkipReason::NotAResult);
+    let result =
+        |o: &ObjectEvent| (!layout.is_results_file(&o.object.bucket, &o.object.key)).then_some(SkipReason::NotAResult);
     out.objects = apply_filters(std::mem::take(&mut out.objects), result, &mut out.skipped);
     Ok(out)
 }
@@ -182,7 +200,8 @@ pub fn normalize_results(payload: &Value, layout: &Layout) -> Result<Normalized,
 /// object — so every front end skips the same things for the same reasons.
 pub fn filter_listed(objects: Vec<ObjectEvent>, layout: &Layout) -> Normalized {
     let mut out = Normalized::default();
-    let recording = |o: &ObjectEvent| layout.is_output(&o.bucket, &o.key).then_some(SkipReason::OwnOutput);
+    let recording =
+        |o: &ObjectEvent| layout.is_output(&o.object.bucket, &o.object.key).then_some(SkipReason::OwnOutput);
     out.objects = apply_filters(objects, recording, &mut out.skipped);
     out
 }
@@ -321,12 +340,14 @@ fn push_s3_record(r: S3EventRecord, envelope: Envelope, message_id: Option<&str>
         }
     };
     out.objects.push(ObjectEvent {
-        bucket,
-        key,
-        size: r.s3.object.size,
-        version_id: r.s3.object.version_id.filter(|v| !v.is_empty()),
-        etag: r.s3.object.e_tag.map(|e| e.trim_matches('"').to_owned()).filter(|e| !e.is_empty()),
-        sequencer: r.s3.object.sequencer.filter(|s| !s.is_empty()),
+        object: ObjectVersion {
+            bucket,
+            key,
+            size: r.s3.object.size,
+            version_id: r.s3.object.version_id.filter(|v| !v.is_empty()),
+            etag: r.s3.object.e_tag.map(|e| e.trim_matches('"').to_owned()).filter(|e| !e.is_empty()),
+            sequencer: r.s3.object.sequencer.filter(|s| !s.is_empty()),
+        },
         event_name: r.event_name.unwrap_or_default(),
         event_time: Some(r.event_time),
         envelope,
@@ -401,12 +422,14 @@ fn collect_eventbridge(
         _ => "ObjectCreated:Put",
     };
     out.objects.push(ObjectEvent {
-        bucket: detail.bucket.name,
-        key,
-        size: detail.object.size,
-        version_id: detail.object.version_id.filter(|v| !v.is_empty()),
-        etag: detail.object.etag.map(|e| e.trim_matches('"').to_owned()).filter(|e| !e.is_empty()),
-        sequencer: detail.object.sequencer.filter(|s| !s.is_empty()),
+        object: ObjectVersion {
+            bucket: detail.bucket.name,
+            key,
+            size: detail.object.size,
+            version_id: detail.object.version_id.filter(|v| !v.is_empty()),
+            etag: detail.object.etag.map(|e| e.trim_matches('"').to_owned()).filter(|e| !e.is_empty()),
+            sequencer: detail.object.sequencer.filter(|s| !s.is_empty()),
+        },
         event_name: event_name.into(),
         event_time: event.time,
         envelope: Envelope::EventBridge,
@@ -416,7 +439,7 @@ fn collect_eventbridge(
 }
 
 fn skip(reason: SkipReason, o: ObjectEvent) -> Skipped {
-    Skipped { reason, bucket: Some(o.bucket), key: Some(o.key), message_id: o.message_id }
+    Skipped { reason, bucket: Some(o.object.bucket), key: Some(o.object.key), message_id: o.message_id }
 }
 
 /// Drops what is not work (`unwanted` names why an object is not), then collapses records naming the same object
@@ -431,7 +454,7 @@ fn apply_filters(
     for o in objects {
         let reason = if !o.event_name.starts_with("ObjectCreated:") {
             Some(SkipReason::NotObjectCreated)
-        } else if o.key.ends_with('/') {
+        } else if o.object.key.ends_with('/') {
             Some(SkipReason::FolderMarker)
         } else {
             unwanted(&o)
@@ -440,13 +463,13 @@ fn apply_filters(
             skipped.push(skip(reason, o));
             continue;
         }
-        match index.get(&(o.bucket.clone(), o.key.clone())) {
+        match index.get(&(o.object.bucket.clone(), o.object.key.clone())) {
             None => {
-                index.insert((o.bucket.clone(), o.key.clone()), kept.len());
+                index.insert((o.object.bucket.clone(), o.object.key.clone()), kept.len());
                 kept.push(o);
             }
             Some(&i) => {
-                let newer = match (&o.sequencer, &kept[i].sequencer) {
+                let newer = match (&o.object.sequencer, &kept[i].object.sequencer) {
                     (Some(a), Some(b)) => Sequencer::new(a) > Sequencer::new(b),
                     _ => false,
                 };

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::events::{decode_key, encode_key, Envelope, ObjectEvent};
+use crate::events::{decode_key, encode_key, ObjectEvent, ObjectVersion};
 use crate::metrics::Stage;
 use crate::ports::{metadata_size, Metadata, METADATA_MAX_BYTES};
 use crate::ErrorCode;
@@ -87,28 +87,15 @@ impl QuarantineRecord {
 /// The recording a record is about, as its event named it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordingRef {
-    pub bucket: String,
-    pub key: String,
-    pub version_id: Option<String>,
-    pub etag: Option<String>,
-    pub sequencer: Option<String>,
-    pub size: Option<i64>,
+    #[serde(flatten)]
+    pub object: ObjectVersion,
     pub event_name: Option<String>,
     pub event_time: Option<DateTime<Utc>>,
 }
 
 impl From<&ObjectEvent> for RecordingRef {
     fn from(e: &ObjectEvent) -> RecordingRef {
-        RecordingRef {
-            bucket: e.bucket.clone(),
-            key: e.key.clone(),
-            version_id: e.version_id.clone(),
-            etag: e.etag.clone(),
-            sequencer: e.sequencer.clone(),
-            size: e.size,
-            event_name: Some(e.event_name.clone()),
-            event_time: e.event_time,
-        }
+        RecordingRef { object: e.object.clone(), event_name: Some(e.event_name.clone()), event_time: e.event_time }
     }
 }
 
@@ -129,17 +116,18 @@ impl RecordingRef {
     /// of ~1,500 bytes of non-ASCII text).
     pub fn to_metadata(&self) -> Option<Metadata> {
         let mut m = Metadata::new();
-        m.insert(META_BUCKET.into(), self.bucket.clone());
-        m.insert(META_KEY.into(), encode_key(&self.key));
+        let o = &self.object;
+        m.insert(META_BUCKET.into(), o.bucket.clone());
+        m.insert(META_KEY.into(), encode_key(&o.key));
         let mut opt = |name: &str, value: Option<String>| {
             if let Some(v) = value.filter(|v| !v.is_empty() && v.is_ascii()) {
                 m.insert(name.to_string(), v);
             }
         };
-        opt(META_VERSION, self.version_id.clone());
-        opt(META_ETAG, self.etag.clone());
-        opt(META_SEQUENCER, self.sequencer.clone());
-        opt(META_SIZE, self.size.map(|s| s.to_string()));
+        opt(META_VERSION, o.version_id.clone());
+        opt(META_ETAG, o.etag.clone());
+        opt(META_SEQUENCER, o.sequencer.clone());
+        opt(META_SIZE, o.size.map(|s| s.to_string()));
         opt(META_EVENT, self.event_name.clone());
         opt(META_TIME, self.event_time.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)));
         (metadata_size(&m) <= METADATA_MAX_BYTES).then_some(m)
@@ -149,12 +137,14 @@ impl RecordingRef {
     pub fn from_metadata(m: &Metadata) -> Option<RecordingRef> {
         let text = |name: &str| m.get(name).cloned();
         Some(RecordingRef {
-            bucket: text(META_BUCKET).filter(|b| !b.is_empty())?,
-            key: decode_key(m.get(META_KEY)?).ok().filter(|k| !k.is_empty())?,
-            version_id: text(META_VERSION),
-            etag: text(META_ETAG),
-            sequencer: text(META_SEQUENCER),
-            size: text(META_SIZE).and_then(|s| s.parse().ok()),
+            object: ObjectVersion {
+                bucket: text(META_BUCKET).filter(|b| !b.is_empty())?,
+                key: decode_key(m.get(META_KEY)?).ok().filter(|k| !k.is_empty())?,
+                version_id: text(META_VERSION),
+                etag: text(META_ETAG),
+                sequencer: text(META_SEQUENCER),
+                size: text(META_SIZE).and_then(|s| s.parse().ok()),
+            },
             event_name: text(META_EVENT),
             event_time: text(META_TIME)
                 .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
@@ -165,16 +155,9 @@ impl RecordingRef {
     /// The event it came from: same version, same sequencer, so a replay updates the row in place.
     pub fn to_event(&self) -> ObjectEvent {
         ObjectEvent {
-            bucket: self.bucket.clone(),
-            key: self.key.clone(),
-            size: self.size,
-            version_id: self.version_id.clone(),
-            etag: self.etag.clone(),
-            sequencer: self.sequencer.clone(),
             event_name: self.event_name.clone().unwrap_or_else(|| "ObjectCreated:Put".into()),
             event_time: self.event_time,
-            envelope: Envelope::S3,
-            message_id: None,
+            ..ObjectEvent::of(self.object.clone())
         }
     }
 }
@@ -185,20 +168,18 @@ mod tests {
 
     #[test]
     fn records_round_trip_and_older_records_still_read() {
-        let event = ObjectEvent {
-            bucket: "b".into(),
-            key: "in/a'b.wav".into(),
-            size: Some(10),
+        let event = ObjectEvent::of(ObjectVersion {
             version_id: Some("v1".into()),
             etag: Some("e".into()),
             sequencer: Some("0A".into()),
-            event_name: "ObjectCreated:Put".into(),
-            event_time: None,
-            envelope: Envelope::S3,
-            message_id: None,
-        };
+            size: Some(10),
+            ..ObjectVersion::new("b", "in/a'b.wav")
+        });
         let mut record = QuarantineRecord::new(ErrorCode::Truncated, "cut", Stage::Decode).of(&event);
         record.attempts = 2;
+        let json: serde_json::Value = serde_json::from_slice(&record.to_json()).unwrap();
+        assert_eq!(json["recording"]["key"], "in/a'b.wav", "the recording's fields stay where readers find them");
+        assert_eq!(json["recording"]["sequencer"], "0A");
         let back = QuarantineRecord::from_json(&record.to_json()).unwrap();
         assert_eq!(back, record);
         assert_eq!(back.recording.unwrap().to_event(), event);
@@ -213,12 +194,13 @@ mod tests {
     #[test]
     fn a_recording_survives_the_trip_through_object_metadata() {
         let mut recording = RecordingRef {
-            bucket: "b".into(),
-            key: "in/llamada de María+1 ü/x.wav".into(),
-            version_id: Some("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY".into()),
-            etag: Some("0123abcd".into()),
-            sequencer: Some("0055AED6DCD90281E5".into()),
-            size: Some(123_456),
+            object: ObjectVersion {
+                version_id: Some("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY".into()),
+                etag: Some("0123abcd".into()),
+                sequencer: Some("0055AED6DCD90281E5".into()),
+                size: Some(123_456),
+                ..ObjectVersion::new("b", "in/llamada de María+1 ü/x.wav")
+            },
             event_name: Some("ObjectCreated:CompleteMultipartUpload".into()),
             event_time: Some(DateTime::parse_from_rfc3339("2026-12-02T08:00:00.123456Z").unwrap().into()),
         };
@@ -227,7 +209,7 @@ mod tests {
         assert_eq!(RecordingRef::from_metadata(&m).as_ref(), Some(&recording));
 
         // What S3 would refuse is left out, not sent.
-        recording.key = "ü".repeat(512);
+        recording.object.key = "ü".repeat(512);
         assert_eq!(recording.to_metadata(), None);
         // Metadata of something else names no recording.
         let other: Metadata = [("language".to_string(), "es".to_string())].into();

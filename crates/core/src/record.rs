@@ -9,6 +9,7 @@ use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int32Array, Int64
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::events::ObjectVersion;
 use crate::schema::{load_audit_schema, results_schema, segments_schema, RESULTS_TABLE};
 use crate::{CoreError, ErrorCode};
 
@@ -111,6 +112,18 @@ pub struct ResultRow {
 }
 
 impl ResultRow {
+    /// The recording version the row answers.
+    pub fn object(&self) -> ObjectVersion {
+        ObjectVersion {
+            bucket: self.bucket.clone(),
+            key: self.object_key.clone(),
+            version_id: self.object_version.clone(),
+            etag: self.etag.clone(),
+            sequencer: self.sequencer.clone(),
+            size: self.size_bytes,
+        }
+    }
+
     /// Stores a transcript, cutting it to [`TEXT_MAX_BYTES`] at a character boundary and flagging the cut.
     pub fn set_text(&mut self, text: &str) {
         let (kept, cut) = truncate_utf8(text, TEXT_MAX_BYTES);

@@ -134,7 +134,7 @@ fn fixtures_normalise_as_expected() {
         let objects: Vec<_> = got
             .objects
             .iter()
-            .map(|o| (o.bucket.as_str(), o.key.as_str(), o.envelope, o.message_id.as_deref()))
+            .map(|o| (o.object.bucket.as_str(), o.object.key.as_str(), o.envelope, o.message_id.as_deref()))
             .collect();
         assert_eq!(objects, case.objects, "{}: objects", case.name);
         let skipped: Vec<_> = got.skipped.iter().map(|s| (s.reason, s.key.as_deref())).collect();
@@ -151,27 +151,27 @@ fn fixtures_normalise_as_expected() {
 fn object_details_ride_along() {
     let got = normalize_str(fixture!("s3_put.json"), &Layout::default()).unwrap();
     let o = &got.objects[0];
-    assert_eq!(o.size, Some(245760));
-    assert_eq!(o.version_id.as_deref(), Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"));
-    assert_eq!(o.etag.as_deref(), Some("9b2cf535f27731c974343645a3985328"));
-    assert_eq!(o.sequencer.as_deref(), Some("0055AED6DCD90281E5"));
+    assert_eq!(o.object.size, Some(245760));
+    assert_eq!(o.object.version_id.as_deref(), Some("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"));
+    assert_eq!(o.object.etag.as_deref(), Some("9b2cf535f27731c974343645a3985328"));
+    assert_eq!(o.object.sequencer.as_deref(), Some("0055AED6DCD90281E5"));
     assert_eq!(o.event_name, "ObjectCreated:Put");
     assert_eq!(o.event_time.unwrap().to_rfc3339(), "2026-11-23T09:15:02.123+00:00");
 
     let eb = normalize_str(fixture!("eventbridge_object_created.json"), &Layout::default()).unwrap();
     let o = &eb.objects[0];
     assert_eq!(o.event_name, "ObjectCreated:CompleteMultipartUpload");
-    assert_eq!(o.size, Some(5242880));
-    assert_eq!(o.version_id.as_deref(), Some("IYV3p45BT0ac8hjHg1houSdS1a.Mro8e"));
-    assert_eq!(o.etag.as_deref(), Some("b1946ac92492d2347c6235b4d2611184-2"));
+    assert_eq!(o.object.size, Some(5242880));
+    assert_eq!(o.object.version_id.as_deref(), Some("IYV3p45BT0ac8hjHg1houSdS1a.Mro8e"));
+    assert_eq!(o.object.etag.as_deref(), Some("b1946ac92492d2347c6235b4d2611184-2"));
 }
 
 #[test]
 fn the_latest_duplicate_wins() {
     let got = normalize_str(fixture!("s3_skips.json"), &Layout::default()).unwrap();
-    let dup = got.objects.iter().find(|o| o.key == "calls/dup.wav").unwrap();
-    assert_eq!(dup.sequencer.as_deref(), Some("0055AED6DCD90281E6"));
-    assert_eq!(dup.etag.as_deref(), Some("22222222222222222222222222222222"));
+    let dup = got.objects.iter().find(|o| o.object.key == "calls/dup.wav").unwrap();
+    assert_eq!(dup.object.sequencer.as_deref(), Some("0055AED6DCD90281E6"));
+    assert_eq!(dup.object.etag.as_deref(), Some("22222222222222222222222222222222"));
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn listed_objects_are_skipped_by_the_rules_announced_ones_are() {
     let listed = |key: &str| redscribe_core::events::ObjectEvent::created("b", key);
     let keys = ["in/a.wav", "in/", "processed/transcription_results/dt=2026-12-01/x.parquet", "in/a.wav"];
     let got = redscribe_core::events::filter_listed(keys.iter().map(|k| listed(k)).collect(), &Layout::default());
-    assert_eq!(got.objects.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["in/a.wav"]);
+    assert_eq!(got.objects.iter().map(|o| o.object.key.as_str()).collect::<Vec<_>>(), ["in/a.wav"]);
     let reasons: Vec<SkipReason> = got.skipped.iter().map(|s| s.reason).collect();
     assert_eq!(reasons, [SkipReason::FolderMarker, SkipReason::OwnOutput, SkipReason::Duplicate]);
 }
@@ -213,7 +213,7 @@ fn the_load_stage_hears_of_parquet_result_files_only() {
     // The same notifications, read by the load stage: only the Parquet result file is its work.
     let payload: serde_json::Value = serde_json::from_str(fixture!("s3_skips.json")).unwrap();
     let got = normalize_results(&payload, &layout).unwrap();
-    let keys: Vec<&str> = got.objects.iter().map(|o| o.key.as_str()).collect();
+    let keys: Vec<&str> = got.objects.iter().map(|o| o.object.key.as_str()).collect();
     assert_eq!(keys, ["processed/transcription_results/dt=2026-11-23/abc-v1.parquet"]);
     let not_results: Vec<&str> =
         got.skipped.iter().filter(|s| s.reason == SkipReason::NotAResult).filter_map(|s| s.key.as_deref()).collect();

@@ -75,15 +75,16 @@ async fn objects_round_trip_and_each_upload_raises_one_event() {
     let put = normalize(&events[0].event, &layout).unwrap();
     assert_eq!(put.objects.len(), 1);
     let o = &put.objects[0];
-    assert_eq!((o.bucket.as_str(), o.key.as_str(), o.size), ("recordings", key, Some(100_000)));
+    assert_eq!((o.object.bucket.as_str(), o.object.key.as_str(), o.object.size), ("recordings", key, Some(100_000)));
     assert_eq!(o.event_name, "ObjectCreated:Put");
-    assert_eq!(o.etag.as_deref(), head.e_tag().map(|e| e.trim_matches('"')));
+    assert_eq!(o.object.etag.as_deref(), head.e_tag().map(|e| e.trim_matches('"')));
     let raw_key = events[0].event["Records"][0]["s3"]["object"]["key"].as_str().unwrap();
     assert_eq!(raw_key, "in/it%27s+a+%22call%22+%2B+%E9%8C%B2%E9%9F%B3.wav", "keys are URL-encoded like S3's");
     let copy = normalize(&events[1].event, &layout).unwrap();
-    assert_eq!(copy.objects[0].key, "in/copy.wav");
+    assert_eq!(copy.objects[0].object.key, "in/copy.wav");
     assert_eq!(copy.objects[0].event_name, "ObjectCreated:Copy");
-    let seq = |n: &redscribe_core::events::Normalized| Sequencer::new(n.objects[0].sequencer.as_deref().unwrap());
+    let seq =
+        |n: &redscribe_core::events::Normalized| Sequencer::new(n.objects[0].object.sequencer.as_deref().unwrap());
     assert!(seq(&put) < seq(&copy));
     h.server.stop().await;
 }
@@ -127,8 +128,8 @@ async fn a_multipart_upload_raises_one_event_when_completed() {
     assert_eq!(events.len(), 1);
     let n = normalize(&events[0].event, &Layout::default()).unwrap();
     assert_eq!(n.objects[0].event_name, "ObjectCreated:CompleteMultipartUpload");
-    assert_eq!(n.objects[0].size, Some(total as i64));
-    assert!(n.objects[0].etag.as_deref().unwrap().ends_with("-3"), "{:?}", n.objects[0].etag);
+    assert_eq!(n.objects[0].object.size, Some(total as i64));
+    assert!(n.objects[0].object.etag.as_deref().unwrap().ends_with("-3"), "{:?}", n.objects[0].object.etag);
     h.server.stop().await;
 }
 

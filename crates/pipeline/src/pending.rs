@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use chrono::NaiveDate;
-use redscribe_core::events::{Envelope, ObjectEvent};
+use redscribe_core::events::ObjectEvent;
 use redscribe_core::layout::Layout;
 use redscribe_core::ports::{ObjectStore, PortError, StoredObject, Warehouse};
 use redscribe_core::quarantine::RecordingRef;
@@ -123,19 +123,8 @@ async fn parse_result_file<S: ObjectStore + ?Sized>(
         more => return Err(unreadable(format!("a result file holds one row; this one holds {}", more.len()))),
     };
     written_by_the_stage(row, key).map_err(|why| unreadable(format!("not a result file the stage wrote: {why}")))?;
-    let source = ObjectEvent {
-        bucket: row.bucket.clone(),
-        key: row.object_key.clone(),
-        size: row.size_bytes,
-        version_id: row.object_version.clone(),
-        etag: row.etag.clone(),
-        sequencer: row.sequencer.clone(),
-        // The row does not keep the notification's name; every row answers an object-created event.
-        event_name: "ObjectCreated:Put".into(),
-        event_time: row.uploaded_at,
-        envelope: Envelope::S3,
-        message_id: None,
-    };
+    // The row does not keep the notification's name; every row answers an object-created event.
+    let source = ObjectEvent { event_time: row.uploaded_at, ..ObjectEvent::of(row.object()) };
     let segments = match layout.segments_key_for(key) {
         None => None,
         Some(segments_key) => match store.get(bucket, &segments_key, None).await {
@@ -201,18 +190,16 @@ pub fn written_by_the_stage(row: &redscribe_core::record::ResultRow, key: &str) 
 mod tests {
     use super::*;
     use crate::row::{result_row, Location};
+    use redscribe_core::events::ObjectVersion;
 
     fn row(key: &str, sequencer: Option<&str>) -> redscribe_core::record::ResultRow {
-        let at = Location {
-            bucket: "recordings".into(),
-            key: key.into(),
-            version_id: None,
+        let object = ObjectVersion {
             etag: Some("0123abcd".into()),
             sequencer: sequencer.map(str::to_string),
             size: Some(10),
-            content_type: None,
-            uploaded_at: None,
+            ..ObjectVersion::new("recordings", key)
         };
+        let at = Location { object, ..Location::default() };
         result_row(&at, &Err(crate::transcribe::failure(ErrorCode::NotAudio, "no")), chrono::Utc::now(), 1)
     }
 

@@ -122,10 +122,10 @@ mod tests {
             "event_time":"2026-11-23T10:00:00Z"},"id":"x","rejected_at":"2026-11-23T10:00:01Z"}"#;
         let [q] = parse("rejected/truncated/dt=2026-11-23/x-v1.json", stage).unwrap().try_into().unwrap();
         assert_eq!(q.reason, "truncated");
-        assert_eq!(q.recording.key, "in/a'b.wav");
-        assert_eq!(q.recording.version_id.as_deref(), Some("v1"));
-        assert_eq!(q.recording.sequencer.as_deref(), Some("0A"));
-        assert_eq!(q.recording.size, Some(10));
+        assert_eq!(q.recording.object.key, "in/a'b.wav");
+        assert_eq!(q.recording.object.version_id.as_deref(), Some("v1"));
+        assert_eq!(q.recording.object.sequencer.as_deref(), Some("0A"));
+        assert_eq!(q.recording.object.size, Some(10));
 
         // A message that was not an event, fixed since (or read by a fixed parser): what it announces.
         let message = serde_json::json!({"messageId": "m-1", "eventSource": "aws:sqs",
@@ -133,7 +133,7 @@ mod tests {
         let record = serde_json::json!({"reason": "invalid_event", "message": "m", "message_id": "m-1",
             "payload": message, "recording": null, "rejected_at": "2026-11-23T10:00:00Z"});
         let [q] = parse("rejected/invalid_event/m.json", record.to_string().as_bytes()).unwrap().try_into().unwrap();
-        assert_eq!((q.reason.as_str(), q.recording.key.as_str()), ("invalid_event", "calls/2026/call 0042.wav"));
+        assert_eq!((q.reason.as_str(), q.recording.object.key.as_str()), ("invalid_event", "calls/2026/call 0042.wav"));
         let still_bad = serde_json::json!({"reason": "invalid_event", "message": "m",
             "payload": {"messageId": "m-2", "eventSource": "aws:sqs", "body": "not json"},
             "rejected_at": "2026-11-23T10:00:00Z"});

@@ -1,36 +1,24 @@
 //! The `transcription_results` row of one recording, from where it is and what probing it found.
 
 use chrono::{DateTime, Utc};
+use redscribe_core::events::{ObjectEvent, ObjectVersion};
 use redscribe_core::identity::recording_id;
 use redscribe_core::record::{AudioMetadata, ResultRow, Status};
 use redscribe_core::Failure;
 
-/// Where a recording is and what S3 said about it.
+/// The recording version a row answers, and what reading it added (its declared content type) or the event
+/// said of it (when it was uploaded).
 #[derive(Debug, Clone, Default)]
 pub struct Location {
-    pub bucket: String,
-    pub key: String,
-    pub version_id: Option<String>,
-    pub etag: Option<String>,
-    pub sequencer: Option<String>,
-    pub size: Option<i64>,
+    pub object: ObjectVersion,
     pub content_type: Option<String>,
     pub uploaded_at: Option<DateTime<Utc>>,
 }
 
 impl Location {
     /// Where the event says the recording is; what reading it adds (content type, ETag, size) comes later.
-    pub fn of(event: &redscribe_core::events::ObjectEvent) -> Location {
-        Location {
-            bucket: event.bucket.clone(),
-            key: event.key.clone(),
-            version_id: event.version_id.clone(),
-            etag: event.etag.clone(),
-            sequencer: event.sequencer.clone(),
-            size: event.size,
-            content_type: None,
-            uploaded_at: event.event_time,
-        }
+    pub fn of(event: &ObjectEvent) -> Location {
+        Location { object: event.object.clone(), content_type: None, uploaded_at: event.event_time }
     }
 }
 
@@ -41,16 +29,17 @@ pub fn result_row(
     processed_at: DateTime<Utc>,
     processing_ms: i64,
 ) -> ResultRow {
+    let object = &at.object;
     let mut row = ResultRow {
-        id: recording_id(&at.bucket, &at.key),
+        id: recording_id(&object.bucket, &object.key),
         text: None,
         timestamp: processed_at,
-        bucket: at.bucket.clone(),
-        object_key: at.key.clone(),
-        object_version: at.version_id.clone().filter(|v| v != "null"),
-        etag: at.etag.clone(),
-        sequencer: at.sequencer.clone(),
-        size_bytes: at.size,
+        bucket: object.bucket.clone(),
+        object_key: object.key.clone(),
+        object_version: object.version_id.clone().filter(|v| v != "null"),
+        etag: object.etag.clone(),
+        sequencer: object.sequencer.clone(),
+        size_bytes: object.size,
         content_type: at.content_type.clone(),
         audio: None,
         model: None,

@@ -279,8 +279,13 @@ async fn a_result_file_no_reader_can_open_still_names_its_recording_and_replays(
     let [record] = found.try_into().unwrap();
     assert_eq!(record.reason, "load_rejected");
     assert_eq!(
-        (&record.recording.bucket, &record.recording.key, &record.recording.sequencer, &record.recording.etag),
-        (&event.bucket, &event.key, &event.sequencer, &event.etag)
+        (
+            &record.recording.object.bucket,
+            &record.recording.object.key,
+            &record.recording.object.sequencer,
+            &record.recording.object.etag
+        ),
+        (&event.object.bucket, &event.object.key, &event.object.sequencer, &event.object.etag)
     );
     let replayed = stage.process(&record.recording).await.unwrap();
     let report = loader.load(vec![replayed.file().clone()]).await.unwrap();
@@ -329,7 +334,7 @@ async fn the_invocations_time_and_repeated_receives_decide_what_is_left_and_what
 
     assert_eq!(invocation.response, serde_json::json!({ "batchItemFailures": [{ "itemIdentifier": message(1) }] }));
     let outcome = |key: &str| {
-        let (_, result) = invocation.report.outcomes().find(|(e, _)| e.key == key).expect("an outcome");
+        let (_, result) = invocation.report.outcomes().find(|(e, _)| e.object.key == key).expect("an outcome");
         match result {
             Ok(Processed::Written(_)) => "written".to_string(),
             Ok(Processed::Quarantined { code, .. }) => code.as_str().to_string(),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use redscribe_aws::s3::S3Objects;
 use redscribe_core::emf::Recorder;
-use redscribe_core::events::{normalize, ObjectEvent};
+use redscribe_core::events::{normalize, ObjectEvent, ObjectVersion};
 use redscribe_core::layout::Layout;
 use redscribe_core::ports::ObjectStore;
 use redscribe_pipeline::driver::{Delivery, Driver, DriverConfig, Job, Report, Settled};
@@ -38,7 +38,7 @@ fn ending<T>(report: &Report<T>, store_files: Vec<String>, metrics: &Recorder) -
                 Ok(Processed::Quarantined { code, .. }) => code.as_str().to_string(),
                 Err(e) => format!("retry {}", e.code.as_str()),
             };
-            (event.key.clone(), how)
+            (event.object.key.clone(), how)
         })
         .collect();
     let mut records = BTreeMap::new();
@@ -141,7 +141,10 @@ async fn listed_objects_are_skipped_and_counted_as_announced_ones_are() {
     let metrics = Arc::new(Recorder::new("Redscribe", "redscribe"));
     let announced: Vec<ObjectEvent> =
         normalize(&json!({ "Records": [messages[0]] }), &Layout::default()).unwrap().objects;
-    let listed = |key: &str| ObjectEvent { key: key.into(), message_id: None, ..announced[0].clone() };
+    let listed = |key: &str| {
+        let object = ObjectVersion { key: key.into(), ..announced[0].object.clone() };
+        ObjectEvent { object, message_id: None, ..announced[0].clone() }
+    };
     let objects = [
         listed("in/good.wav"),
         listed("in/notes/"),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use redscribe_aws::redshift::DataApi;
 use redscribe_aws::s3::S3Objects;
-use redscribe_core::events::normalize;
+use redscribe_core::events::{normalize, ObjectEvent, ObjectVersion};
 use redscribe_core::layout::Layout;
 use redscribe_core::load::{CopyAuthorization, Tables};
 use redscribe_core::ports::{ObjectStore, Warehouse};
@@ -141,18 +141,10 @@ async fn uploads_become_rows_bad_inputs_are_quarantined_and_replays_add_nothing(
 
     // The same events again, later: still one row per recording.
     for (key, _) in &uploads[..2] {
-        let event = redscribe_core::events::ObjectEvent {
-            bucket: "recordings".into(),
-            key: key.to_string(),
-            size: None,
-            version_id: None,
-            etag: None,
+        let event = ObjectEvent::of(ObjectVersion {
             sequencer: Some("0000000000000000".into()),
-            event_name: "ObjectCreated:Put".into(),
-            event_time: None,
-            envelope: redscribe_core::events::Envelope::S3,
-            message_id: None,
-        };
+            ..ObjectVersion::new("recordings", key)
+        });
         let stage = TranscribeStage::new(h.store.clone(), TranscribeConfig::default());
         let stale = stage.process(&event).await.unwrap();
         h.loader().load(vec![stale.file().clone()]).await.unwrap();
@@ -392,18 +384,10 @@ async fn a_thousand_file_batch_loads_in_one_transaction_within_the_data_api_limi
             let _permit = limit.acquire_owned().await.unwrap();
             let key = format!("in/batch/call-{i:04}.wav");
             store.put("recordings", &key, body, "audio/wav").await.unwrap();
-            let event = redscribe_core::events::ObjectEvent {
-                bucket: "recordings".into(),
-                key,
-                size: None,
-                version_id: None,
-                etag: None,
+            let event = ObjectEvent::of(ObjectVersion {
                 sequencer: Some(format!("{i:016X}")),
-                event_name: "ObjectCreated:Put".into(),
-                event_time: None,
-                envelope: redscribe_core::events::Envelope::S3,
-                message_id: None,
-            };
+                ..ObjectVersion::new("recordings", &key)
+            });
             stage.process(&event).await.unwrap().file().clone()
         });
     }
@@ -422,24 +406,14 @@ async fn a_thousand_file_batch_loads_in_one_transaction_within_the_data_api_limi
 /// declares more than the duration limit is refused from the header.
 #[tokio::test(flavor = "multi_thread")]
 async fn recordings_over_the_limits_are_quarantined_as_early_as_they_show() {
-    use redscribe_core::events::{Envelope, ObjectEvent};
     use redscribe_core::ErrorCode;
     use redscribe_pipeline::transcribe::RecordingLimits;
 
     let h = start().await;
     let limits = RecordingLimits { max_bytes: 40_000, max_duration_s: 1.0 };
     let stage = TranscribeStage::new(h.store.clone(), TranscribeConfig { limits, ..TranscribeConfig::default() });
-    let event = |key: &str, size: Option<i64>| ObjectEvent {
-        bucket: "recordings".into(),
-        key: key.into(),
-        size,
-        version_id: None,
-        etag: None,
-        sequencer: Some("0A".into()),
-        event_name: "ObjectCreated:Put".into(),
-        event_time: None,
-        envelope: Envelope::S3,
-        message_id: None,
+    let event = |key: &str, size: Option<i64>| {
+        ObjectEvent::of(ObjectVersion { size, sequencer: Some("0A".into()), ..ObjectVersion::new("recordings", key) })
     };
     let code = |p: &Processed| match p {
         Processed::Quarantined { code, .. } => Some(*code),

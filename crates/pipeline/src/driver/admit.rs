@@ -117,7 +117,7 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
                 let candidates = normalized
                     .objects
                     .into_iter()
-                    .map(|o| Candidate { bucket: o.bucket, key: o.key, message_id: o.message_id })
+                    .map(|o| Candidate { bucket: o.object.bucket, key: o.object.key, message_id: o.message_id })
                     .collect();
                 self.admit_results(loader, candidates, &mut admission).await?;
                 for _ in 0..admission.counts.invalid {
@@ -169,19 +169,19 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
     /// A recording whose message SQS delivered `received` times: each earlier try ended without an answer (the
     /// process crashed, ran out of memory or time) or failed transiently, so it is quarantined
     /// `retries_exhausted` unprocessed and its message acknowledged, while the rest of the batch goes on.
-    async fn poison(&self, admission: &mut Admission, object: ObjectEvent, received: u32) {
+    async fn poison(&self, admission: &mut Admission, event: ObjectEvent, received: u32) {
         let Some(stage) = &self.stage else { return };
         let message = format!(
             "received {received} times without an answer: every earlier try ended with the process (a crash, a \
              timeout, out of memory) or failed transiently; see the function's logs for the recording's key"
         );
-        tracing::error!(bucket = %object.bucket, key = %object.key, received, "quarantined after repeated receives");
-        let outcome = stage.quarantine(&object, received, ErrorCode::RetriesExhausted, &message).await;
-        let unit = admission.unit(object.message_id.clone());
+        tracing::error!(bucket = %event.object.bucket, key = %event.object.key, received, "quarantined after repeated receives");
+        let outcome = stage.quarantine(&event, received, ErrorCode::RetriesExhausted, &message).await;
+        let unit = admission.unit(event.message_id.clone());
         if let Err(e) = &outcome {
             unit.failure.get_or_insert(e.clone());
         }
-        admission.outcomes.push((object, outcome));
+        admission.outcomes.push((event, outcome));
     }
 
     /// Result files to load: each once (however many messages announced it), less what `load_audit` settled, read

@@ -49,7 +49,12 @@ impl<T> Listener<T> for Report<T> {
     }
 
     fn processed(&mut self, event: &ObjectEvent, outcome: &Result<Processed, PortError>) {
-        let key = (event.bucket.clone(), event.key.clone(), event.version_id.clone(), event.sequencer.clone());
+        let key = (
+            event.object.bucket.clone(),
+            event.object.key.clone(),
+            event.object.version_id.clone(),
+            event.object.sequencer.clone(),
+        );
         self.outcomes.insert(key, (event.clone(), outcome.clone()));
     }
 

@@ -288,7 +288,7 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
         e: tokio::task::JoinError,
     ) -> Result<Processed, PortError> {
         let message = crash_message(e);
-        tracing::error!(bucket = %event.bucket, key = %event.key, "processing crashed: {message}");
+        tracing::error!(bucket = %event.object.bucket, key = %event.object.key, "processing crashed: {message}");
         match &self.stage {
             Some(stage) => stage.quarantine(event, attempt + 1, ErrorCode::Crashed, &message).await,
             None => Err(PortError::new(ErrorCode::Internal, message)),
@@ -310,7 +310,7 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
             // A bug of ours that this recording triggers every time: quarantined, not retried forever.
             Err(e) if e.code == ErrorCode::Internal && attempt + 1 >= INTERNAL_ATTEMPTS => {
                 let Some(stage) = self.stage.clone() else { return st.settle_item(job, Some(e), listener) };
-                tracing::error!(bucket = %event.bucket, key = %event.key, attempt, "internal error again: {}", e.message);
+                tracing::error!(bucket = %event.object.bucket, key = %event.object.key, attempt, "internal error again: {}", e.message);
                 let message = format!("an internal error, {} times: {}", attempt + 1, e.message);
                 let task_event = event.clone();
                 let handle = st.running.spawn(
@@ -324,7 +324,7 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
                 st.in_flight.insert(handle.id(), (job, attempt + 1, event));
             }
             Err(e) => {
-                tracing::warn!(bucket = %event.bucket, key = %event.key, code = e.code.as_str(), attempt, "processing failed: {}", e.message);
+                tracing::warn!(bucket = %event.object.bucket, key = %event.object.key, code = e.code.as_str(), attempt, "processing failed: {}", e.message);
                 self.retry_later(st, Work::Process { job, attempt: attempt + 1, event }, e, listener);
             }
         }

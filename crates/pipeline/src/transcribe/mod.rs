@@ -212,7 +212,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             self.record(Metric::StageLatency, waited, Stage::Receive, None);
         }
         let mut location = Location::of(event);
-        let id = redscribe_core::identity::recording_id(&event.bucket, &event.key);
+        let id = redscribe_core::identity::recording_id(&event.object.bucket, &event.object.key);
         let (head, recording) = match self.read(event, &id, this_try.started).await {
             Ok(read) => read,
             Err(e) if e.code.disposition() == Disposition::Retry => {
@@ -226,9 +226,9 @@ impl<S: ObjectStore> TranscribeStage<S> {
             }
         };
         location.content_type = head.content_type.clone();
-        location.etag = location.etag.or(head.etag.clone());
-        location.size = Some(head.size as i64);
-        let poisoned = self.crash_on.as_ref().is_some_and(|p| event.key.contains(p.as_str()));
+        location.object.etag = location.object.etag.or(head.etag.clone());
+        location.object.size = Some(head.size as i64);
+        let poisoned = self.crash_on.as_ref().is_some_and(|p| event.object.key.contains(p.as_str()));
         // The uploader may say what language the recording is in (`x-amz-meta-language`).
         let hints = Hints::from_metadata(&head.metadata);
         let (heard, transcript) = self.examine(recording, &id, &hints, poisoned, budget).await;
@@ -266,7 +266,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         started: Instant,
     ) -> Result<(ObjectHead, std::fs::File), PortError> {
         let limit = self.config.limits.max_bytes;
-        let got = match event.size {
+        let got = match event.object.size {
             Some(0) => Err(PortError::new(ErrorCode::EmptyObject, "the object is empty (0 bytes)")),
             Some(size) if size as u64 > limit => Err(PortError::new(
                 ErrorCode::TooLarge,
@@ -275,7 +275,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             _ => {
                 // A span per stage (exported as OpenTelemetry spans by the Lambdas), named by the recording. Log
                 // lines are written outside them, in the caller's span (which carries the request id).
-                let span = tracing::info_span!("download", %id, bucket = %event.bucket, key = %event.key);
+                let span = tracing::info_span!("download", %id, bucket = %event.object.bucket, key = %event.object.key);
                 self.spool(event).instrument(span).await
             }
         };
@@ -286,7 +286,10 @@ impl<S: ObjectStore> TranscribeStage<S> {
     async fn spool(&self, event: &ObjectEvent) -> Result<(ObjectHead, std::fs::File), PortError> {
         let dir = self.config.spool_dir.clone().unwrap_or_else(std::env::temp_dir);
         let mut spool = Spool::create(&dir, self.config.limits.max_bytes)?;
-        let head = self.store.get_into(&event.bucket, &event.key, event.version_id.as_deref(), &mut spool).await?;
+        let head = self
+            .store
+            .get_into(&event.object.bucket, &event.object.key, event.object.version_id.as_deref(), &mut spool)
+            .await?;
         Ok((head, spool.finish().await?))
     }
 
@@ -404,7 +407,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let day = processed_at.date_naive();
         // From the row, not the event: the loader derives it again from the row to check the file's name.
         let version = version_token(row.object_version.as_deref(), row.etag.as_deref(), row.sequencer.as_deref());
-        let out_bucket = self.config.layout.bucket_for(&event.bucket).to_string();
+        let out_bucket = self.config.layout.bucket_for(&event.object.bucket).to_string();
         let layout = &self.config.layout;
 
         let quarantine = match &failure {
@@ -460,8 +463,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
         }
         // One line per recording: what the Logs Insights queries in dashboards/queries/ read.
         tracing::info!(
-            bucket = %event.bucket,
-            key = %event.key,
+            bucket = %event.object.bucket,
+            key = %event.object.key,
             id = %row.id,
             status = row.status.as_str(),
             error_code = row.error_code.map(ErrorCode::as_str),

@@ -231,8 +231,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let poisoned = self.crash_on.as_ref().is_some_and(|p| event.object.key.contains(p.as_str()));
         // The uploader may say what language the recording is in (`x-amz-meta-language`).
         let hints = Hints::from_metadata(&head.metadata);
-        let (heard, transcript) = self.examine(recording, &id, &hints, poisoned, budget).await;
-        match heard {
+        let (examined, transcript) = self.examine(recording, &id, &hints, poisoned, budget).await;
+        match examined {
             Ok(metadata) => self.write(event, &location, Ok(metadata), transcript, this_try).await,
             // Not the recording's fault (no time left, a spool that could not be reopened): another try.
             Err(failure) if failure.code.disposition() == Disposition::Retry => {
@@ -325,8 +325,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
         })
         .instrument(span.clone())
         .await;
-        let (heard, transcript): Examined = match joined {
-            Ok(heard) => heard,
+        let (examined, transcript): Examined = match joined {
+            Ok(both) => both,
             Err(e) => (Err(Failure::new(Stage::Decode, ErrorCode::Crashed, crash_message(e))), None),
         };
         if let Some(t) = transcript.as_ref().filter(|t| t.audio_seconds > 0.0) {
@@ -341,7 +341,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         if let Some(t) = &transcript {
             self.record_transcript(t, transcribe_ms);
         }
-        (heard, transcript)
+        (examined, transcript)
     }
 
     /// What the recording costs by the price table: its share of the invocation's time so far and of its request,

@@ -32,7 +32,7 @@ impl AwsError {
     pub fn code(&self) -> ErrorCode {
         match self {
             AwsError::Call { code, .. } => *code,
-            AwsError::Statement { .. } => ErrorCode::LoadRejected,
+            AwsError::Statement { status, message, .. } => statement_code(status, message),
             AwsError::Deadline { .. } => ErrorCode::ServiceUnavailable,
             AwsError::Config(_) => ErrorCode::Internal,
             AwsError::Exhausted { last, .. } => last.code(),
@@ -76,7 +76,8 @@ impl From<AwsError> for PortError {
             AwsError::Exhausted { .. } => (None, true),
             _ => (None, false),
         };
-        PortError { code: e.code(), message: e.to_string(), query_id, exhausted }
+        let in_doubt = matches!(e, AwsError::Deadline { ended: false, .. });
+        PortError { code: e.code(), message: e.to_string(), query_id, exhausted, in_doubt }
     }
 }
 
@@ -118,13 +119,69 @@ fn classify(service_code: Option<&str>) -> Option<ErrorCode> {
         | "InvalidAccessKeyId"
         | "MissingAuthenticationTokenException"
         | "ExpiredTokenException" => ErrorCode::AccessDenied,
+        // S3 reading or writing an object under a KMS key the role may not use, or one disabled or pending
+        // deletion: a grant or the key is wrong, not the object (S3 error responses, "KMS.*" codes).
+        code if code.starts_with("KMS.") => ErrorCode::AccessDenied,
         "NoSuchKey" | "NoSuchBucket" | "NoSuchVersion" | "NotFound" => ErrorCode::ObjectNotFound,
-        "ValidationException"
-        | "ResourceNotFoundException"
-        | "ExecuteStatementException"
-        | "BatchExecuteStatementException" => ErrorCode::LoadRejected,
+        // Data API: "The SQL statement encountered an environmental error while running" (API reference,
+        // ExecuteStatement / BatchExecuteStatement errors) — the warehouse's moment, not the statement's input.
+        "ExecuteStatementException" | "BatchExecuteStatementException" => ErrorCode::ServiceUnavailable,
+        // Data API: invalid input (a database, workgroup or secret that does not exist or is not allowed) and a
+        // resource that cannot be found — how the stack is configured, not what is being loaded.
+        "ValidationException" | "ResourceNotFoundException" => ErrorCode::NotConfigured,
         _ => return None,
     })
+}
+
+/// What a statement that ran and ended FAILED or ABORTED says of itself, from the warehouse's error text
+/// (Redshift reports its errors as `ERROR: <text>`, keeping PostgreSQL's wording for the common ones):
+/// - the warehouse's moment, retried whole with the files pending (`service_unavailable`):
+///   an `ABORTED` statement (stopped by an operator: DescribeStatement's status), a serializable isolation
+///   violation (`ERROR: 1023`: "Retry the canceled transaction", Redshift Database Developer Guide,
+///   Troubleshooting serializable isolation errors), a query cancelled by a WLM query monitoring rule's abort
+///   action or on a user's request (WLM query monitoring rules: "the query is evicted from the queue"), a full
+///   disk, a connection lost while it ran, a cluster or workgroup resuming;
+/// - a missing grant or object, blocked with the files pending until an operator fixes it:
+///   `permission denied` (SQLSTATE 42501), a COPY role that cannot be assumed or has no access to the bucket or
+///   its KMS key (COPY authorization, "Role-based access control"), and a relation, schema or role that
+///   `does not exist` (42P01, 3F000);
+/// - anything else is the statement's input: `load_rejected`, and `sys_load_error_detail` may name the file.
+pub fn statement_code(status: &str, message: &str) -> ErrorCode {
+    let m = message.to_ascii_lowercase();
+    let any = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
+    if status.eq_ignore_ascii_case("ABORTED")
+        || any(&[
+            "serializable isolation violation",
+            "error: 1023",
+            "error:1023",
+            "could not serialize access",
+            "cancelled by wlm",
+            "canceled by wlm",
+            "query monitoring rule",
+            "cancelled on user's request",
+            "canceling statement due to user request",
+            "disk full",
+            "terminating connection",
+            "server closed the connection",
+            "is resuming",
+            "is being resumed",
+        ])
+    {
+        ErrorCode::ServiceUnavailable
+    } else if any(&[
+        "permission denied",
+        "not authorized to assume",
+        "not authorized to get credentials",
+        "access denied",
+        "accessdenied",
+        "kms",
+    ]) {
+        ErrorCode::AccessDenied
+    } else if any(&["does not exist"]) && any(&["relation", "schema", "role", "table", "database", "bucket"]) {
+        ErrorCode::NotConfigured
+    } else {
+        ErrorCode::LoadRejected
+    }
 }
 
 #[cfg(test)]
@@ -138,13 +195,49 @@ mod tests {
         {
             assert_eq!(classify(Some(code)).unwrap().disposition(), Disposition::Retry, "{code}");
         }
-        for code in ["ValidationException", "ResourceNotFoundException", "InvalidSignatureException", "NoSuchKey"] {
+        for code in ["NoSuchKey", "NoSuchVersion"] {
             assert_eq!(classify(Some(code)).unwrap().disposition(), Disposition::Quarantine, "{code}");
         }
+        for code in [
+            "ValidationException",
+            "ResourceNotFoundException",
+            "InvalidSignatureException",
+            "AccessDenied",
+            "KMS.DisabledException",
+        ] {
+            assert_eq!(classify(Some(code)).unwrap().disposition(), Disposition::Blocked, "{code}");
+        }
+        assert_eq!(classify(Some("BatchExecuteStatementException")), Some(ErrorCode::ServiceUnavailable));
         assert_eq!(classify(Some("SomethingNew")), None);
         assert_eq!(by_status(503).disposition(), Disposition::Retry);
         assert_eq!(by_status(500).disposition(), Disposition::Retry);
         assert_eq!(by_status(404), ErrorCode::ObjectNotFound);
         assert_eq!(by_status(409), ErrorCode::ServiceRejected, "an unknown 4xx is not the warehouse refusing a file");
+    }
+
+    #[test]
+    fn only_a_cancel_not_seen_to_end_leaves_the_statement_in_doubt() {
+        let cancelled = |ended| PortError::from(AwsError::Deadline { id: "s".into(), seconds: 3, ended });
+        assert!(cancelled(false).in_doubt && !cancelled(true).in_doubt);
+        assert_eq!(cancelled(false).code.disposition(), Disposition::Retry, "retried, by a later delivery");
+    }
+
+    #[test]
+    fn a_failed_statement_is_blamed_on_its_input_only_when_the_warehouse_names_nothing_else() {
+        let cases = [
+            ("FAILED", "ERROR: 1023 DETAIL: Serializable isolation violation on table - 100412, transactions forming the cycle are: 1201, 1202 (pid:4417)", ErrorCode::ServiceUnavailable),
+            ("FAILED", "ERROR: Query (84113) cancelled by WLM abort action of Query Monitoring Rule \"long_copies\".", ErrorCode::ServiceUnavailable),
+            ("ABORTED", "Query was stopped by the user", ErrorCode::ServiceUnavailable),
+            ("FAILED", "ERROR: Disk Full", ErrorCode::ServiceUnavailable),
+            ("FAILED", "ERROR: User arn:aws:redshift:eu-west-1:123456789012:dbuser:wg/IAMR:loader is not authorized to assume IAM Role arn:aws:iam::123456789012:role/copy", ErrorCode::AccessDenied),
+            ("FAILED", "ERROR: S3ServiceException:Access Denied,Status 403,Error AccessDenied", ErrorCode::AccessDenied),
+            ("FAILED", "ERROR: permission denied for relation transcription_results", ErrorCode::AccessDenied),
+            ("FAILED", "ERROR: relation \"public.transcription_results\" does not exist", ErrorCode::NotConfigured),
+            ("FAILED", "ERROR: Load into table 'stage' failed. Check 'sys_load_error_detail' system table for details.", ErrorCode::LoadRejected),
+            ("FAILED", "Conversion Error: Could not convert string 'x' to INT64", ErrorCode::LoadRejected),
+        ];
+        for (status, message, code) in cases {
+            assert_eq!(statement_code(status, message), code, "{message}");
+        }
     }
 }

@@ -17,8 +17,12 @@ pub enum Scope {
     Manifests,
     /// Objects under `rejected/` (quarantine records).
     Rejected,
+    /// Objects under `manifests/attempts/` (the transcribe function's attempt markers).
+    Attempts,
     /// The bucket itself, listed under `processed/transcription_results/` only.
     ResultsListing,
+    /// The bucket itself, listed under `manifests/attempts/` only.
+    AttemptsListing,
     /// The Redshift workgroup or cluster statements are submitted to.
     Warehouse,
     /// The statements this role submitted (the Data API scopes them by owner, not by ARN).
@@ -53,6 +57,10 @@ pub const TRANSCRIBE: &[Grant] = &[
     grant("s3:GetObjectVersion", Scope::Recordings, "S3Objects::get_into (GetObject with versionId)"),
     grant("s3:PutObject", Scope::Processed, "S3Objects::put_with: result and segments files"),
     grant("s3:PutObject", Scope::Rejected, "S3Objects::put_with: quarantine records"),
+    grant("s3:PutObject", Scope::Attempts, "S3Objects::put: a recording's attempt marker"),
+    grant("s3:GetObject", Scope::Attempts, "S3Objects::get: a recording's attempt marker, once listed"),
+    // Listed before it is read: without s3:ListBucket, S3 answers a GET of a missing key 403, not 404.
+    grant("s3:ListBucket", Scope::AttemptsListing, "S3Objects::list: whether a recording has an attempt marker"),
 ];
 
 /// What the load function's code calls. The credential grants are alternatives: which one a deployment needs

@@ -314,6 +314,19 @@ impl DataApi {
     }
 }
 
+impl DataApi {
+    /// How long a statement may run: the statement timeout, or less when `deadline` comes sooner. No time left
+    /// is a transient failure before anything is submitted.
+    fn time_left(&self, deadline: Option<Instant>) -> Result<Duration, PortError> {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let timeout = left.map_or(self.statement_timeout, |l| l.min(self.statement_timeout));
+        if timeout.is_zero() {
+            return Err(PortError::new(ErrorCode::ServiceUnavailable, "no time left to run the statement"));
+        }
+        Ok(timeout)
+    }
+}
+
 /// How long a cancelled statement may take to end before the cancel is reported unconfirmed.
 const CANCEL_CONFIRM: Duration = Duration::from_secs(10);
 
@@ -361,18 +374,19 @@ impl Warehouse for DataApi {
     }
 
     async fn run_batch_until(&self, sqls: &[String], token: &str, deadline: Option<Instant>) -> Result<(), PortError> {
-        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let timeout = left.map_or(self.statement_timeout, |l| l.min(self.statement_timeout));
-        if timeout.is_zero() {
-            return Err(PortError::new(ErrorCode::ServiceUnavailable, "no time left to run the statement"));
-        }
+        let timeout = self.time_left(deadline)?;
         let id = self.submit_batch(sqls, Some(token)).await?;
         self.wait(&id, timeout).await?;
         Ok(())
     }
 
     async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PortError> {
-        let rows = self.query_rows(sql, &[], self.statement_timeout).await?;
+        self.query_until(sql, None).await
+    }
+
+    async fn query_until(&self, sql: &str, deadline: Option<Instant>) -> Result<Vec<Vec<Option<String>>>, PortError> {
+        let timeout = self.time_left(deadline)?;
+        let rows = self.query_rows(sql, &[], timeout).await?;
         Ok(rows
             .rows
             .into_iter()

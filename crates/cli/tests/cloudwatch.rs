@@ -31,10 +31,10 @@ fn alarms_apply_and_list() {
     // Twice: applying is idempotent (the same names replace the alarms).
     for _ in 0..2 {
         let applied = redscribe(&moto, &apply);
-        assert!(applied.contains("12 alarm(s) applied"), "{applied}");
+        assert!(applied.contains("13 alarm(s) applied"), "{applied}");
     }
     let listed = redscribe(&moto, &["alarms", "list"]);
-    assert!(listed.contains("12 alarm(s)"), "{listed}");
+    assert!(listed.contains("13 alarm(s)"), "{listed}");
     for name in [
         "redscribe-lambda-errors",
         "redscribe-load-errors",
@@ -45,13 +45,13 @@ fn alarms_apply_and_list() {
     }
     let states = ["OK", "ALARM", "INSUFFICIENT_DATA"];
     let rows: Vec<&str> = listed.lines().filter(|l| l.contains("redscribe-")).collect();
-    assert_eq!(rows.len(), 12, "{listed}");
+    assert_eq!(rows.len(), 13, "{listed}");
     assert!(rows.iter().all(|r| r.split('┆').nth(1).is_some_and(|s| states.contains(&s.trim()))), "{listed}");
 
     // What CloudWatch holds, read by the aws CLI: placeholders filled, metric math kept whole.
     let described = moto.aws(&["cloudwatch", "describe-alarms", "--alarm-name-prefix", "redscribe-"]);
     let alarms = described["MetricAlarms"].as_array().unwrap();
-    assert_eq!(alarms.len(), 12);
+    assert_eq!(alarms.len(), 13);
     let text = described.to_string();
     assert!(!text.contains("${"), "{text}");
     let errors = alarms.iter().find(|a| a["AlarmName"] == "redscribe-lambda-errors").unwrap();

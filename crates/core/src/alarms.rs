@@ -163,7 +163,7 @@ mod tests {
         assert!(names.contains("SNS_TOPIC_ARN") && names.contains("NAMESPACE"), "{names:?}");
         let all: BTreeMap<String, String> = names.iter().map(|n| (n.clone(), format!("value-of-{n}"))).collect();
         let alarms = render(SHIPPED, &all).unwrap();
-        assert_eq!(alarms.len(), 12);
+        assert_eq!(alarms.len(), 13);
         let text = serde_json::to_string(&alarms).unwrap();
         assert!(!text.contains("${"), "{text}");
         assert!(alarms.iter().all(|a| a.alarm_actions == ["value-of-SNS_TOPIC_ARN"]));

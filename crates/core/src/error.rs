@@ -68,6 +68,17 @@ pub enum Disposition {
     Retry,
     /// Permanent: write a quarantine record and acknowledge the event; retrying cannot help.
     Quarantine,
+    /// Not the recording's or the file's fault, and no retry within seconds fixes it: a grant, a role, a key or a
+    /// table is missing. The work stays pending (unacknowledged, nothing quarantined) until an operator fixes the
+    /// configuration; the `LoadsBlocked` metric and its alarm say so.
+    Blocked,
+}
+
+impl Disposition {
+    /// Whether the item itself is to blame (quarantined) rather than left pending for a later try.
+    pub const fn blames_the_item(self) -> bool {
+        matches!(self, Disposition::Quarantine)
+    }
 }
 
 /// Bounded, stable error codes. They appear in `transcription_results.error_code`, in the `rejected/<code>/`
@@ -103,8 +114,12 @@ pub enum ErrorCode {
     Unreadable,
     /// The object disappeared between the event and the read.
     ObjectNotFound,
-    /// The pipeline's role may not read the object or write its outputs.
+    /// The pipeline's role may not read the object or write its outputs, the warehouse's COPY role may not read
+    /// them, or a KMS key refuses: a grant is missing. Blocked, not quarantined.
     AccessDenied,
+    /// Something the pipeline is configured to use does not exist or is refused as configured: a table or schema,
+    /// an IAM role, a workgroup or cluster, a database. Blocked, not quarantined.
+    NotConfigured,
     /// A service asked us to slow down.
     Throttled,
     /// A service call failed in a way that may succeed later (5xx, connection reset, timeout).
@@ -130,7 +145,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in a stable order (used by dashboards, alarms and tests).
-    pub const ALL: [ErrorCode; 22] = [
+    pub const ALL: [ErrorCode; 23] = [
         ErrorCode::EmptyObject,
         ErrorCode::NotAudio,
         ErrorCode::UnsupportedCodec,
@@ -144,6 +159,7 @@ impl ErrorCode {
         ErrorCode::Unreadable,
         ErrorCode::ObjectNotFound,
         ErrorCode::AccessDenied,
+        ErrorCode::NotConfigured,
         ErrorCode::Throttled,
         ErrorCode::ServiceUnavailable,
         ErrorCode::TranscriptionFailed,
@@ -171,6 +187,7 @@ impl ErrorCode {
             ErrorCode::Unreadable => "unreadable",
             ErrorCode::ObjectNotFound => "object_not_found",
             ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::NotConfigured => "not_configured",
             ErrorCode::Throttled => "throttled",
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::TranscriptionFailed => "transcription_failed",
@@ -192,6 +209,7 @@ impl ErrorCode {
     pub const fn disposition(self) -> Disposition {
         match self {
             ErrorCode::Throttled | ErrorCode::ServiceUnavailable | ErrorCode::Internal => Disposition::Retry,
+            ErrorCode::AccessDenied | ErrorCode::NotConfigured => Disposition::Blocked,
             ErrorCode::EmptyObject
             | ErrorCode::NotAudio
             | ErrorCode::UnsupportedCodec
@@ -204,7 +222,6 @@ impl ErrorCode {
             | ErrorCode::RetriesExhausted
             | ErrorCode::Unreadable
             | ErrorCode::ObjectNotFound
-            | ErrorCode::AccessDenied
             | ErrorCode::TranscriptionFailed
             | ErrorCode::UnsupportedLanguage
             | ErrorCode::Crashed
@@ -240,5 +257,7 @@ mod tests {
     fn only_transient_codes_are_retried() {
         let retried: Vec<_> = ErrorCode::ALL.into_iter().filter(|c| c.disposition() == Disposition::Retry).collect();
         assert_eq!(retried, [ErrorCode::Throttled, ErrorCode::ServiceUnavailable, ErrorCode::Internal]);
+        let blocked: Vec<_> = ErrorCode::ALL.into_iter().filter(|c| c.disposition() == Disposition::Blocked).collect();
+        assert_eq!(blocked, [ErrorCode::AccessDenied, ErrorCode::NotConfigured]);
     }
 }

@@ -162,6 +162,12 @@ impl Layout {
     pub fn rejected_key(&self, code: ErrorCode, day: NaiveDate, id: &str, version: &str) -> String {
         format!("{}{}/dt={}/{id}-{version}.json", self.rejected_prefix, code.as_str(), day.format("%Y-%m-%d"))
     }
+
+    /// The attempt marker of one recording version (how often its processing started and ended), beside the
+    /// manifests: transient state, expired with them, never a recording (an output prefix).
+    pub fn attempts_key(&self, id: &str, version: &str) -> String {
+        format!("{}attempts/{id}-{version}.json", self.manifests_prefix)
+    }
 }
 
 #[cfg(test)]

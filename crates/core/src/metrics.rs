@@ -102,6 +102,7 @@ pub enum Metric {
     LoadBatchSize,
     LoadBatchBytes,
     LoadFailures,
+    LoadsBlocked,
     TranscriptsEmpty,
     RepetitionsDetected,
     ModelLoadTime,
@@ -111,7 +112,7 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric in the catalog.
-    pub const ALL: [Metric; 19] = [
+    pub const ALL: [Metric; 20] = [
         Metric::RecordingsReceived,
         Metric::RecordingsSkipped,
         Metric::RecordingsProcessed,
@@ -126,6 +127,7 @@ impl Metric {
         Metric::LoadBatchSize,
         Metric::LoadBatchBytes,
         Metric::LoadFailures,
+        Metric::LoadsBlocked,
         Metric::TranscriptsEmpty,
         Metric::RepetitionsDetected,
         Metric::ModelLoadTime,
@@ -150,6 +152,7 @@ impl Metric {
             Metric::LoadBatchSize => "LoadBatchSize",
             Metric::LoadBatchBytes => "LoadBatchBytes",
             Metric::LoadFailures => "LoadFailures",
+            Metric::LoadsBlocked => "LoadsBlocked",
             Metric::TranscriptsEmpty => "TranscriptsEmpty",
             Metric::RepetitionsDetected => "RepetitionsDetected",
             Metric::ModelLoadTime => "ModelLoadTime",
@@ -169,6 +172,7 @@ impl Metric {
             | Metric::RowsLoaded
             | Metric::LoadBatchSize
             | Metric::LoadFailures
+            | Metric::LoadsBlocked
             | Metric::TranscriptsEmpty
             | Metric::RepetitionsDetected => Unit::Count,
             Metric::AudioSecondsTranscribed | Metric::UploadToQueryableLatency => Unit::Seconds,
@@ -183,7 +187,7 @@ impl Metric {
     /// The dimensions it is published with (each data point carries all of them).
     pub const fn dimensions(self) -> &'static [Dimension] {
         match self {
-            Metric::RecordingsQuarantined | Metric::RecordingsFailed | Metric::LoadFailures => {
+            Metric::RecordingsQuarantined | Metric::RecordingsFailed | Metric::LoadFailures | Metric::LoadsBlocked => {
                 &[Dimension::Function, Dimension::Stage, Dimension::ErrorCode]
             }
             Metric::RecordingsReceived
@@ -237,6 +241,9 @@ impl Metric {
             Metric::LoadBatchSize => "Files in one load batch",
             Metric::LoadBatchBytes => "Bytes of result files in one load batch",
             Metric::LoadFailures => "Load transactions or files that failed",
+            Metric::LoadsBlocked => {
+                "Files left pending because the warehouse refused the load for want of a grant, a role or a table"
+            }
             Metric::TranscriptsEmpty => "Recordings transcribed to no text (silence, noise, no speech)",
             Metric::RepetitionsDetected => "Transcripts still flagged as repetition loops after temperature fallback",
             Metric::ModelLoadTime => "Time to load the transcription model",

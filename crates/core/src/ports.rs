@@ -32,11 +32,15 @@ pub struct PortError {
     /// The adapter already retried the call, with backoff, until its attempts were used up. A caller that would
     /// only try a few times more hands the work back instead: retries are layered once, not multiplied.
     pub exhausted: bool,
+    /// A statement of the call may still commit (it was cancelled at a deadline and not seen to end): submitting
+    /// its work again now could commit it twice, so nothing is — a later delivery finds what it did in
+    /// `load_audit`.
+    pub in_doubt: bool,
 }
 
 impl PortError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> PortError {
-        PortError { code, message: message.into(), query_id: None, exhausted: false }
+        PortError { code, message: message.into(), query_id: None, exhausted: false, in_doubt: false }
     }
 }
 
@@ -84,6 +88,33 @@ impl ByteSink for Vec<u8> {
 
     async fn write(&mut self, chunk: &[u8]) -> Result<(), PortError> {
         self.extend_from_slice(chunk);
+        Ok(())
+    }
+}
+
+/// A sink in memory that refuses to hold more than `max` bytes: the read ends with `load_rejected` as soon as the
+/// object passes it, so an object of any size costs at most `max` bytes of memory.
+#[derive(Debug, Default)]
+pub struct BoundedBuffer {
+    pub body: Vec<u8>,
+    pub max: u64,
+}
+
+#[async_trait]
+impl ByteSink for BoundedBuffer {
+    async fn restart(&mut self) -> Result<(), PortError> {
+        self.body.clear();
+        Ok(())
+    }
+
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), PortError> {
+        if (self.body.len() + chunk.len()) as u64 > self.max {
+            return Err(PortError::new(
+                ErrorCode::LoadRejected,
+                format!("larger than the bound of {} bytes", self.max),
+            ));
+        }
+        self.body.extend_from_slice(chunk);
         Ok(())
     }
 }
@@ -162,6 +193,15 @@ pub trait Warehouse: Send + Sync {
     }
     /// Runs a query and returns its rows as text (`None` for NULL).
     async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PortError>;
+    /// [`Warehouse::query`] that must end by `deadline`, as [`Warehouse::run_batch_until`].
+    async fn query_until(
+        &self,
+        sql: &str,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Vec<Vec<Option<String>>>, PortError> {
+        let _ = deadline;
+        self.query(sql).await
+    }
 }
 
 /// A piece of a transcript with its times.

@@ -24,6 +24,8 @@ pub mod var {
     pub const PRICES: &str = "REDSCRIBE_PRICES";
     pub const LOAD_BATCH_FILES: &str = "REDSCRIBE_LOAD_BATCH_FILES";
     pub const MAX_RECEIVES: &str = "REDSCRIBE_MAX_RECEIVES";
+    /// Fault injection for tests: processing a recording whose key contains this aborts the process.
+    pub const FAULT_ABORT_ON: &str = "REDSCRIBE_FAULT_ABORT_ON";
 }
 
 /// The model used when none is named.

@@ -67,6 +67,8 @@ pub struct FunctionConfig {
     pub limits: crate::transcribe::RecordingLimits,
     /// `REDSCRIBE_MAX_RECEIVES` (default 4): an SQS message received this often is quarantined unprocessed.
     pub max_receives: u32,
+    /// `REDSCRIBE_FAULT_ABORT_ON` (tests only): processing a recording whose key contains it aborts the process.
+    pub fault_abort_on: Option<String>,
     /// `REDSCRIBE_EXPECTED_RTF` (default 0.2): compute per second of audio assumed until one is measured.
     pub expected_rtf: f64,
     /// `REDSCRIBE_FUNCTION_TIMEOUT_S`: the function's timeout, which the runtime does not tell (the stack sets
@@ -256,6 +258,7 @@ impl FunctionConfig {
                 },
             },
             max_receives: number(var::MAX_RECEIVES, settings::DEFAULT_MAX_RECEIVES as usize, 1..=1000)? as u32,
+            fault_abort_on: text(var::FAULT_ABORT_ON),
             expected_rtf: match text("REDSCRIBE_EXPECTED_RTF") {
                 None => crate::transcribe::EXPECTED_RTF,
                 Some(v) => match v.parse::<f64>() {

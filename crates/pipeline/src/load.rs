@@ -118,11 +118,12 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         self
     }
 
-    /// Runs the migrations if this loader is [`Loader::migrating`] and has not run them yet.
-    pub async fn ensure_schema(&self) -> Result<(), PortError> {
+    /// Runs the migrations if this loader is [`Loader::migrating`] and has not run them yet, ending by `deadline`.
+    pub async fn ensure_schema(&self, deadline: Option<std::time::Instant>) -> Result<(), PortError> {
         if let Some(schema) = &self.schema {
+            let warehouse = self.warehouse.as_ref();
             schema
-                .get_or_try_init(|| async { crate::migrate::migrate(self.warehouse.as_ref()).await.map(|_| ()) })
+                .get_or_try_init(|| async { crate::migrate::migrate_until(warehouse, deadline).await.map(|_| ()) })
                 .await?;
         }
         Ok(())
@@ -206,7 +207,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                 let (rejected, rest): (Vec<_>, Vec<_>) = group.into_iter().partition(|f| named(f).is_some());
                 for file in rejected {
                     let message = named(&file).map_or_else(|| failed.error.message.clone(), |(_, m)| m.clone());
-                    match self.quarantine(&file, &message, &failed.batch_id, &failed.manifest_uri).await {
+                    match self.quarantine(&file, &message, &failed.batch_id, &failed.manifest_uri, deadline).await {
                         Ok(()) => {
                             self.record(Metric::LoadFailures, 1.0, Some(ErrorCode::LoadRejected));
                             out.report.rejected.push((file, message));
@@ -219,7 +220,12 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             }
             let e = failed.error;
             self.record(Metric::LoadFailures, 1.0, Some(e.code));
-            if e.code.disposition() == Disposition::Retry {
+            if e.code.disposition() == Disposition::Blocked {
+                // A grant, a role or a table is missing: no file is to blame and none is split off or quarantined.
+                tracing::error!(files = group.len(), code = e.code.as_str(), "load blocked: {}", e.message);
+                self.record(Metric::LoadsBlocked, group.len() as f64, Some(e.code));
+            }
+            if !e.code.disposition().blames_the_item() {
                 out.failed.extend(group.into_iter().map(|f| (f, e.clone())));
             } else if group.len() > 1 {
                 tracing::warn!(
@@ -232,7 +238,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                 groups.push((group, rounds));
             } else {
                 let file = group.pop().expect("one file");
-                match self.reject(&file, &e.message).await {
+                match self.reject(&file, &e.message, deadline).await {
                     Ok(()) => out.report.rejected.push((file, e.message)),
                     Err(q) => out.failed.push((file, q)),
                 }
@@ -307,7 +313,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                 Ok(())
             }
             Err(e) if e.code == ErrorCode::LoadRejected && e.query_id.is_some() => {
-                let named = self.files_in_error(e.query_id.unwrap_or_default()).await.map_err(failed)?;
+                let named = self.files_in_error(e.query_id.unwrap_or_default(), deadline).await.map_err(failed)?;
                 Err(Failed { named, ..failed(e) })
             }
             Err(e) => Err(failed(e)),
@@ -315,14 +321,16 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
     }
 
     /// Files (and their first error) that `sys_load_error_detail` records for a query.
-    async fn files_in_error(&self, query_id: i64) -> Result<Vec<(String, String)>, PortError> {
-        let rows = self
-            .warehouse
-            .query(&format!(
-                "SELECT TRIM(file_name), MIN(TRIM(error_message)) FROM sys_load_error_detail WHERE query_id = {query_id} \
-                 GROUP BY 1"
-            ))
-            .await?;
+    async fn files_in_error(
+        &self,
+        query_id: i64,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Vec<(String, String)>, PortError> {
+        let sql = format!(
+            "SELECT TRIM(file_name), MIN(TRIM(error_message)) FROM sys_load_error_detail WHERE query_id = {query_id} \
+             GROUP BY 1"
+        );
+        let rows = self.warehouse.query_until(&sql, deadline).await?;
         Ok(rows
             .into_iter()
             .filter_map(|r| {
@@ -339,6 +347,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         message: &str,
         batch_id: &str,
         manifest_uri: &str,
+        deadline: Option<std::time::Instant>,
     ) -> Result<(), PortError> {
         let rejected = Rejected {
             uri: file.uri(),
@@ -347,12 +356,17 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             batch_id,
             manifest_uri: Some(manifest_uri),
         };
-        self.settle_rejected(rejected, message).await
+        self.settle_rejected(rejected, message, deadline).await
     }
 
     /// Quarantines a result file the warehouse refuses for a reason no error table names (the driver found it by
     /// loading it alone): a record and a `load_audit` row, so nothing tries it again.
-    pub async fn reject(&self, file: &ResultFile, message: &str) -> Result<(), PortError> {
+    pub async fn reject(
+        &self,
+        file: &ResultFile,
+        message: &str,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(), PortError> {
         // Named by the file: a rejection tried again (its audit row failed transiently) rewrites its own record,
         // and its audit statement carries the same client token.
         let batch_id = format!("isolated-{}", redscribe_core::identity::recording_id("isolated", &file.uri()));
@@ -363,7 +377,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             batch_id: &batch_id,
             manifest_uri: None,
         };
-        self.settle_rejected(rejected, message).await?;
+        self.settle_rejected(rejected, message, deadline).await?;
         self.record(Metric::LoadFailures, 1.0, Some(ErrorCode::LoadRejected));
         Ok(())
     }
@@ -378,18 +392,24 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         key: &str,
         message: &str,
         recording: Option<RecordingRef>,
+        deadline: Option<std::time::Instant>,
     ) -> Result<(), PortError> {
         let uri = format!("s3://{bucket}/{key}");
         let stem = key.rsplit('/').next().unwrap_or(key);
         let id = stem.split_once('-').map_or(stem, |(id, _)| id);
         let batch_id = format!("unreadable-{}", uuid::Uuid::new_v4());
         let rejected = Rejected { uri, id, recording, batch_id: &batch_id, manifest_uri: None };
-        self.settle_rejected(rejected, message).await?;
+        self.settle_rejected(rejected, message, deadline).await?;
         self.record(Metric::LoadFailures, 1.0, Some(ErrorCode::LoadRejected));
         Ok(())
     }
 
-    async fn settle_rejected(&self, r: Rejected<'_>, message: &str) -> Result<(), PortError> {
+    async fn settle_rejected(
+        &self,
+        r: Rejected<'_>,
+        message: &str,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(), PortError> {
         let day = Utc::now().date_naive();
         let key = self.config.layout.rejected_key(ErrorCode::LoadRejected, day, r.id, r.batch_id);
         let mut record = QuarantineRecord::new(ErrorCode::LoadRejected, message, Stage::Load);
@@ -417,7 +437,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         );
         // A client token is at most 64 characters: a digest of batch and file.
         let token = redscribe_core::identity::recording_id(r.batch_id, &r.uri);
-        self.warehouse.run_batch(&[audit], &token).await?;
+        self.warehouse.run_batch_until(&[audit], &token, deadline).await?;
         // With the stage and code a recording's failure has: dashboards/queries/ count it with them.
         let (stage, error_code) = (Stage::Load.as_str(), ErrorCode::LoadRejected.as_str());
         tracing::warn!(file = %r.uri, id = %r.id, stage, error_code, reason = %message, "load rejected the file; quarantined");

@@ -6,16 +6,24 @@ use redscribe_core::ports::{PortError, Warehouse};
 
 /// Applies what is missing; returns the versions applied now.
 pub async fn migrate(warehouse: &dyn Warehouse) -> Result<Vec<u32>, PortError> {
-    warehouse.run_batch(&[ledger_ddl()], &token("ledger")).await?;
+    migrate_until(warehouse, None).await
+}
+
+/// [`migrate`] with every statement ending by `deadline` (a load invocation's).
+pub async fn migrate_until(
+    warehouse: &dyn Warehouse,
+    deadline: Option<std::time::Instant>,
+) -> Result<Vec<u32>, PortError> {
+    warehouse.run_batch_until(&[ledger_ddl()], &token("ledger"), deadline).await?;
     let applied: Vec<u32> = warehouse
-        .query(&applied_query())
+        .query_until(&applied_query(), deadline)
         .await?
         .into_iter()
         .filter_map(|row| row.first()?.as_ref()?.parse().ok())
         .collect();
     let mut now = Vec::new();
     for m in pending(&applied) {
-        warehouse.run_batch(&m.transaction(), &token(&m.version.to_string())).await?;
+        warehouse.run_batch_until(&m.transaction(), &token(&m.version.to_string()), deadline).await?;
         tracing::info!(version = m.version, name = m.name, "migration applied");
         now.push(m.version);
     }

@@ -9,18 +9,26 @@ use std::collections::HashSet;
 use chrono::NaiveDate;
 use redscribe_core::events::ObjectEvent;
 use redscribe_core::layout::Layout;
-use redscribe_core::ports::{ObjectStore, PortError, StoredObject, Warehouse};
+use redscribe_core::ports::{BoundedBuffer, ObjectStore, PortError, StoredObject, Warehouse};
 use redscribe_core::quarantine::RecordingRef;
 use redscribe_core::sql::{literal, Identifier};
 use redscribe_core::ErrorCode;
 
 use crate::transcribe::{ResultFile, SegmentsFile};
 
-/// A result file to load, and the SQS message that announced it (none when a sweep found it).
+/// The most a result file (or its segments file) may hold to be read back. The stage writes one row of at most
+/// 64 KB of text, and a recording's segments (a 4-hour recording has a few thousand, well under 2 MB); a file
+/// over this under the results prefix is not one the stage wrote, and is quarantined unread. With
+/// `REDSCRIBE_READ_CONCURRENCY` reads at once, this bounds what read-back holds in memory.
+pub const RESULT_FILE_MAX_BYTES: u64 = 16 << 20;
+
+/// A result file to load, what its announcement or listing said of its size, and the SQS message that announced
+/// it (none when a sweep found it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub bucket: String,
     pub key: String,
+    pub size: Option<u64>,
     pub message_id: Option<String>,
 }
 
@@ -43,7 +51,8 @@ pub async fn sweep<S: ObjectStore + ?Sized>(
         let Some(day) = today.checked_sub_days(chrono::Days::new(back.into())) else { continue };
         for object in store.list(bucket, &layout.results_day_prefix(day)).await? {
             if layout.is_results_file(bucket, &object.key) {
-                found.push(Candidate { bucket: bucket.to_string(), key: object.key, message_id: None });
+                let size = u64::try_from(object.size).ok();
+                found.push(Candidate { bucket: bucket.to_string(), key: object.key, size, message_id: None });
             }
         }
     }
@@ -55,6 +64,7 @@ pub async fn settled<W: Warehouse + ?Sized>(
     warehouse: &W,
     audit: &Identifier,
     uris: &[String],
+    deadline: Option<std::time::Instant>,
 ) -> Result<HashSet<String>, PortError> {
     let mut settled = HashSet::new();
     // A few hundred URIs per statement keeps the text far below the Data API's 100 KB limit.
@@ -66,10 +76,13 @@ pub async fn settled<W: Warehouse + ?Sized>(
             .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?
             .join(", ");
         let rows = warehouse
-            .query(&format!(
-                "SELECT DISTINCT \"file_uri\" FROM {audit} WHERE \"status\" IN ('loaded', 'quarantined') \
-                 AND \"file_uri\" IN ({list})"
-            ))
+            .query_until(
+                &format!(
+                    "SELECT DISTINCT \"file_uri\" FROM {audit} WHERE \"status\" IN ('loaded', 'quarantined') \
+                     AND \"file_uri\" IN ({list})"
+                ),
+                deadline,
+            )
             .await?;
         settled.extend(rows.into_iter().filter_map(|r| r.into_iter().next().flatten()));
     }
@@ -91,14 +104,20 @@ impl From<PortError> for Unread {
 
 /// Reads a result file back: its size and rows, the recording its row answers, and its segments file if one
 /// was written. A file that is not a result file redscribe can read fails with `load_rejected` (permanent: the
-/// warehouse would refuse it too), with the recording the file's metadata names.
+/// warehouse would refuse it too), with the recording the file's metadata names; so does one over
+/// [`RESULT_FILE_MAX_BYTES`], refused from its announced size without a read, or as the read passes the bound.
 pub async fn read_back<S: ObjectStore + ?Sized>(
     store: &S,
     layout: &Layout,
-    bucket: &str,
-    key: &str,
+    candidate: &Candidate,
 ) -> Result<ResultFile, Unread> {
-    let object = store.get(bucket, key, None).await?;
+    let (bucket, key) = (candidate.bucket.as_str(), candidate.key.as_str());
+    if let Some(size) = candidate.size.filter(|s| *s > RESULT_FILE_MAX_BYTES) {
+        let why =
+            format!("s3://{bucket}/{key}: {size} bytes, over the bound of {RESULT_FILE_MAX_BYTES} for a result file");
+        return Err(Unread::from(PortError::new(ErrorCode::LoadRejected, why)));
+    }
+    let object = get_bounded(store, bucket, key).await?;
     let recording = RecordingRef::from_metadata(&object.metadata);
     parse_result_file(store, layout, bucket, key, object).await.map_err(|error| Unread { error, recording })
 }
@@ -127,7 +146,7 @@ async fn parse_result_file<S: ObjectStore + ?Sized>(
     let source = ObjectEvent { event_time: row.uploaded_at, ..ObjectEvent::of(row.object()) };
     let segments = match layout.segments_key_for(key) {
         None => None,
-        Some(segments_key) => match store.get(bucket, &segments_key, None).await {
+        Some(segments_key) => match get_bounded(store, bucket, &segments_key).await {
             Ok(object) => {
                 let size = object.body.len() as u64;
                 let batches = redscribe_core::encode::from_parquet(object.body)
@@ -156,6 +175,22 @@ async fn parse_result_file<S: ObjectStore + ?Sized>(
         rows: rows.len() as i64,
         source,
         segments,
+    })
+}
+
+/// Reads an object of at most [`RESULT_FILE_MAX_BYTES`]; one that passes it ends the read (`load_rejected`).
+async fn get_bounded<S: ObjectStore + ?Sized>(store: &S, bucket: &str, key: &str) -> Result<StoredObject, PortError> {
+    let mut sink = BoundedBuffer { body: Vec::new(), max: RESULT_FILE_MAX_BYTES };
+    let head = store.get_into(bucket, key, None, &mut sink).await.map_err(|e| match e.code {
+        ErrorCode::LoadRejected => PortError::new(e.code, format!("s3://{bucket}/{key}: {}", e.message)),
+        _ => e,
+    })?;
+    Ok(StoredObject {
+        body: sink.body,
+        content_type: head.content_type,
+        etag: head.etag,
+        version_id: head.version_id,
+        metadata: head.metadata,
     })
 }
 

@@ -249,6 +249,42 @@ async fn a_result_file_planted_under_the_results_prefix_is_quarantined_not_loade
     assert!(record.contains("not a result file the stage wrote"), "{record}");
 }
 
+/// A file under the results prefix larger than any result file the stage writes is quarantined, never held whole:
+/// refused from the size its listing (or announcement) gives without a read, and when no size is known, by a read
+/// that stops as it passes the bound. The real result beside it loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_file_over_the_bound_is_quarantined_without_being_held() {
+    use redscribe_pipeline::invoke::{load_invocation, LoadLimits};
+    use redscribe_pipeline::pending::{read_back, Candidate, RESULT_FILE_MAX_BYTES};
+
+    let mut stand_ins = StandIns::start().await;
+    let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
+    let event = upload(&mut stand_ins, &store, "in/real.wav").await;
+    let real = TranscribeStage::new(store.clone(), TranscribeConfig::default()).process(&event).await.unwrap();
+    let big_key = real.file().key.replace(".parquet", "-big.parquet");
+    let big = vec![0u8; RESULT_FILE_MAX_BYTES as usize + 1];
+    store.put("recordings", &big_key, big, "application/vnd.apache.parquet").await.unwrap();
+
+    // Without a size: the read stops at the bound.
+    let unsized_ = Candidate { bucket: "recordings".into(), key: big_key.clone(), size: None, message_id: None };
+    let e = read_back(store.as_ref(), &Layout::default(), &unsized_).await.unwrap_err().error;
+    assert_eq!(e.code, ErrorCode::LoadRejected);
+    assert!(e.message.contains(&format!("larger than the bound of {RESULT_FILE_MAX_BYTES} bytes")), "{e:?}");
+
+    // A sweep knows the size from the listing: quarantined without a read, the real file loaded.
+    let loader = Arc::new(loader(store.clone(), warehouse.clone()).migrating());
+    let (sweep, limits) = (serde_json::json!({"sweep": true}), LoadLimits::default());
+    stand_ins.s3.calls().start();
+    let swept = load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap();
+    let gets: Vec<_> = stand_ins.s3.calls().take().into_iter().filter(|c| c.action == "s3:GetObject").collect();
+    assert_eq!((swept.report.load.loaded.len(), swept.report.admitted.unreadable), (1, 1), "{:?}", swept.response);
+    assert!(!gets.iter().any(|c| c.key.as_deref() == Some(big_key.as_str())), "the big file was read: {gets:?}");
+    let records = store.list("recordings", "rejected/load_rejected/").await.unwrap();
+    assert_eq!(records.len(), 1);
+    let record = String::from_utf8(store.get("recordings", &records[0].key, None).await.unwrap().body).unwrap();
+    assert!(record.contains("over the bound"), "{record}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_result_file_no_reader_can_open_still_names_its_recording_and_replays() {
     use redscribe_pipeline::invoke::{load_invocation, LoadLimits};
@@ -312,10 +348,16 @@ async fn the_invocations_time_and_repeated_receives_decide_what_is_left_and_what
     {
         store.put("recordings", key, tone_wav(16_000, seconds), "audio/wav").await.unwrap();
     }
-    let mut records = redscribe_testkit::sqs_records(&drain(&mut stand_ins.events));
+    let deliveries = drain(&mut stand_ins.events);
+    let mut records = redscribe_testkit::sqs_records(&deliveries);
     assert_eq!(records.len(), 4);
-    // The poisoned recording's message has come back three times already: this is its fourth receive.
+    // The poisoned recording's message has come back three times already, each time after its processing took
+    // the process down: this is its fourth receive.
     records[3]["attributes"]["ApproximateReceiveCount"] = "4".into();
+    let poison = normalize(&deliveries[3].event, &Layout::default()).unwrap().objects.remove(0);
+    for _ in 0..3 {
+        redscribe_pipeline::transcribe::Attempts::started(store.as_ref(), &Layout::default(), &poison).await.unwrap();
+    }
     let message = |i: usize| records[i]["messageId"].as_str().unwrap().to_string();
 
     // Ten seconds of compute per second of audio: 0.25 s needs 2.5 s, 2 s needs 20 s, 6 s needs 60 s.
@@ -420,6 +462,157 @@ async fn a_call_the_adapter_retried_to_exhaustion_is_not_retried_again_by_a_brie
     assert_eq!(faults.pending(), 0);
 }
 
+/// A recording S3 will not hand over because a grant or the bucket's KMS key is wrong is not the recording's
+/// fault: it is not quarantined and gets no failed row; its job is handed back at once (a grant is not fixed in
+/// seconds), and once the grant is fixed it is transcribed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_the_role_may_not_read_is_blocked_not_quarantined() {
+    let mut stand_ins = StandIns::start().await;
+    let store = stand_ins.store().await;
+    let event = upload(&mut stand_ins, &store, "in/locked.wav").await;
+    let faults = stand_ins.s3.faults();
+    let run = |event: ObjectEvent| {
+        let stage =
+            TranscribeStage::new(store.clone(), TranscribeConfig::default()).with_transcriber(Arc::new(Fragile));
+        async move {
+            let mut collected = Collected::default();
+            let jobs = vec![Job { token: 1u64, delivery: Delivery::Objects(vec![event]) }];
+            Driver::transcribing(Arc::new(stage), DriverConfig::default()).run_all(jobs, &mut collected).await;
+            collected.settled.remove(&1).expect("settled")
+        }
+    };
+    for (fault, code) in
+        [(S3Fault::AccessDenied, ErrorCode::AccessDenied), (S3Fault::KmsDisabled, ErrorCode::AccessDenied)]
+    {
+        faults.fail_next_reads(100, fault);
+        let settled = run(event.clone()).await;
+        let Settled::Retry(e) = settled else { panic!("{fault:?}: handed back, not settled: {settled:?}") };
+        assert_eq!(e.code, code, "{fault:?}: {e:?}");
+        assert_eq!(100 - faults.pending(), 1, "{fault:?}: read once, not retried");
+        faults.fail_next_reads(0, fault);
+    }
+    assert!(stand_ins.files("rejected/").is_empty(), "nothing quarantined: {:?}", stand_ins.files("rejected/"));
+    assert!(stand_ins.files("processed/").is_empty(), "no failed row");
+    assert_eq!(run(event).await, Settled::Done);
+    assert_eq!(stand_ins.files("processed/transcription_results/").len(), 1);
+}
+
+/// The real warehouse, except that its first load is cancelled at a deadline and not seen to end: it may still
+/// commit. Counts the loads submitted.
+struct InDoubt {
+    inner: Arc<DataApi>,
+    loads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Warehouse for InDoubt {
+    async fn run_batch(&self, sqls: &[String], token: &str) -> Result<(), PortError> {
+        if self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            let e = redscribe_aws::AwsError::Deadline { id: "s-1".into(), seconds: 3, ended: false };
+            return Err(e.into());
+        }
+        self.inner.run_batch(sqls, token).await
+    }
+
+    async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PortError> {
+        self.inner.query(sql).await
+    }
+}
+
+/// A load whose statement was cancelled but not seen to end may still commit: even a driver that never gives up
+/// submits nothing more for those files — the job goes back, and a later delivery finds what the statement did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_in_doubt_is_never_followed_by_a_second_submission() {
+    let mut stand_ins = StandIns::start().await;
+    let (store, data_api) = (stand_ins.store().await, stand_ins.warehouse().await);
+    redscribe_pipeline::migrate::migrate(data_api.as_ref()).await.unwrap();
+    let event = upload(&mut stand_ins, &store, "in/call.wav").await;
+    let warehouse = Arc::new(InDoubt { inner: data_api, loads: Default::default() });
+    let stage = TranscribeStage::new(store.clone(), TranscribeConfig::default()).with_transcriber(Arc::new(Fragile));
+    let config = DriverConfig {
+        batch_age: Duration::from_millis(10),
+        retries: Retries {
+            backoff: Backoff { base: Duration::from_millis(1), cap: Duration::from_millis(5) },
+            attempts: None,
+        },
+        ..DriverConfig::default()
+    };
+    let mut collected = Collected::default();
+    let jobs = vec![Job { token: 1u64, delivery: Delivery::Objects(vec![event]) }];
+    Driver::new(Arc::new(stage), Arc::new(loader(store, warehouse.clone())), config)
+        .run_all(jobs, &mut collected)
+        .await;
+    let Some(Settled::Retry(e)) = collected.settled.get(&1) else { panic!("{:?}", collected.settled) };
+    assert!(e.in_doubt, "{e:?}");
+    assert_eq!(warehouse.loads.load(std::sync::atomic::Ordering::SeqCst), 1, "submitted once");
+}
+
+/// The real warehouse, counting the calls made without a deadline.
+struct Clocked {
+    inner: Arc<DataApi>,
+    unbounded: std::sync::Mutex<Vec<String>>,
+}
+
+impl Clocked {
+    fn note(&self, deadline: Option<std::time::Instant>, sql: &str) {
+        if deadline.is_none() {
+            self.unbounded.lock().unwrap().push(sql.chars().take(60).collect());
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Warehouse for Clocked {
+    async fn run_batch(&self, sqls: &[String], token: &str) -> Result<(), PortError> {
+        self.run_batch_until(sqls, token, None).await
+    }
+
+    async fn run_batch_until(
+        &self,
+        sqls: &[String],
+        token: &str,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<(), PortError> {
+        self.note(deadline, &sqls[0]);
+        self.inner.run_batch_until(sqls, token, deadline).await
+    }
+
+    async fn query(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, PortError> {
+        self.query_until(sql, None).await
+    }
+
+    async fn query_until(
+        &self,
+        sql: &str,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Vec<Vec<Option<String>>>, PortError> {
+        self.note(deadline, sql);
+        self.inner.query_until(sql, deadline).await
+    }
+}
+
+/// Every warehouse call of a load invocation ends by its deadline — the migrations, the `load_audit` dedupe, the
+/// load, the quarantine of a file that is no result file — not only the load's own statement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_warehouse_call_of_a_load_invocation_carries_its_deadline() {
+    use redscribe_pipeline::invoke::{load_invocation, LoadLimits};
+
+    let mut stand_ins = StandIns::start().await;
+    let (store, data_api) = (stand_ins.store().await, stand_ins.warehouse().await);
+    let event = upload(&mut stand_ins, &store, "in/real.wav").await;
+    let real = TranscribeStage::new(store.clone(), TranscribeConfig::default()).process(&event).await.unwrap();
+    let planted = real.file().key.replace(".parquet", "-planted.parquet");
+    store.put("recordings", &planted, b"not parquet".to_vec(), "application/octet-stream").await.unwrap();
+    let warehouse = Arc::new(Clocked { inner: data_api, unbounded: Default::default() });
+    let loader = Arc::new(loader(store.clone(), warehouse.clone()).migrating());
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    let (sweep, limits) = (serde_json::json!({"sweep": true}), LoadLimits::default());
+    let swept = load_invocation(&loader, &sweep, Some(deadline), &limits, "recordings").await.unwrap();
+    assert_eq!((swept.report.load.loaded.len(), swept.report.admitted.unreadable), (1, 1), "{:?}", swept.response);
+    let unbounded = warehouse.unbounded.lock().unwrap().clone();
+    assert!(unbounded.is_empty(), "calls without the invocation's deadline: {unbounded:?}");
+}
+
 /// The load function's statements end with its invocation: a statement still running at the invocation's
 /// deadline (less the time to cancel it) is cancelled and seen to end; its file is loaded by a later try if time
 /// is left, else left for the next invocation; nothing the invocation started is still running when it answers.
@@ -432,7 +625,7 @@ async fn no_statement_outlives_the_load_invocation_that_started_it() {
     let event = upload(&mut stand_ins, &store, "in/call.wav").await;
     TranscribeStage::new(store.clone(), TranscribeConfig::default()).process(&event).await.unwrap();
     let loader = Arc::new(loader(store.clone(), warehouse.clone()).migrating());
-    loader.ensure_schema().await.unwrap();
+    loader.ensure_schema(None).await.unwrap();
 
     // A warehouse so busy that the load's statement would take a minute.
     stand_ins.data_api.as_ref().unwrap().faults().slow_next_batches(1, Duration::from_secs(60));

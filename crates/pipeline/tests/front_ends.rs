@@ -14,6 +14,7 @@ use redscribe_core::layout::Layout;
 use redscribe_core::ports::ObjectStore;
 use redscribe_pipeline::driver::{Delivery, Driver, DriverConfig, Job, Report, Settled};
 use redscribe_pipeline::invoke::transcribe_invocation;
+use redscribe_pipeline::transcribe::Attempts;
 use redscribe_pipeline::{Processed, TranscribeConfig, TranscribeStage};
 use redscribe_testkit::{drain, sqs_records, tone_wav, StandIns};
 use serde_json::{json, Value};
@@ -62,16 +63,22 @@ fn ending<T>(report: &Report<T>, store_files: Vec<String>, metrics: &Recorder) -
 }
 
 /// A fresh bucket with two recordings, and the four messages of the test: the good recording's upload, an
-/// `s3:TestEvent`, a message that is no event, and the second recording's upload received for the fourth time.
+/// `s3:TestEvent`, a message that is no event, and the second recording's upload received for the fourth time,
+/// its processing having taken the process down on each of the three before (its attempt markers say so).
 async fn setup() -> (StandIns, Arc<S3Objects>, Vec<Value>) {
     let mut stand_ins = StandIns::start().await;
     let store = stand_ins.store().await;
     for key in ["in/good.wav", "in/poison.wav"] {
         store.put("recordings", key, tone_wav(16_000, 0.5), "audio/wav").await.unwrap();
     }
-    let mut records = sqs_records(&drain(&mut stand_ins.events));
+    let deliveries = drain(&mut stand_ins.events);
+    let mut records = sqs_records(&deliveries);
     assert_eq!(records.len(), 2);
     records[1]["attributes"]["ApproximateReceiveCount"] = "4".into();
+    let poison = normalize(&deliveries[1].event, &Layout::default()).unwrap().objects.remove(0);
+    for _ in 0..3 {
+        Attempts::started(store.as_ref(), &Layout::default(), &poison).await.unwrap();
+    }
     let mut test_event = records[0].clone();
     test_event["messageId"] = "m-test".into();
     test_event["body"] =

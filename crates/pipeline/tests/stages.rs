@@ -462,3 +462,64 @@ async fn a_failing_describe_statement_is_asked_again_not_taken_for_a_failed_stat
     h.s3.stop().await;
     h.api.stop().await;
 }
+
+/// A load that fails for a reason of the warehouse's own — another writer's serialization conflict, a query
+/// monitoring rule's abort, a full disk, a COPY role it may not assume, a table that is gone — blames no file:
+/// the batch is tried whole (one statement per attempt, no splitting), every file stays pending under the
+/// warehouse's class (transient or blocked, with `LoadsBlocked` for the latter), nothing is quarantined, and
+/// once the fault clears all fifty load once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_warehouse_failure_that_names_no_file_quarantines_none_of_fifty() {
+    use redscribe_core::emf::Recorder;
+    use redscribe_core::ErrorCode;
+
+    let h = start().await;
+    let stage = Arc::new(TranscribeStage::new(h.store.clone(), TranscribeConfig::default()));
+    let mut files = Vec::new();
+    for i in 0..50 {
+        let key = format!("in/fifty/call-{i:02}.wav");
+        h.store.put("recordings", &key, wav(8000, 0.05), "audio/wav").await.unwrap();
+        let event = ObjectEvent::of(ObjectVersion {
+            sequencer: Some(format!("{i:016X}")),
+            ..ObjectVersion::new("recordings", &key)
+        });
+        files.push(stage.process(&event).await.unwrap().file().clone());
+    }
+    let metrics = Arc::new(Recorder::new("Redscribe", "redscribe-load"));
+    let loader = h.loader().with_metrics(metrics.clone());
+    let faults = h.api.faults();
+    // Spelled as Redshift reports them (see `redscribe_aws::error::statement_code` for the documentation).
+    let cases = [
+        ("ERROR: 1023 DETAIL: Serializable isolation violation on table - 100412, transactions forming the cycle are: 1201, 1202 (pid:4417)", ErrorCode::ServiceUnavailable),
+        ("ERROR: Query (84113) cancelled by WLM abort action of Query Monitoring Rule \"long_copies\".", ErrorCode::ServiceUnavailable),
+        ("ERROR: Disk Full", ErrorCode::ServiceUnavailable),
+        ("ERROR: User arn:aws:redshift:eu-west-1:123456789012:dbuser:wg/IAMR:loader is not authorized to assume IAM Role arn:aws:iam::123456789012:role/loader", ErrorCode::AccessDenied),
+        ("ERROR: S3ServiceException:Access Denied,Status 403,Error AccessDenied,Rid 1,CanRetry 1", ErrorCode::AccessDenied),
+        ("ERROR: relation \"public.transcription_results\" does not exist", ErrorCode::NotConfigured),
+    ];
+    for (error, code) in cases {
+        let injected = 100;
+        faults.fail_next_batches(injected, error);
+        let isolated = loader.load_until(files.clone(), None).await;
+        let statements = injected - faults.failed_batches_pending();
+        faults.fail_next_batches(0, "");
+        assert!(isolated.report.loaded.is_empty() && isolated.report.rejected.is_empty(), "{error}: {isolated:?}");
+        assert_eq!(isolated.failed.len(), 50, "{error}: every file stays pending");
+        assert!(isolated.failed.iter().all(|(_, e)| e.code == code), "{error}: {:?}", isolated.failed[0].1);
+        assert_eq!(statements, 1, "{error}: the batch is tried whole, not split");
+        let blocked: f64 = metrics
+            .drain_now()
+            .iter()
+            .filter_map(|doc| doc["LoadsBlocked"].as_f64().filter(|_| doc.get("ErrorCode").is_some()))
+            .sum();
+        let expected = if code.disposition() == redscribe_core::Disposition::Blocked { 50.0 } else { 0.0 };
+        assert_eq!(blocked, expected, "{error}: LoadsBlocked");
+    }
+    assert!(h.store.list("recordings", "rejected/").await.unwrap().is_empty(), "nothing quarantined");
+
+    let report = loader.load(files).await.unwrap();
+    assert_eq!((report.loaded.len(), report.rejected.len()), (50, 0));
+    assert_eq!(h.count("SELECT COUNT(*) FROM transcription_results").await, 50);
+    assert_eq!(h.count("SELECT COUNT(*) FROM load_audit WHERE status = 'loaded'").await, 50, "each loaded once");
+    h.s3.stop().await;
+}

@@ -199,6 +199,20 @@ impl Function {
         Function { child, stdout, stderr }
     }
 
+    /// Waits up to `timeout` for the process to end; how it ended, if it did.
+    pub async fn exited(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let until = std::time::Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= until {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The JSON documents among its stdout lines that are EMF (carry `_aws`).
     pub fn emf(&self) -> Vec<serde_json::Value> {
         parse_lines(&self.stdout).into_iter().filter(|v| v.get("_aws").is_some()).collect()

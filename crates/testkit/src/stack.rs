@@ -142,9 +142,11 @@ impl Deployed {
 }
 
 /// The parts of the stack's bucket (with its default `InputPrefix`) a grant on objects names, by prefix.
-pub const OBJECT_SCOPES: [(&str, Scope); 4] = [
+pub const OBJECT_SCOPES: [(&str, Scope); 5] = [
     ("in/", Scope::Recordings),
     ("processed/", Scope::Processed),
+    // Before `manifests/`: the narrower prefix is the one a key is in.
+    (ATTEMPTS_LISTING, Scope::Attempts),
     ("manifests/", Scope::Manifests),
     ("rejected/", Scope::Rejected),
 ];
@@ -156,6 +158,9 @@ pub fn object_scope(key: &str) -> Option<Scope> {
 
 /// The prefix the load function lists (the scheduled sweep), and its role may list.
 pub const RESULTS_LISTING: &str = "processed/transcription_results/";
+
+/// The prefix of the attempt markers, which the transcribe function lists (one key at a time) and its role may.
+pub const ATTEMPTS_LISTING: &str = "manifests/attempts/";
 
 /// The object key of an S3 event the stand-in raised, decoded (S3 sends it URL-encoded, `+` for a space).
 pub fn delivered_key(delivery: &redscribe_local::s3::Delivery) -> String {
@@ -178,6 +183,7 @@ pub fn needed(call: &redscribe_local::calls::Call, bucket: &str) -> Option<(Stri
         let scope = match (&call.key, &call.prefix) {
             (Some(key), _) => object_scope(key),
             (None, Some(prefix)) if prefix.starts_with(RESULTS_LISTING) => Some(Scope::ResultsListing),
+            (None, Some(prefix)) if prefix.starts_with(ATTEMPTS_LISTING) => Some(Scope::AttemptsListing),
             _ => None,
         };
         scope.unwrap_or_else(|| panic!("{call:?}: on no part of the bucket a grant names"))

@@ -13,7 +13,7 @@ use redscribe_core::ports::{ObjectStore, Warehouse};
 use redscribe_local::runtime_api::{Answer, RuntimeApi};
 use redscribe_pipeline::config::FunctionConfig;
 use redscribe_pipeline::{TranscribeConfig, TranscribeStage};
-use redscribe_testkit::stack::{needed, repo_root, tool, Deployed, OBJECT_SCOPES, RESULTS_LISTING};
+use redscribe_testkit::stack::{needed, repo_root, tool, Deployed, ATTEMPTS_LISTING, OBJECT_SCOPES, RESULTS_LISTING};
 use redscribe_testkit::{drain, sqs_records, tone_wav, Function, Moto, StandIns};
 use serde_json::{json, Value};
 
@@ -63,8 +63,13 @@ fn scope_of(d: &Deployed, function: &str, action: &str, resource: &str, conditio
         return part.map(|(_, scope)| *scope).unwrap_or_else(|| panic!("{action} on {pattern} of the bucket"));
     }
     if resource == format!("arn:aws:s3:::{bucket}") {
-        assert_eq!(condition, &json!({ "StringLike": { "s3:prefix": format!("{RESULTS_LISTING}*") } }));
-        return Scope::ResultsListing;
+        // Listing only under one prefix, named by the condition.
+        for (prefix, scope) in [(RESULTS_LISTING, Scope::ResultsListing), (ATTEMPTS_LISTING, Scope::AttemptsListing)] {
+            if condition == &json!({ "StringLike": { "s3:prefix": format!("{prefix}*") } }) {
+                return scope;
+            }
+        }
+        panic!("{action} on the bucket under {condition}");
     }
     if resource == "*" {
         let owner = json!({ "StringEquals": { "redshift-data:statement-owner-iam-userid": "${aws:userid}" } });

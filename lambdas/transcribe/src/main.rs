@@ -46,6 +46,9 @@ async fn main() -> Result<(), Error> {
         .with_quarantine(sink)
         .with_metrics(metrics.clone())
         .with_cost(cost, config.concurrency);
+    if let Some(pattern) = &config.fault_abort_on {
+        stage = stage.with_abort_on(pattern);
+    }
     if config.transcribe {
         // The one resolver, as the CLI uses it: a folder given, else the named model in the layer (or the
         // image's /opt/models), else in the cache.

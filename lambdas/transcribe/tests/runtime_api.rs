@@ -179,3 +179,81 @@ fn attribute(span: &opentelemetry_proto::tonic::trace::v1::Span, key: &str) -> O
         other => format!("{other:?}"),
     })
 }
+
+/// A recording that takes the process down (here an abort: what a native crash, an out-of-memory kill or the
+/// function's timeout does) costs its batch-mates nothing. SQS is played as it behaves: a batch the process
+/// died on comes back whole, each message's `ApproximateReceiveCount` one higher; an answered batch brings back
+/// only its `batchItemFailures`. With five recordings in a batch and the poison first, the batch-mates are each
+/// transcribed once, on the second receive (the least suspect run first), and the poison is quarantined
+/// `retries_exhausted` unprocessed on its fourth — never a batch-mate.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recording_that_aborts_the_process_costs_its_batch_mates_nothing() {
+    let mut stand_ins = StandIns::s3().await;
+    let store = stand_ins.store().await;
+    for key in ["in/a-poison.wav", "in/b.wav", "in/c.wav", "in/d.wav", "in/e.wav"] {
+        store.put(BUCKET, key, redscribe_testkit::tone_wav(16_000, 0.5), "audio/wav").await.unwrap();
+    }
+    let mut pending = sqs_records(&drain(&mut stand_ins.events));
+    assert_eq!(pending.len(), 5);
+    let api = RuntimeApi::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let mut env = stand_ins.function_env();
+    env.push(("REDSCRIBE_FAULT_ABORT_ON", "poison".to_string()));
+    // As the stack deploys it: one recording at a time.
+    env.push(("REDSCRIBE_CONCURRENCY", "1".to_string()));
+    let mut receives = 0;
+    let mut died = 0;
+    let mut stderr = Vec::new();
+    while !pending.is_empty() {
+        receives += 1;
+        assert!(receives <= 4, "still pending after four receives: {pending:?}");
+        for record in &mut pending {
+            record["attributes"]["ApproximateReceiveCount"] = receives.to_string().into();
+        }
+        let mut function = Function::start(BINARY, "redscribe-transcribe", &api.address(), &env);
+        stderr.push(function.stderr.clone());
+        let batch = api.invoke(json!({ "Records": pending.clone() }));
+        tokio::select! {
+            answer = api.outcome(&batch, Duration::from_secs(120)) => {
+                let Some(Answer::Response(answer)) = answer else { panic!("receive {receives}: {answer:?}") };
+                let failed: Vec<&str> = answer["batchItemFailures"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["itemIdentifier"].as_str().unwrap())
+                    .collect();
+                pending.retain(|r| failed.contains(&r["messageId"].as_str().unwrap()));
+            }
+            status = function.exited(Duration::from_secs(120)) => {
+                assert!(status.is_some_and(|s| !s.success()), "receive {receives}: the process ended {status:?}");
+                died += 1;
+            }
+        }
+    }
+    assert_eq!((receives, died), (4, 3), "the poison took the process down three times, then was quarantined");
+    let files = |prefix: &str| stand_ins.files(prefix);
+    assert_eq!(files("rejected/").len(), 1, "only the poison: {:?}", files("rejected/"));
+    assert_eq!(files("rejected/retries_exhausted/").len(), 1);
+    let record = std::fs::read_to_string(&files("rejected/retries_exhausted/")[0]).unwrap();
+    assert!(record.contains("a-poison.wav") && record.contains("started 3 times"), "{record}");
+    // Each batch-mate transcribed once (one "processed" line each), the poison's failed row beside theirs.
+    assert_eq!(files("processed/transcription_results/").len(), 5, "{:?}", files("processed/"));
+    let processed: Vec<String> = wait_for(|| {
+        let lines: Vec<Value> = stderr
+            .iter()
+            .flat_map(|l| l.lock().unwrap().clone())
+            .filter_map(|l| serde_json::from_str(&l).ok())
+            .collect();
+        let keys: Vec<String> = lines
+            .iter()
+            .filter(|l| l["message"] == "processed")
+            .filter_map(|l| l["key"].as_str().map(str::to_string))
+            .collect();
+        (keys.len() >= 5).then_some(keys)
+    })
+    .await;
+    let mut processed = processed;
+    processed.sort();
+    assert_eq!(processed, ["in/a-poison.wav", "in/b.wav", "in/c.wav", "in/d.wav", "in/e.wav"]);
+    api.stop().await;
+    stand_ins.stop().await;
+}

@@ -1,6 +1,8 @@
-//! Faults the S3 stand-in can inject, the way S3 fails under load: `503 SlowDown` (throttling) and
-//! `500 InternalError`, on the next reads (GET/HEAD) or writes (PUT/POST/DELETE). Tests and `redscribe serve`
-//! switch them on to show that the pipeline retries, loses nothing and loads nothing twice.
+//! Faults the S3 stand-in can inject, the way S3 fails under load or misconfigured: `503 SlowDown` (throttling),
+//! `500 InternalError`, `403 AccessDenied` (a grant missing) and `400 KMS.DisabledException` (the bucket's key
+//! disabled), on the next reads (GET/HEAD) or writes (PUT/POST/DELETE). Tests and `redscribe serve` switch them
+//! on to show that the pipeline retries, blames no recording for the service, loses nothing and loads nothing
+//! twice.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,6 +20,14 @@ pub enum S3Fault {
     SlowDown,
     /// `500 InternalError`: "We encountered an internal error. Please try again."
     InternalError,
+    /// `403 AccessDenied`: the caller's role has no grant for the object (or its key).
+    AccessDenied,
+    /// `400 KMS.DisabledException`: the object's KMS key is disabled (S3 error responses, KMS-related codes).
+    KmsDisabled,
+}
+
+impl S3Fault {
+    const ALL: [S3Fault; 4] = [S3Fault::SlowDown, S3Fault::InternalError, S3Fault::AccessDenied, S3Fault::KmsDisabled];
 }
 
 impl S3Fault {
@@ -28,6 +38,12 @@ impl S3Fault {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "InternalError",
                 "We encountered an internal error. Please try again.",
+            ),
+            S3Fault::AccessDenied => (StatusCode::FORBIDDEN, "AccessDenied", "Access Denied"),
+            S3Fault::KmsDisabled => (
+                StatusCode::BAD_REQUEST,
+                "KMS.DisabledException",
+                "The KMS key used to encrypt this object is disabled.",
             ),
         };
         let body = format!(
@@ -44,19 +60,21 @@ impl S3Fault {
 /// Counters of requests still to fail.
 #[derive(Debug, Default)]
 pub struct S3Faults {
-    reads: [AtomicUsize; 2],
-    writes: [AtomicUsize; 2],
+    reads: [AtomicUsize; 4],
+    writes: [AtomicUsize; 4],
 }
 
 fn slot(fault: S3Fault) -> usize {
     match fault {
         S3Fault::SlowDown => 0,
         S3Fault::InternalError => 1,
+        S3Fault::AccessDenied => 2,
+        S3Fault::KmsDisabled => 3,
     }
 }
 
-fn take(counters: &[AtomicUsize; 2]) -> Option<S3Fault> {
-    [S3Fault::SlowDown, S3Fault::InternalError]
+fn take(counters: &[AtomicUsize; 4]) -> Option<S3Fault> {
+    S3Fault::ALL
         .into_iter()
         .find(|f| counters[slot(*f)].fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok())
 }

@@ -25,7 +25,7 @@ use super::{Delivery, Driver, Item};
 use crate::load::Loader;
 use crate::pending::{read_back, settled, Candidate, Unread};
 use crate::quarantine::QuarantineSink;
-use crate::transcribe::ResultFile;
+use crate::transcribe::{Attempts, ResultFile};
 
 /// What admitting deliveries found that needs no work, in numbers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -41,6 +41,8 @@ pub struct Admitted {
     pub already_settled: usize,
     /// Result files that could not be read back as one, quarantined.
     pub unreadable: usize,
+    /// Recordings a redelivered message names that an earlier try finished: acknowledged, not done twice.
+    pub already_done: usize,
     /// Result files read back, to load (each once, however many messages announced it).
     pub to_load: usize,
     /// Result files whose read failed for now: left to be delivered again.
@@ -64,6 +66,9 @@ impl Admitted {
 pub(super) struct Unit {
     pub items: Vec<Item>,
     pub failure: Option<PortError>,
+    /// How often its recordings already took the process down ([`Attempts::unanswered`]): units run least
+    /// suspect first, so a poison recording's batch-mates are done before it can crash the process again.
+    pub suspicion: u32,
 }
 
 /// A delivery, admitted.
@@ -96,11 +101,13 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
                 let receives = receive_counts(payload);
                 for object in normalized.objects {
                     let received = object.message_id.as_ref().and_then(|m| receives.get(m)).copied().unwrap_or(1);
-                    if received < self.config.max_receives.max(1) {
-                        admission.unit(object.message_id.clone()).items.push(Item::Recording(object));
+                    // A first delivery has no history; a redelivery's is in the recording's attempt markers.
+                    let marks = if received > 1 && object.message_id.is_some() {
+                        Attempts::read(stage.store(), stage.layout(), &object).await?
                     } else {
-                        self.poison(&mut admission, object, received).await;
-                    }
+                        Attempts::default()
+                    };
+                    self.admit_recording(&mut admission, object, received, marks).await;
                 }
                 for _ in 0..admission.counts.skipped {
                     stage.record_skipped();
@@ -117,7 +124,12 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
                 let candidates = normalized
                     .objects
                     .into_iter()
-                    .map(|o| Candidate { bucket: o.object.bucket, key: o.object.key, message_id: o.message_id })
+                    .map(|o| Candidate {
+                        size: o.object.size.and_then(|s| u64::try_from(s).ok()),
+                        bucket: o.object.bucket,
+                        key: o.object.key,
+                        message_id: o.message_id,
+                    })
                     .collect();
                 self.admit_results(loader, candidates, &mut admission).await?;
                 for _ in 0..admission.counts.invalid {
@@ -166,16 +178,40 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
         Ok(normalized)
     }
 
-    /// A recording whose message SQS delivered `received` times: each earlier try ended without an answer (the
-    /// process crashed, ran out of memory or time) or failed transiently, so it is quarantined
-    /// `retries_exhausted` unprocessed and its message acknowledged, while the rest of the batch goes on.
-    async fn poison(&self, admission: &mut Admission, event: ObjectEvent, received: u32) {
+    /// The receive-count policy, per recording: SQS counts receives per message, and a process that dies returns
+    /// every message of its batch, so what each recording did is read from its attempt markers. A recording an
+    /// earlier try finished is acknowledged, not done again; one whose processing started `max_receives - 1`
+    /// times and never answered (each start ended with the process: a crash, out of memory, the timeout) — or
+    /// whose message is on its `max_receives`-th receive after as many transient failures — is quarantined
+    /// `retries_exhausted` unprocessed; the rest run, least suspect first.
+    async fn admit_recording(&self, admission: &mut Admission, object: ObjectEvent, received: u32, marks: Attempts) {
+        let max = self.config.max_receives.max(1);
+        if marks.finished {
+            tracing::info!(key = %object.object.key, received, "finished by an earlier try; not done again");
+            admission.counts.already_done += 1;
+            admission.unit(object.message_id.clone());
+        } else if received > 1 && marks.unanswered >= max - 1 {
+            let why = format!(
+                "its processing started {} times and never answered: each try ended with the process (a crash, a \
+                 timeout, out of memory); see the function's logs for the recording's key",
+                marks.unanswered
+            );
+            self.poison(admission, object, received, why).await;
+        } else if received >= max && marks.failed >= max - 1 {
+            let why = format!("received {received} times, and each of its {} tries failed transiently", marks.failed);
+            self.poison(admission, object, received, why).await;
+        } else {
+            let unit = admission.unit(object.message_id.clone());
+            unit.suspicion = unit.suspicion.max(marks.unanswered);
+            unit.items.push(Item::Recording(object));
+        }
+    }
+
+    /// Quarantines a recording `retries_exhausted` unprocessed and acknowledges its message, while the rest of
+    /// the batch goes on.
+    async fn poison(&self, admission: &mut Admission, event: ObjectEvent, received: u32, message: String) {
         let Some(stage) = &self.stage else { return };
-        let message = format!(
-            "received {received} times without an answer: every earlier try ended with the process (a crash, a \
-             timeout, out of memory) or failed transiently; see the function's logs for the recording's key"
-        );
-        tracing::error!(bucket = %event.object.bucket, key = %event.object.key, received, "quarantined after repeated receives");
+        tracing::error!(bucket = %event.object.bucket, key = %event.object.key, received, "quarantined after repeated receives: {message}");
         let outcome = stage.quarantine(&event, received, ErrorCode::RetriesExhausted, &message).await;
         let unit = admission.unit(event.message_id.clone());
         if let Err(e) = &outcome {
@@ -200,7 +236,8 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
             // Nothing announced or found: no call to the warehouse.
             return Ok(());
         }
-        loader.ensure_schema().await?;
+        let deadline = self.config.deadline;
+        loader.ensure_schema(deadline).await?;
         let mut announced_by: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
         let mut unique = Vec::new();
         for c in candidates {
@@ -211,7 +248,7 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
             by.push(c.message_id);
         }
         let uris: Vec<String> = announced_by.keys().cloned().collect();
-        let done = settled(loader.warehouse(), &loader.config().tables.audit, &uris).await?;
+        let done = settled(loader.warehouse(), &loader.config().tables.audit, &uris, deadline).await?;
         admission.counts.already_settled = done.len();
         unique.retain(|c| !done.contains(&c.uri()));
         let layout = loader.config().layout.clone();
@@ -225,7 +262,8 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
                     }
                 }
                 Err(Unread { error, recording }) if error.code.disposition() == Disposition::Quarantine => {
-                    loader.quarantine_unreadable(&candidate.bucket, &candidate.key, &error.message, recording).await?;
+                    let (bucket, key) = (&candidate.bucket, &candidate.key);
+                    loader.quarantine_unreadable(bucket, key, &error.message, recording, deadline).await?;
                     admission.counts.unreadable += 1;
                 }
                 Err(Unread { error: e, .. }) => {
@@ -268,7 +306,7 @@ async fn read_all<S: ObjectStore + 'static, W: Warehouse>(
         let c = candidate.clone();
         let handle = reads.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            read_back(store.as_ref(), &layout, &c.bucket, &c.key).await
+            read_back(store.as_ref(), &layout, &c).await
         });
         reading.insert(handle.id(), (i, candidate));
     }

@@ -227,7 +227,10 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
             listener.settled(arriving.token, None, Settled::Done);
             return;
         }
-        for (message, unit) in admission.units {
+        // Least suspect first (a stable sort: otherwise in message order).
+        let mut units: Vec<_> = admission.units.into_iter().collect();
+        units.sort_by_key(|(_, unit)| unit.suspicion);
+        for (message, unit) in units {
             let id = st.next_job;
             st.next_job += 1;
             let open =
@@ -343,9 +346,14 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
         // One retry layer: a driver that tries only a few times (a Lambda invocation, a one-shot command) does not
         // multiply the adapter's retries — a call the adapter already retried to exhaustion goes back to the
         // caller at once. A driver that retries forever (`serve`) waits and tries again: it has no caller.
-        let used_up = self.config.retries.attempts.is_some_and(|max| attempt >= max || e.exhausted)
+        // A missing grant or table is not fixed within seconds: a brief driver hands the work back at once.
+        let blocked = e.code.disposition() == Disposition::Blocked;
+        // A statement that may still commit is never followed by a second submission of its work, however the
+        // driver retries: the work goes back, and a later delivery finds what it did in `load_audit`.
+        let used_up = e.in_doubt
+            || self.config.retries.attempts.is_some_and(|max| attempt >= max || e.exhausted || blocked)
             || (matches!(work, Work::Admit(_))
-                && e.code.disposition() != Disposition::Retry
+                && e.code.disposition().blames_the_item()
                 && attempt >= INTERNAL_ATTEMPTS);
         let too_late = self.config.deadline.is_some_and(|d| at + self.config.margin > d);
         if used_up || too_late {

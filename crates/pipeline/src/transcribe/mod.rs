@@ -21,16 +21,18 @@ use redscribe_core::metrics::{Metric, Stage};
 use redscribe_core::ports::{Hints, ObjectHead, ObjectStore, PortError, QualityFlag, Transcriber, Transcription};
 use redscribe_core::quarantine::{QuarantineRecord, RecordingRef};
 use redscribe_core::record::{results_batch, segments_batch, SegmentRow, Status};
-use redscribe_core::{Disposition, ErrorCode, Failure};
+use redscribe_core::{ErrorCode, Failure};
 use tracing::Instrument;
 
 use crate::quarantine::{QuarantineSink, StoreSink};
 use crate::row::{result_row, Location};
 use crate::spool::Spool;
 
+mod attempts;
 mod examine;
 mod limits;
 
+pub use attempts::Attempts;
 use examine::{examine, Examined};
 pub use examine::{failure, transcribe_recording, Fits};
 pub use limits::{RecordingLimits, TimeBudget, TranscribeConfig, EXPECTED_RTF};
@@ -98,6 +100,8 @@ pub struct TranscribeStage<S> {
     transcriber: Option<Arc<dyn Transcriber>>,
     /// Fault injection: the decoding of a recording whose key contains this panics.
     crash_on: Option<String>,
+    /// Fault injection: processing a recording whose key contains this aborts the process.
+    abort_on: Option<String>,
     /// The largest compute per second of audio seen so far (bits of an `f64`; 0: none yet).
     observed_rtf: std::sync::atomic::AtomicU64,
     /// How each recording's cost is priced, and how many recordings share an invocation's time.
@@ -119,6 +123,7 @@ impl<S: ObjectStore + 'static> TranscribeStage<S> {
             metrics: None,
             transcriber: None,
             crash_on: None,
+            abort_on: None,
             observed_rtf: std::sync::atomic::AtomicU64::new(0),
             cost: None,
         }
@@ -163,6 +168,14 @@ impl<S: ObjectStore> TranscribeStage<S> {
         self
     }
 
+    /// Fault injection for the poison tests: processing a recording whose key contains `pattern` aborts the
+    /// process (as a native crash, an out-of-memory kill or the function's timeout would), which no guard
+    /// catches: its batch-mates must not pay for it.
+    pub fn with_abort_on(mut self, pattern: impl Into<String>) -> TranscribeStage<S> {
+        self.abort_on = Some(pattern.into()).filter(|p: &String| !p.is_empty());
+        self
+    }
+
     /// Where outputs and quarantine records go.
     pub fn layout(&self) -> &Layout {
         &self.config.layout
@@ -198,12 +211,34 @@ impl<S: ObjectStore> TranscribeStage<S> {
     /// says how many tries it took), within `budget`: once the header shows how long the recording is, one that
     /// cannot be transcribed before the deadline is left for another delivery (`Err`, transient), and one that
     /// could never be within the function's time is quarantined `too_long`.
+    ///
+    /// A recording that came in an SQS message has its start and its end marked ([`Attempts`]), so that a
+    /// redelivery after the process died knows which recording took it down.
     pub async fn process_attempt(
         &self,
         event: &ObjectEvent,
         attempt: u32,
         budget: TimeBudget,
     ) -> Result<Processed, PortError> {
+        if event.message_id.is_none() {
+            return self.process_unmarked(event, attempt, budget).await;
+        }
+        let marked = Attempts::started(self.store.as_ref(), &self.config.layout, event).await?;
+        let outcome = self.process_unmarked(event, attempt, budget).await;
+        marked.ended(self.store.as_ref(), &self.config.layout, event, outcome.is_ok()).await;
+        outcome
+    }
+
+    async fn process_unmarked(
+        &self,
+        event: &ObjectEvent,
+        attempt: u32,
+        budget: TimeBudget,
+    ) -> Result<Processed, PortError> {
+        if self.abort_on.as_ref().is_some_and(|p| event.object.key.contains(p.as_str())) {
+            tracing::error!(key = %event.object.key, "fault injection: aborting the process");
+            std::process::abort();
+        }
         let this_try = Attempt { number: attempt, started: Instant::now() };
         self.record(Metric::RecordingsReceived, 1.0, Stage::Receive, None);
         // The receive stage: from the upload to this attempt (S3's notification, the queue, earlier tries).
@@ -215,7 +250,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let id = redscribe_core::identity::recording_id(&event.object.bucket, &event.object.key);
         let (head, recording) = match self.read(event, &id, this_try.started).await {
             Ok(read) => read,
-            Err(e) if e.code.disposition() == Disposition::Retry => {
+            // Not the recording's fault (a service's bad minute, a missing grant): left for another try.
+            Err(e) if !e.code.disposition().blames_the_item() => {
                 self.record(Metric::RecordingsFailed, 1.0, Stage::Download, Some(e.code));
                 return Err(e);
             }
@@ -235,7 +271,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         match examined {
             Ok(metadata) => self.write(event, &location, Ok(metadata), transcript, this_try).await,
             // Not the recording's fault (no time left, a spool that could not be reopened): another try.
-            Err(failure) if failure.code.disposition() == Disposition::Retry => {
+            Err(failure) if !failure.code.disposition().blames_the_item() => {
                 self.record(Metric::RecordingsFailed, 1.0, failure.stage, Some(failure.code));
                 Err(PortError::new(failure.code, failure.message))
             }
@@ -254,7 +290,13 @@ impl<S: ObjectStore> TranscribeStage<S> {
     ) -> Result<Processed, PortError> {
         let failure = Failure { stage: Stage::Receive, code, message: message.to_string() };
         let attempt = Attempt { number: attempt, started: Instant::now() };
-        self.write(event, &Location::of(event), Err(failure), None, attempt).await
+        let outcome = self.write(event, &Location::of(event), Err(failure), None, attempt).await;
+        if outcome.is_ok() && event.message_id.is_some() {
+            let marked = Attempts::read(self.store.as_ref(), &self.config.layout, event).await.unwrap_or_default();
+            // The start a crash left unanswered (if any) ends here: the recording is done.
+            marked.ended(self.store.as_ref(), &self.config.layout, event, true).await;
+        }
+        outcome
     }
 
     /// Step 1: the object, spooled to a temporary file as it arrives (never whole in memory), or why there is

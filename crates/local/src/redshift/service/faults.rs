@@ -1,5 +1,5 @@
-//! Faults a test (or `redscribe serve`) can switch on while the stand-in runs: refused statements and lost
-//! responses, the ways the Data API fails under load.
+//! Faults a test (or `redscribe serve`) can switch on while the stand-in runs: refused statements, lost
+//! responses, slow and failing batches — the ways the Data API and the warehouse fail under load.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -12,6 +12,9 @@ pub struct Faults {
     /// Statements to hold before they run, and for how long (milliseconds).
     slow_statements: AtomicUsize,
     slow_ms: std::sync::atomic::AtomicU64,
+    /// Batches to end FAILED with the warehouse's error text, without running.
+    failed_batches: AtomicUsize,
+    failed_batch_error: std::sync::Mutex<String>,
 }
 
 impl Faults {
@@ -37,6 +40,25 @@ impl Faults {
     pub fn slow_next_batches(&self, n: usize, delay: std::time::Duration) {
         self.slow_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
         self.slow_statements.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` batches (`BatchExecuteStatement`: a load) end `FAILED` with `error` as the warehouse's message,
+    /// nothing committed: what Redshift answers to a serialization conflict (`ERROR: 1023 …`), a query monitoring
+    /// rule's abort, a full disk, a COPY role it may not assume or a table that does not exist. The text is the
+    /// test's, spelled as Redshift spells it.
+    pub fn fail_next_batches(&self, n: usize, error: &str) {
+        *self.failed_batch_error.lock().unwrap_or_else(|p| p.into_inner()) = error.to_string();
+        self.failed_batches.store(n, Ordering::SeqCst);
+    }
+
+    /// Injected batch failures still to come.
+    pub fn failed_batches_pending(&self) -> usize {
+        self.failed_batches.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn take_failed_batch(&self) -> Option<String> {
+        let taken = self.failed_batches.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        taken.ok().map(|_| self.failed_batch_error.lock().unwrap_or_else(|p| p.into_inner()).clone())
     }
 
     pub(super) fn take_slow_statement(&self) -> Option<std::time::Duration> {

@@ -307,10 +307,11 @@ impl DataApiService {
 
         let api = self.clone();
         let hold = if is_batch { self.faults.take_slow_statement() } else { None };
+        let injected = if is_batch { self.faults.take_failed_batch() } else { None };
         tokio::spawn(async move {
             let Ok(_permit) = api.workers.clone().acquire_owned().await else { return };
             let warehouse = api.warehouse.clone();
-            let task = tokio::task::spawn_blocking(move || run_statement(&warehouse, &shared, hold));
+            let task = tokio::task::spawn_blocking(move || run_statement(&warehouse, &shared, hold, injected));
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "data api: statement worker panicked");
             }

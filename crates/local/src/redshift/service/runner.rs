@@ -23,8 +23,14 @@ pub(super) fn redshift_error(message: &str) -> String {
 }
 
 /// Runs a statement (or a batch, in one transaction) to its end state. Blocking. `hold` (a fault) keeps it
-/// STARTED that long before it runs, unless it is cancelled meanwhile.
-pub(super) fn run_statement(warehouse: &LocalWarehouse, shared: &Shared, hold: Option<std::time::Duration>) {
+/// STARTED that long before it runs, unless it is cancelled meanwhile; `injected` (a fault) ends it FAILED with
+/// that error instead of running it.
+pub(super) fn run_statement(
+    warehouse: &LocalWarehouse,
+    shared: &Shared,
+    hold: Option<std::time::Duration>,
+    injected: Option<String>,
+) {
     let started = Instant::now();
     if let Some(hold) = hold {
         {
@@ -59,6 +65,9 @@ pub(super) fn run_statement(warehouse: &LocalWarehouse, shared: &Shared, hold: O
         }
         finish(&mut s, Status::Failed, Some(message), started);
     };
+    if let Some(error) = injected {
+        return fail_all(error);
+    }
     if database.as_deref() != Some(DATABASE) {
         fail_all(format!("FATAL: database \"{}\" does not exist", database.unwrap_or_default()));
         return;

@@ -309,3 +309,52 @@ async fn user_metadata_is_kept_up_to_the_limit_s3_enforces() {
     assert!(multipart.is_err(), "a multipart upload with too much metadata is refused at its start");
     assert_eq!(drain(&mut h.events).len(), 1);
 }
+
+/// Keys that would leave their bucket's folder are refused with 400 before anything touches the disk (this
+/// endpoint keeps objects as files); a folder marker, as the console makes, is an object like any other.
+#[tokio::test]
+async fn keys_that_escape_their_bucket_are_refused_and_folder_markers_are_kept() {
+    let mut h = start().await;
+    let s3 = s3_client(&h.server.endpoint_url(), &h.creds);
+    for bucket in ["recordings", "other"] {
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+    }
+    let root = h._dir.path().join("s3");
+    let before = walk(&root);
+    for key in ["../other/x", "in/../../escape.wav", "./in/a.wav", "in//a.wav", "/in/a.wav", "in/a\0.wav", ".."] {
+        let put = s3.put_object().bucket("recordings").key(key).body(ByteStream::from_static(b"x")).send().await;
+        let e = put.expect_err(key);
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        assert_eq!(status, Some(400), "{key}: {e:?}");
+        let get = s3.get_object().bucket("recordings").key(key).send().await;
+        assert!(get.is_err(), "{key}");
+    }
+    assert_eq!(walk(&root), before, "nothing written");
+    assert!(drain(&mut h.events).is_empty(), "no event for a refused key");
+
+    s3.put_object().bucket("recordings").key("in/folder/").body(ByteStream::from_static(b"")).send().await.unwrap();
+    // Its event is raised, as S3 raises it, and the pipeline skips it as a folder marker.
+    let events = drain(&mut h.events);
+    assert_eq!(events.len(), 1);
+    let normalized = normalize(&events[0].event, &Layout::default()).unwrap();
+    assert!(normalized.objects.is_empty() && normalized.skipped.len() == 1, "{normalized:?}");
+    h.server.stop().await;
+}
+
+/// Every file under `dir`, as paths relative to it.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}

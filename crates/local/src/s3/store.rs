@@ -13,6 +13,9 @@ use redscribe_core::events::encode_key;
 use super::journal::{EventJournal, ObjectCreated};
 use super::versions::Versions;
 
+/// The ETag of an object with no bytes (the MD5 of nothing).
+const EMPTY_ETAG: &str = "d41d8cd98f00b204e9800998ecf8427e";
+
 /// Turns shared by all keys ([`NotifyingStore::turn`]).
 const TURNS: usize = 256;
 
@@ -104,18 +107,31 @@ impl NotifyingStore {
         bucket: String,
         key: String,
     ) -> S3Result<Option<String>> {
-        let mut head =
-            envelope.map_input(|()| HeadObjectInput { bucket: bucket.clone(), key: key.clone(), ..Default::default() });
-        head.method = http::Method::HEAD;
-        let out = self.inner.head_object(head).await?.output;
+        // A folder marker (`in/folder/`, no body) is kept by `s3s-fs` as a folder, which it cannot HEAD: it is
+        // empty, and its ETag is the MD5 of nothing, as S3 gives it.
+        let (size, etag) = if key.ends_with('/') {
+            (0, EMPTY_ETAG.to_string())
+        } else {
+            let mut head = envelope.map_input(|()| HeadObjectInput {
+                bucket: bucket.clone(),
+                key: key.clone(),
+                ..Default::default()
+            });
+            head.method = http::Method::HEAD;
+            let out = self.inner.head_object(head).await?.output;
+            (
+                out.content_length.unwrap_or_default(),
+                out.e_tag.as_ref().map(|e| e.value().to_owned()).unwrap_or_default(),
+            )
+        };
         self.sync_object(&bucket, &key).await?;
         let version_id = self.versions.record_upload(&bucket, &key).map_err(state_error)?;
         let created = ObjectCreated {
             event_name,
             bucket,
             key,
-            size: out.content_length.unwrap_or_default(),
-            etag: out.e_tag.as_ref().map(|e| e.value().to_owned()).unwrap_or_default(),
+            size,
+            etag,
             version_id: version_id.clone(),
             time: chrono::Utc::now(),
         };
@@ -185,6 +201,7 @@ impl S3 for NotifyingStore {
     }
 
     async fn get_object(&self, mut req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        check_key(&req.input.key)?;
         let version = self.check_version(&req.input.bucket, &req.input.key, &mut req.input.version_id)?;
         let mut resp = self.inner.get_object(req).await?;
         resp.output.version_id = version;
@@ -192,6 +209,7 @@ impl S3 for NotifyingStore {
     }
 
     async fn head_object(&self, mut req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        check_key(&req.input.key)?;
         let version = self.check_version(&req.input.bucket, &req.input.key, &mut req.input.version_id)?;
         let mut resp = self.inner.head_object(req).await?;
         resp.output.version_id = version;
@@ -223,6 +241,7 @@ impl S3 for NotifyingStore {
     }
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+        check_key(&req.input.key)?;
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let resp = self.inner.delete_object(req).await?;
         self.versions.record_delete(&bucket, &key).map_err(state_error)?;
@@ -230,6 +249,9 @@ impl S3 for NotifyingStore {
     }
 
     async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        for object in &req.input.delete.objects {
+            check_key(&object.key)?;
+        }
         let bucket = req.input.bucket.clone();
         let resp = self.inner.delete_objects(req).await?;
         for deleted in resp.output.deleted.iter().flatten() {
@@ -241,6 +263,7 @@ impl S3 for NotifyingStore {
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        check_key(&req.input.key)?;
         check_metadata(&req.input.metadata)?;
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
@@ -251,6 +274,10 @@ impl S3 for NotifyingStore {
     }
 
     async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        check_key(&req.input.key)?;
+        if let CopySource::Bucket { key, .. } = &req.input.copy_source {
+            check_key(key)?;
+        }
         check_metadata(&req.input.metadata)?;
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
@@ -264,11 +291,13 @@ impl S3 for NotifyingStore {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        check_key(&req.input.key)?;
         check_metadata(&req.input.metadata)?;
         self.inner.create_multipart_upload(req).await
     }
 
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        check_key(&req.input.key)?;
         self.inner.upload_part(req).await
     }
 
@@ -276,10 +305,15 @@ impl S3 for NotifyingStore {
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        check_key(&req.input.key)?;
+        if let CopySource::Bucket { key, .. } = &req.input.copy_source {
+            check_key(key)?;
+        }
         self.inner.upload_part_copy(req).await
     }
 
     async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        check_key(&req.input.key)?;
         self.inner.list_parts(req).await
     }
 
@@ -287,6 +321,7 @@ impl S3 for NotifyingStore {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        check_key(&req.input.key)?;
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let _turn = self.turn(&bucket, &key).await;
@@ -299,8 +334,27 @@ impl S3 for NotifyingStore {
         &self,
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        check_key(&req.input.key)?;
         self.inner.abort_multipart_upload(req).await
     }
+}
+
+/// Refuses a key that would leave its bucket's folder, before anything touches the disk: S3's keys are opaque
+/// strings, but this stand-in keeps each object as a file named by its key, so `.` and `..` segments, a leading
+/// `/`, an empty segment (`//`) and NUL are refused with 400 `InvalidArgument`. A trailing `/` (a folder marker,
+/// as the console creates) is a key like any other.
+fn check_key(key: &str) -> S3Result<()> {
+    let body = key.strip_suffix('/').unwrap_or(key);
+    let bad = key.contains('\0')
+        || key.starts_with('/')
+        || body.split('/').any(|segment| segment.is_empty() || segment == "." || segment == "..");
+    if bad && !key.is_empty() {
+        return Err(s3s::s3_error!(
+            InvalidArgument,
+            "This endpoint keeps objects as files: a key may not hold '.' or '..' segments, a leading '/', '//' or NUL"
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses user-defined metadata over S3's 2 KB, as S3 does: "Within the PUT request header, the user-defined

@@ -358,3 +358,29 @@ fn walk(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// An upload refused for its body (a Content-MD5 that does not match: `BadDigest`) leaves the object as it was,
+/// as S3 does, and raises no event; refused for a new key, it leaves no object.
+#[tokio::test]
+async fn a_refused_upload_leaves_the_old_bytes() {
+    let mut h = start().await;
+    let s3 = s3_client(&h.server.endpoint_url(), &h.creds);
+    s3.create_bucket().bucket("recordings").send().await.unwrap();
+    s3.put_object().bucket("recordings").key("in/a.wav").body(ByteStream::from_static(b"old")).send().await.unwrap();
+    drain(&mut h.events);
+    // The MD5 of sixteen zero bytes' worth of nothing: no body has it.
+    let wrong = "AAAAAAAAAAAAAAAAAAAAAA==";
+    for key in ["in/a.wav", "in/new.wav"] {
+        let put =
+            s3.put_object().bucket("recordings").key(key).content_md5(wrong).body(ByteStream::from_static(b"new"));
+        let e = put.send().await.expect_err("refused");
+        assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(400), "{e:?}");
+    }
+    let got = s3.get_object().bucket("recordings").key("in/a.wav").send().await.unwrap();
+    assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"old");
+    assert!(s3.head_object().bucket("recordings").key("in/new.wav").send().await.is_err(), "no object");
+    assert!(drain(&mut h.events).is_empty(), "no event for a refused upload");
+    let root = h._dir.path().join("s3");
+    assert!(!walk(&root).iter().any(|f| f.contains("redscribe-aside")), "{:?}", walk(&root));
+    h.server.stop().await;
+}

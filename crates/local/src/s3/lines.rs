@@ -77,11 +77,35 @@ pub(crate) fn append<T: Serialize>(file: &mut File, record: &T) -> std::io::Resu
     file.sync_data()
 }
 
-/// Appends one record as a line without syncing (the caller syncs, once for many lines).
-pub(crate) fn write<T: Serialize>(file: &mut File, record: &T) -> std::io::Result<()> {
+/// A file appended to, that can be cut back to a length: what [`write`] needs to undo an append that failed.
+pub(crate) trait Appendable: Write {
+    fn len(&self) -> std::io::Result<u64>;
+    fn cut_to(&mut self, len: u64) -> std::io::Result<()>;
+}
+
+impl Appendable for File {
+    fn len(&self) -> std::io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+
+    fn cut_to(&mut self, len: u64) -> std::io::Result<()> {
+        self.set_len(len)
+    }
+}
+
+/// Appends one record as a line without syncing (the caller syncs, once for many lines). An append that fails
+/// part-way (a full disk, an I/O error) is cut back off before the error is returned: its request is answered
+/// with the error, and the next append — answered 200 — starts a line of its own instead of being glued to the
+/// torn one and dropped with it at the next open.
+pub(crate) fn write<T: Serialize>(file: &mut impl Appendable, record: &T) -> std::io::Result<()> {
     let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
     line.push(b'\n');
-    file.write_all(&line)
+    let before = file.len()?;
+    if let Err(e) = file.write_all(&line) {
+        file.cut_to(before)?;
+        return Err(e);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -125,6 +149,50 @@ mod tests {
         std::fs::write(&path, &zeroed).unwrap();
         assert_eq!(open::<Rec>(&path).unwrap().0, [rec(0), rec(1)]);
         assert_eq!(std::fs::read(&path).unwrap(), &whole[..last_starts]);
+    }
+
+    /// A file whose next write stops half-way with an error, as a full disk does.
+    struct Filling {
+        file: File,
+        fail_next: bool,
+    }
+
+    impl Write for Filling {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if std::mem::take(&mut self.fail_next) {
+                self.file.write_all(&buf[..buf.len() / 2])?;
+                return Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "No space left on device"));
+            }
+            self.file.write(buf)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.file.flush()
+        }
+    }
+
+    impl Appendable for Filling {
+        fn len(&self) -> std::io::Result<u64> {
+            self.file.len()
+        }
+
+        fn cut_to(&mut self, len: u64) -> std::io::Result<()> {
+            self.file.cut_to(len)
+        }
+    }
+
+    #[test]
+    fn an_append_that_fails_part_way_is_cut_back_and_the_next_one_survives() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.jsonl");
+        let mut file = Filling { file: open::<Rec>(&path).unwrap().1, fail_next: false };
+        write(&mut file, &rec(0)).unwrap();
+        file.fail_next = true;
+        assert!(write(&mut file, &rec(1)).is_err(), "the failed append is reported");
+        write(&mut file, &rec(2)).unwrap();
+        drop(file);
+        let (records, _) = open::<Rec>(&path).unwrap();
+        assert_eq!(records, [rec(0), rec(2)], "the append after the failure is kept");
     }
 
     #[test]

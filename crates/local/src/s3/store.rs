@@ -87,6 +87,21 @@ impl NotifyingStore {
         synced.and_then(|r| r).map_err(state_error)
     }
 
+    /// The object file of `bucket`/`key` as it is now, kept by a second name (a hard link: no copy) until the
+    /// write that replaces it is known to have been accepted.
+    fn keep_aside(&self, bucket: &str, key: &str) -> std::io::Result<Kept> {
+        let path = self.root.join(bucket).join(key);
+        let aside = self.root.join(format!(".redscribe-aside-{}", uuid::Uuid::new_v4()));
+        let kept = match std::fs::hard_link(&path, &aside) {
+            Ok(()) => Some(aside),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            // A folder marker is a folder: nothing to keep.
+            Err(_) if path.is_dir() => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Kept { path, kept })
+    }
+
     /// Refuses a request for a version other than the current one (earlier versions are not kept).
     fn check_version(&self, bucket: &str, key: &str, wanted: &mut Option<String>) -> S3Result<Option<String>> {
         let current = self.versions.current(bucket, key);
@@ -268,7 +283,19 @@ impl S3 for NotifyingStore {
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let _turn = self.turn(&bucket, &key).await;
-        let mut resp = self.inner.put_object(req).await?;
+        // `s3s-fs` moves the new bytes into place before it checks them against Content-MD5 or a checksum: the
+        // object's current bytes are kept aside, and put back if the upload is refused, as S3 leaves them.
+        let kept = self.keep_aside(&bucket, &key).map_err(state_error)?;
+        let mut resp = match self.inner.put_object(req).await {
+            Ok(resp) => {
+                kept.drop_quietly();
+                resp
+            }
+            Err(e) => {
+                kept.restore().map_err(state_error)?;
+                return Err(e);
+            }
+        };
         resp.output.version_id = self.announce(template, "ObjectCreated:Put", bucket, key).await?;
         Ok(resp)
     }
@@ -336,6 +363,33 @@ impl S3 for NotifyingStore {
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         check_key(&req.input.key)?;
         self.inner.abort_multipart_upload(req).await
+    }
+}
+
+/// An object file's bytes from before a write ([`NotifyingStore::keep_aside`]).
+struct Kept {
+    path: PathBuf,
+    /// Its second name; `None`: there was no object.
+    kept: Option<PathBuf>,
+}
+
+impl Kept {
+    /// The write was refused: the object is what it was (or, if there was none, there is none).
+    fn restore(self) -> std::io::Result<()> {
+        match &self.kept {
+            Some(aside) => std::fs::rename(aside, &self.path),
+            None => match std::fs::remove_file(&self.path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound && !self.path.is_dir() => Err(e),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// The write was accepted: the old bytes go.
+    fn drop_quietly(self) {
+        if let Some(aside) = &self.kept {
+            let _ = std::fs::remove_file(aside);
+        }
     }
 }
 

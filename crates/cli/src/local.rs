@@ -38,7 +38,9 @@ pub async fn start(
     data_api_addr: SocketAddr,
     api: DataApiConfig,
 ) -> anyhow::Result<StandIns> {
-    let mut config = StandInsConfig::loopback(data_dir, DEFAULT_INPUT_BUCKET, Credentials::from_env_or_generate());
+    create_private_dir(data_dir)?;
+    let credentials = Credentials::for_stand_ins(&profile_dir(data_dir).join("credentials"));
+    let mut config = StandInsConfig::loopback(data_dir, DEFAULT_INPUT_BUCKET, credentials);
     config.s3_addr = s3_addr;
     config.data_api_addr = Some(data_api_addr);
     config.api = api;
@@ -46,6 +48,24 @@ pub async fn start(
     StandIns::start(config).await.with_context(|| {
         format!("starting the stand-ins over {} (is `redscribe serve` using it?)", warehouse_file.display())
     })
+}
+
+/// Where `serve` writes the AWS profile of the stand-ins (config and credentials files).
+pub fn profile_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("aws")
+}
+
+/// Creates the data folder readable by its owner only (mode 0700; an existing one is narrowed): it holds the
+/// stand-ins' key pair, the objects and the warehouse.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private", dir.display()))?;
+    }
+    Ok(())
 }
 
 /// An SDK configuration for an endpoint of the stand-ins, signed with their key pair.

@@ -120,7 +120,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let endpoint = s3.endpoint_url();
     let data_api_endpoint = data_api.endpoint_url();
-    let (config_file, credentials_file) = write_profile(&data_dir.join("aws"), &creds, &endpoint, &data_api_endpoint)?;
+    let (config_file, credentials_file) =
+        write_profile(&crate::local::profile_dir(&data_dir), &creds, &endpoint, &data_api_endpoint)?;
 
     let source = crate::dashboard::Source::shipped(&data_dir, target.warehouse.clone())?;
     let dashboard = crate::dashboard::serve(Arc::new(source), args.dashboard_addr).await?;
@@ -132,8 +133,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     println!("  S3 endpoint:        {endpoint}");
     println!("  Data API endpoint:  {data_api_endpoint}");
     println!("  warehouse:          {} (database {DATABASE}, any workgroup or cluster name)", warehouse_file.display());
-    println!("  access key:         {}", creds.access_key_id);
-    println!("  secret key:         {}", creds.secret_access_key);
+    // The secret is not printed: it is in the profile's credentials file, readable by its owner only.
+    println!("  access key:         {} (secret in {})", creds.access_key_id, credentials_file.display());
     println!("  input bucket:       s3://{DEFAULT_INPUT_BUCKET}/");
     println!("  dashboard:          {}", dashboard.url());
     println!("Use them from the aws CLI with the generated profile:");

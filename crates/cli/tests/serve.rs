@@ -199,3 +199,43 @@ fn backfill_and_replay_reach_the_stand_ins_through_aws_configuration() {
     assert!(listed.contains("0 record(s) would be replayed"), "{listed}");
     stop(served);
 }
+
+/// The stand-ins never take a real AWS key from the environment, never print their secret, and keep their data
+/// folder to its owner; their own pair comes from `REDSCRIBE_LOCAL_*` when set.
+#[test]
+fn serve_never_takes_the_environments_aws_keys_nor_prints_its_secret() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (real_id, real_secret) = ("AKIAREALACCOUNTKEY01", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYREALSECRET");
+    let aws_env = [("AWS_ACCESS_KEY_ID", real_id), ("AWS_SECRET_ACCESS_KEY", real_secret)];
+    let served = common::start_serve(&data, &[], &aws_env);
+    let printed = served.printed.join("\n");
+    let credentials_file = data.join("aws/credentials");
+    let profile = std::fs::read_to_string(&credentials_file).unwrap();
+    assert!(!profile.contains(real_id) && !profile.contains(real_secret), "{profile}");
+    assert!(!printed.contains(real_secret) && !printed.contains(real_id), "{printed}");
+    let secret = profile.lines().find_map(|l| l.strip_prefix("aws_secret_access_key = ")).unwrap().to_string();
+    assert!(!printed.contains(&secret), "the secret is printed: {printed}");
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(std::fs::metadata(&credentials_file).unwrap().permissions().mode() & 0o777, 0o600);
+    // The profile works (the aws CLI reads it), and a restart keeps the pair: configured clients go on working.
+    assert!(aws(&served, &["s3", "ls"]).contains("recordings"));
+    stop(served);
+    let again = common::start_serve(&data, &[], &aws_env);
+    assert_eq!(std::fs::read_to_string(&credentials_file).unwrap(), profile);
+    stop(again);
+
+    // A pair of the stand-ins' own, chosen by the user.
+    let other = dir.path().join("other");
+    let own = [
+        ("REDSCRIBE_LOCAL_ACCESS_KEY_ID", "AKLOCALCHOSEN0000001"),
+        ("REDSCRIBE_LOCAL_SECRET_ACCESS_KEY", "chosen-secret"),
+    ];
+    let served = common::start_serve(&other, &[], &own);
+    let profile = std::fs::read_to_string(other.join("aws/credentials")).unwrap();
+    assert!(profile.contains("AKLOCALCHOSEN0000001") && profile.contains("chosen-secret"), "{profile}");
+    assert!(!served.printed.join("\n").contains("chosen-secret"));
+    assert!(aws(&served, &["s3", "ls"]).contains("recordings"));
+    stop(served);
+}

@@ -15,6 +15,8 @@ pub struct Served {
     pub dashboard: String,
     /// `AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE` and `AWS_PROFILE` of the profile it wrote.
     pub exports: Vec<(String, String)>,
+    /// What it printed, up to its profile line.
+    pub printed: Vec<String>,
 }
 
 /// Starts `redscribe serve` over `data` with `extra` arguments and `env`, and waits for its profile line.
@@ -23,17 +25,18 @@ pub fn start_serve(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Served 
         .args(["serve", "--s3-addr", "127.0.0.1:0", "--data-api-addr", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .args(extra)
-        .envs(env.iter().copied())
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (mut endpoint, mut dashboard, mut exports) = (None, None, Vec::new());
+    let (mut endpoint, mut dashboard, mut exports, mut printed) = (None, None, Vec::new(), Vec::new());
     for line in lines.by_ref() {
         let line = line.unwrap();
+        printed.push(line.clone());
         if let Some(e) = line.trim().strip_prefix("S3 endpoint:") {
             endpoint = Some(e.trim().to_owned());
         }
@@ -56,6 +59,7 @@ pub fn start_serve(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Served 
         endpoint: endpoint.expect("serve printed its S3 endpoint"),
         dashboard: dashboard.expect("serve printed its dashboard's address"),
         exports,
+        printed,
     }
 }
 

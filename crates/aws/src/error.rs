@@ -160,6 +160,7 @@ pub fn statement_code(status: &str, message: &str) -> ErrorCode {
             "query monitoring rule",
             "cancelled on user's request",
             "canceling statement due to user request",
+            "canceling statement due to statement timeout",
             "disk full",
             "terminating connection",
             "server closed the connection",

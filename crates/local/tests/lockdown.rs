@@ -74,6 +74,29 @@ async fn host_files_are_out_of_reach() {
     assert_eq!(h.scalar("SELECT COUNT(*) FROM t").await, 1);
 }
 
+/// The statement the stand-in checked is the one DuckDB runs, and only it: a text sqlparser reads as one
+/// statement but DuckDB as three (a `[…]` identifier), and an EXPLAIN ANALYZE that would run a COPY … TO, are
+/// refused, and nothing reaches the objects folder.
+#[tokio::test]
+async fn only_the_one_statement_checked_runs() {
+    let h = start().await;
+    h.put("ok/lines.csv", b"hello\n".to_vec()).await;
+    let objects = h.dir.path().join("s3");
+    let target = objects.join("lake/smuggled.csv");
+    let to = target.display();
+    for sql in [
+        format!("SELECT [x]] AS q FROM (SELECT 1 AS x) t; COPY (SELECT 42 AS n) TO '{to}'; SELECT [1]"),
+        format!("EXPLAIN ANALYZE COPY (SELECT 42 AS n) TO '{to}'"),
+        format!("EXPLAIN COPY (SELECT 42 AS n) TO '{to}'"),
+        "SELECT `x` FROM (SELECT 1 AS x) t".to_string(),
+    ] {
+        refused(&h, &sql).await;
+    }
+    assert!(!target.exists(), "a statement wrote into the objects folder");
+    assert_eq!(h.scalar("SELECT 1 + 1").await, 2, "one plain statement still runs");
+    assert!(!h.query("EXPLAIN SELECT 1").await.is_empty(), "EXPLAIN of a query still runs");
+}
+
 #[test]
 fn generated_credentials_come_from_the_random_source() {
     let pairs: Vec<Credentials> = (0..64).map(|_| Credentials::generate()).collect();

@@ -528,3 +528,16 @@ async fn the_data_api_limits_are_enforced_as_the_service_enforces_them() {
         .collect();
     assert_eq!(whole, text);
 }
+
+/// A statement has a time limit, as on the service (24 hours there; one second here): past it, it is interrupted
+/// and ends `FAILED` with PostgreSQL's statement-timeout error, and the stand-in runs the next statement.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_statement_past_the_time_limit_is_cancelled_and_fails() {
+    let h = start_with(DataApiConfig { statement_timeout: Duration::from_secs(1), ..DataApiConfig::default() }).await;
+    let id = h.execute("SELECT SUM(a.range * b.range) FROM range(1000000) a, range(1000000) b").await;
+    let d = h.wait(&id).await;
+    assert_eq!(d.status(), Some(&StatusString::Failed));
+    assert_eq!(d.error(), Some("ERROR: canceling statement due to statement timeout"));
+    assert!(d.duration() < 30_000_000_000, "ended soon after the limit: {} ns", d.duration());
+    assert_eq!(h.scalar("SELECT 40 + 2").await, 42);
+}

@@ -95,6 +95,14 @@ pub fn translate(sql: &str, parameters: &HashMap<String, String>) -> Result<Vec<
     let dialect = RedshiftSqlDialect {};
     let tokens =
         Tokenizer::new(&dialect, sql).tokenize().map_err(|e| SqlError(format!("syntax error: {}", e.message)))?;
+    // Redshift quotes identifiers with double quotes only; sqlparser's Redshift dialect also takes `[…]`, which
+    // DuckDB reads as a list: text both would read differently is refused, not run.
+    if let Some(word) = tokens.iter().find_map(|t| match t {
+        Token::Word(w) if matches!(w.quote_style, Some('[') | Some('`')) => Some(w),
+        _ => None,
+    }) {
+        return Err(SqlError(format!("syntax error at or near \"{}\"", word.quote_style.unwrap_or('['))));
+    }
     let tokens = bind_parameters(tokens, parameters)?;
     let statements = Parser::new(&dialect)
         .with_tokens(tokens)
@@ -103,7 +111,21 @@ pub fn translate(sql: &str, parameters: &HashMap<String, String>) -> Result<Vec<
     if statements.is_empty() {
         return Err(SqlError("the SQL text holds no statement".into()));
     }
-    statements.into_iter().map(translate_statement).collect()
+    statements.into_iter().map(translate_statement).map(|step| step.and_then(one_statement)).collect()
+}
+
+/// The one statement that was checked is the one DuckDB runs: the text rendered for it must hold no `;` as
+/// DuckDB's own lexing reads it (DuckDB runs every statement of a text it is given), else it is refused.
+fn one_statement(step: Step) -> Result<Step, SqlError> {
+    if let Step::Sql { sql, .. } = &step {
+        let tokens = Tokenizer::new(&sqlparser::dialect::DuckDbDialect {}, sql)
+            .tokenize()
+            .map_err(|e| SqlError(format!("syntax error: {}", e.message)))?;
+        if tokens.iter().any(|t| *t == Token::SemiColon) {
+            return Err(SqlError("syntax error: the statement does not read as one statement".into()));
+        }
+    }
+    Ok(step)
 }
 
 fn strip_parser_prefix(message: &str) -> &str {
@@ -150,6 +172,11 @@ fn translate_statement(statement: Statement) -> Result<Step, SqlError> {
         }
         Statement::CreateTable(table) => create_table(table),
         Statement::Vacuum(_) | Statement::Analyze(_) | Statement::Grant(_) | Statement::Revoke(_) => Ok(Step::NoOp),
+        // EXPLAIN of a query only, and without ANALYZE (which runs it): Redshift's EXPLAIN plans a query.
+        Statement::Explain { analyze: true, .. } => Err(unsupported("EXPLAIN ANALYZE")),
+        Statement::Explain { statement, .. } if !matches!(*statement, Statement::Query(_)) => {
+            Err(unsupported("EXPLAIN of anything but a query"))
+        }
         statement @ (Statement::Query(_)
         | Statement::Explain { .. }
         | Statement::ExplainTable { .. }

@@ -41,11 +41,20 @@ pub struct DataApiConfig {
     pub workers: usize,
     /// Records per `GetStatementResult` page.
     pub page_rows: usize,
+    /// How long a statement may run before it is cancelled and ends `FAILED` ("canceling statement due to
+    /// statement timeout"): the Data API's limit is 24 hours ("The maximum query run time", Amazon Redshift
+    /// Data API quotas); a test sets less.
+    pub statement_timeout: std::time::Duration,
 }
 
 impl Default for DataApiConfig {
     fn default() -> DataApiConfig {
-        DataApiConfig { max_active_statements: 500, workers: 4, page_rows: 1000 }
+        DataApiConfig {
+            max_active_statements: 500,
+            workers: 4,
+            page_rows: 1000,
+            statement_timeout: std::time::Duration::from_secs(24 * 3600),
+        }
     }
 }
 
@@ -98,6 +107,8 @@ struct Statement {
     duration_ns: i64,
     subs: Vec<Sub>,
     cancel_requested: bool,
+    /// The statement ran past the time limit and was interrupted.
+    timed_out: bool,
     interrupt: Option<Arc<InterruptHandle>>,
 }
 
@@ -289,6 +300,7 @@ impl DataApiService {
             duration_ns: 0,
             subs,
             cancel_requested: false,
+            timed_out: false,
             interrupt: None,
         };
         let output = output_of(&statement);
@@ -311,7 +323,8 @@ impl DataApiService {
         tokio::spawn(async move {
             let Ok(_permit) = api.workers.clone().acquire_owned().await else { return };
             let warehouse = api.warehouse.clone();
-            let task = tokio::task::spawn_blocking(move || run_statement(&warehouse, &shared, hold, injected));
+            let limit = api.config.statement_timeout;
+            let task = tokio::task::spawn_blocking(move || run_statement(&warehouse, &shared, hold, injected, limit));
             if let Err(e) = task.await {
                 tracing::error!(error = %e, "data api: statement worker panicked");
             }

@@ -30,6 +30,7 @@ pub(super) fn run_statement(
     shared: &Shared,
     hold: Option<std::time::Duration>,
     injected: Option<String>,
+    limit: std::time::Duration,
 ) {
     let started = Instant::now();
     if let Some(hold) = hold {
@@ -76,7 +77,18 @@ pub(super) fn run_statement(
         Ok(s) => s,
         Err(e) => return fail_all(redshift_error(&e.to_string())),
     };
-    lock(shared).interrupt = Some(session.interrupt_handle());
+    let interrupt = session.interrupt_handle();
+    lock(shared).interrupt = Some(interrupt.clone());
+    // The time limit: a watchdog interrupts the statement when it passes; ending the statement ends the watch.
+    let (_running, ended) = std::sync::mpsc::channel::<()>();
+    let watched = shared.clone();
+    let left = limit.saturating_sub(started.elapsed());
+    std::thread::spawn(move || {
+        if ended.recv_timeout(left) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+            lock(&watched).timed_out = true;
+            interrupt.interrupt();
+        }
+    });
 
     // A batch, or several statements in one ExecuteStatement, run in one transaction.
     let mut plans = Vec::with_capacity(sqls.len());
@@ -167,6 +179,7 @@ fn run_subs(
         };
         let mut s = lock(shared);
         let cancelled = s.cancel_requested;
+        let timed_out = s.timed_out;
         let sub = &mut s.subs[i];
         sub.query_id = query_id;
         sub.updated_at = Utc::now();
@@ -180,6 +193,12 @@ fn run_subs(
             Err(ExecError::RetryExact(why)) => {
                 tracing::debug!(%why, "data api: COPY goes again file by file");
                 return Err(Retry);
+            }
+            Err(ExecError::Cancelled) if timed_out => {
+                let message = "ERROR: canceling statement due to statement timeout".to_string();
+                sub.status = Status::Failed;
+                sub.error = Some(message.clone());
+                failure = Some((Status::Failed, message));
             }
             Err(ExecError::Cancelled) => {
                 sub.status = Status::Aborted;

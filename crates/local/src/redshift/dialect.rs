@@ -121,7 +121,7 @@ fn one_statement(step: Step) -> Result<Step, SqlError> {
         let tokens = Tokenizer::new(&sqlparser::dialect::DuckDbDialect {}, sql)
             .tokenize()
             .map_err(|e| SqlError(format!("syntax error: {}", e.message)))?;
-        if tokens.iter().any(|t| *t == Token::SemiColon) {
+        if tokens.contains(&Token::SemiColon) {
             return Err(SqlError("syntax error: the statement does not read as one statement".into()));
         }
     }

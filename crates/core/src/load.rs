@@ -1,8 +1,10 @@
 //! The statements of one load (DESIGN 2.5), as SQL text for one `BatchExecuteStatement` — one transaction:
 //!
 //! 1. a temporary stage table like the target, filled by `COPY … FORMAT AS PARQUET MANIFEST`;
-//! 2. the newest row per `id` kept (S3 `sequencer` order, then processing time): re-deliveries collapse;
-//! 3. rows older than what the target already holds dropped: a late, older event never overwrites a newer one;
+//! 2. the newest row per `id` kept (S3 `sequencer` order, then an answer over a failure, then processing time):
+//!    re-deliveries collapse, whatever order their files arrive in;
+//! 3. rows that come before what the target already holds in that order dropped: a late, older event never
+//!    overwrites a newer one, and a failure never replaces a transcript of the same version;
 //! 4. `MERGE` into the target (update or insert), `loaded_at` set;
 //! 5. the segments of the surviving rows replace the old ones (deleted even when the batch brings none);
 //! 6. one `load_audit` row per loaded file, copied from a JSON Lines file the loader writes beside the manifest
@@ -108,6 +110,22 @@ fn ordered_sequencer(table: &str) -> String {
     format!("RPAD(UPPER(TRIM(COALESCE({table}.\"sequencer\", ''))), 64, '0')")
 }
 
+/// 1 for a row that is an answer (transcribed, metadata only), 0 for a failure: of two processings of the same
+/// version, a failure never wins over an answer, whichever came last.
+fn answered(table: &str) -> String {
+    format!("CASE WHEN {table}.\"status\" = 'failed' THEN 0 ELSE 1 END")
+}
+
+/// Whether `a`'s row comes before `b`'s in the one order every load uses, whatever order files arrive in: the
+/// S3 sequencer (a later upload wins), then an answer over a failure (of the same version), then the later
+/// processing.
+fn comes_before(a: &str, b: &str) -> String {
+    let (sa, sb) = (ordered_sequencer(a), ordered_sequencer(b));
+    let (oa, ob) = (answered(a), answered(b));
+    let (pa, pb) = (format!("{a}.\"processed_at\""), format!("{b}.\"processed_at\""));
+    format!("({sa} < {sb} OR ({sa} = {sb} AND ({oa} < {ob} OR ({oa} = {ob} AND {pa} < {pb}))))")
+}
+
 /// The statements of one load, in order, for one `BatchExecuteStatement` (at most 40 statements).
 pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch) -> Result<Vec<String>, CoreError> {
     let auth = auth.sql()?;
@@ -120,14 +138,14 @@ pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch)
         format!("CREATE TEMP TABLE {LATEST} (LIKE {results})"),
         format!(
             "INSERT INTO {LATEST} ({list}) SELECT {list} FROM (SELECT {list}, ROW_NUMBER() OVER (PARTITION BY \"id\" \
-             ORDER BY {} DESC, \"processed_at\" DESC) AS redscribe_rank FROM {STAGE}) AS ranked \
+             ORDER BY {} DESC, {} DESC, \"processed_at\" DESC) AS redscribe_rank FROM {STAGE}) AS ranked \
              WHERE redscribe_rank = 1",
-            ordered_sequencer(STAGE)
+            ordered_sequencer(STAGE),
+            answered(STAGE)
         ),
         format!(
-            "DELETE FROM {LATEST} USING {results} WHERE {LATEST}.\"id\" = {results}.\"id\" AND {} < {}",
-            ordered_sequencer(LATEST),
-            ordered_sequencer(&results.to_string())
+            "DELETE FROM {LATEST} USING {results} WHERE {LATEST}.\"id\" = {results}.\"id\" AND {}",
+            comes_before(LATEST, &results.to_string())
         ),
     ];
     let updates = cols

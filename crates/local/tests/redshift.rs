@@ -541,3 +541,60 @@ async fn a_statement_past_the_time_limit_is_cancelled_and_fails() {
     assert!(d.duration() < 30_000_000_000, "ended soon after the limit: {} ns", d.duration());
     assert_eq!(h.scalar("SELECT 40 + 2").await, 42);
 }
+
+/// Loads one file holding `rows` as its own batch (the loader's statements, through the Data API).
+async fn load_rows(h: &Harness, name: &str, rows: &[ResultRow]) {
+    let key = format!("processed/transcription_results/{name}.parquet");
+    let body = parquet(rows);
+    h.put(&key, body.clone()).await;
+    let m = format!("manifests/{name}.json");
+    h.put(&m, manifest(&[(&format!("s3://lake/{key}"), body.len(), true)])).await;
+    let sqls = load_batch(h, &format!("s3://lake/{m}"), &[&format!("s3://lake/{key}")]).await;
+    let id = h.batch(&sqls.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let d = h.wait(&id).await;
+    assert_eq!(d.status(), Some(&StatusString::Finished), "{:?}", d.error());
+}
+
+/// Of two processings of the same version (same sequencer), a failure never replaces an answer, and otherwise the
+/// later processing wins — whether its file is loaded after the other's, before it, or in the same batch.
+#[tokio::test]
+async fn a_failure_never_replaces_an_answer_of_the_same_version_and_the_later_processing_wins() {
+    let h = start().await;
+    h.apply_migrations().await;
+    let processing = |key: &str, text: &str, at: i64, failed: bool| {
+        let mut r = row(key, "00000000000000AA", text);
+        r.processed_at = t(at);
+        if failed {
+            r.set_error(redscribe_core::ErrorCode::RetriesExhausted, "started 3 times");
+        }
+        r
+    };
+    let text_of = |key: &'static str| {
+        let h = &h;
+        async move { h.query(&format!("SELECT text, status FROM transcription_results WHERE object_key = '{key}'")).await }
+    };
+    // The answer first, a later failure of the same version after it: the answer stays.
+    load_rows(&h, "a1", &[processing("in/a.wav", "answer", 100, false)]).await;
+    load_rows(&h, "a2", &[processing("in/a.wav", "", 200, true)]).await;
+    assert_eq!(text_of("in/a.wav").await[0][0], Field::StringValue("answer".into()));
+    // The failure first, the answer after: the answer replaces it.
+    load_rows(&h, "b1", &[processing("in/b.wav", "", 200, true)]).await;
+    load_rows(&h, "b2", &[processing("in/b.wav", "answer", 100, false)]).await;
+    assert_eq!(text_of("in/b.wav").await[0][0], Field::StringValue("answer".into()));
+    // Two answers: the later processing wins, in either order of loading and within one batch.
+    load_rows(&h, "c1", &[processing("in/c.wav", "later", 300, false)]).await;
+    load_rows(&h, "c2", &[processing("in/c.wav", "earlier", 100, false)]).await;
+    assert_eq!(text_of("in/c.wav").await[0][0], Field::StringValue("later".into()));
+    let batch = [
+        processing("in/d.wav", "", 900, true),
+        processing("in/d.wav", "earlier", 100, false),
+        processing("in/d.wav", "later", 300, false),
+    ];
+    load_rows(&h, "d", &batch).await;
+    assert_eq!(text_of("in/d.wav").await[0][0], Field::StringValue("later".into()));
+    // A newer version still replaces an answer, even with a failure.
+    let mut newer = processing("in/a.wav", "", 50, true);
+    newer.sequencer = Some("00000000000000BB".into());
+    load_rows(&h, "a3", &[newer]).await;
+    assert_eq!(text_of("in/a.wav").await[0][1], Field::StringValue("failed".into()));
+}

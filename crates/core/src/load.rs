@@ -63,11 +63,13 @@ impl CopyAuthorization {
     }
 }
 
-/// One file of the batch and the rows it holds.
+/// One file of the batch, the rows it holds and the ETag of its bytes as they were read (what `load_audit`
+/// settles it as: the same key written again with other bytes is another file to load).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchFile {
     pub uri: String,
     pub rows: i64,
+    pub etag: Option<String>,
 }
 
 /// What one load carries.
@@ -182,13 +184,13 @@ pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch)
     // The audit rows: staged from the batch's JSON Lines file, then written with the batch's id and time.
     sql.push(format!(
         "CREATE TEMP TABLE {STAGE_AUDIT} (\"file_uri\" VARCHAR(1024), \"manifest_uri\" VARCHAR(1024), \
-         \"table_name\" VARCHAR(127), \"rows_loaded\" BIGINT)"
+         \"table_name\" VARCHAR(127), \"rows_loaded\" BIGINT, \"file_etag\" VARCHAR(64))"
     ));
     sql.push(format!("COPY {STAGE_AUDIT} FROM {} {auth} FORMAT AS JSON 'auto'", literal(&batch.audit_file)?));
     let audit_cols = columns(&load_audit_schema()).join(", ");
     sql.push(format!(
         "INSERT INTO {} ({audit_cols}) SELECT \"file_uri\", \"manifest_uri\", \"table_name\", {}, \"rows_loaded\", \
-         'loaded', NULL, GETDATE() FROM {STAGE_AUDIT}",
+         'loaded', NULL, GETDATE(), \"file_etag\" FROM {STAGE_AUDIT}",
         tables.audit,
         literal(&batch.id)?
     ));
@@ -216,6 +218,7 @@ pub fn audit_lines(tables: &Tables, batch: &Batch) -> Vec<u8> {
             "manifest_uri": manifest,
             "table_name": table.name(),
             "rows_loaded": file.rows,
+            "file_etag": file.etag,
         });
         serde_json::to_writer(&mut out, &line).expect("JSON serialises");
         out.push(b'\n');
@@ -240,7 +243,11 @@ mod tests {
         Batch {
             id: "b-1".into(),
             results_manifest: "s3://out/manifests/m.json".into(),
-            results: vec![BatchFile { uri: "s3://out/processed/a'; drop table x; --.parquet".into(), rows: 1 }],
+            results: vec![BatchFile {
+                uri: "s3://out/processed/a'; drop table x; --.parquet".into(),
+                rows: 1,
+                etag: None,
+            }],
             segments_manifest: None,
             segments: vec![],
             audit_file: "s3://out/manifests/m.audit.jsonl".into(),
@@ -270,7 +277,11 @@ mod tests {
         let one = load_statements(&Tables::default(), &auth, &batch()).unwrap();
         let mut many = batch();
         many.results = (0..5000)
-            .map(|i| BatchFile { uri: format!("s3://out/processed/dt=2026-12-02/{i:032x}-v.parquet"), rows: 1 })
+            .map(|i| BatchFile {
+                uri: format!("s3://out/processed/dt=2026-12-02/{i:032x}-v.parquet"),
+                rows: 1,
+                etag: None,
+            })
             .collect();
         let sql = load_statements(&Tables::default(), &auth, &many).unwrap();
         assert_eq!(sql, one, "the files are in the manifest and the audit file, not in the statements");
@@ -282,7 +293,7 @@ mod tests {
     fn segments_add_three_statements() {
         let mut b = batch();
         b.segments_manifest = Some("s3://out/manifests/s.json".into());
-        b.segments = vec![BatchFile { uri: "s3://out/processed/s.parquet".into(), rows: 3 }];
+        b.segments = vec![BatchFile { uri: "s3://out/processed/s.parquet".into(), rows: 3, etag: None }];
         let sql = load_statements(&Tables::default(), &CopyAuthorization::DefaultRole, &b).unwrap();
         assert_eq!(sql.len(), 13);
         let lines = String::from_utf8(audit_lines(&Tables::default(), &b)).unwrap();

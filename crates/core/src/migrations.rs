@@ -18,7 +18,7 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: [Migration; 5] = [
+pub const MIGRATIONS: [Migration; 6] = [
     Migration {
         version: 1,
         name: "create_tables",
@@ -36,6 +36,7 @@ pub const MIGRATIONS: [Migration; 5] = [
         sql: include_str!("../../../sql/migrations/0004_language_probability.sql"),
     },
     Migration { version: 5, name: "cost", sql: include_str!("../../../sql/migrations/0005_cost.sql") },
+    Migration { version: 6, name: "audit_etag", sql: include_str!("../../../sql/migrations/0006_audit_etag.sql") },
 ];
 
 /// The ledger's DDL (idempotent).
@@ -104,8 +105,8 @@ mod tests {
             assert_eq!(m.version as usize, i + 1);
             assert!(m.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", m.name);
         }
-        assert_eq!(pending(&[1, 2]).iter().map(|m| m.version).collect::<Vec<_>>(), [3, 4, 5]);
-        assert!(pending(&[1, 2, 3, 4, 5]).is_empty());
+        assert_eq!(pending(&[1, 2]).iter().map(|m| m.version).collect::<Vec<_>>(), [3, 4, 5, 6]);
+        assert!(pending(&[1, 2, 3, 4, 5, 6]).is_empty());
     }
 
     #[test]

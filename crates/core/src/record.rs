@@ -167,6 +167,8 @@ pub struct LoadAuditRow {
     pub status: String,
     pub error_message: Option<String>,
     pub loaded_at: DateTime<Utc>,
+    /// The ETag of the bytes loaded (version 6).
+    pub file_etag: Option<String>,
 }
 
 fn micros(t: &DateTime<Utc>) -> i64 {
@@ -279,6 +281,7 @@ pub fn load_audit_batch(rows: &[LoadAuditRow]) -> Result<RecordBatch, CoreError>
         str_col(rows.iter().map(|r| Some(r.status.as_str()))),
         str_col(rows.iter().map(|r| r.error_message.as_deref())),
         utc_col(rows.iter().map(|r| Some(micros(&r.loaded_at)))),
+        str_col(rows.iter().map(|r| r.file_etag.as_deref())),
     ];
     Ok(RecordBatch::try_new(load_audit_schema(), columns)?)
 }

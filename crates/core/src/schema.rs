@@ -106,6 +106,8 @@ static LOAD_AUDIT: LazyLock<SchemaRef> = LazyLock::new(|| {
         utf8("status", false),
         utf8("error_message", true),
         tstz("loaded_at", false),
+        // Version 6: the ETag of the bytes loaded.
+        utf8("file_etag", true),
     ]))
 });
 

@@ -170,6 +170,7 @@ fn segments_and_audit_batches_match_their_schemas() {
         status: "loaded".into(),
         error_message: None,
         loaded_at: t(1_795_000_100, 0),
+        file_etag: Some("9b2cf535f27731c974343645a3985328".into()),
     };
     let back = from_parquet(to_parquet(&[load_audit_batch(&[audit]).unwrap()]).unwrap()).unwrap();
     assert_eq!(back[0].schema(), load_audit_schema());

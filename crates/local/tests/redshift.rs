@@ -81,7 +81,7 @@ async fn load_batch(h: &Harness, manifest_uri: &str, files: &[&str]) -> Vec<Stri
     let batch = Batch {
         id: format!("batch-{manifest_uri}"),
         results_manifest: manifest_uri.into(),
-        results: files.iter().map(|f| BatchFile { uri: f.to_string(), rows: 1 }).collect(),
+        results: files.iter().map(|f| BatchFile { uri: f.to_string(), rows: 1, etag: None }).collect(),
         segments_manifest: None,
         segments: vec![],
         audit_file: format!("s3://lake/{audit_key}"),

@@ -285,9 +285,9 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         let batch = Batch {
             id: batch_id.clone(),
             results_manifest: manifest_uri.clone(),
-            results: files.iter().map(|f| BatchFile { uri: f.uri(), rows: f.rows }).collect(),
+            results: files.iter().map(|f| BatchFile { uri: f.uri(), rows: f.rows, etag: f.etag.clone() }).collect(),
             segments_manifest,
-            segments: segments.into_iter().map(|(uri, s)| BatchFile { uri, rows: s.rows }).collect(),
+            segments: segments.into_iter().map(|(uri, s)| BatchFile { uri, rows: s.rows, etag: None }).collect(),
             audit_file: format!("s3://{}/{audit_key}", self.config.bucket),
         };
         let audit = audit_lines(&self.config.tables, &batch);

@@ -4,7 +4,7 @@
 //! announcement loads nothing twice; the rest are read back into [`ResultFile`]s — the result row names the
 //! recording it answers, and the segments file beside it comes along when there is one.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use redscribe_core::events::ObjectEvent;
@@ -29,6 +29,8 @@ pub struct Candidate {
     pub bucket: String,
     pub key: String,
     pub size: Option<u64>,
+    /// The ETag its announcement or listing gave (without quotes).
+    pub etag: Option<String>,
     pub message_id: Option<String>,
 }
 
@@ -52,21 +54,23 @@ pub async fn sweep<S: ObjectStore + ?Sized>(
         for object in store.list(bucket, &layout.results_day_prefix(day)).await? {
             if layout.is_results_file(bucket, &object.key) {
                 let size = u64::try_from(object.size).ok();
-                found.push(Candidate { bucket: bucket.to_string(), key: object.key, size, message_id: None });
+                let (key, etag) = (object.key, object.etag);
+                found.push(Candidate { bucket: bucket.to_string(), key, size, etag, message_id: None });
             }
         }
     }
     Ok(found)
 }
 
-/// URIs `load_audit` already records as loaded or quarantined, among `uris`.
+/// What `load_audit` records as loaded or quarantined among `uris`: each URI with the ETags of the bytes settled
+/// (`None` for a row that does not say, written before version 6: it settles the URI whatever its bytes).
 pub async fn settled<W: Warehouse + ?Sized>(
     warehouse: &W,
     audit: &Identifier,
     uris: &[String],
     deadline: Option<std::time::Instant>,
-) -> Result<HashSet<String>, PortError> {
-    let mut settled = HashSet::new();
+) -> Result<HashMap<String, Vec<Option<String>>>, PortError> {
+    let mut settled: HashMap<String, Vec<Option<String>>> = HashMap::new();
     // A few hundred URIs per statement keeps the text far below the Data API's 100 KB limit.
     for chunk in uris.chunks(200) {
         let list = chunk
@@ -78,13 +82,18 @@ pub async fn settled<W: Warehouse + ?Sized>(
         let rows = warehouse
             .query_until(
                 &format!(
-                    "SELECT DISTINCT \"file_uri\" FROM {audit} WHERE \"status\" IN ('loaded', 'quarantined') \
-                     AND \"file_uri\" IN ({list})"
+                    "SELECT DISTINCT \"file_uri\", \"file_etag\" FROM {audit} WHERE \"status\" IN ('loaded', \
+                     'quarantined') AND \"file_uri\" IN ({list})"
                 ),
                 deadline,
             )
             .await?;
-        settled.extend(rows.into_iter().filter_map(|r| r.into_iter().next().flatten()));
+        for row in rows {
+            let mut row = row.into_iter();
+            if let Some(uri) = row.next().flatten() {
+                settled.entry(uri).or_default().push(row.next().flatten());
+            }
+        }
     }
     Ok(settled)
 }
@@ -131,6 +140,7 @@ async fn parse_result_file<S: ObjectStore + ?Sized>(
 ) -> Result<ResultFile, PortError> {
     let unreadable = |e: String| PortError::new(ErrorCode::LoadRejected, format!("s3://{bucket}/{key}: {e}"));
     let size = object.body.len() as u64;
+    let object_etag = object.etag.clone();
     let batches = redscribe_core::encode::from_parquet(object.body).map_err(|e| unreadable(e.to_string()))?;
     let mut rows = Vec::new();
     for batch in &batches {
@@ -168,6 +178,7 @@ async fn parse_result_file<S: ObjectStore + ?Sized>(
         },
     };
     Ok(ResultFile {
+        etag: object_etag,
         id: row.id.clone(),
         bucket: bucket.to_string(),
         key: key.to_string(),

@@ -266,7 +266,8 @@ async fn a_result_file_over_the_bound_is_quarantined_without_being_held() {
     store.put("recordings", &big_key, big, "application/vnd.apache.parquet").await.unwrap();
 
     // Without a size: the read stops at the bound.
-    let unsized_ = Candidate { bucket: "recordings".into(), key: big_key.clone(), size: None, message_id: None };
+    let unsized_ =
+        Candidate { bucket: "recordings".into(), key: big_key.clone(), size: None, etag: None, message_id: None };
     let e = read_back(store.as_ref(), &Layout::default(), &unsized_).await.unwrap_err().error;
     assert_eq!(e.code, ErrorCode::LoadRejected);
     assert!(e.message.contains(&format!("larger than the bound of {RESULT_FILE_MAX_BYTES} bytes")), "{e:?}");
@@ -283,6 +284,65 @@ async fn a_result_file_over_the_bound_is_quarantined_without_being_held() {
     assert_eq!(records.len(), 1);
     let record = String::from_utf8(store.get("recordings", &records[0].key, None).await.unwrap().body).unwrap();
     assert!(record.contains("over the bound"), "{record}");
+}
+
+/// The same version of a recording processed again the same day writes the same key with new bytes: the table
+/// follows the file — the new bytes are loaded (their ETag is not the settled one's), and the row is theirs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_file_written_again_is_loaded_again_and_the_table_follows_it() {
+    use redscribe_core::encode::from_parquet;
+    use redscribe_core::record::results_from_batch;
+    use redscribe_pipeline::invoke::{load_invocation, LoadLimits};
+
+    let mut stand_ins = StandIns::start().await;
+    let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
+    let event = upload(&mut stand_ins, &store, "in/again.wav").await;
+    let stage = TranscribeStage::new(store.clone(), TranscribeConfig::default());
+    let loader = Arc::new(loader(store.clone(), warehouse.clone()).migrating());
+    let (sweep, limits) = (serde_json::json!({"sweep": true}), LoadLimits::default());
+    let processed_at = |key: &str| {
+        let store = store.clone();
+        let key = key.to_string();
+        async move {
+            let body = store.get("recordings", &key, None).await.unwrap().body;
+            results_from_batch(&from_parquet(body).unwrap()[0]).unwrap()[0].processed_at.timestamp_micros()
+        }
+    };
+    let stored = || {
+        let warehouse = warehouse.clone();
+        async move {
+            let rows = warehouse.query("SELECT processed_at FROM transcription_results").await.unwrap();
+            assert_eq!(rows.len(), 1);
+            rows[0][0].clone().unwrap()
+        }
+    };
+
+    let first = stage.process(&event).await.unwrap().file().clone();
+    let swept = load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap();
+    assert_eq!(swept.report.load.loaded.len(), 1);
+    let before = stored().await;
+    let first_processed = processed_at(&first.key).await;
+
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let second = stage.process(&event).await.unwrap().file().clone();
+    assert_eq!(first.key, second.key, "the same name");
+    assert!(processed_at(&second.key).await > first_processed, "written over with a later processing");
+    let swept = load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap();
+    assert_eq!(
+        (swept.report.load.loaded.len(), swept.report.admitted.already_settled),
+        (1, 0),
+        "the new bytes are loaded: {:?}",
+        swept.response
+    );
+    assert_ne!(stored().await, before, "the row is the new processing's");
+    let audit = warehouse
+        .query("SELECT COUNT(DISTINCT file_etag) FROM load_audit WHERE status = 'loaded' AND table_name = 'transcription_results'")
+        .await
+        .unwrap();
+    assert_eq!(audit, vec![vec![Some("2".to_string())]]);
+    // And swept once more, nothing is loaded again.
+    let swept = load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap();
+    assert_eq!((swept.report.load.loaded.len(), swept.report.admitted.already_settled), (0, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -469,7 +529,8 @@ async fn a_call_the_adapter_retried_to_exhaustion_is_not_retried_again_by_a_brie
 async fn a_recording_the_role_may_not_read_is_blocked_not_quarantined() {
     let mut stand_ins = StandIns::start().await;
     let store = stand_ins.store().await;
-    let event = upload(&mut stand_ins, &store, "in/locked.wav").await;
+    // As the transcribe function has it, from an SQS message: its tries are marked.
+    let event = ObjectEvent { message_id: Some("m-1".into()), ..upload(&mut stand_ins, &store, "in/locked.wav").await };
     let faults = stand_ins.s3.faults();
     let run = |event: ObjectEvent| {
         let stage =
@@ -493,7 +554,12 @@ async fn a_recording_the_role_may_not_read_is_blocked_not_quarantined() {
     }
     assert!(stand_ins.files("rejected/").is_empty(), "nothing quarantined: {:?}", stand_ins.files("rejected/"));
     assert!(stand_ins.files("processed/").is_empty(), "no failed row");
-    assert_eq!(run(event).await, Settled::Done);
+    // Blocked tries count against nothing: a later receive does not take the recording for a poison.
+    let marks = redscribe_pipeline::transcribe::Attempts::read(store.as_ref(), &Layout::default(), &event).await;
+    assert_eq!(marks.unwrap(), Default::default());
+    assert_eq!(run(event.clone()).await, Settled::Done);
+    let marks = redscribe_pipeline::transcribe::Attempts::read(store.as_ref(), &Layout::default(), &event).await;
+    assert!(marks.unwrap().finished);
     assert_eq!(stand_ins.files("processed/transcription_results/").len(), 1);
 }
 

@@ -195,6 +195,7 @@ async fn a_file_that_fails_the_copy_is_quarantined_and_the_rest_of_the_batch_loa
         rows: 1,
         source: files[0].source.clone(),
         segments: None,
+        etag: None,
     });
 
     let report = h.loader().load(files).await.unwrap();
@@ -285,8 +286,8 @@ async fn migrations_run_once_and_bring_a_warehouse_from_before_the_ledger_up_to_
     }
     assert_eq!(
         migrate(h.warehouse.as_ref()).await.unwrap(),
-        [1, 2, 3, 4, 5],
-        "1 and 2 again (idempotent), then 3 to 5"
+        [1, 2, 3, 4, 5, 6],
+        "1 and 2 again (idempotent), then 3 to 6"
     );
     assert_eq!(migrate(h.warehouse.as_ref()).await.unwrap(), Vec::<u32>::new());
     let columns = h
@@ -299,10 +300,11 @@ async fn migrations_run_once_and_bring_a_warehouse_from_before_the_ledger_up_to_
         .unwrap();
     assert_eq!(columns.last().unwrap()[0].as_deref(), Some("channel"));
     let ledger = h.warehouse.query("SELECT version, name FROM schema_migrations ORDER BY version").await.unwrap();
-    assert_eq!(ledger.len(), 5, "{ledger:?}");
+    assert_eq!(ledger.len(), 6, "{ledger:?}");
     assert_eq!(ledger[2], [Some("3".to_string()), Some("quality_and_channel".to_string())]);
     assert_eq!(ledger[3], [Some("4".to_string()), Some("language_probability".to_string())]);
     assert_eq!(ledger[4], [Some("5".to_string()), Some("cost".to_string())]);
+    assert_eq!(ledger[5], [Some("6".to_string()), Some("audit_etag".to_string())]);
     h.s3.stop().await;
     h.api.stop().await;
 }

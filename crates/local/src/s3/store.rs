@@ -102,6 +102,25 @@ impl NotifyingStore {
         Ok(Kept { path, kept })
     }
 
+    /// The ETag of an object, as a HEAD answers it (a folder marker's is the MD5 of nothing).
+    async fn etag_of(&self, template: &S3Request<()>, bucket: &str, key: &str) -> Option<ETag> {
+        if key.ends_with('/') {
+            return Some(ETag::Strong(EMPTY_ETAG.into()));
+        }
+        let head = S3Request {
+            input: HeadObjectInput { bucket: bucket.into(), key: key.into(), ..Default::default() },
+            method: http::Method::HEAD,
+            uri: template.uri.clone(),
+            headers: Default::default(),
+            extensions: Default::default(),
+            credentials: template.credentials.clone(),
+            region: template.region.clone(),
+            service: template.service.clone(),
+            trailing_headers: None,
+        };
+        self.inner.head_object(head).await.ok()?.output.e_tag
+    }
+
     /// Refuses a request for a version other than the current one (earlier versions are not kept).
     fn check_version(&self, bucket: &str, key: &str, wanted: &mut Option<String>) -> S3Result<Option<String>> {
         let current = self.versions.current(bucket, key);
@@ -244,7 +263,15 @@ impl S3 for NotifyingStore {
     }
 
     async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let template = req.map_input_ref();
+        let bucket = req.input.bucket.clone();
         let mut resp = self.inner.list_objects_v2(req).await?;
+        // S3 gives every listed object its ETag; `s3s-fs` leaves it out.
+        for object in resp.output.contents.iter_mut().flatten() {
+            if let (None, Some(key)) = (&object.e_tag, &object.key) {
+                object.e_tag = self.etag_of(&template, &bucket, key).await;
+            }
+        }
         let o = &mut resp.output;
         if wants_url_encoding(&o.encoding_type) {
             encode_listing(&mut o.contents, &mut o.common_prefixes);

@@ -126,6 +126,7 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
                     .into_iter()
                     .map(|o| Candidate {
                         size: o.object.size.and_then(|s| u64::try_from(s).ok()),
+                        etag: o.object.etag,
                         bucket: o.object.bucket,
                         key: o.object.key,
                         message_id: o.message_id,
@@ -239,16 +240,25 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
         let deadline = self.config.deadline;
         loader.ensure_schema(deadline).await?;
         let mut announced_by: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+        let mut etags: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
         let mut unique = Vec::new();
         for c in candidates {
             let by = announced_by.entry(c.uri()).or_default();
             if by.is_empty() {
                 unique.push(c.clone());
             }
+            etags.entry(c.uri()).or_default().push(c.etag.clone());
             by.push(c.message_id);
         }
         let uris: Vec<String> = announced_by.keys().cloned().collect();
-        let done = settled(loader.warehouse(), &loader.config().tables.audit, &uris, deadline).await?;
+        let audited = settled(loader.warehouse(), &loader.config().tables.audit, &uris, deadline).await?;
+        // Settled when every announced version of its bytes is: the same key written again (the same recording
+        // version processed again) is another file, and the table then follows the file.
+        let is_settled = |uri: &String| {
+            let Some(rows) = audited.get(uri) else { return false };
+            etags[uri].iter().all(|e| e.is_none() || rows.iter().any(|r| r.is_none() || r == e))
+        };
+        let done: Vec<String> = uris.iter().filter(|u| is_settled(u)).cloned().collect();
         admission.counts.already_settled = done.len();
         unique.retain(|c| !done.contains(&c.uri()));
         let layout = loader.config().layout.clone();

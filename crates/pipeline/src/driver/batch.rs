@@ -122,6 +122,7 @@ mod tests {
             rows: 1,
             source: ObjectEvent::created("b", "in/x.wav"),
             segments: None,
+            etag: None,
         }
     }
 

@@ -16,12 +16,34 @@ use redscribe_core::ports::{ObjectStore, PortError};
 use redscribe_core::ErrorCode;
 use serde::{Deserialize, Serialize};
 
+/// How a try of a recording ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// A result or a quarantine record was written.
+    Finished,
+    /// A transient failure: throttling, no time left, a service's bad minute.
+    Failed,
+    /// A missing grant, role or key: nothing the recording did.
+    Blocked,
+}
+
+impl Ended {
+    /// How a try that returned `outcome` ended.
+    pub fn of<T>(outcome: &Result<T, PortError>) -> Ended {
+        match outcome {
+            Ok(_) => Ended::Finished,
+            Err(e) if e.code.disposition() == redscribe_core::Disposition::Blocked => Ended::Blocked,
+            Err(_) => Ended::Failed,
+        }
+    }
+}
+
 /// What the markers say of one recording version.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempts {
     /// Starts with no end: each ended with the process.
     pub unanswered: u32,
-    /// Tries that ended in a transient failure (throttling, no time left, a missing grant).
+    /// Tries that ended in a transient failure (throttling, no time left; not a missing grant).
     pub failed: u32,
     /// A result or a quarantine record was written: the recording is done.
     pub finished: bool,
@@ -76,22 +98,18 @@ impl Attempts {
         Ok(now)
     }
 
-    /// Ends the start counted in `self`: finished, or failed transiently. Best effort: the outcome is already
-    /// durable (or will be retried), so a marker that cannot be written is logged, not an error.
-    pub async fn ended<S: ObjectStore + ?Sized>(
-        mut self,
-        store: &S,
-        layout: &Layout,
-        event: &ObjectEvent,
-        finished: bool,
-    ) {
-        self.unanswered = self.unanswered.saturating_sub(1);
-        if finished {
-            self.finished = true;
-        } else {
-            self.failed += 1;
+    /// Ends the start counted in `self` as `how`. Best effort: the outcome is already durable (or will be
+    /// retried), so a marker that cannot be written is logged, not an error.
+    pub async fn ended<S: ObjectStore + ?Sized>(self, store: &S, layout: &Layout, event: &ObjectEvent, how: Ended) {
+        let mut now = self;
+        now.unanswered = now.unanswered.saturating_sub(1);
+        match how {
+            Ended::Finished => now.finished = true,
+            Ended::Failed => now.failed += 1,
+            // A missing grant is not the recording's: it counts against nothing.
+            Ended::Blocked => {}
         }
-        if let Err(e) = self.write(store, layout, event).await {
+        if let Err(e) = now.write(store, layout, event).await {
             tracing::warn!(key = %event.object.key, code = e.code.as_str(), "the attempt marker was not written: {}", e.message);
         }
     }

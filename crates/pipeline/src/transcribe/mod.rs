@@ -32,7 +32,7 @@ mod attempts;
 mod examine;
 mod limits;
 
-pub use attempts::Attempts;
+pub use attempts::{Attempts, Ended};
 use examine::{examine, Examined};
 pub use examine::{failure, transcribe_recording, Fits};
 pub use limits::{RecordingLimits, TimeBudget, TranscribeConfig, EXPECTED_RTF};
@@ -52,6 +52,8 @@ pub struct ResultFile {
     pub source: ObjectEvent,
     /// The recording's `transcription_segments` file, when it was transcribed and said something.
     pub segments: Option<SegmentsFile>,
+    /// The ETag of the bytes read back (what `load_audit` settles it as); `None` when the stage just wrote it.
+    pub etag: Option<String>,
 }
 
 /// A Parquet file of segments, loaded with its result file.
@@ -225,7 +227,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         }
         let marked = Attempts::started(self.store.as_ref(), &self.config.layout, event).await?;
         let outcome = self.process_unmarked(event, attempt, budget).await;
-        marked.ended(self.store.as_ref(), &self.config.layout, event, outcome.is_ok()).await;
+        marked.ended(self.store.as_ref(), &self.config.layout, event, Ended::of(&outcome)).await;
         outcome
     }
 
@@ -294,7 +296,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         if outcome.is_ok() && event.message_id.is_some() {
             let marked = Attempts::read(self.store.as_ref(), &self.config.layout, event).await.unwrap_or_default();
             // The start a crash left unanswered (if any) ends here: the recording is done.
-            marked.ended(self.store.as_ref(), &self.config.layout, event, true).await;
+            marked.ended(self.store.as_ref(), &self.config.layout, event, Ended::Finished).await;
         }
         outcome
     }
@@ -490,6 +492,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             rows: 1,
             source: event.clone(),
             segments,
+            etag: None,
         };
         // The recording it answers, on the file itself: what a replay needs when the file cannot be read back.
         let about = RecordingRef::from(event).to_metadata().unwrap_or_default();

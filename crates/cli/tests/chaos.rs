@@ -144,7 +144,7 @@ fn kill_9_at_random_moments_loses_nothing_and_doubles_nothing() {
         if killed % 2 == 0 {
             tear(&data.join("events").join("events.jsonl"));
             tear(&data.join("events").join("acks.jsonl"));
-            tear(&data.join("s3").join(".redscribe-versions.jsonl"));
+            tear(&data.join("s3-state").join("versions.jsonl"));
         }
         // Once: 40 refused statements, more than the adapter's own 8 attempts per call.
         let storm: &[(&str, &str)] =

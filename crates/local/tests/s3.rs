@@ -380,7 +380,10 @@ async fn a_refused_upload_leaves_the_old_bytes() {
     assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"old");
     assert!(s3.head_object().bucket("recordings").key("in/new.wav").send().await.is_err(), "no object");
     assert!(drain(&mut h.events).is_empty(), "no event for a refused upload");
-    let root = h._dir.path().join("s3");
-    assert!(!walk(&root).iter().any(|f| f.contains("redscribe-aside")), "{:?}", walk(&root));
+    let state = h._dir.path().join("s3-state");
+    assert!(!walk(&state).iter().any(|f| f.contains("aside")), "{:?}", walk(&state));
+    // The stand-in's own state is outside the objects folder (which the Data API stand-in's COPY may read).
+    assert!(state.join("versions.jsonl").exists());
+    assert!(!walk(&h._dir.path().join("s3")).iter().any(|f| f.contains("versions")));
     h.server.stop().await;
 }

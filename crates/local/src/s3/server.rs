@@ -27,6 +27,12 @@ pub struct S3ServerConfig {
     pub credentials: Credentials,
 }
 
+/// Where the stand-in keeps its own state for the objects folder `root`: a folder beside it (`<root>-state`).
+pub fn state_dir(root: &std::path::Path) -> PathBuf {
+    let name = root.file_name().map_or_else(|| "s3".into(), |n| n.to_string_lossy().into_owned());
+    root.with_file_name(format!("{name}-state"))
+}
+
 /// A running S3 stand-in.
 pub struct S3Server {
     served: Served,
@@ -44,9 +50,18 @@ impl S3Server {
         let fs = s3s_fs::FileSystem::new(&config.root).map_err(|e| LocalError::Backend(format!("{e:?}")))?;
         let calls = Arc::new(CallLog::default());
         let service = {
-            // Beside the buckets, under a name that cannot be a bucket (s3s-fs keeps its metadata files there too).
-            let versions = Versions::open(&config.root.join(".redscribe-versions.jsonl"))?;
-            let mut b = S3ServiceBuilder::new(NotifyingStore::new(fs, config.root.clone(), journal, versions));
+            // The stand-in's own state lives outside the objects folder, which the Data API stand-in's DuckDB
+            // may read (COPY): a statement cannot reach it.
+            let state = state_dir(&config.root);
+            std::fs::create_dir_all(&state).map_err(LocalError::io(&state))?;
+            let versions_file = state.join("versions.jsonl");
+            let earlier = config.root.join(".redscribe-versions.jsonl");
+            if earlier.exists() && !versions_file.exists() {
+                std::fs::rename(&earlier, &versions_file).map_err(LocalError::io(&earlier))?;
+            }
+            let versions = Versions::open(&versions_file)?;
+            let store = NotifyingStore::new(fs, config.root.clone(), state, journal, versions);
+            let mut b = S3ServiceBuilder::new(store);
             b.set_auth(SimpleAuth::from_single(
                 config.credentials.access_key_id.clone(),
                 config.credentials.secret_access_key.clone(),

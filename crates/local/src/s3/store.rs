@@ -26,6 +26,8 @@ pub struct NotifyingStore {
     turns: Vec<tokio::sync::Mutex<()>>,
     /// The folder `inner` keeps its buckets in.
     root: PathBuf,
+    /// The stand-in's own state, outside `root` ([`super::server::state_dir`]).
+    state: PathBuf,
     journal: Arc<EventJournal>,
     versions: Versions,
 }
@@ -39,12 +41,14 @@ impl NotifyingStore {
     pub(crate) fn new(
         inner: s3s_fs::FileSystem,
         root: PathBuf,
+        state: PathBuf,
         journal: Arc<EventJournal>,
         versions: Versions,
     ) -> NotifyingStore {
         NotifyingStore {
             inner,
             root,
+            state,
             journal,
             versions,
             turns: (0..TURNS).map(|_| tokio::sync::Mutex::new(())).collect(),
@@ -91,7 +95,7 @@ impl NotifyingStore {
     /// write that replaces it is known to have been accepted.
     fn keep_aside(&self, bucket: &str, key: &str) -> std::io::Result<Kept> {
         let path = self.root.join(bucket).join(key);
-        let aside = self.root.join(format!(".redscribe-aside-{}", uuid::Uuid::new_v4()));
+        let aside = self.state.join(format!("aside-{}", uuid::Uuid::new_v4()));
         let kept = match std::fs::hard_link(&path, &aside) {
             Ok(()) => Some(aside),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

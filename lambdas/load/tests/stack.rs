@@ -528,3 +528,48 @@ parameter_overrides = "RedshiftWorkgroup=\"wg\" AlarmEmail=\"ops@example.com\" W
     let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     assert!(said.contains("run scripts/package.sh"), "{said}");
 }
+
+/// Result files come only from redscribe: the bucket policy denies writes under the pipeline's prefixes to every
+/// principal but the stack's two function roles, and the operator role when one is given (for backfill or replay
+/// with --aws).
+#[test]
+fn only_the_pipelines_roles_may_write_under_its_prefixes() {
+    let operator = "arn:aws:iam::123456789012:role/redscribe-operator";
+    for with_operator in [false, true] {
+        let mut parameters = vec![("RedshiftWorkgroup", "wg")];
+        if with_operator {
+            parameters.push(("OperatorRoleArn", operator));
+        }
+        let d = Deployed::deploy(&parameters);
+        let bucket = d.bucket()["Name"].as_str().unwrap().to_string();
+        let statements = d.bucket()["Policy"]["Statement"].as_array().unwrap().clone();
+        let deny = statements
+            .iter()
+            .find(|s| s["Sid"] == "OnlyThePipelineWritesItsOutputs")
+            .unwrap_or_else(|| panic!("no such statement: {statements:?}"));
+        assert_eq!((deny["Effect"].as_str(), deny["Principal"].as_str()), (Some("Deny"), Some("*")));
+        assert_eq!(deny["Action"], "s3:PutObject");
+        let mut resources: Vec<String> =
+            deny["Resource"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect();
+        resources.sort();
+        let expected: Vec<String> =
+            ["manifests", "processed", "rejected"].iter().map(|p| format!("arn:aws:s3:::{bucket}/{p}/*")).collect();
+        assert_eq!(resources, expected);
+        let list = |v: &Value| -> BTreeSet<String> {
+            match v {
+                Value::String(s) => [s.clone()].into(),
+                Value::Array(a) => a.iter().map(|s| s.as_str().unwrap().to_string()).collect(),
+                other => panic!("{other}"),
+            }
+        };
+        let allowed = list(&deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]);
+        let mut roles: BTreeSet<String> = ["TranscribeRole", "LoadRole"]
+            .iter()
+            .map(|r| d.stack["roles"][*r]["Arn"].as_str().unwrap().to_string())
+            .collect();
+        if with_operator {
+            roles.insert(operator.to_string());
+        }
+        assert_eq!(allowed, roles, "with the operator role: {with_operator}");
+    }
+}

@@ -573,3 +573,26 @@ fn only_the_pipelines_roles_may_write_under_its_prefixes() {
         assert_eq!(allowed, roles, "with the operator role: {with_operator}");
     }
 }
+
+/// With an existing Serverless workgroup, its id (a parameter) narrows the Data API and credential grants to it;
+/// without one they name every workgroup of the account and region (a name does not tell the ARN).
+#[test]
+fn a_workgroup_id_narrows_the_warehouse_grants_to_that_workgroup() {
+    let id = "0f3c4a7e-12ab-4cde-8f90-1234567890ab";
+    for given in [false, true] {
+        let mut parameters = vec![("RedshiftWorkgroup", "wg")];
+        if given {
+            parameters.push(("RedshiftWorkgroupId", id));
+        }
+        let d = Deployed::deploy(&parameters);
+        let statements = d.stack["roles"]["LoadRole"]["Policies"]["code"]["Statement"].as_array().unwrap().clone();
+        let resource = |sid: &str| {
+            let s = statements.iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("no {sid}: {statements:?}"));
+            s["Resource"].as_str().unwrap().to_string()
+        };
+        let expected =
+            format!("arn:aws:redshift-serverless:us-east-1:123456789012:workgroup/{}", if given { id } else { "*" });
+        assert_eq!(resource("SubmitStatements"), expected);
+        assert_eq!(resource("WorkgroupCredentials"), expected);
+    }
+}

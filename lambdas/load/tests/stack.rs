@@ -103,20 +103,24 @@ fn scope_of(d: &Deployed, function: &str, action: &str, resource: &str, conditio
     panic!("{action} on {resource}: a resource no grant names");
 }
 
+/// A policy element that is one string or a list of them (`Action`, `Resource`, a condition's values), as a list.
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().map(|s| s.as_str().unwrap().to_string()).collect(),
+        other => panic!("{other}"),
+    }
+}
+
 /// Every (action, scope) a role's inline policies allow.
 fn granted(d: &Deployed, role: &str, function: &str) -> BTreeSet<(String, Scope)> {
     let mut out = BTreeSet::new();
     for document in d.stack["roles"][role]["Policies"].as_object().unwrap().values() {
         for statement in document["Statement"].as_array().unwrap() {
             assert_eq!(statement["Effect"], "Allow");
-            let list = |v: &Value| match v {
-                Value::String(s) => vec![s.clone()],
-                Value::Array(a) => a.iter().map(|s| s.as_str().unwrap().to_string()).collect(),
-                other => panic!("{other}"),
-            };
             let condition = statement.get("Condition").cloned().unwrap_or(Value::Null);
-            for action in list(&statement["Action"]) {
-                for resource in list(&statement["Resource"]) {
+            for action in strings(&statement["Action"]) {
+                for resource in strings(&statement["Resource"]) {
                     out.insert((action.clone(), scope_of(d, function, &action, &resource, &condition)));
                 }
             }
@@ -549,20 +553,13 @@ fn only_the_pipelines_roles_may_write_under_its_prefixes() {
             .unwrap_or_else(|| panic!("no such statement: {statements:?}"));
         assert_eq!((deny["Effect"].as_str(), deny["Principal"].as_str()), (Some("Deny"), Some("*")));
         assert_eq!(deny["Action"], "s3:PutObject");
-        let mut resources: Vec<String> =
-            deny["Resource"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect();
+        let mut resources = strings(&deny["Resource"]);
         resources.sort();
         let expected: Vec<String> =
             ["manifests", "processed", "rejected"].iter().map(|p| format!("arn:aws:s3:::{bucket}/{p}/*")).collect();
         assert_eq!(resources, expected);
-        let list = |v: &Value| -> BTreeSet<String> {
-            match v {
-                Value::String(s) => [s.clone()].into(),
-                Value::Array(a) => a.iter().map(|s| s.as_str().unwrap().to_string()).collect(),
-                other => panic!("{other}"),
-            }
-        };
-        let allowed = list(&deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]);
+        let allowed: BTreeSet<String> =
+            strings(&deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]).into_iter().collect();
         let mut roles: BTreeSet<String> = ["TranscribeRole", "LoadRole"]
             .iter()
             .map(|r| d.stack["roles"][*r]["Arn"].as_str().unwrap().to_string())

@@ -111,17 +111,12 @@ impl NotifyingStore {
         if key.ends_with('/') {
             return Some(ETag::Strong(EMPTY_ETAG.into()));
         }
-        let head = S3Request {
-            input: HeadObjectInput { bucket: bucket.into(), key: key.into(), ..Default::default() },
-            method: http::Method::HEAD,
-            uri: template.uri.clone(),
-            headers: Default::default(),
-            extensions: Default::default(),
-            credentials: template.credentials.clone(),
-            region: template.region.clone(),
-            service: template.service.clone(),
-            trailing_headers: None,
-        };
+        let mut head = template.map_input_ref().map_input(|()| HeadObjectInput {
+            bucket: bucket.into(),
+            key: key.into(),
+            ..Default::default()
+        });
+        head.method = http::Method::HEAD;
         self.inner.head_object(head).await.ok()?.output.e_tag
     }
 

@@ -239,31 +239,27 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
         }
         let deadline = self.config.deadline;
         loader.ensure_schema(deadline).await?;
-        let mut announced_by: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
-        let mut etags: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
-        let mut unique = Vec::new();
+        // Every announcement of each file, the first of each to be read.
+        let mut announced: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
         for c in candidates {
-            let by = announced_by.entry(c.uri()).or_default();
-            if by.is_empty() {
-                unique.push(c.clone());
-            }
-            etags.entry(c.uri()).or_default().push(c.etag.clone());
-            by.push(c.message_id);
+            announced.entry(c.uri()).or_default().push(c);
         }
-        let uris: Vec<String> = announced_by.keys().cloned().collect();
+        let mut unique: Vec<Candidate> = announced.values().map(|all| all[0].clone()).collect();
+        let uris: Vec<String> = announced.keys().cloned().collect();
         let audited = settled(loader.warehouse(), &loader.config().tables.audit, &uris, deadline).await?;
         // Settled when every announced version of its bytes is: the same key written again (the same recording
         // version processed again) is another file, and the table then follows the file.
         let is_settled = |uri: &String| {
             let Some(rows) = audited.get(uri) else { return false };
-            etags[uri].iter().all(|e| e.is_none() || rows.iter().any(|r| r.is_none() || r == e))
+            announced[uri].iter().all(|c| c.etag.is_none() || rows.iter().any(|r| r.is_none() || *r == c.etag))
         };
         let done: Vec<String> = uris.iter().filter(|u| is_settled(u)).cloned().collect();
         admission.counts.already_settled = done.len();
         unique.retain(|c| !done.contains(&c.uri()));
         let layout = loader.config().layout.clone();
         for (candidate, result) in read_all(loader, &layout, unique, self.config.read_concurrency).await {
-            let messages = announced_by.remove(&candidate.uri()).unwrap_or_default();
+            let messages: Vec<Option<String>> =
+                announced.remove(&candidate.uri()).unwrap_or_default().into_iter().map(|c| c.message_id).collect();
             match result {
                 Ok(file) => {
                     admission.counts.to_load += 1;

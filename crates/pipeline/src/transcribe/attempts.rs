@@ -100,16 +100,15 @@ impl Attempts {
 
     /// Ends the start counted in `self` as `how`. Best effort: the outcome is already durable (or will be
     /// retried), so a marker that cannot be written is logged, not an error.
-    pub async fn ended<S: ObjectStore + ?Sized>(self, store: &S, layout: &Layout, event: &ObjectEvent, how: Ended) {
-        let mut now = self;
-        now.unanswered = now.unanswered.saturating_sub(1);
+    pub async fn ended<S: ObjectStore + ?Sized>(mut self, store: &S, layout: &Layout, event: &ObjectEvent, how: Ended) {
+        self.unanswered = self.unanswered.saturating_sub(1);
         match how {
-            Ended::Finished => now.finished = true,
-            Ended::Failed => now.failed += 1,
+            Ended::Finished => self.finished = true,
+            Ended::Failed => self.failed += 1,
             // A missing grant is not the recording's: it counts against nothing.
             Ended::Blocked => {}
         }
-        if let Err(e) = now.write(store, layout, event).await {
+        if let Err(e) = self.write(store, layout, event).await {
             tracing::warn!(key = %event.object.key, code = e.code.as_str(), "the attempt marker was not written: {}", e.message);
         }
     }

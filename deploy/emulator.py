@@ -183,7 +183,7 @@ def create_stack(session, stack_name, template, parameters):
         StackName=stack_name,
         TemplateURL=f"https://{CODE_BUCKET}.s3.amazonaws.com/template.json",
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        Capabilities=["CAPABILITY_IAM"],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     )
     for _ in range(120):
         stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
@@ -377,6 +377,7 @@ def read_back(session, stack, resources):
         attached = [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]]
         out["roles"][r["LogicalResourceId"]] = {
             "Arn": role["Arn"],
+            "RoleName": role["RoleName"],
             "AssumeRolePolicyDocument": role["AssumeRolePolicyDocument"],
             "Policies": policies,
             "AttachedPolicies": attached,

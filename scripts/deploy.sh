@@ -82,5 +82,5 @@ if $build_only; then
 fi
 mapfile -t parameters < <(python3 scripts/lambda/overrides.py --config samconfig.toml -- \
     "${overrides[@]}" "WhisperModel=$model" "TranscribeImageUri=$image_uri")
-step "sam deploy" "$tools/sam" deploy --capabilities CAPABILITY_IAM --resolve-s3 \
+step "sam deploy" "$tools/sam" deploy --capabilities CAPABILITY_IAM CAPABILITY_NAMED_IAM --resolve-s3 \
     --parameter-overrides "${parameters[@]}" "${deploy_args[@]}"

@@ -23,6 +23,8 @@ pub enum Scope {
     ResultsListing,
     /// The bucket itself, listed under `manifests/attempts/` only.
     AttemptsListing,
+    /// The bucket itself, listed under the input prefix only (one recording's key at a time).
+    RecordingsListing,
     /// The Redshift workgroup or cluster statements are submitted to.
     Warehouse,
     /// The statements this role submitted (the Data API scopes them by owner, not by ARN).
@@ -35,6 +37,8 @@ pub enum Scope {
     LogGroup,
     /// The function's own SQS queue (Lambda's event source mapping polls it).
     Queue,
+    /// The stack's customer-managed KMS key (`KmsKeyArn`), when one encrypts the bucket and the queues.
+    Key,
 }
 
 /// One IAM action and what it is granted on.
@@ -68,6 +72,9 @@ pub const TRANSCRIBE: &[Grant] = &[
 pub const LOAD: &[Grant] = &[
     grant("s3:GetObject", Scope::Processed, "S3Objects::get: result files read back before a batch"),
     grant("s3:ListBucket", Scope::ResultsListing, "S3Objects::list: the scheduled sweep (ListObjectsV2)"),
+    // The loader checks a result file's recording still holds the bytes it answers, by a listing of its key:
+    // the load function can tell which bytes a recording holds without being able to read them.
+    grant("s3:ListBucket", Scope::RecordingsListing, "S3Objects::find: pending::standing before a load"),
     grant("s3:PutObject", Scope::Manifests, "S3Objects::put: the COPY manifest and the audit rows"),
     grant("s3:PutObject", Scope::Rejected, "S3Objects::put_with: quarantine records"),
     grant("redshift-data:ExecuteStatement", Scope::Warehouse, "DataApi::query: migrations' checks, load_audit"),
@@ -75,6 +82,14 @@ pub const LOAD: &[Grant] = &[
     grant("redshift-data:DescribeStatement", Scope::OwnStatements, "DataApi::wait"),
     grant("redshift-data:GetStatementResult", Scope::OwnStatements, "DataApi::query: result pages"),
     grant("redshift-data:CancelStatement", Scope::OwnStatements, "DataApi::cancel_and_confirm at the deadline"),
+];
+
+/// What each function needs of a customer-managed KMS key that encrypts the bucket (SSE-KMS) and the queues:
+/// S3 decrypts what a GET reads and makes a data key for what a PUT writes with the caller's permission, and
+/// Lambda's event source mapping decrypts the queue's messages with the function's role.
+pub const KEY: &[Grant] = &[
+    grant("kms:Decrypt", Scope::Key, "S3Objects::get_into/get under SSE-KMS; Lambda reading the encrypted queue"),
+    grant("kms:GenerateDataKey", Scope::Key, "S3Objects::put_with/put under SSE-KMS"),
 ];
 
 /// What Lambda itself does for each function: write its logs, poll its queue.
@@ -113,16 +128,32 @@ pub fn credentials_action(sign_in: SignIn) -> Grant {
     }
 }
 
+/// Whether the stack's bucket and queues are encrypted with a customer-managed KMS key (`KmsKeyArn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encryption {
+    /// S3- and SQS-managed keys: no KMS grant is needed.
+    Managed,
+    /// A customer-managed key: [`KEY`] too.
+    CustomerKey,
+}
+
+fn key_grants(encryption: Encryption) -> &'static [Grant] {
+    match encryption {
+        Encryption::Managed => &[],
+        Encryption::CustomerKey => KEY,
+    }
+}
+
 /// Everything the load function's role needs for one way of signing in.
-pub fn load_grants(sign_in: SignIn) -> Vec<Grant> {
-    let mut grants: Vec<Grant> = LOAD.iter().chain(LAMBDA_PLATFORM).copied().collect();
+pub fn load_grants(sign_in: SignIn, encryption: Encryption) -> Vec<Grant> {
+    let mut grants: Vec<Grant> = LOAD.iter().chain(LAMBDA_PLATFORM).chain(key_grants(encryption)).copied().collect();
     grants.push(credentials_action(sign_in));
     grants
 }
 
 /// Everything the transcribe function's role needs.
-pub fn transcribe_grants() -> Vec<Grant> {
-    TRANSCRIBE.iter().chain(LAMBDA_PLATFORM).copied().collect()
+pub fn transcribe_grants(encryption: Encryption) -> Vec<Grant> {
+    TRANSCRIBE.iter().chain(LAMBDA_PLATFORM).chain(key_grants(encryption)).copied().collect()
 }
 
 #[cfg(test)]
@@ -135,7 +166,7 @@ mod tests {
         let actions: std::collections::BTreeSet<_> = all.iter().map(|s| credentials_action(*s).action).collect();
         assert_eq!(actions.len(), all.len());
         for sign_in in all {
-            let grants = load_grants(sign_in);
+            let grants = load_grants(sign_in, Encryption::Managed);
             assert_eq!(grants.iter().filter(|g| g.scope == Scope::Credentials || g.scope == Scope::Secret).count(), 1);
         }
     }

@@ -165,23 +165,34 @@ impl ObjectStore for S3Objects {
             .await?;
         let mut found = Vec::new();
         for page in pages {
-            for object in page.contents() {
-                let Some(key) = object.key() else { continue };
-                found.push(ListedObject {
-                    key: key.to_string(),
-                    size: object.size().unwrap_or_default(),
-                    etag: object.e_tag().map(|e| e.trim_matches('"').to_string()),
-                    last_modified: object
-                        .last_modified()
-                        .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
-                });
-            }
+            found.extend(page.contents().iter().filter_map(listed));
         }
         Ok(found)
+    }
+
+    async fn find(&self, bucket: &str, key: &str) -> Result<Option<ListedObject>, PortError> {
+        // Every key the prefix matches extends `key`, so `key` itself, if there, is the first one listed.
+        let page = self
+            .retry
+            .send("ListObjectsV2", || self.client.list_objects_v2().bucket(bucket).prefix(key).max_keys(1).send())
+            .await?;
+        Ok(page.contents().iter().filter_map(listed).find(|o| o.key == key))
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
         self.retry.send("DeleteObject", || self.client.delete_object().bucket(bucket).key(key).send()).await?;
         Ok(())
     }
+}
+
+/// An object of a listing as the port gives it (`None` for an entry without a key).
+fn listed(object: &aws_sdk_s3::types::Object) -> Option<ListedObject> {
+    Some(ListedObject {
+        key: object.key()?.to_string(),
+        size: object.size().unwrap_or_default(),
+        etag: object.e_tag().map(|e| e.trim_matches('"').to_string()),
+        last_modified: object
+            .last_modified()
+            .and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+    })
 }

@@ -224,6 +224,12 @@ impl Pass {
         if !load.rejected.is_empty() {
             println!("  load rejected:    {} file(s), see load_audit and rejected/load_rejected/", load.rejected.len());
         }
+        if !load.superseded.is_empty() {
+            println!(
+                "  not loaded:       {} file(s) whose recording is gone or holds newer bytes",
+                load.superseded.len()
+            );
+        }
     }
 }
 
@@ -254,7 +260,7 @@ impl Listener<usize> for Progress {
     }
 
     fn loaded(&mut self, report: &LoadReport) {
-        self.load.inc((report.loaded.len() + report.rejected.len()) as u64);
+        self.load.inc((report.loaded.len() + report.rejected.len() + report.superseded.len()) as u64);
         self.report.loaded(report);
     }
 

@@ -265,7 +265,16 @@ impl Listener<u64> for Acknowledge {
         } else {
             format!(", {} rejected by the warehouse", report.rejected.len())
         };
-        eprintln!("loaded {} file(s) with {} COPY statement(s){rejected}", report.loaded.len(), report.batches);
+        let superseded = if report.superseded.is_empty() {
+            String::new()
+        } else {
+            format!(", {} not loaded (the recording is gone or holds newer bytes)", report.superseded.len())
+        };
+        eprintln!(
+            "loaded {} file(s) with {} COPY statement(s){rejected}{superseded}",
+            report.loaded.len(),
+            report.batches
+        );
         if let Err(e) = flush_metrics(&self.data_dir, &self.metrics) {
             eprintln!("metrics: {e:#}");
         }

@@ -17,6 +17,7 @@ use redscribe_core::load::{CopyAuthorization, Tables};
 use redscribe_core::ports::Transcriber;
 use redscribe_local::redshift::DataApiConfig;
 use redscribe_local::StandIns;
+use redscribe_pipeline::pending::Recordings;
 use redscribe_pipeline::quarantine::{QuarantineSink, StoreSink};
 use redscribe_pipeline::transcribe::RecordingLimits;
 use redscribe_pipeline::{LoadConfig, Loader, TranscribeConfig, TranscribeStage};
@@ -182,6 +183,8 @@ impl Target {
             layout: self.layout.clone(),
             bucket: bucket.to_string(),
             max_isolation_rounds: redscribe_core::settings::ISOLATION_ROUNDS,
+            // The CLI transcribes what it is pointed at, in any bucket.
+            recordings: Recordings::default(),
         };
         let cost = CostModel {
             prices: self.prices.clone(),

@@ -3,8 +3,10 @@
 //! 1. a temporary stage table like the target, filled by `COPY … FORMAT AS PARQUET MANIFEST`;
 //! 2. the newest row per `id` kept (S3 `sequencer` order, then an answer over a failure, then processing time):
 //!    re-deliveries collapse, whatever order their files arrive in;
-//! 3. rows that come before what the target already holds in that order dropped: a late, older event never
-//!    overwrites a newer one, and a failure never replaces a transcript of the same version;
+//! 3. rows of the same bytes (ETag) as the target's that come before it in that order dropped: a late event
+//!    never overwrites a newer processing of those bytes, and a failure never replaces their transcript. A row of
+//!    other bytes replaces the target's whatever its sequencer: the loader loads only files that answer the
+//!    recording's current bytes (`pipeline::pending::standing`), so a claimed sequencer cannot pin a row;
 //! 4. `MERGE` into the target (update or insert), `loaded_at` set;
 //! 5. the segments of the surviving rows replace the old ones (deleted even when the batch brings none);
 //! 6. one `load_audit` row per loaded file, copied from a JSON Lines file the loader writes beside the manifest
@@ -128,6 +130,11 @@ fn comes_before(a: &str, b: &str) -> String {
     format!("({sa} < {sb} OR ({sa} = {sb} AND ({oa} < {ob} OR ({oa} = {ob} AND {pa} < {pb}))))")
 }
 
+/// Whether `a`'s row and `b`'s answer the same bytes of their recording (the same ETag, or neither has one).
+fn same_bytes(a: &str, b: &str) -> String {
+    format!("COALESCE({a}.\"etag\", '') = COALESCE({b}.\"etag\", '')")
+}
+
 /// The statements of one load, in order, for one `BatchExecuteStatement` (at most 40 statements).
 pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch) -> Result<Vec<String>, CoreError> {
     let auth = auth.sql()?;
@@ -146,7 +153,8 @@ pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch)
             answered(STAGE)
         ),
         format!(
-            "DELETE FROM {LATEST} USING {results} WHERE {LATEST}.\"id\" = {results}.\"id\" AND {}",
+            "DELETE FROM {LATEST} USING {results} WHERE {LATEST}.\"id\" = {results}.\"id\" AND {} AND {}",
+            same_bytes(LATEST, &results.to_string()),
             comes_before(LATEST, &results.to_string())
         ),
     ];

@@ -170,6 +170,13 @@ pub trait ObjectStore: Send + Sync {
     }
     /// Every object under a prefix, in key order.
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ListedObject>, PortError>;
+    /// The object at `key` as a listing shows it (its size and its current bytes' ETag), or `None` when there is
+    /// none. A listing, not a HEAD: it needs only `s3:ListBucket` under the key's prefix, where S3 answers a HEAD or
+    /// GET of a missing key 403 to a role without that grant, and a role that may list recordings cannot read them.
+    /// The default lists the key as a prefix; an adapter asks for one key (the key itself sorts first).
+    async fn find(&self, bucket: &str, key: &str) -> Result<Option<ListedObject>, PortError> {
+        Ok(self.list(bucket, key).await?.into_iter().find(|o| o.key == key))
+    }
     /// Removes an object (no error when it is already gone).
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError>;
 }

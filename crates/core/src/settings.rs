@@ -24,6 +24,9 @@ pub mod var {
     pub const PRICES: &str = "REDSCRIBE_PRICES";
     pub const LOAD_BATCH_FILES: &str = "REDSCRIBE_LOAD_BATCH_FILES";
     pub const MAX_RECEIVES: &str = "REDSCRIBE_MAX_RECEIVES";
+    /// Where recordings are uploaded in the bucket (the stack's `InputPrefix`): the load function loads only
+    /// result files that answer a recording under it.
+    pub const INPUT_PREFIX: &str = "REDSCRIBE_INPUT_PREFIX";
     /// Fault injection for tests: processing a recording whose key contains this aborts the process.
     pub const FAULT_ABORT_ON: &str = "REDSCRIBE_FAULT_ABORT_ON";
 }

@@ -67,6 +67,8 @@ pub struct FunctionConfig {
     pub limits: crate::transcribe::RecordingLimits,
     /// `REDSCRIBE_MAX_RECEIVES` (default 4): an SQS message received this often is quarantined unprocessed.
     pub max_receives: u32,
+    /// `REDSCRIBE_INPUT_PREFIX`: where recordings are uploaded (default: anywhere in the bucket).
+    pub input_prefix: String,
     /// `REDSCRIBE_FAULT_ABORT_ON` (tests only): processing a recording whose key contains it aborts the process.
     pub fault_abort_on: Option<String>,
     /// `REDSCRIBE_EXPECTED_RTF` (default 0.2): compute per second of audio assumed until one is measured.
@@ -128,6 +130,16 @@ impl FunctionConfig {
             value: String::new(),
             reason: "the load function needs a bucket for manifests: set S3_BUCKET or REDSCRIBE_OUTPUT_BUCKET".into(),
         })
+    }
+
+    /// The recordings the load function's result files must answer: `S3_BUCKET` under `REDSCRIBE_INPUT_PREFIX`.
+    pub fn recordings(&self) -> Result<crate::pending::Recordings, ConfigError> {
+        let bucket = self.bucket.as_deref().ok_or_else(|| ConfigError {
+            variable: "S3_BUCKET",
+            value: String::new(),
+            reason: "the load function loads only answers to recordings of its bucket: set S3_BUCKET".into(),
+        })?;
+        Ok(crate::pending::Recordings::under(bucket, &self.input_prefix))
     }
 
     /// How the function prices its work: the price table (`REDSCRIBE_PRICES`, read here, or the shipped one) at
@@ -258,6 +270,7 @@ impl FunctionConfig {
                 },
             },
             max_receives: number(var::MAX_RECEIVES, settings::DEFAULT_MAX_RECEIVES as usize, 1..=1000)? as u32,
+            input_prefix: text(var::INPUT_PREFIX).unwrap_or_default(),
             fault_abort_on: text(var::FAULT_ABORT_ON),
             expected_rtf: match text("REDSCRIBE_EXPECTED_RTF") {
                 None => crate::transcribe::EXPECTED_RTF,
@@ -335,6 +348,10 @@ mod tests {
             read(&[("S3_BUCKET", "in"), ("REDSCRIBE_OUTPUT_BUCKET", "out")]).unwrap().require_bucket().unwrap(),
             "out"
         );
+        let recordings = read(&[("S3_BUCKET", "in"), (var::INPUT_PREFIX, "calls/")]).unwrap().recordings().unwrap();
+        assert!(recordings.holds("in", "calls/a.wav") && !recordings.holds("in", "other/a.wav"));
+        assert!(!recordings.holds("elsewhere", "calls/a.wav"));
+        assert_eq!(read(&[]).unwrap().recordings().unwrap_err().variable, "S3_BUCKET");
         let load = read(&[]).unwrap().load;
         assert_eq!((load.batch.files, load.sweep_days, load.margin.as_secs()), (1000, 2, 30));
     }

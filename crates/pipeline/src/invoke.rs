@@ -127,6 +127,7 @@ pub async fn load_invocation<S: ObjectStore + 'static, W: Warehouse + 'static>(
         json!({
             "loaded": report.load.loaded.len(),
             "rejected": report.load.rejected.len() + report.admitted.unreadable,
+            "superseded": report.load.superseded.len(),
             "already_settled": report.admitted.already_settled,
             "deferred": deferred(&report),
             "skipped": report.admitted.skipped,
@@ -139,7 +140,7 @@ pub async fn load_invocation<S: ObjectStore + 'static, W: Warehouse + 'static>(
 /// Result files left for later: not read back for now, or read back and neither loaded nor refused (no time for
 /// another batch, or a batch failed transiently).
 pub fn deferred<T>(report: &Report<T>) -> usize {
-    let settled = report.load.loaded.len() + report.load.rejected.len();
+    let settled = report.load.loaded.len() + report.load.rejected.len() + report.load.superseded.len();
     report.admitted.unread + report.admitted.to_load.saturating_sub(settled)
 }
 

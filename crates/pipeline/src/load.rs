@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
+use futures_util::StreamExt;
 use redscribe_core::cost::{CostModel, Usage};
 use redscribe_core::emf::Recorder;
 use redscribe_core::layout::Layout;
@@ -17,8 +18,12 @@ use redscribe_core::sql::literal;
 use redscribe_core::{Disposition, ErrorCode};
 use tracing::Instrument;
 
+use crate::pending::{Recordings, Standing};
 use crate::quarantine::{QuarantineSink, StoreSink};
 use crate::transcribe::{ResultFile, SegmentsFile};
+
+/// Recordings listed at once to check that result files still answer them, before a load.
+const STANDING_CHECKS_AT_ONCE: usize = 8;
 
 /// Where and how the stage loads.
 #[derive(Debug, Clone)]
@@ -30,6 +35,8 @@ pub struct LoadConfig {
     pub bucket: String,
     /// Rounds of taking out the files the warehouse names before a group of files is split in halves instead.
     pub max_isolation_rounds: usize,
+    /// The recordings result files must answer ([`crate::pending::standing`]).
+    pub recordings: Recordings,
 }
 
 /// What one call to [`Loader::load`] did.
@@ -37,8 +44,10 @@ pub struct LoadConfig {
 pub struct LoadReport {
     /// Files whose rows are now in the table.
     pub loaded: Vec<ResultFile>,
-    /// Files the warehouse refused, with its message.
+    /// Files the warehouse refused, or that answer no recording of the deployment, with the reason.
     pub rejected: Vec<(ResultFile, String)>,
+    /// Files settled unloaded because their recording is gone or holds other bytes now, with what was found.
+    pub superseded: Vec<(ResultFile, String)>,
     /// `BatchExecuteStatement` calls made (each holds one COPY of results).
     pub batches: usize,
 }
@@ -48,6 +57,7 @@ impl LoadReport {
     pub fn add(&mut self, other: &LoadReport) {
         self.loaded.extend(other.loaded.iter().cloned());
         self.rejected.extend(other.rejected.iter().cloned());
+        self.superseded.extend(other.superseded.iter().cloned());
         self.batches += other.batches;
     }
 }
@@ -161,7 +171,11 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         let started = Instant::now();
         let read = files.iter().map(|f| 1 + u32::from(f.segments.is_some())).sum::<u32>();
         let messages = files.len() as f64;
-        let isolated = self.isolate(files, deadline).await;
+        let mut isolated = Isolated::default();
+        let files = self.current_only(files, deadline, &mut isolated).await;
+        let loaded = self.isolate(files, deadline).await;
+        isolated.report.add(&loaded.report);
+        isolated.failed.extend(loaded.failed);
         // The load stage's wall time for the batch: manifests, audit, COPY and MERGE, any isolation rounds.
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         self.record(Metric::StageLatency, elapsed_ms, None);
@@ -178,6 +192,59 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             self.record(Metric::EstimatedCost, model.cost(usage), None);
         }
         isolated
+    }
+
+    /// The files whose recordings still hold the bytes they answer ([`crate::pending::standing`], a few listings
+    /// at once). The others are settled into `out`: a superseded file unloaded, one that answers no recording of
+    /// this deployment refused (quarantined), one that could not be checked handed back with the error.
+    async fn current_only(
+        &self,
+        files: Vec<ResultFile>,
+        deadline: Option<std::time::Instant>,
+        out: &mut Isolated,
+    ) -> Vec<ResultFile> {
+        let recordings = &self.config.recordings;
+        let checks: Vec<_> = futures_util::stream::iter(files)
+            .map(|file| async move {
+                let standing = crate::pending::standing(self.store.as_ref(), recordings, &file).await;
+                (file, standing)
+            })
+            .buffered(STANDING_CHECKS_AT_ONCE)
+            .collect()
+            .await;
+        let mut current = Vec::new();
+        let mut unchecked = Vec::new();
+        for (file, standing) in checks {
+            match standing {
+                Ok(Standing::Current) => current.push(file),
+                Ok(Standing::Superseded(why)) => {
+                    tracing::info!(file = %file.uri(), "not loaded: {why}");
+                    out.report.superseded.push((file, why));
+                }
+                Err(e) if e.code.disposition().blames_the_item() => {
+                    match self.reject(&file, &e.message, deadline).await {
+                        Ok(()) => out.report.rejected.push((file, e.message)),
+                        Err(q) => out.failed.push((file, q)),
+                    }
+                }
+                Err(e) => unchecked.push((file, e)),
+            }
+        }
+        if let Some((_, e)) = unchecked.first() {
+            self.record(Metric::LoadFailures, 1.0, Some(e.code));
+            self.note_blocked(unchecked.len(), e);
+        }
+        out.failed.extend(unchecked);
+        current
+    }
+
+    /// Says why `files` files wait when `e` is a missing grant, role or table (`LoadsBlocked`): no file is to
+    /// blame, none is split off or quarantined.
+    fn note_blocked(&self, files: usize, e: &PortError) {
+        if e.code.disposition() == Disposition::Blocked {
+            tracing::error!(files, code = e.code.as_str(), "load blocked: {}", e.message);
+            self.record(Metric::LoadsBlocked, files as f64, Some(e.code));
+        }
     }
 
     /// The one isolation layer, so that a file that fails for good costs only itself: the files
@@ -220,11 +287,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             }
             let e = failed.error;
             self.record(Metric::LoadFailures, 1.0, Some(e.code));
-            if e.code.disposition() == Disposition::Blocked {
-                // A grant, a role or a table is missing: no file is to blame and none is split off or quarantined.
-                tracing::error!(files = group.len(), code = e.code.as_str(), "load blocked: {}", e.message);
-                self.record(Metric::LoadsBlocked, group.len() as f64, Some(e.code));
-            }
+            self.note_blocked(group.len(), &e);
             if !e.code.disposition().blames_the_item() {
                 out.failed.extend(group.into_iter().map(|f| (f, e.clone())));
             } else if group.len() > 1 {

@@ -205,6 +205,70 @@ async fn get_bounded<S: ObjectStore + ?Sized>(store: &S, bucket: &str, key: &str
     })
 }
 
+/// The recordings a deployment transcribes, which every result file it loads must answer: the load function's
+/// `S3_BUCKET` and `REDSCRIBE_INPUT_PREFIX` (the stack's bucket and `InputPrefix`). No bucket: any bucket.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recordings {
+    pub bucket: Option<String>,
+    pub prefix: String,
+}
+
+impl Recordings {
+    /// Recordings anywhere under `prefix` of `bucket`.
+    pub fn under(bucket: &str, prefix: &str) -> Recordings {
+        Recordings { bucket: Some(bucket.to_string()), prefix: prefix.to_string() }
+    }
+
+    pub fn holds(&self, bucket: &str, key: &str) -> bool {
+        self.bucket.as_deref().is_none_or(|b| b == bucket) && key.starts_with(&self.prefix)
+    }
+}
+
+/// Whether a result file answers its recording as the recording is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// The recording holds the bytes (the ETag) the file's row answers: load it.
+    Current,
+    /// The recording is gone or holds other bytes: the file is settled unloaded, and the row follows the
+    /// recording's newer upload (or its removal).
+    Superseded(String),
+}
+
+/// Checks a result file's claims against the recording, as the loader does just before a load: the recording
+/// must be one this deployment transcribes (else the file is refused, `load_rejected`: it is not the stage's),
+/// and it must still hold the bytes the row answers — a listing of its key gives the current ETag. So a file can
+/// only ever load the answer to the recording's current bytes, which is what lets the load's MERGE let a row of
+/// other bytes replace the stored one whatever its claimed sequencer (see `core::load`): a file planted with a
+/// maximal sequencer pins nothing past the next upload.
+pub async fn standing<S: ObjectStore + ?Sized>(
+    store: &S,
+    recordings: &Recordings,
+    file: &ResultFile,
+) -> Result<Standing, PortError> {
+    let object = &file.source.object;
+    let (bucket, key) = (object.bucket.as_str(), object.key.as_str());
+    if !recordings.holds(bucket, key) {
+        let why = format!(
+            "{}: it answers s3://{bucket}/{key}, which is not under the recordings of this deployment (s3://{}/{})",
+            file.uri(),
+            recordings.bucket.as_deref().unwrap_or("*"),
+            recordings.prefix
+        );
+        return Err(PortError::new(ErrorCode::LoadRejected, why));
+    }
+    Ok(match (store.find(bucket, key).await?, object.etag.as_deref()) {
+        (None, _) => Standing::Superseded(format!("s3://{bucket}/{key} is no longer there")),
+        // A row that names no ETag (its event gave none, and the recording was never read) answers whatever the
+        // key holds; S3's own events always carry one.
+        (Some(_), None) => Standing::Current,
+        (Some(now), Some(claimed)) if now.etag.as_deref() == Some(claimed) => Standing::Current,
+        (Some(now), Some(claimed)) => Standing::Superseded(format!(
+            "s3://{bucket}/{key} now holds other bytes (ETag {}, the row answers {claimed})",
+            now.etag.as_deref().unwrap_or("none")
+        )),
+    })
+}
+
 /// Whether a result row is what the transcribe stage writes at `key`: its id derived from its bucket and key, its
 /// sequencer an S3 sequencer (hexadecimal), and the file named `<id>-<version>.parquet` with the version token
 /// of the row's own version, ETag and sequencer. A file planted under the results prefix — naming another

@@ -19,6 +19,7 @@ use redscribe_core::retry::Backoff;
 use redscribe_core::ErrorCode;
 use redscribe_local::s3::S3Fault;
 use redscribe_pipeline::driver::{Delivery, Driver, DriverConfig, Job, Listener, Retries, Settled};
+use redscribe_pipeline::pending::Recordings;
 use redscribe_pipeline::{LoadConfig, LoadReport, Loader, Processed, TranscribeConfig, TranscribeStage};
 use redscribe_testkit::{drain, tone_wav, StandIns};
 
@@ -116,6 +117,7 @@ fn loader<W: Warehouse>(store: Arc<S3Objects>, warehouse: Arc<W>) -> Loader<S3Ob
         layout: Layout::default(),
         bucket: "recordings".into(),
         max_isolation_rounds: 3,
+        recordings: Recordings::under("recordings", "in/"),
     };
     Loader::new(store, warehouse, config)
 }
@@ -247,6 +249,81 @@ async fn a_result_file_planted_under_the_results_prefix_is_quarantined_not_loade
     assert_eq!(records.len(), 2);
     let record = String::from_utf8(store.get("recordings", &records[0].key, None).await.unwrap().body).unwrap();
     assert!(record.contains("not a result file the stage wrote"), "{record}");
+}
+
+/// A result file forged under the right name cannot pin a recording's row: with a maximal sequencer and the
+/// recording's real ETag it loads (the bucket policy is what keeps such writers out), but the next upload's row
+/// replaces it whatever the sequencers say; one that claims bytes the recording no longer holds is not loaded, and
+/// one that answers a key outside the recordings is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_result_file_with_a_maximal_sequencer_pins_nothing() {
+    use redscribe_core::encode::{from_parquet, to_parquet};
+    use redscribe_core::identity::{recording_id, version_token};
+    use redscribe_core::record::{results_batch, results_from_batch, ResultRow};
+    use redscribe_pipeline::invoke::{load_invocation, LoadLimits};
+
+    let mut stand_ins = StandIns::start().await;
+    let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
+    let stage = TranscribeStage::new(store.clone(), TranscribeConfig::default());
+    let first = stage.process(&upload(&mut stand_ins, &store, "in/real.wav").await).await.unwrap().file().clone();
+    let loader = Arc::new(loader(store.clone(), warehouse.clone()).migrating());
+    let (sweep, limits) = (serde_json::json!({"sweep": true}), LoadLimits::default());
+    let sweep_once = || async { load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap().report };
+    assert_eq!(sweep_once().await.load.loaded.len(), 1);
+
+    // A file as the stage would name it, with the words and claims of its writer's choosing.
+    let body = store.get("recordings", &first.key, None).await.unwrap().body;
+    let real_row = results_from_batch(&from_parquet(body).unwrap()[0]).unwrap().remove(0);
+    let forge = |mut row: ResultRow, words: &'static str| {
+        let store = store.clone();
+        let dir = first.key.rsplit_once('/').unwrap().0.to_string();
+        async move {
+            row.id = recording_id(&row.bucket, &row.object_key);
+            row.sequencer = Some("F".repeat(64));
+            row.status = redscribe_core::record::Status::Transcribed;
+            row.set_text(words);
+            let version = version_token(row.object_version.as_deref(), row.etag.as_deref(), row.sequencer.as_deref());
+            let key = format!("{dir}/{}-{version}.parquet", row.id);
+            let body = to_parquet(&[results_batch(&[row]).unwrap()]).unwrap();
+            store.put("recordings", &key, body, "application/vnd.apache.parquet").await.unwrap();
+        }
+    };
+    let text = || async {
+        let rows = warehouse.query("SELECT text FROM transcription_results WHERE object_key = 'in/real.wav'");
+        rows.await.unwrap().remove(0).remove(0)
+    };
+
+    forge(real_row.clone(), "words nobody said").await;
+    let swept = sweep_once().await;
+    assert_eq!(swept.load.loaded.len(), 1, "it names the recording's bytes: {:?}", swept.load);
+    assert_eq!(text().await.as_deref(), Some("words nobody said"));
+
+    // The next upload's row replaces it, although its sequencer is far below the forged one.
+    store.put("recordings", "in/real.wav", tone_wav(16_000, 0.75), "audio/wav").await.unwrap();
+    let uploads = drain(&mut stand_ins.events).into_iter();
+    let mut events = uploads.flat_map(|d| normalize(&d.event, &Layout::default()).unwrap().objects);
+    let event = events.rfind(|e| e.object.key == "in/real.wav").unwrap();
+    assert!(event.object.sequencer.as_deref() < Some("F".repeat(64).as_str()));
+    stage.process(&event).await.unwrap();
+    assert_eq!(sweep_once().await.load.loaded.len(), 1);
+    assert_eq!(text().await, None, "the new upload's row (metadata only) is the row");
+
+    // Bytes the recording no longer holds: settled, not loaded.
+    forge(real_row.clone(), "an old recording's words").await;
+    let swept = sweep_once().await;
+    assert_eq!((swept.load.loaded.len(), swept.load.superseded.len()), (0, 1), "{:?}", swept.load);
+    assert!(swept.load.superseded[0].1.contains("now holds other bytes"), "{:?}", swept.load.superseded);
+    assert_eq!(text().await, None);
+
+    // A key outside the deployment's recordings: refused, quarantined.
+    store.put("recordings", "outside/real.wav", tone_wav(16_000, 0.5), "audio/wav").await.unwrap();
+    let listed = store.find("recordings", "outside/real.wav").await.unwrap().unwrap();
+    forge(ResultRow { object_key: "outside/real.wav".into(), etag: listed.etag, ..real_row }, "elsewhere").await;
+    let swept = sweep_once().await;
+    assert_eq!((swept.load.loaded.len(), swept.load.rejected.len()), (0, 1), "{:?}", swept.load);
+    assert!(swept.load.rejected[0].1.contains("not under the recordings of this deployment"));
+    assert_eq!(warehouse.query("SELECT COUNT(*) FROM transcription_results").await.unwrap(), [[Some("1".into())]]);
+    assert_eq!(store.list("recordings", "rejected/load_rejected/").await.unwrap().len(), 1);
 }
 
 /// A file under the results prefix larger than any result file the stage writes is quarantined, never held whole:

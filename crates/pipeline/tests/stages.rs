@@ -13,6 +13,7 @@ use redscribe_core::ports::{ObjectStore, Warehouse};
 use redscribe_core::record::{segments_batch, SegmentRow};
 use redscribe_local::redshift::DataApiServer;
 use redscribe_local::s3::{Delivery, EventJournal, S3Server};
+use redscribe_pipeline::pending::Recordings;
 use redscribe_pipeline::{LoadConfig, Loader, Processed, ResultFile, TranscribeConfig, TranscribeStage};
 use redscribe_testkit::{tone_wav as wav, StandIns};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -52,6 +53,7 @@ impl Harness {
                 layout: Layout::default(),
                 bucket: "recordings".into(),
                 max_isolation_rounds: 3,
+                recordings: Recordings::under("recordings", "in/"),
             },
         )
     }
@@ -422,7 +424,9 @@ async fn recordings_over_the_limits_are_quarantined_as_early_as_they_show() {
         Processed::Written(_) => None,
     };
 
-    let unread = stage.process(&event("in/never uploaded.wav", Some(5_000_000_000))).await.unwrap();
+    // The key holds a few bytes (the loader loads only answers to recordings that are there); the event says 5 GB.
+    h.store.put("recordings", "in/never read.wav", wav(8_000, 0.1), "audio/wav").await.unwrap();
+    let unread = stage.process(&event("in/never read.wav", Some(5_000_000_000))).await.unwrap();
     assert_eq!(code(&unread), Some(ErrorCode::TooLarge), "refused from the event, without a GET");
 
     h.store.put("recordings", "in/big.wav", wav(16_000, 1.5), "audio/wav").await.unwrap();
@@ -444,7 +448,7 @@ async fn recordings_over_the_limits_are_quarantined_as_early_as_they_show() {
         [
             [Some("in/big.wav".to_string()), Some("too_large".to_string())],
             [Some("in/long.wav".to_string()), Some("too_long".to_string())],
-            [Some("in/never uploaded.wav".to_string()), Some("too_large".to_string())],
+            [Some("in/never read.wav".to_string()), Some("too_large".to_string())],
         ]
     );
     h.s3.stop().await;

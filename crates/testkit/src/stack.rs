@@ -159,6 +159,9 @@ pub fn object_scope(key: &str) -> Option<Scope> {
 /// The prefix the load function lists (the scheduled sweep), and its role may list.
 pub const RESULTS_LISTING: &str = "processed/transcription_results/";
 
+/// The stack's default `InputPrefix`, under which the load function lists a recording's key.
+pub const RECORDINGS_LISTING: &str = "in/";
+
 /// The prefix of the attempt markers, which the transcribe function lists (one key at a time) and its role may.
 pub const ATTEMPTS_LISTING: &str = "manifests/attempts/";
 
@@ -184,6 +187,7 @@ pub fn needed(call: &redscribe_local::calls::Call, bucket: &str) -> Option<(Stri
             (Some(key), _) => object_scope(key),
             (None, Some(prefix)) if prefix.starts_with(RESULTS_LISTING) => Some(Scope::ResultsListing),
             (None, Some(prefix)) if prefix.starts_with(ATTEMPTS_LISTING) => Some(Scope::AttemptsListing),
+            (None, Some(prefix)) if prefix.starts_with(RECORDINGS_LISTING) => Some(Scope::RecordingsListing),
             _ => None,
         };
         scope.unwrap_or_else(|| panic!("{call:?}: on no part of the bucket a grant names"))

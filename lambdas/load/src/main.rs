@@ -43,6 +43,7 @@ async fn main() -> Result<(), Error> {
         layout: config.layout.clone(),
         bucket: bucket.clone(),
         max_isolation_rounds: redscribe_core::settings::ISOLATION_ROUNDS,
+        recordings: config.recordings()?,
     };
     // The schema is brought up to date before the first load.
     // Lambda sets the memory; else the stack's.

@@ -113,7 +113,7 @@ async fn announced_and_swept_files_become_rows_once() {
     assert_eq!(
         answer,
         Answer::Response(json!({
-            "loaded": 1, "rejected": 0, "already_settled": 3, "deferred": 0, "skipped": 0, "invalid": 0
+            "loaded": 1, "rejected": 0, "superseded": 0, "already_settled": 3, "deferred": 0, "skipped": 0, "invalid": 0
         }))
     );
     assert_eq!(count(warehouse.as_ref(), results).await, 3);
@@ -200,7 +200,7 @@ async fn an_unreachable_trace_collector_costs_the_traces_not_the_answer() {
         assert_eq!(
             answer,
             Answer::Response(json!({
-                "loaded": 0, "rejected": 0, "already_settled": 0, "deferred": 0, "skipped": 1, "invalid": 0
+                "loaded": 0, "rejected": 0, "superseded": 0, "already_settled": 0, "deferred": 0, "skipped": 1, "invalid": 0
             }))
         );
     }

@@ -7,18 +7,22 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use redscribe_aws::permissions::{load_grants, transcribe_grants, Scope, SignIn};
+use redscribe_aws::permissions::{load_grants, transcribe_grants, Encryption, Scope, SignIn};
 use redscribe_core::layout::Layout;
 use redscribe_core::ports::{ObjectStore, Warehouse};
 use redscribe_local::runtime_api::{Answer, RuntimeApi};
 use redscribe_pipeline::config::FunctionConfig;
 use redscribe_pipeline::{TranscribeConfig, TranscribeStage};
-use redscribe_testkit::stack::{needed, repo_root, tool, Deployed, ATTEMPTS_LISTING, OBJECT_SCOPES, RESULTS_LISTING};
+use redscribe_testkit::stack::{
+    needed, repo_root, tool, Deployed, ATTEMPTS_LISTING, OBJECT_SCOPES, RECORDINGS_LISTING, RESULTS_LISTING,
+};
 use redscribe_testkit::{drain, sqs_records, tone_wav, Function, Moto, StandIns};
 use serde_json::{json, Value};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_redscribe-load");
 const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:redshift-loader-AbCdEf";
+const WORKGROUP_ID: &str = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
+const KEY: &str = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
 #[test]
 fn the_template_is_clean_for_cfn_lint_sam_validate_and_checkov() {
@@ -64,7 +68,12 @@ fn scope_of(d: &Deployed, function: &str, action: &str, resource: &str, conditio
     }
     if resource == format!("arn:aws:s3:::{bucket}") {
         // Listing only under one prefix, named by the condition.
-        for (prefix, scope) in [(RESULTS_LISTING, Scope::ResultsListing), (ATTEMPTS_LISTING, Scope::AttemptsListing)] {
+        let listings = [
+            (RESULTS_LISTING, Scope::ResultsListing),
+            (ATTEMPTS_LISTING, Scope::AttemptsListing),
+            (RECORDINGS_LISTING, Scope::RecordingsListing),
+        ];
+        for (prefix, scope) in listings {
             if condition == &json!({ "StringLike": { "s3:prefix": format!("{prefix}*") } }) {
                 return scope;
             }
@@ -78,6 +87,9 @@ fn scope_of(d: &Deployed, function: &str, action: &str, resource: &str, conditio
     }
     if resource == SECRET {
         return Scope::Secret;
+    }
+    if resource == KEY {
+        return Scope::Key;
     }
     let (queue, group) = match function {
         "TranscribeFunction" => ("TranscribeQueue", format!("/aws/lambda/{}-transcribe", d.name)),
@@ -134,24 +146,67 @@ fn code(grants: Vec<redscribe_aws::permissions::Grant>) -> BTreeSet<(String, Sco
     grants.into_iter().map(|g| (g.action.to_string(), g.scope)).collect()
 }
 
-/// A stack name, how its load function signs in, and the parameters that say so.
-type Variant = (&'static str, SignIn, &'static [(&'static str, &'static str)]);
+/// A stack name, how its load function signs in, how its data is encrypted, and the parameters that say so.
+type Variant = (&'static str, SignIn, Encryption, &'static [(&'static str, &'static str)]);
+
+/// The database users the COPY role's trust lets use it (`sts:ExternalId`), none when any may.
+fn copy_users(d: &Deployed) -> Vec<String> {
+    let trust = &d.stack["roles"]["CopyRole"]["AssumeRolePolicyDocument"]["Statement"][0];
+    match trust.get("Condition") {
+        None => Vec::new(),
+        Some(condition) => strings(&condition["StringEquals"]["sts:ExternalId"]),
+    }
+}
 
 #[test]
 fn each_role_grants_exactly_what_the_code_calls_for_every_way_of_signing_in() {
+    use Encryption::{CustomerKey, Managed};
     let moto = Moto::start_program(&redscribe_testkit::stack::deploy_tools().join("moto_server"));
-    let variants: [Variant; 4] = [
-        ("workgroup-role", SignIn::WorkgroupRole, &[("RedshiftWorkgroup", "wg")]),
-        ("workgroup-secret", SignIn::Secret, &[("RedshiftWorkgroup", "wg"), ("RedshiftSecretArn", SECRET)]),
-        ("cluster-role", SignIn::ClusterRole, &[("RedshiftClusterId", "c1")]),
-        ("cluster-user", SignIn::ClusterUser, &[("RedshiftClusterId", "c1"), ("RedshiftDbUser", "loader")]),
+    let variants: [Variant; 6] = [
+        ("workgroup-role", SignIn::WorkgroupRole, Managed, &[("RedshiftWorkgroup", "wg")]),
+        (
+            "workgroup-id",
+            SignIn::WorkgroupRole,
+            Managed,
+            &[("RedshiftWorkgroup", "wg"), ("RedshiftWorkgroupId", WORKGROUP_ID)],
+        ),
+        ("workgroup-secret", SignIn::Secret, Managed, &[("RedshiftWorkgroup", "wg"), ("RedshiftSecretArn", SECRET)]),
+        ("cluster-role", SignIn::ClusterRole, Managed, &[("RedshiftClusterId", "c1")]),
+        ("cluster-user", SignIn::ClusterUser, Managed, &[("RedshiftClusterId", "c1"), ("RedshiftDbUser", "loader")]),
+        ("encrypted", SignIn::WorkgroupRole, CustomerKey, &[("RedshiftWorkgroup", "wg"), ("KmsKeyArn", KEY)]),
     ];
     // One moto, one stack per variant.
     let mut moto = Some(moto);
-    for (stack, sign_in, parameters) in variants {
+    for (stack, sign_in, encryption, parameters) in variants {
         let d = Deployed::deploy_into(moto.take().unwrap(), stack, parameters);
-        assert_eq!(granted(&d, "LoadRole", "LoadFunction"), code(load_grants(sign_in)), "{sign_in:?}");
-        assert_eq!(granted(&d, "TranscribeRole", "TranscribeFunction"), code(transcribe_grants()));
+        assert_eq!(granted(&d, "LoadRole", "LoadFunction"), code(load_grants(sign_in, encryption)), "{sign_in:?}");
+        assert_eq!(granted(&d, "TranscribeRole", "TranscribeFunction"), code(transcribe_grants(encryption)));
+        // Only the load function's database user may have COPY assume the COPY role, where it is known.
+        let user = |at: &str, name: &str| format!("arn:aws:redshift:us-east-1:123456789012:dbuser:{at}/{name}");
+        let role_user = format!("IAMR:{stack}-load-us-east-1");
+        let expected = match (stack, sign_in) {
+            ("workgroup-id", _) => {
+                vec![user("wg", &role_user), user(&format!("serverless-123456789012-{WORKGROUP_ID}"), &role_user)]
+            }
+            (_, SignIn::ClusterRole) => vec![user("c1", &role_user)],
+            (_, SignIn::ClusterUser) => vec![user("c1", "loader")],
+            // A secret's user, and a workgroup's ARN without its id, are not known to the template.
+            _ => Vec::new(),
+        };
+        assert_eq!(copy_users(&d), expected, "{stack}");
+        assert_eq!(d.stack["roles"]["LoadRole"]["RoleName"], format!("{stack}-load-us-east-1"));
+        if encryption == CustomerKey {
+            // The bucket, the four queues and the topic under the key; COPY may decrypt with it.
+            let sse = &d.bucket()["Encryption"]["Rules"][0]["ApplyServerSideEncryptionByDefault"];
+            assert_eq!((sse["SSEAlgorithm"].as_str(), sse["KMSMasterKeyID"].as_str()), (Some("aws:kms"), Some(KEY)));
+            for queue in ["TranscribeQueue", "TranscribeDeadLetterQueue", "LoadQueue", "LoadDeadLetterQueue"] {
+                assert_eq!(d.stack["queues"][queue]["KmsMasterKeyId"], KEY, "{queue}");
+            }
+            assert_eq!(d.stack["topics"][0]["Attributes"]["KmsMasterKeyId"], KEY);
+            let copy = &d.stack["roles"]["CopyRole"]["Policies"]["copy"]["Statement"];
+            let decrypt = copy.as_array().unwrap().iter().find(|s| s["Action"] == "kms:Decrypt").expect("kms:Decrypt");
+            assert_eq!(decrypt["Resource"], KEY);
+        }
         // The function reaches the warehouse the way the parameters say.
         let env: BTreeMap<String, String> = d.function_env("LoadFunction", &[]).into_iter().collect();
         let config = FunctionConfig::from_lookup(|k| env.get(k).cloned()).expect("the deployed environment");
@@ -406,7 +461,7 @@ async fn the_load_function_answers_with_the_environment_the_stack_gives_it() {
     let swept = api.invoke(json!({ "sweep": true }));
     api.outcome(&swept, Duration::from_secs(60)).await.unwrap();
     let calls: Vec<_> = s3_calls.take().into_iter().chain(data_api_calls.take()).collect();
-    let allowed = code(load_grants(SignIn::WorkgroupRole));
+    let allowed = code(load_grants(SignIn::WorkgroupRole, Encryption::Managed));
     let made: BTreeSet<(String, Scope)> = calls.iter().filter_map(|c| needed(c, &bucket)).collect();
     for call in &made {
         assert!(allowed.contains(call), "the function called {call:?}, which its role does not allow");
@@ -501,7 +556,13 @@ parameter_overrides = "RedshiftWorkgroup=\"wg\" AlarmEmail=\"ops@example.com\" W
             .args(["deploy", "--template-file"])
             .arg(build.path().join("template.yaml"))
             .args(["--stack-name", stack, "--s3-bucket", "artifacts", "--region", "us-east-1"])
-            .args(["--capabilities", "CAPABILITY_IAM", "--no-execute-changeset", "--no-progressbar"])
+            .args([
+                "--capabilities",
+                "CAPABILITY_IAM",
+                "CAPABILITY_NAMED_IAM",
+                "--no-execute-changeset",
+                "--no-progressbar",
+            ])
             .arg("--parameter-overrides")
             .args(&overrides)
             .envs(moto.env())

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use redscribe_aws::permissions::{transcribe_grants, Scope};
+use redscribe_aws::permissions::{transcribe_grants, Encryption, Scope};
 use redscribe_core::ports::ObjectStore;
 use redscribe_local::runtime_api::{Answer, RuntimeApi};
 use redscribe_testkit::stack::{delivered_key, needed, Deployed};
@@ -44,7 +44,7 @@ async fn the_transcribe_function_answers_with_the_environment_the_stack_gives_it
     assert_eq!(answer, Answer::Response(json!({ "batchItemFailures": [] })), "{:?}", function.stderr);
 
     let allowed: BTreeSet<(String, Scope)> =
-        transcribe_grants().into_iter().map(|g| (g.action.into(), g.scope)).collect();
+        transcribe_grants(Encryption::Managed).into_iter().map(|g| (g.action.into(), g.scope)).collect();
     let made: BTreeSet<(String, Scope)> = s3_calls.take().iter().filter_map(|c| needed(c, &bucket)).collect();
     for call in &made {
         assert!(allowed.contains(call), "the function called {call:?}, which its role does not allow");

@@ -421,8 +421,8 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
         st.longest_load = st.longest_load.max(started.elapsed());
         st.totals.batches += isolated.report.batches;
         listener.loaded(&isolated.report);
-        let LoadReport { loaded, rejected, .. } = isolated.report;
-        let settled = loaded.iter().chain(rejected.iter().map(|(f, _)| f));
+        let LoadReport { loaded, rejected, superseded, .. } = isolated.report;
+        let settled = loaded.iter().chain(rejected.iter().chain(&superseded).map(|(f, _)| f));
         for file in settled {
             for w in owners.remove(&file.uri()).unwrap_or_default() {
                 st.settle_item(w.job, None, listener);

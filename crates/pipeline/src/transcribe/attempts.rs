@@ -65,7 +65,7 @@ impl Attempts {
     ) -> Result<Attempts, PortError> {
         let (bucket, key) = Attempts::key(layout, event);
         // Listed first: a role without s3:ListBucket gets 403, not 404, for a key that does not exist.
-        if !store.list(&bucket, &key).await?.iter().any(|o| o.key == key) {
+        if store.find(&bucket, &key).await?.is_none() {
             return Ok(Attempts::default());
         }
         match store.get(&bucket, &key, None).await {

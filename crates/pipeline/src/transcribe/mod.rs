@@ -264,7 +264,9 @@ impl<S: ObjectStore> TranscribeStage<S> {
             }
         };
         location.content_type = head.content_type.clone();
-        location.object.etag = location.object.etag.or(head.etag.clone());
+        // The row answers the bytes read: their ETag, whatever the event said (a replay or a late event of a key
+        // since written again reads what the key holds now; the loader checks the key still holds these).
+        location.object.etag = head.etag.clone().or(location.object.etag);
         location.object.size = Some(head.size as i64);
         let poisoned = self.crash_on.as_ref().is_some_and(|p| event.object.key.contains(p.as_str()));
         // The uploader may say what language the recording is in (`x-amz-meta-language`).
@@ -484,18 +486,21 @@ impl<S: ObjectStore> TranscribeStage<S> {
         };
         let parquet = to_parquet(&[batch]).map_err(|e| PortError::new(ErrorCode::Internal, format!("Parquet: {e}")))?;
         let key = layout.results_key(day, &row.id, &version, FileFormat::Parquet);
+        // The event as the row tells it: the ETag of the bytes read when the event did not say (the loader checks
+        // the recording still holds them).
+        let source = ObjectEvent { object: location.object.clone(), ..event.clone() };
         let file = ResultFile {
             id: row.id.clone(),
             bucket: out_bucket.clone(),
             key,
             size: parquet.len() as u64,
             rows: 1,
-            source: event.clone(),
             segments,
             etag: None,
+            source,
         };
         // The recording it answers, on the file itself: what a replay needs when the file cannot be read back.
-        let about = RecordingRef::from(event).to_metadata().unwrap_or_default();
+        let about = RecordingRef::from(&file.source).to_metadata().unwrap_or_default();
         let parquet_type = "application/vnd.apache.parquet";
         self.store.put_with(&out_bucket, &file.key, parquet, parquet_type, &about).instrument(write).await?;
         self.record(Metric::StageLatency, ms(write_started), Stage::Write, None);

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use redscribe_audio::AudioMetadata;
 use redscribe_core::ports::{Hints, Transcriber, Transcription};
-use redscribe_pipeline::transcribe::{transcribe_recording, RecordingLimits};
+use redscribe_pipeline::transcribe::{transcribe_recording, Plan, RecordingLimits};
 use redscribe_whisper::WhisperTranscriber;
 
 use crate::pass::{LimitsArgs, ModelArgs};
@@ -82,6 +82,6 @@ pub fn transcribe_file(
     limits: &RecordingLimits,
 ) -> anyhow::Result<(AudioMetadata, Transcription)> {
     let recording = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
-    transcribe_recording(&recording, transcriber, &Hints::default(), limits, &|_| Ok(()))
+    transcribe_recording(&recording, transcriber, &Hints::default(), limits, &Plan::UNBOUNDED)
         .map_err(|f| anyhow::anyhow!("{}: {}", f.code.as_str(), f.message))
 }

@@ -12,6 +12,8 @@
 //! - [`migrations`]: the numbered DDL of `sql/migrations/` and the ledger that runs each once.
 //! - [`metrics`]: the catalog of metric names, units and dimensions.
 //! - [`alarms`]: the shipped CloudWatch alarms as typed `PutMetricAlarm` inputs, placeholders filled.
+//! - [`plan`]: how long a recording will take to transcribe (a table of each model's pace, refined by the
+//!   median of what the process measured), before it is started.
 //! - [`cost`]: the price table and what a recording's or a batch's use of AWS costs by it.
 //! - [`emf`]: data points recorded by the stages, drained as CloudWatch Embedded Metric Format documents.
 //! - [`ports`]: the object store and warehouse traits the pipeline's stages are written against.
@@ -31,6 +33,7 @@ pub mod layout;
 pub mod load;
 pub mod metrics;
 pub mod migrations;
+pub mod plan;
 pub mod ports;
 pub mod quarantine;
 pub mod record;

@@ -71,8 +71,9 @@ pub struct FunctionConfig {
     pub input_prefix: String,
     /// `REDSCRIBE_FAULT_ABORT_ON` (tests only): processing a recording whose key contains it aborts the process.
     pub fault_abort_on: Option<String>,
-    /// `REDSCRIBE_EXPECTED_RTF` (default 0.2): compute per second of audio assumed until one is measured.
-    pub expected_rtf: f64,
+    /// `REDSCRIBE_EXPECTED_RTF`: compute per second of audio to plan with until this process has measured its
+    /// own (default: the model's figure, `redscribe_core::plan`).
+    pub expected_rtf: Option<f64>,
     /// `REDSCRIBE_FUNCTION_TIMEOUT_S`: the function's timeout, which the runtime does not tell (the stack sets
     /// it); a recording that needs longer is quarantined `too_long`.
     pub function_timeout: Option<std::time::Duration>,
@@ -273,9 +274,9 @@ impl FunctionConfig {
             input_prefix: text(var::INPUT_PREFIX).unwrap_or_default(),
             fault_abort_on: text(var::FAULT_ABORT_ON),
             expected_rtf: match text("REDSCRIBE_EXPECTED_RTF") {
-                None => crate::transcribe::EXPECTED_RTF,
+                None => None,
                 Some(v) => match v.parse::<f64>() {
-                    Ok(r) if r > 0.0 && r < 100.0 => r,
+                    Ok(r) if r > 0.0 && r < 100.0 => Some(r),
                     _ => {
                         return Err(ConfigError {
                             variable: "REDSCRIBE_EXPECTED_RTF",

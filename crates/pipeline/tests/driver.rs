@@ -469,6 +469,96 @@ async fn a_result_file_no_reader_can_open_still_names_its_recording_and_replays(
     assert!(store.list("recordings", "rejected/").await.unwrap().is_empty(), "the record is settled");
 }
 
+/// A transcriber that takes `rtf` seconds of (pretended) compute per second of audio it hears, and `chunk_ms` of
+/// real time per chunk of audio; "base" for the plan's table (0.108 × 2).
+struct Paced {
+    rtf: f64,
+    chunk_ms: u64,
+}
+
+impl Transcriber for Paced {
+    fn model(&self) -> &str {
+        "base"
+    }
+
+    fn transcribe(&self, audio: &mut dyn Iterator<Item = Vec<f32>>, _: &Hints) -> Result<Transcription, PortError> {
+        let mut samples = 0;
+        for chunk in audio {
+            samples += chunk.len();
+            std::thread::sleep(Duration::from_millis(self.chunk_ms));
+        }
+        let audio_seconds = samples as f64 / 16_000.0;
+        Ok(Transcription {
+            audio_seconds,
+            decode_seconds: audio_seconds * self.rtf,
+            ..Fragile.transcribe(&mut std::iter::empty(), &Hints::default())?
+        })
+    }
+}
+
+/// The plan counts a recording's passes once its channels are compared, and what the process measured of short
+/// clips does not lower what fits: with 10 s of an invocation's time (the function's), base's table pace (0.216)
+/// fits 30 s of audio heard once but not twice. Before, a 5-second clip measured at RTF 10 made every later
+/// recording `too_long`, and a stereo file counted two passes whatever its channels held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_counts_the_passes_heard_and_no_short_clip_lowers_what_fits() {
+    use redscribe_pipeline::transcribe::TimeBudget;
+
+    let stand_ins = StandIns::start().await;
+    let store = stand_ins.store().await;
+    let stage = TranscribeStage::new(store.clone(), TranscribeConfig::default())
+        .with_transcriber(Arc::new(Paced { rtf: 10.0, chunk_ms: 0 }));
+    let budget = || TimeBudget {
+        deadline: Some(std::time::Instant::now() + Duration::from_secs(60)),
+        total: Some(Duration::from_secs(10)),
+    };
+    let outcome = |processed: Result<Processed, PortError>| match processed {
+        Ok(Processed::Written(_)) => "written".to_string(),
+        Ok(Processed::Quarantined { code, .. }) => code.as_str().to_string(),
+        Err(e) => format!("retry: {}", e.message),
+    };
+    let uploads = [
+        ("in/clip.wav", tone_wav(16_000, 5.0)),
+        ("in/same.wav", redscribe_testkit::stereo_wav(8_000, 30.0, true)),
+        ("in/call.wav", redscribe_testkit::stereo_wav(8_000, 30.0, false)),
+    ];
+    let mut heard = Vec::new();
+    for (key, body) in uploads {
+        store.put("recordings", key, body, "audio/wav").await.unwrap();
+        let event = ObjectEvent::of(redscribe_core::events::ObjectVersion::new("recordings", key));
+        heard.push(outcome(stage.process_attempt(&event, 1, budget()).await));
+    }
+    assert_eq!(heard[0], "written", "5 s at the table's pace: 1.1 s");
+    assert_eq!(heard[1], "written", "one pass of 30 s: 6.5 s, however slow the clip was");
+    assert_eq!(heard[2], "too_long", "two passes of 30 s: 13 s");
+}
+
+/// The transcription stops at the invocation's deadline whatever the header let the plan expect: a recording
+/// that goes slower than planned is left for the next delivery (a transient failure that says how far it got),
+/// before the deadline, not at the function's timeout with its batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_slower_than_planned_stops_at_the_deadline_and_is_left_for_later() {
+    use redscribe_pipeline::transcribe::TimeBudget;
+
+    let stand_ins = StandIns::start().await;
+    let store = stand_ins.store().await;
+    // Planned at 0.01 (0.3 s for 30 s of audio); it takes 200 ms per chunk of ~0.26 s, about 23 s in all.
+    let config = TranscribeConfig { expected_rtf: Some(0.01), ..TranscribeConfig::default() };
+    let stage =
+        TranscribeStage::new(store.clone(), config).with_transcriber(Arc::new(Paced { rtf: 0.01, chunk_ms: 200 }));
+    store.put("recordings", "in/slow.wav", tone_wav(16_000, 30.0), "audio/wav").await.unwrap();
+    let event = ObjectEvent::of(redscribe_core::events::ObjectVersion::new("recordings", "in/slow.wav"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let budget = TimeBudget { deadline: Some(deadline), total: Some(Duration::from_secs(870)) };
+    let e = stage.process_attempt(&event, 1, budget).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::ServiceUnavailable, "{e:?}");
+    assert!(e.message.contains("stopped at the invocation's deadline after"), "{}", e.message);
+    // It heard what came before the deadline, not the whole recording.
+    let fed: f64 = e.message.split("after ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(fed < 30.0, "{}", e.message);
+    assert!(stand_ins.files("processed/").is_empty() && stand_ins.files("rejected/").is_empty(), "nothing written");
+}
+
 /// The transcribe function's time: before transcribing, the stage estimates what a recording needs (its length
 /// × the compute per second of audio) and leaves for the next delivery what cannot end before the deadline,
 /// quarantines `too_long` what could never end within the function's time, and a message SQS has delivered
@@ -498,7 +588,7 @@ async fn the_invocations_time_and_repeated_receives_decide_what_is_left_and_what
     let message = |i: usize| records[i]["messageId"].as_str().unwrap().to_string();
 
     // Ten seconds of compute per second of audio: 0.25 s needs 2.5 s, 2 s needs 20 s, 6 s needs 60 s.
-    let config = TranscribeConfig { expected_rtf: 10.0, ..TranscribeConfig::default() };
+    let config = TranscribeConfig { expected_rtf: Some(10.0), ..TranscribeConfig::default() };
     let stage = Arc::new(TranscribeStage::new(store.clone(), config).with_transcriber(Arc::new(Fragile)));
     let config = DriverConfig {
         concurrency: 2,

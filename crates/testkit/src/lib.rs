@@ -327,6 +327,32 @@ pub fn tone_wav(rate: u32, seconds: f32) -> Vec<u8> {
     out
 }
 
+/// A 16-bit PCM stereo WAV: the same 440 Hz tone in both channels (`same`: one sound stored twice), or a 440 Hz
+/// tone on the left and a 660 Hz one on the right (a call: a speaker per channel).
+pub fn stereo_wav(rate: u32, seconds: f32, same: bool) -> Vec<u8> {
+    let tone = |hz: f32, i: usize| ((i as f32 * hz * std::f32::consts::TAU / rate as f32).sin() * 12_000.0) as i16;
+    let frames = (rate as f32 * seconds) as usize;
+    let data_len = (frames * 4) as u32;
+    let mut out = Vec::with_capacity(44 + data_len as usize);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&2u16.to_le_bytes()); // stereo
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * 4).to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for i in 0..frames {
+        out.extend_from_slice(&tone(440.0, i).to_le_bytes());
+        out.extend_from_slice(&tone(if same { 440.0 } else { 660.0 }, i).to_le_bytes());
+    }
+    out
+}
+
 /// Speech from `espeak-ng` (installed by scripts/setup.sh), as WAV bytes.
 pub fn speech(dir: &Path, text: &str) -> Vec<u8> {
     let path = dir.join("speech.wav");

@@ -23,8 +23,22 @@ pub fn failure(code: ErrorCode, message: impl Into<String>) -> Failure {
     Failure::new(stage, code, message)
 }
 
-/// Whether there is time to transcribe a recording, from its metadata.
-pub type Fits<'a> = dyn Fn(&AudioMetadata) -> Result<(), Failure> + 'a;
+/// Whether there is time to transcribe a recording, from its metadata and the passes it will be heard in (one, or
+/// a call's two channels).
+pub type Fits<'a> = dyn Fn(&AudioMetadata, usize) -> Result<(), Failure> + 'a;
+
+/// The time a recording is given: whether it fits, asked once its header is read and again once its passes are
+/// known, and a wall clock that stops the transcription whatever the header said.
+pub struct Plan<'a> {
+    pub fits: &'a Fits<'a>,
+    /// When the transcription stops: what is not heard by then is left for the next delivery.
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl Plan<'_> {
+    /// No limit in time (the CLI's `transcribe` of a local file).
+    pub const UNBOUNDED: Plan<'static> = Plan { fits: &|_, _| Ok(()), deadline: None };
+}
 
 /// Probes the recording and, with a transcriber, decodes it to 16 kHz mono and transcribes it. A recording that
 /// probes but cannot be decoded or transcribed is a failure with its own code.
@@ -33,7 +47,7 @@ pub(super) fn examine(
     transcriber: Option<&dyn Transcriber>,
     hints: &Hints,
     limits: &RecordingLimits,
-    fits: &Fits,
+    plan: &Plan,
 ) -> Examined {
     match transcriber {
         None => {
@@ -42,7 +56,7 @@ pub(super) fn examine(
             });
             (probed, None)
         }
-        Some(t) => match transcribe_recording(recording, t, hints, limits, fits) {
+        Some(t) => match transcribe_recording(recording, t, hints, limits, plan) {
             Ok((metadata, heard)) => (Ok(metadata), Some(heard)),
             Err(e) => (Err(e), None),
         },
@@ -59,18 +73,20 @@ fn source(recording: &std::fs::File) -> Result<Source, Failure> {
 /// Probes, decodes and transcribes one recording file, streaming the decoded samples to the transcriber: no pass
 /// holds the recording in memory. A two-channel recording whose channels differ is a call, one speaker per
 /// channel: each channel is heard alone and the two merged in time order ([`Transcription::merge_channels`]).
-/// `fits` is asked, once the header is read, whether there is time to transcribe it; `hints` (the uploader's
-/// language) go to the transcriber for every channel.
+/// `plan.fits` is asked, once the header is read, whether there is time to transcribe it in one pass, and again
+/// in as many passes as it will be heard in once the channels are compared (a stereo file whose channels carry
+/// the same sound costs one); the transcription stops at `plan.deadline` whatever the header said. `hints` (the
+/// uploader's language) go to the transcriber for every channel.
 pub fn transcribe_recording(
     recording: &std::fs::File,
     transcriber: &dyn Transcriber,
     hints: &Hints,
     limits: &RecordingLimits,
-    fits: &Fits,
+    plan: &Plan,
 ) -> Result<(AudioMetadata, Transcription), Failure> {
     let max_duration_s = Some(limits.max_duration_s);
     let metadata = probe_within(source(recording)?, max_duration_s).map_err(|e| failure(e.code(), e.to_string()))?;
-    fits(&metadata)?;
+    (plan.fits)(&metadata, 1)?;
     let passes: Vec<Option<usize>> = if metadata.channels == 2 {
         let options = PcmOptions { max_duration_s, ..PcmOptions::default() };
         let summary =
@@ -83,10 +99,11 @@ pub fn transcribe_recording(
     } else {
         vec![None]
     };
+    (plan.fits)(&metadata, passes.len())?;
     let mut heard = Vec::with_capacity(passes.len());
     for channel in passes {
         let options = PcmOptions { channel, max_duration_s };
-        let mut t = transcribe_streaming(source(recording)?, options, transcriber, hints)?;
+        let mut t = transcribe_streaming(source(recording)?, options, transcriber, hints, plan.deadline)?;
         for s in &mut t.segments {
             s.channel = channel.unwrap_or(0) as u16;
         }
@@ -105,12 +122,15 @@ const SAME_SOUND_CORRELATION: f64 = 0.9;
 const CHUNKS_IN_FLIGHT: usize = 16;
 
 /// Decodes on one thread while the transcriber listens on this one, the samples passed through a bounded channel:
-/// neither holds the whole recording. A decode error wins over what was heard of the recording before it.
+/// neither holds the whole recording. A decode error wins over what was heard of the recording before it. At
+/// `deadline` the transcriber hears no more (it finishes the window it has) and the recording is left for the
+/// next delivery: a transient failure, with how far it got.
 fn transcribe_streaming(
     source: Source,
     options: PcmOptions,
     transcriber: &dyn Transcriber,
     hints: &Hints,
+    deadline: Option<std::time::Instant>,
 ) -> Result<Transcription, Failure> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(CHUNKS_IN_FLIGHT);
     std::thread::scope(|scope| {
@@ -120,11 +140,47 @@ fn transcribe_streaming(
                 let _ = tx.send(chunk.to_vec());
             })
         });
-        let heard = transcriber.transcribe(&mut rx.iter(), hints);
+        let mut fed = Until { chunks: rx.iter(), deadline, samples: 0, stopped: false };
+        let heard = transcriber.transcribe(&mut fed, hints);
+        let (stopped, fed_s) = (fed.stopped, fed.samples as f64 / 16_000.0);
         // Hang up first: a decoder blocked on a full channel then finishes instead of waiting forever.
         drop(rx);
         let decoded = decoder.join().map_err(|_| failure(ErrorCode::Crashed, "the decoder panicked"))?;
+        if stopped {
+            let why = format!(
+                "stopped at the invocation's deadline after {fed_s:.0} s of audio, more than its header let plan \
+                 for; left for the next delivery"
+            );
+            return Err(failure(ErrorCode::ServiceUnavailable, why));
+        }
         decoded.map_err(|e| failure(e.code(), e.to_string()))?;
         heard.map_err(|e| failure(e.code, e.message))
     })
+}
+
+/// Decoded audio as the transcriber hears it, until a deadline: past it the stream ends (`stopped`).
+struct Until<I> {
+    chunks: I,
+    deadline: Option<std::time::Instant>,
+    /// Samples handed on (16 kHz).
+    samples: usize,
+    stopped: bool,
+}
+
+impl<I: Iterator<Item = Vec<f32>>> Iterator for Until<I> {
+    type Item = Vec<f32>;
+
+    fn next(&mut self) -> Option<Vec<f32>> {
+        if self.stopped {
+            return None;
+        }
+        // Stopped only with audio left: a recording heard to its end by the deadline is whole.
+        let chunk = self.chunks.next()?;
+        if self.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            self.stopped = true;
+            return None;
+        }
+        self.samples += chunk.len();
+        Some(chunk)
+    }
 }

@@ -9,7 +9,7 @@ use redscribe_core::metrics::Stage;
 use redscribe_core::{ErrorCode, Failure};
 
 /// How the stage writes its outputs, and what it takes in.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct TranscribeConfig {
     pub layout: Layout,
     /// Also write each row as JSON Lines beside the Parquet file.
@@ -17,14 +17,11 @@ pub struct TranscribeConfig {
     pub limits: RecordingLimits,
     /// Where recordings are spooled while they are heard (default: the system's temporary folder).
     pub spool_dir: Option<PathBuf>,
-    /// Seconds of compute a second of audio is expected to take before any has been measured (the stage then
-    /// uses the largest it has seen): what decides whether a recording can finish before a deadline.
-    pub expected_rtf: f64,
+    /// Seconds of compute a second of audio is expected to take before enough has been measured, instead of the
+    /// model's figure in `redscribe_core::plan` (`REDSCRIBE_EXPECTED_RTF`): with the deadline, what decides whether
+    /// a recording is started.
+    pub expected_rtf: Option<f64>,
 }
-
-/// Compute per second of audio assumed before a measurement: tiny.en at beam 5 measured 0.09 on two cores
-/// (README, Benchmarks); a Lambda function's vCPUs are slower and fewer, so twice that.
-pub const EXPECTED_RTF: f64 = 0.2;
 
 /// The time one invocation gives its recordings.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -37,8 +34,8 @@ pub struct TimeBudget {
 }
 
 impl TimeBudget {
-    /// Whether `needed` seconds fit: `Err` with a transient failure (no time left now) or a permanent one (it
-    /// never fits: `too_long`).
+    /// Whether `needed_s` seconds of compute fit: `Err` with a transient failure (no time left now) or a
+    /// permanent one (it never fits: `too_long`).
     pub(super) fn check(&self, needed_s: f64, duration_s: f64) -> Result<(), Failure> {
         if let Some(total) = self.total.filter(|t| needed_s > t.as_secs_f64()) {
             return Err(Failure::new(
@@ -66,18 +63,6 @@ impl TimeBudget {
             }
         }
         Ok(())
-    }
-}
-
-impl Default for TranscribeConfig {
-    fn default() -> TranscribeConfig {
-        TranscribeConfig {
-            layout: Layout::default(),
-            jsonl: false,
-            limits: RecordingLimits::default(),
-            spool_dir: None,
-            expected_rtf: EXPECTED_RTF,
-        }
     }
 }
 

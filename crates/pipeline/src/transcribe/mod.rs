@@ -18,6 +18,7 @@ use redscribe_core::events::ObjectEvent;
 use redscribe_core::identity::version_token;
 use redscribe_core::layout::{FileFormat, Layout};
 use redscribe_core::metrics::{Metric, Stage};
+use redscribe_core::plan::Planner;
 use redscribe_core::ports::{Hints, ObjectHead, ObjectStore, PortError, QualityFlag, Transcriber, Transcription};
 use redscribe_core::quarantine::{QuarantineRecord, RecordingRef};
 use redscribe_core::record::{results_batch, segments_batch, SegmentRow, Status};
@@ -34,8 +35,8 @@ mod limits;
 
 pub use attempts::{Attempts, Ended};
 use examine::{examine, Examined};
-pub use examine::{failure, transcribe_recording, Fits};
-pub use limits::{RecordingLimits, TimeBudget, TranscribeConfig, EXPECTED_RTF};
+pub use examine::{failure, transcribe_recording, Fits, Plan};
+pub use limits::{RecordingLimits, TimeBudget, TranscribeConfig};
 
 /// A result file ready for the load stage.
 #[derive(Debug, Clone, PartialEq)]
@@ -104,8 +105,8 @@ pub struct TranscribeStage<S> {
     crash_on: Option<String>,
     /// Fault injection: processing a recording whose key contains this aborts the process.
     abort_on: Option<String>,
-    /// The largest compute per second of audio seen so far (bits of an `f64`; 0: none yet).
-    observed_rtf: std::sync::atomic::AtomicU64,
+    /// What a recording is planned to take: the model's pace, then what this process measured.
+    planner: std::sync::Mutex<Planner>,
     /// How each recording's cost is priced, and how many recordings share an invocation's time.
     cost: Option<(CostModel, usize)>,
 }
@@ -121,12 +122,12 @@ impl<S: ObjectStore + 'static> TranscribeStage<S> {
         TranscribeStage {
             quarantine: Arc::new(StoreSink::new(store.clone())),
             store,
-            config,
             metrics: None,
             transcriber: None,
             crash_on: None,
             abort_on: None,
-            observed_rtf: std::sync::atomic::AtomicU64::new(0),
+            planner: std::sync::Mutex::new(Planner::new("", config.expected_rtf)),
+            config,
             cost: None,
         }
     }
@@ -159,6 +160,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
 
     /// Transcribes every readable recording with `transcriber` (without one, rows are `metadata_only`).
     pub fn with_transcriber(mut self, transcriber: Arc<dyn Transcriber>) -> TranscribeStage<S> {
+        self.planner = std::sync::Mutex::new(Planner::new(transcriber.model(), self.config.expected_rtf));
         self.transcriber = Some(transcriber);
         self
     }
@@ -353,7 +355,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let decode_started = Instant::now();
         let transcriber = self.transcriber.clone();
         let limits = self.config.limits;
-        let rtf = self.rtf();
+        let planned = self.planner.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let hints = hints.clone();
         let span = if transcriber.is_some() {
             tracing::info_span!("transcribe", %id, audio_s = tracing::field::Empty, rtf = tracing::field::Empty)
@@ -366,8 +368,9 @@ impl<S: ObjectStore> TranscribeStage<S> {
             }
             // A call's two channels are heard one after the other.
             let fits =
-                |m: &AudioMetadata| budget.check(m.duration_s * rtf * f64::from(m.channels.min(2)), m.duration_s);
-            examine(&recording, transcriber.as_deref(), &hints, &limits, &fits)
+                |m: &AudioMetadata, passes: usize| budget.check(planned.needed_s(m.duration_s, passes), m.duration_s);
+            let plan = Plan { fits: &fits, deadline: budget.deadline };
+            examine(&recording, transcriber.as_deref(), &hints, &limits, &plan)
         })
         .instrument(span.clone())
         .await;
@@ -378,7 +381,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         if let Some(t) = transcript.as_ref().filter(|t| t.audio_seconds > 0.0) {
             let rtf = t.decode_seconds / t.audio_seconds;
             span.record("audio_s", t.audio_seconds).record("rtf", rtf);
-            self.observed_rtf.fetch_max(rtf.to_bits(), std::sync::atomic::Ordering::Relaxed);
+            self.planner.lock().unwrap_or_else(|p| p.into_inner()).measured(t.audio_seconds, t.decode_seconds);
         }
         drop(span);
         // Decode (probe, decode to 16 kHz) and transcribe latencies apart: the transcriber times itself.
@@ -405,13 +408,6 @@ impl<S: ObjectStore> TranscribeStage<S> {
             ..Usage::default()
         };
         Some(model.cost(usage))
-    }
-
-    /// Compute per second of audio to plan with: the largest measured, never less than the configured guess.
-    /// (Positive `f64`s order as their bits do.)
-    fn rtf(&self) -> f64 {
-        let seen = f64::from_bits(self.observed_rtf.load(std::sync::atomic::Ordering::Relaxed));
-        seen.max(self.config.expected_rtf)
     }
 
     fn record_transcript(&self, t: &Transcription, transcribe_ms: f64) {

@@ -12,6 +12,8 @@
 //! - [`migrations`]: the numbered DDL of `sql/migrations/` and the ledger that runs each once.
 //! - [`metrics`]: the catalog of metric names, units and dimensions.
 //! - [`alarms`]: the shipped CloudWatch alarms as typed `PutMetricAlarm` inputs, placeholders filled.
+//! - [`parts`]: a long recording's parts: cuts at pauses near even boundaries, and the parts' transcriptions
+//!   joined into the recording's.
 //! - [`plan`]: how long a recording will take to transcribe (a table of each model's pace, refined by the
 //!   median of what the process measured), before it is started.
 //! - [`cost`]: the price table and what a recording's or a batch's use of AWS costs by it.
@@ -33,6 +35,7 @@ pub mod layout;
 pub mod load;
 pub mod metrics;
 pub mod migrations;
+pub mod parts;
 pub mod plan;
 pub mod ports;
 pub mod quarantine;

@@ -37,6 +37,11 @@ pub struct PcmOptions {
     pub max_duration_s: Option<f64>,
     /// Keep only this channel (0-based; a stereo call has one speaker per channel) instead of the mix of all.
     pub channel: Option<usize>,
+    /// Only the output from this second on (a part of a long recording: what comes before it is decoded and
+    /// dropped)…
+    pub from_s: f64,
+    /// …and up to this second, where decoding stops (`None`: to the end).
+    pub to_s: Option<f64>,
 }
 
 /// Decodes `source` to 16 kHz mono (the mix of its channels, or the one [`PcmOptions::channel`] names), calling
@@ -58,7 +63,11 @@ struct Pipeline<'a> {
     /// Output frames still to drop: the resampler's delay.
     delay_left: usize,
     input_frames: u64,
+    /// Samples of output so far, handed on or not: the position in the recording at 16 kHz.
     output_samples: u64,
+    /// The output samples handed on: `[first, last)`.
+    first: u64,
+    last: Option<u64>,
     sink: &'a mut dyn FnMut(&[f32]),
 }
 
@@ -66,11 +75,23 @@ impl Pipeline<'_> {
     fn emit(&mut self, samples: &[f32]) {
         let skip = self.delay_left.min(samples.len());
         self.delay_left -= skip;
-        let out = &samples[skip..];
-        if !out.is_empty() {
-            self.output_samples += out.len() as u64;
-            (self.sink)(out);
+        self.forward(&samples[skip..]);
+    }
+
+    /// Hands on the part of `out` inside `[first, last)`.
+    fn forward(&mut self, out: &[f32]) {
+        let at = self.output_samples;
+        self.output_samples += out.len() as u64;
+        let from = self.first.saturating_sub(at).min(out.len() as u64) as usize;
+        let to = self.last.map_or(out.len(), |l| l.saturating_sub(at).min(out.len() as u64) as usize);
+        if from < to {
+            (self.sink)(&out[from..to]);
         }
+    }
+
+    /// Whether everything asked for has been handed on.
+    fn done(&self) -> bool {
+        self.last.is_some_and(|l| self.output_samples >= l)
     }
 
     fn push(&mut self, mono: &[f32]) -> Result<(), AudioError> {
@@ -114,11 +135,7 @@ impl Pipeline<'_> {
         let wanted = expected.saturating_sub(self.output_samples) as usize;
         let end = (skip + wanted).min(tail.len());
         self.delay_left = 0;
-        let out = &tail[skip..end];
-        if !out.is_empty() {
-            self.output_samples += out.len() as u64;
-            (self.sink)(out);
-        }
+        self.forward(&tail[skip..end]);
         Ok(())
     }
 }
@@ -143,7 +160,10 @@ fn run(o: &mut Opened, options: PcmOptions, sink: &mut dyn FnMut(&[f32])) -> Res
         Some(r)
     };
     let delay_left = resampler.as_ref().map_or(0, |r| r.output_delay());
-    let mut pipe = Pipeline { resampler, pending: Vec::new(), delay_left, input_frames: 0, output_samples: 0, sink };
+    let at = |s: f64| (s.max(0.0) * f64::from(TARGET_SAMPLE_RATE)).round() as u64;
+    let (first, last) = (at(options.from_s), options.to_s.map(at));
+    let mut pipe =
+        Pipeline { resampler, pending: Vec::new(), delay_left, input_frames: 0, output_samples: 0, first, last, sink };
 
     let mut samples: Option<SampleBuffer<f32>> = None;
     let mut mono: Vec<f32> = Vec::new();
@@ -184,6 +204,15 @@ fn run(o: &mut Opened, options: PcmOptions, sink: &mut dyn FnMut(&[f32])) -> Res
             if duration_s > limit {
                 return Err(AudioError::TooLong { duration_s, limit_s: limit });
             }
+        }
+        if pipe.done() {
+            // A part ends here: the rest of the recording is another part's.
+            return Ok(DecodeSummary {
+                metadata: o.metadata(pipe.input_frames),
+                output_samples: pipe.output_samples,
+                skipped_packets: skipped,
+                channel_correlation: likeness.correlation(),
+            });
         }
     }
     if decoded == 0 {

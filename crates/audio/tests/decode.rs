@@ -164,3 +164,26 @@ fn channel_correlation_tells_a_call_from_a_stereo_mix() {
     let summary = decode_mono_16k(Source::open(&mono).unwrap(), PcmOptions::default(), |_| {}).unwrap();
     assert_eq!(summary.channel_correlation, None);
 }
+
+/// A part of a recording decodes to exactly the samples the whole decode has there, at 8 kHz (resampled) and
+/// 16 kHz, and decoding stops where the part ends.
+#[test]
+fn a_part_is_the_same_samples_as_the_whole_decode_has_there() {
+    let dir = tempfile::tempdir().unwrap();
+    for rate in ["8000", "16000"] {
+        let path = tone(dir.path(), &format!("t{rate}.flac"), &["-r", rate, "-c", "1", "-t", "flac"], 10.0, 440);
+        let (whole, _) = decode(&path);
+        let mut part = Vec::new();
+        let options = PcmOptions { from_s: 3.0, to_s: Some(7.0), ..PcmOptions::default() };
+        let summary = decode_mono_16k(Source::open(&path).unwrap(), options, |c| part.extend_from_slice(c)).unwrap();
+        assert_eq!(part.len(), 4 * TARGET_SAMPLE_RATE as usize, "{rate}");
+        assert_eq!(part[..], whole.samples[48_000..112_000], "{rate}");
+        // It stopped there: what it passed by is less than the whole recording.
+        assert!(summary.output_samples < whole.samples.len() as u64, "{rate}: {}", summary.output_samples);
+        // The last part runs to the end.
+        let mut last = Vec::new();
+        let options = PcmOptions { from_s: 7.0, ..PcmOptions::default() };
+        decode_mono_16k(Source::open(&path).unwrap(), options, |c| last.extend_from_slice(c)).unwrap();
+        assert_eq!(last[..], whole.samples[112_000..], "{rate}");
+    }
+}

@@ -102,7 +102,7 @@ pub fn transcribe_recording(
     (plan.fits)(&metadata, passes.len())?;
     let mut heard = Vec::with_capacity(passes.len());
     for channel in passes {
-        let options = PcmOptions { channel, max_duration_s };
+        let options = PcmOptions { channel, max_duration_s, ..PcmOptions::default() };
         let mut t = transcribe_streaming(source(recording)?, options, transcriber, hints, plan.deadline)?;
         for s in &mut t.segments {
             s.channel = channel.unwrap_or(0) as u16;

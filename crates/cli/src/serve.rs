@@ -254,6 +254,9 @@ impl Listener<u64> for Acknowledge {
             Ok(Processed::Written(f)) if f.segments.is_some() => "transcribed".to_string(),
             Ok(Processed::Written(_)) => "read".to_string(),
             Ok(Processed::Quarantined { code, .. }) => format!("failed, {code}"),
+            Ok(Processed::Split { parts }) => format!("cut into {parts} parts"),
+            Ok(Processed::Part { part }) => format!("{} heard", part.describe()),
+            Ok(Processed::Skipped) => "nothing to do".to_string(),
             Err(e) => format!("{e}; will retry"),
         };
         eprintln!("s3://{}/{} processed ({status})", event.object.bucket, event.object.key);

@@ -178,8 +178,11 @@ pub fn normalize_str(payload: &str, layout: &Layout) -> Result<Normalized, CoreE
 pub fn normalize(payload: &Value, layout: &Layout) -> Result<Normalized, CoreError> {
     let mut out = Normalized::default();
     collect(payload, None, Outer::Top, &mut out)?;
-    let recording =
-        |o: &ObjectEvent| layout.is_output(&o.object.bucket, &o.object.key).then_some(SkipReason::OwnOutput);
+    // A long recording's part request is the pipeline's own object, and work: it is heard like a recording.
+    let recording = |o: &ObjectEvent| {
+        let (bucket, key) = (&o.object.bucket, &o.object.key);
+        (layout.is_output(bucket, key) && !layout.is_part_request(key)).then_some(SkipReason::OwnOutput)
+    };
     out.objects = apply_filters(std::mem::take(&mut out.objects), recording, &mut out.skipped);
     Ok(out)
 }

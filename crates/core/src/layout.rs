@@ -168,7 +168,35 @@ impl Layout {
     pub fn attempts_key(&self, id: &str, version: &str) -> String {
         format!("{}attempts/{id}-{version}.json", self.manifests_prefix)
     }
+
+    /// Where a long recording version's parts wait: each part's request and, once heard, its transcription.
+    pub fn parts_prefix(&self, id: &str, version: &str) -> String {
+        format!("{}parts/{id}-{version}/", self.manifests_prefix)
+    }
+
+    /// The request to hear part `index` of a recording version: an object whose creation is the part's event (a
+    /// message on the transcribe queue like an upload's).
+    pub fn part_request_key(&self, id: &str, version: &str, index: usize) -> String {
+        format!("{}{index:04}{PART_REQUEST_SUFFIX}", self.parts_prefix(id, version))
+    }
+
+    /// What part `index` of a recording version was heard to say.
+    pub fn part_heard_key(&self, id: &str, version: &str, index: usize) -> String {
+        format!("{}{index:04}{PART_HEARD_SUFFIX}", self.parts_prefix(id, version))
+    }
+
+    /// Whether `key` is a part's request (processed like a recording, though under the output prefixes).
+    pub fn is_part_request(&self, key: &str) -> bool {
+        key.strip_prefix(&self.manifests_prefix)
+            .and_then(|k| k.strip_prefix("parts/"))
+            .is_some_and(|k| k.ends_with(PART_REQUEST_SUFFIX) && k.matches('/').count() == 1)
+    }
 }
+
+/// How a part's request object's key ends (what the bucket's notification of parts filters on).
+pub const PART_REQUEST_SUFFIX: &str = ".part.json";
+/// How a heard part's key ends.
+pub const PART_HEARD_SUFFIX: &str = ".heard.json";
 
 #[cfg(test)]
 mod tests {

@@ -100,6 +100,41 @@ pub struct Part {
     pub end_s: Option<f64>,
 }
 
+/// The request to hear one part of a recording, as its request object holds it: the recording's event (what its
+/// row and quarantine record name) and the stretch to hear.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PartRequest {
+    pub recording: crate::events::ObjectEvent,
+    pub part: Part,
+    /// What the decode that cut the recording found (its duration the decoded one), for the recording's row.
+    pub metadata: crate::record::AudioMetadata,
+    /// The recording's declared content type.
+    pub content_type: Option<String>,
+}
+
+/// What one part was heard to say, kept until every part is heard.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PartHeard {
+    pub part: Part,
+    /// Segments timed from the part's start.
+    pub transcription: Transcription,
+    /// What hearing it cost (the row's `cost_usd` is every part's).
+    pub cost_usd: Option<f64>,
+}
+
+impl Part {
+    /// How it is named in logs and quarantine records: `part 3 of 18 (1200.4–1800.9 s)`.
+    pub fn describe(&self) -> String {
+        let end = self.end_s.map_or_else(|| "end".to_string(), |e| format!("{e:.1} s"));
+        format!("part {} of {} ({:.1} s–{end})", self.index + 1, self.count, self.start_s)
+    }
+
+    /// Seconds it holds, when it is not the last.
+    pub fn seconds(&self) -> Option<f64> {
+        self.end_s.map(|e| e - self.start_s)
+    }
+}
+
 /// The parts `cuts` make of a recording.
 pub fn parts(cuts: &[f64]) -> Vec<Part> {
     let count = cuts.len() + 1;

@@ -212,7 +212,7 @@ pub trait Warehouse: Send + Sync {
 }
 
 /// A piece of a transcript with its times.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TimedText {
     pub start_s: f64,
     pub end_s: f64,
@@ -224,7 +224,7 @@ pub struct TimedText {
 }
 
 /// What a transcriber heard in a recording.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Transcription {
     /// The whole text (empty for silence and noise).
     pub text: String,

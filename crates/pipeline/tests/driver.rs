@@ -105,7 +105,12 @@ impl Listener<u64> for Collected {
 
 /// Uploads half a second of tone at `key` and returns the event of the upload.
 async fn upload(stand_ins: &mut StandIns, store: &S3Objects, key: &str) -> ObjectEvent {
-    store.put("recordings", key, tone_wav(16_000, 0.5), "audio/wav").await.unwrap();
+    upload_body(stand_ins, store, key, tone_wav(16_000, 0.5)).await
+}
+
+/// Uploads `body` at `key` and returns the event of the upload.
+async fn upload_body(stand_ins: &mut StandIns, store: &S3Objects, key: &str, body: Vec<u8>) -> ObjectEvent {
+    store.put("recordings", key, body, "audio/wav").await.unwrap();
     normalize(&drain(&mut stand_ins.events)[0].event, &Layout::default()).unwrap().objects.remove(0)
 }
 
@@ -216,7 +221,7 @@ async fn a_result_file_planted_under_the_results_prefix_is_quarantined_not_loade
     let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
     let event = upload(&mut stand_ins, &store, "in/real.wav").await;
     let stage = TranscribeStage::new(store.clone(), TranscribeConfig::default());
-    let real = stage.process(&event).await.unwrap().file().clone();
+    let real = stage.process(&event).await.unwrap().file().unwrap().clone();
     let loader = Arc::new(loader(store.clone(), warehouse.clone()).migrating());
     let (sweep, limits) = (serde_json::json!({"sweep": true}), LoadLimits::default());
     let swept = load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap();
@@ -265,7 +270,8 @@ async fn a_forged_result_file_with_a_maximal_sequencer_pins_nothing() {
     let mut stand_ins = StandIns::start().await;
     let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
     let stage = TranscribeStage::new(store.clone(), TranscribeConfig::default());
-    let first = stage.process(&upload(&mut stand_ins, &store, "in/real.wav").await).await.unwrap().file().clone();
+    let first =
+        stage.process(&upload(&mut stand_ins, &store, "in/real.wav").await).await.unwrap().file().unwrap().clone();
     let loader = Arc::new(loader(store.clone(), warehouse.clone()).migrating());
     let (sweep, limits) = (serde_json::json!({"sweep": true}), LoadLimits::default());
     let sweep_once = || async { load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap().report };
@@ -338,7 +344,7 @@ async fn a_result_file_over_the_bound_is_quarantined_without_being_held() {
     let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
     let event = upload(&mut stand_ins, &store, "in/real.wav").await;
     let real = TranscribeStage::new(store.clone(), TranscribeConfig::default()).process(&event).await.unwrap();
-    let big_key = real.file().key.replace(".parquet", "-big.parquet");
+    let big_key = real.file().unwrap().key.replace(".parquet", "-big.parquet");
     let big = vec![0u8; RESULT_FILE_MAX_BYTES as usize + 1];
     store.put("recordings", &big_key, big, "application/vnd.apache.parquet").await.unwrap();
 
@@ -394,14 +400,14 @@ async fn a_result_file_written_again_is_loaded_again_and_the_table_follows_it() 
         }
     };
 
-    let first = stage.process(&event).await.unwrap().file().clone();
+    let first = stage.process(&event).await.unwrap().file().unwrap().clone();
     let swept = load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap();
     assert_eq!(swept.report.load.loaded.len(), 1);
     let before = stored().await;
     let first_processed = processed_at(&first.key).await;
 
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let second = stage.process(&event).await.unwrap().file().clone();
+    let second = stage.process(&event).await.unwrap().file().unwrap().clone();
     assert_eq!(first.key, second.key, "the same name");
     assert!(processed_at(&second.key).await > first_processed, "written over with a later processing");
     let swept = load_invocation(&loader, &sweep, None, &limits, "recordings").await.unwrap();
@@ -432,7 +438,7 @@ async fn a_result_file_no_reader_can_open_still_names_its_recording_and_replays(
     let event = upload(&mut stand_ins, &store, "in/real.wav").await;
     let layout = Layout::default();
     let stage = TranscribeStage::new(store.clone(), TranscribeConfig::default());
-    let real = stage.process(&event).await.unwrap().file().clone();
+    let real = stage.process(&event).await.unwrap().file().unwrap().clone();
 
     // The file is cut short after it was written (a torn copy, a bug in a tool that rewrote it); what the stage
     // wrote about the recording on the object stays.
@@ -461,7 +467,7 @@ async fn a_result_file_no_reader_can_open_still_names_its_recording_and_replays(
         (&event.object.bucket, &event.object.key, &event.object.sequencer, &event.object.etag)
     );
     let replayed = stage.process(&record.recording).await.unwrap();
-    let report = loader.load(vec![replayed.file().clone()]).await.unwrap();
+    let report = loader.load(vec![replayed.file().unwrap().clone()]).await.unwrap();
     assert_eq!(report.loaded.len(), 1);
     settle(store.as_ref(), "recordings", &record, &replayed).await.unwrap();
     let rows = warehouse.query("SELECT object_key, status FROM transcription_results").await.unwrap();
@@ -496,6 +502,125 @@ impl Transcriber for Paced {
     }
 }
 
+/// A transcriber that hears a segment per 10 s of audio (the last one shorter), each saying how many samples it
+/// heard before it: the segments of what it heard tile it exactly.
+struct Tiling;
+
+impl Transcriber for Tiling {
+    fn model(&self) -> &str {
+        "tiling"
+    }
+
+    fn transcribe(&self, audio: &mut dyn Iterator<Item = Vec<f32>>, _: &Hints) -> Result<Transcription, PortError> {
+        let samples: usize = audio.map(|c| c.len()).sum();
+        let heard = samples as f64 / 16_000.0;
+        let segments: Vec<redscribe_core::ports::TimedText> = (0..(heard / 10.0).ceil() as usize)
+            .map(|i| redscribe_core::ports::TimedText {
+                start_s: i as f64 * 10.0,
+                end_s: ((i + 1) as f64 * 10.0).min(heard),
+                text: format!("w{i}"),
+                avg_logprob: Some(-0.2),
+                no_speech_prob: Some(0.01),
+                channel: 0,
+            })
+            .collect();
+        let text = segments.iter().map(|s| s.text.clone()).collect::<Vec<_>>().join(" ");
+        Ok(Transcription {
+            text,
+            segments,
+            quality_flag: redscribe_core::ports::QualityFlag::Ok,
+            avg_logprob: Some(-0.2),
+            ..Paced { rtf: 0.01, chunk_ms: 0 }
+                .transcribe(&mut std::iter::once(vec![0.0; samples]), &Hints::default())?
+        })
+    }
+}
+
+/// `seconds` of a 440 Hz tone at 8 kHz with a second of silence every 45 s: pauses to cut at.
+fn tone_with_pauses(seconds: f32) -> Vec<u8> {
+    let mut wav = tone_wav(8_000, seconds);
+    for pause in 1..=(seconds / 45.0) as usize {
+        let from = 44 + pause * 45 * 8_000 * 2;
+        let to = (from + 8_000 * 2).min(wav.len());
+        wav[from..to].fill(0);
+    }
+    wav
+}
+
+/// A recording longer than a part is cut into parts at pauses, each part's request heard on its own (here in
+/// reverse order), and the last part heard writes one row: segments at the recording's times, continuous across
+/// the cuts, the text joined in order, audio summed. A part heard again adds no row; a part that takes the
+/// process down quarantines the recording once, naming the part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_recording_is_heard_in_parts_and_becomes_one_continuous_row() {
+    let mut stand_ins = StandIns::start().await;
+    let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
+    let config = TranscribeConfig { part_s: Some(60.0), ..TranscribeConfig::default() };
+    let stage = TranscribeStage::new(store.clone(), config).with_transcriber(Arc::new(Tiling));
+    let event = upload_body(&mut stand_ins, &store, "in/lecture.wav", tone_with_pauses(200.0)).await;
+    let parts = match stage.process(&event).await.unwrap() {
+        Processed::Split { parts } => parts,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(parts, 4, "200 s in parts of at most 60 s");
+    // The requests are objects whose events are the parts' work (each an event like an upload's).
+    let requests: Vec<ObjectEvent> = drain(&mut stand_ins.events)
+        .iter()
+        .flat_map(|d| normalize(&d.event, &Layout::default()).unwrap().objects)
+        .collect();
+    assert_eq!(requests.len(), 4, "{requests:?}");
+    let mut written = Vec::new();
+    for request in requests.iter().rev() {
+        match stage.process(request).await.unwrap() {
+            Processed::Part { .. } => {}
+            Processed::Written(file) => written.push(file),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(written.len(), 1, "the last part heard writes the row");
+    let loader = loader(store.clone(), warehouse.clone()).migrating();
+    loader.ensure_schema(None).await.unwrap();
+    assert_eq!(loader.load(written.clone()).await.unwrap().loaded.len(), 1);
+
+    let row = warehouse.query("SELECT status, duration_s, word_count FROM transcription_results").await.unwrap();
+    assert_eq!(row.len(), 1);
+    assert_eq!(row[0][0].as_deref(), Some("transcribed"));
+    let duration: f64 = row[0][1].as_deref().unwrap().parse().unwrap();
+    assert!((duration - 200.0).abs() < 0.1, "{duration}");
+    let segments = warehouse
+        .query("SELECT start_s, end_s FROM transcription_segments ORDER BY start_s")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r[0].as_deref().unwrap().parse::<f64>().unwrap(), r[1].as_deref().unwrap().parse::<f64>().unwrap()))
+        .collect::<Vec<_>>();
+    assert!((segments[0].0 - 0.0).abs() < 1e-6 && (segments.last().unwrap().1 - 200.0).abs() < 0.1, "{segments:?}");
+    for pair in segments.windows(2) {
+        assert!((pair[1].0 - pair[0].1).abs() < 0.01, "a gap or an overlap: {pair:?}");
+    }
+    // The cuts are in the pauses (every 45 s, a second long).
+    let cuts: Vec<f64> = segments.windows(2).filter(|p| p[0].1 - p[0].0 < 9.99).map(|p| p[0].1).collect();
+    assert_eq!(cuts.len(), 3, "{segments:?}");
+    for cut in &cuts {
+        let into_pause = cut % 45.0;
+        assert!(into_pause < 1.0, "a cut at {cut} s is not in a pause");
+    }
+
+    // A part heard again: no new row.
+    let again = stage.process(&requests[1]).await.unwrap();
+    if let Some(file) = again.file() {
+        loader.load(vec![file.clone()]).await.unwrap();
+    }
+    assert_eq!(warehouse.query("SELECT COUNT(*) FROM transcription_results").await.unwrap(), [[Some("1".into())]]);
+
+    // A part that takes the process down, again and again: the recording is quarantined once, the part named.
+    let quarantined = stage.quarantine(&requests[2], 4, ErrorCode::RetriesExhausted, "the process died").await.unwrap();
+    let Processed::Quarantined { file, record_key, .. } = quarantined else { panic!("{quarantined:?}") };
+    assert_eq!(file.id, written[0].id, "the recording's row, not the request's");
+    let record = String::from_utf8(store.get("recordings", &record_key, None).await.unwrap().body).unwrap();
+    assert!(record.contains("part 3 of 4") && record.contains("in/lecture.wav"), "{record}");
+}
+
 /// The plan counts a recording's passes once its channels are compared, and what the process measured of short
 /// clips does not lower what fits: with 10 s of an invocation's time (the function's), base's table pace (0.216)
 /// fits 30 s of audio heard once but not twice. Before, a 5-second clip measured at RTF 10 made every later
@@ -515,6 +640,7 @@ async fn the_plan_counts_the_passes_heard_and_no_short_clip_lowers_what_fits() {
     let outcome = |processed: Result<Processed, PortError>| match processed {
         Ok(Processed::Written(_)) => "written".to_string(),
         Ok(Processed::Quarantined { code, .. }) => code.as_str().to_string(),
+        Ok(other) => format!("{other:?}"),
         Err(e) => format!("retry: {}", e.message),
     };
     let uploads = [
@@ -607,6 +733,7 @@ async fn the_invocations_time_and_repeated_receives_decide_what_is_left_and_what
         match result {
             Ok(Processed::Written(_)) => "written".to_string(),
             Ok(Processed::Quarantined { code, .. }) => code.as_str().to_string(),
+            Ok(other) => format!("{other:?}"),
             Err(e) => format!("retry: {}", e.message),
         }
     };
@@ -834,7 +961,7 @@ async fn every_warehouse_call_of_a_load_invocation_carries_its_deadline() {
     let (store, data_api) = (stand_ins.store().await, stand_ins.warehouse().await);
     let event = upload(&mut stand_ins, &store, "in/real.wav").await;
     let real = TranscribeStage::new(store.clone(), TranscribeConfig::default()).process(&event).await.unwrap();
-    let planted = real.file().key.replace(".parquet", "-planted.parquet");
+    let planted = real.file().unwrap().key.replace(".parquet", "-planted.parquet");
     store.put("recordings", &planted, b"not parquet".to_vec(), "application/octet-stream").await.unwrap();
     let warehouse = Arc::new(Clocked { inner: data_api, unbounded: Default::default() });
     let loader = Arc::new(loader(store.clone(), warehouse.clone()).migrating());

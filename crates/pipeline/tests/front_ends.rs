@@ -37,6 +37,7 @@ fn ending<T>(report: &Report<T>, store_files: Vec<String>, metrics: &Recorder) -
             let how = match outcome {
                 Ok(Processed::Written(_)) => "written".to_string(),
                 Ok(Processed::Quarantined { code, .. }) => code.as_str().to_string(),
+                Ok(other) => format!("{other:?}"),
                 Err(e) => format!("retry {}", e.code.as_str()),
             };
             (event.object.key.clone(), how)

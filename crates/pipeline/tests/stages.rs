@@ -119,7 +119,7 @@ async fn uploads_become_rows_bad_inputs_are_quarantined_and_replays_add_nothing(
         })
         .collect();
     assert_eq!(codes.into_iter().collect::<Vec<_>>(), ["empty_object", "invalid_header", "not_audio", "truncated"]);
-    let files: Vec<ResultFile> = processed.iter().map(|p| p.file().clone()).collect();
+    let files: Vec<ResultFile> = processed.iter().map(|p| p.file().unwrap().clone()).collect();
     let report = h.loader().load(files).await.unwrap();
     assert_eq!(report.batches, 1, "one COPY for the whole batch");
     assert_eq!(report.loaded.len(), 24);
@@ -149,13 +149,13 @@ async fn uploads_become_rows_bad_inputs_are_quarantined_and_replays_add_nothing(
         });
         let stage = TranscribeStage::new(h.store.clone(), TranscribeConfig::default());
         let stale = stage.process(&event).await.unwrap();
-        h.loader().load(vec![stale.file().clone()]).await.unwrap();
+        h.loader().load(vec![stale.file().unwrap().clone()]).await.unwrap();
     }
     assert_eq!(h.count("SELECT COUNT(*) FROM transcription_results").await, 8, "older events change nothing");
 
     // A re-upload with new content updates the row.
     h.store.put("recordings", "in/call.wav", wav(16000, 1.0), "audio/wav").await.unwrap();
-    let files: Vec<ResultFile> = h.process_events(1).await.iter().map(|p| p.file().clone()).collect();
+    let files: Vec<ResultFile> = h.process_events(1).await.iter().map(|p| p.file().unwrap().clone()).collect();
     h.loader().load(files).await.unwrap();
     assert_eq!(h.count("SELECT COUNT(*) FROM transcription_results").await, 8);
     let rate = h.rows("SELECT sample_rate FROM transcription_results WHERE object_key = 'in/call.wav'").await;
@@ -170,7 +170,7 @@ async fn uploads_become_rows_bad_inputs_are_quarantined_and_replays_add_nothing(
 async fn a_file_that_fails_the_copy_is_quarantined_and_the_rest_of_the_batch_loads() {
     let mut h = start().await;
     h.store.put("recordings", "in/good.wav", wav(8000, 0.5), "audio/wav").await.unwrap();
-    let mut files: Vec<ResultFile> = h.process_events(1).await.iter().map(|p| p.file().clone()).collect();
+    let mut files: Vec<ResultFile> = h.process_events(1).await.iter().map(|p| p.file().unwrap().clone()).collect();
     // A file with the wrong columns in the batch (as a bug or a foreign writer would leave).
     let bad = redscribe_core::encode::to_parquet(&[segments_batch(&[SegmentRow {
         id: "x".into(),
@@ -239,7 +239,7 @@ async fn injected_faults_lose_nothing_and_double_nothing() {
     faults.fail_next_writes(2, S3Fault::InternalError);
     let mut files = Vec::new();
     for event in &events[..2] {
-        files.push(stage.process(event).await.expect("retried past the faults").file().clone());
+        files.push(stage.process(event).await.expect("retried past the faults").file().unwrap().clone());
     }
     assert_eq!(faults.pending(), 0, "every injected fault was met");
 
@@ -253,7 +253,7 @@ async fn injected_faults_lose_nothing_and_double_nothing() {
     assert_eq!(written.len(), 2, "nothing written for the failed attempt: {written:?}");
     // Delivered again (the event was not acknowledged), it goes through.
     for event in &events[2..] {
-        files.push(stage.process(event).await.unwrap().file().clone());
+        files.push(stage.process(event).await.unwrap().file().unwrap().clone());
     }
 
     // The Data API throttles twice, then starts the load but its answer is lost: the retry carries the same
@@ -392,7 +392,7 @@ async fn a_thousand_file_batch_loads_in_one_transaction_within_the_data_api_limi
                 sequencer: Some(format!("{i:016X}")),
                 ..ObjectVersion::new("recordings", &key)
             });
-            stage.process(&event).await.unwrap().file().clone()
+            stage.process(&event).await.unwrap().file().unwrap().clone()
         });
     }
     let files: Vec<ResultFile> = tasks.join_all().await;
@@ -421,7 +421,7 @@ async fn recordings_over_the_limits_are_quarantined_as_early_as_they_show() {
     };
     let code = |p: &Processed| match p {
         Processed::Quarantined { code, .. } => Some(*code),
-        Processed::Written(_) => None,
+        _ => None,
     };
 
     // The key holds a few bytes (the loader loads only answers to recordings that are there); the event says 5 GB.
@@ -440,7 +440,8 @@ async fn recordings_over_the_limits_are_quarantined_as_early_as_they_show() {
     h.store.put("recordings", "in/fine.wav", wav(8_000, 0.5), "audio/wav").await.unwrap();
     assert_eq!(code(&stage.process(&event("in/fine.wav", Some(8_044))).await.unwrap()), None);
 
-    let report = h.loader().load([unread, big, long].iter().map(|p| p.file().clone()).collect()).await.unwrap();
+    let report =
+        h.loader().load([unread, big, long].iter().map(|p| p.file().unwrap().clone()).collect()).await.unwrap();
     assert_eq!(report.loaded.len(), 3);
     let rows = h.rows("SELECT object_key, error_code FROM transcription_results ORDER BY object_key").await;
     assert_eq!(
@@ -489,7 +490,7 @@ async fn a_warehouse_failure_that_names_no_file_quarantines_none_of_fifty() {
             sequencer: Some(format!("{i:016X}")),
             ..ObjectVersion::new("recordings", &key)
         });
-        files.push(stage.process(&event).await.unwrap().file().clone());
+        files.push(stage.process(&event).await.unwrap().file().unwrap().clone());
     }
     let metrics = Arc::new(Recorder::new("Redscribe", "redscribe-load"));
     let loader = h.loader().with_metrics(metrics.clone());

@@ -306,10 +306,11 @@ impl<S: ObjectStore + 'static, W: Warehouse + 'static> Driver<S, W> {
     ) {
         listener.processed(&event, &outcome);
         match outcome {
-            Ok(processed) if self.loader.is_some() => {
-                st.batch.push(Waiting { job, attempt: 0, file: processed.file().clone() });
-            }
-            Ok(_) => st.settle_item(job, None, listener),
+            Ok(processed) => match processed.file().filter(|_| self.loader.is_some()) {
+                Some(file) => st.batch.push(Waiting { job, attempt: 0, file: file.clone() }),
+                // Nothing to load here (no loader, a part heard, a recording cut into parts): done.
+                None => st.settle_item(job, None, listener),
+            },
             // A bug of ours that this recording triggers every time: quarantined, not retried forever.
             Err(e) if e.code == ErrorCode::Internal && attempt + 1 >= INTERNAL_ATTEMPTS => {
                 let Some(stage) = self.stage.clone() else { return st.settle_item(job, Some(e), listener) };

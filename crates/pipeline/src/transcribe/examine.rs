@@ -8,6 +8,8 @@ use redscribe_core::metrics::Stage;
 use redscribe_core::ports::{Hints, Transcriber, Transcription};
 use redscribe_core::{ErrorCode, Failure};
 
+use redscribe_core::parts::{parts, Loudness, Part};
+
 use super::RecordingLimits;
 
 /// What the blocking part of processing found.
@@ -33,11 +35,33 @@ pub struct Plan<'a> {
     pub fits: &'a Fits<'a>,
     /// When the transcription stops: what is not heard by then is left for the next delivery.
     pub deadline: Option<std::time::Instant>,
+    /// The one part of the recording to hear (its segments then timed from the part's start).
+    pub part: Option<Part>,
 }
 
 impl Plan<'_> {
     /// No limit in time (the CLI's `transcribe` of a local file).
-    pub const UNBOUNDED: Plan<'static> = Plan { fits: &|_, _| Ok(()), deadline: None };
+    pub const UNBOUNDED: Plan<'static> = Plan { fits: &|_, _| Ok(()), deadline: None, part: None };
+}
+
+/// The recording's header, read.
+pub(super) fn probe(recording: &std::fs::File, limits: &RecordingLimits) -> Result<AudioMetadata, Failure> {
+    probe_within(source(recording)?, Some(limits.max_duration_s)).map_err(|e| failure(e.code(), e.to_string()))
+}
+
+/// Where to cut a recording into parts of about `part_s` seconds: one decode of the mix of its channels, its
+/// loudness measured on the way ([`Loudness::cuts`]). The metadata's duration is what the decode found, whatever
+/// the header said.
+pub(super) fn find_parts(
+    recording: &std::fs::File,
+    limits: &RecordingLimits,
+    part_s: f64,
+) -> Result<(AudioMetadata, Vec<Part>), Failure> {
+    let mut loudness = Loudness::default();
+    let options = PcmOptions { max_duration_s: Some(limits.max_duration_s), ..PcmOptions::default() };
+    let summary = decode_mono_16k(source(recording)?, options, |chunk| loudness.push(chunk))
+        .map_err(|e| failure(e.code(), e.to_string()))?;
+    Ok((summary.metadata, parts(&loudness.cuts(part_s))))
 }
 
 /// Probes the recording and, with a transcriber, decodes it to 16 kHz mono and transcribes it. A recording that
@@ -86,9 +110,13 @@ pub fn transcribe_recording(
 ) -> Result<(AudioMetadata, Transcription), Failure> {
     let max_duration_s = Some(limits.max_duration_s);
     let metadata = probe_within(source(recording)?, max_duration_s).map_err(|e| failure(e.code(), e.to_string()))?;
-    (plan.fits)(&metadata, 1)?;
+    // What is heard: the recording, or the one part of it.
+    let (from_s, to_s) = plan.part.map_or((0.0, None), |p| (p.start_s, p.end_s));
+    let heard_s = to_s.unwrap_or(metadata.duration_s).min(metadata.duration_s) - from_s;
+    let planned = AudioMetadata { duration_s: heard_s.max(0.0), ..metadata.clone() };
+    (plan.fits)(&planned, 1)?;
     let passes: Vec<Option<usize>> = if metadata.channels == 2 {
-        let options = PcmOptions { max_duration_s, ..PcmOptions::default() };
+        let options = PcmOptions { max_duration_s, from_s, to_s, ..PcmOptions::default() };
         let summary =
             decode_mono_16k(source(recording)?, options, |_| {}).map_err(|e| failure(e.code(), e.to_string()))?;
         if summary.channel_correlation.is_some_and(|c| c < SAME_SOUND_CORRELATION) {
@@ -99,10 +127,10 @@ pub fn transcribe_recording(
     } else {
         vec![None]
     };
-    (plan.fits)(&metadata, passes.len())?;
+    (plan.fits)(&planned, passes.len())?;
     let mut heard = Vec::with_capacity(passes.len());
     for channel in passes {
-        let options = PcmOptions { channel, max_duration_s, ..PcmOptions::default() };
+        let options = PcmOptions { channel, max_duration_s, from_s, to_s };
         let mut t = transcribe_streaming(source(recording)?, options, transcriber, hints, plan.deadline)?;
         for s in &mut t.segments {
             s.channel = channel.unwrap_or(0) as u16;

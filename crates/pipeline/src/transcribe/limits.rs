@@ -21,6 +21,9 @@ pub struct TranscribeConfig {
     /// model's figure in `redscribe_core::plan` (`REDSCRIBE_EXPECTED_RTF`): with the deadline, what decides whether
     /// a recording is started.
     pub expected_rtf: Option<f64>,
+    /// Recordings longer than this many seconds of audio are cut into parts heard apart (`REDSCRIBE_PART_SECONDS`;
+    /// `None`: every recording heard whole). See `transcribe::parts`.
+    pub part_s: Option<f64>,
 }
 
 /// The time one invocation gives its recordings.

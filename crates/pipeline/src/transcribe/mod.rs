@@ -32,6 +32,7 @@ use crate::spool::Spool;
 mod attempts;
 mod examine;
 mod limits;
+mod parts;
 
 pub use attempts::{Attempts, Ended};
 use examine::{examine, Examined};
@@ -83,12 +84,20 @@ pub enum Processed {
     Written(ResultFile),
     /// A `failed` row and a quarantine record.
     Quarantined { code: ErrorCode, file: ResultFile, record_key: String },
+    /// A long recording cut into `parts`, a request written for each: the row comes when the last is heard.
+    Split { parts: usize },
+    /// One part heard; the row comes with the last.
+    Part { part: redscribe_core::parts::Part },
+    /// Nothing to do (a part's request that expired with its manifests).
+    Skipped,
 }
 
 impl Processed {
-    pub fn file(&self) -> &ResultFile {
+    /// The result file to load, when this processing wrote one.
+    pub fn file(&self) -> Option<&ResultFile> {
         match self {
-            Processed::Written(f) | Processed::Quarantined { file: f, .. } => f,
+            Processed::Written(f) | Processed::Quarantined { file: f, .. } => Some(f),
+            Processed::Split { .. } | Processed::Part { .. } | Processed::Skipped => None,
         }
     }
 }
@@ -243,7 +252,10 @@ impl<S: ObjectStore> TranscribeStage<S> {
             tracing::error!(key = %event.object.key, "fault injection: aborting the process");
             std::process::abort();
         }
-        let this_try = Attempt { number: attempt, started: Instant::now() };
+        if self.config.layout.is_part_request(&event.object.key) {
+            return self.process_part(event, attempt, budget).await;
+        }
+        let this_try = Attempt { number: attempt, started: Instant::now(), carried_cost_usd: 0.0 };
         self.record(Metric::RecordingsReceived, 1.0, Stage::Receive, None);
         // The receive stage: from the upload to this attempt (S3's notification, the queue, earlier tries).
         if let Some(uploaded) = event.event_time {
@@ -273,7 +285,12 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let poisoned = self.crash_on.as_ref().is_some_and(|p| event.object.key.contains(p.as_str()));
         // The uploader may say what language the recording is in (`x-amz-meta-language`).
         let hints = Hints::from_metadata(&head.metadata);
-        let (examined, transcript) = self.examine(recording, &id, &hints, poisoned, budget).await;
+        let recording = match self.split_if_long(event, &location, recording).await? {
+            Ok(recording) => recording,
+            Err(Ok(split)) => return Ok(split),
+            Err(Err(failure)) => return self.write(event, &location, Err(failure), None, this_try).await,
+        };
+        let (examined, transcript) = self.examine(recording, &id, &hints, poisoned, budget, None).await;
         match examined {
             Ok(metadata) => self.write(event, &location, Ok(metadata), transcript, this_try).await,
             // Not the recording's fault (no time left, a spool that could not be reopened): another try.
@@ -286,7 +303,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
     }
 
     /// Quarantines a recording without reading it again: a `failed` row with `code` and a quarantine record. What
-    /// the driver does with a recording whose processing crashed outside the stage's own guard.
+    /// the driver does with a recording whose processing crashed outside the stage's own guard. For a part's
+    /// request, the recording it is part of, with the part named.
     pub async fn quarantine(
         &self,
         event: &ObjectEvent,
@@ -294,9 +312,17 @@ impl<S: ObjectStore> TranscribeStage<S> {
         code: ErrorCode,
         message: &str,
     ) -> Result<Processed, PortError> {
-        let failure = Failure { stage: Stage::Receive, code, message: message.to_string() };
-        let attempt = Attempt { number: attempt, started: Instant::now() };
-        let outcome = self.write(event, &Location::of(event), Err(failure), None, attempt).await;
+        let mut failure = Failure { stage: Stage::Receive, code, message: message.to_string() };
+        let attempt = Attempt { number: attempt, started: Instant::now(), carried_cost_usd: 0.0 };
+        let mut location = Location::of(event);
+        let mut recording = event.clone();
+        if self.config.layout.is_part_request(&event.object.key) {
+            let request = self.part_request(event).await?;
+            failure.message = format!("{}: {message}", request.part.describe());
+            location = Location { content_type: request.content_type.clone(), ..Location::of(&request.recording) };
+            recording = ObjectEvent { message_id: event.message_id.clone(), ..request.recording };
+        }
+        let outcome = self.write(&recording, &location, Err(failure), None, attempt).await;
         if outcome.is_ok() && event.message_id.is_some() {
             let marked = Attempts::read(self.store.as_ref(), &self.config.layout, event).await.unwrap_or_default();
             // The start a crash left unanswered (if any) ends here: the recording is done.
@@ -351,6 +377,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         hints: &Hints,
         poisoned: bool,
         budget: TimeBudget,
+        part: Option<redscribe_core::parts::Part>,
     ) -> (Result<AudioMetadata, Failure>, Option<Transcription>) {
         let decode_started = Instant::now();
         let transcriber = self.transcriber.clone();
@@ -369,7 +396,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             // A call's two channels are heard one after the other.
             let fits =
                 |m: &AudioMetadata, passes: usize| budget.check(planned.needed_s(m.duration_s, passes), m.duration_s);
-            let plan = Plan { fits: &fits, deadline: budget.deadline };
+            let plan = Plan { fits: &fits, deadline: budget.deadline, part };
             examine(&recording, transcriber.as_deref(), &hints, &limits, &plan)
         })
         .instrument(span.clone())
@@ -445,7 +472,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
             self.fill_transcript(&mut row, t);
         }
         let has_segments = transcript.as_ref().is_some_and(|t| !t.segments.is_empty()) && outcome.is_ok();
-        row.cost_usd = self.cost_of(started, has_segments, failure.is_some());
+        // A recording heard in parts costs what every part cost.
+        row.cost_usd = self.cost_of(started, has_segments, failure.is_some()).map(|c| c + attempt.carried_cost_usd);
         let day = processed_at.date_naive();
         // From the row, not the event: the loader derives it again from the row to check the file's name.
         let version = version_token(row.object_version.as_deref(), row.etag.as_deref(), row.sequencer.as_deref());
@@ -579,6 +607,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
 struct Attempt {
     number: u32,
     started: Instant,
+    /// What earlier processings of the same recording cost (the other parts of a recording heard in parts).
+    carried_cost_usd: f64,
 }
 
 /// The message of a task that panicked (its payload, when it is text).

@@ -19,6 +19,10 @@ pub enum Scope {
     Rejected,
     /// Objects under `manifests/attempts/` (the transcribe function's attempt markers).
     Attempts,
+    /// Objects under `manifests/parts/` (a long recording's part requests and heard parts).
+    Parts,
+    /// The bucket itself, listed under `manifests/parts/` only.
+    PartsListing,
     /// The bucket itself, listed under `processed/transcription_results/` only.
     ResultsListing,
     /// The bucket itself, listed under `manifests/attempts/` only.
@@ -65,6 +69,9 @@ pub const TRANSCRIBE: &[Grant] = &[
     grant("s3:GetObject", Scope::Attempts, "S3Objects::get: a recording's attempt marker, once listed"),
     // Listed before it is read: without s3:ListBucket, S3 answers a GET of a missing key 403, not 404.
     grant("s3:ListBucket", Scope::AttemptsListing, "S3Objects::list: whether a recording has an attempt marker"),
+    grant("s3:PutObject", Scope::Parts, "S3Objects::put: a long recording's part requests, a part heard"),
+    grant("s3:GetObject", Scope::Parts, "S3Objects::get: a part's request, the parts heard when joining"),
+    grant("s3:ListBucket", Scope::PartsListing, "S3Objects::find/list: whether a part is heard, and every part"),
 ];
 
 /// What the load function's code calls. The credential grants are alternatives: which one a deployment needs

@@ -42,9 +42,11 @@ pub const MEASURED_KEPT: usize = 15;
 /// Measurements before their median is used instead of the table.
 pub const MEASURED_BEFORE_TRUSTED: usize = 3;
 
-/// The RTF a model is planned with before this process has measured it: its pace × [`TABLE_SAFETY`].
+/// The RTF a model is planned with before this process has measured it: its pace × [`TABLE_SAFETY`]. The model
+/// by its name (`tiny.en`) or as rows record it (`whisper-tiny.en`, its folder's name).
 pub fn table_rtf(model: &str) -> f64 {
-    PACES.iter().find(|p| p.model == model).map_or(UNKNOWN_MODEL_RTF, |p| p.rtf) * TABLE_SAFETY
+    let name = model.strip_prefix("whisper-").unwrap_or(model);
+    PACES.iter().find(|p| p.model == name).map_or(UNKNOWN_MODEL_RTF, |p| p.rtf) * TABLE_SAFETY
 }
 
 /// What a process has measured of its model, and the RTF it plans with.
@@ -101,8 +103,8 @@ mod tests {
 
     #[test]
     fn the_table_plans_until_three_long_recordings_are_measured_then_their_median() {
-        let mut p = Planner::new("tiny.en", None);
-        assert!((p.rtf() - 0.108).abs() < 1e-9);
+        let mut p = Planner::new("whisper-tiny.en", None);
+        assert!((p.rtf() - 0.108).abs() < 1e-9, "as rows name the model");
         // Short clips say nothing of long recordings.
         for _ in 0..10 {
             p.measured(5.0, 4.0);

@@ -322,6 +322,32 @@ pub fn segment_ids(batch: &RecordBatch) -> Result<Vec<String>, CoreError> {
     Ok((0..batch.num_rows()).map(|i| ids.value(i).to_string()).collect())
 }
 
+/// Reads `transcription_segments` rows back from a batch (of a file this crate wrote, or any with its columns).
+pub fn segments_from_batch(batch: &RecordBatch) -> Result<Vec<SegmentRow>, CoreError> {
+    let s = |name| col::<StringArray>(batch, name);
+    let (id, version, text) = (s("id")?, s("object_version")?, s("text")?);
+    let (index, channel) = (col::<Int32Array>(batch, "segment_index")?, col::<Int32Array>(batch, "channel")?);
+    let f = |name| col::<Float64Array>(batch, name);
+    let (start, end, logprob, no_speech) = (f("start_s")?, f("end_s")?, f("avg_logprob")?, f("no_speech_prob")?);
+    let processed = col::<TimestampMicrosecondArray>(batch, "processed_at")?;
+    (0..batch.num_rows())
+        .map(|i| {
+            Ok(SegmentRow {
+                id: id.value(i).to_owned(),
+                object_version: opt_str(version, i),
+                segment_index: index.value(i),
+                start_s: start.value(i),
+                end_s: end.value(i),
+                text: text.value(i).to_owned(),
+                avg_logprob: opt(logprob, i),
+                no_speech_prob: opt(no_speech, i),
+                processed_at: opt_ts(processed, i).ok_or_else(|| mismatch("processed_at out of range"))?,
+                channel: channel.value(i),
+            })
+        })
+        .collect()
+}
+
 /// Reads `transcription_results` rows back from a batch (of a file this crate wrote, or any file with the same
 /// columns).
 pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreError> {

@@ -27,6 +27,8 @@ pub mod var {
     /// Where recordings are uploaded in the bucket (the stack's `InputPrefix`): the load function loads only
     /// result files that answer a recording under it.
     pub const INPUT_PREFIX: &str = "REDSCRIBE_INPUT_PREFIX";
+    /// Recordings longer than this many seconds are heard in parts (`0` or `off`: whole).
+    pub const PART_SECONDS: &str = "REDSCRIBE_PART_SECONDS";
     /// Fault injection for tests: processing a recording whose key contains this aborts the process.
     pub const FAULT_ABORT_ON: &str = "REDSCRIBE_FAULT_ABORT_ON";
 }
@@ -86,6 +88,19 @@ pub fn parse_seconds(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
         _ => Err(format!("{text:?}: expected a number of seconds above 0")),
+    }
+}
+
+/// A part length (`REDSCRIBE_PART_SECONDS`, `--part-seconds`): seconds of at least
+/// [`crate::parts::MIN_PART_SECONDS`], or `0` / `off` for recordings heard whole.
+pub fn parse_part_seconds(text: &str) -> Result<Option<f64>, String> {
+    match text.trim() {
+        "0" | "off" => Ok(None),
+        t => match parse_seconds(t) {
+            Ok(s) if s >= crate::parts::MIN_PART_SECONDS => Ok(Some(s)),
+            Ok(s) => Err(format!("{s} s: a part holds at least {} s", crate::parts::MIN_PART_SECONDS)),
+            Err(e) => Err(e),
+        },
     }
 }
 

@@ -4,8 +4,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use redscribe_core::encode::{from_parquet, to_jsonl, to_parquet};
 use redscribe_core::identity::recording_id;
 use redscribe_core::record::{
-    load_audit_batch, results_batch, results_from_batch, segments_batch, AudioMetadata, LoadAuditRow, ResultRow,
-    SegmentRow, Status, TEXT_MAX_BYTES,
+    load_audit_batch, results_batch, results_from_batch, segments_batch, segments_from_batch, AudioMetadata,
+    LoadAuditRow, ResultRow, SegmentRow, Status, TEXT_MAX_BYTES,
 };
 use redscribe_core::schema::{load_audit_schema, results_schema, segments_schema};
 use redscribe_core::ErrorCode;
@@ -156,10 +156,11 @@ fn segments_and_audit_batches_match_their_schemas() {
         processed_at: t(1_795_000_000, 0),
         channel: 1,
     };
-    let batch = segments_batch(&[seg.clone(), SegmentRow { segment_index: 1, ..seg }]).unwrap();
+    let rows = [seg.clone(), SegmentRow { segment_index: 1, object_version: Some("v2".into()), ..seg }];
+    let batch = segments_batch(&rows).unwrap();
     let back = from_parquet(to_parquet(&[batch]).unwrap()).unwrap();
     assert_eq!(back[0].schema(), segments_schema());
-    assert_eq!(back[0].num_rows(), 2);
+    assert_eq!(segments_from_batch(&back[0]).unwrap(), rows, "read back as written");
 
     let audit = LoadAuditRow {
         file_uri: "s3://b/processed/transcription_results/dt=2026-11-23/x-v.parquet".into(),

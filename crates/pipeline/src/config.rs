@@ -69,6 +69,9 @@ pub struct FunctionConfig {
     pub max_receives: u32,
     /// `REDSCRIBE_INPUT_PREFIX`: where recordings are uploaded (default: anywhere in the bucket).
     pub input_prefix: String,
+    /// `REDSCRIBE_PART_SECONDS`: recordings longer than this are heard in parts (default, `0` or `off`: whole;
+    /// the stack sets 600 and routes the parts' requests back to the function).
+    pub part_s: Option<f64>,
     /// `REDSCRIBE_FAULT_ABORT_ON` (tests only): processing a recording whose key contains it aborts the process.
     pub fault_abort_on: Option<String>,
     /// `REDSCRIBE_EXPECTED_RTF`: compute per second of audio to plan with until this process has measured its
@@ -272,6 +275,14 @@ impl FunctionConfig {
             },
             max_receives: number(var::MAX_RECEIVES, settings::DEFAULT_MAX_RECEIVES as usize, 1..=1000)? as u32,
             input_prefix: text(var::INPUT_PREFIX).unwrap_or_default(),
+            part_s: match text(var::PART_SECONDS) {
+                None => None,
+                Some(v) => settings::parse_part_seconds(&v).map_err(|reason| ConfigError {
+                    variable: var::PART_SECONDS,
+                    value: v,
+                    reason,
+                })?,
+            },
             fault_abort_on: text(var::FAULT_ABORT_ON),
             expected_rtf: match text("REDSCRIBE_EXPECTED_RTF") {
                 None => None,
@@ -373,6 +384,11 @@ mod tests {
         let c = read(&[("REDSCRIBE_FUNCTION_TIMEOUT_S", "600"), ("REDSCRIBE_MAX_RECEIVES", "3")]).unwrap();
         assert_eq!((c.function_timeout.map(|t| t.as_secs()), c.max_receives), (Some(600), 3));
         assert_eq!(read(&[("REDSCRIBE_LOAD_SWEEP_DAYS", "90")]).unwrap_err().variable, "REDSCRIBE_LOAD_SWEEP_DAYS");
+        // Parts: off unless asked for; at least a minute.
+        assert_eq!(read(&[]).unwrap().part_s, None);
+        assert_eq!(read(&[(var::PART_SECONDS, "600")]).unwrap().part_s, Some(600.0));
+        assert_eq!(read(&[(var::PART_SECONDS, "off")]).unwrap().part_s, None);
+        assert_eq!(read(&[(var::PART_SECONDS, "30")]).unwrap_err().variable, var::PART_SECONDS);
         // Rows go where the migrations put the tables, or the function does not start.
         let other_table = read(&[("REDSHIFT_DB", "dev"), ("REDSHIFT_WORKGROUP", "w"), ("REDSHIFT_TABLE", "calls")]);
         assert_eq!(other_table.unwrap_err().variable, "REDSHIFT_TABLE");

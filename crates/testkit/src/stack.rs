@@ -142,11 +142,12 @@ impl Deployed {
 }
 
 /// The parts of the stack's bucket (with its default `InputPrefix`) a grant on objects names, by prefix.
-pub const OBJECT_SCOPES: [(&str, Scope); 5] = [
+pub const OBJECT_SCOPES: [(&str, Scope); 6] = [
     ("in/", Scope::Recordings),
     ("processed/", Scope::Processed),
     // Before `manifests/`: the narrower prefix is the one a key is in.
     (ATTEMPTS_LISTING, Scope::Attempts),
+    (PARTS_LISTING, Scope::Parts),
     ("manifests/", Scope::Manifests),
     ("rejected/", Scope::Rejected),
 ];
@@ -158,6 +159,9 @@ pub fn object_scope(key: &str) -> Option<Scope> {
 
 /// The prefix the load function lists (the scheduled sweep), and its role may list.
 pub const RESULTS_LISTING: &str = "processed/transcription_results/";
+
+/// The prefix of a long recording's parts, which the transcribe function lists and its role may.
+pub const PARTS_LISTING: &str = "manifests/parts/";
 
 /// The stack's default `InputPrefix`, under which the load function lists a recording's key.
 pub const RECORDINGS_LISTING: &str = "in/";
@@ -187,6 +191,7 @@ pub fn needed(call: &redscribe_local::calls::Call, bucket: &str) -> Option<(Stri
             (Some(key), _) => object_scope(key),
             (None, Some(prefix)) if prefix.starts_with(RESULTS_LISTING) => Some(Scope::ResultsListing),
             (None, Some(prefix)) if prefix.starts_with(ATTEMPTS_LISTING) => Some(Scope::AttemptsListing),
+            (None, Some(prefix)) if prefix.starts_with(PARTS_LISTING) => Some(Scope::PartsListing),
             (None, Some(prefix)) if prefix.starts_with(RECORDINGS_LISTING) => Some(Scope::RecordingsListing),
             _ => None,
         };

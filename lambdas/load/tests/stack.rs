@@ -14,7 +14,8 @@ use redscribe_local::runtime_api::{Answer, RuntimeApi};
 use redscribe_pipeline::config::FunctionConfig;
 use redscribe_pipeline::{TranscribeConfig, TranscribeStage};
 use redscribe_testkit::stack::{
-    needed, repo_root, tool, Deployed, ATTEMPTS_LISTING, OBJECT_SCOPES, RECORDINGS_LISTING, RESULTS_LISTING,
+    needed, repo_root, tool, Deployed, ATTEMPTS_LISTING, OBJECT_SCOPES, PARTS_LISTING, RECORDINGS_LISTING,
+    RESULTS_LISTING,
 };
 use redscribe_testkit::{drain, sqs_records, tone_wav, Function, Moto, StandIns};
 use serde_json::{json, Value};
@@ -71,6 +72,7 @@ fn scope_of(d: &Deployed, function: &str, action: &str, resource: &str, conditio
         let listings = [
             (RESULTS_LISTING, Scope::ResultsListing),
             (ATTEMPTS_LISTING, Scope::AttemptsListing),
+            (PARTS_LISTING, Scope::PartsListing),
             (RECORDINGS_LISTING, Scope::RecordingsListing),
         ];
         for (prefix, scope) in listings {
@@ -266,6 +268,8 @@ fn the_stack_reads_back_as_the_template_says_and_agrees_with_alarms_and_dashboar
     let t = config_of("TranscribeFunction");
     assert_eq!(t.bucket.as_deref(), Some(bucket.as_str()));
     assert_eq!(t.function_timeout, Some(Duration::from_secs(900)), "REDSCRIBE_FUNCTION_TIMEOUT_S is the timeout");
+    // Long recordings in parts of ten minutes, whose requests the bucket routes back (below).
+    assert_eq!(t.part_s, Some(600.0));
     let recordings = &s["queues"]["TranscribeQueue"];
     let redrive: Value = serde_json::from_str(recordings["RedrivePolicy"].as_str().unwrap()).unwrap();
     assert_eq!(redrive["deadLetterTargetArn"], d.queue_arn("TranscribeDeadLetterQueue"));
@@ -357,6 +361,11 @@ fn the_stack_reads_back_as_the_template_says_and_agrees_with_alarms_and_dashboar
     let recordings_queue = d.queue_arn("TranscribeQueue");
     let results_queue = d.queue_arn("LoadQueue");
     assert_eq!(d.route("in/calls/2026/a b.wav").as_deref(), Some(recordings_queue.as_str()));
+    // A long recording's part requests are work for the transcribe function too; its heard parts are not.
+    let layout = Layout::default();
+    let request = layout.part_request_key("0a1b", "v1", 3);
+    assert_eq!(d.route(&request).as_deref(), Some(recordings_queue.as_str()), "{request}");
+    assert_eq!(d.route(&layout.part_heard_key("0a1b", "v1", 3)), None);
     let result_file = "processed/transcription_results/dt=2026-12-02/x-1.parquet";
     assert_eq!(d.route(result_file).as_deref(), Some(results_queue.as_str()));
     for key in ["processed/transcription_segments/dt=2026-12-02/x-1.parquet", "rejected/too_long/x.json", "manifests/m"]

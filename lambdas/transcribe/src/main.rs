@@ -37,8 +37,7 @@ async fn main() -> Result<(), Error> {
         limits: config.limits,
         spool_dir: None,
         expected_rtf: config.expected_rtf,
-        // Heard whole until the stack routes part requests back to the function (their S3 notification).
-        part_s: None,
+        part_s: config.part_s,
     };
     // Lambda sets the memory; else the stack's.
     let cost = config.cost_model(settings::TRANSCRIBE_MEMORY_MB)?;

@@ -154,3 +154,91 @@ fn from_an_image_the_function_is_the_layer_form_but_for_its_packaging() {
     let config = redscribe_pipeline::config::FunctionConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
     assert_eq!(config.model.as_deref(), Some("base"));
 }
+
+/// A recording longer than a part, under the stack's configuration but a timeout (40 s: 10 s of planned compute)
+/// it could never be heard whole in: the function cuts it into parts, the bucket's notification routes each
+/// part's request back to the transcribe queue, each part is heard by an invocation of its own, and the last one
+/// writes one result file whose segments run in order across the cuts. The role allows every call; a part
+/// delivered again adds no result file.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_long_recording_is_heard_in_parts_by_invocations_of_their_own() {
+    use redscribe_core::encode::from_parquet;
+    use redscribe_core::record::{results_from_batch, segments_from_batch};
+
+    let d = tokio::task::spawn_blocking(|| Deployed::deploy(&[("RedshiftWorkgroup", "wg")])).await.unwrap();
+    let mut stand_ins = StandIns::s3().await;
+    let bucket = d.create_bucket_in(&stand_ins);
+    let store = stand_ins.store().await;
+    let months = ["January", "February", "March", "April", "May", "June", "July", "August"];
+    let text: Vec<String> = (1..=36)
+        .map(|n| format!("Item {n} is the budget report for {}, and it is ready.", months[n % months.len()]))
+        .collect();
+    let long = speech(stand_ins.dir.path(), &text.join(" "));
+    store.put(&bucket, "in/lectures/budget.wav", long, "audio/wav").await.unwrap();
+    let routed = d.routed_to("TranscribeQueue", &drain(&mut stand_ins.events));
+    assert_eq!(routed.len(), 1);
+
+    let local = stand_ins.function_env().into_iter().filter(|(k, _)| *k != "S3_BUCKET").collect::<Vec<_>>();
+    let mut env = d.function_env("TranscribeFunction", &local);
+    for (k, v) in env.iter_mut() {
+        match k.as_str() {
+            "REDSCRIBE_FUNCTION_TIMEOUT_S" => *v = "40".into(),
+            "REDSCRIBE_PART_SECONDS" => *v = "60".into(),
+            _ => {}
+        }
+    }
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let api = RuntimeApi::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let s3_calls = stand_ins.s3.calls();
+    s3_calls.start();
+    let function = Function::start(BINARY, "redscribe-transcribe", &api.address(), &env);
+    let no_failures = Answer::Response(json!({ "batchItemFailures": [] }));
+    let batch = api.invoke(json!({ "Records": sqs_records(&routed) }));
+    assert_eq!(api.outcome(&batch, Duration::from_secs(120)).await.unwrap(), no_failures, "{:?}", function.stderr);
+
+    // The parts' requests, routed by the deployed notification; each heard by an invocation of its own.
+    let parts = d.routed_to("TranscribeQueue", &drain(&mut stand_ins.events));
+    assert!(parts.len() >= 2, "{:?}", parts.iter().map(delivered_key).collect::<Vec<_>>());
+    assert!(parts.iter().all(|p| delivered_key(p).starts_with("manifests/parts/")));
+    for part in &parts {
+        let invocation = api.invoke(json!({ "Records": sqs_records(std::slice::from_ref(part)) }));
+        let answer = api.outcome(&invocation, Duration::from_secs(120)).await.unwrap();
+        assert_eq!(answer, no_failures, "{:?}", function.stderr);
+    }
+    // What the function called (before the test reads anything itself): what its role must allow.
+    let allowed: BTreeSet<(String, Scope)> =
+        transcribe_grants(Encryption::Managed).into_iter().map(|g| (g.action.into(), g.scope)).collect();
+    let made: BTreeSet<(String, Scope)> = s3_calls.take().iter().filter_map(|c| needed(c, &bucket)).collect();
+    for call in &made {
+        assert!(allowed.contains(call), "the function called {call:?}, which its role does not allow");
+    }
+    for part in [("s3:PutObject", Scope::Parts), ("s3:GetObject", Scope::Parts), ("s3:ListBucket", Scope::PartsListing)]
+    {
+        assert!(made.contains(&(part.0.to_string(), part.1)), "{part:?} in {made:?}");
+    }
+
+    let results = walk(&stand_ins.bucket_dir(&bucket).join("processed/transcription_results"));
+    assert_eq!(results.len(), 1, "{results:?}");
+    let result_key = store.list(&bucket, "processed/transcription_results/").await.unwrap().remove(0).key;
+    let body = store.get(&bucket, &result_key, None).await.unwrap().body;
+    let row = results_from_batch(&from_parquet(body).unwrap()[0]).unwrap().remove(0);
+    assert_eq!(row.status, redscribe_core::record::Status::Transcribed, "{:?}", row.error_message);
+    let said = row.text.clone().unwrap_or_default();
+    assert!(said.contains("Item 1 ") && said.contains("36"), "{said}");
+    let segments_key = result_key.replace("transcription_results", "transcription_segments");
+    let body = store.get(&bucket, &segments_key, None).await.unwrap().body;
+    let segments = segments_from_batch(&from_parquet(body).unwrap()[0]).unwrap();
+    let duration = row.audio.as_ref().unwrap().duration_s;
+    for pair in segments.windows(2) {
+        assert!(pair[1].start_s >= pair[0].end_s - 0.01, "segments overlap: {:?} {:?}", pair[0], pair[1]);
+    }
+    let last = segments.last().unwrap();
+    assert!(last.end_s <= duration + 0.01 && last.end_s > duration - 15.0, "{} of {duration} s", last.end_s);
+
+    // A part delivered again: its transcription is there; still one result file.
+    let again = api.invoke(json!({ "Records": sqs_records(&parts[..1]) }));
+    assert_eq!(api.outcome(&again, Duration::from_secs(120)).await.unwrap(), no_failures);
+    assert_eq!(walk(&stand_ins.bucket_dir(&bucket).join("processed/transcription_results")).len(), 1);
+    drop(function);
+    stand_ins.stop().await;
+}

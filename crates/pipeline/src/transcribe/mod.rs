@@ -234,19 +234,24 @@ impl<S: ObjectStore> TranscribeStage<S> {
         budget: TimeBudget,
     ) -> Result<Processed, PortError> {
         if event.message_id.is_none() {
-            return self.process_unmarked(event, attempt, budget).await;
+            return self.process_unmarked(event, attempt, budget, attempt > 1).await;
         }
         let marked = Attempts::started(self.store.as_ref(), &self.config.layout, event).await?;
-        let outcome = self.process_unmarked(event, attempt, budget).await;
+        // A try before this one failed or took the process down: its header may have under-stated its length.
+        let tried_before = marked.failed > 0 || marked.unanswered > 1;
+        let outcome = self.process_unmarked(event, attempt, budget, tried_before).await;
         marked.ended(self.store.as_ref(), &self.config.layout, event, Ended::of(&outcome)).await;
         outcome
     }
 
+    /// `tried_before`: an earlier try of this recording did not finish, so its length is measured by decoding it,
+    /// not taken from its header, to decide whether it is heard in parts.
     async fn process_unmarked(
         &self,
         event: &ObjectEvent,
         attempt: u32,
         budget: TimeBudget,
+        tried_before: bool,
     ) -> Result<Processed, PortError> {
         if self.abort_on.as_ref().is_some_and(|p| event.object.key.contains(p.as_str())) {
             tracing::error!(key = %event.object.key, "fault injection: aborting the process");
@@ -285,7 +290,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let poisoned = self.crash_on.as_ref().is_some_and(|p| event.object.key.contains(p.as_str()));
         // The uploader may say what language the recording is in (`x-amz-meta-language`).
         let hints = Hints::from_metadata(&head.metadata);
-        let recording = match self.split_if_long(event, &location, recording).await? {
+        let recording = match self.split_if_long(event, &location, recording, budget, tried_before).await? {
             Ok(recording) => recording,
             Err(Ok(split)) => return Ok(split),
             Err(Err(failure)) => return self.write(event, &location, Err(failure), None, this_try).await,

@@ -24,7 +24,13 @@ use redscribe_core::ports::{Hints, ObjectStore, PortError};
 use redscribe_core::record::AudioMetadata;
 use redscribe_core::{ErrorCode, Failure};
 
+use redscribe_core::parts::MIN_PART_SECONDS;
+
 use super::{Attempt, Processed, TimeBudget, TranscribeStage};
+
+/// The share of one invocation's time (at the planned pace) a part may take at most: a cut lands up to
+/// `core::parts::SEARCH_S` past its boundary, and a part decodes the recording up to its start before hearing it.
+const PART_FILL: f64 = 0.8;
 use crate::row::Location;
 
 /// The recording version's token, as its result file and its parts are named.
@@ -51,15 +57,21 @@ async fn read_json<S: ObjectStore + ?Sized, T: serde::de::DeserializeOwned>(
 pub(super) type Whole = Result<std::fs::File, Result<Processed, Failure>>;
 
 impl<S: ObjectStore> TranscribeStage<S> {
-    /// A recording longer than a part (its header says so) is cut into parts here; any other is handed back to be
-    /// heard whole.
+    /// A recording longer than a part is cut into parts here; any other is handed back to be heard whole. Its
+    /// length is its header's, or, when an earlier try did not finish (`tried_before`: a header can under-state
+    /// it, and the deadline stopped it), what decoding it finds. A part is at most what one invocation's time
+    /// takes at the planned pace ([`PART_FILL`] of it), however long the configured part.
     pub(super) async fn split_if_long(
         &self,
         event: &ObjectEvent,
         location: &Location,
         recording: std::fs::File,
+        budget: TimeBudget,
+        tried_before: bool,
     ) -> Result<Whole, PortError> {
-        let Some(part_s) = self.config.part_s.filter(|_| self.transcriber.is_some()) else { return Ok(Ok(recording)) };
+        let Some(configured) = self.config.part_s.filter(|_| self.transcriber.is_some()) else {
+            return Ok(Ok(recording));
+        };
         let limits = self.config.limits;
         let (recording, probed) = tokio::task::spawn_blocking(move || {
             let probed = super::examine::probe(&recording, &limits);
@@ -67,13 +79,16 @@ impl<S: ObjectStore> TranscribeStage<S> {
         })
         .await
         .map_err(|e| PortError::new(ErrorCode::Crashed, super::crash_message(e)))?;
-        match probed {
-            Ok(metadata) if metadata.duration_s > part_s => {
-                Ok(Err(self.split(event, location, recording, part_s).await?))
-            }
-            // Short enough, or unreadable: heard (or refused) whole, as any recording.
-            _ => Ok(Ok(recording)),
+        // Unreadable: refused whole, as any recording.
+        let Ok(metadata) = probed else { return Ok(Ok(recording)) };
+        let rtf = self.planner.lock().unwrap_or_else(|p| p.into_inner()).rtf();
+        let passes = f64::from(metadata.channels.clamp(1, 2));
+        let fitting = budget.total.map(|t| t.as_secs_f64() / (rtf * passes) * PART_FILL);
+        let part_s = fitting.map_or(configured, |f| configured.min(f)).max(MIN_PART_SECONDS);
+        if metadata.duration_s > part_s || tried_before {
+            return self.split(event, location, recording, part_s).await;
         }
+        Ok(Ok(recording))
     }
 
     /// The request a part's request object holds.
@@ -82,20 +97,25 @@ impl<S: ObjectStore> TranscribeStage<S> {
     }
 
     /// Cuts a spooled recording into parts and writes a request for each; the row comes when the last is heard.
-    pub(super) async fn split(
+    /// One that decodes to a single part is handed back, to be heard whole.
+    async fn split(
         &self,
         event: &ObjectEvent,
         location: &Location,
         recording: std::fs::File,
         part_s: f64,
-    ) -> Result<Result<Processed, Failure>, PortError> {
+    ) -> Result<Whole, PortError> {
         let limits = self.config.limits;
-        let found = tokio::task::spawn_blocking(move || super::examine::find_parts(&recording, &limits, part_s))
-            .await
-            .map_err(|e| PortError::new(ErrorCode::Crashed, super::crash_message(e)))?;
+        let (recording, found) = tokio::task::spawn_blocking(move || {
+            let found = super::examine::find_parts(&recording, &limits, part_s);
+            (recording, found)
+        })
+        .await
+        .map_err(|e| PortError::new(ErrorCode::Crashed, super::crash_message(e)))?;
         let (metadata, parts) = match found {
-            Ok(found) => found,
-            Err(failure) => return Ok(Err(failure)),
+            Ok(found) if found.1.len() > 1 => found,
+            Ok(_) => return Ok(Ok(recording)),
+            Err(failure) => return Ok(Err(Err(failure))),
         };
         let id = recording_id(&location.object.bucket, &location.object.key);
         let version = version_of(location);
@@ -112,7 +132,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             self.store.put(&bucket, &key, to_json(&request)?, "application/json").await?;
         }
         tracing::info!(%id, parts = parts.len(), duration_s = metadata.duration_s, "recording cut into parts");
-        Ok(Ok(Processed::Split { parts: parts.len() }))
+        Ok(Err(Ok(Processed::Split { parts: parts.len() })))
     }
 
     /// Hears the part a request object names (`event` is the request's creation); the last part heard writes

@@ -116,6 +116,24 @@ pub struct SpeechArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub limits: LimitsArgs,
+    /// A recording longer than this many seconds is cut at pauses into parts heard at once (as many as
+    /// --concurrency) and joined into one row; `off` hears every recording whole
+    #[arg(long, value_name = "SECONDS", env = var::PART_SECONDS, default_value = "600", value_parser = parse_part_arg)]
+    pub part_seconds: PartSeconds,
+}
+
+/// `--part-seconds`: a length, or none (recordings heard whole).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PartSeconds(pub Option<f64>);
+
+impl Default for PartSeconds {
+    fn default() -> PartSeconds {
+        PartSeconds(Some(redscribe_core::parts::DEFAULT_PART_SECONDS))
+    }
+}
+
+fn parse_part_arg(text: &str) -> Result<PartSeconds, String> {
+    settings::parse_part_seconds(text).map(PartSeconds)
 }
 
 /// What a recording may be; past it, it is quarantined (`too_large`, `too_long`).
@@ -206,6 +224,10 @@ impl Pass {
         for (code, n) in &rejected {
             println!("    rejected {}: {n}", code.as_str());
         }
+        let (split, parts) = self.report.parted();
+        if split + parts > 0 {
+            println!("  in parts:         {split} recording(s) cut, {parts} more part(s) heard");
+        }
         let admitted = &self.report.admitted;
         if admitted.skipped > 0 {
             println!("  skipped:          {} (test events, folder markers, own outputs, duplicates)", admitted.skipped);
@@ -279,7 +301,8 @@ pub async fn process_and_load(
     args: &PassArgs,
 ) -> anyhow::Result<Pass> {
     let mut progress = Progress { process: bar(0, "process"), load: bar(0, "load"), report: Report::default() };
-    let stage = target.stage(args.jsonl, args.speech.transcriber(Some(&target.metrics))?, args.speech.limits.limits());
+    let transcriber = args.speech.transcriber(Some(&target.metrics))?;
+    let stage = target.stage(args.jsonl, transcriber, args.speech.limits.limits(), args.speech.part_seconds.0);
     let config = DriverConfig {
         concurrency: usize::from(args.concurrency),
         batch: args.limits(),

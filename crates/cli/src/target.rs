@@ -157,8 +157,10 @@ impl Target {
         jsonl: bool,
         transcriber: Option<Arc<dyn Transcriber>>,
         limits: RecordingLimits,
+        part_s: Option<f64>,
     ) -> TranscribeStage<S3Objects> {
-        let config = TranscribeConfig { layout: self.layout.clone(), jsonl, limits, ..TranscribeConfig::default() };
+        let config =
+            TranscribeConfig { layout: self.layout.clone(), jsonl, limits, part_s, ..TranscribeConfig::default() };
         let cost = CostModel {
             prices: self.prices.clone(),
             memory_mb: redscribe_core::settings::TRANSCRIBE_MEMORY_MB,

@@ -324,3 +324,41 @@ fn a_journal_event_that_is_no_event_is_kept_counted_and_acknowledged() {
     let summary = run(&data, &input);
     assert!(!summary.contains("not events"), "{summary}");
 }
+
+/// A recording longer than a part, through `redscribe run` with the model: cut into parts at pauses, the parts
+/// heard at once through the same driver (their requests' events are the next pass's work), one transcribed row
+/// whose segments run in order from the first words to the last.
+#[test]
+fn a_long_recording_runs_in_parts_and_becomes_one_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    let months = ["January", "February", "March", "April", "May", "June", "July", "August"];
+    let text: Vec<String> = (1..=36)
+        .map(|n| format!("Item {n} is the budget report for {}, and it is ready.", months[n % months.len()]))
+        .collect();
+    std::fs::write(input.join("lecture.wav"), redscribe_testkit::speech(dir.path(), &text.join(" "))).unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+        .args(["run", "--part-seconds", "60", "--data-dir"])
+        .arg(&data)
+        .arg(&input)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "redscribe run: {}", String::from_utf8_lossy(&out.stderr));
+    let summary = String::from_utf8(out.stdout).unwrap();
+    assert!(summary.contains("in parts:         1 recording(s) cut"), "{summary}");
+
+    let db = data.join("warehouse/redscribe.duckdb");
+    let row = duckdb(&db, "select count(*), min(status), min(text) from public.transcription_results");
+    assert!(row.starts_with("[(1, 'transcribed', '"), "{row}");
+    assert!(row.contains("Item 1 ") && row.contains("36"), "{row}");
+    let order = duckdb(
+        &db,
+        "select count(*) filter (where start_s < prev_end - 0.01) from (select start_s, \
+         lag(end_s, 1, 0) over (order by start_s) as prev_end from public.transcription_segments)",
+    );
+    assert_eq!(order, "[(0,)]", "segments overlap across the cuts");
+}

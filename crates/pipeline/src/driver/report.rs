@@ -75,7 +75,14 @@ impl<T> Report<T> {
 
     /// Result files written, quarantined ones included.
     pub fn files(&self) -> impl Iterator<Item = &Processed> {
-        self.outcomes().filter_map(|(_, r)| r.as_ref().ok())
+        self.outcomes().filter_map(|(_, r)| r.as_ref().ok()).filter(|p| p.file().is_some())
+    }
+
+    /// Recordings cut into parts (their rows come as their last parts are heard), and parts heard.
+    pub fn parted(&self) -> (usize, usize) {
+        let ok = || self.outcomes().filter_map(|(_, r)| r.as_ref().ok());
+        let split = ok().filter(|p| matches!(p, Processed::Split { .. })).count();
+        (split, ok().filter(|p| matches!(p, Processed::Part { .. })).count())
     }
 
     /// Recordings written (`metadata_only` or `transcribed`).

@@ -10,7 +10,7 @@ use redscribe_core::events::{ObjectEvent, ObjectVersion};
 use redscribe_core::ports::ObjectStore;
 use redscribe_pipeline::driver::Delivery;
 
-use crate::pass::{process_and_load, PassArgs};
+use crate::pass::{hear_parts, process_and_load, PassArgs};
 use crate::target::{Target, TargetArgs};
 
 #[derive(Debug, clap::Args)]
@@ -35,14 +35,14 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<()> {
     let (bucket, prefix) = parse_uri(&args.uri)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let target = Target::open(&args.target).await?;
-        let result = backfill(&target, &bucket, &prefix, &args.pass).await;
+        let mut target = Target::open(&args.target).await?;
+        let result = backfill(&mut target, &bucket, &prefix, &args.pass).await;
         target.close().await?;
         result
     })
 }
 
-async fn backfill(target: &Target, bucket: &str, prefix: &str, pass: &PassArgs) -> anyhow::Result<()> {
+async fn backfill(target: &mut Target, bucket: &str, prefix: &str, pass: &PassArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let listed =
         target.objects.list(bucket, prefix).await.with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
@@ -55,12 +55,15 @@ async fn backfill(target: &Target, bucket: &str, prefix: &str, pass: &PassArgs) 
             Delivery::Objects(vec![ObjectEvent { event_time: o.last_modified, ..ObjectEvent::of(object) }])
         })
         .collect();
-    let pass = process_and_load(target, bucket, deliveries, pass).await?;
+    let first = process_and_load(target, bucket, deliveries, pass).await?;
+    let parts = hear_parts(target, bucket, pass, &first).await?;
     println!(
         "redscribe backfill: {total} object(s) under s3://{bucket}/{prefix}, done in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    pass.print();
+    for pass in std::iter::once(&first).chain(&parts) {
+        pass.print();
+    }
     Ok(())
 }
 

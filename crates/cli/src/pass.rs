@@ -291,6 +291,36 @@ impl Listener<usize> for Progress {
     }
 }
 
+/// The parts of the long recordings `first` cut, heard in passes of their own through the same driver: locally
+/// the journal holds their requests' events (in AWS the bucket's notification sends them to the function). Each
+/// such event is acknowledged once its part is settled; one still failing stays for the next `run` or `serve`.
+pub async fn hear_parts(target: &mut Target, bucket: &str, args: &PassArgs, first: &Pass) -> anyhow::Result<Vec<Pass>> {
+    let mut passes: Vec<Pass> = Vec::new();
+    while passes.last().unwrap_or(first).report.parted().0 > 0 {
+        let layout = target.layout.clone();
+        let Some(local) = target.local.as_mut() else { break };
+        let announces_a_part = |event: &serde_json::Value| {
+            redscribe_core::events::normalize(event, &layout)
+                .is_ok_and(|n| n.objects.iter().any(|o| layout.is_part_request(&o.object.key)))
+        };
+        let deliveries: Vec<_> = local.take_pending().into_iter().filter(|d| announces_a_part(&d.event)).collect();
+        if deliveries.is_empty() {
+            break;
+        }
+        let jobs = deliveries.iter().map(|d| Delivery::Notification(d.event.clone())).collect();
+        let pass = process_and_load(target, bucket, jobs, args).await?;
+        if let Some(local) = &target.local {
+            for (i, d) in deliveries.iter().enumerate() {
+                if pass.done(i) {
+                    local.journal.ack(d.seq)?;
+                }
+            }
+        }
+        passes.push(pass);
+    }
+    Ok(passes)
+}
+
 /// Admits, processes and loads the deliveries with the target's transcribe stage and load stage (manifests and
 /// quarantine records in `bucket`), on the one driver; transient failures are retried a few times within the
 /// pass. Job `i` of the report is the `i`-th delivery given.

@@ -9,7 +9,7 @@ use redscribe_core::ErrorCode;
 use redscribe_pipeline::driver::Delivery;
 use redscribe_pipeline::replay::{find_quarantined, settle, Quarantined};
 
-use crate::pass::{process_and_load, PassArgs};
+use crate::pass::{hear_parts, process_and_load, PassArgs};
 use crate::target::{Target, TargetArgs};
 
 fn parse_code(s: &str) -> Result<ErrorCode, String> {
@@ -39,14 +39,14 @@ pub struct ReplayArgs {
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let target = Target::open(&args.target).await?;
-        let result = replay(&target, &args).await;
+        let mut target = Target::open(&args.target).await?;
+        let result = replay(&mut target, &args).await;
         target.close().await?;
         result
     })
 }
 
-async fn replay(target: &Target, args: &ReplayArgs) -> anyhow::Result<()> {
+async fn replay(target: &mut Target, args: &ReplayArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let (records, unreadable) = find_quarantined(&*target.objects, &args.bucket, &target.layout, args.reason).await?;
     for u in &unreadable {
@@ -110,7 +110,10 @@ async fn replay(target: &Target, args: &ReplayArgs) -> anyhow::Result<()> {
         groups.len(),
         started.elapsed().as_secs_f64()
     );
-    pass.print();
+    let parts = hear_parts(target, &args.bucket, &args.pass, &pass).await?;
+    for pass in std::iter::once(&pass).chain(&parts) {
+        pass.print();
+    }
     if !unreadable.is_empty() {
         println!("  not replayable:   {} record(s), named above", unreadable.len());
     }

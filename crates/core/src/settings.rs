@@ -29,6 +29,8 @@ pub mod var {
     pub const INPUT_PREFIX: &str = "REDSCRIBE_INPUT_PREFIX";
     /// Recordings longer than this many seconds are heard in parts (`0` or `off`: whole).
     pub const PART_SECONDS: &str = "REDSCRIBE_PART_SECONDS";
+    /// The longest recording in hours, as the stack's `MaxAudioHours` hands it (`REDSCRIBE_MAX_DURATION_S` wins).
+    pub const MAX_AUDIO_HOURS: &str = "REDSCRIBE_MAX_AUDIO_HOURS";
     /// Fault injection for tests: processing a recording whose key contains this aborts the process.
     pub const FAULT_ABORT_ON: &str = "REDSCRIBE_FAULT_ABORT_ON";
 }

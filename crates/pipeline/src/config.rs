@@ -263,14 +263,22 @@ impl FunctionConfig {
             limits: crate::transcribe::RecordingLimits {
                 max_bytes: number(var::MAX_OBJECT_BYTES, settings::DEFAULT_MAX_OBJECT_BYTES as usize, 1..=10 << 40)?
                     as u64,
-                // Seconds, as the CLI's --max-duration takes them: fractions allowed.
-                max_duration_s: match text(var::MAX_DURATION_S) {
-                    None => settings::DEFAULT_MAX_DURATION_S,
-                    Some(v) => settings::parse_seconds(&v).map_err(|reason| ConfigError {
+                // Seconds, as the CLI's --max-duration takes them: fractions allowed. The stack hands hours as its
+                // parameter has them (CloudFormation cannot multiply); the seconds win when both are set.
+                max_duration_s: match (text(var::MAX_DURATION_S), text(var::MAX_AUDIO_HOURS)) {
+                    (Some(v), _) => settings::parse_seconds(&v).map_err(|reason| ConfigError {
                         variable: var::MAX_DURATION_S,
                         value: v,
                         reason,
                     })?,
+                    (None, Some(v)) => {
+                        settings::parse_seconds(&v).map(|h| h * 3600.0).map_err(|reason| ConfigError {
+                            variable: var::MAX_AUDIO_HOURS,
+                            value: v,
+                            reason: reason.replace("seconds", "hours"),
+                        })?
+                    }
+                    (None, None) => settings::DEFAULT_MAX_DURATION_S,
                 },
             },
             max_receives: number(var::MAX_RECEIVES, settings::DEFAULT_MAX_RECEIVES as usize, 1..=1000)? as u32,
@@ -377,6 +385,8 @@ mod tests {
         // A duration is seconds with fractions, as the CLI's --max-duration takes it.
         assert_eq!(read(&[("REDSCRIBE_MAX_DURATION_S", "90.5")]).unwrap().limits.max_duration_s, 90.5);
         assert_eq!(read(&[("REDSCRIBE_MAX_DURATION_S", "0")]).unwrap_err().variable, "REDSCRIBE_MAX_DURATION_S");
+        assert_eq!(read(&[(var::MAX_AUDIO_HOURS, "6")]).unwrap().limits.max_duration_s, 21_600.0);
+        assert_eq!(read(&[(var::MAX_AUDIO_HOURS, "none")]).unwrap_err().variable, var::MAX_AUDIO_HOURS);
         assert_eq!(
             read(&[("REDSCRIBE_FUNCTION_TIMEOUT_S", "3600")]).unwrap_err().variable,
             "REDSCRIBE_FUNCTION_TIMEOUT_S"

@@ -270,6 +270,7 @@ fn the_stack_reads_back_as_the_template_says_and_agrees_with_alarms_and_dashboar
     assert_eq!(t.function_timeout, Some(Duration::from_secs(900)), "REDSCRIBE_FUNCTION_TIMEOUT_S is the timeout");
     // Long recordings in parts of ten minutes, whose requests the bucket routes back (below).
     assert_eq!(t.part_s, Some(600.0));
+    assert_eq!(t.limits.max_duration_s, 4.0 * 3600.0, "MaxAudioHours, converted by the function");
     let recordings = &s["queues"]["TranscribeQueue"];
     let redrive: Value = serde_json::from_str(recordings["RedrivePolicy"].as_str().unwrap()).unwrap();
     assert_eq!(redrive["deadLetterTargetArn"], d.queue_arn("TranscribeDeadLetterQueue"));

@@ -52,6 +52,10 @@ pub struct ServeArgs {
     /// Longest wait, in milliseconds, before processed uploads are loaded (one COPY per batch).
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     batch_age_ms: u64,
+    /// Recordings (and parts of long ones) heard at once.
+    #[arg(long, default_value_t = redscribe_core::settings::CLI_CONCURRENCY as u16,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
     /// Run only the stand-ins: upload events stay in the journal (for a later `run` or `serve`), and other
     /// code — `redscribe backfill --aws`, a benchmark, your own — can drive the endpoints.
     #[arg(long)]
@@ -163,7 +167,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             stage = stage.with_crash_on(pattern);
         }
         let stage = Arc::new(stage);
-        Some(tokio::spawn(follow(events, journal, target, stage, DEFAULT_INPUT_BUCKET.to_string(), batch_age)))
+        let bucket = DEFAULT_INPUT_BUCKET.to_string();
+        let concurrency = usize::from(args.concurrency);
+        Some(tokio::spawn(follow(events, journal, target, stage, bucket, batch_age, concurrency)))
     };
     shutdown.requested().await;
     eprintln!("redscribe: stopping (requests in flight finish first)");
@@ -218,6 +224,7 @@ async fn follow(
     stage: Arc<TranscribeStage<S3Objects>>,
     bucket: String,
     batch_age: Duration,
+    concurrency: usize,
 ) {
     let (jobs, input) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -230,6 +237,7 @@ async fn follow(
     });
     let config = DriverConfig {
         batch_age,
+        concurrency,
         retries: Retries::FOREVER,
         fallback_bucket: bucket.clone(),
         ..DriverConfig::default()

@@ -284,3 +284,56 @@ fn twenty_writers_of_one_key_leave_the_row_of_the_last_one() {
     s.child.kill().unwrap();
     s.child.wait().unwrap();
 }
+
+/// A long recording heard in parts by `serve`, killed with SIGKILL once some of its parts are heard: after the
+/// restart the parts' requests come back from the journal, a part heard before the kill is not heard again, and
+/// the recording is one transcribed row.
+#[test]
+fn kill_9_between_the_parts_of_a_long_recording_leaves_one_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let months = ["January", "February", "March", "April", "May", "June", "July", "August"];
+    let text: Vec<String> = (1..=36)
+        .map(|n| format!("Item {n} is the budget report for {}, and it is ready.", months[n % months.len()]))
+        .collect();
+    let wav = dir.path().join("lecture.wav");
+    std::fs::write(&wav, redscribe_testkit::speech(dir.path(), &text.join(" "))).unwrap();
+    // One part at a time: the kill lands after the first part is heard and before the last.
+    let args = ["--part-seconds", "60", "--concurrency", "1", "--batch-age-ms", "200"];
+    let mut served = start_serve(&data, &args, &[]);
+    aws(&served.exports, &["s3", "cp", "--only-show-errors", wav.to_str().unwrap(), "s3://recordings/in/lecture.wav"])
+        .unwrap();
+    let heard = || -> Vec<(String, std::time::SystemTime)> {
+        let files = redscribe_testkit::walk(&data.join("s3/recordings/manifests/parts"));
+        let files = files.into_iter().filter(|f| f.ends_with(".heard.json"));
+        files.map(|f| (f.clone(), std::fs::metadata(&f).unwrap().modified().unwrap())).collect()
+    };
+    let wait = Instant::now();
+    while heard().is_empty() {
+        assert!(wait.elapsed() < Duration::from_secs(120), "no part was heard");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+    let before = heard();
+    let requests = redscribe_testkit::walk(&data.join("s3/recordings/manifests/parts"));
+    let parts = requests.iter().filter(|f| f.ends_with(".part.json")).count();
+    assert!(parts >= 2 && before.len() < parts, "{before:?} of {parts}: the kill came too late to test anything");
+
+    let mut served = start_serve(&data, &args, &[]);
+    let wait = Instant::now();
+    while unacknowledged(&data) > 0 {
+        assert!(wait.elapsed() < Duration::from_secs(300), "{} event(s) never acknowledged", unacknowledged(&data));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let rows = query(&served.exports, "SELECT status, COUNT(*) FROM transcription_results GROUP BY status");
+    assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+    assert_eq!((rows[0][0]["stringValue"].as_str(), rows[0][1]["longValue"].as_i64()), (Some("transcribed"), Some(1)));
+    let after = heard();
+    assert_eq!(after.len(), parts, "every part heard");
+    for (file, when) in &before {
+        assert!(after.contains(&(file.clone(), *when)), "{file} was heard again after the restart");
+    }
+    served.child.kill().unwrap();
+    served.child.wait().unwrap();
+}

@@ -302,25 +302,32 @@ pub async fn wait_for<T>(mut check: impl FnMut() -> Option<T>) -> T {
     panic!("timed out")
 }
 
-/// A 16-bit PCM mono WAV of a 440 Hz tone.
-pub fn tone_wav(rate: u32, seconds: f32) -> Vec<u8> {
-    let samples: Vec<i16> = (0..(rate as f32 * seconds) as usize)
-        .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 12_000.0) as i16)
-        .collect();
-    let data_len = (samples.len() * 2) as u32;
+/// The 44-byte header of a 16-bit PCM WAV of `frames` frames, with room for its samples after it.
+fn wav_header(rate: u32, channels: u16, frames: usize) -> Vec<u8> {
+    let block = 2 * u32::from(channels);
+    let data_len = frames as u32 * block;
     let mut out = Vec::with_capacity(44 + data_len as usize);
     out.extend_from_slice(b"RIFF");
     out.extend_from_slice(&(36 + data_len).to_le_bytes());
     out.extend_from_slice(b"WAVEfmt ");
     out.extend_from_slice(&16u32.to_le_bytes());
     out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&channels.to_le_bytes());
     out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&(rate * block).to_le_bytes());
+    out.extend_from_slice(&(block as u16).to_le_bytes());
     out.extend_from_slice(&16u16.to_le_bytes());
     out.extend_from_slice(b"data");
     out.extend_from_slice(&data_len.to_le_bytes());
+    out
+}
+
+/// A 16-bit PCM mono WAV of a 440 Hz tone.
+pub fn tone_wav(rate: u32, seconds: f32) -> Vec<u8> {
+    let samples: Vec<i16> = (0..(rate as f32 * seconds) as usize)
+        .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 12_000.0) as i16)
+        .collect();
+    let mut out = wav_header(rate, 1, samples.len());
     for s in samples {
         out.extend_from_slice(&s.to_le_bytes());
     }
@@ -332,20 +339,7 @@ pub fn tone_wav(rate: u32, seconds: f32) -> Vec<u8> {
 pub fn stereo_wav(rate: u32, seconds: f32, same: bool) -> Vec<u8> {
     let tone = |hz: f32, i: usize| ((i as f32 * hz * std::f32::consts::TAU / rate as f32).sin() * 12_000.0) as i16;
     let frames = (rate as f32 * seconds) as usize;
-    let data_len = (frames * 4) as u32;
-    let mut out = Vec::with_capacity(44 + data_len as usize);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&2u16.to_le_bytes()); // stereo
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 4).to_le_bytes());
-    out.extend_from_slice(&4u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
+    let mut out = wav_header(rate, 2, frames);
     for i in 0..frames {
         out.extend_from_slice(&tone(440.0, i).to_le_bytes());
         out.extend_from_slice(&tone(if same { 440.0 } else { 660.0 }, i).to_le_bytes());

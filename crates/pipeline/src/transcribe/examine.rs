@@ -5,10 +5,9 @@
 use redscribe_audio::decode::{decode_mono_16k, PcmOptions};
 use redscribe_audio::{probe_within, AudioMetadata, Source};
 use redscribe_core::metrics::Stage;
+use redscribe_core::parts::{parts, Loudness, Part};
 use redscribe_core::ports::{Hints, Transcriber, Transcription};
 use redscribe_core::{ErrorCode, Failure};
-
-use redscribe_core::parts::{parts, Loudness, Part};
 
 use super::RecordingLimits;
 

@@ -19,19 +19,17 @@ use redscribe_core::events::ObjectEvent;
 use redscribe_core::identity::{recording_id, version_token};
 use redscribe_core::layout::Layout;
 use redscribe_core::metrics::Stage;
-use redscribe_core::parts::{join, Part, PartHeard, PartRequest};
+use redscribe_core::parts::{join, Part, PartHeard, PartRequest, MIN_PART_SECONDS};
 use redscribe_core::ports::{Hints, ObjectStore, PortError};
 use redscribe_core::record::AudioMetadata;
 use redscribe_core::{ErrorCode, Failure};
 
-use redscribe_core::parts::MIN_PART_SECONDS;
-
 use super::{Attempt, Processed, TimeBudget, TranscribeStage};
+use crate::row::Location;
 
 /// The share of one invocation's time (at the planned pace) a part may take at most: a cut lands up to
 /// `core::parts::SEARCH_S` past its boundary, and a part decodes the recording up to its start before hearing it.
 const PART_FILL: f64 = 0.8;
-use crate::row::Location;
 
 /// The recording version's token, as its result file and its parts are named.
 fn version_of(location: &Location) -> String {

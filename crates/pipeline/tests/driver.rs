@@ -685,6 +685,59 @@ async fn a_recording_slower_than_planned_stops_at_the_deadline_and_is_left_for_l
     assert!(stand_ins.files("processed/").is_empty() && stand_ins.files("rejected/").is_empty(), "nothing written");
 }
 
+/// A FLAC whose header says 10 s but holds 20 minutes (its STREAMINFO's total samples under-stated): the plan lets
+/// it start, the wall clock stops it at the deadline (its message goes back), and on its next delivery the attempt
+/// markers say a try did not finish, so its length is measured by decoding it and it is cut into parts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_that_under_states_the_length_is_stopped_then_cut_by_what_the_recording_holds() {
+    use redscribe_pipeline::transcribe::TimeBudget;
+
+    let stand_ins = StandIns::start().await;
+    let store = stand_ins.store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("liar.flac");
+    let made = std::process::Command::new("sox")
+        .args(["-n", "-r", "8000", "-c", "1", "-t", "flac"])
+        .arg(&path)
+        .args(["synth", "1200", "sine", "440", "vol", "0.5"])
+        .status()
+        .expect("sox (scripts/setup.sh)");
+    assert!(made.success());
+    let mut flac = std::fs::read(&path).unwrap();
+    // STREAMINFO: total samples are the low 4 bits of byte 21 and bytes 22–25; the MD5 after them is zeroed
+    // ("not computed"), as an encoder that did not know the length writes it.
+    assert_eq!(&flac[..4], b"fLaC");
+    let claimed: u64 = 10 * 8_000;
+    flac[21] = (flac[21] & 0xF0) | ((claimed >> 32) as u8 & 0x0F);
+    flac[22..26].copy_from_slice(&(claimed as u32).to_be_bytes());
+    flac[26..42].fill(0);
+    let header = redscribe_audio::probe(redscribe_audio::Source::from_bytes(flac.clone())).unwrap();
+    assert!((header.duration_s - 10.0).abs() < 0.01, "the header says {} s", header.duration_s);
+    store.put("recordings", "in/liar.flac", flac, "audio/flac").await.unwrap();
+
+    let config = TranscribeConfig { part_s: Some(600.0), expected_rtf: Some(0.01), ..TranscribeConfig::default() };
+    let stage =
+        TranscribeStage::new(store.clone(), config).with_transcriber(Arc::new(Paced { rtf: 0.01, chunk_ms: 5 }));
+    let object = redscribe_core::events::ObjectVersion::new("recordings", "in/liar.flac");
+    let event = ObjectEvent { message_id: Some("m1".into()), ..ObjectEvent::of(object) };
+    let budget = |seconds| TimeBudget {
+        deadline: Some(std::time::Instant::now() + Duration::from_secs(seconds)),
+        total: Some(Duration::from_secs(870)),
+    };
+    let e = stage.process_attempt(&event, 1, budget(2)).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::ServiceUnavailable, "{e:?}");
+    assert!(e.message.contains("stopped at the invocation's deadline"), "{}", e.message);
+
+    match stage.process_attempt(&event, 1, budget(120)).await.unwrap() {
+        Processed::Split { parts } => assert_eq!(parts, 2, "20 minutes in parts of 10"),
+        other => panic!("{other:?}"),
+    }
+    let requests = store.list("recordings", "manifests/parts/").await.unwrap();
+    let request = store.get("recordings", &requests[0].key, None).await.unwrap().body;
+    let request: redscribe_core::parts::PartRequest = serde_json::from_slice(&request).unwrap();
+    assert!((request.metadata.duration_s - 1200.0).abs() < 1.0, "the decoded length: {}", request.metadata.duration_s);
+}
+
 /// The transcribe function's time: before transcribing, the stage estimates what a recording needs (its length
 /// × the compute per second of audio) and leaves for the next delivery what cannot end before the deadline,
 /// quarantines `too_long` what could never end within the function's time, and a message SQS has delivered

@@ -68,7 +68,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
                 .or_else(|| file.canonicalize().ok().and_then(|c| map.get(&c)))
                 .cloned()
                 .with_context(|| format!("no transcript of {} in the hypotheses", file.display()))?,
-            (None, Some(t)) => crate::transcribe::transcribe_file(t.as_ref(), file, &Default::default())?.1.text,
+            (None, Some(t)) => crate::transcribe::transcribe_file(t.as_ref(), file, &Default::default(), None)?.1.text,
             (None, None) => anyhow::bail!("nothing to score: transcription is off and no --hypotheses given"),
         };
         let (e, n) = word_errors(reference, &hypothesis);

@@ -132,7 +132,7 @@ impl Default for PartSeconds {
     }
 }
 
-fn parse_part_arg(text: &str) -> Result<PartSeconds, String> {
+pub fn parse_part_arg(text: &str) -> Result<PartSeconds, String> {
     settings::parse_part_seconds(text).map(PartSeconds)
 }
 

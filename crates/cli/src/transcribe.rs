@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context;
 use redscribe_audio::AudioMetadata;
 use redscribe_core::ports::{Hints, Transcriber, Transcription};
-use redscribe_pipeline::transcribe::{transcribe_recording, Plan, RecordingLimits};
+use redscribe_pipeline::transcribe::{transcribe_in_parts, transcribe_recording, Plan, RecordingLimits};
 use redscribe_whisper::WhisperTranscriber;
 
 use crate::pass::{LimitsArgs, ModelArgs};
@@ -25,9 +25,17 @@ pub struct TranscribeArgs {
     model: ModelArgs,
     #[command(flatten)]
     limits: LimitsArgs,
-    /// Threads for the model (0: one per core).
+    /// Threads for the model (0: one per core, shared by the parts heard at once).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// A recording longer than this many seconds is cut at pauses into parts heard at once and joined, as the
+    /// pipeline does; `off` hears it whole
+    #[arg(long, value_name = "SECONDS", env = redscribe_core::settings::var::PART_SECONDS, default_value = "off",
+          value_parser = crate::pass::parse_part_arg)]
+    part_seconds: crate::pass::PartSeconds,
+    /// Parts heard at once.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    part_workers: u16,
 }
 
 pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
@@ -38,7 +46,8 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
     let mut failed = 0usize;
     for file in expand(&args.paths) {
         let started = Instant::now();
-        let line = match transcribe_file(&transcriber, &file, &args.limits.limits()) {
+        let parts = args.part_seconds.0.map(|s| (s, usize::from(args.part_workers)));
+        let line = match transcribe_file(&transcriber, &file, &args.limits.limits(), parts) {
             Ok((metadata, t)) => json!({
                 "file": file.display().to_string(),
                 "text": t.text,
@@ -76,12 +85,19 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
 
 /// A recording file through the same listening the pipeline's transcribe stage does (decode streamed to the
 /// transcriber, a call's channels one by one), read from the file as it goes, never whole.
+/// With `parts` (a part's seconds, workers), a recording longer than a part is heard in parts joined into one.
 pub fn transcribe_file(
     transcriber: &dyn Transcriber,
     file: &Path,
     limits: &RecordingLimits,
+    parts: Option<(f64, usize)>,
 ) -> anyhow::Result<(AudioMetadata, Transcription)> {
     let recording = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
-    transcribe_recording(&recording, transcriber, &Hints::default(), limits, &Plan::UNBOUNDED)
-        .map_err(|f| anyhow::anyhow!("{}: {}", f.code.as_str(), f.message))
+    let hints = Hints::default();
+    let open = || std::fs::File::open(file);
+    match parts {
+        None => transcribe_recording(&recording, transcriber, &hints, limits, &Plan::UNBOUNDED),
+        Some((part_s, workers)) => transcribe_in_parts(&open, transcriber, &hints, limits, part_s, workers),
+    }
+    .map_err(|f| anyhow::anyhow!("{}: {}", f.code.as_str(), f.message))
 }

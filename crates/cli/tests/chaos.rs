@@ -292,12 +292,8 @@ fn twenty_writers_of_one_key_leave_the_row_of_the_last_one() {
 fn kill_9_between_the_parts_of_a_long_recording_leaves_one_row() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let months = ["January", "February", "March", "April", "May", "June", "July", "August"];
-    let text: Vec<String> = (1..=36)
-        .map(|n| format!("Item {n} is the budget report for {}, and it is ready.", months[n % months.len()]))
-        .collect();
     let wav = dir.path().join("lecture.wav");
-    std::fs::write(&wav, redscribe_testkit::speech(dir.path(), &text.join(" "))).unwrap();
+    std::fs::write(&wav, redscribe_testkit::long_speech(dir.path())).unwrap();
     // One part at a time: the kill lands after the first part is heard and before the last.
     let args = ["--part-seconds", "60", "--concurrency", "1", "--batch-age-ms", "200"];
     let mut served = start_serve(&data, &args, &[]);

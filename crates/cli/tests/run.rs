@@ -333,11 +333,7 @@ fn a_long_recording_runs_in_parts_and_becomes_one_row() {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("input");
     std::fs::create_dir_all(&input).unwrap();
-    let months = ["January", "February", "March", "April", "May", "June", "July", "August"];
-    let text: Vec<String> = (1..=36)
-        .map(|n| format!("Item {n} is the budget report for {}, and it is ready.", months[n % months.len()]))
-        .collect();
-    std::fs::write(input.join("lecture.wav"), redscribe_testkit::speech(dir.path(), &text.join(" "))).unwrap();
+    std::fs::write(input.join("lecture.wav"), redscribe_testkit::long_speech(dir.path())).unwrap();
     let data = dir.path().join("data");
     let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
         .args(["run", "--part-seconds", "60", "--data-dir"])
@@ -361,4 +357,32 @@ fn a_long_recording_runs_in_parts_and_becomes_one_row() {
          lag(end_s, 1, 0) over (order by start_s) as prev_end from public.transcription_segments)",
     );
     assert_eq!(order, "[(0,)]", "segments overlap across the cuts");
+}
+
+/// `redscribe transcribe --part-seconds` on a local file: the same cut and join as the pipeline's parts, two heard
+/// at once, the same recording and words as heard whole, the segments in order.
+#[test]
+fn a_local_file_is_transcribed_in_parts_as_it_is_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lecture.wav");
+    std::fs::write(&file, redscribe_testkit::long_speech(dir.path())).unwrap();
+    let transcribe = |extra: &[&str]| -> serde_json::Value {
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_redscribe")).arg("transcribe").args(extra).arg(&file).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap()
+    };
+    let whole = transcribe(&[]);
+    let parts = transcribe(&["--part-seconds", "60", "--part-workers", "2"]);
+    assert_eq!(whole["duration_s"], parts["duration_s"]);
+    let words = |v: &serde_json::Value| v["text"].as_str().unwrap().split_whitespace().count() as f64;
+    let text = parts["text"].as_str().unwrap();
+    assert!(text.contains("Item 1 ") && text.contains("36"), "{text}");
+    assert!((words(&parts) / words(&whole) - 1.0).abs() < 0.05, "{} words against {}", words(&parts), words(&whole));
+    let segments = parts["segments"].as_array().unwrap();
+    for pair in segments.windows(2) {
+        assert!(pair[1]["start"].as_f64() >= Some(pair[0]["end"].as_f64().unwrap() - 0.01), "{pair:?}");
+    }
+    let last = segments.last().unwrap()["end"].as_f64().unwrap();
+    assert!(last > parts["duration_s"].as_f64().unwrap() - 15.0, "the parts reach the end: {last}");
 }

@@ -347,6 +347,17 @@ pub fn stereo_wav(rate: u32, seconds: f32, same: bool) -> Vec<u8> {
     out
 }
 
+/// About two minutes of `espeak-ng` speech: thirty-six numbered sentences ("Item 1 is the budget report for
+/// February, and it is ready."), a pause after each: a long recording to cut into parts, whose first and last
+/// words are known.
+pub fn long_speech(dir: &Path) -> Vec<u8> {
+    let months = ["January", "February", "March", "April", "May", "June", "July", "August"];
+    let text: Vec<String> = (1..=36)
+        .map(|n| format!("Item {n} is the budget report for {}, and it is ready.", months[n % months.len()]))
+        .collect();
+    speech(dir, &text.join(" "))
+}
+
 /// Speech from `espeak-ng` (installed by scripts/setup.sh), as WAV bytes.
 pub fn speech(dir: &Path, text: &str) -> Vec<u8> {
     let path = dir.join("speech.wav");

@@ -169,11 +169,7 @@ async fn a_long_recording_is_heard_in_parts_by_invocations_of_their_own() {
     let mut stand_ins = StandIns::s3().await;
     let bucket = d.create_bucket_in(&stand_ins);
     let store = stand_ins.store().await;
-    let months = ["January", "February", "March", "April", "May", "June", "July", "August"];
-    let text: Vec<String> = (1..=36)
-        .map(|n| format!("Item {n} is the budget report for {}, and it is ready.", months[n % months.len()]))
-        .collect();
-    let long = speech(stand_ins.dir.path(), &text.join(" "));
+    let long = redscribe_testkit::long_speech(stand_ins.dir.path());
     store.put(&bucket, "in/lectures/budget.wav", long, "audio/wav").await.unwrap();
     let routed = d.routed_to("TranscribeQueue", &drain(&mut stand_ins.events));
     assert_eq!(routed.len(), 1);

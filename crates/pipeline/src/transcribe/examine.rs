@@ -5,7 +5,7 @@
 use redscribe_audio::decode::{decode_mono_16k, PcmOptions};
 use redscribe_audio::{probe_within, AudioMetadata, Source};
 use redscribe_core::metrics::Stage;
-use redscribe_core::parts::{parts, Loudness, Part};
+use redscribe_core::parts::{join, parts, Loudness, Part};
 use redscribe_core::ports::{Hints, Transcriber, Transcription};
 use redscribe_core::{ErrorCode, Failure};
 
@@ -61,6 +61,51 @@ pub(super) fn find_parts(
     let summary = decode_mono_16k(source(recording)?, options, |chunk| loudness.push(chunk))
         .map_err(|e| failure(e.code(), e.to_string()))?;
     Ok((summary.metadata, parts(&loudness.cuts(part_s))))
+}
+
+/// A recording file heard in parts of about `part_s` seconds (when it is longer than one), `workers` parts at
+/// once on threads of this process, and the parts joined: what `redscribe transcribe --part-seconds` does with a
+/// local file, the same cut and join the pipeline's parts get. A recording that fits one part is heard whole.
+/// `open` gives a handle of the file's own to each worker (handles cloned from one share its read position).
+pub fn transcribe_in_parts(
+    open: &(dyn Fn() -> std::io::Result<std::fs::File> + Sync),
+    transcriber: &dyn Transcriber,
+    hints: &Hints,
+    limits: &RecordingLimits,
+    part_s: f64,
+    workers: usize,
+) -> Result<(AudioMetadata, Transcription), Failure> {
+    let opened = || open().map_err(|e| failure(ErrorCode::Unreadable, format!("opening the recording: {e}")));
+    let recording = opened()?;
+    let header = probe(&recording, limits)?;
+    if header.duration_s <= part_s {
+        return transcribe_recording(&recording, transcriber, hints, limits, &Plan::UNBOUNDED);
+    }
+    let (metadata, parts) = find_parts(&recording, limits, part_s)?;
+    let next = std::sync::Mutex::new(parts.into_iter());
+    let heard = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..workers.max(1))
+            .map(|_| {
+                scope.spawn(|| -> Result<(), Failure> {
+                    let recording = opened()?;
+                    loop {
+                        let Some(part) = next.lock().unwrap_or_else(|p| p.into_inner()).next() else { return Ok(()) };
+                        let plan = Plan { part: Some(part), ..Plan::UNBOUNDED };
+                        let (_, t) = transcribe_recording(&recording, transcriber, hints, limits, &plan)
+                            .map_err(|f| Failure { message: format!("{}: {}", part.describe(), f.message), ..f })?;
+                        heard.lock().unwrap_or_else(|p| p.into_inner()).push((part, t));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().map_err(|_| failure(ErrorCode::Crashed, "a part's worker panicked"))?)
+    })?;
+    let heard = heard.into_inner().unwrap_or_else(|p| p.into_inner());
+    let joined = join(heard).ok_or_else(|| failure(ErrorCode::Internal, "no part was heard"))?;
+    Ok((metadata, joined))
 }
 
 /// Probes the recording and, with a transcriber, decodes it to 16 kHz mono and transcribes it. A recording that

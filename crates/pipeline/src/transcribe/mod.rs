@@ -36,7 +36,7 @@ mod parts;
 
 pub use attempts::{Attempts, Ended};
 use examine::{examine, Examined};
-pub use examine::{failure, transcribe_recording, Fits, Plan};
+pub use examine::{failure, transcribe_in_parts, transcribe_recording, Fits, Plan};
 pub use limits::{RecordingLimits, TimeBudget, TranscribeConfig};
 
 /// A result file ready for the load stage.

@@ -10,10 +10,12 @@ against the script and against the whole pass, and the parts. Not a test: nothin
 
 import argparse
 import json
+import os
 import pathlib
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = pathlib.Path(__file__).resolve().parent
 FIXTURES = HERE.parent.parent / "tests/fixtures/speech"
@@ -75,6 +77,42 @@ def run(args, folder, name, part_seconds, workers):
             "duration_s": duration, "segments": segments, "cut": parts > 0, "text": text}
 
 
+def serve_latency(args, folder, name, part_seconds, workers):
+    """Seconds from `aws s3 cp` returning to the row being queryable through the Data API, on a `redscribe serve`
+    that has loaded its model already (the hour whole, or in parts heard `workers` at once)."""
+    data = folder / f"serve-{name}"
+    cmd = [args.redscribe, "serve", "--data-dir", str(data), "--s3-addr", "127.0.0.1:0", "--data-api-addr",
+           "127.0.0.1:0", "--dashboard-addr", "127.0.0.1:0", "--part-seconds", part_seconds,
+           "--concurrency", str(workers), "--batch-age-ms", "200"]
+    if args.model_dir:
+        cmd += ["--model-dir", str(args.model_dir)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("or with any SDK"):
+                break
+        else:
+            raise SystemExit("redscribe serve did not start")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update({"AWS_CONFIG_FILE": str(data / "aws/config"),
+                    "AWS_SHARED_CREDENTIALS_FILE": str(data / "aws/credentials"), "AWS_PROFILE": "redscribe-local"})
+        subprocess.run(["aws", "s3", "cp", "--only-show-errors", str(folder / "input" / "meeting.wav"),
+                        "s3://recordings/in/meeting.wav"], env=env, check=True)
+        uploaded = time.perf_counter()
+        sql = "select count(*) as n from transcription_results where status = 'transcribed'"
+        while time.perf_counter() - uploaded < 3600:
+            out = subprocess.run([args.redscribe, "query", "--format", "json", sql],
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            rows = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
+            if rows and int(rows[0]["n"]) > 0:
+                return time.perf_counter() - uploaded
+            time.sleep(0.5)
+        raise SystemExit(f"{name}: no row within an hour")
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
 def wer(args, folder, name, reference, text):
     """`redscribe eval`'s word error rate of `text` against `reference`."""
     refs, hyps = folder / f"{name}.refs.tsv", folder / f"{name}.jsonl"
@@ -92,6 +130,8 @@ def main():
     parser.add_argument("--minutes", type=float, default=60)
     parser.add_argument("--part-seconds", default="600")
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--serve", action="store_true",
+                        help="also time upload to queryable through `redscribe serve` for each run")
     parser.add_argument("--json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -100,18 +140,24 @@ def main():
         runs = {"whole": run(args, folder, "whole", "off", 1)}
         for n in [int(w) for w in args.workers.split(",")]:
             runs[f"parts x{n}"] = run(args, folder, f"parts-{n}", args.part_seconds, n)
+        if args.serve:
+            runs["whole"]["queryable_s"] = serve_latency(args, folder, "whole", "off", 1)
+            for n in [int(w) for w in args.workers.split(",")]:
+                runs[f"parts x{n}"]["queryable_s"] = serve_latency(args, folder, f"parts-{n}", args.part_seconds, n)
         whole_text = runs["whole"]["text"]
         for name, r in runs.items():
             r["wer"] = wer(args, folder, name, script, r["text"])
             r["wer_vs_whole"] = wer(args, folder, f"{name}-vs-whole", whole_text, r["text"])
         audio = runs["whole"]["duration_s"]
         print(f"{audio / 60:.1f} minutes of speech, parts of {args.part_seconds} s, tiny.en, `redscribe run` end to end")
-        print("| run | wall s | CPU s | peak RSS MB | segments | WER vs script | WER vs whole | wall / whole |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| run | wall s | CPU s | peak RSS MB | segments | WER vs script | WER vs whole | wall / whole |"
+              " upload to queryable s |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for name, r in runs.items():
+            queryable = f"{r['queryable_s']:.0f}" if "queryable_s" in r else "—"
             print(f"| {name} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | {r['rss_mb']:.0f} | {r['segments']} | "
                   f"{100 * r['wer']:.1f} % | {100 * r['wer_vs_whole']:.1f} % | "
-                  f"{r['wall_s'] / runs['whole']['wall_s']:.2f} |")
+                  f"{r['wall_s'] / runs['whole']['wall_s']:.2f} | {queryable} |")
         if args.json:
             for r in runs.values():
                 r.pop("text")

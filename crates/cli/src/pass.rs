@@ -307,18 +307,29 @@ pub async fn hear_parts(target: &mut Target, bucket: &str, args: &PassArgs, firs
         if deliveries.is_empty() {
             break;
         }
-        let jobs = deliveries.iter().map(|d| Delivery::Notification(d.event.clone())).collect();
-        let pass = process_and_load(target, bucket, jobs, args).await?;
-        if let Some(local) = &target.local {
-            for (i, d) in deliveries.iter().enumerate() {
-                if pass.done(i) {
-                    local.journal.ack(d.seq)?;
-                }
-            }
-        }
-        passes.push(pass);
+        passes.push(process_journaled(target, bucket, &deliveries, args).await?);
     }
     Ok(passes)
+}
+
+/// [`process_and_load`] of the local journal's events, one job each, each acknowledged once it is settled: an
+/// event still failing stays in the journal for the next `run` or `serve`.
+pub async fn process_journaled(
+    target: &Target,
+    bucket: &str,
+    deliveries: &[redscribe_local::s3::Delivery],
+    args: &PassArgs,
+) -> anyhow::Result<Pass> {
+    let jobs = deliveries.iter().map(|d| Delivery::Notification(d.event.clone())).collect();
+    let pass = process_and_load(target, bucket, jobs, args).await?;
+    if let Some(local) = &target.local {
+        for (i, d) in deliveries.iter().enumerate() {
+            if pass.done(i) {
+                local.journal.ack(d.seq)?;
+            }
+        }
+    }
+    Ok(pass)
 }
 
 /// Admits, processes and loads the deliveries with the target's transcribe stage and load stage (manifests and

@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use redscribe_core::ports::ObjectStore;
-use redscribe_pipeline::driver::Delivery;
 
 use crate::inspect::expand;
 use crate::local::data_dir_or_default;
-use crate::pass::{bar, hear_parts, process_and_load, PassArgs};
+use crate::pass::{bar, hear_parts, process_journaled, PassArgs};
 use crate::target::Target;
 
 #[derive(Debug, clap::Args)]
@@ -92,16 +91,7 @@ pub async fn run_on(target: &mut Target, args: &RunArgs) -> anyhow::Result<()> {
     // Every pending event, raw: this run's, and any an earlier run left unacknowledged; one job per event. A
     // pass that cuts long recordings into parts writes their requests, whose events are the next pass's work.
     let deliveries = target.local.as_mut().map(|s| s.take_pending()).unwrap_or_default();
-    let jobs = deliveries.iter().map(|d| Delivery::Notification(d.event.clone())).collect();
-    let pass = process_and_load(target, &args.bucket, jobs, &args.pass).await?;
-    // Acknowledged one by one: an event still failing stays in the journal for the next run or `serve`.
-    if let Some(services) = &target.local {
-        for (i, d) in deliveries.iter().enumerate() {
-            if pass.done(i) {
-                services.journal.ack(d.seq)?;
-            }
-        }
-    }
+    let pass = process_journaled(target, &args.bucket, &deliveries, &args.pass).await?;
     let parts = hear_parts(target, &args.bucket, &args.pass, &pass).await?;
     println!("redscribe run: {uploaded} file(s) uploaded, done in {:.1} s", started.elapsed().as_secs_f64());
     for pass in std::iter::once(&pass).chain(&parts) {

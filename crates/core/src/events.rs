@@ -57,6 +57,12 @@ impl ObjectVersion {
     pub fn new(bucket: &str, key: &str) -> ObjectVersion {
         ObjectVersion { bucket: bucket.to_string(), key: key.to_string(), ..ObjectVersion::default() }
     }
+
+    /// The token that names this version in the pipeline's keys (its result file, attempt markers, parts):
+    /// [`crate::identity::version_token`] of its version id, ETag and sequencer.
+    pub fn version_token(&self) -> String {
+        crate::identity::version_token(self.version_id.as_deref(), self.etag.as_deref(), self.sequencer.as_deref())
+    }
 }
 
 /// One object that was created and should be processed.

@@ -284,12 +284,7 @@ pub fn written_by_the_stage(row: &redscribe_core::record::ResultRow, key: &str) 
             return Err(format!("its sequencer {s:?} is not an S3 sequencer"));
         }
     }
-    let version = redscribe_core::identity::version_token(
-        row.object_version.as_deref(),
-        row.etag.as_deref(),
-        row.sequencer.as_deref(),
-    );
-    let name = format!("{id}-{version}.parquet");
+    let name = format!("{id}-{}.parquet", row.object().version_token());
     if key.rsplit('/').next() != Some(name.as_str()) {
         return Err(format!("its name is not {name}"));
     }

@@ -10,7 +10,7 @@
 //! (and a GET when a marker exists).
 
 use redscribe_core::events::ObjectEvent;
-use redscribe_core::identity::{recording_id, version_token};
+use redscribe_core::identity::recording_id;
 use redscribe_core::layout::Layout;
 use redscribe_core::ports::{ObjectStore, PortError};
 use redscribe_core::ErrorCode;
@@ -53,8 +53,7 @@ impl Attempts {
     fn key(layout: &Layout, event: &ObjectEvent) -> (String, String) {
         let o = &event.object;
         let id = recording_id(&o.bucket, &o.key);
-        let version = version_token(o.version_id.as_deref(), o.etag.as_deref(), o.sequencer.as_deref());
-        (layout.bucket_for(&o.bucket).to_string(), layout.attempts_key(&id, &version))
+        (layout.bucket_for(&o.bucket).to_string(), layout.attempts_key(&id, &o.version_token()))
     }
 
     /// The markers of `event`'s recording version (none yet: all zero).

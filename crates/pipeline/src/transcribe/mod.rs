@@ -15,7 +15,6 @@ use redscribe_core::cost::{CostModel, Usage};
 use redscribe_core::emf::Recorder;
 use redscribe_core::encode::{to_jsonl, to_parquet};
 use redscribe_core::events::ObjectEvent;
-use redscribe_core::identity::version_token;
 use redscribe_core::layout::{FileFormat, Layout};
 use redscribe_core::metrics::{Metric, Stage};
 use redscribe_core::plan::Planner;
@@ -481,7 +480,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         row.cost_usd = self.cost_of(started, has_segments, failure.is_some()).map(|c| c + attempt.carried_cost_usd);
         let day = processed_at.date_naive();
         // From the row, not the event: the loader derives it again from the row to check the file's name.
-        let version = version_token(row.object_version.as_deref(), row.etag.as_deref(), row.sequencer.as_deref());
+        let version = row.object().version_token();
         let out_bucket = self.config.layout.bucket_for(&event.object.bucket).to_string();
         let layout = &self.config.layout;
 

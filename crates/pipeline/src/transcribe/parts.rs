@@ -16,7 +16,7 @@
 use std::time::Instant;
 
 use redscribe_core::events::ObjectEvent;
-use redscribe_core::identity::{recording_id, version_token};
+use redscribe_core::identity::recording_id;
 use redscribe_core::layout::Layout;
 use redscribe_core::metrics::Stage;
 use redscribe_core::parts::{join, Part, PartHeard, PartRequest, MIN_PART_SECONDS};
@@ -30,12 +30,6 @@ use crate::row::Location;
 /// The share of one invocation's time (at the planned pace) a part may take at most: a cut lands up to
 /// `core::parts::SEARCH_S` past its boundary, and a part decodes the recording up to its start before hearing it.
 const PART_FILL: f64 = 0.8;
-
-/// The recording version's token, as its result file and its parts are named.
-fn version_of(location: &Location) -> String {
-    let o = &location.object;
-    version_token(o.version_id.as_deref(), o.etag.as_deref(), o.sequencer.as_deref())
-}
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, PortError> {
     serde_json::to_vec(value).map_err(|e| PortError::new(ErrorCode::Internal, format!("JSON: {e}")))
@@ -116,7 +110,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             Err(failure) => return Ok(Err(Err(failure))),
         };
         let id = recording_id(&location.object.bucket, &location.object.key);
-        let version = version_of(location);
+        let version = location.object.version_token();
         let bucket = self.config.layout.bucket_for(&location.object.bucket).to_string();
         let recording = ObjectEvent { object: location.object.clone(), ..event.clone() };
         for part in &parts {
@@ -155,7 +149,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             uploaded_at: recording.event_time,
         };
         let id = recording_id(&recording.object.bucket, &recording.object.key);
-        let version = version_of(&location);
+        let version = location.object.version_token();
         let bucket = event.object.bucket.clone();
         let layout: &Layout = &self.config.layout;
         let heard_key = layout.part_heard_key(&id, &version, part.index);
@@ -217,7 +211,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
     ) -> Result<Processed, PortError> {
         let part = request.part;
         let id = recording_id(&recording.object.bucket, &recording.object.key);
-        let version = version_of(location);
+        let version = location.object.version_token();
         let bucket = self.config.layout.bucket_for(&recording.object.bucket).to_string();
         let layout = &self.config.layout;
         let heard_keys: Vec<String> = (0..part.count).map(|i| layout.part_heard_key(&id, &version, i)).collect();

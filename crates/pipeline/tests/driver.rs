@@ -704,13 +704,7 @@ async fn a_header_that_under_states_the_length_is_stopped_then_cut_by_what_the_r
         .expect("sox (scripts/setup.sh)");
     assert!(made.success());
     let mut flac = std::fs::read(&path).unwrap();
-    // STREAMINFO: total samples are the low 4 bits of byte 21 and bytes 22–25; the MD5 after them is zeroed
-    // ("not computed"), as an encoder that did not know the length writes it.
-    assert_eq!(&flac[..4], b"fLaC");
-    let claimed: u64 = 10 * 8_000;
-    flac[21] = (flac[21] & 0xF0) | ((claimed >> 32) as u8 & 0x0F);
-    flac[22..26].copy_from_slice(&(claimed as u32).to_be_bytes());
-    flac[26..42].fill(0);
+    redscribe_testkit::under_state_flac(&mut flac, 10, 8_000);
     let header = redscribe_audio::probe(redscribe_audio::Source::from_bytes(flac.clone())).unwrap();
     assert!((header.duration_s - 10.0).abs() < 0.01, "the header says {} s", header.duration_s);
     store.put("recordings", "in/liar.flac", flac, "audio/flac").await.unwrap();

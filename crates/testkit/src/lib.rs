@@ -358,6 +358,36 @@ pub fn long_speech(dir: &Path) -> Vec<u8> {
     speech(dir, &text.join(" "))
 }
 
+/// `minutes` of a recording that is long but cheap to hear: one spoken sentence every `every_s` seconds and
+/// silence between, at 8 kHz, in `channels` identical channels, written by sox to `dir/name` (the extension picks
+/// the format). Its path.
+pub fn sparse_speech(dir: &Path, name: &str, minutes: u32, every_s: u32, channels: u32) -> PathBuf {
+    let sentence = dir.join("sentence.wav");
+    std::fs::write(&sentence, speech(dir, "Item one is the budget report for March, and it is ready.")).unwrap();
+    let out = dir.join(name);
+    let made = Command::new("sox")
+        .arg(&sentence)
+        .args(["-r", "8000", "-c", &channels.to_string(), "-b", "16"])
+        .arg(&out)
+        .args(["pad", "0", &every_s.to_string(), "trim", "0", &every_s.to_string()])
+        .args(["repeat", &(minutes * 60 / every_s - 1).to_string()])
+        .status()
+        .expect("sox (scripts/setup.sh)");
+    assert!(made.success(), "sox could not write {}", out.display());
+    out
+}
+
+/// Makes a FLAC's STREAMINFO claim `seconds` at `rate` whatever it holds, and zeroes its MD5 ("not computed"), as
+/// an encoder that did not know the length when it wrote the header does.
+pub fn under_state_flac(flac: &mut [u8], seconds: u64, rate: u64) {
+    assert_eq!(&flac[..4], b"fLaC");
+    // Total samples: the low 4 bits of byte 21 and bytes 22–25; the MD5 follows them.
+    let claimed = seconds * rate;
+    flac[21] = (flac[21] & 0xF0) | ((claimed >> 32) as u8 & 0x0F);
+    flac[22..26].copy_from_slice(&(claimed as u32).to_be_bytes());
+    flac[26..42].fill(0);
+}
+
 /// Speech from `espeak-ng` (installed by scripts/setup.sh), as WAV bytes.
 pub fn speech(dir: &Path, text: &str) -> Vec<u8> {
     let path = dir.join("speech.wav");

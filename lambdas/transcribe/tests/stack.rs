@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use redscribe_aws::permissions::{transcribe_grants, Encryption, Scope};
 use redscribe_core::ports::ObjectStore;
+use redscribe_core::record::{ResultRow, SegmentRow};
 use redscribe_local::runtime_api::{Answer, RuntimeApi};
 use redscribe_testkit::stack::{delivered_key, needed, Deployed};
 use redscribe_testkit::{drain, speech, sqs_records, wait_for, walk, Function, StandIns};
@@ -174,15 +175,7 @@ async fn a_long_recording_is_heard_in_parts_by_invocations_of_their_own() {
     let routed = d.routed_to("TranscribeQueue", &drain(&mut stand_ins.events));
     assert_eq!(routed.len(), 1);
 
-    let local = stand_ins.function_env().into_iter().filter(|(k, _)| *k != "S3_BUCKET").collect::<Vec<_>>();
-    let mut env = d.function_env("TranscribeFunction", &local);
-    for (k, v) in env.iter_mut() {
-        match k.as_str() {
-            "REDSCRIBE_FUNCTION_TIMEOUT_S" => *v = "40".into(),
-            "REDSCRIBE_PART_SECONDS" => *v = "60".into(),
-            _ => {}
-        }
-    }
+    let env = lambda_env(&d, &stand_ins, &[("REDSCRIBE_FUNCTION_TIMEOUT_S", "40"), ("REDSCRIBE_PART_SECONDS", "60")]);
     let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let api = RuntimeApi::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let s3_calls = stand_ins.s3.calls();
@@ -235,6 +228,144 @@ async fn a_long_recording_is_heard_in_parts_by_invocations_of_their_own() {
     let again = api.invoke(json!({ "Records": sqs_records(&parts[..1]) }));
     assert_eq!(api.outcome(&again, Duration::from_secs(120)).await.unwrap(), no_failures);
     assert_eq!(walk(&stand_ins.bucket_dir(&bucket).join("processed/transcription_results")).len(), 1);
+    drop(function);
+    stand_ins.stop().await;
+}
+
+/// The transcribe function's environment as the stack deploys it, with `changes` made to it, and on top what
+/// Lambda provides (region, credentials) and the stand-in's endpoint in place of S3's.
+fn lambda_env(d: &Deployed, stand_ins: &StandIns, changes: &[(&str, &str)]) -> Vec<(String, String)> {
+    let local = stand_ins.function_env().into_iter().filter(|(k, _)| *k != "S3_BUCKET").collect::<Vec<_>>();
+    let mut env = d.function_env("TranscribeFunction", &local);
+    for (name, value) in changes {
+        let set = env.iter_mut().find(|(k, _)| k == name).unwrap_or_else(|| panic!("the stack sets no {name}"));
+        set.1 = value.to_string();
+    }
+    env
+}
+
+/// Each result file the function wrote: its row and segments.
+async fn results(store: &impl ObjectStore, bucket: &str) -> Vec<(ResultRow, Vec<SegmentRow>)> {
+    use redscribe_core::encode::from_parquet;
+    use redscribe_core::record::{results_from_batch, segments_from_batch};
+
+    let mut found = Vec::new();
+    for file in store.list(bucket, "processed/transcription_results/").await.unwrap() {
+        let body = store.get(bucket, &file.key, None).await.unwrap().body;
+        let row = results_from_batch(&from_parquet(body).unwrap()[0]).unwrap().remove(0);
+        let segments_key = file.key.replace("transcription_results", "transcription_segments");
+        let body = store.get(bucket, &segments_key, None).await.unwrap().body;
+        found.push((row, segments_from_batch(&from_parquet(body).unwrap()[0]).unwrap()));
+    }
+    found
+}
+
+/// What fits is planned from the model's measured pace, not from a short clip's: under the stack's configuration
+/// (a timeout of 900 s and no `REDSCRIBE_EXPECTED_RTF`) with parts turned off, so that the plan alone decides, a
+/// spoken "Yes." (whose real-time factor is high: Whisper pads it to 30 s) and then 75 minutes of mono and 80 of
+/// stereo whose channels carry the same sound are heard whole. The stereo file fits because it is heard once: two
+/// passes would need more than the function's time (tiny.en's 0.108 × 4,800 s × 2 > 870 s); before, the clip's
+/// pace made both `too_long`.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_plan_lets_long_recordings_through_whatever_a_short_clip_measured() {
+    let d = tokio::task::spawn_blocking(|| Deployed::deploy(&[("RedshiftWorkgroup", "wg")])).await.unwrap();
+    let mut stand_ins = StandIns::s3().await;
+    let bucket = d.create_bucket_in(&stand_ins);
+    let store = stand_ins.store().await;
+    let dir = stand_ins.dir.path().to_path_buf();
+    store.put(&bucket, "in/yes.wav", speech(&dir, "Yes."), "audio/wav").await.unwrap();
+    let clip = d.routed_to("TranscribeQueue", &drain(&mut stand_ins.events));
+    for (key, minutes, channels) in [("in/lecture.wav", 75, 1), ("in/hearing.wav", 80, 2)] {
+        let made = redscribe_testkit::sparse_speech(&dir, "long.wav", minutes, 300, channels);
+        store.put(&bucket, key, std::fs::read(&made).unwrap(), "audio/wav").await.unwrap();
+    }
+    let long = d.routed_to("TranscribeQueue", &drain(&mut stand_ins.events));
+    assert_eq!((clip.len(), long.len()), (1, 2));
+
+    let env = lambda_env(&d, &stand_ins, &[("REDSCRIBE_PART_SECONDS", "off")]);
+    assert!(env.iter().any(|(k, v)| k == "REDSCRIBE_FUNCTION_TIMEOUT_S" && v == "900"), "{env:?}");
+    assert!(!env.iter().any(|(k, _)| k == "REDSCRIBE_EXPECTED_RTF"), "{env:?}");
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let api = RuntimeApi::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let function = Function::start(BINARY, "redscribe-transcribe", &api.address(), &env);
+    let no_failures = Answer::Response(json!({ "batchItemFailures": [] }));
+    for batch in [clip, long] {
+        let invocation = api.invoke_with_timeout(json!({ "Records": sqs_records(&batch) }), Duration::from_secs(900));
+        let answer = api.outcome(&invocation, Duration::from_secs(900)).await.expect("an answer");
+        assert_eq!(answer, no_failures, "{:?}", function.stderr);
+    }
+
+    assert!(walk(&stand_ins.bucket_dir(&bucket).join("rejected")).is_empty(), "nothing quarantined");
+    let heard = results(store.as_ref(), &bucket).await;
+    assert_eq!(heard.len(), 3);
+    let of = |key: &str| heard.iter().find(|(row, _)| row.object_key == key).expect(key);
+    for (key, minutes, channels) in [("in/lecture.wav", 75.0, 1), ("in/hearing.wav", 80.0, 2)] {
+        let (row, segments) = of(key);
+        assert_eq!(row.status, redscribe_core::record::Status::Transcribed, "{key}: {:?}", row.error_message);
+        let audio = row.audio.as_ref().unwrap();
+        assert!((audio.duration_s - minutes * 60.0).abs() < 1.0 && audio.channels == channels, "{key}: {audio:?}");
+        // A sentence every five minutes, heard once, at its time.
+        assert_eq!(segments.len(), (minutes / 5.0) as usize, "{key}: {segments:?}");
+        for (n, segment) in segments.iter().enumerate() {
+            assert!((segment.start_s - n as f64 * 300.0).abs() < 2.0 && segment.channel == 0, "{segment:?}");
+        }
+    }
+    drop(function);
+    stand_ins.stop().await;
+}
+
+/// A FLAC whose header says 10 s but holds 20 minutes, under the stack's configuration: the plan lets it start,
+/// the wall clock stops it and the function answers before its invocation's deadline, naming the message for
+/// another delivery; on that delivery its attempt markers say a try did not finish, so the function measures what
+/// the recording holds by decoding it and cuts it into parts, which become one row of 20 minutes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_header_that_under_states_the_length_answers_before_the_deadline_and_is_finished_in_parts() {
+    let d = tokio::task::spawn_blocking(|| Deployed::deploy(&[("RedshiftWorkgroup", "wg")])).await.unwrap();
+    let mut stand_ins = StandIns::s3().await;
+    let bucket = d.create_bucket_in(&stand_ins);
+    let store = stand_ins.store().await;
+    let made = redscribe_testkit::sparse_speech(stand_ins.dir.path(), "liar.flac", 20, 20, 1);
+    let mut flac = std::fs::read(made).unwrap();
+    redscribe_testkit::under_state_flac(&mut flac, 10, 8_000);
+    store.put(&bucket, "in/liar.flac", flac, "audio/flac").await.unwrap();
+    let routed = d.routed_to("TranscribeQueue", &drain(&mut stand_ins.events));
+    assert_eq!(routed.len(), 1);
+
+    let env = lambda_env(&d, &stand_ins, &[]);
+    let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let api = RuntimeApi::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let function = Function::start(BINARY, "redscribe-transcribe", &api.address(), &env);
+    // 33 s to the deadline: 3 s of work past the 30 s margin, where the header's 10 s need about one.
+    let records = json!({ "Records": sqs_records(&routed) });
+    let first = api.invoke_with_timeout(records.clone(), Duration::from_secs(33));
+    let answer = api.outcome(&first, Duration::from_secs(33)).await.expect("an answer before the deadline");
+    assert_eq!(answer, Answer::Response(json!({ "batchItemFailures": [{ "itemIdentifier": "m0" }] })));
+    assert!(store.list(&bucket, "processed/").await.unwrap().is_empty(), "nothing written");
+
+    let no_failures = Answer::Response(json!({ "batchItemFailures": [] }));
+    let again = api.invoke_with_timeout(records, Duration::from_secs(900));
+    assert_eq!(api.outcome(&again, Duration::from_secs(300)).await.unwrap(), no_failures, "{:?}", function.stderr);
+    let parts = d.routed_to("TranscribeQueue", &drain(&mut stand_ins.events));
+    assert_eq!(parts.len(), 2, "20 minutes in parts of 10: {:?}", parts.iter().map(delivered_key).collect::<Vec<_>>());
+    for part in &parts {
+        let invocation = api.invoke(json!({ "Records": sqs_records(std::slice::from_ref(part)) }));
+        assert_eq!(api.outcome(&invocation, Duration::from_secs(300)).await.unwrap(), no_failures);
+    }
+
+    assert!(walk(&stand_ins.bucket_dir(&bucket).join("rejected")).is_empty(), "nothing quarantined");
+    let heard = results(store.as_ref(), &bucket).await;
+    assert_eq!(heard.len(), 1);
+    let (row, segments) = &heard[0];
+    assert_eq!(row.status, redscribe_core::record::Status::Transcribed, "{:?}", row.error_message);
+    assert!((row.audio.as_ref().unwrap().duration_s - 1200.0).abs() < 1.0, "{:?}", row.audio);
+    // A sentence every 20 s, each heard (the one cut between the parts too), in order, at its time.
+    for n in 0..60 {
+        let said = n as f64 * 20.0;
+        assert!(segments.iter().any(|s| s.start_s < said + 3.0 && s.end_s > said), "nothing at {said} s: {segments:?}");
+    }
+    for pair in segments.windows(2) {
+        assert!(pair[1].start_s >= pair[0].end_s - 0.01, "segments overlap: {:?} {:?}", pair[0], pair[1]);
+    }
     drop(function);
     stand_ins.stop().await;
 }

@@ -110,6 +110,10 @@ pub struct PartRequest {
     pub metadata: crate::record::AudioMetadata,
     /// The recording's declared content type.
     pub content_type: Option<String>,
+    /// What cutting the recording cost (reading and decoding it whole), the same in every part's request and
+    /// counted once in the row's cost.
+    #[serde(default)]
+    pub split_cost_usd: Option<f64>,
 }
 
 /// What one part was heard to say, kept until every part is heard.

@@ -556,7 +556,9 @@ async fn a_long_recording_is_heard_in_parts_and_becomes_one_continuous_row() {
     let mut stand_ins = StandIns::start().await;
     let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
     let config = TranscribeConfig { part_s: Some(60.0), ..TranscribeConfig::default() };
-    let stage = TranscribeStage::new(store.clone(), config).with_transcriber(Arc::new(Tiling));
+    let stage = TranscribeStage::new(store.clone(), config)
+        .with_transcriber(Arc::new(Tiling))
+        .with_cost(redscribe_core::cost::CostModel::shipped(3_008), 1);
     let event = upload_body(&mut stand_ins, &store, "in/lecture.wav", tone_with_pauses(200.0)).await;
     let parts = match stage.process(&event).await.unwrap() {
         Processed::Split { parts } => parts,
@@ -582,9 +584,26 @@ async fn a_long_recording_is_heard_in_parts_and_becomes_one_continuous_row() {
     loader.ensure_schema(None).await.unwrap();
     assert_eq!(loader.load(written.clone()).await.unwrap().loaded.len(), 1);
 
-    let row = warehouse.query("SELECT status, duration_s, word_count FROM transcription_results").await.unwrap();
+    let row =
+        warehouse.query("SELECT status, duration_s, word_count, cost_usd FROM transcription_results").await.unwrap();
     assert_eq!(row.len(), 1);
     assert_eq!(row[0][0].as_deref(), Some("transcribed"));
+    // Its cost: cutting it, every part heard, and the join.
+    let cost: f64 = row[0][3].as_deref().unwrap().parse().unwrap();
+    let mut spent = 0.0;
+    for request in &requests {
+        let body = store.get("recordings", &request.object.key, None).await.unwrap().body;
+        let request: redscribe_core::parts::PartRequest = serde_json::from_slice(&body).unwrap();
+        spent = request.split_cost_usd.expect("what cutting cost");
+    }
+    for heard in store.list("recordings", "manifests/parts/").await.unwrap() {
+        if heard.key.ends_with(".heard.json") {
+            let body = store.get("recordings", &heard.key, None).await.unwrap().body;
+            let heard: redscribe_core::parts::PartHeard = serde_json::from_slice(&body).unwrap();
+            spent += heard.cost_usd.expect("what a part cost");
+        }
+    }
+    assert!(cost >= spent && spent > 0.0, "the row's {cost} USD against {spent} USD spent before the join");
     let duration: f64 = row[0][1].as_deref().unwrap().parse().unwrap();
     assert!((duration - 200.0).abs() < 0.1, "{duration}");
     let segments = warehouse

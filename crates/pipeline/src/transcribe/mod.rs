@@ -289,11 +289,12 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let poisoned = self.crash_on.as_ref().is_some_and(|p| event.object.key.contains(p.as_str()));
         // The uploader may say what language the recording is in (`x-amz-meta-language`).
         let hints = Hints::from_metadata(&head.metadata);
-        let recording = match self.split_if_long(event, &location, recording, budget, tried_before).await? {
-            Ok(recording) => recording,
-            Err(Ok(split)) => return Ok(split),
-            Err(Err(failure)) => return self.write(event, &location, Err(failure), None, this_try).await,
-        };
+        let recording =
+            match self.split_if_long(event, &location, recording, budget, tried_before, this_try.started).await? {
+                Ok(recording) => recording,
+                Err(Ok(split)) => return Ok(split),
+                Err(Err(failure)) => return self.write(event, &location, Err(failure), None, this_try).await,
+            };
         let (examined, transcript) = self.examine(recording, &id, &hints, poisoned, budget, None).await;
         match examined {
             Ok(metadata) => self.write(event, &location, Ok(metadata), transcript, this_try).await,

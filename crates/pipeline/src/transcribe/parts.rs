@@ -52,7 +52,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
     /// A recording longer than a part is cut into parts here; any other is handed back to be heard whole. Its
     /// length is its header's, or, when an earlier try did not finish (`tried_before`: a header can under-state
     /// it, and the deadline stopped it), what decoding it finds. A part is at most what one invocation's time
-    /// takes at the planned pace ([`PART_FILL`] of it), however long the configured part.
+    /// takes at the planned pace ([`PART_FILL`] of it), however long the configured part. `started`: when this
+    /// processing began, for what cutting costs.
     pub(super) async fn split_if_long(
         &self,
         event: &ObjectEvent,
@@ -60,6 +61,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         recording: std::fs::File,
         budget: TimeBudget,
         tried_before: bool,
+        started: Instant,
     ) -> Result<Whole, PortError> {
         let Some(configured) = self.config.part_s.filter(|_| self.transcriber.is_some()) else {
             return Ok(Ok(recording));
@@ -78,7 +80,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let fitting = budget.total.map(|t| t.as_secs_f64() / (rtf * passes) * PART_FILL);
         let part_s = fitting.map_or(configured, |f| configured.min(f)).max(MIN_PART_SECONDS);
         if metadata.duration_s > part_s || tried_before {
-            return self.split(event, location, recording, part_s).await;
+            return self.split(event, location, recording, part_s, started).await;
         }
         Ok(Ok(recording))
     }
@@ -96,6 +98,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         location: &Location,
         recording: std::fs::File,
         part_s: f64,
+        started: Instant,
     ) -> Result<Whole, PortError> {
         let limits = self.config.limits;
         let (recording, found) = tokio::task::spawn_blocking(move || {
@@ -113,12 +116,14 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let version = location.object.version_token();
         let bucket = self.config.layout.bucket_for(&location.object.bucket).to_string();
         let recording = ObjectEvent { object: location.object.clone(), ..event.clone() };
+        let split_cost_usd = self.cost_of(started, false, false);
         for part in &parts {
             let request = PartRequest {
                 recording: recording.clone(),
                 part: *part,
                 metadata: metadata.clone(),
                 content_type: location.content_type.clone(),
+                split_cost_usd,
             };
             let key = self.config.layout.part_request_key(&id, &version, part.index);
             self.store.put(&bucket, &key, to_json(&request)?, "application/json").await?;
@@ -223,7 +228,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
         for key in &heard_keys {
             heard.push(read_json::<_, PartHeard>(self.store.as_ref(), &bucket, key).await?);
         }
-        let carried: f64 = heard.iter().filter(|h| h.part.index != part.index).filter_map(|h| h.cost_usd).sum();
+        let others: f64 = heard.iter().filter(|h| h.part.index != part.index).filter_map(|h| h.cost_usd).sum();
+        let carried = others + request.split_cost_usd.unwrap_or(0.0);
         let joined = join(heard.into_iter().map(|h| (h.part, h.transcription)).collect())
             .ok_or_else(|| PortError::new(ErrorCode::Internal, "no part to join"))?;
         tracing::info!(%id, parts = part.count, audio_s = joined.audio_seconds, "parts joined");

@@ -71,6 +71,10 @@ pub struct ModelArgs {
     #[arg(long, value_name = "N", env = var::BATCH_SIZE, default_value_t = settings::DEFAULT_BATCH_SIZE as u16,
           value_parser = clap::value_parser!(u16).range(wide(settings::BATCH_SIZE_RANGE)))]
     pub batch_size: u16,
+    /// With `--decode batched`: short stretches of speech share a 30 s window, 400 ms apart (`false`: a window
+    /// each, up to its last pause)
+    #[arg(long, value_name = "BOOL", env = var::PACK, default_value_t = true, action = clap::ArgAction::Set)]
+    pub pack: bool,
 }
 
 impl Default for ModelArgs {
@@ -82,6 +86,7 @@ impl Default for ModelArgs {
             beam_size: settings::DEFAULT_BEAM_SIZE as u16,
             decode: "batched".into(),
             batch_size: settings::DEFAULT_BATCH_SIZE as u16,
+            pack: true,
         }
     }
 }
@@ -100,6 +105,7 @@ impl ModelArgs {
             language: self.language.clone(),
             decoding: self.decode.parse().map_err(anyhow::Error::msg)?,
             batch_size: usize::from(self.batch_size),
+            pack: self.pack,
             ..DecodeOptions::default()
         };
         Ok((engine, options))

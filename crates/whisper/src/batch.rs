@@ -1,8 +1,14 @@
 //! Batched decoding, as faster-whisper's batched pipeline does it: the recording split into stretches of speech at
-//! the pauses the voice-activity measure finds (each at most 30 s, leading and trailing quiet left out), and
-//! `batch_size` of them encoded and decoded together, one `generate` call per batch, each with only the start of
-//! transcript as its prompt. Timestamps stay on: a stretch's segments are placed by its offset in the recording.
-//! Memory: one batch of stretches (their samples, spectrograms and encoder output) at a time.
+//! the pauses the voice-activity measure finds (leading and trailing quiet left out), stretches packed one after
+//! the other into windows of at most 30 s, and `batch_size` windows encoded and decoded together, one `generate`
+//! call per batch, each with only the start of transcript as its prompt. Timestamps stay on: a segment is placed
+//! by where the window's time it names falls in the recording. Memory: one batch of windows (their samples,
+//! spectrograms and encoder output) at a time.
+//!
+//! Packing ([`DecodeOptions::pack`]): a stretch ends at its first pause of 300 ms (at least a second in), keeping
+//! 200 ms of quiet each side, so packed stretches are 400 ms apart — the long pauses of a conversation and the
+//! silence of a sparse recording are not decoded. Without it a stretch runs up to 30 s, to its last pause, and is
+//! a window of its own.
 
 use std::time::Instant;
 
@@ -12,8 +18,12 @@ use crate::decode::Attempt;
 use crate::mel::{HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
 use crate::transcribe::{DecodeOptions, Detected, Segment, Stream, Tally, Transcript};
-use crate::vad::{speech_start, stretch_end, VoiceActivity};
+use crate::vad::{first_pause_end, speech_start, stretch_end, VoiceActivity};
 use crate::WhisperError;
+
+/// Samples (400 ms) from a boundary between two packed stretches within which a timestamp is taken for the
+/// boundary: each stretch keeps 200 ms of quiet on either side of its sound, and timestamps are as far off.
+const SNAP: usize = SAMPLE_RATE * 2 / 5;
 
 /// A stretch of speech: its first sample in the recording, and its samples.
 struct Stretch {
@@ -21,19 +31,78 @@ struct Stretch {
     samples: Vec<f32>,
 }
 
-impl Stretch {
-    /// Sample `i` of the stretch, reflected at its start, zero past its end (the silence Whisper pads with).
-    fn sample(&self, i: isize) -> f32 {
-        self.samples.get(i.unsigned_abs()).copied().unwrap_or(0.0)
+/// Where a stretch sits in a window: its first sample there and in the recording, and its length.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Placed {
+    at: usize,
+    start: usize,
+    len: usize,
+}
+
+/// What the model hears at once: stretches one after the other, at most 30 s in all.
+#[derive(Default)]
+struct Window {
+    samples: Vec<f32>,
+    placed: Vec<Placed>,
+}
+
+impl Window {
+    fn of(stretch: Stretch) -> Window {
+        let mut window = Window::default();
+        window.push(stretch);
+        window
     }
 
-    fn offset_s(&self) -> f64 {
-        self.start as f64 / SAMPLE_RATE as f64
+    fn push(&mut self, stretch: Stretch) {
+        let at = self.samples.len();
+        self.placed.push(Placed { at, start: stretch.start, len: stretch.samples.len() });
+        self.samples.extend(stretch.samples);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.placed.is_empty()
+    }
+
+    /// Sample `i` of the window, reflected at its start, zero past its end (the silence Whisper pads with).
+    fn sample(&self, i: isize) -> f32 {
+        self.samples.get(i.unsigned_abs()).copied().unwrap_or(0.0)
     }
 
     /// Mel frames with audio in them.
     fn frames(&self) -> usize {
         (self.samples.len() / HOP).clamp(1, WINDOW_FRAMES)
+    }
+
+    /// A time of the window (seconds) as a time of the recording: in the stretch it falls in, or at the end of the
+    /// last one past them. Timestamps are a few hundred milliseconds off, and two stretches meet in quiet: a
+    /// segment's `end` in the first [`SNAP`] of a stretch is the end of the one before, and a start in the last
+    /// [`SNAP`] of a stretch the start of the one after.
+    fn to_recording(&self, t: f64, end: bool) -> f64 {
+        let x = (t.max(0.0) * SAMPLE_RATE as f64).round() as usize;
+        let k = self.placed.partition_point(|p| p.at <= x).saturating_sub(1);
+        let p = self.placed[k];
+        let at = |p: Placed, into: usize| (p.start + into.min(p.len)) as f64 / SAMPLE_RATE as f64;
+        let into = x.saturating_sub(p.at);
+        match self.placed.get(k + 1) {
+            _ if end && k > 0 && into < SNAP => at(self.placed[k - 1], usize::MAX),
+            Some(&next) if !end && into + SNAP > p.len => at(next, 0),
+            _ => at(p, into),
+        }
+    }
+
+    /// The window's samples from `from` on, as the stretches of the recording they are.
+    fn rest_from(&self, from: usize) -> Vec<Stretch> {
+        let mut rest = Vec::new();
+        for p in self.placed.iter().filter(|p| p.at + p.len > from) {
+            let first = from.max(p.at);
+            rest.push(Stretch { start: p.start + first - p.at, samples: self.samples[first..p.at + p.len].to_vec() });
+        }
+        rest
+    }
+
+    /// Where the window begins in the recording (seconds).
+    fn offset_s(&self) -> f64 {
+        self.placed.first().map_or(0.0, |p| p.start as f64 / SAMPLE_RATE as f64)
     }
 }
 
@@ -61,7 +130,7 @@ impl Engine {
         let mut language = self.language_hint(options)?;
         let mut language_probability = None;
         let mut position = 0usize;
-        // Ends of stretches the model stopped short of: decoded again, in the next batch.
+        // Stretches the model stopped short of: decoded again, in the next batch.
         let mut carried = Vec::new();
         loop {
             let batch = next_batch(&mut stream, &mut position, &mut carried, options, &mut tally);
@@ -69,10 +138,10 @@ impl Engine {
                 break;
             }
             let mut features = Vec::with_capacity(batch.len() * N_MELS * WINDOW_FRAMES);
-            for stretch in &batch {
-                // Each stretch clamped against its own loudest moment, as it is decoded on its own.
+            for window in &batch {
+                // Each window clamped against its own loudest moment, as it is decoded on its own.
                 let mut loudest = f32::MIN;
-                features.extend(self.front_end.window(&|i| stretch.sample(i), 0, &mut loudest));
+                features.extend(self.front_end.window(&|i| window.sample(i), 0, &mut loudest));
             }
             let all: Vec<usize> = (0..batch.len()).collect();
             let encoded = encode(self, &features, &all)?;
@@ -92,8 +161,8 @@ impl Engine {
             let prompts = vec![prompt; batch.len()];
             let reencode = |picked: &[usize]| encode(self, &features, picked);
             let attempts = self.decode_with_fallback(&encoded, Some(&reencode), &prompts, options)?;
-            for (stretch, attempt) in batch.iter().zip(attempts) {
-                self.place(stretch, &attempt, options, &mut tally, &mut segments, &mut carried);
+            for (window, attempt) in batch.iter().zip(attempts) {
+                self.place(window, &attempt, options, &mut tally, &mut segments, &mut carried);
             }
         }
         segments.sort_by(|a, b| a.start.total_cmp(&b.start));
@@ -101,11 +170,11 @@ impl Engine {
         Ok(tally.finish(segments, Detected { language, language_probability, duration_s }, started))
     }
 
-    /// A decoded stretch's segments into `segments`, placed by its offset; what the model stopped short of into
-    /// `carried`, to be decoded again.
+    /// A decoded window's segments into `segments`, each placed where the window's time it names falls in the
+    /// recording; what the model stopped short of into `carried`, to be decoded again.
     fn place(
         &self,
-        stretch: &Stretch,
+        window: &Window,
         attempt: &Attempt,
         options: &DecodeOptions,
         tally: &mut Tally,
@@ -113,70 +182,106 @@ impl Engine {
         carried: &mut Vec<Stretch>,
     ) {
         tracing::debug!(
-            start_s = stretch.offset_s(),
-            seconds = stretch.samples.len() as f64 / SAMPLE_RATE as f64,
+            start_s = window.offset_s(),
+            seconds = window.samples.len() as f64 / SAMPLE_RATE as f64,
+            stretches = window.placed.len(),
             tokens = attempt.tokens.len(),
             avg_logprob = attempt.avg_logprob,
             no_speech_prob = attempt.no_speech_prob,
             temperature = attempt.temperature,
             text = %self.text(&attempt.tokens),
-            "stretch decoded"
+            "window decoded"
         );
         if !tally.window(attempt, options) {
             return;
         }
-        let end_s = (stretch.start + stretch.samples.len()) as f64 / SAMPLE_RATE as f64;
-        let (mut found, _) = self.split(attempt, stretch.offset_s(), stretch.frames(), false);
-        match rest_of(stretch, found.last().map(|s| s.end), options) {
-            // The model closed its last segment before speech that follows: the rest is a stretch of its
-            // own (as sequential decoding would start its next window there).
-            Some(rest) => carried.push(rest),
-            None => found = self.split(attempt, stretch.offset_s(), stretch.frames(), true).0,
+        let (mut found, _) = self.split(attempt, 0.0, window.frames(), false);
+        let rest = rest_of(window, found.last().map(|s| s.end), options);
+        if rest.is_empty() {
+            found = self.split(attempt, 0.0, window.frames(), true).0;
+        } else {
+            // The model closed its last segment before speech that follows: the rest is decoded again (as
+            // sequential decoding would start its next window there).
+            carried.extend(rest);
         }
         for s in &mut found {
-            s.end = s.end.min(end_s);
-            s.start = s.start.min(s.end);
+            s.end = window.to_recording(s.end, true);
+            s.start = window.to_recording(s.start, false).min(s.end);
         }
         segments.extend(found.into_iter().filter(|s| !s.text.trim().is_empty()));
     }
 }
 
-/// What is left of a stretch after its decoded segments end (at `covered_end`, seconds in the recording), when it
+/// What is left of a window after its decoded segments end (at `covered_end`, seconds of the window), when it
 /// holds speech: a model that closes its last segment early (it often ends a window short of speech near its end)
 /// has not heard it.
-fn rest_of(stretch: &Stretch, covered_end: Option<f64>, options: &DecodeOptions) -> Option<Stretch> {
-    let covered = ((covered_end? - stretch.offset_s()).max(0.0) * SAMPLE_RATE as f64) as usize;
-    let rest = stretch.samples.get(covered..).filter(|r| covered > 0 && !r.is_empty())?;
+fn rest_of(window: &Window, covered_end: Option<f64>, options: &DecodeOptions) -> Vec<Stretch> {
+    let Some(covered_end) = covered_end else { return Vec::new() };
+    let covered = (covered_end.max(0.0) * SAMPLE_RATE as f64) as usize;
+    let Some(rest) = window.samples.get(covered..).filter(|r| covered > 0 && !r.is_empty()) else {
+        return Vec::new();
+    };
     // Timestamps fall a little early: the last word's release, and the pause after it, are no speech left over.
-    let start = speech_start(rest, &options.vad)?;
+    let Some(start) = speech_start(rest, &options.vad) else { return Vec::new() };
     let sound = stretch_end(&rest[start..], true, rest.len(), &options.vad);
-    (sound >= MIN_REST && VoiceActivity::measure(rest, &options.vad).is_voice(&options.vad))
-        .then(|| Stretch { start: stretch.start + covered, samples: rest.to_vec() })
+    if sound >= MIN_REST && VoiceActivity::measure(rest, &options.vad).is_voice(&options.vad) {
+        window.rest_from(covered)
+    } else {
+        Vec::new()
+    }
 }
 
-/// Samples of sound (2 s) that what the model left of a stretch must hold to be decoded again: a sentence it
+/// Samples of sound (2 s) that what the model left of a window must hold to be decoded again: a sentence it
 /// skipped, not the end of the last word it wrote (measured: a 1 s bar sent an Italian recording's last word back,
 /// which the model then wrote twice, and took twice the time).
 const MIN_REST: usize = 2 * SAMPLE_RATE;
 
-/// The next `batch_size` stretches of speech: those `carried` over first, then from `position` on (fewer at the
-/// end of the recording), moving `position` past them; stretches the voice-activity check finds empty are
-/// counted silent and left out.
+/// The next `batch_size` windows: the stretches `carried` over first, then those from `position` on (fewer at the
+/// end of the recording), moving `position` past them; with packing, as many stretches in a window as fit in 30 s.
 fn next_batch(
     stream: &mut Stream,
     position: &mut usize,
     carried: &mut Vec<Stretch>,
     options: &DecodeOptions,
     tally: &mut Tally,
-) -> Vec<Stretch> {
-    let take = carried.len().min(options.batch_size.max(1));
-    let mut batch: Vec<Stretch> = carried.drain(..take).collect();
-    while batch.len() < options.batch_size.max(1) {
+) -> Vec<Window> {
+    let size = options.batch_size.max(1);
+    // What the model stopped short of is a window of its own: packed with later speech, a segment could run from
+    // it across the stretches decoded in between.
+    let mut batch: Vec<Window> = carried.drain(..carried.len().min(size)).map(Window::of).collect();
+    let mut window = Window::default();
+    while batch.len() < size {
+        let Some(stretch) = next_stretch(stream, position, options, tally) else { break };
+        if !window.is_empty() && (!options.pack || window.samples.len() + stretch.samples.len() > WINDOW_SAMPLES) {
+            batch.push(std::mem::take(&mut window));
+            if batch.len() == size {
+                // For the next batch, which finds it again from its start (the stream still holds it).
+                *position = stretch.start;
+                break;
+            }
+        }
+        window.push(stretch);
+    }
+    if !window.is_empty() {
+        batch.push(window);
+    }
+    batch
+}
+
+/// The next stretch of speech from `position` on, moving `position` past it; stretches the voice-activity check
+/// finds empty are counted silent and left out. `None` at the end of the recording.
+fn next_stretch(
+    stream: &mut Stream,
+    position: &mut usize,
+    options: &DecodeOptions,
+    tally: &mut Tally,
+) -> Option<Stretch> {
+    loop {
         stream.drop_before(*position);
         stream.fill_to(*position + WINDOW_SAMPLES);
         let ahead = stream.slice(*position, *position + WINDOW_SAMPLES);
         if ahead.is_empty() {
-            break;
+            return None;
         }
         let Some(start) = speech_start(ahead, &options.vad) else {
             // Quiet all through: nothing to decode here.
@@ -189,15 +294,59 @@ fn next_batch(
         stream.fill_to(*position + WINDOW_SAMPLES);
         let ended = stream.total().is_some_and(|n| n <= *position + WINDOW_SAMPLES);
         let ahead = stream.slice(*position, *position + WINDOW_SAMPLES);
-        let end = stretch_end(ahead, ended, WINDOW_SAMPLES, &options.vad).max(1).min(ahead.len());
-        let samples = ahead[..end].to_vec();
-        let stretch = Stretch { start: *position, samples };
+        let end = if options.pack {
+            first_pause_end(ahead, ended, WINDOW_SAMPLES, &options.vad)
+        } else {
+            stretch_end(ahead, ended, WINDOW_SAMPLES, &options.vad)
+        };
+        let end = end.max(1).min(ahead.len());
+        let stretch = Stretch { start: *position, samples: ahead[..end].to_vec() };
         *position += end;
         if VoiceActivity::measure(&stretch.samples, &options.vad).is_voice(&options.vad) {
-            batch.push(stretch);
-        } else {
-            tally.silent_windows += 1;
+            return Some(stretch);
         }
+        tally.silent_windows += 1;
     }
-    batch
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seconds(s: f64) -> usize {
+        (s * SAMPLE_RATE as f64) as usize
+    }
+
+    /// Two stretches packed: 1 s said at 0 s, 2 s said at 10 s.
+    fn packed() -> Window {
+        let mut window = Window::of(Stretch { start: 0, samples: vec![0.1; seconds(1.0)] });
+        window.push(Stretch { start: seconds(10.0), samples: vec![0.2; seconds(2.0)] });
+        window
+    }
+
+    #[test]
+    fn a_time_of_a_packed_window_is_placed_in_the_stretch_it_falls_in() {
+        let w = packed();
+        assert_eq!(w.placed[1], Placed { at: seconds(1.0), start: seconds(10.0), len: seconds(2.0) });
+        assert_eq!(w.to_recording(0.3, false), 0.3);
+        assert_eq!(w.to_recording(0.3, true), 0.3);
+        assert_eq!(w.to_recording(2.0, false), 11.0);
+        assert_eq!(w.to_recording(2.0, true), 11.0);
+        // Near the boundary: an end just into the second stretch ends the first, a start just before it starts
+        // the second.
+        assert_eq!(w.to_recording(1.1, true), 1.0);
+        assert_eq!(w.to_recording(0.8, false), 10.0);
+        // Past the audio: the end of the last stretch.
+        assert_eq!(w.to_recording(29.0, true), 12.0);
+        assert_eq!(w.offset_s(), 0.0);
+    }
+
+    #[test]
+    fn what_follows_a_time_of_a_packed_window_is_the_stretches_it_was() {
+        let rest = packed().rest_from(seconds(0.5));
+        let as_said: Vec<(usize, usize)> = rest.iter().map(|s| (s.start, s.samples.len())).collect();
+        assert_eq!(as_said, [(seconds(0.5), seconds(0.5)), (seconds(10.0), seconds(2.0))]);
+        let rest = packed().rest_from(seconds(1.5));
+        assert_eq!((rest[0].start, rest[0].samples[0]), (seconds(10.5), 0.2));
+    }
 }

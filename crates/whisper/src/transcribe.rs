@@ -60,6 +60,8 @@ pub struct DecodeOptions {
     /// Stretches per `generate` call when batched: memory grows with it (each holds 30 s of samples, its
     /// spectrogram and its encoder output, a few MB).
     pub batch_size: usize,
+    /// Batched: short stretches of speech share a window (up to 30 s, 400 ms apart) instead of each having one.
+    pub pack: bool,
     pub beam_size: usize,
     /// Tried in order until a window's output passes the checks below.
     pub temperatures: Vec<f32>,
@@ -81,6 +83,7 @@ impl Default for DecodeOptions {
         DecodeOptions {
             decoding: Decoding::default(),
             batch_size: redscribe_core::settings::DEFAULT_BATCH_SIZE,
+            pack: true,
             beam_size: redscribe_core::settings::DEFAULT_BEAM_SIZE,
             temperatures: vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
             compression_ratio_threshold: 2.4,

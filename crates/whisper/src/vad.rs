@@ -162,6 +162,20 @@ pub fn stretch_end(samples: &[f32], ended: bool, max_len: usize, options: &VadOp
     (cut.max(earliest) * STEP).min(within.len())
 }
 
+/// Where a stretch that begins at the start of `samples` should end when stretches are packed into windows: in its
+/// first pause of 300 ms or more that reaches past its first second, 200 ms into the pause (the margin after its
+/// sound); without such a pause within `max_len`, where [`stretch_end`] cuts.
+pub fn first_pause_end(samples: &[f32], ended: bool, max_len: usize, options: &VadOptions) -> usize {
+    let within = &samples[..max_len.min(samples.len())];
+    let quiet = Quiet::of(within, options);
+    let earliest = (SAMPLE_RATE / STEP).min(quiet.quiet.len());
+    let pause = quiet.runs().into_iter().find(|&(start, n)| n >= PAUSE_STEPS && start + n >= earliest + PAUSE_STEPS);
+    match pause {
+        Some((start, _)) => ((start + MARGIN_STEPS).max(earliest) * STEP).min(within.len()),
+        None => stretch_end(samples, ended, max_len, options),
+    }
+}
+
 /// The energy (sum of squares) of each 10 ms step of `samples`, the last one possibly shorter.
 fn step_energies(samples: &[f32]) -> Vec<f32> {
     samples.chunks(STEP).map(|c| c.iter().map(|x| x * x).sum()).collect()
@@ -252,6 +266,30 @@ mod tests {
         assert!(cut > 20 * second && cut <= 30 * second, "{cut}");
         assert_eq!(long[cut.saturating_sub(10)..cut + 10].iter().copied().fold(0.0f32, f32::max), 0.0, "{cut}");
         assert_eq!(speech_start(&vec![0.0; 10 * second], &o), None);
+    }
+
+    #[test]
+    fn a_stretch_to_pack_ends_in_its_first_pause_past_a_second() {
+        let o = VadOptions::default();
+        let second = SAMPLE_RATE;
+        let margin = MARGIN_STEPS * STEP;
+        // 5 s of talk, a 0.5 s pause, 5 s of talk, a 2 s pause, talk: the first pause ends it.
+        let mut audio = talk(5.0);
+        audio.extend(vec![0.0; second / 2]);
+        audio.extend(talk(5.0));
+        audio.extend(vec![0.0; 2 * second]);
+        audio.extend(talk(20.0));
+        let end = first_pause_end(&audio, false, 30 * second, &o);
+        // (The talk's last 100 ms are already quiet: the pause begins at 4.9 s.)
+        assert_eq!(end, 4 * second + 9 * second / 10 + margin);
+        // A word alone, then quiet: a second, not the 30 s stretch_end would make of it.
+        let mut word = vec![0.0; second / 5];
+        word.extend(talk(0.4));
+        word.extend(vec![0.0; 29 * second]);
+        assert_eq!(first_pause_end(&word, false, 30 * second, &o), second);
+        // No pause: where stretch_end cuts.
+        let long = talk(60.0);
+        assert_eq!(first_pause_end(&long, false, 30 * second, &o), stretch_end(&long, false, 30 * second, &o));
     }
 
     #[test]

@@ -72,6 +72,50 @@ fn a_recording_longer_than_one_window_comes_out_whole_and_in_order() {
     }
 }
 
+/// Packed windows (several stretches of speech each, the pauses between them left out) put every sentence where
+/// unpacked ones (a stretch per window) do: each sentence's segment starts within a second of when it was said in
+/// both, the two within half a second of each other, and no segment runs from one sentence across the silence into
+/// the next. Pauses of 0.5, 3 and 9 s in turn: some stretches are packed, some are a window of their own.
+#[test]
+fn packed_and_unpacked_windows_place_every_sentence_at_the_same_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let sentences: Vec<&str> = SENTENCES.lines().filter(|l| !l.trim().is_empty()).collect();
+    let (mut samples, mut said) = (Vec::new(), Vec::new());
+    for (i, s) in sentences.iter().enumerate() {
+        said.push(samples.len() as f64 / 16_000.0);
+        samples.extend(speak(dir.path(), &format!("s{i}"), s));
+        samples.extend(vec![0.0; [8_000, 48_000, 144_000][i % 3]]);
+    }
+    let engine = engine();
+    let heard = |pack: bool| {
+        let options = DecodeOptions { decoding: Decoding::Batched, pack, ..DecodeOptions::default() };
+        let t = engine.transcribe(&samples, &options).unwrap();
+        let error = wer(&sentences.join(" "), &t.text);
+        assert!(error < 0.10, "pack {pack}: WER {error:.3}: {}", t.text);
+        // Where each sentence's segment starts and the segment's end.
+        let placed: Vec<(f64, f64)> = sentences
+            .iter()
+            .map(|sentence| {
+                // Its second to fourth words (tiny.en hears "Customers asked" as "Customer masked").
+                let words: String =
+                    sentence.to_lowercase().split_whitespace().skip(1).take(3).collect::<Vec<_>>().join(" ");
+                let found = t.segments.iter().find(|s| s.text.to_lowercase().contains(&words));
+                let found = found.unwrap_or_else(|| panic!("pack {pack}: {words:?} in {:?}", t.segments));
+                (found.start, found.end)
+            })
+            .collect();
+        placed
+    };
+    let (packed, unpacked) = (heard(true), heard(false));
+    for (i, ((p, u), at)) in packed.iter().zip(&unpacked).zip(&said).enumerate() {
+        assert!((p.0 - at).abs() < 1.0 && (u.0 - at).abs() < 1.0, "sentence {i} said at {at:.2}: {p:?} {u:?}");
+        assert!((p.0 - u.0).abs() < 0.5, "sentence {i}: packed {p:?}, unpacked {u:?}");
+        if let Some(next) = said.get(i + 1) {
+            assert!(p.1 <= next + 0.3, "sentence {i}'s segment {p:?} runs into the next, said at {next:.2}");
+        }
+    }
+}
+
 #[test]
 fn silence_and_noise_say_nothing() {
     let engine = engine();

@@ -28,7 +28,10 @@ SENTENCES = [l for l in (FIXTURES / "sentences.txt").read_text().splitlines() if
 # Two sentences in each of six languages: (ISO 639-1 code, which is also the espeak-ng voice, sentence).
 MULTILINGUAL = [tuple(l.split("\t", 1)) for l in (FIXTURES / "multilingual.tsv").read_text().splitlines() if l.strip()]
 
-ENGINES = ["redscribe sequential", "redscribe batched", "faster-whisper", "faster-whisper batched"]
+# "redscribe batched" packs short stretches of speech into shared windows (the default); "unpacked" gives each
+# stretch a window of its own (`--pack false`): the two window layouts, measured side by side.
+ENGINES = ["redscribe sequential", "redscribe batched", "redscribe unpacked", "faster-whisper",
+           "faster-whisper batched"]
 
 
 def speak(folder, name, voice, texts, pause_s=0.6):
@@ -68,14 +71,19 @@ def multilingual_set(folder):
 
 
 def long_recording(folder, minutes):
-    """`minutes` minutes of one sentence a minute and silence between, as FLAC. Returns (path, sentence)."""
-    sentence = SENTENCES[0]
-    raw, minute, out = folder / "long.espeak.wav", folder / "minute.wav", folder / f"{minutes}min.flac"
-    subprocess.run(["espeak-ng", "-w", str(raw), sentence], check=True)
-    subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", str(minute), "pad", "0", "60", "trim", "0", "60"],
-                   check=True)
-    subprocess.run(["sox", *[str(minute)] * minutes, str(out)], check=True)
-    return out, sentence
+    """`minutes` minutes of one sentence a minute (the eight in turn) and silence between, as FLAC: a sparse
+    recording, the case packing is for. Returns (path, script)."""
+    said = [SENTENCES[i % len(SENTENCES)] for i in range(minutes)]
+    parts = []
+    for i, sentence in enumerate(SENTENCES[:minutes]):
+        raw, minute = folder / f"long-{i}.espeak.wav", folder / f"minute-{i}.wav"
+        subprocess.run(["espeak-ng", "-w", str(raw), sentence], check=True)
+        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", str(minute), "pad", "0", "60", "trim", "0", "60"],
+                       check=True)
+        parts.append(str(minute))
+    out = folder / f"{minutes}min.flac"
+    subprocess.run(["sox", *[parts[i % len(parts)] for i in range(minutes)], str(out)], check=True)
+    return out, " ".join(said)
 
 
 def heard(text, sentence):
@@ -87,8 +95,10 @@ def heard(text, sentence):
 def command(args, engine, model_dir, beam, language):
     """The command line that transcribes with `engine` (files follow)."""
     if engine.startswith("redscribe"):
+        how = engine.split()[1]
         cmd = [args.redscribe, "transcribe", "--model-dir", str(model_dir), "--threads", str(args.threads),
-               "--beam-size", str(beam), "--decode", engine.split()[1], "--batch-size", str(args.batch_size)]
+               "--beam-size", str(beam), "--decode", "sequential" if how == "sequential" else "batched",
+               "--pack", "false" if how == "unpacked" else "true", "--batch-size", str(args.batch_size)]
         return cmd + (["--language", language] if language else [])
     cmd = [sys.executable, str(HERE / "fw.py"), "--model-dir", str(model_dir), "--threads", str(args.threads),
            "--beam-size", str(beam), "--batch-size", str(args.batch_size)]
@@ -137,12 +147,15 @@ def measure(args, folder, model, model_dir, beam, set_name, recordings, language
     return figures
 
 
-def measure_long(args, model_dir, path, sentence):
+def measure_long(args, folder, model, model_dir, path, script):
     figures = {}
     for engine in ENGINES:
         lines, run = transcribe(args, engine, model_dir, 5, "en", [path])
+        name = f"{model}-long-{engine.replace(' ', '-')}"
         figures[engine] = {"wall_s": run["wall_s"], "cpu_s": run["cpu_s"], "rss_mb": run["peak_rss_mb"],
-                           "rtf": lines[0]["total_s"] / lines[0]["duration_s"], "heard": heard(lines[0]["text"], sentence)}
+                           "rtf": lines[0]["total_s"] / lines[0]["duration_s"],
+                           "heard": sum(heard(lines[0]["text"], s) for s in SENTENCES),
+                           "wer": wer_of(args, folder, name, [(path, script, "en")], lines)}
     return figures
 
 
@@ -157,8 +170,9 @@ def table(title, figures, rows):
     print("| --- |" + " ---: |" * len(ENGINES))
     for label, key, fmt in rows:
         print(f"| {label} | " + " | ".join(fmt.format(figures[e][key]) for e in ENGINES) + " |")
-    fw, batched = figures["faster-whisper"], figures["redscribe batched"]
-    line = f"redscribe batched RTF / faster-whisper RTF = {batched['rtf'] / fw['rtf']:.2f}"
+    fw, fwb, batched = figures["faster-whisper"], figures["faster-whisper batched"], figures["redscribe batched"]
+    line = (f"redscribe batched RTF / faster-whisper RTF = {batched['rtf'] / fw['rtf']:.2f}, "
+            f"/ faster-whisper batched RTF = {batched['rtf'] / fwb['rtf']:.2f}")
     if "wer" in fw:
         line += f"; WER {100 * (batched['wer'] - fw['wer']):+.1f} points"
     print(f"\n{line}")
@@ -173,6 +187,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--beams", default="1,5", help="beam sizes of the short sets")
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--sets", default="english,conversation,multilingual",
+                        help="comma-separated short sets to run (the long recording: --long-minutes)")
     parser.add_argument("--json")
     parser.add_argument("--long-minutes", type=int, default=20,
                         help="length of the long recording (one sentence a minute; 0: skip it)")
@@ -187,7 +203,7 @@ def main():
         for model in args.models.split(","):
             model_dir = args.models_dir / f"whisper-{model}"
             for set_name, (recordings, language) in sets.items():
-                if set_name == "multilingual" and not is_multilingual(model):
+                if set_name not in args.sets.split(",") or set_name == "multilingual" and not is_multilingual(model):
                     continue
                 audio = sum(float(subprocess.run(["soxi", "-D", str(p)], stdout=subprocess.PIPE, text=True).stdout)
                             for p, _, _ in recordings)
@@ -203,11 +219,11 @@ def main():
                           results[key], rows)
             if long:
                 key = f"{model} long beam 5"
-                results[key] = measure_long(args, model_dir, *long)
+                results[key] = measure_long(args, tmp, model, model_dir, *long)
                 table(f"{key}: {args.long_minutes}-minute FLAC, one sentence a minute (heard: of {args.long_minutes})",
                       results[key], [("wall s", "wall_s", "{:.1f}"), ("RTF", "rtf", "{:.4f}"),
                                      ("CPU s", "cpu_s", "{:.1f}"), ("peak RSS MB", "rss_mb", "{:.0f}"),
-                                     ("sentences heard", "heard", "{}")])
+                                     ("sentences heard", "heard", "{}"), ("WER %", "wer", "{:.1%}")])
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(results, indent=2))
 

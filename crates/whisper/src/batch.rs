@@ -5,10 +5,10 @@
 //! by where the window's time it names falls in the recording. Memory: one batch of windows (their samples,
 //! spectrograms and encoder output) at a time.
 //!
-//! Packing ([`DecodeOptions::pack`]): a stretch ends at its first pause of 300 ms (at least a second in), keeping
-//! 200 ms of quiet each side, so packed stretches are 400 ms apart — the long pauses of a conversation and the
-//! silence of a sparse recording are not decoded. Without it a stretch runs up to 30 s, to its last pause, and is
-//! a window of its own.
+//! Packing ([`DecodeOptions::pack`]): a stretch ends at its first pause of 1.5 s (at least a second in), keeping
+//! 200 ms of quiet each side, so packed stretches are 400 ms apart and the silence of a sparse recording is not
+//! decoded; without such a pause it runs up to 30 s, to its last pause of 300 ms. Without packing every stretch
+//! runs so and is a window of its own.
 
 use std::time::Instant;
 

@@ -162,15 +162,21 @@ pub fn stretch_end(samples: &[f32], ended: bool, max_len: usize, options: &VadOp
     (cut.max(earliest) * STEP).min(within.len())
 }
 
+/// Steps of 10 ms a pause lasts at least to end a stretch that is packed with others (1.5 s): shorter pauses
+/// (between the sentences of a conversation) stay inside a stretch, as the model hears them best in context —
+/// measured: ending stretches at every 300 ms pause and packing them cost base 2.4 points of word error rate on the
+/// conversation set (5.3 % against 2.9 %) and 6.5 on the multilingual one.
+const LONG_PAUSE_STEPS: usize = 150;
+
 /// Where a stretch that begins at the start of `samples` should end when stretches are packed into windows: in its
-/// first pause of 300 ms or more that reaches past its first second, 200 ms into the pause (the margin after its
+/// first pause of 1.5 s or more that reaches past its first second, 200 ms into the pause (the margin after its
 /// sound); without such a pause within `max_len`, where [`stretch_end`] cuts.
 pub fn first_pause_end(samples: &[f32], ended: bool, max_len: usize, options: &VadOptions) -> usize {
     let within = &samples[..max_len.min(samples.len())];
     let quiet = Quiet::of(within, options);
     let earliest = (SAMPLE_RATE / STEP).min(quiet.quiet.len());
-    let pause = quiet.runs().into_iter().find(|&(start, n)| n >= PAUSE_STEPS && start + n >= earliest + PAUSE_STEPS);
-    match pause {
+    let long = |&(start, n): &(usize, usize)| n >= LONG_PAUSE_STEPS && start + n >= earliest + PAUSE_STEPS;
+    match quiet.runs().into_iter().find(long) {
         Some((start, _)) => ((start + MARGIN_STEPS).max(earliest) * STEP).min(within.len()),
         None => stretch_end(samples, ended, max_len, options),
     }
@@ -269,25 +275,25 @@ mod tests {
     }
 
     #[test]
-    fn a_stretch_to_pack_ends_in_its_first_pause_past_a_second() {
+    fn a_stretch_to_pack_ends_in_its_first_long_pause_past_a_second() {
         let o = VadOptions::default();
         let second = SAMPLE_RATE;
         let margin = MARGIN_STEPS * STEP;
-        // 5 s of talk, a 0.5 s pause, 5 s of talk, a 2 s pause, talk: the first pause ends it.
+        // 5 s of talk, a 0.5 s pause, 5 s of talk, a 2 s pause, talk: the long pause ends it.
         let mut audio = talk(5.0);
         audio.extend(vec![0.0; second / 2]);
         audio.extend(talk(5.0));
         audio.extend(vec![0.0; 2 * second]);
         audio.extend(talk(20.0));
         let end = first_pause_end(&audio, false, 30 * second, &o);
-        // (The talk's last 100 ms are already quiet: the pause begins at 4.9 s.)
-        assert_eq!(end, 4 * second + 9 * second / 10 + margin);
+        // (The talk's last 100 ms are already quiet: the pause begins at 10.4 s.)
+        assert_eq!(end, 10 * second + 4 * second / 10 + margin);
         // A word alone, then quiet: a second, not the 30 s stretch_end would make of it.
         let mut word = vec![0.0; second / 5];
         word.extend(talk(0.4));
         word.extend(vec![0.0; 29 * second]);
         assert_eq!(first_pause_end(&word, false, 30 * second, &o), second);
-        // No pause: where stretch_end cuts.
+        // No long pause: where stretch_end cuts.
         let long = talk(60.0);
         assert_eq!(first_pause_end(&long, false, 30 * second, &o), stretch_end(&long, false, 30 * second, &o));
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use redscribe_aws::redshift::DataApi;
-use redscribe_local::dashboard::query::{evaluate, expand_time_filter, Dashboard, Query};
+use redscribe_local::dashboard::query::{evaluate, expand_time_filter, Dashboard, Query, Series};
 use serde_json::{json, Value};
 
 use crate::local::data_dir_or_default;
@@ -113,7 +113,7 @@ impl Source {
         let sql_from = now - chrono::Duration::days(30);
         let mut panels = Vec::new();
         for panel in &self.dashboard.panels {
-            let warehouse = panel.queries.iter().any(|q| matches!(q, Query::Sql { .. }));
+            let warehouse = panel.queries.iter().any(|(_, q)| matches!(q, Query::Sql { .. }));
             // Daily views span their days; the metrics the run's time.
             let range = if warehouse { [sql_from.timestamp_millis(), to_ms] } else { [from_ms, to_ms] };
             let mut out = json!({
@@ -124,24 +124,33 @@ impl Source {
             });
             let mut series = Vec::new();
             let mut notes = Vec::new();
-            for query in &panel.queries {
+            for (ref_id, query) in &panel.queries {
+                // A series drawn against its query's own axis, when the panel gives it one.
+                let axis = panel.axes.get(ref_id);
+                let drawn = |s: Series| {
+                    json!({
+                        "label": s.label, "points": s.points,
+                        "unit": axis.map_or(panel.unit.as_str(), |a| a.unit.as_str()),
+                        "placement": axis.map_or("auto", |a| a.placement.as_str()),
+                    })
+                };
                 match query {
                     Query::Metric { namespace, .. } if namespace.starts_with("AWS/") => {
                         notes.push(format!("{namespace} is published by AWS itself: no local source"));
                     }
                     Query::Metric { .. } => match evaluate(&docs, query, from_ms, period_ms) {
-                        Ok(s) => series.extend(s),
+                        Ok(s) => series.extend(s.into_iter().map(drawn)),
                         Err(e) => notes.push(e.to_string()),
                     },
                     Query::Sql { sql, time_series } => match self.sql(sql, sql_from, now).await {
-                        Ok(rows) if *time_series => series.extend(time_series_of(&rows)),
+                        Ok(rows) if *time_series => series.extend(time_series_of(&rows).into_iter().map(drawn)),
                         Ok(rows) => out["table"] = rows,
                         Err(e) => notes.push(format!("{e:#}")),
                     },
                 }
             }
             notes.dedup();
-            out["series"] = serde_json::to_value(series).unwrap_or_default();
+            out["series"] = Value::Array(series);
             out["note"] = if notes.is_empty() { Value::Null } else { notes.join("; ").into() };
             panels.push(out);
         }
@@ -162,7 +171,7 @@ impl Source {
 }
 
 /// A table whose first column is a time (a date or a timestamp) as one series per further numeric column.
-fn time_series_of(table: &Value) -> Vec<redscribe_local::dashboard::query::Series> {
+fn time_series_of(table: &Value) -> Vec<Series> {
     let columns: Vec<&str> = table["columns"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     let rows = table["rows"].as_array().cloned().unwrap_or_default();
     let time = |v: &Value| -> Option<i64> {
@@ -171,7 +180,7 @@ fn time_series_of(table: &Value) -> Vec<redscribe_local::dashboard::query::Serie
         Some(date.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
     };
     (1..columns.len())
-        .map(|c| redscribe_local::dashboard::query::Series {
+        .map(|c| Series {
             label: columns[c].to_string(),
             points: rows.iter().filter_map(|r| Some((time(&r[0])?, r[c].as_f64()?))).collect(),
         })

@@ -166,6 +166,9 @@ fn the_page_draws_every_panel_from_a_run_on_the_samples() {
         }
     }
     assert_eq!(dom.matches("class=\"uplot").count(), panels.len() - aws_only.len() - 2, "a chart per series panel");
+    // The real-time factor (about 0.05) and the audio seconds, each on an axis of its own.
+    let rtf = panels.iter().find(|tag| attribute(tag, "data-panel-id") == Some("5")).unwrap();
+    assert_eq!(attribute(rtf, "data-axes"), Some("2"), "{rtf}");
     assert_eq!(dom.matches("class=\"body table\"").count(), 2, "the two table panels");
     page.stop();
 

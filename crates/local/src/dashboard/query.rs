@@ -44,7 +44,18 @@ pub struct Panel {
     pub unit: String,
     /// `fieldConfig.defaults.custom.drawStyle` (`line`, `bars`, `points`).
     pub draw_style: String,
-    pub queries: Vec<Query>,
+    /// Each query with its `refId`, in the panel's order.
+    pub queries: Vec<(String, Query)>,
+    /// The axes of the queries that have one of their own, by `refId` (`fieldConfig.overrides` matched
+    /// `byFrameRefID`): a series in other units than the panel's draws against its own scale, as in Grafana.
+    pub axes: BTreeMap<String, Axis>,
+}
+
+/// A query's own axis: its unit, and the side it is drawn on (`left`, `right`; Grafana's `custom.axisPlacement`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Axis {
+    pub unit: String,
+    pub placement: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,12 +83,13 @@ impl Dashboard {
             let n = |k: &str| grid[k].as_u64().map(|v| v as u32).ok_or_else(|| bad(format!("{title}: gridPos.{k}")));
             let mut queries = Vec::new();
             for t in p["targets"].as_array().into_iter().flatten() {
+                let ref_id = t["refId"].as_str().unwrap_or_default().to_string();
                 if let Some(sql) = t["rawSQL"].as_str() {
-                    queries.push(Query::Sql { sql: fill(sql), time_series: t["format"].as_i64() == Some(0) });
+                    queries.push((ref_id, Query::Sql { sql: fill(sql), time_series: t["format"].as_i64() == Some(0) }));
                     continue;
                 }
                 let dims = t["dimensions"].as_object().into_iter().flatten();
-                queries.push(Query::Metric {
+                let query = Query::Metric {
                     label: fill(t["label"].as_str().unwrap_or_default()),
                     namespace: fill(t["namespace"].as_str().unwrap_or_default()),
                     metric: t["metricName"]
@@ -86,7 +98,8 @@ impl Dashboard {
                         .into(),
                     statistic: t["statistic"].as_str().unwrap_or("Average").into(),
                     dimensions: dims.map(|(k, v)| (k.clone(), fill(v.as_str().unwrap_or("*")))).collect(),
-                });
+                };
+                queries.push((ref_id, query));
             }
             panels.push(Panel {
                 id: p["id"].as_i64().ok_or_else(|| bad(format!("{title}: no id")))?,
@@ -95,12 +108,33 @@ impl Dashboard {
                 grid: GridPos { x: n("x")?, y: n("y")?, w: n("w")?, h: n("h")? },
                 unit: p["fieldConfig"]["defaults"]["unit"].as_str().unwrap_or_default().into(),
                 draw_style: p["fieldConfig"]["defaults"]["custom"]["drawStyle"].as_str().unwrap_or("line").into(),
+                axes: axes(&p["fieldConfig"]["overrides"]),
                 title,
                 queries,
             });
         }
         Ok(Dashboard { title: json["title"].as_str().unwrap_or_default().into(), panels })
     }
+}
+
+/// The overrides that give the series of one query (`byFrameRefID`) a unit of their own, by `refId`.
+fn axes(overrides: &Value) -> BTreeMap<String, Axis> {
+    let mut axes = BTreeMap::new();
+    for o in overrides.as_array().into_iter().flatten() {
+        let (Some("byFrameRefID"), Some(ref_id)) = (o["matcher"]["id"].as_str(), o["matcher"]["options"].as_str())
+        else {
+            continue;
+        };
+        let property = |id: &str| {
+            let found = o["properties"].as_array().into_iter().flatten().find(|p| p["id"] == id);
+            found.and_then(|p| p["value"].as_str()).map(str::to_string)
+        };
+        if let Some(unit) = property("unit") {
+            let placement = property("custom.axisPlacement").unwrap_or_else(|| "auto".into());
+            axes.insert(ref_id.to_string(), Axis { unit, placement });
+        }
+    }
+    axes
 }
 
 /// `$name` and `${name}` replaced by the variable's value (longest names first, so `$load_function` is not read
@@ -271,8 +305,13 @@ mod tests {
         let text = serde_json::to_string(&d).unwrap();
         assert!(!text.contains("$function") && !text.contains("$namespace") && text.contains("fn-a"), "{text}");
         assert!(text.contains("redscribe-load"), "the default of $load_function");
-        let sql = d.panels.iter().flat_map(|p| &p.queries).filter(|q| matches!(q, Query::Sql { .. })).count();
+        let sql = d.panels.iter().flat_map(|p| &p.queries).filter(|(_, q)| matches!(q, Query::Sql { .. })).count();
         assert!(sql >= 3);
+        // The real-time factor's panel: each query on an axis of its own.
+        let rtf = d.panels.iter().find(|p| p.id == 5).unwrap();
+        let axes: Vec<(&str, &str, &str)> =
+            rtf.axes.iter().map(|(r, a)| (r.as_str(), a.unit.as_str(), a.placement.as_str())).collect();
+        assert_eq!(axes, [("A", "none", "left"), ("B", "s", "right")]);
     }
 
     #[test]

@@ -139,6 +139,9 @@ def measure(args, folder, model, model_dir, beam, set_name, recordings, language
         name = f"{model}-{set_name}-{beam}-{engine.replace(' ', '-')}"
         figures[engine] = {
             "rtf": sum(l["total_s"] for l in lines) / audio,
+            # Seconds spent decoding windows again at higher temperatures (redscribe reports it; faster-whisper
+            # does not).
+            "fallback_s": sum(l["timing"]["fallback_s"] for l in lines) if engine.startswith("redscribe") else None,
             "cpu_s": run["cpu_s"], "rss_mb": run["peak_rss_mb"], "wall_s": run["wall_s"],
             "wer": wer_of(args, folder, name, recordings, lines),
             "language_accuracy": sum(l["language"] == lang for l, (_, _, lang) in zip(lines, recordings)) / len(lines),
@@ -152,7 +155,9 @@ def measure_long(args, folder, model, model_dir, path, script):
     for engine in ENGINES:
         lines, run = transcribe(args, engine, model_dir, 5, "en", [path])
         name = f"{model}-long-{engine.replace(' ', '-')}"
+        fallback = lines[0]["timing"]["fallback_s"] if engine.startswith("redscribe") else None
         figures[engine] = {"wall_s": run["wall_s"], "cpu_s": run["cpu_s"], "rss_mb": run["peak_rss_mb"],
+                           "fallback_s": fallback,
                            "rtf": lines[0]["total_s"] / lines[0]["duration_s"],
                            "heard": sum(heard(lines[0]["text"], s) for s in SENTENCES),
                            "wer": wer_of(args, folder, name, [(path, script, "en")], lines)}
@@ -169,7 +174,8 @@ def table(title, figures, rows):
     print("| | " + " | ".join(ENGINES) + " |")
     print("| --- |" + " ---: |" * len(ENGINES))
     for label, key, fmt in rows:
-        print(f"| {label} | " + " | ".join(fmt.format(figures[e][key]) for e in ENGINES) + " |")
+        cell = lambda v: "–" if v is None else fmt.format(v)  # noqa: E731
+        print(f"| {label} | " + " | ".join(cell(figures[e].get(key)) for e in ENGINES) + " |")
     fw, fwb, batched = figures["faster-whisper"], figures["faster-whisper batched"], figures["redscribe batched"]
     line = (f"redscribe batched RTF / faster-whisper RTF = {batched['rtf'] / fw['rtf']:.2f}, "
             f"/ faster-whisper batched RTF = {batched['rtf'] / fwb['rtf']:.2f}")
@@ -211,7 +217,7 @@ def main():
                     key = f"{model} {set_name} beam {beam}"
                     results[key] = measure(args, tmp, model, model_dir, beam, set_name, recordings, language)
                     rows = [("RTF", "rtf", "{:.3f}"), ("CPU s", "cpu_s", "{:.1f}"), ("peak RSS MB", "rss_mb", "{:.0f}"),
-                            ("WER %", "wer", "{:.1%}")]
+                            ("WER %", "wer", "{:.1%}"), ("fallback s", "fallback_s", "{:.1f}")]
                     if set_name == "multilingual":
                         rows.append(("language accuracy", "language_accuracy", "{:.0%}"))
                         rows.append(("languages heard", "languages", "{}"))
@@ -223,7 +229,8 @@ def main():
                 table(f"{key}: {args.long_minutes}-minute FLAC, one sentence a minute (heard: of {args.long_minutes})",
                       results[key], [("wall s", "wall_s", "{:.1f}"), ("RTF", "rtf", "{:.4f}"),
                                      ("CPU s", "cpu_s", "{:.1f}"), ("peak RSS MB", "rss_mb", "{:.0f}"),
-                                     ("sentences heard", "heard", "{}"), ("WER %", "wer", "{:.1%}")])
+                                     ("sentences heard", "heard", "{}"), ("WER %", "wer", "{:.1%}"),
+                                     ("fallback s", "fallback_s", "{:.1f}")])
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(results, indent=2))
 

@@ -66,6 +66,7 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
                 "model": transcriber.model(),
                 "timing": {
                     "decode_s": t.decode_seconds,
+                    "fallback_s": t.fallback_seconds,
                     "total_s": started.elapsed().as_secs_f64(),
                     "model_load_s": load_time.as_secs_f64(),
                     // Compute per second of audio heard (a call's two channels are heard one after the other).

@@ -273,6 +273,7 @@ mod tests {
             quality_flag: flag,
             audio_seconds: 600.0,
             decode_seconds: 20.0,
+            fallback_seconds: 0.0,
         }
     }
 

@@ -240,6 +240,10 @@ pub struct Transcription {
     /// Seconds of audio transcribed, and seconds it took.
     pub audio_seconds: f64,
     pub decode_seconds: f64,
+    /// Of `decode_seconds`, the time spent decoding windows again at a higher temperature (their first output
+    /// looped or was a guess).
+    #[serde(default)]
+    pub fallback_seconds: f64,
 }
 
 /// What a user should know about a transcript's quality, as the row's `quality_flag` says it. Ordered by how much
@@ -306,6 +310,7 @@ impl Transcription {
             quality_flag: flag,
             audio_seconds: channels.iter().map(|t| t.audio_seconds).sum(),
             decode_seconds: channels.iter().map(|t| t.decode_seconds).sum(),
+            fallback_seconds: channels.iter().map(|t| t.fallback_seconds).sum(),
             segments,
         })
     }
@@ -371,6 +376,7 @@ mod tests {
             quality_flag: flag,
             audio_seconds: 10.0,
             decode_seconds: 1.0,
+            fallback_seconds: 0.0,
             segments,
         }
     }

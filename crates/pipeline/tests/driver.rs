@@ -51,6 +51,7 @@ impl Transcriber for Fragile {
             quality_flag: redscribe_core::ports::QualityFlag::NoSpeech,
             audio_seconds: samples as f64 / 16_000.0,
             decode_seconds: 0.0,
+            fallback_seconds: 0.0,
         })
     }
 }
@@ -497,6 +498,7 @@ impl Transcriber for Paced {
         Ok(Transcription {
             audio_seconds,
             decode_seconds: audio_seconds * self.rtf,
+            fallback_seconds: 0.0,
             ..Fragile.transcribe(&mut std::iter::empty(), &Hints::default())?
         })
     }

@@ -160,7 +160,8 @@ impl Engine {
             }
             let prompts = vec![prompt; batch.len()];
             let reencode = |picked: &[usize]| encode(self, &features, picked);
-            let attempts = self.decode_with_fallback(&encoded, Some(&reencode), &prompts, options)?;
+            let attempts =
+                self.decode_with_fallback(&encoded, Some(&reencode), &prompts, options, &mut tally.fallback_seconds)?;
             for (window, attempt) in batch.iter().zip(attempts) {
                 self.place(window, &attempt, options, &mut tally, &mut segments, &mut carried);
             }

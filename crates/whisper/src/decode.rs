@@ -70,21 +70,24 @@ impl Engine {
 
     /// Decodes the `encoded` windows, one prompt each, with temperature fallback; `reencode` gives the encoder
     /// output of the windows a fallback still needs when they are not all of them (a one-window batch has none).
+    /// The time spent past the first temperature is added to `fallback_seconds`.
     pub(crate) fn decode_with_fallback(
         &self,
         encoded: &StorageView<'_>,
         reencode: Option<&Reencode>,
         prompts: &[Vec<&str>],
         options: &DecodeOptions,
+        fallback_seconds: &mut f64,
     ) -> Result<Vec<Attempt>, WhisperError> {
         let n = prompts.len();
         let mut kept: Vec<Option<Attempt>> = (0..n).map(|_| None).collect();
         let mut best: Vec<Option<Attempt>> = (0..n).map(|_| None).collect();
         let mut pending: Vec<usize> = (0..n).collect();
-        for &temperature in &options.temperatures {
+        for (round, &temperature) in options.temperatures.iter().enumerate() {
             if pending.is_empty() {
                 break;
             }
+            let started = std::time::Instant::now();
             let subset;
             let features = match reencode {
                 Some(reencode) if pending.len() < n => {
@@ -110,6 +113,9 @@ impl Engine {
                 }
             }
             pending.retain(|&i| kept[i].is_none());
+            if round > 0 {
+                *fallback_seconds += started.elapsed().as_secs_f64();
+            }
         }
         kept.into_iter()
             .zip(best)

@@ -100,6 +100,7 @@ impl redscribe_core::ports::Transcriber for WhisperTranscriber {
             no_speech_prob: t.no_speech_prob,
             audio_seconds: t.duration_s,
             decode_seconds: t.decode_seconds,
+            fallback_seconds: t.fallback_seconds,
         })
     }
 }

@@ -130,6 +130,8 @@ pub struct Transcript {
     pub repeated_ngram_ratio: f64,
     /// Windows that needed a temperature above 0.
     pub fallbacks: usize,
+    /// Seconds spent decoding windows again at higher temperatures (part of `decode_seconds`).
+    pub fallback_seconds: f64,
     /// Windows judged silent.
     pub silent_windows: usize,
     /// Loops cut out of the text (each kept once): a decoder stuck repeating itself, in any language.
@@ -168,6 +170,8 @@ pub(crate) struct Tally {
     no_speech_max: Option<f64>,
     fallbacks: usize,
     pub silent_windows: usize,
+    /// Seconds spent on temperature fallbacks.
+    pub fallback_seconds: f64,
 }
 
 impl Tally {
@@ -221,6 +225,7 @@ impl Tally {
             avg_logprob: (self.logprob_tokens > 0).then(|| self.logprob_sum / self.logprob_tokens as f64),
             no_speech_prob: self.no_speech_max,
             fallbacks: self.fallbacks,
+            fallback_seconds: self.fallback_seconds,
             silent_windows: self.silent_windows,
             loops_cut,
             decode_seconds: started.elapsed().as_secs_f64(),
@@ -400,7 +405,8 @@ impl Engine {
                 prompt.extend([language_token.as_str(), "<|transcribe|>"]);
             }
 
-            let attempt = self.decode_with_fallback(&encoded, None, &[prompt], options)?.remove(0);
+            let attempt =
+                self.decode_with_fallback(&encoded, None, &[prompt], options, &mut tally.fallback_seconds)?.remove(0);
             tracing::debug!(
                 seek,
                 tokens = attempt.tokens.len(),

@@ -52,8 +52,9 @@ fn recording(dir: &Path, minutes: usize) -> PathBuf {
     out
 }
 
-/// Runs `redscribe transcribe --decode DECODE` on one file; returns its JSON line and its peak RSS in MB.
-fn transcribe(file: &Path, decode: &str) -> (serde_json::Value, f64) {
+/// Runs `redscribe transcribe --decode DECODE --batch-size N` on one file; returns its JSON line and its peak RSS in
+/// MB.
+fn transcribe(file: &Path, decode: &str, batch_size: u16) -> (serde_json::Value, f64) {
     let out = Command::new("python3")
         .args([
             "-c",
@@ -68,6 +69,8 @@ fn transcribe(file: &Path, decode: &str) -> (serde_json::Value, f64) {
             "1",
             "--decode",
             decode,
+            "--batch-size",
+            &batch_size.to_string(),
         ])
         .arg(file)
         .output()
@@ -82,8 +85,8 @@ fn transcribe(file: &Path, decode: &str) -> (serde_json::Value, f64) {
 fn a_ten_minute_recording_peaks_where_a_one_minute_one_does() {
     let dir = tempfile::tempdir().unwrap();
     let (short, long) = (recording(dir.path(), 1), recording(dir.path(), 10));
-    let (one, one_mb) = transcribe(&short, "sequential");
-    let (ten, ten_mb) = transcribe(&long, "sequential");
+    let (one, one_mb) = transcribe(&short, "sequential", 8);
+    let (ten, ten_mb) = transcribe(&long, "sequential", 8);
     eprintln!("peak RSS, sequential: 1 minute {one_mb:.1} MB, 10 minutes {ten_mb:.1} MB");
 
     // Everything was heard: the sentence once a minute, at its minute.
@@ -96,10 +99,11 @@ fn a_ten_minute_recording_peaks_where_a_one_minute_one_does() {
 
     assert!(ten_mb - one_mb < 20.0, "peak RSS grew from {one_mb:.1} MB to {ten_mb:.1} MB with the recording's length");
 
-    // Batched decoding holds a batch of stretches (8, each up to 30 s with its spectrogram and the encoder's
-    // work): once a recording fills one, a longer one costs no more. Ten sentences fill it; twenty fill it twice.
-    let (_, ten_batched_mb) = transcribe(&long, "batched");
-    let (twenty, twenty_mb) = transcribe(&recording(dir.path(), 20), "batched");
+    // Batched decoding holds a batch of windows (each 30 s with its spectrogram and the encoder's work): once a
+    // recording fills one, a longer one costs no more. Packed, ten sentences a minute apart are two windows (six
+    // sentences fit one) and twenty are four: in batches of two, ten fill one batch and twenty fill it twice.
+    let (_, ten_batched_mb) = transcribe(&long, "batched", 2);
+    let (twenty, twenty_mb) = transcribe(&recording(dir.path(), 20), "batched", 2);
     eprintln!("peak RSS, batched: 10 minutes {ten_batched_mb:.1} MB, 20 minutes {twenty_mb:.1} MB");
     let text = twenty["text"].as_str().unwrap().to_lowercase();
     assert!(text.matches("quarterly report").count() >= 19, "{text}");

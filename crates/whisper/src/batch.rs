@@ -8,7 +8,8 @@
 //! Packing ([`DecodeOptions::pack`]): a stretch ends at its first pause of 1.5 s (at least a second in), keeping
 //! 200 ms of quiet each side, so packed stretches are 400 ms apart and the silence of a sparse recording is not
 //! decoded; without such a pause it runs up to 30 s, to its last pause of 300 ms. Without packing every stretch
-//! runs so and is a window of its own.
+//! runs so and is a window of its own. A packed window whose output loops or needed a fallback temperature is heard
+//! again a stretch per window: packing must not cost accuracy.
 
 use std::time::Instant;
 
@@ -193,6 +194,13 @@ impl Engine {
             text = %self.text(&attempt.tokens),
             "window decoded"
         );
+        if window.placed.len() > 1 && !attempt.is_silent(options) && (attempt.looping || attempt.temperature > 0.0) {
+            // Stretches the model could not hear together (the same sentence said twice, minutes apart, reads as a
+            // loop once packed): each is heard again in a window of its own.
+            tracing::debug!(stretches = window.placed.len(), "packed window heard again unpacked");
+            carried.extend(window.rest_from(0));
+            return;
+        }
         if !tally.window(attempt, options) {
             return;
         }

@@ -116,6 +116,25 @@ fn packed_and_unpacked_windows_place_every_sentence_at_the_same_time() {
     }
 }
 
+/// The same sentence said six times, ten seconds apart: packed into one window it reads like a decoder's loop, so
+/// the window is heard again a stretch at a time, and every time it was said is in the transcript, at its time.
+#[test]
+fn a_sentence_said_again_and_again_is_heard_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let said = speak(dir.path(), "again", "Please review the contract before the end of the week.");
+    let mut samples = Vec::new();
+    for _ in 0..6 {
+        samples.extend(&said);
+        samples.extend(vec![0.0; 160_000]);
+    }
+    let every = (said.len() + 160_000) as f64 / 16_000.0;
+    let t = engine().transcribe(&samples, &DecodeOptions::default()).unwrap();
+    assert_eq!(t.text.to_lowercase().matches("review the contract").count(), 6, "{:?}", t.segments);
+    for (n, segment) in t.segments.iter().enumerate() {
+        assert!((segment.start - n as f64 * every).abs() < 1.0, "said at {:.1} s: {segment:?}", n as f64 * every);
+    }
+}
+
 #[test]
 fn silence_and_noise_say_nothing() {
     let engine = engine();

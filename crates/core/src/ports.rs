@@ -324,13 +324,16 @@ pub const LANGUAGE_METADATA: &str = "language";
 pub struct Hints {
     /// The language spoken, as a lower-case ISO 639-1 code (`es`): detection is skipped.
     pub language: Option<String>,
+    /// When hearing must stop (the invocation's deadline less its margin): a transcriber starts no window past it
+    /// and fails with [`ErrorCode::ServiceUnavailable`], the recording left for another delivery.
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Hints {
     /// The hints an object's metadata gives: `x-amz-meta-language` as `es`, `es-MX`, `pt_BR` or `PT` (the
     /// language's code; a region is dropped: Whisper speaks languages, not locales). Empty or `auto` is no hint.
     pub fn from_metadata(metadata: &Metadata) -> Hints {
-        Hints { language: metadata.get(LANGUAGE_METADATA).and_then(|l| language_code(l)) }
+        Hints { language: metadata.get(LANGUAGE_METADATA).and_then(|l| language_code(l)), deadline: None }
     }
 }
 

@@ -2,6 +2,8 @@
 //! (`GET /2018-06-01/runtime/invocation/next`, `POST …/invocation/{id}/response`, `POST …/invocation/{id}/error`,
 //! `POST /2018-06-01/runtime/init/error`). A Lambda binary started with `AWS_LAMBDA_RUNTIME_API` pointing here runs
 //! as it would in Lambda: tests hand it events and read its answers; the cold-start benchmark times its first poll.
+//! As strict as Lambda about time: an answer posted after the invocation's deadline (`Lambda-Runtime-Deadline-Ms`)
+//! counts for nothing, and the invocation ends as Lambda ends it, `Sandbox.Timedout` ("Task timed out").
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -40,6 +42,8 @@ struct State {
     queue: Mutex<VecDeque<(String, Value, Duration)>>,
     queued: Notify,
     outcomes: Mutex<HashMap<String, Answer>>,
+    /// When each invocation handed out must have answered.
+    deadlines: Mutex<HashMap<String, Instant>>,
     answered: Notify,
     first_poll: Mutex<Option<Instant>>,
     init_error: Mutex<Option<Value>>,
@@ -166,9 +170,20 @@ async fn handle(state: &Arc<State>, request: Request<hyper::body::Incoming>) -> 
         },
         _ => return reply(StatusCode::NOT_FOUND, serde_json::json!({ "errorMessage": "unknown path" })),
     };
+    // Past its deadline Lambda has stopped the function and answered for it: what it posts then counts for nothing.
+    let late = lock(&state.deadlines).get(id).is_some_and(|d| Instant::now() > *d);
+    let outcome = if late { timed_out() } else { outcome };
     lock(&state.outcomes).insert(id.to_string(), outcome);
     state.answered.notify_waiters();
     reply(StatusCode::ACCEPTED, serde_json::json!({ "status": "OK" }))
+}
+
+/// What Lambda reports for an invocation that ran past its deadline.
+fn timed_out() -> Answer {
+    Answer::Error {
+        error_type: Some("Sandbox.Timedout".into()),
+        body: serde_json::json!({ "errorMessage": "Task timed out", "errorType": "Sandbox.Timedout" }),
+    }
 }
 
 /// Long-polls for the next event, as the Lambda service does.
@@ -180,6 +195,7 @@ async fn next(state: &Arc<State>) -> Response<Full<Bytes>> {
         }
         let queued = state.queued.notified();
         if let Some((id, event, timeout)) = lock(&state.queue).pop_front() {
+            lock(&state.deadlines).insert(id.clone(), Instant::now() + timeout);
             let deadline = std::time::SystemTime::now() + timeout;
             let deadline_ms = deadline.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
             let mut response = reply(StatusCode::OK, event);

@@ -8,8 +8,9 @@
 //! Packing ([`DecodeOptions::pack`]): a stretch ends at its first pause of 1.5 s (at least a second in), keeping
 //! 200 ms of quiet each side, so packed stretches are 400 ms apart and the silence of a sparse recording is not
 //! decoded; without such a pause it runs up to 30 s, to its last pause of 300 ms. Without packing every stretch
-//! runs so and is a window of its own. A packed window whose output loops or needed a fallback temperature is heard
-//! again a stretch per window: packing must not cost accuracy.
+//! runs so and is a window of its own. A packed window whose output loops, needed a fallback temperature, or was not
+//! heard apart (a segment running from one stretch into another, a stretch left without one) is heard again a
+//! stretch per window: packing must not cost accuracy.
 
 use std::time::Instant;
 
@@ -79,16 +80,41 @@ impl Window {
     /// segment's `end` in the first [`SNAP`] of a stretch is the end of the one before, and a start in the last
     /// [`SNAP`] of a stretch the start of the one after.
     fn to_recording(&self, t: f64, end: bool) -> f64 {
+        self.locate(t, end).1
+    }
+
+    /// [`Window::to_recording`], with the index of the stretch the time was placed in.
+    fn locate(&self, t: f64, end: bool) -> (usize, f64) {
         let x = (t.max(0.0) * SAMPLE_RATE as f64).round() as usize;
         let k = self.placed.partition_point(|p| p.at <= x).saturating_sub(1);
         let p = self.placed[k];
-        let at = |p: Placed, into: usize| (p.start + into.min(p.len)) as f64 / SAMPLE_RATE as f64;
+        let at = |k: usize, into: usize| {
+            let p = self.placed[k];
+            (k, (p.start + into.min(p.len)) as f64 / SAMPLE_RATE as f64)
+        };
         let into = x.saturating_sub(p.at);
         match self.placed.get(k + 1) {
-            _ if end && k > 0 && into < SNAP => at(self.placed[k - 1], usize::MAX),
-            Some(&next) if !end && into + SNAP > p.len => at(next, 0),
-            _ => at(p, into),
+            _ if end && k > 0 && into < SNAP => at(k - 1, usize::MAX),
+            Some(_) if !end && into + SNAP > p.len => at(k + 1, 0),
+            _ => at(k, into),
         }
+    }
+
+    /// Whether the model heard the packed stretches apart: none of its segments runs from one stretch into
+    /// another (two sentences said minutes apart are not one segment; when the model writes them so, it has
+    /// usually merged or dropped what they said), and none of the stretches before its last segment's end was
+    /// left without a segment.
+    fn heard_apart(&self, segments: &[Segment]) -> bool {
+        let mut heard = vec![false; self.placed.len()];
+        for s in segments {
+            let (first, last) = (self.locate(s.start, false).0, self.locate(s.end, true).0);
+            if first != last {
+                return false;
+            }
+            heard[first] = true;
+        }
+        let last = segments.last().map_or(0, |s| self.locate(s.end, true).0);
+        heard[..=last.min(heard.len() - 1)].iter().all(|&h| h)
     }
 
     /// The window's samples from `from` on, as the stretches of the recording they are.
@@ -134,6 +160,7 @@ impl Engine {
         // Stretches the model stopped short of: decoded again, in the next batch.
         let mut carried = Vec::new();
         loop {
+            options.stop_at_deadline(position as f64 / SAMPLE_RATE as f64)?;
             let batch = next_batch(&mut stream, &mut position, &mut carried, options, &mut tally);
             if batch.is_empty() {
                 break;
@@ -194,9 +221,11 @@ impl Engine {
             text = %self.text(&attempt.tokens),
             "window decoded"
         );
-        if window.placed.len() > 1 && !attempt.is_silent(options) && (attempt.looping || attempt.temperature > 0.0) {
-            // Stretches the model could not hear together (the same sentence said twice, minutes apart, reads as a
-            // loop once packed): each is heard again in a window of its own.
+        let (mut found, _) = self.split(attempt, 0.0, window.frames(), false);
+        let troubled = attempt.looping || attempt.temperature > 0.0 || !window.heard_apart(&found);
+        if window.placed.len() > 1 && !attempt.is_silent(options) && troubled {
+            // Stretches the model could not hear together (the same sentence said again minutes later reads as a
+            // loop once packed, or is written once for two stretches): each is heard again in a window of its own.
             tracing::debug!(stretches = window.placed.len(), "packed window heard again unpacked");
             carried.extend(window.rest_from(0));
             return;
@@ -204,7 +233,6 @@ impl Engine {
         if !tally.window(attempt, options) {
             return;
         }
-        let (mut found, _) = self.split(attempt, 0.0, window.frames(), false);
         let rest = rest_of(window, found.last().map(|s| s.end), options);
         if rest.is_empty() {
             found = self.split(attempt, 0.0, window.frames(), true).0;
@@ -348,6 +376,30 @@ mod tests {
         // Past the audio: the end of the last stretch.
         assert_eq!(w.to_recording(29.0, true), 12.0);
         assert_eq!(w.offset_s(), 0.0);
+    }
+
+    fn segment(start: f64, end: f64) -> Segment {
+        Segment {
+            start,
+            end,
+            text: "words".into(),
+            avg_logprob: -0.2,
+            no_speech_prob: 0.1,
+            compression_ratio: 1.0,
+            temperature: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_packed_window_is_heard_apart_when_each_segment_keeps_to_a_stretch_and_none_is_skipped() {
+        let w = packed();
+        assert!(w.heard_apart(&[segment(0.0, 0.9), segment(1.1, 2.8)]));
+        // Trailing stretches without a segment are what the model stopped short of (heard again as the rest).
+        assert!(w.heard_apart(&[segment(0.0, 0.9)]));
+        // One segment from the first stretch into the second.
+        assert!(!w.heard_apart(&[segment(0.0, 2.8)]));
+        // The first stretch skipped.
+        assert!(!w.heard_apart(&[segment(1.1, 2.8)]));
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub enum WhisperError {
     /// The language asked for is not one the model speaks.
     #[error("language {language:?}: not one the model {model} speaks")]
     Language { language: String, model: String },
+    /// The deadline came before the recording was heard ([`DecodeOptions::deadline`]).
+    #[error("stopped at the invocation's deadline after {heard_s:.0} s of audio; left for the next delivery")]
+    Deadline { heard_s: f64 },
 }
 
 impl WhisperError {
@@ -47,6 +50,8 @@ impl WhisperError {
         match self {
             WhisperError::Language { .. } => redscribe_core::ErrorCode::UnsupportedLanguage,
             WhisperError::Model { .. } | WhisperError::Decode(_) => redscribe_core::ErrorCode::TranscriptionFailed,
+            // Not the recording's fault: another delivery, with more time, hears it.
+            WhisperError::Deadline { .. } => redscribe_core::ErrorCode::ServiceUnavailable,
         }
     }
 }
@@ -70,12 +75,13 @@ impl redscribe_core::ports::Transcriber for WhisperTranscriber {
     ) -> Result<redscribe_core::ports::Transcription, redscribe_core::ports::PortError> {
         use redscribe_core::ports::{PortError, TimedText, Transcription};
         let hinted;
-        let options = match &hints.language {
-            Some(language) => {
-                hinted = DecodeOptions { language: Some(language.clone()), ..self.options.clone() };
+        let options = match (&hints.language, hints.deadline) {
+            (None, None) => &self.options,
+            (language, deadline) => {
+                let language = language.clone().or_else(|| self.options.language.clone());
+                hinted = DecodeOptions { language, deadline, ..self.options.clone() };
                 &hinted
             }
-            None => &self.options,
         };
         let t = self.engine.transcribe_stream(audio, options).map_err(|e| PortError::new(e.code(), e.to_string()))?;
         Ok(Transcription {

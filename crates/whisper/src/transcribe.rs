@@ -76,6 +76,20 @@ pub struct DecodeOptions {
     /// The language spoken (`es`), when known: a multilingual model then skips detection. English-only models
     /// always transcribe English.
     pub language: Option<String>,
+    /// When to stop: no window (no batch) starts past it, and the transcription fails with
+    /// [`WhisperError::Deadline`].
+    #[serde(skip)]
+    pub deadline: Option<Instant>,
+}
+
+impl DecodeOptions {
+    /// [`WhisperError::Deadline`] once the deadline has passed (`heard_s`: how far the recording was heard).
+    pub(crate) fn stop_at_deadline(&self, heard_s: f64) -> Result<(), WhisperError> {
+        match self.deadline {
+            Some(deadline) if Instant::now() >= deadline => Err(WhisperError::Deadline { heard_s }),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl Default for DecodeOptions {
@@ -93,6 +107,7 @@ impl Default for DecodeOptions {
             prompt_reset_on_temperature: 0.5,
             vad: VadOptions::default(),
             language: None,
+            deadline: None,
         }
     }
 }
@@ -361,6 +376,7 @@ impl Engine {
         let mut language = self.language_hint(options)?;
         let mut language_probability = None;
         loop {
+            options.stop_at_deadline(seek as f64 * FRAME_SECONDS)?;
             // Samples before the window (less the STFT's half frame) are done with.
             stream.drop_before((seek * HOP).saturating_sub(N_FFT / 2));
             stream.fill_to((seek + WINDOW_FRAMES) * HOP + N_FFT / 2);

@@ -213,7 +213,8 @@ fn transcribe_streaming(
             })
         });
         let mut fed = Until { chunks: rx.iter(), deadline, samples: 0, stopped: false };
-        let heard = transcriber.transcribe(&mut fed, hints);
+        // The transcriber stops too: what it has read may take longer to hear than the time left.
+        let heard = transcriber.transcribe(&mut fed, &Hints { deadline, ..hints.clone() });
         let (stopped, fed_s) = (fed.stopped, fed.samples as f64 / 16_000.0);
         // Hang up first: a decoder blocked on a full channel then finishes instead of waiting forever.
         drop(rx);

@@ -222,8 +222,12 @@ impl Engine {
             "window decoded"
         );
         let (mut found, _) = self.split(attempt, 0.0, window.frames(), false);
-        let troubled = attempt.looping || attempt.temperature > 0.0 || !window.heard_apart(&found);
-        if window.placed.len() > 1 && !attempt.is_silent(options) && troubled {
+        // A window judged silent at the first temperature is silence; one that took sampling to be judged so (or
+        // to pass) is not to be trusted when it packs stretches: ten copies of one sentence came out "silent".
+        let troubled = attempt.looping
+            || attempt.temperature > 0.0
+            || (!attempt.is_silent(options) && !window.heard_apart(&found));
+        if window.placed.len() > 1 && troubled {
             // Stretches the model could not hear together (the same sentence said again minutes later reads as a
             // loop once packed, or is written once for two stretches): each is heard again in a window of its own.
             tracing::debug!(stretches = window.placed.len(), "packed window heard again unpacked");

@@ -348,9 +348,11 @@ async fn a_header_that_under_states_the_length_answers_before_the_deadline_and_i
     assert_eq!(api.outcome(&again, Duration::from_secs(300)).await.unwrap(), no_failures, "{:?}", function.stderr);
     let parts = d.routed_to("TranscribeQueue", &drain(&mut stand_ins.events));
     assert_eq!(parts.len(), 2, "20 minutes in parts of 10: {:?}", parts.iter().map(delivered_key).collect::<Vec<_>>());
+    // Each part with the stack's timeout, as Lambda gives it.
     for part in &parts {
-        let invocation = api.invoke(json!({ "Records": sqs_records(std::slice::from_ref(part)) }));
-        assert_eq!(api.outcome(&invocation, Duration::from_secs(300)).await.unwrap(), no_failures);
+        let records = json!({ "Records": sqs_records(std::slice::from_ref(part)) });
+        let invocation = api.invoke_with_timeout(records, Duration::from_secs(900));
+        assert_eq!(api.outcome(&invocation, Duration::from_secs(900)).await.unwrap(), no_failures);
     }
 
     assert!(walk(&stand_ins.bucket_dir(&bucket).join("rejected")).is_empty(), "nothing quarantined");

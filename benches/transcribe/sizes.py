@@ -5,7 +5,7 @@ the bench measures redscribe's real-time factor (batched, the default, beam 5) a
 has, fits Amdahl's law to it (the share of the work that runs in parallel), extrapolates to the vCPUs this machine
 lacks, and prices each size with the price table. Not a test: nothing here asserts a time.
 
-    benches/transcribe/sizes.sh [--models tiny.en,base]
+    benches/transcribe/run.sh --sizes [--models tiny.en,base]
 """
 
 import argparse

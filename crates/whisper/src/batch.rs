@@ -157,7 +157,8 @@ impl Engine {
         let mut language = self.language_hint(options)?;
         let mut language_probability = None;
         let mut position = 0usize;
-        // Stretches the model stopped short of: decoded again, in the next batch.
+        // Stretches to hear again, each in a window of its own: what the model stopped short of, and the stretches
+        // of a packed window it could not hear apart.
         let mut carried = Vec::new();
         loop {
             options.stop_at_deadline(position as f64 / SAMPLE_RATE as f64)?;
@@ -173,7 +174,7 @@ impl Engine {
             }
             let all: Vec<usize> = (0..batch.len()).collect();
             let encoded = encode(self, &features, &all)?;
-            // The language, once, from the first batch: the one its stretches together are surest of.
+            // The language, once, from the first batch: the one its windows together are surest of.
             if self.multilingual && language.is_none() {
                 let (detected, probability) = self.detect_language(&encoded)?;
                 tracing::debug!(language = %detected, probability, stretches = batch.len(), "language detected");

@@ -31,8 +31,7 @@ async fn the_transcribe_function_answers_with_the_environment_the_stack_gives_it
 
     // Exactly the deployed environment; on top, what Lambda provides (region, credentials) and the stand-in's
     // endpoint in place of S3's. The model: the layer's folder in Lambda, the setup's cache here.
-    let local = stand_ins.function_env().into_iter().filter(|(k, _)| *k != "S3_BUCKET").collect::<Vec<_>>();
-    let env = d.function_env("TranscribeFunction", &local);
+    let env = lambda_env(&d, &stand_ins, &[]);
     assert!(env.iter().any(|(k, v)| k == "REDSCRIBE_FUNCTION_TIMEOUT_S" && v == "900"), "{env:?}");
     let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let api = RuntimeApi::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
@@ -163,9 +162,6 @@ fn from_an_image_the_function_is_the_layer_form_but_for_its_packaging() {
 /// delivered again adds no result file.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_long_recording_is_heard_in_parts_by_invocations_of_their_own() {
-    use redscribe_core::encode::from_parquet;
-    use redscribe_core::record::{results_from_batch, segments_from_batch};
-
     let d = tokio::task::spawn_blocking(|| Deployed::deploy(&[("RedshiftWorkgroup", "wg")])).await.unwrap();
     let mut stand_ins = StandIns::s3().await;
     let bucket = d.create_bucket_in(&stand_ins);
@@ -206,17 +202,12 @@ async fn a_long_recording_is_heard_in_parts_by_invocations_of_their_own() {
         assert!(made.contains(&(part.0.to_string(), part.1)), "{part:?} in {made:?}");
     }
 
-    let results = walk(&stand_ins.bucket_dir(&bucket).join("processed/transcription_results"));
-    assert_eq!(results.len(), 1, "{results:?}");
-    let result_key = store.list(&bucket, "processed/transcription_results/").await.unwrap().remove(0).key;
-    let body = store.get(&bucket, &result_key, None).await.unwrap().body;
-    let row = results_from_batch(&from_parquet(body).unwrap()[0]).unwrap().remove(0);
+    let files = walk(&stand_ins.bucket_dir(&bucket).join("processed/transcription_results"));
+    assert_eq!(files.len(), 1, "{files:?}");
+    let (row, segments) = results(store.as_ref(), &bucket).await.remove(0);
     assert_eq!(row.status, redscribe_core::record::Status::Transcribed, "{:?}", row.error_message);
     let said = row.text.clone().unwrap_or_default();
     assert!(said.contains("Item 1 ") && said.contains("36"), "{said}");
-    let segments_key = result_key.replace("transcription_results", "transcription_segments");
-    let body = store.get(&bucket, &segments_key, None).await.unwrap().body;
-    let segments = segments_from_batch(&from_parquet(body).unwrap()[0]).unwrap();
     let duration = row.audio.as_ref().unwrap().duration_s;
     for pair in segments.windows(2) {
         assert!(pair[1].start_s >= pair[0].end_s - 0.01, "segments overlap: {:?} {:?}", pair[0], pair[1]);

@@ -1,12 +1,14 @@
 //! One `generate` call over a batch of encoded windows, with the reference implementations' temperature fallback:
-//! each window whose output looks like a loop (compression ratio, or a block repeated back to back) or a guess (low
-//! average log-probability) is decoded again at the next temperature, the ones still wanting together, until it
-//! passes or the temperatures run out (then its most probable attempt is kept).
+//! each window whose output looks like a loop (a compression ratio that blocks said again verbatim make, or a block
+//! repeated back to back) or a guess (low average log-probability) is decoded again at the next temperature, the
+//! ones still wanting together, until it passes or the temperatures run out (then its most probable attempt is
+//! kept). Sampling draws from CTranslate2's generators, seeded once per process ([`crate::model`]), so a file heard
+//! twice by the same build reads the same.
 
 use ct2rs::sys::{StorageView, WhisperGenerationResult, WhisperOptions};
 
 use crate::model::Engine;
-use crate::quality::{compression_ratio, has_loop};
+use crate::quality::{compression_ratio, has_loop, looks_looped, said_again_share};
 use crate::transcribe::DecodeOptions;
 use crate::WhisperError;
 
@@ -16,7 +18,7 @@ pub(crate) struct Attempt {
     pub avg_logprob: f64,
     pub no_speech_prob: f32,
     pub compression_ratio: f64,
-    /// The text repeats itself: a high compression ratio or a loop ([`has_loop`]).
+    /// The text repeats itself ([`crate::quality::repeats_itself`]) or holds a loop ([`has_loop`]).
     pub looping: bool,
     pub temperature: f32,
 }
@@ -59,7 +61,8 @@ impl Engine {
         let ratio = compression_ratio(&text);
         Attempt {
             // A loop the compression ratio misses (a short window, a script zlib packs less well) is one too.
-            looping: ratio > options.compression_ratio_threshold || has_loop(&text),
+            looping: looks_looped(ratio, said_again_share(&text), options.compression_ratio_threshold)
+                || has_loop(&text),
             tokens,
             avg_logprob,
             no_speech_prob: result.no_speech_prob,

@@ -147,6 +147,9 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// The seed of CTranslate2's sampling generators (any fixed number: what matters is that it is fixed).
+const SAMPLING_SEED: u32 = 20_261_205;
+
 impl Engine {
     /// Checks the directory and loads the model; every problem is a [`WhisperError::Model`] naming the folder.
     pub fn load(config: &EngineConfig) -> Result<Engine, WhisperError> {
@@ -170,6 +173,9 @@ impl Engine {
             Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| fail(format!("tokenizer: {e}")))?;
         let ct2_config =
             Config { compute_type: config.compute_type, num_threads_per_replica: config.threads, ..Config::default() };
+        // Temperature fallbacks sample; CTranslate2 seeds each thread's generator from this on its first draw, so
+        // the same file heard twice reads the same (a reprocessed archive changes only where the model does).
+        ct2rs::sys::set_random_seed(SAMPLING_SEED);
         let model = Whisper::new(dir, ct2_config).map_err(|e| fail(format!("loading: {e}")))?;
         if model.n_mels() != crate::mel::N_MELS {
             return Err(fail(format!(

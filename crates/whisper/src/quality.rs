@@ -18,16 +18,44 @@ pub fn compression_ratio(text: &str) -> f64 {
     }
 }
 
-/// Share of word n-grams that repeat an earlier one: 0 for varied speech, near 1 for a loop.
-pub fn repeated_ngram_ratio(text: &str, n: usize) -> f64 {
-    let words: Vec<String> = text.split_whitespace().map(|w| w.to_lowercase()).collect();
-    if words.len() < n + 1 {
+/// Characters a block must span to count as said again word for word: longer than the phrases a template repeats
+/// ("is the budget report for "), shorter than a sentence.
+const REPEAT_BLOCK: usize = 32;
+/// Share of a text said for the third time or more, word for word, from which the text repeats itself.
+const REPEAT_SHARE: f64 = 0.2;
+
+/// Share of the text's characters that start a block of [`REPEAT_BLOCK`] characters said at least twice before,
+/// verbatim: near 0 for speech, however formulaic (a list read from a template changes a number or a name every
+/// sentence), near 1 for a decoder that says one sentence over and over.
+pub fn said_again_share(text: &str) -> f64 {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() < REPEAT_BLOCK {
         return 0.0;
     }
-    let grams: Vec<&[String]> = words.windows(n).collect();
-    let mut seen = std::collections::HashSet::new();
-    let repeated = grams.iter().filter(|g| !seen.insert(**g)).count();
-    repeated as f64 / grams.len() as f64
+    let mut seen: std::collections::HashMap<&[char], usize> = std::collections::HashMap::new();
+    let blocks = chars.windows(REPEAT_BLOCK);
+    let total = blocks.len();
+    let again = blocks
+        .filter(|block| {
+            let count = seen.entry(block).or_default();
+            *count += 1;
+            *count >= 3
+        })
+        .count();
+    again as f64 / total as f64
+}
+
+/// Whether a text repeats itself as a loop does: it compresses above `threshold` (the reference implementations'
+/// signal) *and* the compression comes from blocks said again word for word ([`said_again_share`]). The ratio
+/// alone also rises on speech read from a template, and a window judged a loop is sampled again at a higher
+/// temperature, where a sample that drops a sentence or two compresses less and "passes".
+pub fn repeats_itself(text: &str, threshold: f64) -> bool {
+    looks_looped(compression_ratio(text), said_again_share(text), threshold)
+}
+
+/// [`repeats_itself`] from the two measures.
+pub fn looks_looped(compression_ratio: f64, said_again_share: f64, threshold: f64) -> bool {
+    compression_ratio > threshold && said_again_share > REPEAT_SHARE
 }
 
 /// Longest repeated block the loop check looks for, in characters: a phrase or two of any script.
@@ -108,9 +136,26 @@ mod tests {
         let looped = "thank you thank you thank you thank you thank you thank you thank you thank you thank you";
         assert!(compression_ratio(speech) < 1.6, "{}", compression_ratio(speech));
         assert!(compression_ratio(looped) > 2.4, "{}", compression_ratio(looped));
-        assert_eq!(repeated_ngram_ratio(speech, 3), 0.0);
-        assert!(repeated_ngram_ratio(looped, 3) > 0.8);
+        assert_eq!(said_again_share(speech), 0.0);
+        assert!(said_again_share(looped) > 0.5);
         assert_eq!(compression_ratio(""), 0.0);
+        assert!(repeats_itself(&[speech; 4].join(" "), 2.4));
+        assert!(!repeats_itself(speech, 2.4));
+    }
+
+    #[test]
+    fn speech_read_from_a_template_compresses_well_and_is_no_loop() {
+        let months = ["January", "February", "March", "April", "May", "June", "July", "August"];
+        let listed: Vec<String> = (10..19)
+            .map(|n| format!("Item {n} is the budget report for {}, and it is ready.", months[n % 8]))
+            .collect();
+        let listed = listed.join(" ");
+        assert!(compression_ratio(&listed) > 2.4, "{}", compression_ratio(&listed));
+        assert!(said_again_share(&listed) < 0.05, "{}", said_again_share(&listed));
+        assert!(!repeats_itself(&listed, 2.4));
+        // One sentence said over and over, or a decoder stuck on it, is.
+        let stuck = "Item 10 is the budget report for March, and it is ready. ".repeat(6);
+        assert!(said_again_share(&stuck) > 0.5 && repeats_itself(&stuck, 2.4));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! window at a time with timestamps on, each window's log-mel computed from the samples around it as they stream
 //! in; a window's complete segments are kept and the next window starts where the last complete one ended (a
 //! window never starts mid-word because of a blind cut);
-//! the previous text is the prompt; a window whose text looks like a loop (compression ratio) or a guess (low
+//! the previous text is the prompt; a window whose text looks like a loop ([`crate::quality`]) or a guess (low
 //! average log-probability) is decoded again at a higher temperature; a window the model judges silent
 //! (no-speech probability, with a low log-probability) gives no text.
 
@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::decode::Attempt;
 use crate::mel::{HOP, N_FFT, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
-use crate::quality::{compression_ratio, cut_loops, repeated_ngram_ratio};
+use crate::quality::cut_loops;
 use crate::vad::{VadOptions, VoiceActivity};
 use crate::WhisperError;
 
@@ -138,11 +138,10 @@ pub struct Transcript {
     pub avg_logprob: Option<f64>,
     /// Highest over the decoded windows.
     pub no_speech_prob: Option<f64>,
-    /// Highest over the stretches of text without a pause of a second between segments (the same words said
-    /// again after a silence are no loop).
+    /// Highest over the decoded windows (as the reference implementations compute it per window).
     pub compression_ratio: f64,
-    /// Share of repeated word 3-grams, highest over the same stretches.
-    pub repeated_ngram_ratio: f64,
+    /// Windows whose kept text still repeats itself as a loop does: every temperature was tried and none did better.
+    pub looped_windows: usize,
     /// Windows that needed a temperature above 0.
     pub fallbacks: usize,
     /// Seconds spent decoding windows again at higher temperatures (part of `decode_seconds`).
@@ -161,10 +160,7 @@ impl Transcript {
     pub fn quality_flag(&self, options: &DecodeOptions) -> QualityFlag {
         if self.text.is_empty() && self.loops_cut == 0 {
             QualityFlag::NoSpeech
-        } else if self.loops_cut > 0
-            || self.compression_ratio > options.compression_ratio_threshold
-            || self.repeated_ngram_ratio > 0.5
-        {
+        } else if self.loops_cut > 0 || self.looped_windows > 0 {
             QualityFlag::Repetition
         } else if self.avg_logprob.is_some_and(|l| l < options.log_prob_threshold) {
             QualityFlag::LowConfidence
@@ -184,6 +180,8 @@ pub(crate) struct Tally {
     logprob_tokens: usize,
     no_speech_max: Option<f64>,
     fallbacks: usize,
+    compression_max: f64,
+    looped: usize,
     pub silent_windows: usize,
     /// Seconds spent on temperature fallbacks.
     pub fallback_seconds: f64,
@@ -200,6 +198,8 @@ impl Tally {
         if attempt.temperature > 0.0 {
             self.fallbacks += 1;
         }
+        self.looped += attempt.looping as usize;
+        self.compression_max = self.compression_max.max(attempt.compression_ratio);
         self.logprob_sum += attempt.avg_logprob * (attempt.tokens.len() + 1) as f64;
         self.logprob_tokens += attempt.tokens.len() + 1;
         true
@@ -209,7 +209,7 @@ impl Tally {
     /// pause: a decoder's loop runs on, while the same words said again after a silence are said again), the text
     /// joined.
     pub(crate) fn finish(self, mut segments: Vec<Segment>, heard: Detected, started: Instant) -> Transcript {
-        let (mut loops_cut, mut ratio, mut repeated) = (0, 0.0f64, 0.0f64);
+        let mut loops_cut = 0;
         let mut from = 0;
         while from < segments.len() {
             let mut to = from + 1;
@@ -221,17 +221,13 @@ impl Tally {
                 segment.text = text;
             }
             loops_cut += cut;
-            // How much the speech repeats itself, where it runs on.
-            let said = segments[from..to].iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
-            ratio = ratio.max(compression_ratio(&said));
-            repeated = repeated.max(repeated_ngram_ratio(&said, 3));
             from = to;
         }
         segments.retain(|s| !s.text.is_empty());
         let text = segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
         Transcript {
-            compression_ratio: ratio,
-            repeated_ngram_ratio: repeated,
+            compression_ratio: self.compression_max,
+            looped_windows: self.looped,
             text,
             language: heard.language.unwrap_or_else(|| "en".into()),
             language_probability: heard.language_probability,
@@ -551,5 +547,29 @@ mod tests {
         let t = finish(looped);
         assert_eq!((t.text.as_str(), t.loops_cut), ("Thank you for calling.", 1));
         assert_eq!(t.quality_flag(&DecodeOptions::default()), QualityFlag::Repetition);
+    }
+
+    #[test]
+    fn a_window_that_kept_looping_flags_the_transcript_and_one_that_compresses_well_does_not() {
+        let options = DecodeOptions::default();
+        let flag = |looping: bool| {
+            let attempt = Attempt {
+                tokens: vec![1; 40],
+                avg_logprob: -0.2,
+                no_speech_prob: 0.1,
+                compression_ratio: 3.4,
+                looping,
+                temperature: 0.0,
+            };
+            let mut tally = Tally::default();
+            assert!(tally.window(&attempt, &options));
+            let heard = Detected { language: None, language_probability: None, duration_s: 30.0 };
+            let t = tally.finish(vec![said(0.0, "Item 10 is the budget report for March.")], heard, Instant::now());
+            assert_eq!(t.compression_ratio, 3.4);
+            t.quality_flag(&options)
+        };
+        // A list read from a template compresses as well as a loop; only a window that still loops is flagged.
+        assert_eq!(flag(false), QualityFlag::Ok);
+        assert_eq!(flag(true), QualityFlag::Repetition);
     }
 }

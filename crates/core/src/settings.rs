@@ -68,7 +68,7 @@ pub const ISOLATION_ROUNDS: usize = 5;
 pub const DEFAULT_MAX_RECEIVES: u32 = 4;
 /// The memory `template.yaml` gives each function, in MB: what the functions price their work at when Lambda
 /// does not say (and what the CLI prices a recording at, as if the deployed function had processed it).
-pub const TRANSCRIBE_MEMORY_MB: u32 = 3538;
+pub const TRANSCRIBE_MEMORY_MB: u32 = 1769;
 pub const LOAD_MEMORY_MB: u32 = 512;
 
 /// The cache folder `scripts/setup.sh` installs into: `$REDSCRIBE_CACHE`, else `$HOME/.cache/redscribe`. `var`

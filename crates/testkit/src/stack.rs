@@ -75,6 +75,9 @@ impl Deployed {
         let vars = self.function(logical_id)["Environment"]["Variables"].as_object().expect("variables");
         let mut env: Vec<(String, String)> =
             vars.iter().map(|(k, v)| (k.clone(), v.as_str().expect("a string").to_string())).collect();
+        // What Lambda itself sets from the function's configuration.
+        let memory = self.function(logical_id)["MemorySize"].as_u64().expect("the function's memory");
+        env.push(("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), memory.to_string()));
         env.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.clone())));
         env
     }

@@ -254,7 +254,7 @@ fn the_stack_reads_back_as_the_template_says_and_agrees_with_alarms_and_dashboar
     assert_eq!(layers.len(), 1);
     assert!(layers[0]["Arn"].as_str().unwrap().contains("WhisperLayer"), "{layers:?}");
     assert_eq!(load["Layers"], json!([]));
-    assert_eq!(transcribe["MemorySize"], 3538);
+    assert_eq!(transcribe["MemorySize"], 1769);
     assert_eq!(transcribe["Timeout"], 900);
     assert_eq!(transcribe["ReservedConcurrentExecutions"], 10);
     assert_eq!(load["Timeout"], 300);

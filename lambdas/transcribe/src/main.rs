@@ -8,7 +8,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 use redscribe_aws::s3::S3Objects;
 use redscribe_core::emf::Recorder;
 use redscribe_core::metrics::Metric;
-use redscribe_core::settings;
+use redscribe_core::{plan, settings};
 use redscribe_pipeline::config::FunctionConfig;
 use redscribe_pipeline::driver::DriverConfig;
 use redscribe_pipeline::invoke::{deadline_from_epoch_ms, transcribe_invocation};
@@ -37,6 +37,8 @@ async fn main() -> Result<(), Error> {
         limits: config.limits,
         spool_dir: None,
         expected_rtf: config.expected_rtf,
+        // Lambda's CPU follows its memory: the plan scales the model's pace to it.
+        vcpus: Some(plan::lambda_vcpus(config.memory_mb.unwrap_or(settings::TRANSCRIBE_MEMORY_MB))),
         part_s: config.part_s,
     };
     // Lambda sets the memory; else the stack's.

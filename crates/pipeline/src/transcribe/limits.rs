@@ -21,6 +21,9 @@ pub struct TranscribeConfig {
     /// model's figure in `redscribe_core::plan` (`REDSCRIBE_EXPECTED_RTF`): with the deadline, what decides whether
     /// a recording is started.
     pub expected_rtf: Option<f64>,
+    /// The CPU this process has, in vCPUs (a Lambda function's memory / 1,769 MB): what the model's figure is
+    /// scaled to (`redscribe_core::plan::vcpu_factor`). `None`: the figure's own two.
+    pub vcpus: Option<f64>,
     /// Recordings longer than this many seconds of audio are cut into parts heard apart (`REDSCRIBE_PART_SECONDS`;
     /// `None`: every recording heard whole). See `transcribe::parts`.
     pub part_s: Option<f64>,

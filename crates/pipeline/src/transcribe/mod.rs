@@ -134,7 +134,7 @@ impl<S: ObjectStore + 'static> TranscribeStage<S> {
             transcriber: None,
             crash_on: None,
             abort_on: None,
-            planner: std::sync::Mutex::new(Planner::new("", config.expected_rtf)),
+            planner: std::sync::Mutex::new(Planner::new("", config.vcpus, config.expected_rtf)),
             config,
             cost: None,
         }
@@ -168,7 +168,8 @@ impl<S: ObjectStore> TranscribeStage<S> {
 
     /// Transcribes every readable recording with `transcriber` (without one, rows are `metadata_only`).
     pub fn with_transcriber(mut self, transcriber: Arc<dyn Transcriber>) -> TranscribeStage<S> {
-        self.planner = std::sync::Mutex::new(Planner::new(transcriber.model(), self.config.expected_rtf));
+        self.planner =
+            std::sync::Mutex::new(Planner::new(transcriber.model(), self.config.vcpus, self.config.expected_rtf));
         self.transcriber = Some(transcriber);
         self
     }

@@ -96,7 +96,9 @@ def command(args, engine, model_dir, beam, language):
     """The command line that transcribes with `engine` (files follow)."""
     if engine.startswith("redscribe"):
         how = engine.split()[1]
-        cmd = [args.redscribe, "transcribe", "--model-dir", str(model_dir), "--threads", str(args.threads),
+        # "redscribe release": batched, packed, from the `release` build (`--release-build`).
+        binary = args.release_build if how == "release" else args.redscribe
+        cmd = [binary, "transcribe", "--model-dir", str(model_dir), "--threads", str(args.threads),
                "--beam-size", str(beam), "--decode", "sequential" if how == "sequential" else "batched",
                "--pack", "false" if how == "unpacked" else "true", "--batch-size", str(args.batch_size)]
         return cmd + (["--language", language] if language else [])
@@ -196,9 +198,14 @@ def main():
     parser.add_argument("--sets", default="english,conversation,multilingual",
                         help="comma-separated short sets to run (the long recording: --long-minutes)")
     parser.add_argument("--json")
+    parser.add_argument("--release-build",
+                        help="redscribe built with the release profile: run batched as one more engine beside the "
+                             "local profile's (benches/transcribe/run.sh --profiles)")
     parser.add_argument("--long-minutes", type=int, default=20,
                         help="length of the long recording (one sentence a minute; 0: skip it)")
     args = parser.parse_args()
+    if args.release_build:
+        ENGINES.append("redscribe release")
     beams = [int(b) for b in args.beams.split(",")]
     results = {}
     with tempfile.TemporaryDirectory(prefix="redscribe-asr-") as tmp:

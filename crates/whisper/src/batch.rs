@@ -17,6 +17,7 @@ use std::time::Instant;
 use ct2rs::sys::{Device, StorageView};
 
 use crate::decode::Attempt;
+use crate::language::{no_language, LanguageVote};
 use crate::mel::{HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
 use crate::transcribe::{DecodeOptions, Detected, Segment, Stream, Tally, Transcript};
@@ -174,9 +175,12 @@ impl Engine {
             }
             let all: Vec<usize> = (0..batch.len()).collect();
             let encoded = encode(self, &features, &all)?;
-            // The language, once, from the first batch: the one its windows together are surest of.
+            // The language, once, from the first batch: the one its windows together are surest of (up to the batch
+            // size of windows of speech, so more than sequential's first window).
             if self.multilingual && language.is_none() {
-                let (detected, probability) = self.detect_language(&encoded)?;
+                let mut vote = LanguageVote::default();
+                self.vote_language(&encoded, &mut vote)?;
+                let (detected, probability) = vote.leader().ok_or_else(no_language)?;
                 tracing::debug!(language = %detected, probability, stretches = batch.len(), "language detected");
                 language = Some(detected);
                 language_probability = Some(probability);

@@ -12,12 +12,14 @@
 //! - [`mel`]: the log-mel front end. [`vad`]: the voice-activity measure.
 //! - [`transcribe`]: sequential long-form decoding, the decoding options and the transcript.
 //! - `batch`: batched decoding of stretches of speech cut at pauses. `decode`: one `generate` call over a batch
-//!   of windows with temperature fallback.
+//!   of windows with temperature fallback. `language`: the language voted on over windows of speech when no one
+//!   gave it.
 //! - [`quality`]: the signals that a decode went wrong (compression ratio, loops). [`eval`]: word error rate.
 
 mod batch;
 mod decode;
 pub mod eval;
+mod language;
 pub mod mel;
 pub mod model;
 pub mod quality;

@@ -13,6 +13,7 @@ use redscribe_core::ports::QualityFlag;
 use serde::Serialize;
 
 use crate::decode::Attempt;
+use crate::language::{no_language, LanguageVote};
 use crate::mel::{HOP, N_FFT, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
 use crate::quality::cut_loops;
@@ -323,27 +324,6 @@ impl Engine {
         Ok(Some(hint))
     }
 
-    /// The most likely language of the windows and its mean probability over them (CTranslate2's detection, given
-    /// the encoder's output so that it is not encoded twice): the language the windows together are surest of.
-    pub(crate) fn detect_language(&self, encoded: &StorageView) -> Result<(String, f64), WhisperError> {
-        let results = self.model.detect_language(encoded).map_err(|e| WhisperError::Decode(e.to_string()))?;
-        let mut sums: Vec<(String, f64)> = Vec::new();
-        for window in &results {
-            for r in window {
-                match sums.iter_mut().find(|(l, _)| *l == r.language) {
-                    Some((_, sum)) => *sum += f64::from(r.probability),
-                    None => sums.push((r.language.clone(), f64::from(r.probability))),
-                }
-            }
-        }
-        let (best, sum) = sums
-            .into_iter()
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .ok_or_else(|| WhisperError::Decode("language detection returned nothing".into()))?;
-        let code = best.trim_start_matches("<|").trim_end_matches("|>").to_string();
-        Ok((code, sum / results.len() as f64))
-    }
-
     /// Transcribes 16 kHz mono samples.
     pub fn transcribe(&self, samples: &[f32], options: &DecodeOptions) -> Result<Transcript, WhisperError> {
         let mut chunks = samples.chunks(WINDOW_SAMPLES).map(<[f32]>::to_vec);
@@ -397,10 +377,14 @@ impl Engine {
             let view = StorageView::new(&[1, N_MELS, WINDOW_FRAMES], &mut features, Device::CPU)
                 .map_err(|e| WhisperError::Decode(e.to_string()))?;
             let encoded = self.model.encode(&view, false).map_err(|e| WhisperError::Decode(e.to_string()))?;
-            // The language, once, from the first window with speech in it (not from leading silence).
+            // The language, once, from the first window with speech in it (not from leading silence), and the
+            // windows after it when that one is unsure.
             if self.multilingual && language.is_none() {
-                let (detected, probability) = self.detect_language(&encoded)?;
-                tracing::debug!(language = %detected, probability, time_offset, "language detected");
+                let mut vote = LanguageVote::default();
+                self.vote_language(&encoded, &mut vote)?;
+                self.vote_ahead(&mut stream, seek + window_frames, loudest, options, &mut vote)?;
+                let (detected, probability) = vote.leader().ok_or_else(no_language)?;
+                tracing::debug!(language = %detected, probability, time_offset, windows = vote.windows(), "language detected");
                 language = Some(detected);
                 language_probability = Some(probability);
             }

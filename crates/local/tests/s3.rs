@@ -387,3 +387,52 @@ async fn a_refused_upload_leaves_the_old_bytes() {
     assert!(!walk(&h._dir.path().join("s3")).iter().any(|f| f.contains("versions")));
     h.server.stop().await;
 }
+
+/// Listing a prefix walks only the folder it lies in (S3 lists from its index), with S3's order, paging and
+/// start-after, whatever else the bucket holds.
+#[tokio::test]
+async fn a_listing_gives_the_prefix_s_keys_in_order_and_pages_through_them() {
+    let h = start().await;
+    let s3 = s3_client(&h.server.endpoint_url(), &h.creds);
+    s3.create_bucket().bucket("listed").send().await.unwrap();
+    let keys = ["in/a/1.wav", "in/a/2.wav", "in/b.wav", "inbox/x", "processed/y.parquet", "top"];
+    for key in keys {
+        s3.put_object().bucket("listed").key(key).body(ByteStream::from_static(b"x")).send().await.unwrap();
+    }
+    let list = |prefix: &str, start_after: Option<&str>, max: Option<i32>, token: Option<String>| {
+        let s3 = s3.clone();
+        let prefix = prefix.to_string();
+        let start_after = start_after.map(str::to_string);
+        async move {
+            let out = s3
+                .list_objects_v2()
+                .bucket("listed")
+                .prefix(prefix)
+                .set_start_after(start_after)
+                .set_max_keys(max)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .unwrap();
+            assert!(out.contents().iter().all(|o| o.e_tag().is_some() && o.size() == Some(1)));
+            let keys: Vec<String> = out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect();
+            (keys, out.is_truncated() == Some(true), out.next_continuation_token().map(str::to_string))
+        }
+    };
+    assert_eq!(list("in/a/1", None, None, None).await.0, ["in/a/1.wav"]);
+    assert_eq!(list("in", None, None, None).await.0, ["in/a/1.wav", "in/a/2.wav", "in/b.wav", "inbox/x"]);
+    assert_eq!(list("in/", Some("in/a/2.wav"), None, None).await.0, ["in/b.wav"]);
+    assert_eq!(list("nowhere/", None, None, None).await, (vec![], false, None));
+    // Pages of two over the whole bucket, in order, each page's last key the next token.
+    let (mut all, mut token) = (Vec::new(), None);
+    loop {
+        let (page, truncated, next) = list("", None, Some(2), token).await;
+        assert!(page.len() <= 2);
+        all.extend(page);
+        if !truncated {
+            break;
+        }
+        token = next;
+    }
+    assert_eq!(all, keys);
+}

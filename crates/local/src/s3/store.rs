@@ -120,6 +120,58 @@ impl NotifyingStore {
         self.inner.head_object(head).await.ok()?.output.e_tag
     }
 
+    /// ListObjectsV2 without a delimiter, walking only the folder the prefix lies in (keys are paths here). Amazon
+    /// S3 lists a prefix from its index whatever else the bucket holds; `s3s-fs` walks the whole bucket and
+    /// filters, so the loader's listing of each recording's key cost a backfill the square of its size (a listing
+    /// took 1.75 ms in a bucket of 100 objects, 3.82 ms in one of 1,100). The output is `s3s-fs`'s: keys in order,
+    /// those after the continuation token or start-after, at most `max_keys` (default 1,000), the last key given
+    /// as the next token when more remain.
+    async fn list_under_prefix(&self, input: ListObjectsV2Input) -> S3Result<ListObjectsV2Output> {
+        let bucket_root = self.root.join(&input.bucket);
+        if !bucket_root.starts_with(&self.root) || !bucket_root.is_dir() {
+            return Err(s3s::s3_error!(NoSuchBucket));
+        }
+        let prefix = input.prefix.as_deref().unwrap_or("").trim_start_matches('/').to_string();
+        let folder = bucket_root.join(prefix.rfind('/').map_or("", |end| &prefix[..end]));
+        if !folder.starts_with(&bucket_root) {
+            return Err(s3s::s3_error!(InvalidArgument, "the prefix leaves the bucket"));
+        }
+        let walked = {
+            let prefix = prefix.clone();
+            tokio::task::spawn_blocking(move || files_under(&bucket_root, &folder, &prefix))
+                .await
+                .map_err(|e| s3s::s3_error!(InternalError, "listing: {e}"))?
+                .map_err(state_error)?
+        };
+        let mut objects = walked;
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        let after = match (input.continuation_token.as_deref(), input.start_after.as_deref()) {
+            (Some(token), Some(start)) => Some(token.max(start)),
+            (token, start) => token.or(start),
+        };
+        if let Some(after) = after {
+            objects.retain(|o| o.key.as_deref().unwrap_or("") > after);
+        }
+        let max_keys = input.max_keys.unwrap_or(1000);
+        let limit = usize::try_from(max_keys).unwrap_or(1000);
+        let is_truncated = limit > 0 && objects.len() > limit;
+        objects.truncate(limit);
+        let next_continuation_token = if is_truncated { objects.last().and_then(|o| o.key.clone()) } else { None };
+        Ok(ListObjectsV2Output {
+            key_count: Some(objects.len() as i32),
+            max_keys: Some(max_keys),
+            is_truncated: Some(is_truncated),
+            contents: (!objects.is_empty()).then_some(objects),
+            continuation_token: input.continuation_token,
+            next_continuation_token,
+            encoding_type: input.encoding_type,
+            name: Some(input.bucket),
+            prefix: input.prefix,
+            start_after: input.start_after,
+            ..Default::default()
+        })
+    }
+
     /// Refuses a request for a version other than the current one (earlier versions are not kept).
     fn check_version(&self, bucket: &str, key: &str, wanted: &mut Option<String>) -> S3Result<Option<String>> {
         let current = self.versions.current(bucket, key);
@@ -264,7 +316,10 @@ impl S3 for NotifyingStore {
     async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
         let template = req.map_input_ref();
         let bucket = req.input.bucket.clone();
-        let mut resp = self.inner.list_objects_v2(req).await?;
+        let mut resp = match req.input.delimiter {
+            None => S3Response::new(self.list_under_prefix(req.input).await?),
+            Some(_) => self.inner.list_objects_v2(req).await?,
+        };
         // S3 gives every listed object its ETag; `s3s-fs` leaves it out.
         for object in resp.output.contents.iter_mut().flatten() {
             if let (None, Some(key)) = (&object.e_tag, &object.key) {
@@ -423,6 +478,47 @@ impl Kept {
 /// strings, but this stand-in keeps each object as a file named by its key, so `.` and `..` segments, a leading
 /// `/`, an empty segment (`//`) and NUL are refused with 400 `InvalidArgument`. A trailing `/` (a folder marker,
 /// as the console creates) is a key like any other.
+/// The objects (files) under `folder` whose keys (their paths under `bucket_root`, joined by '/') start with
+/// `prefix`: key, last modified and size, as `s3s-fs` lists them. A folder that does not exist holds none; only
+/// the matching files are stat'ed.
+fn files_under(bucket_root: &std::path::Path, folder: &std::path::Path, prefix: &str) -> std::io::Result<Vec<Object>> {
+    let mut found = Vec::new();
+    let mut folders = vec![folder.to_path_buf()];
+    while let Some(dir) = folders.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let path = entry.path();
+            let Ok(relative) = path.strip_prefix(bucket_root) else { continue };
+            let Some(parts) = relative.iter().map(|p| p.to_str()).collect::<Option<Vec<_>>>() else { continue };
+            let key = parts.join("/");
+            if entry.file_type()?.is_dir() {
+                // Only into folders that can hold a key with the prefix (no stat of anything else).
+                let inside = format!("{key}/");
+                if inside.starts_with(prefix) || prefix.starts_with(&inside) {
+                    folders.push(path);
+                }
+                continue;
+            }
+            if !key.starts_with(prefix) {
+                continue;
+            }
+            let metadata = entry.metadata()?;
+            found.push(Object {
+                key: Some(key),
+                last_modified: Some(Timestamp::from(metadata.modified()?)),
+                size: Some(metadata.len() as i64),
+                ..Default::default()
+            });
+        }
+    }
+    Ok(found)
+}
+
 fn check_key(key: &str) -> S3Result<()> {
     let body = key.strip_suffix('/').unwrap_or(key);
     let bad = key.contains('\0')

@@ -8,7 +8,7 @@
 use ct2rs::sys::{StorageView, WhisperGenerationResult, WhisperOptions};
 
 use crate::model::Engine;
-use crate::quality::{compression_ratio, has_loop, looks_looped, said_again_share};
+use crate::quality::{compression_ratio, has_loop, looks_looped};
 use crate::transcribe::DecodeOptions;
 use crate::WhisperError;
 
@@ -61,8 +61,7 @@ impl Engine {
         let ratio = compression_ratio(&text);
         Attempt {
             // A loop the compression ratio misses (a short window, a script zlib packs less well) is one too.
-            looping: looks_looped(ratio, said_again_share(&text), options.compression_ratio_threshold)
-                || has_loop(&text),
+            looping: looks_looped(ratio, &text, options.compression_ratio_threshold) || has_loop(&text),
             tokens,
             avg_logprob,
             no_speech_prob: result.no_speech_prob,

@@ -50,12 +50,13 @@ pub fn said_again_share(text: &str) -> f64 {
 /// alone also rises on speech read from a template, and a window judged a loop is sampled again at a higher
 /// temperature, where a sample that drops a sentence or two compresses less and "passes".
 pub fn repeats_itself(text: &str, threshold: f64) -> bool {
-    looks_looped(compression_ratio(text), said_again_share(text), threshold)
+    looks_looped(compression_ratio(text), text, threshold)
 }
 
-/// [`repeats_itself`] from the two measures.
-pub fn looks_looped(compression_ratio: f64, said_again_share: f64, threshold: f64) -> bool {
-    compression_ratio > threshold && said_again_share > REPEAT_SHARE
+/// [`repeats_itself`] with the text's compression ratio already measured; the blocks are counted only when the
+/// ratio is above the threshold.
+pub fn looks_looped(compression_ratio: f64, text: &str, threshold: f64) -> bool {
+    compression_ratio > threshold && said_again_share(text) > REPEAT_SHARE
 }
 
 /// Longest repeated block the loop check looks for, in characters: a phrase or two of any script.

@@ -136,14 +136,11 @@ impl NotifyingStore {
         if !folder.starts_with(&bucket_root) {
             return Err(s3s::s3_error!(InvalidArgument, "the prefix leaves the bucket"));
         }
-        let walked = {
-            let prefix = prefix.clone();
-            tokio::task::spawn_blocking(move || files_under(&bucket_root, &folder, &prefix))
-                .await
-                .map_err(|e| s3s::s3_error!(InternalError, "listing: {e}"))?
-                .map_err(state_error)?
-        };
-        let mut objects = walked;
+        let wanted = prefix.clone();
+        let mut objects = tokio::task::spawn_blocking(move || files_under(&bucket_root, &folder, &wanted))
+            .await
+            .map_err(|e| s3s::s3_error!(InternalError, "listing: {e}"))?
+            .map_err(state_error)?;
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         let after = match (input.continuation_token.as_deref(), input.start_after.as_deref()) {
             (Some(token), Some(start)) => Some(token.max(start)),
@@ -474,10 +471,6 @@ impl Kept {
     }
 }
 
-/// Refuses a key that would leave its bucket's folder, before anything touches the disk: S3's keys are opaque
-/// strings, but this stand-in keeps each object as a file named by its key, so `.` and `..` segments, a leading
-/// `/`, an empty segment (`//`) and NUL are refused with 400 `InvalidArgument`. A trailing `/` (a folder marker,
-/// as the console creates) is a key like any other.
 /// The objects (files) under `folder` whose keys (their paths under `bucket_root`, joined by '/') start with
 /// `prefix`: key, last modified and size, as `s3s-fs` lists them. A folder that does not exist holds none; only
 /// the matching files are stat'ed.
@@ -519,6 +512,10 @@ fn files_under(bucket_root: &std::path::Path, folder: &std::path::Path, prefix: 
     Ok(found)
 }
 
+/// Refuses a key that would leave its bucket's folder, before anything touches the disk: S3's keys are opaque
+/// strings, but this stand-in keeps each object as a file named by its key, so `.` and `..` segments, a leading
+/// `/`, an empty segment (`//`) and NUL are refused with 400 `InvalidArgument`. A trailing `/` (a folder marker,
+/// as the console creates) is a key like any other.
 fn check_key(key: &str) -> S3Result<()> {
     let body = key.strip_suffix('/').unwrap_or(key);
     let bad = key.contains('\0')

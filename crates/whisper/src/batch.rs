@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use ct2rs::sys::{Device, StorageView};
 
+use crate::align::{ToAlign, Word, SENTENCE_END};
 use crate::decode::Attempt;
 use crate::language::{no_language, LanguageVote};
 use crate::mel::{HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
@@ -186,17 +187,25 @@ impl Engine {
                 language_probability = Some(probability);
             }
             let v = &self.vocabulary;
-            let language_token = format!("<|{}|>", language.as_deref().unwrap_or("en"));
-            let mut prompt: Vec<&str> = vec![&v.tokens[v.sot]];
+            let code = language.as_deref().unwrap_or("en");
+            let language_token = format!("<|{code}|>");
+            let mut start: Vec<&str> = vec![&v.tokens[v.sot]];
             if self.multilingual {
-                prompt.extend([language_token.as_str(), "<|transcribe|>"]);
+                start.extend([language_token.as_str(), "<|transcribe|>"]);
             }
+            let mut prompt = start.clone();
+            prompt.push(&v.tokens[v.no_timestamps]);
             let prompts = vec![prompt; batch.len()];
             let reencode = |picked: &[usize]| encode(self, &features, picked);
             let attempts =
                 self.decode_with_fallback(&encoded, Some(&reencode), &prompts, options, &mut tally.fallback_seconds)?;
-            for (window, attempt) in batch.iter().zip(attempts) {
-                self.place(window, &attempt, options, &mut tally, &mut segments, &mut carried);
+            let aligning = Instant::now();
+            let to_align: Vec<ToAlign> =
+                batch.iter().zip(&attempts).map(|(w, a)| ToAlign { tokens: &a.tokens, frames: w.frames() }).collect();
+            let words = self.words(&encoded, &start, &to_align, code)?;
+            tracing::debug!(seconds = aligning.elapsed().as_secs_f64(), windows = batch.len(), "words aligned");
+            for ((window, attempt), words) in batch.iter().zip(attempts).zip(words) {
+                self.place(window, &attempt, &words, options, &mut tally, &mut segments, &mut carried);
             }
         }
         segments.sort_by(|a, b| a.start.total_cmp(&b.start));
@@ -210,6 +219,7 @@ impl Engine {
         &self,
         window: &Window,
         attempt: &Attempt,
+        words: &[Word],
         options: &DecodeOptions,
         tally: &mut Tally,
         segments: &mut Vec<Segment>,
@@ -226,7 +236,7 @@ impl Engine {
             text = %self.text(&attempt.tokens),
             "window decoded"
         );
-        let (mut found, _) = self.split(attempt, 0.0, window.frames(), false);
+        let mut found = segments_of(window, attempt, words);
         // A window judged silent at the first temperature is silence; one that took sampling to be judged so (or
         // to pass) is not to be trusted when it packs stretches: ten copies of one sentence came out "silent".
         let troubled = attempt.looping
@@ -242,20 +252,43 @@ impl Engine {
         if !tally.window(attempt, options) {
             return;
         }
-        let rest = rest_of(window, found.last().map(|s| s.end), options);
-        if rest.is_empty() {
-            found = self.split(attempt, 0.0, window.frames(), true).0;
-        } else {
-            // The model closed its last segment before speech that follows: the rest is decoded again (as
-            // sequential decoding would start its next window there).
-            carried.extend(rest);
-        }
+        // The model stopped before speech that follows: the rest is decoded again (as sequential decoding would
+        // start its next window there).
+        carried.extend(rest_of(window, found.last().map(|s| s.end), options));
         for s in &mut found {
             s.end = window.to_recording(s.end, true);
             s.start = window.to_recording(s.start, false).min(s.end);
         }
         segments.extend(found.into_iter().filter(|s| !s.text.trim().is_empty()));
     }
+}
+
+/// A decoded window's segments, in seconds of the window: its words, a segment ending where a sentence does or
+/// where the stretch the words are in ends (a packed window's stretches were said apart), starting at its first
+/// word's start and ending at its last word's end.
+fn segments_of(window: &Window, attempt: &Attempt, words: &[Word]) -> Vec<Segment> {
+    let mut segments = Vec::new();
+    let mut from = 0;
+    for i in 0..words.len() {
+        let last = words[i].text.trim_end().chars().last().is_some_and(|c| SENTENCE_END.contains(c));
+        let moves_on = words
+            .get(i + 1)
+            .is_some_and(|next| window.locate(next.start, false).0 != window.locate(words[i].start, false).0);
+        if last || moves_on || i + 1 == words.len() {
+            let said = &words[from..=i];
+            segments.push(Segment {
+                start: said[0].start,
+                end: said[said.len() - 1].end,
+                text: said.iter().map(|w| w.text.as_str()).collect::<String>().trim().to_string(),
+                avg_logprob: attempt.avg_logprob,
+                no_speech_prob: attempt.no_speech_prob as f64,
+                compression_ratio: attempt.compression_ratio,
+                temperature: attempt.temperature,
+            });
+            from = i + 1;
+        }
+    }
+    segments
 }
 
 /// What is left of a window after its decoded segments end (at `covered_end`, seconds of the window), when it

@@ -1,0 +1,237 @@
+//! Words and their times from the model's own attention, as the reference implementations find them: CTranslate2's
+//! `align` runs the decoder once over a window's text and follows the cross-attention of the model's alignment heads
+//! (listed in its `config.json`) through dynamic time warping, giving each token the 20 ms encoder frame where it
+//! begins. Tokens are grouped into words (a token that starts with a space, or is punctuation, begins one; scripts
+//! written without spaces split at each character), punctuation is attached to its word, and a word at a sentence's
+//! edge that the warping stretched over a pause is clamped.
+//!
+//! Batched decoding writes no timestamp tokens (as faster-whisper's batched pipeline does: they are a tenth of the
+//! tokens and the decoder's time); its segments are placed by their words instead.
+
+use ct2rs::sys::StorageView;
+
+use crate::model::Engine;
+use crate::WhisperError;
+
+/// Encoder frames per second: the encoder halves the spectrogram's 100 frames a second.
+const FRAMES_PER_SECOND: f64 = 50.0;
+
+/// The median filter the reference implementations smooth the attention with.
+const MEDIAN_FILTER_WIDTH: i64 = 7;
+
+/// Languages written without spaces between words: a word is a character.
+const UNSPACED: [&str; 6] = ["zh", "ja", "th", "lo", "my", "yue"];
+
+/// Punctuation that belongs to the word after it, and to the word before it.
+const PREPENDED: &str = "\"'“¿([{-";
+const APPENDED: &str = "\"'.。,，!！?？:：”)]}、";
+
+/// Marks that end a sentence.
+pub(crate) const SENTENCE_END: &str = ".。!！?？";
+
+/// A word of a window: its text (with the space before it), its times in seconds of the window, and the model's
+/// mean probability over its tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Word {
+    pub text: String,
+    pub start: f64,
+    pub end: f64,
+    pub probability: f32,
+}
+
+/// One window to align: its text tokens (no special tokens), and the spectrogram frames with audio in them.
+pub(crate) struct ToAlign<'a> {
+    pub tokens: &'a [usize],
+    pub frames: usize,
+}
+
+impl Engine {
+    /// The words of each window of a batch: `encoded` is the batch's encoder output, `start` the start of transcript
+    /// (`<|startoftranscript|>`, and on a multilingual model the language and task) every window was decoded with.
+    pub(crate) fn words(
+        &self,
+        encoded: &StorageView<'_>,
+        start: &[&str],
+        windows: &[ToAlign<'_>],
+        language: &str,
+    ) -> Result<Vec<Vec<Word>>, WhisperError> {
+        let start: Vec<usize> = start
+            .iter()
+            .map(|t| self.token_id(t).ok_or_else(|| WhisperError::Decode(format!("no token {t}"))))
+            .collect::<Result<_, _>>()?;
+        // CTranslate2 aligns every window of the encoder output; one without text is given a token to align,
+        // and has no words.
+        let text: Vec<Vec<usize>> = windows
+            .iter()
+            .map(|w| w.tokens.iter().copied().filter(|&t| t < self.vocabulary.eot).collect::<Vec<_>>())
+            .collect();
+        let asked: Vec<Vec<usize>> = text.iter().map(|t| if t.is_empty() { vec![0] } else { t.clone() }).collect();
+        let frames: Vec<usize> = windows.iter().map(|w| w.frames).collect();
+        let aligned = self
+            .model
+            .align(encoded, &start, &asked, &frames, MEDIAN_FILTER_WIDTH)
+            .map_err(|e| WhisperError::Decode(format!("align: {e}")))?;
+        let mut words = Vec::with_capacity(windows.len());
+        for (tokens, result) in text.iter().zip(aligned) {
+            // Where the warping path first reaches each token (the end of text too): the token's start.
+            let mut begins = Vec::with_capacity(tokens.len() + 1);
+            for step in &result.alignments {
+                if begins.len() as i64 == step.token_x {
+                    begins.push(step.frame_x as f64 / FRAMES_PER_SECOND);
+                }
+            }
+            let timed = if tokens.is_empty() {
+                Vec::new()
+            } else {
+                self.timed_words(tokens, &begins, &result.text_token_probs, language)
+            };
+            words.push(timed);
+        }
+        Ok(words)
+    }
+
+    fn token_id(&self, token: &str) -> Option<usize> {
+        self.tokenizer.token_to_id(token).map(|id| id as usize)
+    }
+
+    /// Words of `tokens` at the times their first tokens begin (`begins` has one more: the end of text).
+    fn timed_words(&self, tokens: &[usize], begins: &[f64], probabilities: &[f32], language: &str) -> Vec<Word> {
+        let groups = self.word_tokens(tokens, language);
+        let mut words = Vec::with_capacity(groups.len());
+        let mut first = 0;
+        for (text, n) in groups {
+            let (start, end) = (begins.get(first), begins.get(first + n).or(begins.last()));
+            let (Some(&start), Some(&end)) = (start, end) else { break };
+            let probs = &probabilities[first.min(probabilities.len())..(first + n).min(probabilities.len())];
+            let probability = if probs.is_empty() { 0.0 } else { probs.iter().sum::<f32>() / probs.len() as f32 };
+            words.push(Word { text, start, end: end.max(start), probability });
+            first += n;
+        }
+        clamp_sentence_edges(&mut words);
+        attach_punctuation(words)
+    }
+
+    /// `tokens` grouped into words: (text, how many tokens).
+    fn word_tokens(&self, tokens: &[usize], language: &str) -> Vec<(String, usize)> {
+        let pieces = self.characters(tokens);
+        if UNSPACED.contains(&language) {
+            return pieces;
+        }
+        let mut words: Vec<(String, usize)> = Vec::new();
+        for (piece, n) in pieces {
+            let punctuation = piece.trim().chars().all(|c| c.is_ascii_punctuation());
+            match words.last_mut() {
+                Some(last) if !piece.starts_with(' ') && !punctuation => {
+                    last.0.push_str(&piece);
+                    last.1 += n;
+                }
+                _ => words.push((piece, n)),
+            }
+        }
+        words
+    }
+
+    /// `tokens` in pieces of whole characters: a character the byte-level vocabulary spreads over several tokens
+    /// is one piece of them all.
+    fn characters(&self, tokens: &[usize]) -> Vec<(String, usize)> {
+        let mut pieces = Vec::new();
+        let mut from = 0;
+        for to in 1..=tokens.len() {
+            let piece = self.text(&tokens[from..to]);
+            if !piece.contains('\u{FFFD}') || to == tokens.len() {
+                pieces.push((piece, to - from));
+                from = to;
+            }
+        }
+        pieces
+    }
+}
+
+/// A word at a sentence's edge that lasts more than twice the median word (at most 1.4 s) took in the pause beside
+/// it: the sentence's last mark ends that long after it starts, and a sentence's first word starts that long before
+/// it ends.
+fn clamp_sentence_edges(words: &mut [Word]) {
+    let mut durations: Vec<f64> = words.iter().map(|w| w.end - w.start).filter(|&d| d > 0.0).collect();
+    if durations.is_empty() {
+        return;
+    }
+    durations.sort_by(f64::total_cmp);
+    let longest = 2.0 * durations[durations.len() / 2].min(0.7);
+    let ends_sentence = |w: &Word| SENTENCE_END.contains(w.text.trim()) && !w.text.trim().is_empty();
+    for i in 1..words.len() {
+        if words[i].end - words[i].start > longest {
+            if ends_sentence(&words[i]) {
+                words[i].end = words[i].start + longest;
+            } else if ends_sentence(&words[i - 1]) {
+                words[i].start = words[i].end - longest;
+            }
+        }
+    }
+}
+
+/// Opening punctuation joined to the word after it, closing punctuation to the word before it (keeping that word's
+/// times); words left empty dropped.
+fn attach_punctuation(mut words: Vec<Word>) -> Vec<Word> {
+    for i in (0..words.len().saturating_sub(1)).rev() {
+        let mark = words[i].text.trim().to_string();
+        if words[i].text.starts_with(' ') && !mark.is_empty() && PREPENDED.contains(mark.as_str()) {
+            let text = std::mem::take(&mut words[i].text);
+            words[i + 1].text.insert_str(0, &text);
+        }
+    }
+    let mut kept: Vec<Word> = Vec::with_capacity(words.len());
+    for word in words {
+        match kept.last_mut() {
+            Some(last)
+                if !last.text.ends_with(' ') && !word.text.is_empty() && APPENDED.contains(word.text.as_str()) =>
+            {
+                last.text.push_str(&word.text);
+            }
+            _ if word.text.is_empty() => {}
+            _ => kept.push(word),
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(text: &str, start: f64, end: f64) -> Word {
+        Word { text: text.into(), start, end, probability: 0.9 }
+    }
+
+    #[test]
+    fn punctuation_joins_the_word_it_belongs_to() {
+        let words = vec![
+            word(" Hello", 0.0, 0.4),
+            word(",", 0.4, 0.5),
+            word(" (", 0.5, 0.6),
+            word("world", 0.6, 1.0),
+            word(".", 1.0, 1.1),
+        ];
+        let joined = attach_punctuation(words);
+        let texts: Vec<&str> = joined.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(texts, [" Hello,", " (world."]);
+        // A word keeps its own times: the marks' are dropped.
+        assert_eq!((joined[0].start, joined[0].end), (0.0, 0.4));
+        assert_eq!((joined[1].start, joined[1].end), (0.6, 1.0));
+    }
+
+    #[test]
+    fn a_sentence_s_edges_do_not_take_the_pause_beside_them() {
+        let mut words = vec![
+            word(" One", 0.0, 0.3),
+            word(" two", 0.3, 0.6),
+            word(".", 0.6, 3.0),
+            word(" Three", 3.0, 6.0),
+            word(" four", 6.0, 6.3),
+        ];
+        clamp_sentence_edges(&mut words);
+        // The median word lasts 0.3 s: at most 0.6 s at an edge.
+        assert!((words[2].end - 1.2).abs() < 1e-9, "{:?}", words[2]);
+        assert!((words[3].start - 5.4).abs() < 1e-9, "{:?}", words[3]);
+        assert_eq!((words[1].start, words[1].end), (0.3, 0.6));
+    }
+}

@@ -25,10 +25,6 @@ use crate::transcribe::{DecodeOptions, Detected, Segment, Stream, Tally, Transcr
 use crate::vad::{first_pause_end, speech_start, stretch_end, VoiceActivity};
 use crate::WhisperError;
 
-/// Samples (400 ms) from a boundary between two packed stretches within which a timestamp is taken for the
-/// boundary: each stretch keeps 200 ms of quiet on either side of its sound, and timestamps are as far off.
-const SNAP: usize = SAMPLE_RATE * 2 / 5;
-
 /// A stretch of speech: its first sample in the recording, and its samples.
 struct Stretch {
     start: usize,
@@ -77,45 +73,29 @@ impl Window {
         (self.samples.len() / HOP).clamp(1, WINDOW_FRAMES)
     }
 
-    /// A time of the window (seconds) as a time of the recording: in the stretch it falls in, or at the end of the
-    /// last one past them. Timestamps are a few hundred milliseconds off, and two stretches meet in quiet: a
-    /// segment's `end` in the first [`SNAP`] of a stretch is the end of the one before, and a start in the last
-    /// [`SNAP`] of a stretch the start of the one after.
-    fn to_recording(&self, t: f64, end: bool) -> f64 {
-        self.locate(t, end).1
-    }
-
-    /// [`Window::to_recording`], with the index of the stretch the time was placed in.
-    fn locate(&self, t: f64, end: bool) -> (usize, f64) {
+    /// The stretch a time of the window (seconds) falls in: the last one past them all.
+    fn stretch_of(&self, t: f64) -> usize {
         let x = (t.max(0.0) * SAMPLE_RATE as f64).round() as usize;
-        let k = self.placed.partition_point(|p| p.at <= x).saturating_sub(1);
-        let p = self.placed[k];
-        let at = |k: usize, into: usize| {
-            let p = self.placed[k];
-            (k, (p.start + into.min(p.len)) as f64 / SAMPLE_RATE as f64)
-        };
-        let into = x.saturating_sub(p.at);
-        match self.placed.get(k + 1) {
-            _ if end && k > 0 && into < SNAP => at(k - 1, usize::MAX),
-            Some(_) if !end && into + SNAP > p.len => at(k + 1, 0),
-            _ => at(k, into),
-        }
+        self.placed.partition_point(|p| p.at <= x).saturating_sub(1)
     }
 
-    /// Whether the model heard the packed stretches apart: none of its segments runs from one stretch into
-    /// another (two sentences said minutes apart are not one segment; when the model writes them so, it has
-    /// usually merged or dropped what they said), and none of the stretches before its last segment's end was
-    /// left without a segment.
-    fn heard_apart(&self, segments: &[Segment]) -> bool {
+    /// A time of the window (seconds) as a time of the recording, within stretch `k`: the time a word of that
+    /// stretch begins or ends (the alignment ends a stretch's last word where the next stretch's first begins).
+    fn in_stretch(&self, k: usize, t: f64) -> f64 {
+        let p = self.placed[k];
+        let x = (t.max(0.0) * SAMPLE_RATE as f64).round() as usize;
+        (p.start + x.saturating_sub(p.at).min(p.len)) as f64 / SAMPLE_RATE as f64
+    }
+
+    /// Whether the model heard the packed stretches apart: none of the stretches before its last word's was left
+    /// without a word (the model merged or dropped what it said, as when the same sentence said minutes apart is
+    /// written once). `stretches` are the words' stretches, in order.
+    fn heard_apart(&self, stretches: &[usize]) -> bool {
         let mut heard = vec![false; self.placed.len()];
-        for s in segments {
-            let (first, last) = (self.locate(s.start, false).0, self.locate(s.end, true).0);
-            if first != last {
-                return false;
-            }
-            heard[first] = true;
+        for &k in stretches {
+            heard[k] = true;
         }
-        let last = segments.last().map_or(0, |s| self.locate(s.end, true).0);
+        let last = stretches.last().copied().unwrap_or(0);
         heard[..=last.min(heard.len() - 1)].iter().all(|&h| h)
     }
 
@@ -236,16 +216,23 @@ impl Engine {
             text = %self.text(&attempt.tokens),
             "window decoded"
         );
-        let mut found = segments_of(window, attempt, words);
+        // Each word is in the stretch its middle falls in.
+        let stretches: Vec<usize> = words.iter().map(|w| window.stretch_of((w.start + w.end) / 2.0)).collect();
         // A window judged silent at the first temperature is silence; one that took sampling to be judged so (or
         // to pass) is not to be trusted when it packs stretches: ten copies of one sentence came out "silent".
         let troubled = attempt.looping
             || attempt.temperature > 0.0
-            || (!attempt.is_silent(options) && !window.heard_apart(&found));
+            || (!attempt.is_silent(options) && !window.heard_apart(&stretches));
         if window.placed.len() > 1 && troubled {
             // Stretches the model could not hear together (the same sentence said again minutes later reads as a
             // loop once packed, or is written once for two stretches): each is heard again in a window of its own.
-            tracing::debug!(stretches = window.placed.len(), "packed window heard again unpacked");
+            tracing::debug!(
+                stretches = window.placed.len(),
+                looping = attempt.looping,
+                temperature = attempt.temperature,
+                words = ?words.iter().zip(&stretches).map(|(w, k)| (w.start, w.end, *k)).collect::<Vec<_>>(),
+                "packed window heard again unpacked"
+            );
             carried.extend(window.rest_from(0));
             return;
         }
@@ -254,31 +241,27 @@ impl Engine {
         }
         // The model stopped before speech that follows: the rest is decoded again (as sequential decoding would
         // start its next window there).
-        carried.extend(rest_of(window, found.last().map(|s| s.end), options));
-        for s in &mut found {
-            s.end = window.to_recording(s.end, true);
-            s.start = window.to_recording(s.start, false).min(s.end);
-        }
-        segments.extend(found.into_iter().filter(|s| !s.text.trim().is_empty()));
+        carried.extend(rest_of(window, words.last().map(|w| w.end), options));
+        let found = segments_of(window, attempt, words, &stretches);
+        segments.extend(found.into_iter().filter(|s| !s.text.is_empty()));
     }
 }
 
-/// A decoded window's segments, in seconds of the window: its words, a segment ending where a sentence does or
-/// where the stretch the words are in ends (a packed window's stretches were said apart), starting at its first
-/// word's start and ending at its last word's end.
-fn segments_of(window: &Window, attempt: &Attempt, words: &[Word]) -> Vec<Segment> {
+/// A decoded window's segments, at their times in the recording: its words (each in stretch `stretches[i]`), a
+/// segment ending where a sentence does or where its stretch ends (a packed window's stretches were said apart),
+/// from its first word's start to its last word's end.
+fn segments_of(window: &Window, attempt: &Attempt, words: &[Word], stretches: &[usize]) -> Vec<Segment> {
     let mut segments = Vec::new();
     let mut from = 0;
-    for i in 0..words.len() {
-        let last = words[i].text.trim_end().chars().last().is_some_and(|c| SENTENCE_END.contains(c));
-        let moves_on = words
-            .get(i + 1)
-            .is_some_and(|next| window.locate(next.start, false).0 != window.locate(words[i].start, false).0);
-        if last || moves_on || i + 1 == words.len() {
+    for (i, word) in words.iter().enumerate() {
+        let sentence_ends = word.text.trim_end().chars().last().is_some_and(|c| SENTENCE_END.contains(c));
+        if sentence_ends || stretches.get(i + 1) != Some(&stretches[i]) {
             let said = &words[from..=i];
+            let k = stretches[i];
+            let start = window.in_stretch(k, said[0].start);
             segments.push(Segment {
-                start: said[0].start,
-                end: said[said.len() - 1].end,
+                start,
+                end: window.in_stretch(k, word.end).max(start),
                 text: said.iter().map(|w| w.text.as_str()).collect::<String>().trim().to_string(),
                 avg_logprob: attempt.avg_logprob,
                 no_speech_prob: attempt.no_speech_prob as f64,
@@ -407,41 +390,62 @@ mod tests {
     fn a_time_of_a_packed_window_is_placed_in_the_stretch_it_falls_in() {
         let w = packed();
         assert_eq!(w.placed[1], Placed { at: seconds(1.0), start: seconds(10.0), len: seconds(2.0) });
-        assert_eq!(w.to_recording(0.3, false), 0.3);
-        assert_eq!(w.to_recording(0.3, true), 0.3);
-        assert_eq!(w.to_recording(2.0, false), 11.0);
-        assert_eq!(w.to_recording(2.0, true), 11.0);
-        // Near the boundary: an end just into the second stretch ends the first, a start just before it starts
-        // the second.
-        assert_eq!(w.to_recording(1.1, true), 1.0);
-        assert_eq!(w.to_recording(0.8, false), 10.0);
+        assert_eq!((w.stretch_of(0.3), w.in_stretch(0, 0.3)), (0, 0.3));
+        assert_eq!((w.stretch_of(2.0), w.in_stretch(1, 2.0)), (1, 11.0));
+        // A time past its stretch is that stretch's end, or start: a word ends where the next one begins.
+        assert_eq!(w.in_stretch(0, 1.3), 1.0);
+        assert_eq!(w.in_stretch(1, 0.8), 10.0);
         // Past the audio: the end of the last stretch.
-        assert_eq!(w.to_recording(29.0, true), 12.0);
+        assert_eq!((w.stretch_of(29.0), w.in_stretch(1, 29.0)), (1, 12.0));
         assert_eq!(w.offset_s(), 0.0);
     }
 
-    fn segment(start: f64, end: f64) -> Segment {
-        Segment {
-            start,
-            end,
-            text: "words".into(),
-            avg_logprob: -0.2,
-            no_speech_prob: 0.1,
-            compression_ratio: 1.0,
-            temperature: 0.0,
-        }
+    #[test]
+    fn a_packed_window_is_heard_apart_when_no_stretch_before_its_last_word_s_is_skipped() {
+        let w = packed();
+        assert!(w.heard_apart(&[0, 0, 1]));
+        // Trailing stretches without a word are what the model stopped short of (heard again as the rest).
+        assert!(w.heard_apart(&[0]));
+        // The first stretch skipped.
+        assert!(!w.heard_apart(&[1, 1]));
+        // Nothing written for stretches of speech (a window the model judged silent is not asked).
+        assert!(!w.heard_apart(&[]));
+    }
+
+    fn word(text: &str, start: f64, end: f64) -> Word {
+        Word { text: text.into(), start, end, probability: 0.9 }
     }
 
     #[test]
-    fn a_packed_window_is_heard_apart_when_each_segment_keeps_to_a_stretch_and_none_is_skipped() {
+    fn a_window_s_words_make_a_segment_per_sentence_and_per_stretch() {
+        let attempt = Attempt {
+            tokens: vec![],
+            avg_logprob: -0.2,
+            no_speech_prob: 0.1,
+            compression_ratio: 1.2,
+            looping: false,
+            temperature: 0.0,
+        };
+        // The first stretch (1 s) holds two sentences; the second (2 s, said at 10 s) one without a full stop,
+        // whose first word the alignment starts a little early.
+        let words = [
+            word(" Yes.", 0.0, 0.3),
+            word(" Go", 0.4, 0.6),
+            word(" on.", 0.6, 0.9),
+            word(" And", 0.95, 1.5),
+            word(" then", 1.6, 2.5),
+        ];
         let w = packed();
-        assert!(w.heard_apart(&[segment(0.0, 0.9), segment(1.1, 2.8)]));
-        // Trailing stretches without a segment are what the model stopped short of (heard again as the rest).
-        assert!(w.heard_apart(&[segment(0.0, 0.9)]));
-        // One segment from the first stretch into the second.
-        assert!(!w.heard_apart(&[segment(0.0, 2.8)]));
-        // The first stretch skipped.
-        assert!(!w.heard_apart(&[segment(1.1, 2.8)]));
+        let stretches: Vec<usize> = words.iter().map(|x| w.stretch_of((x.start + x.end) / 2.0)).collect();
+        assert_eq!(stretches, [0, 0, 0, 1, 1]);
+        let segments = segments_of(&w, &attempt, &words, &stretches);
+        let as_said: Vec<(f64, f64, &str)> = segments.iter().map(|s| (s.start, s.end, s.text.as_str())).collect();
+        assert_eq!(as_said, [(0.0, 0.3, "Yes."), (0.4, 0.9, "Go on."), (10.0, 11.5, "And then")]);
+        // Words of two stretches without a full stop between them still part there.
+        let words = [word(" one", 0.2, 0.6), word(" two", 1.2, 1.6)];
+        let segments = segments_of(&w, &attempt, &words, &[0, 1]);
+        assert_eq!(segments.iter().map(|s| s.start).collect::<Vec<_>>(), [0.2, 10.2]);
+        assert!(segments_of(&w, &attempt, &[], &[]).is_empty());
     }
 
     #[test]

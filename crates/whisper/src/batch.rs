@@ -148,14 +148,22 @@ impl Engine {
             if batch.is_empty() {
                 break;
             }
+            let front = Instant::now();
             let mut features = Vec::with_capacity(batch.len() * N_MELS * WINDOW_FRAMES);
             for window in &batch {
                 // Each window clamped against its own loudest moment, as it is decoded on its own.
                 let mut loudest = f32::MIN;
                 features.extend(self.front_end.window(&|i| window.sample(i), 0, &mut loudest));
             }
+            let encoding = Instant::now();
             let all: Vec<usize> = (0..batch.len()).collect();
             let encoded = encode(self, &features, &all)?;
+            tracing::debug!(
+                front_end_s = (encoding - front).as_secs_f64(),
+                encode_s = encoding.elapsed().as_secs_f64(),
+                windows = batch.len(),
+                "batch encoded"
+            );
             // The language, once, from the first batch: the one its windows together are surest of (up to the batch
             // size of windows of speech, so more than sequential's first window).
             if self.multilingual && language.is_none() {
@@ -177,8 +185,10 @@ impl Engine {
             prompt.push(&v.tokens[v.no_timestamps]);
             let prompts = vec![prompt; batch.len()];
             let reencode = |picked: &[usize]| encode(self, &features, picked);
+            let decoding = Instant::now();
             let attempts =
                 self.decode_with_fallback(&encoded, Some(&reencode), &prompts, options, &mut tally.fallback_seconds)?;
+            tracing::debug!(seconds = decoding.elapsed().as_secs_f64(), "batch decoded");
             let aligning = Instant::now();
             let to_align: Vec<ToAlign> =
                 batch.iter().zip(&attempts).map(|(w, a)| ToAlign { tokens: &a.tokens, frames: w.frames() }).collect();

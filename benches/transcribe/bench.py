@@ -30,8 +30,10 @@ MULTILINGUAL = [tuple(l.split("\t", 1)) for l in (FIXTURES / "multilingual.tsv")
 
 # "redscribe batched" packs short stretches of speech into shared windows (the default); "unpacked" gives each
 # stretch a window of its own (`--pack false`): the two window layouts, measured side by side.
+# "faster-whisper batched words" is its batched pipeline with `word_timestamps=True`: what redscribe's batched
+# decoding does (it places its segments by their words, aligned from the model's cross-attention).
 ENGINES = ["redscribe sequential", "redscribe batched", "redscribe unpacked", "faster-whisper",
-           "faster-whisper batched"]
+           "faster-whisper batched", "faster-whisper batched words"]
 
 
 def speak(folder, name, voice, texts, pause_s=0.6):
@@ -104,7 +106,9 @@ def command(args, engine, model_dir, beam, language):
         return cmd + (["--language", language] if language else [])
     cmd = [sys.executable, str(HERE / "fw.py"), "--model-dir", str(model_dir), "--threads", str(args.threads),
            "--beam-size", str(beam), "--batch-size", str(args.batch_size)]
-    return cmd + (["--batched"] if engine.endswith("batched") else []) + (["--language", language] if language else [])
+    cmd += ["--batched"] if "batched" in engine else []
+    cmd += ["--words"] if engine.endswith("words") else []
+    return cmd + (["--language", language] if language else [])
 
 
 def transcribe(args, engine, model_dir, beam, language, files):
@@ -179,8 +183,10 @@ def table(title, figures, rows):
         cell = lambda v: "–" if v is None else fmt.format(v)  # noqa: E731
         print(f"| {label} | " + " | ".join(cell(figures[e].get(key)) for e in ENGINES) + " |")
     fw, fwb, batched = figures["faster-whisper"], figures["faster-whisper batched"], figures["redscribe batched"]
+    fwbw = figures["faster-whisper batched words"]
     line = (f"redscribe batched RTF / faster-whisper RTF = {batched['rtf'] / fw['rtf']:.2f}, "
-            f"/ faster-whisper batched RTF = {batched['rtf'] / fwb['rtf']:.2f}")
+            f"/ faster-whisper batched RTF = {batched['rtf'] / fwb['rtf']:.2f}, "
+            f"/ faster-whisper batched with words RTF = {batched['rtf'] / fwbw['rtf']:.2f}")
     if "wer" in fw:
         line += f"; WER {100 * (batched['wer'] - fw['wer']):+.1f} points"
     print(f"\n{line}")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """faster-whisper's side of the transcription benchmark: the same model folder, int8, the same thread count and
-beam, `transcribe` or the `BatchedInferencePipeline`; prints one JSON line per file (text, language, audio seconds,
-seconds to transcribe) after one with the load time."""
+beam, `transcribe` or the `BatchedInferencePipeline` (with `--words`, its word timestamps); prints one JSON line per
+file (text, language, audio seconds, seconds to transcribe) after one with the load time."""
 
 import argparse
 import json
@@ -19,6 +19,7 @@ def main():
     parser.add_argument("--language", help="the language spoken (default: detected)")
     parser.add_argument("--batched", action="store_true", help="BatchedInferencePipeline instead of transcribe")
     parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--words", action="store_true", help="word_timestamps=True (the batched pipeline's words)")
     parser.add_argument("files", nargs="+")
     args = parser.parse_args()
     started = time.perf_counter()
@@ -30,7 +31,7 @@ def main():
         audio = decode_audio(path)
         if pipeline:
             segments, info = pipeline.transcribe(audio, beam_size=args.beam_size, language=args.language,
-                                                 batch_size=args.batch_size)
+                                                 batch_size=args.batch_size, word_timestamps=args.words)
         else:
             segments, info = model.transcribe(audio, beam_size=args.beam_size, language=args.language)
         text = " ".join(s.text.strip() for s in segments)

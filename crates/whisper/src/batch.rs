@@ -195,7 +195,9 @@ impl Engine {
             let words = self.words(&encoded, &start, &to_align, code)?;
             tracing::debug!(seconds = aligning.elapsed().as_secs_f64(), windows = batch.len(), "words aligned");
             for ((window, attempt), words) in batch.iter().zip(attempts).zip(words) {
-                self.place(window, &attempt, &words, options, &mut tally, &mut segments, &mut carried);
+                let (found, rest) = self.place(window, &attempt, &words, options, &mut tally);
+                segments.extend(found);
+                carried.extend(rest);
             }
         }
         segments.sort_by(|a, b| a.start.total_cmp(&b.start));
@@ -203,8 +205,8 @@ impl Engine {
         Ok(tally.finish(segments, Detected { language, language_probability, duration_s }, started))
     }
 
-    /// A decoded window's segments into `segments`, each placed where the window's time it names falls in the
-    /// recording; what the model stopped short of into `carried`, to be decoded again.
+    /// A decoded window's segments, at their times in the recording, and the stretches to decode again: what the
+    /// model stopped short of, or all of a packed window it could not hear apart.
     fn place(
         &self,
         window: &Window,
@@ -212,9 +214,7 @@ impl Engine {
         words: &[Word],
         options: &DecodeOptions,
         tally: &mut Tally,
-        segments: &mut Vec<Segment>,
-        carried: &mut Vec<Stretch>,
-    ) {
+    ) -> (Vec<Segment>, Vec<Stretch>) {
         tracing::debug!(
             start_s = window.offset_s(),
             seconds = window.samples.len() as f64 / SAMPLE_RATE as f64,
@@ -243,17 +243,16 @@ impl Engine {
                 words = ?words.iter().zip(&stretches).map(|(w, k)| (w.start, w.end, *k)).collect::<Vec<_>>(),
                 "packed window heard again unpacked"
             );
-            carried.extend(window.rest_from(0));
-            return;
+            return (Vec::new(), window.rest_from(0));
         }
         if !tally.window(attempt, options) {
-            return;
+            return (Vec::new(), Vec::new());
         }
         // The model stopped before speech that follows: the rest is decoded again (as sequential decoding would
         // start its next window there).
-        carried.extend(rest_of(window, words.last().map(|w| w.end), options));
+        let rest = rest_of(window, words.last().map(|w| w.end), options);
         let found = segments_of(window, attempt, words, &stretches);
-        segments.extend(found.into_iter().filter(|s| !s.text.is_empty()));
+        (found.into_iter().filter(|s| !s.text.is_empty()).collect(), rest)
     }
 }
 

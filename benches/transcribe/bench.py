@@ -2,11 +2,12 @@
 """Transcription benchmark: redscribe (Whisper on CTranslate2 through ct2rs, in process), decoding sequentially and
 batched, against faster-whisper's `transcribe` and its `BatchedInferencePipeline` (CTranslate2's Python build),
 all with compute_type int8, the same model folder, the same recordings, the same thread count and beam, in one run.
-Sets: English (eight sentences, and all of them in one file), a conversation (the eight four times over in one
-file, 2.6 minutes of speech), multilingual (espeak-ng voices in six languages, the
+Sets: English (eight sentences read by four espeak-ng speakers — accents, voices and rates of their own — one file
+a sentence, and all eight in one file each), a conversation (the eight four times over in one file, two speakers
+taking turns, 2.6 minutes of speech), multilingual (espeak-ng voices in ten languages, four sentences each, the
 language detected; multilingual models only) and a long recording. Reports real-time factor, CPU seconds, peak
-RSS, word error rate and language accuracy of each, and batched redscribe's RTF against faster-whisper's
-sequential one. Not a test: nothing here asserts a time.
+RSS, word error rate and language accuracy of each, and batched redscribe's RTF against faster-whisper's. Not a
+test: nothing here asserts a time.
 
     benches/transcribe/run.sh
 """
@@ -36,12 +37,19 @@ ENGINES = ["redscribe sequential", "redscribe batched", "redscribe unpacked", "f
            "faster-whisper batched", "faster-whisper batched words"]
 
 
-def speak(folder, name, voice, texts, pause_s=0.6):
-    """One 16 kHz mono WAV of `texts` spoken by espeak-ng's `voice`, a pause after each."""
+# English speakers: (espeak-ng voice and variant, words a minute) — British, American, Scottish and Caribbean
+# English, voices of both kinds, slower and faster than espeak-ng's 175.
+SPEAKERS = [("en", 175), ("en-us+f3", 160), ("en-gb-scotland+m3", 190), ("en-029+f2", 150)]
+
+
+def speak(folder, name, voice, texts, pause_s=0.6, speakers=None):
+    """One 16 kHz mono WAV of `texts` spoken by espeak-ng's `voice` (or by `speakers`, (voice, rate) pairs taking
+    turns), a pause after each."""
     parts = []
     for i, text in enumerate(texts):
         raw, part = folder / f"{name}-{i}.espeak.wav", folder / f"{name}-{i}.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-w", str(raw), text], check=True)
+        who, rate = speakers[i % len(speakers)] if speakers else (voice, 175)
+        subprocess.run(["espeak-ng", "-v", who, "-s", str(rate), "-w", str(raw), text], check=True)
         subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", str(part), "pad", "0", str(pause_s)], check=True)
         parts.append(str(part))
     out = folder / f"{name}.wav"
@@ -50,16 +58,20 @@ def speak(folder, name, voice, texts, pause_s=0.6):
 
 
 def english_set(folder):
-    """One WAV per sentence and one of all of them (over 30 s: the long-form path). Returns [(path, text, lang)]."""
-    out = [(speak(folder, f"en{i}", "en", [s]), s, "en") for i, s in enumerate(SENTENCES)]
-    out.append((speak(folder, "en-all", "en", SENTENCES), " ".join(SENTENCES), "en"))
+    """For each speaker, one WAV per sentence and one of all of them (over 30 s: the long-form path). Returns
+    [(path, text, lang)]."""
+    out = []
+    for k, speaker in enumerate(SPEAKERS):
+        out += [(speak(folder, f"en{k}-{i}", None, [s], speakers=[speaker]), s, "en") for i, s in enumerate(SENTENCES)]
+        out.append((speak(folder, f"en{k}-all", None, SENTENCES, speakers=[speaker]), " ".join(SENTENCES), "en"))
     return out
 
 
 def conversation(folder, repeats):
-    """The eight sentences `repeats` times over in one file: minutes of speech with short pauses, the case batched
-    decoding is for. Returns [(path, text, lang)]."""
-    return [(speak(folder, "en-dense", "en", SENTENCES * repeats), " ".join(SENTENCES * repeats), "en")]
+    """The eight sentences `repeats` times over in one file, two speakers taking turns: minutes of speech with short
+    pauses, the case batched decoding is for. Returns [(path, text, lang)]."""
+    texts = SENTENCES * repeats
+    return [(speak(folder, "en-dense", None, texts, speakers=SPEAKERS[:2]), " ".join(texts), "en")]
 
 
 def multilingual_set(folder):

@@ -13,6 +13,7 @@ test: nothing here asserts a time.
 """
 
 import argparse
+import importlib.util
 import json
 import pathlib
 import subprocess
@@ -98,6 +99,17 @@ def long_recording(folder, minutes):
     out = folder / f"{minutes}min.flac"
     subprocess.run(["sox", *[parts[i % len(parts)] for i in range(minutes)], str(out)], check=True)
     return out, " ".join(said)
+
+
+def hour(folder):
+    """The hour of conversation that `benches/parts` hears in parts (the eight sentences in turn, 0.6 s after each
+    and 4 s after every twentieth), heard whole here. Returns [(path, text, lang)]."""
+    spec = importlib.util.spec_from_file_location("parts_bench", HERE.parent / "parts" / "bench.py")
+    parts = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(parts)
+    (folder / "hour").mkdir()
+    path, words = parts.recording(folder / "hour", 60)
+    return [(path, words, "en")]
 
 
 def heard(text, sentence):
@@ -214,7 +226,10 @@ def main():
     parser.add_argument("--beams", default="1,5", help="beam sizes of the short sets")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--sets", default="english,conversation,multilingual",
-                        help="comma-separated short sets to run (the long recording: --long-minutes)")
+                        help="comma-separated sets to run: english, conversation, multilingual, and hour (an hour "
+                             "of conversation, the one benches/parts cuts into parts; at --beams only, about 10 "
+                             "minutes a model for all engines with tiny.en); the sparse long recording: "
+                             "--long-minutes")
     parser.add_argument("--json")
     parser.add_argument("--release-build",
                         help="redscribe built with the release profile: run batched as one more engine beside the "
@@ -228,13 +243,15 @@ def main():
     results = {}
     with tempfile.TemporaryDirectory(prefix="redscribe-asr-") as tmp:
         tmp = pathlib.Path(tmp)
-        sets = {"english": (english_set(tmp), "en"), "conversation": (conversation(tmp, 4), "en"),
-                "multilingual": (multilingual_set(tmp), None)}
+        chosen = args.sets.split(",")
+        made = {"english": lambda: (english_set(tmp), "en"), "conversation": lambda: (conversation(tmp, 4), "en"),
+                "multilingual": lambda: (multilingual_set(tmp), None), "hour": lambda: (hour(tmp), "en")}
+        sets = {name: make() for name, make in made.items() if name in chosen}
         long = long_recording(tmp, args.long_minutes) if args.long_minutes else None
         for model in args.models.split(","):
             model_dir = args.models_dir / f"whisper-{model}"
             for set_name, (recordings, language) in sets.items():
-                if set_name not in args.sets.split(",") or set_name == "multilingual" and not is_multilingual(model):
+                if set_name == "multilingual" and not is_multilingual(model):
                     continue
                 audio = sum(float(subprocess.run(["soxi", "-D", str(p)], stdout=subprocess.PIPE, text=True).stdout)
                             for p, _, _ in recordings)

@@ -1,16 +1,17 @@
 //! Batched decoding, as faster-whisper's batched pipeline does it: the recording split into stretches of speech at
 //! the pauses the voice-activity measure finds (leading and trailing quiet left out), stretches packed one after
 //! the other into windows of at most 30 s, and `batch_size` windows encoded and decoded together, one `generate`
-//! call per batch, each with only the start of transcript as its prompt. Timestamps stay on: a segment is placed
-//! by where the window's time it names falls in the recording. Memory: one batch of windows (their samples,
-//! spectrograms and encoder output) at a time.
+//! call per batch, each with only the start of transcript as its prompt and no timestamp tokens (a tenth of the
+//! tokens, and windows heard again where the model closed a segment early). The windows' words are then timed from
+//! the model's attention (`align`) and a segment runs to a sentence's end or its stretch's, from its first
+//! word to its last. Memory: one batch of windows (their samples, spectrograms and encoder output) at a time.
 //!
 //! Packing ([`DecodeOptions::pack`]): a stretch ends at its first pause of 1.5 s (at least a second in), keeping
 //! 200 ms of quiet each side, so packed stretches are 400 ms apart and the silence of a sparse recording is not
 //! decoded; without such a pause it runs up to 30 s, to its last pause of 300 ms. Without packing every stretch
 //! runs so and is a window of its own. A packed window whose output loops, needed a fallback temperature, or was not
-//! heard apart (a segment running from one stretch into another, a stretch left without one) is heard again a
-//! stretch per window: packing must not cost accuracy.
+//! heard apart (a stretch before its last word's left without a word) is heard again a stretch per window: packing
+//! must not cost accuracy.
 
 use std::time::Instant;
 

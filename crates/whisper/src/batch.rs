@@ -284,16 +284,15 @@ fn segments_of(window: &Window, attempt: &Attempt, words: &[Word], stretches: &[
     segments
 }
 
-/// What is left of a window after its decoded segments end (at `covered_end`, seconds of the window), when it
-/// holds speech: a model that closes its last segment early (it often ends a window short of speech near its end)
-/// has not heard it.
+/// What is left of a window after its last word ends (at `covered_end`, seconds of the window), when it holds
+/// speech: a model that stops early (it sometimes ends a window short of speech near its end) has not heard it.
 fn rest_of(window: &Window, covered_end: Option<f64>, options: &DecodeOptions) -> Vec<Stretch> {
     let Some(covered_end) = covered_end else { return Vec::new() };
     let covered = (covered_end.max(0.0) * SAMPLE_RATE as f64) as usize;
     let Some(rest) = window.samples.get(covered..).filter(|r| covered > 0 && !r.is_empty()) else {
         return Vec::new();
     };
-    // Timestamps fall a little early: the last word's release, and the pause after it, are no speech left over.
+    // Word times fall a little early: the last word's release, and the pause after it, are no speech left over.
     let Some(start) = speech_start(rest, &options.vad) else { return Vec::new() };
     let sound = stretch_end(&rest[start..], true, rest.len(), &options.vad);
     if sound >= MIN_REST && VoiceActivity::measure(rest, &options.vad).is_voice(&options.vad) {

@@ -12,9 +12,9 @@
 //! - [`mel`]: the log-mel front end. [`vad`]: the voice-activity measure.
 //! - [`transcribe`]: sequential long-form decoding, the decoding options and the transcript.
 //! - `batch`: batched decoding of stretches of speech cut at pauses, without timestamp tokens. `align`: words and
-//!   their times from the model's cross-attention, which place batched decoding's segments. `decode`: one `generate` call over a batch
-//!   of windows with temperature fallback. `language`: the language voted on over windows of speech when no one
-//!   gave it.
+//!   their times from the model's cross-attention, which place batched decoding's segments. `decode`: one
+//!   `generate` call over a batch of windows with temperature fallback. `language`: the language voted on over
+//!   windows of speech when no one gave it.
 //! - [`quality`]: the signals that a decode went wrong (compression ratio, loops). [`eval`]: word error rate.
 
 mod align;

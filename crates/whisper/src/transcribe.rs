@@ -417,7 +417,7 @@ impl Engine {
                 continue;
             }
 
-            let (mut window_segments, advance) = self.split(&attempt, time_offset, window_frames, false);
+            let (mut window_segments, advance) = self.split(&attempt, time_offset, window_frames);
             for s in &mut window_segments {
                 s.end = s.end.min(duration_s);
             }
@@ -436,16 +436,9 @@ impl Engine {
     }
 
     /// The window's segments, and how many frames to advance: to the end of the last complete segment, or the
-    /// whole window when it ended on a timestamp pair (or had no timestamps). With `keep_tail` (a window decoded
-    /// on its own, not followed by one starting where it stopped), text after the last complete segment is a
-    /// segment to the window's end.
-    pub(crate) fn split(
-        &self,
-        attempt: &Attempt,
-        time_offset: f64,
-        window_frames: usize,
-        keep_tail: bool,
-    ) -> (Vec<Segment>, usize) {
+    /// whole window when it ended on a timestamp pair (or had no timestamps); text after the last complete segment
+    /// is left to the next window, which starts there.
+    pub(crate) fn split(&self, attempt: &Attempt, time_offset: f64, window_frames: usize) -> (Vec<Segment>, usize) {
         let ts = self.vocabulary.timestamp_begin;
         let tokens = &attempt.tokens;
         let is_ts = |t: usize| t >= ts;
@@ -483,12 +476,7 @@ impl Engine {
             }
             last = cut;
         }
-        let window_end = time_offset + window_frames as f64 * FRAME_SECONDS;
-        if keep_tail && !single_ending && last < tokens.len() {
-            let start = segments.last().map_or(time_offset, |s| s.end);
-            segments.push(segment(&tokens[last..], start, window_end));
-        }
-        let advance = if single_ending || keep_tail {
+        let advance = if single_ending {
             window_frames
         } else {
             // Timestamps are 20 ms = 2 frames.

@@ -27,14 +27,16 @@ from bench import LAUNCHER  # noqa: E402  (wall time, CPU seconds and peak RSS o
 
 # Eight varied sentences, shared with the transcription tests.
 SENTENCES = [l for l in (FIXTURES / "sentences.txt").read_text().splitlines() if l.strip()]
-# Two sentences in each of six languages: (ISO 639-1 code, which is also the espeak-ng voice, sentence).
+# Four sentences in each of ten languages: (ISO 639-1 code, which is also the espeak-ng voice, sentence).
 MULTILINGUAL = [tuple(l.split("\t", 1)) for l in (FIXTURES / "multilingual.tsv").read_text().splitlines() if l.strip()]
 
 # "redscribe batched" packs short stretches of speech into shared windows (the default); "unpacked" gives each
-# stretch a window of its own (`--pack false`): the two window layouts, measured side by side.
+# stretch a window of its own (`--pack false`): the two window layouts, measured side by side. "padded" encodes
+# every window as 30 s (`--trim-windows false`), as faster-whisper does, where "batched" encodes a short one with
+# its audio and 4 s after it (at least 15 s).
 # "faster-whisper batched words" is its batched pipeline with `word_timestamps=True`: what redscribe's batched
 # decoding does (it places its segments by their words, aligned from the model's cross-attention).
-ENGINES = ["redscribe sequential", "redscribe batched", "redscribe unpacked", "faster-whisper",
+ENGINES = ["redscribe sequential", "redscribe batched", "redscribe unpacked", "redscribe padded", "faster-whisper",
            "faster-whisper batched", "faster-whisper batched words"]
 
 
@@ -127,7 +129,8 @@ def command(args, engine, model_dir, beam, language):
         binary = args.release_build if how == "release" else args.redscribe
         cmd = [binary, "transcribe", "--model-dir", str(model_dir), "--threads", str(args.threads),
                "--beam-size", str(beam), "--decode", "sequential" if how == "sequential" else "batched",
-               "--pack", "false" if how == "unpacked" else "true", "--batch-size", str(args.batch_size)]
+               "--pack", "false" if how == "unpacked" else "true", "--batch-size", str(args.batch_size),
+               "--trim-windows", "false" if how == "padded" else "true"]
         return cmd + (["--language", language] if language else [])
     cmd = [sys.executable, str(HERE / "fw.py"), "--model-dir", str(model_dir), "--threads", str(args.threads),
            "--beam-size", str(beam), "--batch-size", str(args.batch_size)]

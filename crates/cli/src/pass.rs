@@ -75,6 +75,10 @@ pub struct ModelArgs {
     /// each, up to its last pause)
     #[arg(long, value_name = "BOOL", env = var::PACK, default_value_t = true, action = clap::ArgAction::Set)]
     pub pack: bool,
+    /// With `--decode batched`: windows with under 26 s of audio are encoded with it and 4 s after it, at least
+    /// 15 s (`false`: padded to 30 s, as faster-whisper does)
+    #[arg(long, value_name = "BOOL", env = var::TRIM_WINDOWS, default_value_t = true, action = clap::ArgAction::Set)]
+    pub trim_windows: bool,
 }
 
 impl Default for ModelArgs {
@@ -87,6 +91,7 @@ impl Default for ModelArgs {
             decode: "batched".into(),
             batch_size: settings::DEFAULT_BATCH_SIZE as u16,
             pack: true,
+            trim_windows: true,
         }
     }
 }
@@ -106,6 +111,7 @@ impl ModelArgs {
             decoding: self.decode.parse().map_err(anyhow::Error::msg)?,
             batch_size: usize::from(self.batch_size),
             pack: self.pack,
+            trim_windows: self.trim_windows,
             ..DecodeOptions::default()
         };
         Ok((engine, options))

@@ -18,6 +18,7 @@ pub mod var {
     pub const BEAM_SIZE: &str = "REDSCRIBE_BEAM_SIZE";
     pub const BATCH_SIZE: &str = "REDSCRIBE_BATCH_SIZE";
     pub const PACK: &str = "REDSCRIBE_PACK";
+    pub const TRIM_WINDOWS: &str = "REDSCRIBE_TRIM_WINDOWS";
     pub const CONCURRENCY: &str = "REDSCRIBE_CONCURRENCY";
     pub const MAX_OBJECT_BYTES: &str = "REDSCRIBE_MAX_OBJECT_BYTES";
     pub const MAX_DURATION_S: &str = "REDSCRIBE_MAX_DURATION_S";

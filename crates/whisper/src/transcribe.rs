@@ -63,6 +63,9 @@ pub struct DecodeOptions {
     pub batch_size: usize,
     /// Batched: short stretches of speech share a window (up to 30 s, 400 ms apart) instead of each having one.
     pub pack: bool,
+    /// Batched: a batch of short windows is encoded with their audio and 4 s after it (at least 15 s) instead of
+    /// padded to 30 s; sequential decoding always hears 30 s windows, as the reference implementations do.
+    pub trim_windows: bool,
     pub beam_size: usize,
     /// Tried in order until a window's output passes the checks below.
     pub temperatures: Vec<f32>,
@@ -99,6 +102,7 @@ impl Default for DecodeOptions {
             decoding: Decoding::default(),
             batch_size: redscribe_core::settings::DEFAULT_BATCH_SIZE,
             pack: true,
+            trim_windows: true,
             beam_size: redscribe_core::settings::DEFAULT_BEAM_SIZE,
             temperatures: vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0],
             compression_ratio_threshold: 2.4,

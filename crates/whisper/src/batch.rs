@@ -15,7 +15,9 @@
 //!
 //! Trimming ([`DecodeOptions::trim_windows`]): a batch whose windows hold less than 26 s of audio is encoded with
 //! their audio and 4 s after it, at least 15 s ([`encoder_frames`]), not padded to 30 s; CTranslate2's encoder
-//! takes any length up to 30 s, and its cost grows faster than the length (attention is quadratic in it).
+//! takes any length up to 30 s, and its cost grows faster than the length (attention is quadratic in it). So that
+//! a short window in a recording of full ones (the last words before a long pause) is trimmed too, short windows
+//! wait for each other and make batches of their own.
 
 use std::time::Instant;
 
@@ -169,13 +171,10 @@ impl Engine {
         let mut segments = Vec::new();
         let mut language = self.language_hint(options)?;
         let mut language_probability = None;
-        let mut position = 0usize;
-        // Stretches to hear again, each in a window of its own: what the model stopped short of, and the stretches
-        // of a packed window it could not hear apart.
-        let mut carried = Vec::new();
+        let mut plan = Batches::default();
         loop {
-            options.stop_at_deadline(position as f64 / SAMPLE_RATE as f64)?;
-            let batch = next_batch(&mut stream, &mut position, &mut carried, options, &mut tally);
+            options.stop_at_deadline(plan.position as f64 / SAMPLE_RATE as f64)?;
+            let batch = plan.next(&mut stream, options, &mut tally);
             if batch.is_empty() {
                 break;
             }
@@ -233,7 +232,7 @@ impl Engine {
             for ((window, attempt), words) in batch.iter().zip(attempts).zip(words) {
                 let (found, rest) = self.place(window, &attempt, &words, options, &mut tally);
                 segments.extend(found);
-                carried.extend(rest);
+                plan.carried.extend(rest);
             }
         }
         segments.sort_by(|a, b| a.start.total_cmp(&b.start));
@@ -342,36 +341,71 @@ fn rest_of(window: &Window, covered_end: Option<f64>, options: &DecodeOptions) -
 /// which the model then wrote twice, and took twice the time).
 const MIN_REST: usize = 2 * SAMPLE_RATE;
 
-/// The next `batch_size` windows: the stretches `carried` over first, then those from `position` on (fewer at the
-/// end of the recording), moving `position` past them; with packing, as many stretches in a window as fit in 30 s.
-fn next_batch(
-    stream: &mut Stream,
-    position: &mut usize,
-    carried: &mut Vec<Stretch>,
-    options: &DecodeOptions,
-    tally: &mut Tally,
-) -> Vec<Window> {
-    let size = options.batch_size.max(1);
-    // What the model stopped short of is a window of its own: packed with later speech, a segment could run from
-    // it across the stretches decoded in between.
-    let mut batch: Vec<Window> = carried.drain(..carried.len().min(size)).map(Window::of).collect();
-    let mut window = Window::default();
-    while batch.len() < size {
-        let Some(stretch) = next_stretch(stream, position, options, tally) else { break };
-        if !window.is_empty() && (!options.pack || window.samples.len() + stretch.samples.len() > WINDOW_SAMPLES) {
-            batch.push(std::mem::take(&mut window));
-            if batch.len() == size {
-                // For the next batch, which finds it again from its start (the stream still holds it).
-                *position = stretch.start;
-                break;
-            }
+/// Short windows wait for each other (at most a batch of them): encoded together they are trimmed
+/// ([`encoder_frames`]), where one in a batch of full windows is encoded as 30 s. A window is short when trimming
+/// would encode it in two thirds of the window or less (16 s of audio or less).
+fn is_short(window: &Window, options: &DecodeOptions) -> bool {
+    options.trim_windows && encoder_frames(window.frames()) <= WINDOW_FRAMES * 2 / 3
+}
+
+/// How the recording is cut into batches of windows, as it is heard.
+#[derive(Default)]
+struct Batches {
+    /// The first sample not yet cut into stretches.
+    position: usize,
+    /// Stretches to hear again, each in a window of its own: what the model stopped short of, and the stretches of
+    /// a packed window it could not hear apart.
+    carried: Vec<Stretch>,
+    /// Short windows waiting for a batch of their own ([`is_short`]).
+    short: Vec<Window>,
+}
+
+impl Batches {
+    /// The next batch of up to `batch_size` windows (empty at the end): a batch of short windows once there are
+    /// enough of them (or nothing else is left), else the stretches carried over, then those from `position` on,
+    /// moving `position` past them; with packing, as many stretches in a window as fit in 30 s.
+    fn next(&mut self, stream: &mut Stream, options: &DecodeOptions, tally: &mut Tally) -> Vec<Window> {
+        let size = options.batch_size.max(1);
+        if self.short.len() >= size {
+            return self.short.drain(..size).collect();
         }
-        window.push(stretch);
+        let mut batch = Vec::new();
+        // What the model stopped short of is a window of its own: packed with later speech, a segment could run
+        // from it across the stretches decoded in between.
+        while batch.len() < size && !self.carried.is_empty() {
+            let window = Window::of(self.carried.remove(0));
+            self.close(window, &mut batch, options);
+        }
+        let mut window = Window::default();
+        while batch.len() < size && self.short.len() < size {
+            let Some(stretch) = next_stretch(stream, &mut self.position, options, tally) else { break };
+            if !window.is_empty() && (!options.pack || window.samples.len() + stretch.samples.len() > WINDOW_SAMPLES) {
+                self.close(std::mem::take(&mut window), &mut batch, options);
+                if batch.len() == size || self.short.len() == size {
+                    // For the next batch, which finds it again from its start (the stream still holds it).
+                    self.position = stretch.start;
+                    break;
+                }
+            }
+            window.push(stretch);
+        }
+        if !window.is_empty() {
+            self.close(window, &mut batch, options);
+        }
+        if batch.is_empty() {
+            let n = self.short.len().min(size);
+            return self.short.drain(..n).collect();
+        }
+        batch
     }
-    if !window.is_empty() {
-        batch.push(window);
+
+    /// A window complete: into the batch, or with the short ones.
+    fn close(&mut self, window: Window, batch: &mut Vec<Window>, options: &DecodeOptions) {
+        match is_short(&window, options) {
+            true => self.short.push(window),
+            false => batch.push(window),
+        }
     }
-    batch
 }
 
 /// The next stretch of speech from `position` on, moving `position` past it; stretches the voice-activity check

@@ -32,7 +32,7 @@ def recording(folder, minutes):
     for i, text in enumerate(SENTENCES):
         raw, part = folder / f"s{i}.espeak.wav", folder / f"s{i}.wav"
         subprocess.run(["espeak-ng", "-w", str(raw), text], check=True)
-        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", str(part), "pad", "0", "0.6"], check=True)
+        subprocess.run(["sox", "-D", str(raw), "-r", "16000", "-c", "1", str(part), "pad", "0", "0.6"], check=True)
         length = float(subprocess.run(["soxi", "-D", str(part)], stdout=subprocess.PIPE, text=True).stdout)
         spoken.append((part, text, length))
     pause = folder / "pause.wav"

@@ -138,21 +138,16 @@ fn encoder_frames(content: usize) -> usize {
     (content + TRIM_MARGIN_FRAMES).max(TRIM_MIN_FRAMES).next_multiple_of(2).min(WINDOW_FRAMES)
 }
 
-/// Encodes windows of `features` (`[n, 80, 3000]`, band-major per window) picked by index, each cut to its first
-/// `frames` frames.
+/// Encodes windows of `features` (`[n, 80, frames]`, band-major per window) picked by index.
 fn encode(
     engine: &Engine,
     features: &[f32],
     picked: &[usize],
     frames: usize,
 ) -> Result<StorageView<'static>, WhisperError> {
-    let window = N_MELS * WINDOW_FRAMES;
-    let mut data: Vec<f32> = Vec::with_capacity(picked.len() * N_MELS * frames);
-    for &i in picked {
-        for band in features[i * window..(i + 1) * window].chunks_exact(WINDOW_FRAMES) {
-            data.extend_from_slice(&band[..frames]);
-        }
-    }
+    let window = N_MELS * frames;
+    let mut data: Vec<f32> =
+        picked.iter().flat_map(|&i| features[i * window..(i + 1) * window].iter().copied()).collect();
     let view = StorageView::new(&[picked.len(), N_MELS, frames], &mut data, Device::CPU)
         .map_err(|e| WhisperError::Decode(e.to_string()))?;
     engine.model.encode(&view, false).map_err(|e| WhisperError::Decode(e.to_string()))
@@ -178,19 +173,20 @@ impl Engine {
             if batch.is_empty() {
                 break;
             }
-            let front = Instant::now();
-            let mut features = Vec::with_capacity(batch.len() * N_MELS * WINDOW_FRAMES);
-            for window in &batch {
-                // Each window clamped against its own loudest moment, as it is decoded on its own.
-                let mut loudest = f32::MIN;
-                features.extend(self.front_end.window(&|i| window.sample(i), 0, &mut loudest));
-            }
-            let encoding = Instant::now();
-            let all: Vec<usize> = (0..batch.len()).collect();
             let frames = match options.trim_windows {
                 true => encoder_frames(batch.iter().map(Window::frames).max().unwrap_or(0)),
                 false => WINDOW_FRAMES,
             };
+            let front = Instant::now();
+            let mut features = Vec::with_capacity(batch.len() * N_MELS * frames);
+            for window in &batch {
+                // Each window clamped against its own loudest moment, as it is decoded on its own (the frames past
+                // `frames` are silence: they would not move it).
+                let mut loudest = f32::MIN;
+                features.extend(self.front_end.window(&|i| window.sample(i), 0, frames, &mut loudest));
+            }
+            let encoding = Instant::now();
+            let all: Vec<usize> = (0..batch.len()).collect();
             let encoded = encode(self, &features, &all, frames)?;
             tracing::debug!(
                 front_end_s = (encoding - front).as_secs_f64(),

@@ -94,7 +94,7 @@ impl Engine {
             if VoiceActivity::measure(stream.slice(at * HOP, (at + frames) * HOP), &options.vad).is_voice(&options.vad)
             {
                 let mut clamp = loudest;
-                let mut features = self.front_end.window(&|i| stream.sample(i), at, &mut clamp);
+                let mut features = self.front_end.window(&|i| stream.sample(i), at, WINDOW_FRAMES, &mut clamp);
                 let view = StorageView::new(&[1, N_MELS, WINDOW_FRAMES], &mut features, Device::CPU)
                     .map_err(|e| WhisperError::Decode(e.to_string()))?;
                 let encoded = self.model.encode(&view, false).map_err(|e| WhisperError::Decode(e.to_string()))?;

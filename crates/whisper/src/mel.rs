@@ -137,14 +137,14 @@ impl MelFrontEnd {
         Mel { frames, data }
     }
 
-    /// The encoder's `[80, 3000]` input for the window whose first frame is `first`, computed from the samples
-    /// around it alone: `sample(i)` is sample `i` of the recording (negative `i` reflected at its start by the
+    /// The encoder's `[80, frames]` input (at most `[80, 3000]`) for the window whose first frame is `first`,
+    /// computed from the samples around it alone: `sample(i)` is sample `i` of the recording (negative `i` reflected at its start by the
     /// caller, zero past its end). Values are clamped against `max`, the loudest value seen so far in the
     /// recording, which this raises: a recording is transcribed without holding its whole spectrogram. Where the
     /// loudest moment comes after a window, that window keeps a little more of its quiet parts than a clamp against
     /// the whole recording would (only values more than 80 dB below the peak differ).
-    pub fn window(&self, sample: &dyn Fn(isize) -> f32, first: usize, max: &mut f32) -> Vec<f32> {
-        let mut data = self.log_power(sample, first, WINDOW_FRAMES);
+    pub fn window(&self, sample: &dyn Fn(isize) -> f32, first: usize, frames: usize, max: &mut f32) -> Vec<f32> {
+        let mut data = self.log_power(sample, first, frames.min(WINDOW_FRAMES));
         *max = data.iter().copied().fold(*max, f32::max);
         clamp_and_scale(&mut data, *max);
         data
@@ -253,12 +253,26 @@ mod tests {
         let mut running = f32::MIN;
         for first in [0, 2_345, 5_000, n / HOP - 10] {
             let mut max = global;
-            let alone = fe.window(&sample, first, &mut max);
+            let alone = fe.window(&sample, first, WINDOW_FRAMES, &mut max);
             let reference = whole.window(first);
             let worst = alone.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
             assert!(worst < 1e-5, "window at {first}: {worst}");
-            fe.window(&sample, first, &mut running);
+            fe.window(&sample, first, WINDOW_FRAMES, &mut running);
             assert!(running <= global + 1e-6);
+        }
+        // A window cut short (a trimmed batch's) is the full window's first frames, band by band.
+        let (first, frames) = (n / HOP - 10, 1_500);
+        let (mut full_max, mut short_max) = (f32::MIN, f32::MIN);
+        let full = fe.window(&sample, first, WINDOW_FRAMES, &mut full_max);
+        let short = fe.window(&sample, first, frames, &mut short_max);
+        assert_eq!(short.len(), N_MELS * frames);
+        assert_eq!(short_max, full_max);
+        for band in 0..N_MELS {
+            assert_eq!(
+                short[band * frames..(band + 1) * frames],
+                full[band * WINDOW_FRAMES..][..frames],
+                "band {band}"
+            );
         }
     }
 }

@@ -377,7 +377,7 @@ impl Engine {
                 seek += window_frames;
                 continue;
             }
-            let mut features = self.front_end.window(&|i| stream.sample(i), seek, &mut loudest);
+            let mut features = self.front_end.window(&|i| stream.sample(i), seek, WINDOW_FRAMES, &mut loudest);
             let view = StorageView::new(&[1, N_MELS, WINDOW_FRAMES], &mut features, Device::CPU)
                 .map_err(|e| WhisperError::Decode(e.to_string()))?;
             let encoded = self.model.encode(&view, false).map_err(|e| WhisperError::Decode(e.to_string()))?;

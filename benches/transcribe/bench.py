@@ -54,7 +54,8 @@ def speak(folder, name, voice, texts, pause_s=0.6, speakers=None):
         raw, part = folder / f"{name}-{i}.espeak.wav", folder / f"{name}-{i}.wav"
         who, rate = speakers[i % len(speakers)] if speakers else (voice, 175)
         subprocess.run(["espeak-ng", "-v", who, "-s", str(rate), "-w", str(raw), text], check=True)
-        subprocess.run(["sox", "-D", str(raw), "-r", "16000", "-c", "1", str(part), "pad", "0", str(pause_s)], check=True)
+        subprocess.run(["sox", "-D", str(raw), "-r", "16000", "-c", "1", str(part), "pad", "0", str(pause_s)],
+                       check=True)
         parts.append(str(part))
     out = folder / f"{name}.wav"
     subprocess.run(["sox", *parts, str(out)] if len(parts) > 1 else ["cp", parts[0], str(out)], check=True)
@@ -96,8 +97,8 @@ def long_recording(folder, minutes):
     for i, sentence in enumerate(SENTENCES[:minutes]):
         raw, minute = folder / f"long-{i}.espeak.wav", folder / f"minute-{i}.wav"
         subprocess.run(["espeak-ng", "-w", str(raw), sentence], check=True)
-        subprocess.run(["sox", "-D", str(raw), "-r", "16000", "-c", "1", str(minute), "pad", "0", "60", "trim", "0", "60"],
-                       check=True)
+        subprocess.run(["sox", "-D", str(raw), "-r", "16000", "-c", "1", str(minute),
+                        "pad", "0", "60", "trim", "0", "60"], check=True)
         parts.append(str(minute))
     out = folder / f"{minutes}min.flac"
     subprocess.run(["sox", *[parts[i % len(parts)] for i in range(minutes)], str(out)], check=True)

@@ -259,7 +259,7 @@ struct Acknowledge {
 impl Listener<u64> for Acknowledge {
     fn processed(&mut self, event: &ObjectEvent, outcome: &Result<Processed, PortError>) {
         let status = match outcome {
-            Ok(Processed::Written(f)) if f.segments.is_some() => "transcribed".to_string(),
+            Ok(Processed::Written(f)) if !f.details.is_empty() => "transcribed".to_string(),
             Ok(Processed::Written(_)) => "read".to_string(),
             Ok(Processed::Quarantined { code, .. }) => format!("failed, {code}"),
             Ok(Processed::Split { parts }) => format!("cut into {parts} parts"),

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use redscribe_audio::AudioMetadata;
-use redscribe_core::ports::{Hints, Transcriber, Transcription};
+use redscribe_core::ports::{Hints, TimedText, Transcriber, Transcription};
 use redscribe_pipeline::transcribe::{transcribe_in_parts, transcribe_recording, Plan, RecordingLimits};
 use redscribe_whisper::WhisperTranscriber;
 
@@ -36,6 +36,10 @@ pub struct TranscribeArgs {
     /// Parts heard at once.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
     part_workers: u16,
+    /// Each segment with its words: {"word":"card","start":3.42,"end":3.71,"probability":0.93}, times in seconds
+    /// from the start of the recording.
+    #[arg(long)]
+    words: bool,
 }
 
 pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
@@ -55,10 +59,7 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
                 "language_probability": t.language_probability,
                 "duration_s": metadata.duration_s,
                 "channels": metadata.channels,
-                "segments": t.segments.iter().map(|s| json!({
-                    "start": s.start_s, "end": s.end_s, "text": s.text, "channel": s.channel,
-                    "avg_logprob": s.avg_logprob, "no_speech_prob": s.no_speech_prob,
-                })).collect::<Vec<_>>(),
+                "segments": t.segments.iter().map(|s| segment_json(s, args.words)).collect::<Vec<_>>(),
                 "avg_logprob": t.avg_logprob,
                 "no_speech_prob": t.no_speech_prob,
                 "compression_ratio": t.compression_ratio,
@@ -82,6 +83,22 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
     }
     anyhow::ensure!(failed == 0, "{failed} file(s) could not be transcribed");
     Ok(())
+}
+
+/// A segment as the JSON line shows it, with its words when asked for.
+fn segment_json(s: &TimedText, words: bool) -> serde_json::Value {
+    let mut segment = json!({
+        "start": s.start_s, "end": s.end_s, "text": s.text, "channel": s.channel,
+        "avg_logprob": s.avg_logprob, "no_speech_prob": s.no_speech_prob,
+    });
+    if words {
+        segment["words"] = s
+            .words
+            .iter()
+            .map(|w| json!({ "word": w.text, "start": w.start_s, "end": w.end_s, "probability": w.probability }))
+            .collect();
+    }
+    segment
 }
 
 /// A recording file through the same listening the pipeline's transcribe stage does (decode streamed to the

@@ -164,6 +164,13 @@ fn demo_loads_and_prints_every_sample() {
     assert!(call.starts_with("[(0, 'thank you for calling"), "{call}");
     assert!(call.contains("(1, 'my invoice"), "{call}");
     assert!(call.contains("wrong amount"), "{call}");
+    // And each word with its times, loaded in the same transaction: as many as the row counts, each inside its
+    // segment, on the segment's channel, the caller's words on channel 1.
+    let words = duckdb(
+        &db,
+        "select count(*) = max(r.word_count), bool_and(w.start_s >= s.start_s and w.end_s <= s.end_s          and w.end_s >= w.start_s and w.channel = s.channel), bool_or(w.channel = 1 and lower(w.word) = 'invoice')          from public.transcription_words w join public.transcription_segments s using (id, segment_index)          join public.transcription_results r using (id) where r.object_key = 'in/support-call.wav'",
+    );
+    assert_eq!(words, "[(True, True, True)]");
 
     // Transcription metrics carry the model as a dimension.
     let emf: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("data/metrics/emf.jsonl"))
@@ -373,7 +380,7 @@ fn a_local_file_is_transcribed_in_parts_as_it_is_whole() {
         serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().last().unwrap()).unwrap()
     };
     let whole = transcribe(&[]);
-    let parts = transcribe(&["--part-seconds", "60", "--part-workers", "2"]);
+    let parts = transcribe(&["--part-seconds", "60", "--part-workers", "2", "--words"]);
     assert_eq!(whole["duration_s"], parts["duration_s"]);
     let words = |v: &serde_json::Value| v["text"].as_str().unwrap().split_whitespace().count() as f64;
     let text = parts["text"].as_str().unwrap();
@@ -385,4 +392,23 @@ fn a_local_file_is_transcribed_in_parts_as_it_is_whole() {
     }
     let last = segments.last().unwrap()["end"].as_f64().unwrap();
     assert!(last > parts["duration_s"].as_f64().unwrap() - 15.0, "the parts reach the end: {last}");
+    // With --words each segment carries its words at the recording's times (not the part's), inside the segment,
+    // in order across the cuts; without it, none are printed.
+    assert!(whole["segments"][0].get("words").is_none());
+    let mut previous = 0.0;
+    for s in segments {
+        let words = s["words"].as_array().unwrap();
+        let said: Vec<&str> = words.iter().map(|w| w["word"].as_str().unwrap()).collect();
+        assert_eq!(said.join(" "), s["text"].as_str().unwrap().split_whitespace().collect::<Vec<_>>().join(" "));
+        for w in words {
+            let (start, end) = (w["start"].as_f64().unwrap(), w["end"].as_f64().unwrap());
+            assert!(
+                start >= s["start"].as_f64().unwrap() - 1e-6 && end <= s["end"].as_f64().unwrap() + 1e-6,
+                "{w} in {s}"
+            );
+            assert!(start >= previous - 1e-6 && (0.0..=1.0).contains(&w["probability"].as_f64().unwrap()), "{w}");
+            previous = start;
+        }
+    }
+    assert!(previous > 120.0, "words past the second cut: {previous}");
 }

@@ -3,18 +3,22 @@
 //! ```text
 //! processed/transcription_results/dt=YYYY-MM-DD/<id>-<version>.parquet   (and .jsonl)
 //! processed/transcription_segments/dt=YYYY-MM-DD/<id>-<version>.parquet
+//! processed/transcription_words/dt=YYYY-MM-DD/<id>-<version>.parquet
 //! manifests/dt=YYYY-MM-DD/<batch>.manifest
 //! rejected/<error_code>/dt=YYYY-MM-DD/<id>-<version>.json
 //! ```
 
 use chrono::NaiveDate;
 
+use crate::schema::Detail;
 use crate::{CoreError, ErrorCode};
 
 /// Default prefix of result files.
 pub const DEFAULT_RESULTS_PREFIX: &str = "processed/transcription_results/";
 /// Default prefix of segment files.
 pub const DEFAULT_SEGMENTS_PREFIX: &str = "processed/transcription_segments/";
+/// Default prefix of word files.
+pub const DEFAULT_WORDS_PREFIX: &str = "processed/transcription_words/";
 /// Default prefix of COPY manifests.
 pub const DEFAULT_MANIFESTS_PREFIX: &str = "manifests/";
 /// Default prefix of quarantine records.
@@ -37,13 +41,14 @@ impl FileFormat {
     }
 }
 
-/// The output layout: one bucket (or the source bucket) and four prefixes.
+/// The output layout: one bucket (or the source bucket) and its prefixes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     /// Bucket outputs go to; `None` means the bucket the recording came from.
     pub output_bucket: Option<String>,
     results_prefix: String,
     segments_prefix: String,
+    words_prefix: String,
     manifests_prefix: String,
     rejected_prefix: String,
 }
@@ -54,6 +59,7 @@ impl Default for Layout {
             output_bucket: None,
             results_prefix: DEFAULT_RESULTS_PREFIX.into(),
             segments_prefix: DEFAULT_SEGMENTS_PREFIX.into(),
+            words_prefix: DEFAULT_WORDS_PREFIX.into(),
             manifests_prefix: DEFAULT_MANIFESTS_PREFIX.into(),
             rejected_prefix: DEFAULT_REJECTED_PREFIX.into(),
         }
@@ -81,6 +87,7 @@ impl Layout {
         output_bucket: Option<String>,
         results_prefix: &str,
         segments_prefix: &str,
+        words_prefix: &str,
         manifests_prefix: &str,
         rejected_prefix: &str,
     ) -> Result<Layout, CoreError> {
@@ -88,6 +95,7 @@ impl Layout {
             output_bucket,
             results_prefix: normalise_prefix(results_prefix)?,
             segments_prefix: normalise_prefix(segments_prefix)?,
+            words_prefix: normalise_prefix(words_prefix)?,
             manifests_prefix: normalise_prefix(manifests_prefix)?,
             rejected_prefix: normalise_prefix(rejected_prefix)?,
         })
@@ -99,8 +107,8 @@ impl Layout {
     }
 
     /// All output prefixes; keys under them are never processed as recordings (loop guard).
-    pub fn output_prefixes(&self) -> [&str; 4] {
-        [&self.results_prefix, &self.segments_prefix, &self.manifests_prefix, &self.rejected_prefix]
+    pub fn output_prefixes(&self) -> [&str; 5] {
+        [&self.results_prefix, &self.segments_prefix, &self.words_prefix, &self.manifests_prefix, &self.rejected_prefix]
     }
 
     /// Whether `bucket/key` is one of the pipeline's own outputs.
@@ -121,12 +129,19 @@ impl Layout {
             && key.ends_with(&format!(".{}", FileFormat::Parquet.extension()))
     }
 
-    /// Key of the segments file that goes with a Parquet result file (same day, id and version), whether or not
-    /// one was written.
-    pub fn segments_key_for(&self, results_key: &str) -> Option<String> {
+    fn detail_prefix(&self, detail: Detail) -> &str {
+        match detail {
+            Detail::Segments => &self.segments_prefix,
+            Detail::Words => &self.words_prefix,
+        }
+    }
+
+    /// Key of the detail file (segments, words) that goes with a Parquet result file (same day, id and version),
+    /// whether or not one was written.
+    pub fn detail_key_for(&self, detail: Detail, results_key: &str) -> Option<String> {
         let rest = results_key.strip_prefix(&self.results_prefix)?;
         rest.ends_with(&format!(".{}", FileFormat::Parquet.extension()))
-            .then(|| format!("{}{rest}", self.segments_prefix))
+            .then(|| format!("{}{rest}", self.detail_prefix(detail)))
     }
 
     /// Key of the result file of one version of one recording.
@@ -134,9 +149,9 @@ impl Layout {
         format!("{}{id}-{version}.{}", self.results_day_prefix(day), format.extension())
     }
 
-    /// Key of the segments file of one version of one recording.
-    pub fn segments_key(&self, day: NaiveDate, id: &str, version: &str) -> String {
-        format!("{}dt={}/{id}-{version}.parquet", self.segments_prefix, day.format("%Y-%m-%d"))
+    /// Key of a detail file (segments, words) of one version of one recording.
+    pub fn detail_key(&self, detail: Detail, day: NaiveDate, id: &str, version: &str) -> String {
+        format!("{}dt={}/{id}-{version}.parquet", self.detail_prefix(detail), day.format("%Y-%m-%d"))
     }
 
     /// Key of a COPY manifest for one load batch.
@@ -219,8 +234,12 @@ mod tests {
             "processed/transcription_results/dt=2026-11-23/0123456789abcdef0123456789abcdef-v1.jsonl"
         );
         assert_eq!(
-            l.segments_key(day(), id, "v1"),
+            l.detail_key(Detail::Segments, day(), id, "v1"),
             "processed/transcription_segments/dt=2026-11-23/0123456789abcdef0123456789abcdef-v1.parquet"
+        );
+        assert_eq!(
+            l.detail_key(Detail::Words, day(), id, "v1"),
+            "processed/transcription_words/dt=2026-11-23/0123456789abcdef0123456789abcdef-v1.parquet"
         );
         assert_eq!(l.manifest_key(day(), "b-7"), "manifests/dt=2026-11-23/b-7.manifest");
         assert_eq!(
@@ -236,7 +255,8 @@ mod tests {
         for key in [
             l.results_key(day(), id, "v", FileFormat::Parquet),
             l.results_key(day(), id, "v", FileFormat::JsonLines),
-            l.segments_key(day(), id, "v"),
+            l.detail_key(Detail::Segments, day(), id, "v"),
+            l.detail_key(Detail::Words, day(), id, "v"),
             l.manifest_key(day(), "b"),
             l.rejected_key(ErrorCode::Truncated, day(), id, "v"),
         ] {
@@ -252,19 +272,21 @@ mod tests {
         let parquet = l.results_key(day(), "x", "v", FileFormat::Parquet);
         assert!(l.is_results_file("b", &parquet));
         assert!(!l.is_results_file("b", &l.results_key(day(), "x", "v", FileFormat::JsonLines)));
-        assert!(!l.is_results_file("b", &l.segments_key(day(), "x", "v")));
         assert!(!l.is_results_file("b", "calls/x.parquet"));
-        assert_eq!(l.segments_key_for(&parquet), Some(l.segments_key(day(), "x", "v")));
-        assert_eq!(l.segments_key_for("calls/x.parquet"), None);
-        let elsewhere = Layout::new(Some("out".into()), "res", "seg", "man", "rej").unwrap();
+        for detail in Detail::ALL {
+            assert!(!l.is_results_file("b", &l.detail_key(detail, day(), "x", "v")));
+            assert_eq!(l.detail_key_for(detail, &parquet), Some(l.detail_key(detail, day(), "x", "v")));
+            assert_eq!(l.detail_key_for(detail, "calls/x.parquet"), None);
+        }
+        let elsewhere = Layout::new(Some("out".into()), "res", "seg", "words", "man", "rej").unwrap();
         assert!(elsewhere.is_results_file("out", "res/dt=2026-11-23/x-v.parquet"));
         assert!(!elsewhere.is_results_file("in", "res/dt=2026-11-23/x-v.parquet"));
     }
 
     #[test]
     fn a_separate_output_bucket_guards_only_itself() {
-        let l = Layout::new(Some("out".into()), "/res", "seg/", "man", "rej//").unwrap();
-        assert_eq!(l.output_prefixes(), ["res/", "seg/", "man/", "rej/"]);
+        let l = Layout::new(Some("out".into()), "/res", "seg/", "/w/", "man", "rej//").unwrap();
+        assert_eq!(l.output_prefixes(), ["res/", "seg/", "w/", "man/", "rej/"]);
         assert!(l.is_output("out", "res/dt=2026-11-23/a.parquet"));
         assert!(!l.is_output("in", "res/dt=2026-11-23/a.parquet"));
         assert_eq!(l.bucket_for("in"), "out");
@@ -274,7 +296,7 @@ mod tests {
     #[test]
     fn bad_prefixes_are_rejected() {
         for bad in ["", "/", "a//b", "a/../b", "./x"] {
-            assert!(Layout::new(None, bad, "s", "m", "r").is_err(), "{bad:?}");
+            assert!(Layout::new(None, bad, "s", "w", "m", "r").is_err(), "{bad:?}");
         }
     }
 }

@@ -20,6 +20,7 @@
 //! - [`emf`]: data points recorded by the stages, drained as CloudWatch Embedded Metric Format documents.
 //! - [`ports`]: the object store and warehouse traits the pipeline's stages are written against.
 //! - [`quarantine`]: the one quarantine record type, as stored under `rejected/<reason>/` and read by replay.
+//! - [`subtitles`]: SubRip and WebVTT cues from a transcript's words, cut by the usual readability rules.
 //! - [`settings`]: each shared setting once: its environment variable, default (a named constant) and range.
 //! - [`retry`]: exponential backoff with full jitter, for every retry the pipeline makes.
 //! - [`error`]: the crate's error enum and the bounded [`error::ErrorCode`] set with its retry decision.
@@ -44,6 +45,7 @@ pub mod retry;
 pub mod schema;
 pub mod settings;
 pub mod sql;
+pub mod subtitles;
 
 pub use error::{CoreError, Disposition, ErrorCode, Failure};
 

@@ -8,7 +8,8 @@
 //!    other bytes replaces the target's whatever its sequencer: the loader loads only files that answer the
 //!    recording's current bytes (`pipeline::pending::standing`), so a claimed sequencer cannot pin a row;
 //! 4. `MERGE` into the target (update or insert), `loaded_at` set;
-//! 5. the segments of the surviving rows replace the old ones (deleted even when the batch brings none);
+//! 5. the detail of the surviving rows (segments, words: [`Detail`]) replaces the old (deleted even when the batch
+//!    brings none);
 //! 6. one `load_audit` row per loaded file, copied from a JSON Lines file the loader writes beside the manifest
 //!    ([`audit_lines`]) rather than listed in the statement.
 //!
@@ -16,9 +17,9 @@
 //! 100 KB ([`STATEMENT_MAX_BYTES`]), and a literal list of 1,000 files would be three times that. Every value
 //! is written with [`literal`]; every table name comes from a validated [`Identifier`].
 
-use crate::schema::{
-    load_audit_schema, results_schema, segments_schema, LOAD_AUDIT_TABLE, RESULTS_TABLE, SEGMENTS_TABLE,
-};
+use std::collections::BTreeMap;
+
+use crate::schema::{load_audit_schema, results_schema, Detail, LOAD_AUDIT_TABLE, RESULTS_TABLE};
 use crate::sql::{literal, Identifier};
 use crate::CoreError;
 
@@ -26,7 +27,8 @@ use crate::CoreError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tables {
     pub results: Identifier,
-    pub segments: Identifier,
+    /// The detail tables, each as qualified as the results table.
+    pub details: BTreeMap<Detail, Identifier>,
     pub audit: Identifier,
 }
 
@@ -37,7 +39,13 @@ impl Tables {
             Some(s) => Identifier::parse(&format!("{s}.{name}")),
             None => Identifier::parse(name),
         };
-        Ok(Tables { results: qualify(results)?, segments: qualify(SEGMENTS_TABLE)?, audit: qualify(LOAD_AUDIT_TABLE)? })
+        let details = Detail::ALL.iter().map(|&d| Ok((d, qualify(d.table())?))).collect::<Result<_, CoreError>>()?;
+        Ok(Tables { results: qualify(results)?, details, audit: qualify(LOAD_AUDIT_TABLE)? })
+    }
+
+    /// The qualified name of a detail table.
+    pub fn detail(&self, detail: Detail) -> &Identifier {
+        &self.details[&detail]
     }
 }
 
@@ -81,11 +89,17 @@ pub struct Batch {
     pub id: String,
     pub results_manifest: String,
     pub results: Vec<BatchFile>,
-    /// Present when the batch holds segment files.
-    pub segments_manifest: Option<String>,
-    pub segments: Vec<BatchFile>,
+    /// The detail files of the batch's results, by table (a table the batch brings no file of is absent).
+    pub details: BTreeMap<Detail, DetailFiles>,
     /// Where the loader wrote [`audit_lines`] of this batch (an `s3://` URI no other object's key extends).
     pub audit_file: String,
+}
+
+/// The files of one detail table in a batch, and the manifest that lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetailFiles {
+    pub manifest: String,
+    pub files: Vec<BatchFile>,
 }
 
 /// The most text the Data API takes in one SQL statement: "The maximum query statement size is 100 KB"
@@ -100,7 +114,6 @@ pub const BATCH_MAX_STATEMENTS: usize = 40;
 
 const STAGE: &str = "redscribe_stage_results";
 const LATEST: &str = "redscribe_latest_results";
-const STAGE_SEGMENTS: &str = "redscribe_stage_segments";
 const STAGE_AUDIT: &str = "redscribe_stage_audit";
 
 fn columns(schema: &arrow_schema::Schema) -> Vec<String> {
@@ -173,21 +186,8 @@ pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch)
         "MERGE INTO {results} USING {LATEST} AS s ON {results}.\"id\" = s.\"id\" \
          WHEN MATCHED THEN UPDATE SET {updates} WHEN NOT MATCHED THEN INSERT ({list}) VALUES ({values})"
     ));
-    // The segments of a recording whose row is replaced go, whether or not the new processing has any (a
-    // re-upload that is now silence leaves no stale text behind).
-    let segments = &tables.segments;
-    sql.push(format!("DELETE FROM {segments} USING {LATEST} WHERE {segments}.\"id\" = {LATEST}.\"id\""));
-    if let Some(manifest) = &batch.segments_manifest {
-        let seg_cols = columns(&segments_schema());
-        let seg_list = seg_cols.join(", ");
-        let seg_select = seg_cols.iter().map(|c| format!("seg.{c}")).collect::<Vec<_>>().join(", ");
-        sql.push(format!("CREATE TEMP TABLE {STAGE_SEGMENTS} (LIKE {segments})"));
-        sql.push(format!("COPY {STAGE_SEGMENTS} FROM {} {auth} FORMAT AS PARQUET MANIFEST", literal(manifest)?));
-        // Segments belong to the processing that produced the surviving row (same id, same processing time).
-        sql.push(format!(
-            "INSERT INTO {segments} ({seg_list}) SELECT {seg_select} FROM {STAGE_SEGMENTS} AS seg JOIN {LATEST} AS l \
-             ON seg.\"id\" = l.\"id\" AND seg.\"processed_at\" = l.\"processed_at\""
-        ));
+    for detail in Detail::ALL {
+        sql.extend(detail_statements(detail, tables.detail(detail), &auth, batch.details.get(&detail))?);
     }
     // The audit rows: staged from the batch's JSON Lines file, then written with the batch's id and time.
     sql.push(format!(
@@ -213,14 +213,41 @@ pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch)
     Ok(sql)
 }
 
+/// The detail of a recording whose row is replaced goes, whether or not the new processing has any (a re-upload
+/// that is now silence leaves no stale text behind); the batch's files of it, when it brings some, are staged and
+/// the rows of the processing that produced each surviving row (same id, same processing time) inserted.
+fn detail_statements(
+    detail: Detail,
+    table: &Identifier,
+    auth: &str,
+    files: Option<&DetailFiles>,
+) -> Result<Vec<String>, CoreError> {
+    let mut sql = vec![format!("DELETE FROM {table} USING {LATEST} WHERE {table}.\"id\" = {LATEST}.\"id\"")];
+    if let Some(files) = files {
+        let stage = format!("redscribe_stage_{}", detail.table());
+        let cols = columns(&detail.schema());
+        let list = cols.join(", ");
+        let select = cols.iter().map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
+        sql.push(format!("CREATE TEMP TABLE {stage} (LIKE {table})"));
+        sql.push(format!("COPY {stage} FROM {} {auth} FORMAT AS PARQUET MANIFEST", literal(&files.manifest)?));
+        sql.push(format!(
+            "INSERT INTO {table} ({list}) SELECT {select} FROM {stage} AS d JOIN {LATEST} AS l \
+             ON d.\"id\" = l.\"id\" AND d.\"processed_at\" = l.\"processed_at\""
+        ));
+    }
+    Ok(sql)
+}
+
 /// The batch's `load_audit` rows as JSON Lines, for the COPY of [`load_statements`]: one line per file of the
-/// batch — results, then segments — with its manifest, its table and its rows.
+/// batch — results, then each detail table's — with its manifest, its table and its rows.
 pub fn audit_lines(tables: &Tables, batch: &Batch) -> Vec<u8> {
     let results = batch.results.iter().map(|f| (f, &batch.results_manifest, &tables.results));
-    let segments_manifest = batch.segments_manifest.as_ref().unwrap_or(&batch.results_manifest);
-    let segments = batch.segments.iter().map(|f| (f, segments_manifest, &tables.segments));
+    let details = batch
+        .details
+        .iter()
+        .flat_map(|(d, files)| files.files.iter().map(move |f| (f, &files.manifest, tables.detail(*d))));
     let mut out = Vec::new();
-    for (file, manifest, table) in results.chain(segments) {
+    for (file, manifest, table) in results.chain(details) {
         let line = serde_json::json!({
             "file_uri": file.uri,
             "manifest_uri": manifest,
@@ -256,8 +283,7 @@ mod tests {
                 rows: 1,
                 etag: None,
             }],
-            segments_manifest: None,
-            segments: vec![],
+            details: BTreeMap::new(),
             audit_file: "s3://out/manifests/m.audit.jsonl".into(),
         }
     }
@@ -267,12 +293,13 @@ mod tests {
         let tables = Tables::new(Some("analytics"), "transcription_results").unwrap();
         let sql =
             load_statements(&tables, &CopyAuthorization::IamRole("arn:aws:iam::1:role/r".into()), &batch()).unwrap();
-        assert_eq!(sql.len(), 10);
+        assert_eq!(sql.len(), 11);
         assert!(sql[0].contains("(LIKE \"analytics\".\"transcription_results\")"), "{}", sql[0]);
         assert!(sql[1].ends_with("IAM_ROLE 'arn:aws:iam::1:role/r' FORMAT AS PARQUET MANIFEST"), "{}", sql[1]);
         assert!(sql[6].starts_with("DELETE FROM \"analytics\".\"transcription_segments\""), "no segments: old ones go");
-        assert!(sql[8].contains("'s3://out/manifests/m.audit.jsonl'"), "{}", sql[8]);
-        assert!(sql[9].starts_with("INSERT INTO \"analytics\".\"load_audit\""), "{}", sql[9]);
+        assert!(sql[7].starts_with("DELETE FROM \"analytics\".\"transcription_words\""), "no words: old ones go");
+        assert!(sql[9].contains("'s3://out/manifests/m.audit.jsonl'"), "{}", sql[9]);
+        assert!(sql[10].starts_with("INSERT INTO \"analytics\".\"load_audit\""), "{}", sql[10]);
         let lines = String::from_utf8(audit_lines(&tables, &batch())).unwrap();
         let line: serde_json::Value = serde_json::from_str(lines.trim_end()).unwrap();
         assert_eq!(line["file_uri"], "s3://out/processed/a'; drop table x; --.parquet");
@@ -298,16 +325,28 @@ mod tests {
     }
 
     #[test]
-    fn segments_add_three_statements() {
+    fn each_detail_table_adds_three_statements() {
         let mut b = batch();
-        b.segments_manifest = Some("s3://out/manifests/s.json".into());
-        b.segments = vec![BatchFile { uri: "s3://out/processed/s.parquet".into(), rows: 3, etag: None }];
+        let file = |uri: &str, rows| DetailFiles {
+            manifest: format!("{uri}.manifest"),
+            files: vec![BatchFile { uri: uri.into(), rows, etag: None }],
+        };
+        b.details.insert(Detail::Segments, file("s3://out/processed/s.parquet", 3));
         let sql = load_statements(&Tables::default(), &CopyAuthorization::DefaultRole, &b).unwrap();
-        assert_eq!(sql.len(), 13);
+        assert_eq!(sql.len(), 14);
+        b.details.insert(Detail::Words, file("s3://out/processed/w.parquet", 30));
+        let sql = load_statements(&Tables::default(), &CopyAuthorization::DefaultRole, &b).unwrap();
+        assert_eq!(sql.len(), 17);
+        assert!(sql
+            .iter()
+            .any(|s| s.starts_with("COPY redscribe_stage_transcription_words FROM 's3://out/processed/w")));
         let lines = String::from_utf8(audit_lines(&Tables::default(), &b)).unwrap();
-        assert_eq!(lines.lines().count(), 2);
-        assert!(lines.lines().nth(1).unwrap().contains("\"table_name\":\"transcription_segments\""), "{lines}");
-        assert!(lines.lines().nth(1).unwrap().contains("s3://out/manifests/s.json"), "{lines}");
+        let lines: Vec<&str> = lines.lines().collect();
+        assert_eq!(lines.len(), 3);
+        assert!(lines[1].contains("\"table_name\":\"transcription_segments\""), "{lines:?}");
+        assert!(lines[1].contains("s3://out/processed/s.parquet.manifest"), "{lines:?}");
+        assert!(lines[2].contains("\"table_name\":\"transcription_words\""), "{lines:?}");
+        assert!(lines[2].contains("\"rows_loaded\":30"), "{lines:?}");
     }
 
     #[test]

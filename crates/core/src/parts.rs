@@ -161,13 +161,7 @@ pub fn join(mut heard: Vec<(Part, Transcription)>) -> Option<Transcription> {
     let mut spoken: Vec<(String, f64, Option<f64>)> = Vec::new();
     for (part, t) in &mut heard {
         for s in &mut t.segments {
-            s.start_s += part.start_s;
-            s.end_s += part.start_s;
-            if let Some(end) = part.end_s {
-                s.start_s = s.start_s.min(end);
-                s.end_s = s.end_s.min(end);
-            }
-            s.end_s = s.end_s.max(s.start_s);
+            s.shift(part.start_s, part.end_s);
         }
         if let (Some(language), false) = (&t.language, t.quality_flag == QualityFlag::NoSpeech) {
             let said: f64 = t.segments.iter().map(|s| s.end_s - s.start_s).sum();
@@ -201,7 +195,7 @@ pub fn join(mut heard: Vec<(Part, Transcription)>) -> Option<Transcription> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::TimedText;
+    use crate::ports::{TimedText, Word};
 
     /// `seconds` of audio, loud except for the pauses (start, length) given.
     fn loudness(seconds: f64, pauses: &[(f64, f64)]) -> Loudness {
@@ -265,6 +259,8 @@ mod tests {
                     avg_logprob: Some(-0.3),
                     no_speech_prob: Some(0.1),
                     channel: 0,
+                    // One word a segment, its last second.
+                    words: vec![Word { start_s: end_s - 1.0, end_s, text: text.into(), probability: 0.9 }],
                 })
                 .collect(),
             avg_logprob: Some(-0.3),
@@ -291,6 +287,10 @@ mod tests {
         assert_eq!(joined.text, "one two and a half three");
         let times: Vec<(f64, f64)> = joined.segments.iter().map(|s| (s.start_s, s.end_s)).collect();
         assert_eq!(times, [(0.5, 3.0), (595.25, 598.25), (1203.25, 1212.25), (1213.25, 1216.25)]);
+        // Words move with their segments, and are kept inside their part too.
+        let words: Vec<(f64, f64)> =
+            joined.segments.iter().flat_map(|s| &s.words).map(|w| (w.start_s, w.end_s)).collect();
+        assert_eq!(words, [(2.0, 3.0), (597.25, 598.25), (1212.25, 1212.25), (1215.25, 1216.25)]);
         assert_eq!(joined.quality_flag, QualityFlag::LowConfidence);
         assert_eq!((joined.audio_seconds, joined.decode_seconds), (1800.0, 60.0));
     }

@@ -221,6 +221,39 @@ pub struct TimedText {
     pub no_speech_prob: Option<f64>,
     /// The audio channel it was heard on; 0 for a mono recording or a mix.
     pub channel: u16,
+    /// Its words in order, each within the segment's times.
+    #[serde(default)]
+    pub words: Vec<Word>,
+}
+
+/// A word as heard: its text (with the punctuation that belongs to it, without the space before it), its times
+/// in seconds from the start of the recording, and the model's probability of it (the mean over its tokens).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Word {
+    pub start_s: f64,
+    pub end_s: f64,
+    pub text: String,
+    pub probability: f64,
+}
+
+impl TimedText {
+    /// The segment and its words moved by `offset_s` seconds and kept before `end_s` (a part's end, so that
+    /// parts joined do not overlap at a cut).
+    pub fn shift(&mut self, offset_s: f64, end_s: Option<f64>) {
+        let place = |start: &mut f64, end: &mut f64| {
+            *start += offset_s;
+            *end += offset_s;
+            if let Some(limit) = end_s {
+                *start = start.min(limit);
+                *end = end.min(limit);
+            }
+            *end = end.max(*start);
+        };
+        place(&mut self.start_s, &mut self.end_s);
+        for w in &mut self.words {
+            place(&mut w.start_s, &mut w.end_s);
+        }
+    }
 }
 
 /// What a transcriber heard in a recording.
@@ -367,6 +400,7 @@ mod tests {
                 avg_logprob: Some(-0.2),
                 no_speech_prob: Some(0.1),
                 channel,
+                words: Vec::new(),
             })
             .collect();
         Transcription {

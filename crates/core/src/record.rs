@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::events::ObjectVersion;
-use crate::schema::{load_audit_schema, results_schema, segments_schema, RESULTS_TABLE};
+use crate::schema::{load_audit_schema, results_schema, segments_schema, words_schema, RESULTS_TABLE};
 use crate::{CoreError, ErrorCode};
 
 /// Largest transcript stored in `transcription_results.text`: `VARCHAR(65535)`, counted in UTF-8 bytes.
@@ -156,6 +156,26 @@ pub struct SegmentRow {
     pub channel: i32,
 }
 
+/// The longest word `transcription_words` holds, in bytes (its `word` column is `VARCHAR(256)`).
+pub const WORD_MAX_BYTES: usize = 256;
+
+/// One row of `transcription_words`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WordRow {
+    pub id: String,
+    pub object_version: Option<String>,
+    pub channel: i32,
+    pub segment_index: i32,
+    /// Its place in the segment, from 0.
+    pub word_index: i32,
+    pub start_s: f64,
+    pub end_s: f64,
+    /// As written, with its punctuation; cut to [`WORD_MAX_BYTES`] at a character boundary.
+    pub word: String,
+    pub probability: Option<f64>,
+    pub processed_at: DateTime<Utc>,
+}
+
 /// One row of `load_audit`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoadAuditRow {
@@ -270,6 +290,23 @@ pub fn segments_batch(rows: &[SegmentRow]) -> Result<RecordBatch, CoreError> {
     Ok(RecordBatch::try_new(segments_schema(), columns)?)
 }
 
+/// Builds a `transcription_words` batch.
+pub fn words_batch(rows: &[WordRow]) -> Result<RecordBatch, CoreError> {
+    let columns: Vec<ArrayRef> = vec![
+        str_col(rows.iter().map(|r| Some(r.id.as_str()))),
+        str_col(rows.iter().map(|r| r.object_version.as_deref())),
+        i32_col(rows.iter().map(|r| Some(r.channel))),
+        i32_col(rows.iter().map(|r| Some(r.segment_index))),
+        i32_col(rows.iter().map(|r| Some(r.word_index))),
+        f64_col(rows.iter().map(|r| Some(r.start_s))),
+        f64_col(rows.iter().map(|r| Some(r.end_s))),
+        str_col(rows.iter().map(|r| Some(truncate_utf8(&r.word, WORD_MAX_BYTES).0))),
+        f64_col(rows.iter().map(|r| r.probability)),
+        utc_col(rows.iter().map(|r| Some(micros(&r.processed_at)))),
+    ];
+    Ok(RecordBatch::try_new(words_schema(), columns)?)
+}
+
 /// Builds a `load_audit` batch.
 pub fn load_audit_batch(rows: &[LoadAuditRow]) -> Result<RecordBatch, CoreError> {
     let columns: Vec<ArrayRef> = vec![
@@ -315,9 +352,9 @@ fn opt<T: arrow_array::ArrowPrimitiveType>(a: &arrow_array::PrimitiveArray<T>, i
     a.is_valid(i).then(|| a.value(i))
 }
 
-/// The recording ids of a `transcription_segments` batch, one per segment (what the loader checks a segments file
-/// against before loading it with its result row).
-pub fn segment_ids(batch: &RecordBatch) -> Result<Vec<String>, CoreError> {
+/// The recording ids of a `transcription_segments` or `transcription_words` batch, one per row (what the loader
+/// checks such a file against before loading it with its result row).
+pub fn detail_ids(batch: &RecordBatch) -> Result<Vec<String>, CoreError> {
     let ids = col::<StringArray>(batch, "id")?;
     Ok((0..batch.num_rows()).map(|i| ids.value(i).to_string()).collect())
 }
@@ -343,6 +380,33 @@ pub fn segments_from_batch(batch: &RecordBatch) -> Result<Vec<SegmentRow>, CoreE
                 no_speech_prob: opt(no_speech, i),
                 processed_at: opt_ts(processed, i).ok_or_else(|| mismatch("processed_at out of range"))?,
                 channel: channel.value(i),
+            })
+        })
+        .collect()
+}
+
+/// Reads `transcription_words` rows back from a batch (of a file this crate wrote, or any with its columns).
+pub fn words_from_batch(batch: &RecordBatch) -> Result<Vec<WordRow>, CoreError> {
+    let s = |name| col::<StringArray>(batch, name);
+    let (id, version, word) = (s("id")?, s("object_version")?, s("word")?);
+    let i = |name| col::<Int32Array>(batch, name);
+    let (channel, segment, index) = (i("channel")?, i("segment_index")?, i("word_index")?);
+    let f = |name| col::<Float64Array>(batch, name);
+    let (start, end, probability) = (f("start_s")?, f("end_s")?, f("probability")?);
+    let processed = col::<TimestampMicrosecondArray>(batch, "processed_at")?;
+    (0..batch.num_rows())
+        .map(|r| {
+            Ok(WordRow {
+                id: id.value(r).to_owned(),
+                object_version: opt_str(version, r),
+                channel: channel.value(r),
+                segment_index: segment.value(r),
+                word_index: index.value(r),
+                start_s: start.value(r),
+                end_s: end.value(r),
+                word: word.value(r).to_owned(),
+                probability: opt(probability, r),
+                processed_at: opt_ts(processed, r).ok_or_else(|| mismatch("processed_at out of range"))?,
             })
         })
         .collect()

@@ -12,6 +12,8 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 pub const RESULTS_TABLE: &str = "transcription_results";
 /// Name of the segments table.
 pub const SEGMENTS_TABLE: &str = "transcription_segments";
+/// Name of the words table.
+pub const WORDS_TABLE: &str = "transcription_words";
 /// Name of the load audit table.
 pub const LOAD_AUDIT_TABLE: &str = "load_audit";
 
@@ -96,6 +98,22 @@ static SEGMENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
+static WORDS: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        // Schema version 7 (sql/migrations/0007).
+        utf8("id", false),
+        utf8("object_version", true),
+        Field::new("channel", DataType::Int32, false),
+        Field::new("segment_index", DataType::Int32, false),
+        Field::new("word_index", DataType::Int32, false),
+        Field::new("start_s", DataType::Float64, false),
+        Field::new("end_s", DataType::Float64, false),
+        utf8("word", false),
+        Field::new("probability", DataType::Float64, true),
+        tstz("processed_at", false),
+    ]))
+});
+
 static LOAD_AUDIT: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(vec![
         utf8("file_uri", false),
@@ -111,6 +129,35 @@ static LOAD_AUDIT: LazyLock<SchemaRef> = LazyLock::new(|| {
     ]))
 });
 
+/// The tables of a transcript's detail: each loaded from a file of its own beside the result file, in the same
+/// transaction, and replaced whenever its recording's row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Detail {
+    Segments,
+    Words,
+}
+
+impl Detail {
+    /// Every detail table, in load order.
+    pub const ALL: [Detail; 2] = [Detail::Segments, Detail::Words];
+
+    /// The table's name.
+    pub const fn table(self) -> &'static str {
+        match self {
+            Detail::Segments => SEGMENTS_TABLE,
+            Detail::Words => WORDS_TABLE,
+        }
+    }
+
+    /// The table's schema.
+    pub fn schema(self) -> SchemaRef {
+        match self {
+            Detail::Segments => segments_schema(),
+            Detail::Words => words_schema(),
+        }
+    }
+}
+
 /// Schema of `transcription_results`.
 pub fn results_schema() -> SchemaRef {
     RESULTS.clone()
@@ -121,12 +168,22 @@ pub fn segments_schema() -> SchemaRef {
     SEGMENTS.clone()
 }
 
+/// Schema of `transcription_words`.
+pub fn words_schema() -> SchemaRef {
+    WORDS.clone()
+}
+
 /// Schema of `load_audit`.
 pub fn load_audit_schema() -> SchemaRef {
     LOAD_AUDIT.clone()
 }
 
 /// Every table with its schema, in migration order.
-pub fn tables() -> [(&'static str, SchemaRef); 3] {
-    [(RESULTS_TABLE, results_schema()), (SEGMENTS_TABLE, segments_schema()), (LOAD_AUDIT_TABLE, load_audit_schema())]
+pub fn tables() -> [(&'static str, SchemaRef); 4] {
+    [
+        (RESULTS_TABLE, results_schema()),
+        (SEGMENTS_TABLE, segments_schema()),
+        (LOAD_AUDIT_TABLE, load_audit_schema()),
+        (WORDS_TABLE, words_schema()),
+    ]
 }

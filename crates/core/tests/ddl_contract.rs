@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use arrow_schema::{DataType, TimeUnit};
 use redscribe_core::identity::ID_LEN;
-use redscribe_core::record::{ERROR_MESSAGE_MAX_BYTES, TEXT_MAX_BYTES};
+use redscribe_core::record::{ERROR_MESSAGE_MAX_BYTES, TEXT_MAX_BYTES, WORD_MAX_BYTES};
 use redscribe_core::schema::{tables, UTC};
 use sqlparser::ast::{AlterTableOperation, CharacterLength, ColumnDef, ColumnOption, DataType as SqlType, Statement};
 use sqlparser::dialect::RedshiftSqlDialect;
@@ -125,6 +125,7 @@ fn length_limits_in_code_match_the_ddl() {
     };
     assert_eq!(len("transcription_results", "text"), TEXT_MAX_BYTES as u64);
     assert_eq!(len("transcription_segments", "text"), TEXT_MAX_BYTES as u64);
+    assert_eq!(len("transcription_words", "word"), WORD_MAX_BYTES as u64);
     assert_eq!(len("transcription_results", "error_message"), ERROR_MESSAGE_MAX_BYTES as u64);
     assert_eq!(len("transcription_results", "id"), 50, "the original schema's id is VARCHAR(50)");
     assert!(ID_LEN as u64 <= len("transcription_results", "id"));

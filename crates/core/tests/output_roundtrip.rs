@@ -4,10 +4,11 @@ use chrono::{DateTime, TimeZone, Utc};
 use redscribe_core::encode::{from_parquet, to_jsonl, to_parquet};
 use redscribe_core::identity::recording_id;
 use redscribe_core::record::{
-    load_audit_batch, results_batch, results_from_batch, segments_batch, segments_from_batch, AudioMetadata,
-    LoadAuditRow, ResultRow, SegmentRow, Status, TEXT_MAX_BYTES,
+    load_audit_batch, results_batch, results_from_batch, segments_batch, segments_from_batch, words_batch,
+    words_from_batch, AudioMetadata, LoadAuditRow, ResultRow, SegmentRow, Status, WordRow, TEXT_MAX_BYTES,
+    WORD_MAX_BYTES,
 };
-use redscribe_core::schema::{load_audit_schema, results_schema, segments_schema};
+use redscribe_core::schema::{load_audit_schema, results_schema, segments_schema, words_schema};
 use redscribe_core::ErrorCode;
 use serde_json::Value;
 
@@ -175,6 +176,31 @@ fn segments_and_audit_batches_match_their_schemas() {
     };
     let back = from_parquet(to_parquet(&[load_audit_batch(&[audit]).unwrap()]).unwrap()).unwrap();
     assert_eq!(back[0].schema(), load_audit_schema());
+}
+
+#[test]
+fn words_read_back_as_written_and_a_run_without_spaces_is_cut_at_a_character() {
+    let word = WordRow {
+        id: recording_id("b", "k"),
+        object_version: Some("v1".into()),
+        channel: 1,
+        segment_index: 3,
+        word_index: 0,
+        start_s: 12.34,
+        end_s: 12.71,
+        word: "card,".into(),
+        probability: Some(0.93),
+        processed_at: t(1_795_000_000, 5),
+    };
+    let long = "語".repeat(100);
+    let rows = [word.clone(), WordRow { word_index: 1, word: long.clone(), probability: None, ..word }];
+    let back = from_parquet(to_parquet(&[words_batch(&rows).unwrap()]).unwrap()).unwrap();
+    assert_eq!(back[0].schema(), words_schema());
+    let read = words_from_batch(&back[0]).unwrap();
+    assert_eq!(read[0], rows[0], "read back as written");
+    // 300 bytes of three-byte characters: 85 of them fit.
+    assert_eq!((read[1].word.len(), read[1].word.chars().count()), (255, 85));
+    assert!(long.starts_with(&read[1].word) && read[1].word.len() <= WORD_MAX_BYTES);
 }
 
 #[test]

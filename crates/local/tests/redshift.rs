@@ -82,8 +82,7 @@ async fn load_batch(h: &Harness, manifest_uri: &str, files: &[&str]) -> Vec<Stri
         id: format!("batch-{manifest_uri}"),
         results_manifest: manifest_uri.into(),
         results: files.iter().map(|f| BatchFile { uri: f.to_string(), rows: 1, etag: None }).collect(),
-        segments_manifest: None,
-        segments: vec![],
+        details: Default::default(),
         audit_file: format!("s3://lake/{audit_key}"),
     };
     h.put(&audit_key, audit_lines(&Tables::default(), &batch)).await;
@@ -132,7 +131,7 @@ async fn copy_parquet_with_manifest_then_merge_is_idempotent_and_newest_wins() {
         let id = h.batch(&sqls).await;
         let d = h.wait(&id).await;
         assert_eq!(d.status(), Some(&StatusString::Finished), "{:?}", d.error());
-        assert_eq!(d.sub_statements().len(), 10, "no segments: the old ones of these ids are deleted too");
+        assert_eq!(d.sub_statements().len(), 11, "no segments or words: the old ones of these ids are deleted too");
         assert_eq!(d.sub_statements()[1].result_rows(), 2, "COPY loads both rows");
     }
     assert_eq!(h.scalar("SELECT COUNT(*) FROM load_audit WHERE status = 'loaded'").await, 3);

@@ -33,7 +33,7 @@ pub mod spool;
 pub mod transcribe;
 
 pub use load::{Isolated, LoadConfig, LoadReport, Loader};
-pub use transcribe::{Processed, ResultFile, SegmentsFile, TranscribeConfig, TranscribeStage};
+pub use transcribe::{DetailFile, Processed, ResultFile, TranscribeConfig, TranscribeStage};
 
 /// Writes `value` as pretty-printed JSON: COPY manifests.
 pub(crate) async fn put_json<S: redscribe_core::ports::ObjectStore + ?Sized>(

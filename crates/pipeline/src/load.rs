@@ -2,6 +2,7 @@
 //! audit). When the COPY fails, the files named in `sys_load_error_detail` for that statement are quarantined
 //! (a record under `rejected/load_rejected/` and a `load_audit` row) and the rest of the batch is loaded again.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,17 +11,20 @@ use futures_util::StreamExt;
 use redscribe_core::cost::{CostModel, Usage};
 use redscribe_core::emf::Recorder;
 use redscribe_core::layout::Layout;
-use redscribe_core::load::{audit_lines, load_statements, manifest, Batch, BatchFile, CopyAuthorization, Tables};
+use redscribe_core::load::{
+    audit_lines, load_statements, manifest, Batch, BatchFile, CopyAuthorization, DetailFiles, Tables,
+};
 use redscribe_core::metrics::{Metric, Stage};
 use redscribe_core::ports::{ObjectStore, PortError, Warehouse};
 use redscribe_core::quarantine::{QuarantineRecord, RecordingRef};
+use redscribe_core::schema::Detail;
 use redscribe_core::sql::literal;
 use redscribe_core::{Disposition, ErrorCode};
 use tracing::Instrument;
 
 use crate::pending::{Recordings, Standing};
 use crate::quarantine::{QuarantineSink, StoreSink};
-use crate::transcribe::{ResultFile, SegmentsFile};
+use crate::transcribe::{DetailFile, ResultFile};
 
 /// Recordings listed at once to check that result files still answer them, before a load.
 const STANDING_CHECKS_AT_ONCE: usize = 8;
@@ -169,7 +173,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             return Isolated::default();
         }
         let started = Instant::now();
-        let read = files.iter().map(|f| 1 + u32::from(f.segments.is_some())).sum::<u32>();
+        let read = files.iter().map(|f| 1 + f.details.len() as u32).sum::<u32>();
         let messages = files.len() as f64;
         let mut isolated = Isolated::default();
         let files = self.current_only(files, deadline, &mut isolated).await;
@@ -183,8 +187,8 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             let usage = Usage {
                 lambda_ms: elapsed_ms,
                 requests: 1.0,
-                // Per statement: the results manifest, the segments one, the audit rows.
-                s3_puts: 3 * isolated.report.batches.max(1) as u32,
+                // Per statement: the results manifest, the segments and words ones, the audit rows.
+                s3_puts: 4 * isolated.report.batches.max(1) as u32,
                 s3_gets: read,
                 sqs_requests: 3.0 * messages,
                 ..Usage::default()
@@ -268,7 +272,10 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                 Err(failed) => failed,
             };
             let named = |f: &ResultFile| {
-                failed.named.iter().find(|(uri, _)| *uri == f.uri() || Some(uri) == f.segments_uri().as_ref())
+                failed
+                    .named
+                    .iter()
+                    .find(|(uri, _)| *uri == f.uri() || f.details.iter().any(|d| *uri == f.detail_uri(d)))
             };
             if rounds < self.config.max_isolation_rounds && group.iter().any(|f| named(f).is_some()) {
                 let (rejected, rest): (Vec<_>, Vec<_>) = group.into_iter().partition(|f| named(f).is_some());
@@ -331,26 +338,31 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         crate::put_json(self.store.as_ref(), &self.config.bucket, &manifest_key, &manifest(&entries))
             .await
             .map_err(failed)?;
-        // Segments, when any file has them: a manifest of their own, loaded in the same transaction.
-        let segments: Vec<(String, &SegmentsFile)> =
-            files.iter().filter_map(|f| Some((f.segments_uri()?, f.segments.as_ref()?))).collect();
-        let segments_manifest = if segments.is_empty() {
-            None
-        } else {
-            let key = self.config.layout.manifest_key(day, &format!("{batch_id}-segments"));
-            let entries: Vec<(String, u64)> = segments.iter().map(|(uri, s)| (uri.clone(), s.size)).collect();
+        // Each detail table the files have rows of (segments, words): a manifest of its own, loaded in the same
+        // transaction.
+        let mut details = BTreeMap::new();
+        for detail in Detail::ALL {
+            let of: Vec<(String, &DetailFile)> = files
+                .iter()
+                .flat_map(|f| f.details.iter().filter(|d| d.detail == detail).map(move |d| (f.detail_uri(d), d)))
+                .collect();
+            if of.is_empty() {
+                continue;
+            }
+            let key = self.config.layout.manifest_key(day, &format!("{batch_id}-{}", detail.table()));
+            let entries: Vec<(String, u64)> = of.iter().map(|(uri, d)| (uri.clone(), d.size)).collect();
             crate::put_json(self.store.as_ref(), &self.config.bucket, &key, &manifest(&entries))
                 .await
                 .map_err(failed)?;
-            Some(format!("s3://{}/{key}", self.config.bucket))
-        };
+            let files = of.into_iter().map(|(uri, d)| BatchFile { uri, rows: d.rows, etag: None }).collect();
+            details.insert(detail, DetailFiles { manifest: format!("s3://{}/{key}", self.config.bucket), files });
+        }
         let audit_key = self.config.layout.audit_rows_key(day, &batch_id);
         let batch = Batch {
             id: batch_id.clone(),
             results_manifest: manifest_uri.clone(),
             results: files.iter().map(|f| BatchFile { uri: f.uri(), rows: f.rows, etag: f.etag.clone() }).collect(),
-            segments_manifest,
-            segments: segments.into_iter().map(|(uri, s)| BatchFile { uri, rows: s.rows, etag: None }).collect(),
+            details,
             audit_file: format!("s3://{}/{audit_key}", self.config.bucket),
         };
         let audit = audit_lines(&self.config.tables, &batch);

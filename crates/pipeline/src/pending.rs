@@ -2,7 +2,7 @@
 //! results prefix (through SQS or EventBridge), or found by a sweep of the last days' prefixes. Files `load_audit`
 //! has already settled (loaded or quarantined) are dropped, so an announcement delivered twice or a sweep after an
 //! announcement loads nothing twice; the rest are read back into [`ResultFile`]s — the result row names the
-//! recording it answers, and the segments file beside it comes along when there is one.
+//! recording it answers, and the detail files beside it (segments, words) come along when there are some.
 
 use std::collections::HashMap;
 
@@ -11,13 +11,15 @@ use redscribe_core::events::ObjectEvent;
 use redscribe_core::layout::Layout;
 use redscribe_core::ports::{BoundedBuffer, ObjectStore, PortError, StoredObject, Warehouse};
 use redscribe_core::quarantine::RecordingRef;
+use redscribe_core::schema::Detail;
 use redscribe_core::sql::{literal, Identifier};
 use redscribe_core::ErrorCode;
 
-use crate::transcribe::{ResultFile, SegmentsFile};
+use crate::transcribe::{DetailFile, ResultFile};
 
-/// The most a result file (or its segments file) may hold to be read back. The stage writes one row of at most
-/// 64 KB of text, and a recording's segments (a 4-hour recording has a few thousand, well under 2 MB); a file
+/// The most a result file (or a detail file) may hold to be read back. The stage writes one row of at most 64 KB
+/// of text, and a recording's segments and words (a 4-hour recording has a few thousand segments and some 40,000
+/// words: about 2 MB of Parquet); a file
 /// over this under the results prefix is not one the stage wrote, and is quarantined unread. With
 /// `REDSCRIBE_READ_CONCURRENCY` reads at once, this bounds what read-back holds in memory.
 pub const RESULT_FILE_MAX_BYTES: u64 = 16 << 20;
@@ -154,29 +156,29 @@ async fn parse_result_file<S: ObjectStore + ?Sized>(
     written_by_the_stage(row, key).map_err(|why| unreadable(format!("not a result file the stage wrote: {why}")))?;
     // The row does not keep the notification's name; every row answers an object-created event.
     let source = ObjectEvent { event_time: row.uploaded_at, ..ObjectEvent::of(row.object()) };
-    let segments = match layout.segments_key_for(key) {
-        None => None,
-        Some(segments_key) => match get_bounded(store, bucket, &segments_key).await {
-            Ok(object) => {
-                let size = object.body.len() as u64;
-                let batches = redscribe_core::encode::from_parquet(object.body)
-                    .map_err(|e| unreadable(format!("segments file {segments_key}: {e}")))?;
-                let mut rows = 0;
-                for batch in &batches {
-                    let ids = redscribe_core::record::segment_ids(batch)
-                        .map_err(|e| unreadable(format!("segments file {segments_key}: {e}")))?;
-                    if let Some(other) = ids.iter().find(|id| **id != row.id) {
-                        let why = format!("segments file {segments_key} holds segments of {other}, not of {}", row.id);
-                        return Err(unreadable(why));
-                    }
-                    rows += ids.len() as i64;
-                }
-                Some(SegmentsFile { key: segments_key, size, rows })
-            }
-            Err(e) if e.code == ErrorCode::ObjectNotFound => None,
+    let mut details = Vec::new();
+    for detail in Detail::ALL {
+        let Some(detail_key) = layout.detail_key_for(detail, key) else { continue };
+        let object = match get_bounded(store, bucket, &detail_key).await {
+            Ok(object) => object,
+            Err(e) if e.code == ErrorCode::ObjectNotFound => continue,
             Err(e) => return Err(e),
-        },
-    };
+        };
+        let size = object.body.len() as u64;
+        let batches = redscribe_core::encode::from_parquet(object.body)
+            .map_err(|e| unreadable(format!("{} file {detail_key}: {e}", detail.table())))?;
+        let mut rows = 0;
+        for batch in &batches {
+            let ids = redscribe_core::record::detail_ids(batch)
+                .map_err(|e| unreadable(format!("{} file {detail_key}: {e}", detail.table())))?;
+            if let Some(other) = ids.iter().find(|id| **id != row.id) {
+                let why = format!("{} file {detail_key} holds rows of {other}, not of {}", detail.table(), row.id);
+                return Err(unreadable(why));
+            }
+            rows += ids.len() as i64;
+        }
+        details.push(DetailFile { detail, key: detail_key, size, rows });
+    }
     Ok(ResultFile {
         etag: object_etag,
         id: row.id.clone(),
@@ -185,7 +187,7 @@ async fn parse_result_file<S: ObjectStore + ?Sized>(
         size,
         rows: rows.len() as i64,
         source,
-        segments,
+        details,
     })
 }
 

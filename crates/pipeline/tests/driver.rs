@@ -524,6 +524,7 @@ impl Transcriber for Tiling {
                 avg_logprob: Some(-0.2),
                 no_speech_prob: Some(0.01),
                 channel: 0,
+                words: Vec::new(),
             })
             .collect();
         let text = segments.iter().map(|s| s.text.clone()).collect::<Vec<_>>().join(" ");

@@ -196,7 +196,7 @@ async fn a_file_that_fails_the_copy_is_quarantined_and_the_rest_of_the_batch_loa
         size: bad.len() as u64,
         rows: 1,
         source: files[0].source.clone(),
-        segments: None,
+        details: Vec::new(),
         etag: None,
     });
 

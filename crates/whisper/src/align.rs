@@ -11,6 +11,7 @@
 use ct2rs::sys::StorageView;
 
 use crate::model::Engine;
+use crate::transcribe::Segment;
 use crate::WhisperError;
 
 /// Encoder frames per second: the encoder halves the spectrogram's 100 frames a second.
@@ -29,10 +30,10 @@ const APPENDED: &str = "\"'.。,，!！?？:：”)]}、";
 /// Marks that end a sentence.
 pub(crate) const SENTENCE_END: &str = ".。!！?？";
 
-/// A word of a window: its text (with the space before it), its times in seconds of the window, and the model's
-/// mean probability over its tokens.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Word {
+/// A word: its text (with the space before it, as the model wrote it), its times in seconds (of the window while
+/// it is aligned, of the recording in a [`crate::Segment`]), and the model's mean probability over its tokens.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Word {
     pub text: String,
     pub start: f64,
     pub end: f64,
@@ -88,6 +89,49 @@ impl Engine {
             words.push(timed);
         }
         Ok(words)
+    }
+
+    /// Sequential decoding's words: the text of a window's kept segments (each with its tokens) aligned at once,
+    /// timestamps left out, each word given to the segment its first letter is in and moved to the recording's
+    /// time (`offset_s`: where the window starts); a segment then runs from its first word's start to its last
+    /// word's end, as the reference implementations place segments when they time words.
+    pub(crate) fn time_segments(
+        &self,
+        encoded: &StorageView<'_>,
+        start: &[&str],
+        segments: &mut [(Segment, &[usize])],
+        frames: usize,
+        offset_s: f64,
+        language: &str,
+    ) -> Result<(), WhisperError> {
+        if segments.is_empty() {
+            return Ok(());
+        }
+        let text: Vec<usize> = segments.iter().flat_map(|(_, t)| t.iter().copied()).collect();
+        let Some(words) = self.words(encoded, start, &[ToAlign { tokens: &text, frames }], language)?.pop() else {
+            return Ok(());
+        };
+        // Where each segment's text ends in the window's, in bytes.
+        let mut ends = Vec::with_capacity(segments.len());
+        let mut total = 0;
+        for (_, tokens) in segments.iter() {
+            let tokens: Vec<usize> = tokens.iter().copied().filter(|&t| t < self.vocabulary.eot).collect();
+            total += self.text(&tokens).len();
+            ends.push(total);
+        }
+        let mut at = 0;
+        for word in words {
+            let first = at + (word.text.len() - word.text.trim_start().len());
+            at += word.text.len();
+            let k = ends.partition_point(|&end| end <= first).min(segments.len() - 1);
+            segments[k].0.words.push(Word { start: word.start + offset_s, end: word.end + offset_s, ..word });
+        }
+        for (segment, _) in segments.iter_mut() {
+            if let (Some(first), Some(last)) = (segment.words.first(), segment.words.last()) {
+                (segment.start, segment.end) = (first.start, last.end.max(first.start));
+            }
+        }
+        Ok(())
     }
 
     fn token_id(&self, token: &str) -> Option<usize> {

@@ -307,6 +307,14 @@ fn segments_of(window: &Window, attempt: &Attempt, words: &[Word], stretches: &[
                 no_speech_prob: attempt.no_speech_prob as f64,
                 compression_ratio: attempt.compression_ratio,
                 temperature: attempt.temperature,
+                words: said
+                    .iter()
+                    .map(|w| Word {
+                        start: window.in_stretch(k, w.start),
+                        end: window.in_stretch(k, w.end),
+                        ..w.clone()
+                    })
+                    .collect(),
             });
             from = i + 1;
         }

@@ -28,6 +28,7 @@ pub mod quality;
 pub mod transcribe;
 pub mod vad;
 
+pub use align::Word;
 pub use model::{Engine, EngineConfig, ModelChoice, DEFAULT_MODEL, MODEL_NAMES};
 pub use transcribe::{DecodeOptions, Decoding, Segment, Transcript};
 
@@ -77,7 +78,7 @@ impl redscribe_core::ports::Transcriber for WhisperTranscriber {
         audio: &mut dyn Iterator<Item = Vec<f32>>,
         hints: &redscribe_core::ports::Hints,
     ) -> Result<redscribe_core::ports::Transcription, redscribe_core::ports::PortError> {
-        use redscribe_core::ports::{PortError, TimedText, Transcription};
+        use redscribe_core::ports::{PortError, TimedText, Transcription, Word};
         let hinted;
         let options = match (&hints.language, hints.deadline) {
             (None, None) => &self.options,
@@ -101,6 +102,16 @@ impl redscribe_core::ports::Transcriber for WhisperTranscriber {
                     avg_logprob: Some(s.avg_logprob),
                     no_speech_prob: Some(s.no_speech_prob),
                     channel: 0,
+                    words: s
+                        .words
+                        .iter()
+                        .map(|w| Word {
+                            start_s: w.start,
+                            end_s: w.end,
+                            text: w.text.trim().to_string(),
+                            probability: f64::from(w.probability),
+                        })
+                        .collect(),
                 })
                 .collect(),
             text: t.text,

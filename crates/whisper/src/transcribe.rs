@@ -12,6 +12,7 @@ use ct2rs::sys::{Device, StorageView};
 use redscribe_core::ports::QualityFlag;
 use serde::Serialize;
 
+use crate::align::Word;
 use crate::decode::Attempt;
 use crate::language::{no_language, LanguageVote};
 use crate::mel::{HOP, N_FFT, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
@@ -127,6 +128,8 @@ pub struct Segment {
     pub no_speech_prob: f64,
     pub compression_ratio: f64,
     pub temperature: f32,
+    /// Its words, at their times in the recording, within the segment's.
+    pub words: Vec<Word>,
 }
 
 /// What a recording says.
@@ -223,7 +226,10 @@ impl Tally {
             }
             let (kept, cut) = cut_loops(&segments[from..to].iter().map(|s| s.text.as_str()).collect::<Vec<_>>());
             for (segment, text) in segments[from..to].iter_mut().zip(kept) {
-                segment.text = text;
+                if segment.text != text {
+                    segment.words = words_kept(std::mem::take(&mut segment.words), &text);
+                    segment.text = text;
+                }
             }
             loops_cut += cut;
             from = to;
@@ -247,6 +253,21 @@ impl Tally {
             decode_seconds: started.elapsed().as_secs_f64(),
         }
     }
+}
+
+/// The words still in a segment's text after a loop was cut out of it: each word in turn is kept when the text
+/// left goes on with it.
+fn words_kept(words: Vec<Word>, text: &str) -> Vec<Word> {
+    let mut rest = text;
+    let mut kept = Vec::new();
+    for word in words {
+        let said = word.text.trim();
+        if let Some(after) = rest.trim_start().strip_prefix(said).filter(|_| !said.is_empty()) {
+            rest = after;
+            kept.push(word);
+        }
+    }
+    kept
 }
 
 /// The language a recording was heard in, and how long it was.
@@ -399,11 +420,12 @@ impl Engine {
                 let keep = prompt_ids.len().saturating_sub(223);
                 prompt.extend(prompt_ids[keep..].iter().map(|&t| v.tokens[t].as_str()));
             }
-            prompt.push(&v.tokens[v.sot]);
             let language_token = format!("<|{}|>", language.as_deref().unwrap_or("en"));
+            let mut start: Vec<&str> = vec![&v.tokens[v.sot]];
             if self.multilingual {
-                prompt.extend([language_token.as_str(), "<|transcribe|>"]);
+                start.extend([language_token.as_str(), "<|transcribe|>"]);
             }
+            prompt.extend(start.iter().copied());
 
             let attempt =
                 self.decode_with_fallback(&encoded, None, &[prompt], options, &mut tally.fallback_seconds)?.remove(0);
@@ -421,11 +443,22 @@ impl Engine {
                 continue;
             }
 
-            let (mut window_segments, advance) = self.split(&attempt, time_offset, window_frames);
-            for s in &mut window_segments {
+            let (window_segments, advance) = self.split(&attempt, time_offset, window_frames);
+            let mut window_segments: Vec<(Segment, &[usize])> =
+                window_segments.into_iter().filter(|(s, _)| !s.text.trim().is_empty()).collect();
+            let aligning = Instant::now();
+            let code = language.as_deref().unwrap_or("en");
+            self.time_segments(&encoded, &start, &mut window_segments, window_frames, time_offset, code)?;
+            tracing::debug!(seconds = aligning.elapsed().as_secs_f64(), "words aligned");
+            for (mut s, _) in window_segments {
                 s.end = s.end.min(duration_s);
+                s.start = s.start.min(s.end);
+                for w in &mut s.words {
+                    w.end = w.end.min(s.end);
+                    w.start = w.start.min(w.end);
+                }
+                segments.push(s);
             }
-            segments.extend(window_segments.into_iter().filter(|s| !s.text.trim().is_empty()));
             seek += advance.max(1);
             if attempt.temperature > options.prompt_reset_on_temperature {
                 prompt_ids.clear();
@@ -442,18 +475,27 @@ impl Engine {
     /// The window's segments, and how many frames to advance: to the end of the last complete segment, or the
     /// whole window when it ended on a timestamp pair (or had no timestamps); text after the last complete segment
     /// is left to the next window, which starts there.
-    pub(crate) fn split(&self, attempt: &Attempt, time_offset: f64, window_frames: usize) -> (Vec<Segment>, usize) {
+    pub(crate) fn split<'a>(
+        &self,
+        attempt: &'a Attempt,
+        time_offset: f64,
+        window_frames: usize,
+    ) -> (Vec<(Segment, &'a [usize])>, usize) {
         let ts = self.vocabulary.timestamp_begin;
         let tokens = &attempt.tokens;
         let is_ts = |t: usize| t >= ts;
-        let segment = |slice: &[usize], start: f64, end: f64| Segment {
-            start,
-            end,
-            text: self.text(slice).trim().to_string(),
-            avg_logprob: attempt.avg_logprob,
-            no_speech_prob: attempt.no_speech_prob as f64,
-            compression_ratio: attempt.compression_ratio,
-            temperature: attempt.temperature,
+        let segment = |slice: &'a [usize], start: f64, end: f64| {
+            let segment = Segment {
+                start,
+                end,
+                text: self.text(slice).trim().to_string(),
+                avg_logprob: attempt.avg_logprob,
+                no_speech_prob: attempt.no_speech_prob as f64,
+                compression_ratio: attempt.compression_ratio,
+                temperature: attempt.temperature,
+                words: Vec::new(),
+            };
+            (segment, slice)
         };
         let single_ending = tokens.len() >= 2 && !is_ts(tokens[tokens.len() - 2]) && is_ts(tokens[tokens.len() - 1]);
         let mut cuts: Vec<usize> = (1..tokens.len()).filter(|&i| is_ts(tokens[i]) && is_ts(tokens[i - 1])).collect();
@@ -503,6 +545,7 @@ mod tests {
             no_speech_prob: 0.1,
             compression_ratio: 1.2,
             temperature: 0.0,
+            words: Vec::new(),
         }
     }
 
@@ -523,6 +566,23 @@ mod tests {
         let t = finish(looped);
         assert_eq!((t.text.as_str(), t.loops_cut), ("Thank you for calling.", 1));
         assert_eq!(t.quality_flag(&DecodeOptions::default()), QualityFlag::Repetition);
+    }
+
+    #[test]
+    fn words_cut_with_a_loop_leave_the_segment_and_the_rest_stay() {
+        let word = |text: &str, start: f64| Word { text: text.into(), start, end: start + 0.3, probability: 0.9 };
+        let mut looped = said(0.0, "Thank you. Thank you. Thank you. Thank you. Thank you. Thank you. Bye.");
+        looped.words = ["Thank", " you.", " Thank", " you.", " Thank", " you.", " Thank", " you.", " Thank", " you."]
+            .iter()
+            .chain(&[" Thank", " you.", " Bye."])
+            .enumerate()
+            .map(|(i, w)| word(w, 0.3 * i as f64))
+            .collect();
+        let t = finish(vec![looped]);
+        assert_eq!((t.text.as_str(), t.loops_cut), ("Thank you. Bye.", 1));
+        let words: Vec<&str> = t.segments[0].words.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(words, ["Thank", " you.", " Bye."]);
+        assert_eq!(t.segments[0].words[2].start, 0.3 * 12.0);
     }
 
     #[test]

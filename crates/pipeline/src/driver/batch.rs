@@ -121,7 +121,7 @@ mod tests {
             size,
             rows: 1,
             source: ObjectEvent::created("b", "in/x.wav"),
-            segments: None,
+            details: Vec::new(),
             etag: None,
         }
     }

@@ -20,7 +20,7 @@ use redscribe_core::metrics::{Metric, Stage};
 use redscribe_core::plan::Planner;
 use redscribe_core::ports::{Hints, ObjectHead, ObjectStore, PortError, QualityFlag, Transcriber, Transcription};
 use redscribe_core::quarantine::{QuarantineRecord, RecordingRef};
-use redscribe_core::record::{results_batch, segments_batch, SegmentRow, Status};
+use redscribe_core::record::{results_batch, Status};
 use redscribe_core::{ErrorCode, Failure};
 use tracing::Instrument;
 
@@ -29,11 +29,13 @@ use crate::row::{result_row, Location};
 use crate::spool::Spool;
 
 mod attempts;
+mod detail;
 mod examine;
 mod limits;
 mod parts;
 
 pub use attempts::{Attempts, Ended};
+pub use detail::DetailFile;
 use examine::{examine, Examined};
 pub use examine::{failure, transcribe_in_parts, transcribe_recording, Fits, Plan};
 pub use limits::{RecordingLimits, TimeBudget, TranscribeConfig};
@@ -51,18 +53,11 @@ pub struct ResultFile {
     /// The event it answers: quarantine records name the recording, and the upload time gives the
     /// upload-to-queryable latency once the rows are loaded.
     pub source: ObjectEvent,
-    /// The recording's `transcription_segments` file, when it was transcribed and said something.
-    pub segments: Option<SegmentsFile>,
+    /// The recording's detail files (`transcription_segments`, `transcription_words`), when it was transcribed and
+    /// said something.
+    pub details: Vec<DetailFile>,
     /// The ETag of the bytes read back (what `load_audit` settles it as); `None` when the stage just wrote it.
     pub etag: Option<String>,
-}
-
-/// A Parquet file of segments, loaded with its result file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SegmentsFile {
-    pub key: String,
-    pub size: u64,
-    pub rows: i64,
 }
 
 impl ResultFile {
@@ -70,9 +65,9 @@ impl ResultFile {
         format!("s3://{}/{}", self.bucket, self.key)
     }
 
-    /// Where its segments file is (in the same bucket), when it has one.
-    pub fn segments_uri(&self) -> Option<String> {
-        self.segments.as_ref().map(|s| format!("s3://{}/{}", self.bucket, s.key))
+    /// Where one of its detail files is (in the same bucket).
+    pub fn detail_uri(&self, file: &DetailFile) -> String {
+        format!("s3://{}/{}", self.bucket, file.key)
     }
 }
 
@@ -429,9 +424,9 @@ impl<S: ObjectStore> TranscribeStage<S> {
     /// What the recording costs by the price table: its share of the invocation's time so far and of its request,
     /// the object's read and COPY's of its files, the files written, and its queue message (sent, received and
     /// deleted: an upper bound, since Lambda receives and deletes them in batches).
-    fn cost_of(&self, started: Instant, has_segments: bool, quarantined: bool) -> Option<f64> {
+    fn cost_of(&self, started: Instant, detail_files: u32, quarantined: bool) -> Option<f64> {
         let (model, concurrent) = self.cost.as_ref()?;
-        let files = 1 + u32::from(has_segments);
+        let files = 1 + detail_files;
         let usage = Usage {
             lambda_ms: ms(started) / *concurrent as f64,
             requests: 1.0,
@@ -477,9 +472,11 @@ impl<S: ObjectStore> TranscribeStage<S> {
         if let (Some(t), Ok(_)) = (&transcript, &outcome) {
             self.fill_transcript(&mut row, t);
         }
-        let has_segments = transcript.as_ref().is_some_and(|t| !t.segments.is_empty()) && outcome.is_ok();
+        let said = transcript.as_ref().filter(|t| !t.segments.is_empty() && outcome.is_ok());
+        // Segments, and words when they were timed.
+        let detail_files = said.map_or(0, |t| 1 + u32::from(t.segments.iter().any(|s| !s.words.is_empty())));
         // A recording heard in parts costs what every part cost.
-        row.cost_usd = self.cost_of(started, has_segments, failure.is_some()).map(|c| c + attempt.carried_cost_usd);
+        row.cost_usd = self.cost_of(started, detail_files, failure.is_some()).map(|c| c + attempt.carried_cost_usd);
         let day = processed_at.date_naive();
         // From the row, not the event: the loader derives it again from the row to check the file's name.
         let version = row.object().version_token();
@@ -507,11 +504,12 @@ impl<S: ObjectStore> TranscribeStage<S> {
             let key = layout.results_key(day, &row.id, &version, FileFormat::JsonLines);
             self.store.put(&out_bucket, &key, lines, "application/x-ndjson").instrument(write.clone()).await?;
         }
-        let segments = match transcript.as_ref().filter(|t| !t.segments.is_empty() && outcome.is_ok()) {
-            None => None,
+        let details = match said {
+            None => Vec::new(),
             Some(t) => {
-                let key = layout.segments_key(day, &row.id, &version);
-                Some(self.write_segments(&row, t, processed_at, &out_bucket, key).instrument(write.clone()).await?)
+                detail::write_details(&*self.store, layout, &row, t, processed_at, &out_bucket, &version)
+                    .instrument(write.clone())
+                    .await?
             }
         };
         let parquet = to_parquet(&[batch]).map_err(|e| PortError::new(ErrorCode::Internal, format!("Parquet: {e}")))?;
@@ -525,7 +523,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             key,
             size: parquet.len() as u64,
             rows: 1,
-            segments,
+            details,
             etag: None,
             source,
         };
@@ -570,41 +568,6 @@ impl<S: ObjectStore> TranscribeStage<S> {
         row.compression_ratio = t.compression_ratio;
         row.quality_flag = Some(t.quality_flag.as_str().to_string());
         row.language_probability = t.language_probability;
-    }
-
-    /// The recording's `transcription_segments` file.
-    async fn write_segments(
-        &self,
-        row: &redscribe_core::record::ResultRow,
-        t: &Transcription,
-        processed_at: chrono::DateTime<Utc>,
-        bucket: &str,
-        key: String,
-    ) -> Result<SegmentsFile, PortError> {
-        let rows: Vec<SegmentRow> = t
-            .segments
-            .iter()
-            .enumerate()
-            .map(|(i, s)| SegmentRow {
-                id: row.id.clone(),
-                object_version: row.object_version.clone(),
-                segment_index: i as i32,
-                start_s: s.start_s,
-                end_s: s.end_s,
-                text: s.text.clone(),
-                avg_logprob: s.avg_logprob,
-                no_speech_prob: s.no_speech_prob,
-                processed_at,
-                channel: i32::from(s.channel),
-            })
-            .collect();
-        let batch = segments_batch(&rows)
-            .map_err(|e| PortError::new(ErrorCode::Internal, format!("building the segments: {e}")))?;
-        let body =
-            to_parquet(&[batch]).map_err(|e| PortError::new(ErrorCode::Internal, format!("segments Parquet: {e}")))?;
-        let file = SegmentsFile { key, size: body.len() as u64, rows: rows.len() as i64 };
-        self.store.put(bucket, &file.key, body, "application/vnd.apache.parquet").await?;
-        Ok(file)
     }
 }
 

@@ -116,7 +116,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let version = location.object.version_token();
         let bucket = self.config.layout.bucket_for(&location.object.bucket).to_string();
         let recording = ObjectEvent { object: location.object.clone(), ..event.clone() };
-        let split_cost_usd = self.cost_of(started, false, false);
+        let split_cost_usd = self.cost_of(started, 0, false);
         for part in &parts {
             let request = PartRequest {
                 recording: recording.clone(),
@@ -196,7 +196,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let (examined, transcript) = self.examine(file, &id, &hints, false, budget, Some(part)).await;
         Ok(match (examined, transcript) {
             (Ok(_), Some(transcription)) => {
-                Ok(PartHeard { part, transcription, cost_usd: self.cost_of(started, false, false) })
+                Ok(PartHeard { part, transcription, cost_usd: self.cost_of(started, 0, false) })
             }
             (Err(failure), _) if !failure.code.disposition().blames_the_item() => {
                 return Err(PortError::new(failure.code, failure.message))

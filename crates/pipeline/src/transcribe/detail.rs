@@ -1,0 +1,97 @@
+//! A transcript's detail files, written beside its result file and loaded with it: its segments
+//! (`transcription_segments`) and its words (`transcription_words`), one Parquet file each per recording version.
+
+use chrono::{DateTime, Utc};
+use redscribe_core::encode::to_parquet;
+use redscribe_core::layout::Layout;
+use redscribe_core::ports::{ObjectStore, PortError, Transcription};
+use redscribe_core::record::{segments_batch, words_batch, ResultRow, SegmentRow, WordRow};
+use redscribe_core::schema::Detail;
+use redscribe_core::ErrorCode;
+
+/// A Parquet file of a transcript's detail, loaded with its result file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetailFile {
+    pub detail: Detail,
+    pub key: String,
+    pub size: u64,
+    pub rows: i64,
+}
+
+/// The rows of `transcription_segments` of a transcript, in its order.
+pub fn segment_rows(row: &ResultRow, t: &Transcription, processed_at: DateTime<Utc>) -> Vec<SegmentRow> {
+    t.segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| SegmentRow {
+            id: row.id.clone(),
+            object_version: row.object_version.clone(),
+            segment_index: i as i32,
+            start_s: s.start_s,
+            end_s: s.end_s,
+            text: s.text.clone(),
+            avg_logprob: s.avg_logprob,
+            no_speech_prob: s.no_speech_prob,
+            processed_at,
+            channel: i32::from(s.channel),
+        })
+        .collect()
+}
+
+/// The rows of `transcription_words` of a transcript: each segment's words, numbered within it.
+pub fn word_rows(row: &ResultRow, t: &Transcription, processed_at: DateTime<Utc>) -> Vec<WordRow> {
+    t.segments
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| {
+            s.words.iter().enumerate().map(move |(j, w)| WordRow {
+                id: row.id.clone(),
+                object_version: row.object_version.clone(),
+                channel: i32::from(s.channel),
+                segment_index: i as i32,
+                word_index: j as i32,
+                start_s: w.start_s,
+                end_s: w.end_s,
+                word: w.text.clone(),
+                probability: Some(w.probability),
+                processed_at,
+            })
+        })
+        .collect()
+}
+
+/// Writes the detail files of a transcript (a table with no rows gets no file) and returns them.
+pub async fn write_details<S: ObjectStore + ?Sized>(
+    store: &S,
+    layout: &Layout,
+    row: &ResultRow,
+    t: &Transcription,
+    processed_at: DateTime<Utc>,
+    bucket: &str,
+    version: &str,
+) -> Result<Vec<DetailFile>, PortError> {
+    let internal = |what: String| PortError::new(ErrorCode::Internal, what);
+    let mut written = Vec::new();
+    for detail in Detail::ALL {
+        let (batch, rows) = match detail {
+            Detail::Segments => {
+                let rows = segment_rows(row, t, processed_at);
+                (segments_batch(&rows), rows.len())
+            }
+            Detail::Words => {
+                let rows = word_rows(row, t, processed_at);
+                (words_batch(&rows), rows.len())
+            }
+        };
+        if rows == 0 {
+            continue;
+        }
+        let batch = batch.map_err(|e| internal(format!("building the {}: {e}", detail.table())))?;
+        let body = to_parquet(&[batch]).map_err(|e| internal(format!("{} Parquet: {e}", detail.table())))?;
+        let key = layout.detail_key(detail, processed_at.date_naive(), &row.id, version);
+        let file = DetailFile { detail, key, size: body.len() as u64, rows: rows as i64 };
+        store.put(bucket, &file.key, body, "application/vnd.apache.parquet").await?;
+        written.push(file);
+    }
+    Ok(written)
+}

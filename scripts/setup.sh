@@ -53,6 +53,9 @@ command -v aws >/dev/null && aws --version >/dev/null 2>&1 || missing_py+=("awsc
 command -v moto_server >/dev/null && python3 -c "import moto, flask, flask_cors" 2>/dev/null || missing_py+=("moto[server]>=5")
 # The reference the log-mel front end is tested against, and the side of the transcription benchmark.
 python3 -c "import faster_whisper" 2>/dev/null || missing_py+=("faster-whisper>=1.0")
+# Standard subtitle parsers the subtitle files are checked with.
+python3 -c "import webvtt" 2>/dev/null || missing_py+=("webvtt-py>=0.5")
+python3 -c "import pysrt" 2>/dev/null || missing_py+=("pysrt>=1.1")
 if ((${#missing_py[@]})); then
     echo "setup: installing from PyPI: ${missing_py[*]}"
     pip=(python3 -m pip install --quiet --disable-pip-version-check)

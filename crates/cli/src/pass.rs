@@ -132,6 +132,11 @@ pub struct SpeechArgs {
     /// --concurrency) and joined into one row; `off` hears every recording whole
     #[arg(long, value_name = "SECONDS", env = var::PART_SECONDS, default_value = "600", value_parser = parse_part_arg)]
     pub part_seconds: PartSeconds,
+    /// Redact every transcript: `pii` (card numbers, CVVs, expiry dates, bank accounts, SSNs, phone numbers,
+    /// e-mail addresses and PINs become [CREDIT_DEBIT_NUMBER]-style tags), or `off`; a recording's
+    /// `x-amz-meta-redact` can add to it
+    #[arg(long, value_name = "pii|off", env = var::REDACT, default_value = "off")]
+    pub redact: redscribe_core::redact::RedactOptions,
 }
 
 /// `--part-seconds`: a length, or none (recordings heard whole).
@@ -355,7 +360,8 @@ pub async fn process_and_load(
 ) -> anyhow::Result<Pass> {
     let mut progress = Progress { process: bar(0, "process"), load: bar(0, "load"), report: Report::default() };
     let transcriber = args.speech.transcriber(Some(&target.metrics))?;
-    let stage = target.stage(args.jsonl, transcriber, args.speech.limits.limits(), args.speech.part_seconds.0);
+    let speech = &args.speech;
+    let stage = target.stage(args.jsonl, transcriber, speech.limits.limits(), speech.part_seconds.0, speech.redact);
     let config = DriverConfig {
         concurrency: usize::from(args.concurrency),
         batch: args.limits(),

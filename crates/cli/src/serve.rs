@@ -162,7 +162,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None
     } else {
         let batch_age = Duration::from_millis(args.batch_age_ms);
-        let mut stage = target.stage(false, transcriber, args.speech.limits.limits(), args.speech.part_seconds.0);
+        let speech = &args.speech;
+        let mut stage = target.stage(false, transcriber, speech.limits.limits(), speech.part_seconds.0, speech.redact);
         if let Some(pattern) = &args.fault_crash_on_key {
             stage = stage.with_crash_on(pattern);
         }

@@ -158,9 +158,10 @@ impl Target {
         transcriber: Option<Arc<dyn Transcriber>>,
         limits: RecordingLimits,
         part_s: Option<f64>,
+        redact: redscribe_core::redact::RedactOptions,
     ) -> TranscribeStage<S3Objects> {
-        let config =
-            TranscribeConfig { layout: self.layout.clone(), jsonl, limits, part_s, ..TranscribeConfig::default() };
+        let layout = self.layout.clone();
+        let config = TranscribeConfig { layout, jsonl, limits, part_s, redact, ..TranscribeConfig::default() };
         let cost = CostModel {
             prices: self.prices.clone(),
             memory_mb: redscribe_core::settings::TRANSCRIBE_MEMORY_MB,

@@ -8,6 +8,8 @@ use std::time::Instant;
 use anyhow::Context;
 use redscribe_audio::AudioMetadata;
 use redscribe_core::ports::{Hints, TimedText, Transcriber, Transcription};
+use redscribe_core::redact::{redact, RedactOptions};
+use redscribe_core::subtitles::{cues, render, SubtitleFormat};
 use redscribe_pipeline::transcribe::{transcribe_in_parts, transcribe_recording, Plan, RecordingLimits};
 use redscribe_whisper::WhisperTranscriber;
 
@@ -40,18 +42,58 @@ pub struct TranscribeArgs {
     /// from the start of the recording.
     #[arg(long)]
     words: bool,
+    /// `json`: a JSON line per file; `srt` or `vtt`: the file's subtitles (one file only), cut as the pipeline
+    /// cuts them (two lines of 42 characters, 7 s, a new cue at a pause, a speaker's turn or a sentence's end).
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    format: Format,
+    /// `pii`: card numbers, CVVs, expiry dates, bank accounts, SSNs, phone numbers, e-mail addresses and PINs
+    /// become tags ([CREDIT_DEBIT_NUMBER]) in the text, the segments, the words and the subtitles
+    #[arg(long, value_name = "pii|off", env = redscribe_core::settings::var::REDACT, default_value = "off")]
+    redact: RedactOptions,
+}
+
+/// What `transcribe` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Json,
+    Srt,
+    Vtt,
 }
 
 pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
+    let files = expand(&args.paths);
+    let subtitles = match args.format {
+        Format::Json => None,
+        Format::Srt => Some(SubtitleFormat::Srt),
+        Format::Vtt => Some(SubtitleFormat::Vtt),
+    };
+    // Two subtitle files in one stream would not parse as either.
+    anyhow::ensure!(
+        subtitles.is_none() || files.len() == 1,
+        "--format {:?} writes one file's subtitles: give one recording ({} found)",
+        args.format,
+        files.len()
+    );
     let (engine, options) = args.model.load(args.threads)?;
     let load_time = engine.load_time;
     let transcriber = WhisperTranscriber { engine, options };
     let stdout = std::io::stdout();
     let mut failed = 0usize;
-    for file in expand(&args.paths) {
+    for file in files {
         let started = Instant::now();
         let parts = args.part_seconds.0.map(|s| (s, usize::from(args.part_workers)));
-        let line = match transcribe_file(&transcriber, &file, &args.limits.limits(), parts) {
+        let heard = transcribe_file(&transcriber, &file, &args.limits.limits(), parts).map(|(metadata, mut t)| {
+            if args.redact.pii {
+                redact(&mut t);
+            }
+            (metadata, t)
+        });
+        if let Some(format) = subtitles {
+            let (_, t) = heard?;
+            write!(stdout.lock(), "{}", render(&cues(&t.segments), format))?;
+            return Ok(());
+        }
+        let line = match heard {
             Ok((metadata, t)) => json!({
                 "file": file.display().to_string(),
                 "text": t.text,
@@ -64,6 +106,7 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
                 "no_speech_prob": t.no_speech_prob,
                 "compression_ratio": t.compression_ratio,
                 "quality_flag": t.quality_flag,
+                "pii_redacted": t.pii_redacted.as_ref().map(|r| &r.counts),
                 "model": transcriber.model(),
                 "timing": {
                     "decode_s": t.decode_seconds,

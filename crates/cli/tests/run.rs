@@ -33,6 +33,26 @@ fn duckdb(db: &Path, sql: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+/// A subtitle file as the standard parsers read it (pysrt for SubRip, webvtt-py for WebVTT): each cue's start and
+/// end in seconds and its lines.
+fn parsed_subtitles(file: &Path) -> Vec<(f64, f64, Vec<String>)> {
+    const READ: &str = r#"
+import json, sys
+path = sys.argv[1]
+if path.endswith(".srt"):
+    import pysrt
+    cues = [(c.start.ordinal / 1000, c.end.ordinal / 1000, c.text.split("\n")) for c in pysrt.open(path)]
+else:
+    import webvtt
+    cues = [(c.start_in_seconds + int(c.start.split(".")[1]) / 1000, c.end_in_seconds + int(c.end.split(".")[1]) / 1000,
+             c.text.split("\n")) for c in webvtt.read(path)]
+print(json.dumps(cues))
+"#;
+    let out = Command::new("python3").args(["-c", READ]).arg(file).output().expect("python3 (scripts/setup.sh)");
+    assert!(out.status.success(), "{}: {}", file.display(), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn recordings_become_rows_and_a_second_run_adds_none() {
     let dir = tempfile::tempdir().unwrap();
@@ -171,6 +191,31 @@ fn demo_loads_and_prints_every_sample() {
         "select count(*) = max(r.word_count), bool_and(w.start_s >= s.start_s and w.end_s <= s.end_s          and w.end_s >= w.start_s and w.channel = s.channel), bool_or(w.channel = 1 and lower(w.word) = 'invoice')          from public.transcription_words w join public.transcription_segments s using (id, segment_index)          join public.transcription_results r using (id) where r.object_key = 'in/support-call.wav'",
     );
     assert_eq!(words, "[(True, True, True)]");
+    // Subtitles beside the results, in both formats, that the standard parsers read: the same cues, each at most two
+    // lines of 42 characters and 7 s, and together the transcript's words in order.
+    let support =
+        duckdb(&db, "select id, word_count from public.transcription_results where object_key = 'in/support-call.wav'");
+    let (id, word_count) = support.trim_start_matches("[('").trim_end_matches(")]").split_once("', ").unwrap();
+    let subtitles = dir.path().join("data/s3/recordings/processed/subtitles");
+    let day = std::fs::read_dir(&subtitles).unwrap().next().unwrap().unwrap().path();
+    let named = |ext: &str| {
+        let found = std::fs::read_dir(&day).unwrap().map(|e| e.unwrap().path()).find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            name.starts_with(id) && name.ends_with(ext)
+        });
+        found.unwrap_or_else(|| panic!("no {ext} of {id} in {}", day.display()))
+    };
+    let (srt, vtt) = (parsed_subtitles(&named(".srt")), parsed_subtitles(&named(".vtt")));
+    assert_eq!(srt, vtt);
+    assert!(srt.len() >= 3, "{srt:?}");
+    for (start, end, lines) in &srt {
+        assert!(start < end && end - start <= 7.0 + 1e-9, "{start}–{end}: {lines:?}");
+        assert!(lines.len() <= 2 && lines.iter().all(|l| l.chars().count() <= 42), "{lines:?}");
+    }
+    let cued: usize =
+        srt.iter().map(|(_, _, lines)| lines.iter().map(|l| l.split_whitespace().count()).sum::<usize>()).sum();
+    assert_eq!(cued.to_string(), word_count, "the cues hold every word of the transcript: {srt:?}");
+    assert!(srt.windows(2).all(|w| w[0].0 <= w[1].0), "cues in time order: {srt:?}");
 
     // Transcription metrics carry the model as a dimension.
     let emf: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("data/metrics/emf.jsonl"))
@@ -411,4 +456,23 @@ fn a_local_file_is_transcribed_in_parts_as_it_is_whole() {
         }
     }
     assert!(previous > 120.0, "words past the second cut: {previous}");
+    // --format srt prints the file's subtitles, which pysrt reads: cues through to the end, two lines at most.
+    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+        .args(["transcribe", "--format", "srt"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let srt = dir.path().join("lecture.srt");
+    std::fs::write(&srt, &out.stdout).unwrap();
+    let cues = parsed_subtitles(&srt);
+    assert!(cues.len() > 20 && cues.last().unwrap().1 > last - 15.0, "{cues:?}");
+    assert!(cues.iter().all(|(_, _, lines)| lines.len() <= 2), "{cues:?}");
+    // One recording's subtitles per stream: two are refused.
+    let two = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+        .args(["transcribe", "--format", "vtt"])
+        .args([&file, &file])
+        .output()
+        .unwrap();
+    assert!(!two.status.success() && String::from_utf8_lossy(&two.stderr).contains("one recording"));
 }

@@ -4,6 +4,7 @@
 //! processed/transcription_results/dt=YYYY-MM-DD/<id>-<version>.parquet   (and .jsonl)
 //! processed/transcription_segments/dt=YYYY-MM-DD/<id>-<version>.parquet
 //! processed/transcription_words/dt=YYYY-MM-DD/<id>-<version>.parquet
+//! processed/subtitles/dt=YYYY-MM-DD/<id>-<version>.srt                  (and .vtt)
 //! manifests/dt=YYYY-MM-DD/<batch>.manifest
 //! rejected/<error_code>/dt=YYYY-MM-DD/<id>-<version>.json
 //! ```
@@ -11,6 +12,7 @@
 use chrono::NaiveDate;
 
 use crate::schema::Detail;
+use crate::subtitles::SubtitleFormat;
 use crate::{CoreError, ErrorCode};
 
 /// Default prefix of result files.
@@ -19,6 +21,8 @@ pub const DEFAULT_RESULTS_PREFIX: &str = "processed/transcription_results/";
 pub const DEFAULT_SEGMENTS_PREFIX: &str = "processed/transcription_segments/";
 /// Default prefix of word files.
 pub const DEFAULT_WORDS_PREFIX: &str = "processed/transcription_words/";
+/// Default prefix of subtitle files.
+pub const DEFAULT_SUBTITLES_PREFIX: &str = "processed/subtitles/";
 /// Default prefix of COPY manifests.
 pub const DEFAULT_MANIFESTS_PREFIX: &str = "manifests/";
 /// Default prefix of quarantine records.
@@ -49,6 +53,7 @@ pub struct Layout {
     results_prefix: String,
     segments_prefix: String,
     words_prefix: String,
+    subtitles_prefix: String,
     manifests_prefix: String,
     rejected_prefix: String,
 }
@@ -60,6 +65,7 @@ impl Default for Layout {
             results_prefix: DEFAULT_RESULTS_PREFIX.into(),
             segments_prefix: DEFAULT_SEGMENTS_PREFIX.into(),
             words_prefix: DEFAULT_WORDS_PREFIX.into(),
+            subtitles_prefix: DEFAULT_SUBTITLES_PREFIX.into(),
             manifests_prefix: DEFAULT_MANIFESTS_PREFIX.into(),
             rejected_prefix: DEFAULT_REJECTED_PREFIX.into(),
         }
@@ -82,7 +88,8 @@ fn normalise_prefix(prefix: &str) -> Result<String, CoreError> {
 }
 
 impl Layout {
-    /// A layout with custom prefixes; each is validated and normalised to end in `/`.
+    /// A layout with custom prefixes (subtitles go to the default's); each is validated and normalised to end in
+    /// `/`.
     pub fn new(
         output_bucket: Option<String>,
         results_prefix: &str,
@@ -96,6 +103,7 @@ impl Layout {
             results_prefix: normalise_prefix(results_prefix)?,
             segments_prefix: normalise_prefix(segments_prefix)?,
             words_prefix: normalise_prefix(words_prefix)?,
+            subtitles_prefix: DEFAULT_SUBTITLES_PREFIX.into(),
             manifests_prefix: normalise_prefix(manifests_prefix)?,
             rejected_prefix: normalise_prefix(rejected_prefix)?,
         })
@@ -107,8 +115,15 @@ impl Layout {
     }
 
     /// All output prefixes; keys under them are never processed as recordings (loop guard).
-    pub fn output_prefixes(&self) -> [&str; 5] {
-        [&self.results_prefix, &self.segments_prefix, &self.words_prefix, &self.manifests_prefix, &self.rejected_prefix]
+    pub fn output_prefixes(&self) -> [&str; 6] {
+        [
+            &self.results_prefix,
+            &self.segments_prefix,
+            &self.words_prefix,
+            &self.subtitles_prefix,
+            &self.manifests_prefix,
+            &self.rejected_prefix,
+        ]
     }
 
     /// Whether `bucket/key` is one of the pipeline's own outputs.
@@ -152,6 +167,11 @@ impl Layout {
     /// Key of a detail file (segments, words) of one version of one recording.
     pub fn detail_key(&self, detail: Detail, day: NaiveDate, id: &str, version: &str) -> String {
         format!("{}dt={}/{id}-{version}.parquet", self.detail_prefix(detail), day.format("%Y-%m-%d"))
+    }
+
+    /// Key of a subtitle file of one version of one recording.
+    pub fn subtitles_key(&self, day: NaiveDate, id: &str, version: &str, format: SubtitleFormat) -> String {
+        format!("{}dt={}/{id}-{version}.{}", self.subtitles_prefix, day.format("%Y-%m-%d"), format.extension())
     }
 
     /// Key of a COPY manifest for one load batch.
@@ -241,6 +261,10 @@ mod tests {
             l.detail_key(Detail::Words, day(), id, "v1"),
             "processed/transcription_words/dt=2026-11-23/0123456789abcdef0123456789abcdef-v1.parquet"
         );
+        assert_eq!(
+            l.subtitles_key(day(), id, "v1", SubtitleFormat::Vtt),
+            "processed/subtitles/dt=2026-11-23/0123456789abcdef0123456789abcdef-v1.vtt"
+        );
         assert_eq!(l.manifest_key(day(), "b-7"), "manifests/dt=2026-11-23/b-7.manifest");
         assert_eq!(
             l.rejected_key(ErrorCode::NotAudio, day(), id, "v1"),
@@ -257,6 +281,8 @@ mod tests {
             l.results_key(day(), id, "v", FileFormat::JsonLines),
             l.detail_key(Detail::Segments, day(), id, "v"),
             l.detail_key(Detail::Words, day(), id, "v"),
+            l.subtitles_key(day(), id, "v", SubtitleFormat::Srt),
+            l.subtitles_key(day(), id, "v", SubtitleFormat::Vtt),
             l.manifest_key(day(), "b"),
             l.rejected_key(ErrorCode::Truncated, day(), id, "v"),
         ] {
@@ -286,7 +312,7 @@ mod tests {
     #[test]
     fn a_separate_output_bucket_guards_only_itself() {
         let l = Layout::new(Some("out".into()), "/res", "seg/", "/w/", "man", "rej//").unwrap();
-        assert_eq!(l.output_prefixes(), ["res/", "seg/", "w/", "man/", "rej/"]);
+        assert_eq!(l.output_prefixes(), ["res/", "seg/", "w/", "processed/subtitles/", "man/", "rej/"]);
         assert!(l.is_output("out", "res/dt=2026-11-23/a.parquet"));
         assert!(!l.is_output("in", "res/dt=2026-11-23/a.parquet"));
         assert_eq!(l.bucket_for("in"), "out");

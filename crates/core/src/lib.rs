@@ -6,6 +6,8 @@
 //! - [`layout`]: where results, segments, manifests and quarantine records live in S3.
 //! - [`schema`]: the one Arrow schema of each warehouse table (column order is the Parquet `COPY` contract).
 //! - [`record`]: typed rows (results, segments, load audit) and their conversion to and from Arrow batches.
+//! - [`redact`]: PII redaction of a transcript (cards, CVVs, expiry dates, bank accounts, SSNs, phone numbers,
+//!   e-mail addresses, PINs), in digits and in words, tagged as Amazon Transcribe names the types.
 //! - [`encode`]: Arrow batches to Parquet and JSON Lines bytes, and Parquet bytes back to batches.
 //! - [`sql`]: SQL string literals and validated identifiers for the statements the loader sends.
 //! - [`load`]: the statements of one load transaction (stage, COPY, de-duplicate, MERGE, audit) and its manifest.
@@ -41,6 +43,7 @@ pub mod plan;
 pub mod ports;
 pub mod quarantine;
 pub mod record;
+pub mod redact;
 pub mod retry;
 pub mod schema;
 pub mod settings;

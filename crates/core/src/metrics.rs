@@ -105,6 +105,7 @@ pub enum Metric {
     LoadsBlocked,
     TranscriptsEmpty,
     RepetitionsDetected,
+    PiiRedacted,
     ModelLoadTime,
     ColdStartDuration,
     EstimatedCost,
@@ -112,7 +113,7 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric in the catalog.
-    pub const ALL: [Metric; 20] = [
+    pub const ALL: [Metric; 21] = [
         Metric::RecordingsReceived,
         Metric::RecordingsSkipped,
         Metric::RecordingsProcessed,
@@ -130,6 +131,7 @@ impl Metric {
         Metric::LoadsBlocked,
         Metric::TranscriptsEmpty,
         Metric::RepetitionsDetected,
+        Metric::PiiRedacted,
         Metric::ModelLoadTime,
         Metric::ColdStartDuration,
         Metric::EstimatedCost,
@@ -155,6 +157,7 @@ impl Metric {
             Metric::LoadsBlocked => "LoadsBlocked",
             Metric::TranscriptsEmpty => "TranscriptsEmpty",
             Metric::RepetitionsDetected => "RepetitionsDetected",
+            Metric::PiiRedacted => "PiiRedacted",
             Metric::ModelLoadTime => "ModelLoadTime",
             Metric::ColdStartDuration => "ColdStartDuration",
             Metric::EstimatedCost => "EstimatedCost",
@@ -174,7 +177,8 @@ impl Metric {
             | Metric::LoadFailures
             | Metric::LoadsBlocked
             | Metric::TranscriptsEmpty
-            | Metric::RepetitionsDetected => Unit::Count,
+            | Metric::RepetitionsDetected
+            | Metric::PiiRedacted => Unit::Count,
             Metric::AudioSecondsTranscribed | Metric::UploadToQueryableLatency => Unit::Seconds,
             Metric::StageLatency | Metric::CopyDuration | Metric::ModelLoadTime | Metric::ColdStartDuration => {
                 Unit::Milliseconds
@@ -198,6 +202,7 @@ impl Metric {
             | Metric::RealTimeFactor
             | Metric::TranscriptsEmpty
             | Metric::RepetitionsDetected
+            | Metric::PiiRedacted
             | Metric::ModelLoadTime
             | Metric::EstimatedCost => &[Dimension::Function, Dimension::Model],
             Metric::UploadToQueryableLatency
@@ -246,6 +251,7 @@ impl Metric {
             }
             Metric::TranscriptsEmpty => "Recordings transcribed to no text (silence, noise, no speech)",
             Metric::RepetitionsDetected => "Transcripts still flagged as repetition loops after temperature fallback",
+            Metric::PiiRedacted => "Values (card numbers, e-mail addresses, …) redacted from transcripts",
             Metric::ModelLoadTime => "Time to load the transcription model",
             Metric::ColdStartDuration => "A Lambda's initialisation: process start to ready for its first event",
             Metric::EstimatedCost => {

@@ -18,7 +18,7 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: [Migration; 7] = [
+pub const MIGRATIONS: [Migration; 8] = [
     Migration {
         version: 1,
         name: "create_tables",
@@ -38,6 +38,7 @@ pub const MIGRATIONS: [Migration; 7] = [
     Migration { version: 5, name: "cost", sql: include_str!("../../../sql/migrations/0005_cost.sql") },
     Migration { version: 6, name: "audit_etag", sql: include_str!("../../../sql/migrations/0006_audit_etag.sql") },
     Migration { version: 7, name: "words", sql: include_str!("../../../sql/migrations/0007_words.sql") },
+    Migration { version: 8, name: "pii_redacted", sql: include_str!("../../../sql/migrations/0008_pii_redacted.sql") },
 ];
 
 /// The ledger's DDL (idempotent).
@@ -106,8 +107,8 @@ mod tests {
             assert_eq!(m.version as usize, i + 1);
             assert!(m.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", m.name);
         }
-        assert_eq!(pending(&[1, 2]).iter().map(|m| m.version).collect::<Vec<_>>(), [3, 4, 5, 6, 7]);
-        assert!(pending(&[1, 2, 3, 4, 5, 6, 7]).is_empty());
+        assert_eq!(pending(&[1, 2]).iter().map(|m| m.version).collect::<Vec<_>>(), [3, 4, 5, 6, 7, 8]);
+        assert!(pending(&[1, 2, 3, 4, 5, 6, 7, 8]).is_empty());
     }
 
     #[test]

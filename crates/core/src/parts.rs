@@ -270,6 +270,7 @@ mod tests {
             audio_seconds: 600.0,
             decode_seconds: 20.0,
             fallback_seconds: 0.0,
+            pii_redacted: None,
         }
     }
 

@@ -277,6 +277,9 @@ pub struct Transcription {
     /// looped or was a guess).
     #[serde(default)]
     pub fallback_seconds: f64,
+    /// What PII redaction took out, when it ran ([`crate::redact`]); `None`: it was not asked for.
+    #[serde(default)]
+    pub pii_redacted: Option<crate::redact::Redacted>,
 }
 
 /// What a user should know about a transcript's quality, as the row's `quality_flag` says it. Ordered by how much
@@ -344,6 +347,7 @@ impl Transcription {
             audio_seconds: channels.iter().map(|t| t.audio_seconds).sum(),
             decode_seconds: channels.iter().map(|t| t.decode_seconds).sum(),
             fallback_seconds: channels.iter().map(|t| t.fallback_seconds).sum(),
+            pii_redacted: crate::redact::Redacted::sum(channels.iter().map(|t| t.pii_redacted.as_ref())),
             segments,
         })
     }
@@ -360,13 +364,19 @@ pub struct Hints {
     /// When hearing must stop (the invocation's deadline less its margin): a transcriber starts no window past it
     /// and fails with [`ErrorCode::ServiceUnavailable`], the recording left for another delivery.
     pub deadline: Option<std::time::Instant>,
+    /// What the uploader asked to redact (`x-amz-meta-redact`), on top of what the deployment requires.
+    pub redact: crate::redact::RedactOptions,
 }
 
 impl Hints {
     /// The hints an object's metadata gives: `x-amz-meta-language` as `es`, `es-MX`, `pt_BR` or `PT` (the
     /// language's code; a region is dropped: Whisper speaks languages, not locales). Empty or `auto` is no hint.
     pub fn from_metadata(metadata: &Metadata) -> Hints {
-        Hints { language: metadata.get(LANGUAGE_METADATA).and_then(|l| language_code(l)), deadline: None }
+        Hints {
+            language: metadata.get(LANGUAGE_METADATA).and_then(|l| language_code(l)),
+            deadline: None,
+            redact: crate::redact::RedactOptions::default().with_metadata(metadata),
+        }
     }
 }
 
@@ -414,6 +424,7 @@ mod tests {
             audio_seconds: 10.0,
             decode_seconds: 1.0,
             fallback_seconds: 0.0,
+            pii_redacted: None,
             segments,
         }
     }

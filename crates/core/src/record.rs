@@ -109,6 +109,9 @@ pub struct ResultRow {
     pub language_probability: Option<f64>,
     /// What transcribing it cost, USD by the price table (schema version 5; [`crate::cost`]).
     pub cost_usd: Option<f64>,
+    /// What PII redaction took out, as JSON counts by type (schema version 8; [`crate::redact`]); `None` when it
+    /// was not asked for.
+    pub pii_redacted: Option<String>,
 }
 
 impl ResultRow {
@@ -269,6 +272,7 @@ pub fn results_batch(rows: &[ResultRow]) -> Result<RecordBatch, CoreError> {
         str_col(rows.iter().map(|r| r.quality_flag.as_deref())),
         f64_col(rows.iter().map(|r| r.language_probability)),
         f64_col(rows.iter().map(|r| r.cost_usd)),
+        str_col(rows.iter().map(|r| r.pii_redacted.as_deref())),
     ];
     Ok(RecordBatch::try_new(results_schema(), columns)?)
 }
@@ -454,6 +458,7 @@ pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreErr
     let quality_flag = s("quality_flag")?;
     let language_probability = col::<Float64Array>(batch, "language_probability")?;
     let cost_usd = col::<Float64Array>(batch, "cost_usd")?;
+    let pii_redacted = s("pii_redacted")?;
 
     (0..batch.num_rows())
         .map(|i| {
@@ -504,6 +509,7 @@ pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreErr
                 quality_flag: opt_str(quality_flag, i),
                 language_probability: opt(language_probability, i),
                 cost_usd: opt(cost_usd, i),
+                pii_redacted: opt_str(pii_redacted, i),
             })
         })
         .collect()

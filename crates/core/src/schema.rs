@@ -79,6 +79,8 @@ static RESULTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("language_probability", DataType::Float64, true),
         // Schema version 5 (sql/migrations/0005).
         Field::new("cost_usd", DataType::Float64, true),
+        // Schema version 8 (sql/migrations/0008).
+        utf8("pii_redacted", true),
     ]))
 });
 

@@ -55,6 +55,7 @@ fn rows() -> Vec<ResultRow> {
         quality_flag: Some("ok".into()),
         language_probability: Some(0.97),
         cost_usd: Some(0.000_12),
+        pii_redacted: Some(r#"{"EMAIL":1}"#.into()),
     };
     let mut transcribed = base.clone();
     transcribed.set_text("Hello, it's a \"quoted\" test — 録音 über alles.\nSecond line\t\\ backslash.");

@@ -57,6 +57,7 @@ fn row(key: &str, sequencer: &str, text: &str) -> ResultRow {
         quality_flag: None,
         language_probability: None,
         cost_usd: None,
+        pii_redacted: None,
     };
     row.set_text(text);
     row

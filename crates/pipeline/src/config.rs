@@ -7,6 +7,7 @@ use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use redscribe_core::layout::Layout;
+use redscribe_core::redact::RedactOptions;
 use redscribe_core::settings::{self, var};
 
 /// A variable with a value that cannot be used.
@@ -45,6 +46,8 @@ pub struct FunctionConfig {
     pub layout: Layout,
     /// `REDSCRIBE_JSONL`: also write JSON Lines beside each Parquet file.
     pub jsonl: bool,
+    /// `REDSCRIBE_REDACT`: what every transcript is redacted of (`pii`, `pii,audio`; default off).
+    pub redact: RedactOptions,
     /// `REDSCRIBE_CONCURRENCY`: recordings of one invocation processed at once (default 2).
     pub concurrency: usize,
     /// `REDSCRIBE_TRANSCRIBE`: run Whisper (default true); false keeps rows to metadata.
@@ -252,6 +255,10 @@ impl FunctionConfig {
             bucket: text("S3_BUCKET"),
             layout,
             jsonl: flag("REDSCRIBE_JSONL", false)?,
+            redact: match text(var::REDACT) {
+                None => RedactOptions::default(),
+                Some(v) => v.parse().map_err(|reason| ConfigError { variable: var::REDACT, value: v, reason })?,
+            },
             concurrency: number(var::CONCURRENCY, settings::LAMBDA_CONCURRENCY, settings::CONCURRENCY_RANGE)?,
             transcribe: flag("REDSCRIBE_TRANSCRIBE", true)?,
             model: text(var::MODEL),

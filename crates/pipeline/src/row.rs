@@ -60,6 +60,7 @@ pub fn result_row(
         quality_flag: None,
         language_probability: None,
         cost_usd: None,
+        pii_redacted: None,
     };
     match outcome {
         Ok(meta) => {

@@ -52,6 +52,7 @@ impl Transcriber for Fragile {
             audio_seconds: samples as f64 / 16_000.0,
             decode_seconds: 0.0,
             fallback_seconds: 0.0,
+            pii_redacted: None,
         })
     }
 }
@@ -499,6 +500,7 @@ impl Transcriber for Paced {
             audio_seconds,
             decode_seconds: audio_seconds * self.rtf,
             fallback_seconds: 0.0,
+            pii_redacted: None,
             ..Fragile.transcribe(&mut std::iter::empty(), &Hints::default())?
         })
     }

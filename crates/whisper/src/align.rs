@@ -12,6 +12,7 @@ use ct2rs::sys::StorageView;
 
 use crate::model::Engine;
 use crate::transcribe::Segment;
+use crate::vad::STEP_SECONDS;
 use crate::WhisperError;
 
 /// Encoder frames per second: the encoder halves the spectrogram's 100 frames a second.
@@ -26,6 +27,9 @@ const UNSPACED: [&str; 6] = ["zh", "ja", "th", "lo", "my", "yue"];
 /// Punctuation that belongs to the word after it, and to the word before it.
 const PREPENDED: &str = "\"'“¿([{-";
 const APPENDED: &str = "\"'.。,，!！?？:：”)]}、";
+
+/// How far past its sound a word may reach (s): releases and breaths are quiet.
+const SOUND_MARGIN_S: f64 = 0.04;
 
 /// Marks that end a sentence.
 pub(crate) const SENTENCE_END: &str = ".。!！?？";
@@ -101,6 +105,7 @@ impl Engine {
         start: &[&str],
         segments: &mut [(Segment, &[usize])],
         frames: usize,
+        sound: &[bool],
         offset_s: f64,
         language: &str,
     ) -> Result<(), WhisperError> {
@@ -108,9 +113,10 @@ impl Engine {
             return Ok(());
         }
         let text: Vec<usize> = segments.iter().flat_map(|(_, t)| t.iter().copied()).collect();
-        let Some(words) = self.words(encoded, start, &[ToAlign { tokens: &text, frames }], language)?.pop() else {
+        let Some(mut words) = self.words(encoded, start, &[ToAlign { tokens: &text, frames }], language)?.pop() else {
             return Ok(());
         };
+        fit_to_sound(&mut words, sound);
         // Where each segment's text ends in the window's, in bytes.
         let mut ends = Vec::with_capacity(segments.len());
         let mut total = 0;
@@ -191,6 +197,50 @@ impl Engine {
     }
 }
 
+/// Words fitted to the audio they were heard in (`sound`: which 10 ms steps of it hold sound, from the time the
+/// words are measured from). The warping path runs words through pauses and starts a word late when the word
+/// before took its first frames: a word's end is pulled back to its last sound and its start up to its first
+/// (with [`SOUND_MARGIN_S`]); then a word takes in the sound just before it (or after it) that no word covers and a
+/// quiet step parts from the word beside — the first word after a pause then starts where its sound does.
+pub(crate) fn fit_to_sound(words: &mut [Word], sound: &[bool]) {
+    let step = |t: f64| ((t / STEP_SECONDS).max(0.0) as usize).min(sound.len());
+    let time = |s: usize| s as f64 * STEP_SECONDS;
+    for word in words.iter_mut() {
+        let (from, to) = (step(word.start), step(word.end + STEP_SECONDS - 1e-9));
+        let heard = &sound[from..to.max(from)];
+        let (Some(first), Some(last)) = (heard.iter().position(|&s| s), heard.iter().rposition(|&s| s)) else {
+            continue;
+        };
+        let start = (time(from + first) - SOUND_MARGIN_S).max(word.start);
+        let end = (time(from + last + 1) + SOUND_MARGIN_S).min(word.end);
+        if start < end {
+            (word.start, word.end) = (start, end);
+        }
+    }
+    for i in 0..words.len() {
+        // Sound right before the word, back to a quiet step after the previous word's end.
+        let floor = if i == 0 { 0.0 } else { words[i - 1].end };
+        let from = step(words[i].start);
+        let mut s = from;
+        while s > step(floor) && s > 0 && sound[s - 1] {
+            s -= 1;
+        }
+        if s < from && s > step(floor) {
+            words[i].start = (time(s) - SOUND_MARGIN_S).max(floor);
+        }
+        // Sound right after it, up to a quiet step before the next word's start.
+        let ceiling = words.get(i + 1).map_or(time(sound.len()), |w| w.start);
+        let to = step(words[i].end);
+        let mut e = to;
+        while e < step(ceiling) && e < sound.len() && sound[e] {
+            e += 1;
+        }
+        if e > to && e < step(ceiling) {
+            words[i].end = (time(e) + SOUND_MARGIN_S).min(ceiling);
+        }
+    }
+}
+
 /// A word at a sentence's edge that lasts more than twice the median word (at most 1.4 s) took in the pause beside
 /// it: the sentence's last mark ends that long after it starts, and a sentence's first word starts that long before
 /// it ends.
@@ -261,6 +311,24 @@ mod tests {
         // A word keeps its own times: the marks' are dropped.
         assert_eq!((joined[0].start, joined[0].end), (0.0, 0.4));
         assert_eq!((joined[1].start, joined[1].end), (0.6, 1.0));
+    }
+
+    #[test]
+    fn words_fit_their_sound_and_the_first_after_a_pause_starts_where_its_sound_does() {
+        // Sound from 0.5 to 1.5 s and from 3.0 to 4.0 s (10 ms steps).
+        let sound: Vec<bool> = (0..500).map(|s| (50..150).contains(&s) || (300..400).contains(&s)).collect();
+        let mut words = vec![
+            // Ran on into the pause after it.
+            word(" One.", 0.5, 2.6),
+            // Started late: the warping gave its first frames to the word before.
+            word(" Two", 3.4, 3.4),
+            word(" three", 3.4, 4.0),
+        ];
+        fit_to_sound(&mut words, &sound);
+        let near = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert!(near(words[0].start, 0.5) && near(words[0].end, 1.54), "{:?}", words[0]);
+        assert!(near(words[1].start, 2.96) && near(words[1].end, 3.4), "{:?}", words[1]);
+        assert!(near(words[2].start, 3.4) && near(words[2].end, 4.0), "{:?}", words[2]);
     }
 
     #[test]

@@ -23,13 +23,13 @@ use std::time::Instant;
 
 use ct2rs::sys::{Device, StorageView};
 
-use crate::align::{ToAlign, Word, SENTENCE_END};
+use crate::align::{fit_to_sound, ToAlign, Word, SENTENCE_END};
 use crate::decode::Attempt;
 use crate::language::{no_language, LanguageVote};
 use crate::mel::{HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
 use crate::transcribe::{DecodeOptions, Detected, Segment, Stream, Tally, Transcript};
-use crate::vad::{first_pause_end, speech_start, stretch_end, VoiceActivity};
+use crate::vad::{first_pause_end, sound_steps, speech_start, stretch_end, VoiceActivity};
 use crate::WhisperError;
 
 /// A stretch of speech: its first sample in the recording, and its samples.
@@ -225,7 +225,8 @@ impl Engine {
                 batch.iter().zip(&attempts).map(|(w, a)| ToAlign { tokens: &a.tokens, frames: w.frames() }).collect();
             let words = self.words(&encoded, &start, &to_align, code)?;
             tracing::debug!(seconds = aligning.elapsed().as_secs_f64(), windows = batch.len(), "words aligned");
-            for ((window, attempt), words) in batch.iter().zip(attempts).zip(words) {
+            for ((window, attempt), mut words) in batch.iter().zip(attempts).zip(words) {
+                fit_to_sound(&mut words, &sound_steps(&window.samples, &options.vad));
                 let (found, rest) = self.place(window, &attempt, &words, options, &mut tally);
                 segments.extend(found);
                 plan.carried.extend(rest);
@@ -254,7 +255,7 @@ impl Engine {
             avg_logprob = attempt.avg_logprob,
             no_speech_prob = attempt.no_speech_prob,
             temperature = attempt.temperature,
-            text = %self.text(&attempt.tokens),
+            // Never the text: a transcript may hold what redaction takes out after it (crate::redact in core).
             "window decoded"
         );
         // Each word is in the stretch its middle falls in.

@@ -18,7 +18,7 @@ use crate::language::{no_language, LanguageVote};
 use crate::mel::{HOP, N_FFT, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
 use crate::quality::cut_loops;
-use crate::vad::{VadOptions, VoiceActivity};
+use crate::vad::{sound_steps, VadOptions, VoiceActivity};
 use crate::WhisperError;
 
 /// Seconds per timestamp token.
@@ -448,7 +448,8 @@ impl Engine {
                 window_segments.into_iter().filter(|(s, _)| !s.text.trim().is_empty()).collect();
             let aligning = Instant::now();
             let code = language.as_deref().unwrap_or("en");
-            self.time_segments(&encoded, &start, &mut window_segments, window_frames, time_offset, code)?;
+            let sound = sound_steps(stream.slice(seek * HOP, (seek + window_frames) * HOP), &options.vad);
+            self.time_segments(&encoded, &start, &mut window_segments, window_frames, &sound, time_offset, code)?;
             tracing::debug!(seconds = aligning.elapsed().as_secs_f64(), "words aligned");
             for (mut s, _) in window_segments {
                 s.end = s.end.min(duration_s);

@@ -130,6 +130,14 @@ impl Quiet {
     }
 }
 
+/// Which 10 ms steps of `samples` hold sound (the rest is quiet: silence, or the background's level).
+pub fn sound_steps(samples: &[f32], options: &VadOptions) -> Vec<bool> {
+    Quiet::of(samples, options).quiet.into_iter().map(|q| !q).collect()
+}
+
+/// Seconds per step of [`sound_steps`].
+pub const STEP_SECONDS: f64 = STEP as f64 / SAMPLE_RATE as f64;
+
 /// Where the first sound in `samples` begins (a little before it), or `None` for audio that is all quiet.
 pub fn speech_start(samples: &[f32], options: &VadOptions) -> Option<usize> {
     let quiet = Quiet::of(samples, options);

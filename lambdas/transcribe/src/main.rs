@@ -40,6 +40,7 @@ async fn main() -> Result<(), Error> {
         // Lambda's CPU follows its memory: the plan scales the model's pace to it.
         vcpus: Some(plan::lambda_vcpus(config.memory_mb.unwrap_or(settings::TRANSCRIBE_MEMORY_MB))),
         part_s: config.part_s,
+        redact: config.redact,
     };
     // Lambda sets the memory; else the stack's.
     let cost = config.cost_model(settings::TRANSCRIBE_MEMORY_MB)?;

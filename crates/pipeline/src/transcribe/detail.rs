@@ -1,5 +1,6 @@
 //! A transcript's detail files, written beside its result file and loaded with it: its segments
-//! (`transcription_segments`) and its words (`transcription_words`), one Parquet file each per recording version.
+//! (`transcription_segments`) and its words (`transcription_words`), one Parquet file each per recording version;
+//! and its subtitles (SubRip and WebVTT), for players rather than the warehouse.
 
 use chrono::{DateTime, Utc};
 use redscribe_core::encode::to_parquet;
@@ -7,6 +8,7 @@ use redscribe_core::layout::Layout;
 use redscribe_core::ports::{ObjectStore, PortError, Transcription};
 use redscribe_core::record::{segments_batch, words_batch, ResultRow, SegmentRow, WordRow};
 use redscribe_core::schema::Detail;
+use redscribe_core::subtitles::{cues, render, SubtitleFormat};
 use redscribe_core::ErrorCode;
 
 /// A Parquet file of a transcript's detail, loaded with its result file.
@@ -92,6 +94,29 @@ pub async fn write_details<S: ObjectStore + ?Sized>(
         let file = DetailFile { detail, key, size: body.len() as u64, rows: rows as i64 };
         store.put(bucket, &file.key, body, "application/vnd.apache.parquet").await?;
         written.push(file);
+    }
+    Ok(written)
+}
+
+/// Writes the transcript's subtitles, one file per format (none when nothing was said), and returns their keys.
+pub async fn write_subtitles<S: ObjectStore + ?Sized>(
+    store: &S,
+    layout: &Layout,
+    row: &ResultRow,
+    t: &Transcription,
+    processed_at: DateTime<Utc>,
+    bucket: &str,
+    version: &str,
+) -> Result<Vec<String>, PortError> {
+    let cues = cues(&t.segments);
+    if cues.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut written = Vec::new();
+    for format in SubtitleFormat::ALL {
+        let key = layout.subtitles_key(processed_at.date_naive(), &row.id, version, format);
+        store.put(bucket, &key, render(&cues, format).into_bytes(), format.content_type()).await?;
+        written.push(key);
     }
     Ok(written)
 }

@@ -27,6 +27,8 @@ pub struct TranscribeConfig {
     /// Recordings longer than this many seconds of audio are cut into parts heard apart (`REDSCRIBE_PART_SECONDS`;
     /// `None`: every recording heard whole). See `transcribe::parts`.
     pub part_s: Option<f64>,
+    /// What every recording is redacted of (`REDSCRIBE_REDACT`); a recording's metadata can add to it.
+    pub redact: redscribe_core::redact::RedactOptions,
 }
 
 /// The time one invocation gives its recordings.

@@ -21,6 +21,7 @@ use redscribe_core::plan::Planner;
 use redscribe_core::ports::{Hints, ObjectHead, ObjectStore, PortError, QualityFlag, Transcriber, Transcription};
 use redscribe_core::quarantine::{QuarantineRecord, RecordingRef};
 use redscribe_core::record::{results_batch, Status};
+use redscribe_core::subtitles::SubtitleFormat;
 use redscribe_core::{ErrorCode, Failure};
 use tracing::Instrument;
 
@@ -381,6 +382,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         part: Option<redscribe_core::parts::Part>,
     ) -> (Result<AudioMetadata, Failure>, Option<Transcription>) {
         let decode_started = Instant::now();
+        let redact = self.config.redact.with(hints.redact);
         let transcriber = self.transcriber.clone();
         let limits = self.config.limits;
         let planned = self.planner.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -402,10 +404,16 @@ impl<S: ObjectStore> TranscribeStage<S> {
         })
         .instrument(span.clone())
         .await;
-        let (examined, transcript): Examined = match joined {
+        let (examined, mut transcript): Examined = match joined {
             Ok(both) => both,
             Err(e) => (Err(Failure::new(Stage::Decode, ErrorCode::Crashed, crash_message(e))), None),
         };
+        // Before anything of the transcript is kept, logged or counted: a part's too (its values never reach the
+        // part's stored transcription).
+        if let (true, Some(t)) = (redact.pii, transcript.as_mut()) {
+            let found = redscribe_core::redact::redact(t);
+            self.record(Metric::PiiRedacted, f64::from(found.total()), Stage::Transcribe, None);
+        }
         if let Some(t) = transcript.as_ref().filter(|t| t.audio_seconds > 0.0) {
             let rtf = t.decode_seconds / t.audio_seconds;
             span.record("audio_s", t.audio_seconds).record("rtf", rtf);
@@ -424,14 +432,17 @@ impl<S: ObjectStore> TranscribeStage<S> {
     /// What the recording costs by the price table: its share of the invocation's time so far and of its request,
     /// the object's read and COPY's of its files, the files written, and its queue message (sent, received and
     /// deleted: an upper bound, since Lambda receives and deletes them in batches).
+    /// `detail_files`: the segments and words files COPY reads with the result file; a recording with them also
+    /// has its two subtitle files written.
     fn cost_of(&self, started: Instant, detail_files: u32, quarantined: bool) -> Option<f64> {
         let (model, concurrent) = self.cost.as_ref()?;
         let files = 1 + detail_files;
+        let subtitles = if detail_files > 0 { SubtitleFormat::ALL.len() as u32 } else { 0 };
         let usage = Usage {
             lambda_ms: ms(started) / *concurrent as f64,
             requests: 1.0,
             s3_gets: 1 + files,
-            s3_puts: files + u32::from(self.config.jsonl) + u32::from(quarantined),
+            s3_puts: files + subtitles + u32::from(self.config.jsonl) + u32::from(quarantined),
             sqs_requests: 3.0,
             ..Usage::default()
         };
@@ -507,7 +518,11 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let details = match said {
             None => Vec::new(),
             Some(t) => {
-                detail::write_details(&*self.store, layout, &row, t, processed_at, &out_bucket, &version)
+                let store = &*self.store;
+                detail::write_subtitles(store, layout, &row, t, processed_at, &out_bucket, &version)
+                    .instrument(write.clone())
+                    .await?;
+                detail::write_details(store, layout, &row, t, processed_at, &out_bucket, &version)
                     .instrument(write.clone())
                     .await?
             }
@@ -568,6 +583,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         row.compression_ratio = t.compression_ratio;
         row.quality_flag = Some(t.quality_flag.as_str().to_string());
         row.language_probability = t.language_probability;
+        row.pii_redacted = t.pii_redacted.as_ref().map(|r| r.to_json());
     }
 }
 

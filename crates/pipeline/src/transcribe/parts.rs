@@ -18,7 +18,7 @@ use std::time::Instant;
 use redscribe_core::events::ObjectEvent;
 use redscribe_core::identity::recording_id;
 use redscribe_core::layout::Layout;
-use redscribe_core::metrics::Stage;
+use redscribe_core::metrics::{Metric, Stage};
 use redscribe_core::parts::{join, Part, PartHeard, PartRequest, MIN_PART_SECONDS};
 use redscribe_core::ports::{Hints, ObjectStore, PortError};
 use redscribe_core::record::AudioMetadata;
@@ -230,8 +230,15 @@ impl<S: ObjectStore> TranscribeStage<S> {
         }
         let others: f64 = heard.iter().filter(|h| h.part.index != part.index).filter_map(|h| h.cost_usd).sum();
         let carried = others + request.split_cost_usd.unwrap_or(0.0);
-        let joined = join(heard.into_iter().map(|h| (h.part, h.transcription)).collect())
+        let mut joined = join(heard.into_iter().map(|h| (h.part, h.transcription)).collect())
             .ok_or_else(|| PortError::new(ErrorCode::Internal, "no part to join"))?;
+        // Each part was redacted before it was kept; the joined words are redacted once more, so that a value
+        // said across a cut (digits next to a part's tag, or a number whose cue word was in the part before) is
+        // caught whole.
+        if joined.pii_redacted.is_some() {
+            let found = redscribe_core::redact::redact(&mut joined);
+            self.record(Metric::PiiRedacted, f64::from(found.total()), Stage::Transcribe, None);
+        }
         tracing::info!(%id, parts = part.count, audio_s = joined.audio_seconds, "parts joined");
         let metadata: AudioMetadata = request.metadata.clone();
         let this_try = Attempt { carried_cost_usd: carried, ..this_try };

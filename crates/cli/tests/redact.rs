@@ -1,0 +1,101 @@
+//! PII redaction end to end: a call that reads out a card number, a phone number and an e-mail address, through
+//! `redscribe run --redact pii` (the local pipeline, with the model): the row, its segments, its words and its
+//! subtitles carry tags, `pii_redacted` counts them, and no file the pipeline wrote — results, parts, manifests,
+//! metrics, the warehouse — holds the values. Without `--redact` the same call keeps them (so the search below can
+//! find them when they are there).
+
+use std::path::Path;
+use std::process::Command;
+
+const CALL: &str = "Thank you for calling. My card number is 4111 1111 1111 1111. \
+                    You can reach me on 555 0199. My email is jane dot doe at example dot com. Goodbye.";
+
+fn run(data: &Path, input: &Path, redact: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+        .arg("run")
+        .args(redact)
+        .arg("--data-dir")
+        .arg(data)
+        .arg(input)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "redscribe run: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn duckdb(db: &Path, sql: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, duckdb; print(duckdb.connect(sys.argv[1], read_only=True).sql(sys.argv[2]).fetchall())",
+        ])
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("python3 with duckdb (scripts/setup.sh)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Files under `dir` (the recordings themselves left out) whose bytes hold `needle`.
+fn holding(dir: &Path, needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_none_or(|e| e != "wav") {
+                let bytes = std::fs::read(&path).unwrap();
+                if bytes.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes())) {
+                    found.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_redacted_call_keeps_its_values_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("call.wav"), redscribe_testkit::speech(dir.path(), CALL)).unwrap();
+
+    // Not redacted: the values are in the table, and the search finds them in the files.
+    let plain = dir.path().join("plain");
+    run(&plain, &input, &[]);
+    let text = duckdb(
+        &plain.join("warehouse/redscribe.duckdb"),
+        "select text, pii_redacted from public.transcription_results",
+    );
+    assert!(text.contains("1111") && text.contains("None)"), "{text}");
+    assert!(!holding(&plain, "1111").is_empty());
+
+    let data = dir.path().join("redacted");
+    run(&data, &input, &["--redact", "pii"]);
+    let db = data.join("warehouse/redscribe.duckdb");
+    let row = duckdb(&db, "select text, pii_redacted from public.transcription_results");
+    assert!(row.contains("[CREDIT_DEBIT_NUMBER]") && row.contains("[PHONE]") && row.contains("[EMAIL]"), "{row}");
+    assert!(row.contains(r#""CREDIT_DEBIT_NUMBER":1"#) && row.contains(r#""EMAIL":1"#), "{row}");
+    let words =
+        duckdb(&db, "select string_agg(word, ' ' order by segment_index, word_index) from public.transcription_words");
+    assert!(words.contains("[CREDIT_DEBIT_NUMBER]") && words.contains("[EMAIL]"), "{words}");
+    let segments =
+        duckdb(&db, "select string_agg(text, ' ' order by segment_index) from public.transcription_segments");
+    assert!(segments.contains("[CREDIT_DEBIT_NUMBER]"), "{segments}");
+    for value in ["1111", "4111", "0199", "jane", "example dot com", "example.com"] {
+        assert_eq!(holding(&data, value), Vec::<String>::new(), "{value} was written");
+    }
+    // The subtitles carry the tags too.
+    let vtt: Vec<String> = std::fs::read_dir(data.join("s3/recordings/processed/subtitles"))
+        .unwrap()
+        .flat_map(|day| std::fs::read_dir(day.unwrap().path()).unwrap())
+        .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+        .collect();
+    assert!(vtt.iter().all(|v| v.contains("[CREDIT_DEBIT_NUMBER]")), "{vtt:?}");
+}

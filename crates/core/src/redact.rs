@@ -1,0 +1,804 @@
+//! PII redaction of a transcript, before anything of it leaves the process: values are replaced by tags named
+//! after Amazon Transcribe's PII entity types (`[CREDIT_DEBIT_NUMBER]`), in the words, the segments and the text.
+//!
+//! The rules work on a channel's words in order, across segments (a value said over two segments is one value):
+//! - **numbers**, as Whisper writes them — digits ("4111-1111", "4,111"), words ("four one one one", "forty one",
+//!   "double four", "oh"), or a mix — are read into digit runs; a run is typed by the nearest cue word before it
+//!   (`card`, `cvv`, `expires`, `social security`, `account`, `pin`, `phone`, `number`, …) and, without one, by
+//!   its shape: a Luhn-valid 13–19 digits is a card, 3-2-4 digits a social security number, and any run of 7
+//!   digits or more is redacted in doubt (Whisper mishears digits: a card comes out a digit short or long);
+//! - an **IBAN** written as letters and digits is checked mod 97;
+//! - an **e-mail** address is a word with `@` in it, or the spoken shape "jane dot doe at example dot com" (or
+//!   "… at example.com": a name, `at`, and a domain whose last label is a known top-level domain);
+//! - a run next to a tag takes the tag's type: a value cut in two (by a part's boundary, or a pause the rules
+//!   stopped at) is caught whole.
+//!
+//! What the rules cannot catch: names and street addresses, which need a named-entity model (no package here ships
+//! one), and numbers of fewer than 7 digits said with no cue word.
+
+use std::collections::BTreeMap;
+
+use crate::ports::{TimedText, Transcription, Word};
+
+/// The kinds of value redacted, named as Amazon Transcribe names its PII entity types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Pii {
+    CreditDebitNumber,
+    CreditDebitCvv,
+    CreditDebitExpiry,
+    BankAccountNumber,
+    Ssn,
+    Phone,
+    Email,
+    Pin,
+}
+
+impl Pii {
+    const ALL: [Pii; 8] = [
+        Pii::CreditDebitNumber,
+        Pii::CreditDebitCvv,
+        Pii::CreditDebitExpiry,
+        Pii::BankAccountNumber,
+        Pii::Ssn,
+        Pii::Phone,
+        Pii::Email,
+        Pii::Pin,
+    ];
+
+    /// The entity type's name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Pii::CreditDebitNumber => "CREDIT_DEBIT_NUMBER",
+            Pii::CreditDebitCvv => "CREDIT_DEBIT_CVV",
+            Pii::CreditDebitExpiry => "CREDIT_DEBIT_EXPIRY",
+            Pii::BankAccountNumber => "BANK_ACCOUNT_NUMBER",
+            Pii::Ssn => "SSN",
+            Pii::Phone => "PHONE",
+            Pii::Email => "EMAIL",
+            Pii::Pin => "PIN",
+        }
+    }
+
+    /// The tag that replaces a value: `[CREDIT_DEBIT_NUMBER]`.
+    pub fn tag(self) -> String {
+        format!("[{}]", self.name())
+    }
+
+    fn of_tag(word: &str) -> Option<Pii> {
+        let name = word.trim_end_matches(|c: char| c.is_ascii_punctuation() && c != ']');
+        let name = name.strip_prefix('[')?.strip_suffix(']')?;
+        Pii::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// What a deployment (`REDSCRIBE_REDACT`, `--redact`) or a recording (`x-amz-meta-redact`) asks to redact:
+/// `pii` (the text), `pii,audio` (the text, and a copy of the audio with the values silenced), or nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RedactOptions {
+    pub pii: bool,
+    pub audio: bool,
+}
+
+/// The user-defined metadata name (`x-amz-meta-redact`) a recording asks for redaction with.
+pub const REDACT_METADATA: &str = "redact";
+
+impl std::str::FromStr for RedactOptions {
+    type Err = String;
+    fn from_str(s: &str) -> Result<RedactOptions, String> {
+        let mut options = RedactOptions::default();
+        for part in s.split(',').map(|p| p.trim().to_ascii_lowercase()).filter(|p| !p.is_empty()) {
+            match part.as_str() {
+                "pii" => options.pii = true,
+                "audio" => options.audio = true,
+                "off" | "none" => {}
+                other => return Err(format!("redact {other:?}: pii, pii,audio or off")),
+            }
+        }
+        if options.audio && !options.pii {
+            return Err("redact audio needs pii: the audio is silenced where the text's values were said".into());
+        }
+        Ok(options)
+    }
+}
+
+impl RedactOptions {
+    /// Both asked for: each asks for what it asks.
+    pub fn with(self, other: RedactOptions) -> RedactOptions {
+        RedactOptions { pii: self.pii || other.pii, audio: self.audio || other.audio }
+    }
+
+    /// What a recording's metadata adds to the deployment's: it can ask for more, never for less (a value the
+    /// metadata cannot parse asks for text redaction: in doubt, redact).
+    pub fn with_metadata(self, metadata: &crate::ports::Metadata) -> RedactOptions {
+        let asked = match metadata.get(REDACT_METADATA) {
+            None => RedactOptions::default(),
+            Some(v) => v.parse().unwrap_or(RedactOptions { pii: true, audio: false }),
+        };
+        self.with(asked)
+    }
+}
+
+/// What was redacted: how many values of each type.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Redacted {
+    pub counts: BTreeMap<Pii, u32>,
+}
+
+impl Redacted {
+    /// The counts of several transcriptions (a call's channels, a recording's parts); `None` when none was
+    /// redacted.
+    pub fn sum<'a>(all: impl Iterator<Item = Option<&'a Redacted>>) -> Option<Redacted> {
+        let mut total: Option<Redacted> = None;
+        for one in all.flatten() {
+            total.get_or_insert_with(Redacted::default).add(one);
+        }
+        total
+    }
+
+    /// Adds another's counts.
+    pub fn add(&mut self, other: &Redacted) {
+        for (pii, n) in &other.counts {
+            *self.counts.entry(*pii).or_default() += n;
+        }
+    }
+
+    /// As the row's `pii_redacted` column holds it: `{"CREDIT_DEBIT_NUMBER":1,"EMAIL":2}` (`{}`: nothing found).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.counts).expect("counts serialise")
+    }
+
+    pub fn total(&self) -> u32 {
+        self.counts.values().sum()
+    }
+}
+
+/// What a word is to the rules: its text lower-cased without the punctuation around it.
+fn plain(word: &str) -> String {
+    word.trim_matches(|c: char| !c.is_alphanumeric() && c != '@' && c != '+' && c != '[' && c != ']').to_lowercase()
+}
+
+fn ends_sentence(word: &str) -> bool {
+    word.trim_end_matches(['"', '\'', ')']).ends_with(['.', '?', '!'])
+}
+
+const UNITS: [&str; 10] = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+const TEENS: [&str; 10] =
+    ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"];
+const TENS: [&str; 8] = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// What one word adds to a run of digits.
+#[derive(Debug, Clone, PartialEq)]
+enum Piece {
+    /// Digits as written ("4111-1111" → 41111111), and whether it was written as a date (`12/27`).
+    Digits(String),
+    Unit(u8),
+    Teen(u8),
+    Tens(u8),
+    Hundred,
+    /// "double", "triple": the next digit said that many times.
+    Repeat(usize),
+    /// "oh" or "o": a zero inside a run.
+    Oh,
+    /// A word that joins the pieces of a number ("dash", "and") but says no digit.
+    Joiner,
+}
+
+fn piece(word: &str) -> Option<Piece> {
+    let w = plain(word);
+    if !w.is_empty() && w.trim_start_matches('+').chars().all(|c| c.is_ascii_digit() || "-,./".contains(c)) {
+        let digits: String = w.chars().filter(char::is_ascii_digit).collect();
+        return (!digits.is_empty()).then_some(Piece::Digits(digits));
+    }
+    // "forty-one", "twenty-seven".
+    if let Some((tens, unit)) = w.split_once('-') {
+        if let (Some(t), Some(u)) = (TENS.iter().position(|x| *x == tens), UNITS.iter().position(|x| *x == unit)) {
+            return Some(Piece::Digits(format!("{}{}", t + 2, u)));
+        }
+    }
+    if let Some(u) = UNITS.iter().position(|x| *x == w) {
+        return Some(Piece::Unit(u as u8));
+    }
+    if let Some(t) = TEENS.iter().position(|x| *x == w) {
+        return Some(Piece::Teen(t as u8 + 10));
+    }
+    if let Some(t) = TENS.iter().position(|x| *x == w) {
+        return Some(Piece::Tens(t as u8 + 2));
+    }
+    match w.as_str() {
+        "hundred" => Some(Piece::Hundred),
+        "double" => Some(Piece::Repeat(2)),
+        "triple" => Some(Piece::Repeat(3)),
+        "oh" | "o" | "nought" | "nil" => Some(Piece::Oh),
+        "dash" | "hyphen" | "and" | "-" => Some(Piece::Joiner),
+        _ => None,
+    }
+}
+
+/// The digits a run of pieces says: "forty one" is 41, "four hundred eleven" 411, "double four" 44.
+fn digits_of(pieces: &[Piece]) -> String {
+    let mut out = String::new();
+    // Trailing zeros a following number fills ("forty" then "one": the 0 becomes 1; "hundred": two of them).
+    let mut open = 0usize;
+    let mut repeat = 1usize;
+    let put = |out: &mut String, open: &mut usize, digits: &str| {
+        let fill = (*open).min(digits.len());
+        if fill > 0 && digits.len() <= *open {
+            out.truncate(out.len() - fill);
+        }
+        out.push_str(digits);
+        *open = 0;
+    };
+    for p in pieces {
+        match p {
+            Piece::Digits(d) => put(&mut out, &mut open, d),
+            Piece::Unit(u) => {
+                let said = u.to_string().repeat(std::mem::replace(&mut repeat, 1));
+                put(&mut out, &mut open, &said);
+            }
+            Piece::Teen(t) => put(&mut out, &mut open, &t.to_string()),
+            Piece::Tens(t) => {
+                put(&mut out, &mut open, &format!("{t}0"));
+                open = 1;
+            }
+            Piece::Hundred => {
+                out.push_str("00");
+                open = 2;
+            }
+            Piece::Repeat(n) => repeat = *n,
+            Piece::Oh => put(&mut out, &mut open, "0"),
+            Piece::Joiner => {}
+        }
+    }
+    out
+}
+
+/// The Luhn check card numbers carry.
+fn luhn(digits: &str) -> bool {
+    let sum: u32 = digits
+        .chars()
+        .rev()
+        .filter_map(|c| c.to_digit(10))
+        .enumerate()
+        .map(|(i, d)| {
+            if i % 2 == 1 {
+                if d * 2 > 9 {
+                    d * 2 - 9
+                } else {
+                    d * 2
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    !digits.is_empty() && sum.is_multiple_of(10)
+}
+
+/// The IBAN check: the first four characters moved to the end, letters as 10–35, the number mod 97 is 1.
+fn iban_valid(iban: &str) -> bool {
+    let b = iban.as_bytes();
+    if !(15..=34).contains(&b.len())
+        || !b[..2].iter().all(u8::is_ascii_uppercase)
+        || !b[2..4].iter().all(u8::is_ascii_digit)
+        || !b.iter().all(u8::is_ascii_alphanumeric)
+    {
+        return false;
+    }
+    let mut rest = 0u32;
+    for &c in b[4..].iter().chain(&b[..4]) {
+        let value =
+            if c.is_ascii_digit() { u32::from(c - b'0') } else { u32::from(c.to_ascii_uppercase() - b'A') + 10 };
+        for d in value.to_string().chars() {
+            rest = (rest * 10 + d.to_digit(10).unwrap_or(0)) % 97;
+        }
+    }
+    rest == 1
+}
+
+/// Cue words (`*`: any ending), each with the type a number after it has and the lengths (in digits) that type
+/// takes.
+const CUES: [(&str, Pii, usize, usize); 23] = [
+    ("card", Pii::CreditDebitNumber, 4, 20),
+    ("credit", Pii::CreditDebitNumber, 4, 20),
+    ("debit", Pii::CreditDebitNumber, 4, 20),
+    ("visa", Pii::CreditDebitNumber, 4, 20),
+    ("mastercard", Pii::CreditDebitNumber, 4, 20),
+    ("amex", Pii::CreditDebitNumber, 4, 20),
+    ("cvv", Pii::CreditDebitCvv, 3, 4),
+    ("cvc", Pii::CreditDebitCvv, 3, 4),
+    ("security code", Pii::CreditDebitCvv, 3, 4),
+    ("back of the card", Pii::CreditDebitCvv, 3, 4),
+    ("expir*", Pii::CreditDebitExpiry, 3, 6),
+    ("social security", Pii::Ssn, 4, 11),
+    ("ssn", Pii::Ssn, 4, 11),
+    ("account", Pii::BankAccountNumber, 4, 34),
+    ("routing", Pii::BankAccountNumber, 4, 34),
+    ("iban", Pii::BankAccountNumber, 4, 34),
+    ("sort code", Pii::BankAccountNumber, 4, 34),
+    ("pin", Pii::Pin, 4, 8),
+    ("passcode", Pii::Pin, 4, 8),
+    ("phone", Pii::Phone, 4, 15),
+    ("mobile", Pii::Phone, 4, 15),
+    ("call me", Pii::Phone, 4, 15),
+    (GENERIC_CUE, Pii::Phone, 4, 15),
+];
+
+/// The cue any number can follow ("my number is …"): it yields to a specific one.
+const GENERIC_CUE: &str = "number";
+
+/// How far back a cue word counts (words).
+const CUE_WORDS: usize = 10;
+
+/// Fewest digits redacted with no cue word.
+const IN_DOUBT_DIGITS: usize = 7;
+
+/// One word of a channel: where it is (segment, word) and its text.
+struct Token {
+    at: (usize, usize),
+    text: String,
+    plain: String,
+}
+
+/// A stretch of tokens to replace with a tag.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Span {
+    from: usize,
+    to: usize,
+    pii: Pii,
+}
+
+/// The type the cue words before token `i` give a run of `n` digits: the nearest specific cue whose type takes
+/// that many digits (`card` in "the number on the card is …"), else the generic `number`.
+fn cue(tokens: &[Token], i: usize, n: usize) -> Option<Pii> {
+    let text: Vec<&str> = tokens[i.saturating_sub(CUE_WORDS)..i].iter().map(|t| t.plain.as_str()).collect();
+    let said = |at: usize, cue: &str| {
+        cue.split(' ').enumerate().all(|(k, w)| {
+            text.get(at + k).is_some_and(|t| match w.strip_suffix('*') {
+                Some(prefix) => t.starts_with(prefix),
+                None => *t == w,
+            })
+        })
+    };
+    let mut specific: Option<(usize, Pii)> = None;
+    let mut generic = None;
+    for (cue, pii, min, max) in CUES {
+        if !(min..=max).contains(&n) {
+            continue;
+        }
+        let Some(at) = (0..text.len()).rev().find(|&at| said(at, cue)) else { continue };
+        let distance = text.len() - at;
+        if cue == GENERIC_CUE {
+            generic = Some(pii);
+        } else if specific.is_none_or(|(d, _)| distance < d) {
+            specific = Some((distance, pii));
+        }
+    }
+    specific.map(|(_, pii)| pii).or(generic)
+}
+
+/// The type a run of digits has with no cue word, or `None` when it is too short to redact in doubt.
+fn shape(digits: &str, written: &str) -> Option<Pii> {
+    let n = digits.len();
+    let ssn_shape = {
+        let groups: Vec<usize> = written.split('-').map(str::len).collect();
+        groups == [3, 2, 4]
+    };
+    match n {
+        _ if ssn_shape => Some(Pii::Ssn),
+        13..=19 => Some(Pii::CreditDebitNumber),
+        9 => Some(Pii::Ssn),
+        n if n >= 20 => Some(Pii::BankAccountNumber),
+        n if n >= IN_DOUBT_DIGITS => Some(Pii::Phone),
+        _ => None,
+    }
+}
+
+fn is_number_start(p: &Piece) -> bool {
+    !matches!(p, Piece::Joiner | Piece::Hundred)
+}
+
+/// Runs of number words and digits, each typed, and the IBANs written as such.
+fn number_spans(tokens: &[Token]) -> Vec<Span> {
+    let mut spans = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        if let Some(span) = iban_at(tokens, i) {
+            i = span.to + 1;
+            spans.push(span);
+            continue;
+        }
+        let Some(first) = piece(&tokens[i].text).filter(is_number_start).or_else(|| month_at(tokens, i)) else {
+            i += 1;
+            continue;
+        };
+        let mut pieces = vec![first];
+        let mut end = i;
+        while end + 1 < tokens.len() && !ends_sentence(&tokens[end].text) {
+            match piece(&tokens[end + 1].text) {
+                // A joiner belongs to the run only when a number follows it.
+                Some(Piece::Joiner) if tokens.get(end + 2).and_then(|t| piece(&t.text)).is_none() => break,
+                Some(p) => pieces.push(p),
+                None => break,
+            }
+            end += 1;
+        }
+        // "Oh" alone is a word, not a zero.
+        let digits = digits_of(&pieces);
+        let written = tokens[i..=end].iter().map(|t| t.plain.as_str()).collect::<Vec<_>>().join("");
+        let next_to_tag = [i.checked_sub(1), Some(end + 1)]
+            .into_iter()
+            .flatten()
+            .find_map(|k| tokens.get(k).and_then(|t| Pii::of_tag(&t.text)));
+        let pii = next_to_tag
+            .or_else(|| cue(tokens, i, digits.len()))
+            .or_else(|| (luhn(&digits) && (13..=19).contains(&digits.len())).then_some(Pii::CreditDebitNumber))
+            .or_else(|| shape(&digits, &written));
+        if let (Some(pii), false) = (pii, digits.is_empty()) {
+            spans.push(Span { from: i, to: end, pii });
+        }
+        i = end + 1;
+    }
+    spans
+}
+
+/// A month name said after an expiry cue ("expires December twenty seven"): the start of a date.
+fn month_at(tokens: &[Token], i: usize) -> Option<Piece> {
+    let m = MONTHS.iter().position(|m| *m == tokens[i].plain)?;
+    let next_is_number = tokens.get(i + 1).and_then(|t| piece(&t.text)).is_some_and(|p| is_number_start(&p));
+    (next_is_number && cue(tokens, i, 4) == Some(Pii::CreditDebitExpiry))
+        .then(|| Piece::Digits(format!("{:02}", m + 1)))
+}
+
+/// An IBAN written over one word or several ("GB82 WEST 1234 5698 7654 32") from token `i`: the longest that
+/// passes the mod-97 check.
+fn iban_at(tokens: &[Token], i: usize) -> Option<Span> {
+    let upper = |t: &Token| t.text.trim_matches(|c: char| !c.is_alphanumeric()).to_uppercase();
+    let first = upper(&tokens[i]);
+    if first.len() < 4 || !first.chars().take(2).all(|c| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let mut joined = String::new();
+    let mut found = None;
+    for (k, t) in tokens.iter().enumerate().skip(i).take(9) {
+        let part = upper(t);
+        if part.is_empty() || !part.chars().all(|c| c.is_ascii_alphanumeric()) {
+            break;
+        }
+        joined.push_str(&part);
+        if iban_valid(&joined) {
+            found = Some(Span { from: i, to: k, pii: Pii::BankAccountNumber });
+        }
+        if ends_sentence(&t.text) {
+            break;
+        }
+    }
+    found
+}
+
+/// Top-level domains a spoken address ends with.
+const TLDS: [&str; 16] =
+    ["com", "org", "net", "edu", "gov", "io", "co", "uk", "us", "de", "fr", "ca", "au", "info", "biz", "me"];
+
+/// Whether a word is a domain as written ("example.com").
+fn is_domain(word: &str) -> bool {
+    let w = plain(word);
+    let labels: Vec<&str> = w.split('.').collect();
+    labels.len() >= 2 && labels.iter().all(|l| !l.is_empty()) && TLDS.contains(labels.last().unwrap_or(&""))
+}
+
+/// Addresses written with `@`, and spoken ones: "jane dot doe at example dot com".
+fn email_spans(tokens: &[Token]) -> Vec<Span> {
+    let mut spans = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        if t.plain.contains('@') && t.plain.len() > 2 {
+            spans.push(Span { from: i, to: i, pii: Pii::Email });
+            continue;
+        }
+        if t.plain != "at" || i == 0 {
+            continue;
+        }
+        // The domain: a written one, or labels joined by "dot" ending in a known top-level domain.
+        let mut end = None;
+        if tokens.get(i + 1).is_some_and(|n| is_domain(&n.text)) {
+            end = Some(i + 1);
+        } else {
+            let mut k = i + 1;
+            while tokens.get(k + 1).is_some_and(|d| d.plain == "dot") {
+                if tokens.get(k + 2).is_some_and(|l| TLDS.contains(&l.plain.as_str())) {
+                    end = Some(k + 2);
+                }
+                k += 2;
+            }
+        }
+        let Some(end) = end else { continue };
+        // The name before "at": a word, and words joined to it by "dot", "underscore" or "dash".
+        let mut start = i - 1;
+        while start >= 2 && ["dot", "underscore", "dash"].contains(&tokens[start - 1].plain.as_str()) {
+            start -= 2;
+        }
+        spans.push(Span { from: start, to: end, pii: Pii::Email });
+    }
+    spans
+}
+
+/// Redacts `t` in place, adds what was found to `t.pii_redacted` and returns it. Idempotent: a transcript redacted
+/// already (a long recording's parts, joined) keeps its tags, and digits next to a tag are taken into it.
+pub fn redact(t: &mut Transcription) -> Redacted {
+    let found = redact_values(t);
+    t.pii_redacted.get_or_insert_with(Redacted::default).add(&found);
+    found
+}
+
+fn redact_values(t: &mut Transcription) -> Redacted {
+    let mut redacted = Redacted::default();
+    let mut changed = std::collections::BTreeSet::new();
+    for segment in &mut t.segments {
+        ensure_words(segment);
+    }
+    let mut channels: Vec<u16> = t.segments.iter().map(|s| s.channel).collect();
+    channels.sort_unstable();
+    channels.dedup();
+    for channel in channels {
+        let tokens: Vec<Token> = t
+            .segments
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.channel == channel)
+            .flat_map(|(i, s)| {
+                s.words.iter().enumerate().map(move |(j, w)| Token {
+                    at: (i, j),
+                    text: w.text.clone(),
+                    plain: plain(&w.text),
+                })
+            })
+            .collect();
+        let mut spans = email_spans(&tokens);
+        let taken = |spans: &[Span], s: &Span| spans.iter().any(|o| s.from <= o.to && o.from <= s.to);
+        for span in number_spans(&tokens) {
+            if !taken(&spans, &span) {
+                spans.push(span);
+            }
+        }
+        spans.sort_by_key(|s| s.from);
+        for span in &spans {
+            *redacted.counts.entry(span.pii).or_default() += 1;
+            changed.extend(tokens[span.from..=span.to].iter().map(|t| t.at.0));
+            replace(t, &tokens, span);
+        }
+    }
+    if changed.is_empty() {
+        return redacted;
+    }
+    // Only the segments a value was in are written again from their words (a segment of a language written
+    // without spaces keeps its text as the model wrote it).
+    for &s in &changed {
+        let segment = &mut t.segments[s];
+        segment.words.retain(|w| !w.text.is_empty());
+        segment.text = segment.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
+    }
+    t.segments.retain(|s| !s.text.is_empty());
+    t.text = t.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
+    redacted
+}
+
+/// A segment without words (a result written before words were timed) gets its text's words, spread over its time.
+fn ensure_words(segment: &mut TimedText) {
+    if !segment.words.is_empty() || segment.text.trim().is_empty() {
+        return;
+    }
+    let texts: Vec<&str> = segment.text.split_whitespace().collect();
+    let step = (segment.end_s - segment.start_s) / texts.len() as f64;
+    segment.words = texts
+        .iter()
+        .enumerate()
+        .map(|(k, w)| Word {
+            start_s: segment.start_s + step * k as f64,
+            end_s: segment.start_s + step * (k + 1) as f64,
+            text: w.to_string(),
+            probability: 1.0,
+        })
+        .collect();
+}
+
+/// The span's words replaced: the first by the tag (spanning the span's words of its segment, keeping the
+/// punctuation around the value), the rest emptied (dropped by [`redact`]) — a value said over two segments is one
+/// tag, in the segment it began in.
+fn replace(t: &mut Transcription, tokens: &[Token], span: &Span) {
+    let is_closing = |c: &char| matches!(c, '.' | ',' | '?' | '!' | ';' | ':');
+    let closing: String = tokens[span.to].text.chars().rev().take_while(is_closing).collect();
+    let closing: String = closing.chars().rev().collect();
+    let opening: String = tokens[span.from].text.chars().take_while(|c| matches!(c, '"' | '(' | '\'')).collect();
+    let (first_segment, first_word) = tokens[span.from].at;
+    let end = tokens[span.from..=span.to]
+        .iter()
+        .filter(|x| x.at.0 == first_segment)
+        .map(|x| t.segments[x.at.0].words[x.at.1].end_s)
+        .fold(f64::MIN, f64::max);
+    for token in &tokens[span.from + 1..=span.to] {
+        t.segments[token.at.0].words[token.at.1].text.clear();
+    }
+    let word = &mut t.segments[first_segment].words[first_word];
+    word.text = format!("{opening}{}{closing}", span.pii.tag());
+    word.end_s = end.max(word.start_s);
+    word.probability = 1.0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(text: &str, channel: u16) -> TimedText {
+        let words: Vec<Word> = text
+            .split_whitespace()
+            .enumerate()
+            .map(|(i, w)| Word {
+                start_s: i as f64 * 0.4,
+                end_s: i as f64 * 0.4 + 0.3,
+                text: w.into(),
+                probability: 0.9,
+            })
+            .collect();
+        TimedText {
+            start_s: 0.0,
+            end_s: words.last().map_or(0.0, |w| w.end_s),
+            text: text.into(),
+            avg_logprob: None,
+            no_speech_prob: None,
+            channel,
+            words,
+        }
+    }
+
+    fn heard(segments: Vec<TimedText>) -> Transcription {
+        Transcription {
+            text: segments.iter().map(|s| s.text.clone()).collect::<Vec<_>>().join(" "),
+            language: Some("en".into()),
+            language_probability: None,
+            segments,
+            avg_logprob: None,
+            no_speech_prob: None,
+            compression_ratio: None,
+            quality_flag: crate::ports::QualityFlag::Ok,
+            audio_seconds: 10.0,
+            decode_seconds: 1.0,
+            fallback_seconds: 0.0,
+            pii_redacted: None,
+        }
+    }
+
+    fn redacted(text: &str) -> (String, String) {
+        let mut t = heard(vec![words(text, 0)]);
+        let found = redact(&mut t);
+        (t.text, found.to_json())
+    }
+
+    #[test]
+    fn card_numbers_in_digits_words_and_misheard_are_caught() {
+        let cases = [
+            "my card number is 4111 1111 1111 1111.",
+            "my card number is 4111-1111-1111-1111.",
+            "my card number is four one one one one one one one one one one one one one one one.",
+            "the number on the card is 4001 10011 1001 1001 thanks",
+            "it is 4111 1111 1111 1111 okay",
+        ];
+        for case in cases {
+            let (text, found) = redacted(case);
+            assert!(
+                text.contains("[CREDIT_DEBIT_NUMBER]") && !text.contains("1111") && !text.contains("one one"),
+                "{case} → {text}"
+            );
+            assert_eq!(found, r#"{"CREDIT_DEBIT_NUMBER":1}"#, "{case}");
+        }
+        assert_eq!(redacted("my card number is 4111 1111 1111 1111.").0, "my card number is [CREDIT_DEBIT_NUMBER].");
+    }
+
+    #[test]
+    fn each_type_by_its_cue_and_shape() {
+        let cases = [
+            ("the cvv is 123", "the cvv is [CREDIT_DEBIT_CVV]"),
+            ("it expires 12/27 okay", "it expires [CREDIT_DEBIT_EXPIRY] okay"),
+            ("it expires December twenty seven.", "it expires [CREDIT_DEBIT_EXPIRY]."),
+            ("my social security number is 123-45-6789", "my social security number is [SSN]"),
+            ("it is 123-45-6789 yes", "it is [SSN] yes"),
+            ("my account number is 12345678", "my account number is [BANK_ACCOUNT_NUMBER]"),
+            ("the iban is GB82 WEST 1234 5698 7654 32 thanks", "the iban is [BANK_ACCOUNT_NUMBER] thanks"),
+            ("send it to DE89370400440532013000", "send it to [BANK_ACCOUNT_NUMBER]"),
+            ("my pin is four four three two", "my pin is [PIN]"),
+            ("call me on five five five, one two three four.", "call me on [PHONE]."),
+            ("my number is 555 0199", "my number is [PHONE]"),
+            ("email jane.doe@example.com today", "email [EMAIL] today"),
+            ("it is jane dot doe at example dot com", "it is [EMAIL]"),
+            ("it's jain.gov. At example.com", "it's [EMAIL]"),
+        ];
+        for (said, want) in cases {
+            assert_eq!(redacted(said).0, want, "{said}");
+        }
+    }
+
+    #[test]
+    fn ordinary_speech_keeps_its_numbers_and_its_at() {
+        for said in [
+            "Item 10 is the budget report for March, and it is ready.",
+            "We met at the office at 9 and left at 5.",
+            "The invoice shows 250 dollars for 2026.",
+            "Look at it. Oh, I see.",
+        ] {
+            assert_eq!(redacted(said), (said.to_string(), "{}".to_string()), "{said}");
+        }
+    }
+
+    #[test]
+    fn a_value_across_segments_and_one_cut_at_a_tag_are_caught_whole() {
+        // Said over two segments: one value, the tag in the first, the rest of it gone from the second.
+        let mut t = heard(vec![words("my card number is 4111 1111", 0), words("1111 1111 thanks", 0)]);
+        let found = redact(&mut t);
+        assert_eq!(t.text, "my card number is [CREDIT_DEBIT_NUMBER] thanks");
+        assert_eq!(found.total(), 1);
+        // A part's redacted end, and the digits the next part began with.
+        let mut t = heard(vec![words("card [CREDIT_DEBIT_NUMBER]", 0), words("1111 1111 bye", 0)]);
+        redact(&mut t);
+        assert_eq!(t.text, "card [CREDIT_DEBIT_NUMBER] [CREDIT_DEBIT_NUMBER] bye");
+        // Idempotent.
+        let before = t.clone();
+        redact(&mut t);
+        assert_eq!(t, before);
+    }
+
+    #[test]
+    fn the_word_keeps_the_span_s_times_and_each_channel_is_its_own() {
+        let mut t = heard(vec![words("card 4111 1111 1111 1111 ok", 0), words("my card is fine", 1)]);
+        redact(&mut t);
+        let tag = &t.segments[0].words[1];
+        assert_eq!(tag.text, "[CREDIT_DEBIT_NUMBER]");
+        assert!((tag.start_s - 0.4).abs() < 1e-9 && (tag.end_s - 1.9).abs() < 1e-9, "{tag:?}");
+        assert_eq!(t.segments[1].text, "my card is fine");
+    }
+
+    #[test]
+    fn a_recording_can_ask_for_more_redaction_never_less() {
+        let deployment: RedactOptions = "pii".parse().unwrap();
+        let meta = |v: &str| crate::ports::Metadata::from([(REDACT_METADATA.to_string(), v.to_string())]);
+        assert_eq!(deployment.with_metadata(&meta("off")), deployment);
+        assert_eq!(deployment.with_metadata(&meta("pii,audio")), RedactOptions { pii: true, audio: true });
+        let none = RedactOptions::default();
+        assert_eq!(none.with_metadata(&meta("PII")), RedactOptions { pii: true, audio: false });
+        assert!(none.with_metadata(&meta("gibberish")).pii, "in doubt, redact");
+        assert_eq!(none.with_metadata(&crate::ports::Metadata::new()), none);
+        assert!("audio".parse::<RedactOptions>().is_err() && "pii,foo".parse::<RedactOptions>().is_err());
+        assert_eq!("".parse::<RedactOptions>().unwrap(), none);
+    }
+
+    #[test]
+    fn counts_add_up_and_read_as_the_column_holds_them() {
+        let mut t = heard(vec![words("card 4111 1111 1111 1111 and call me on 555 0199 or 555 0100", 0)]);
+        redact(&mut t);
+        let found = t.pii_redacted.clone().unwrap();
+        assert_eq!(found.to_json(), r#"{"CREDIT_DEBIT_NUMBER":1,"PHONE":2}"#);
+        assert_eq!(Redacted::sum([Some(&found), None, Some(&found)].into_iter()).unwrap().total(), 6);
+        assert_eq!(Redacted::sum([None, None].into_iter()), None);
+    }
+
+    #[test]
+    fn checks_hold_for_known_values() {
+        assert!(luhn("4111111111111111") && !luhn("4111111111111112"));
+        assert!(iban_valid("GB82WEST12345698765432") && !iban_valid("GB82WEST12345698765433"));
+        assert_eq!(digits_of(&[Piece::Tens(4), Piece::Unit(1), Piece::Teen(11)]), "4111");
+        assert_eq!(digits_of(&[Piece::Unit(4), Piece::Hundred, Piece::Teen(11)]), "411");
+        assert_eq!(digits_of(&[Piece::Repeat(2), Piece::Unit(4), Piece::Oh, Piece::Unit(7)]), "4407");
+    }
+}

@@ -7,8 +7,14 @@
 use std::path::Path;
 use std::process::Command;
 
+/// tiny.en writes the card as "4,111.", the phone number as "5 5 5 0 1 9." and the address as
+/// "jain.do.example.com.": what the rules meet in practice.
 const CALL: &str = "Thank you for calling. My card number is 4111 1111 1111 1111. \
-                    You can reach me on 555 0199. My email is jane dot doe at example dot com. Goodbye.";
+                    You can reach me on five five five, zero one nine nine. \
+                    My email is jane dot doe at example dot com. Goodbye.";
+
+/// What of the values a transcript of the call may hold, as the model writes them.
+const VALUES: [&str; 7] = ["4,111", "4111", "1111", "5 5 5", "555", "jain", "example"];
 
 fn run(data: &Path, input: &Path, redact: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
@@ -73,8 +79,8 @@ fn a_redacted_call_keeps_its_values_nowhere() {
         &plain.join("warehouse/redscribe.duckdb"),
         "select text, pii_redacted from public.transcription_results",
     );
-    assert!(text.contains("1111") && text.contains("None)"), "{text}");
-    assert!(!holding(&plain, "1111").is_empty());
+    assert!(text.contains("111") && text.contains("None)"), "{text}");
+    assert!(VALUES.iter().any(|v| !holding(&plain, v).is_empty()));
 
     let data = dir.path().join("redacted");
     run(&data, &input, &["--redact", "pii"]);
@@ -88,7 +94,7 @@ fn a_redacted_call_keeps_its_values_nowhere() {
     let segments =
         duckdb(&db, "select string_agg(text, ' ' order by segment_index) from public.transcription_segments");
     assert!(segments.contains("[CREDIT_DEBIT_NUMBER]"), "{segments}");
-    for value in ["1111", "4111", "0199", "jane", "example dot com", "example.com"] {
+    for value in VALUES {
         assert_eq!(holding(&data, value), Vec::<String>::new(), "{value} was written");
     }
     // The subtitles carry the tags too.

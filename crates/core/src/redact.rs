@@ -204,6 +204,11 @@ fn piece(word: &str) -> Option<Piece> {
         let digits: String = w.chars().filter(char::is_ascii_digit).collect();
         return (!digits.is_empty()).then_some(Piece::Digits(digits));
     }
+    // Digits the model glued to the next word ("111Good"): three or more, so that "4th" or "10am" stay words.
+    let leading: String = w.chars().take_while(char::is_ascii_digit).collect();
+    if leading.len() >= 3 && w[leading.len()..].chars().all(char::is_alphabetic) {
+        return Some(Piece::Digits(leading));
+    }
     // "forty-one", "twenty-seven".
     if let Some((tens, unit)) = w.split_once('-') {
         if let (Some(t), Some(u)) = (TENS.iter().position(|x| *x == tens), UNITS.iter().position(|x| *x == unit)) {
@@ -312,13 +317,13 @@ fn iban_valid(iban: &str) -> bool {
 
 /// Cue words (`*`: any ending), each with the type a number after it has and the lengths (in digits) that type
 /// takes.
-const CUES: [(&str, Pii, usize, usize); 23] = [
-    ("card", Pii::CreditDebitNumber, 4, 20),
-    ("credit", Pii::CreditDebitNumber, 4, 20),
-    ("debit", Pii::CreditDebitNumber, 4, 20),
-    ("visa", Pii::CreditDebitNumber, 4, 20),
-    ("mastercard", Pii::CreditDebitNumber, 4, 20),
-    ("amex", Pii::CreditDebitNumber, 4, 20),
+const CUES: [(&str, Pii, usize, usize); 25] = [
+    ("card", Pii::CreditDebitNumber, 4, 40),
+    ("credit", Pii::CreditDebitNumber, 4, 40),
+    ("debit", Pii::CreditDebitNumber, 4, 40),
+    ("visa", Pii::CreditDebitNumber, 4, 40),
+    ("mastercard", Pii::CreditDebitNumber, 4, 40),
+    ("amex", Pii::CreditDebitNumber, 4, 40),
     ("cvv", Pii::CreditDebitCvv, 3, 4),
     ("cvc", Pii::CreditDebitCvv, 3, 4),
     ("security code", Pii::CreditDebitCvv, 3, 4),
@@ -335,6 +340,8 @@ const CUES: [(&str, Pii, usize, usize); 23] = [
     ("phone", Pii::Phone, 4, 15),
     ("mobile", Pii::Phone, 4, 15),
     ("call me", Pii::Phone, 4, 15),
+    ("reach me", Pii::Phone, 4, 15),
+    ("contact", Pii::Phone, 4, 15),
     (GENERIC_CUE, Pii::Phone, 4, 15),
 ];
 
@@ -422,14 +429,15 @@ fn number_spans(tokens: &[Token]) -> Vec<Span> {
             spans.push(span);
             continue;
         }
-        let Some(first) = piece(&tokens[i].text).filter(is_number_start).or_else(|| month_at(tokens, i)) else {
+        let starts = piece(&tokens[i].text).filter(is_number_start).or_else(|| month_at(tokens, i));
+        let Some(first) = starts.or_else(|| homophone_before_digits(tokens, i)) else {
             i += 1;
             continue;
         };
         let mut pieces = vec![first];
         let mut end = i;
         while end + 1 < tokens.len() && !ends_sentence(&tokens[end].text) {
-            match piece(&tokens[end + 1].text) {
+            match piece(&tokens[end + 1].text).or_else(|| homophone(&tokens[end + 1].plain)) {
                 // A joiner belongs to the run only when a number follows it.
                 Some(Piece::Joiner) if tokens.get(end + 2).and_then(|t| piece(&t.text)).is_none() => break,
                 Some(p) => pieces.push(p),
@@ -454,6 +462,17 @@ fn number_spans(tokens: &[Token]) -> Vec<Span> {
         i = end + 1;
     }
     spans
+}
+
+/// A word the model writes for a digit it heard ("for" for "four"), read as that digit inside a number.
+fn homophone(plain: &str) -> Option<Piece> {
+    (plain == "for").then_some(Piece::Unit(4))
+}
+
+/// A homophone that starts a number: one followed by digits ("for 111" for "four one one one").
+fn homophone_before_digits(tokens: &[Token], i: usize) -> Option<Piece> {
+    let next_is_number = tokens.get(i + 1).and_then(|t| piece(&t.text)).is_some_and(|p| is_number_start(&p));
+    homophone(&tokens[i].plain).filter(|_| next_is_number && !ends_sentence(&tokens[i].text))
 }
 
 /// A month name said after an expiry cue ("expires December twenty seven"): the start of a date.
@@ -494,6 +513,11 @@ fn iban_at(tokens: &[Token], i: usize) -> Option<Span> {
 const TLDS: [&str; 16] =
     ["com", "org", "net", "edu", "gov", "io", "co", "uk", "us", "de", "fr", "ca", "au", "info", "biz", "me"];
 
+/// Words after which a domain as written is an address whose "at" was lost.
+const EMAIL_CUES: [&str; 4] = ["email", "e-mail", "mail", "address"];
+/// How far back an e-mail cue counts (words).
+const EMAIL_CUE_WORDS: usize = 4;
+
 /// Whether a word is a domain as written ("example.com").
 fn is_domain(word: &str) -> bool {
     let w = plain(word);
@@ -503,10 +527,27 @@ fn is_domain(word: &str) -> bool {
 
 /// Addresses written with `@`, and spoken ones: "jane dot doe at example dot com".
 fn email_spans(tokens: &[Token]) -> Vec<Span> {
-    let mut spans = Vec::new();
+    let mut spans: Vec<Span> = Vec::new();
     for (i, t) in tokens.iter().enumerate() {
-        if t.plain.contains('@') && t.plain.len() > 2 {
-            spans.push(Span { from: i, to: i, pii: Pii::Email });
+        if spans.last().is_some_and(|s| s.to >= i) {
+            continue;
+        }
+        // The word and the ones glued to it: the model writes "jane.doe@example.com" as the words "jane", ".doe",
+        // "@example", ".com".
+        let glued_to = (i + 1..tokens.len().min(i + 8))
+            .take_while(|&k| tokens[k].text.starts_with(['.', '@', '_', '-']) && tokens[k].text.len() > 1)
+            .last()
+            .unwrap_or(i);
+        let glued: String = tokens[i..=glued_to].iter().map(|t| t.text.as_str()).collect();
+        let written = plain(&glued);
+        if written.contains('@') && written.len() > 2 {
+            spans.push(Span { from: i, to: glued_to, pii: Pii::Email });
+            continue;
+        }
+        // An address whose "at" the model did not hear ("jain.do.example.com") after an e-mail cue.
+        let cued = tokens[i.saturating_sub(EMAIL_CUE_WORDS)..i].iter().any(|c| EMAIL_CUES.contains(&c.plain.as_str()));
+        if cued && is_domain(&glued) {
+            spans.push(Span { from: i, to: glued_to, pii: Pii::Email });
             continue;
         }
         if t.plain != "at" || i == 0 {
@@ -724,6 +765,14 @@ mod tests {
             ("email jane.doe@example.com today", "email [EMAIL] today"),
             ("it is jane dot doe at example dot com", "it is [EMAIL]"),
             ("it's jain.gov. At example.com", "it's [EMAIL]"),
+            ("My email is jain.do.example.com. Goodbye.", "My email is [EMAIL]. Goodbye."),
+            ("My email is jain .co .com. Goodbye.", "My email is [EMAIL]. Goodbye."),
+            ("write to jane .doe @example .com today", "write to [EMAIL] today"),
+            // As tiny.en wrote a card number read out by espeak-ng: 25 digits.
+            ("My card number is 4111 11111111 111111 1111111, you", "My card number is [CREDIT_DEBIT_NUMBER], you"),
+            ("You can reach me on 5 5 5 0 1 9. Goodbye.", "You can reach me on [PHONE]. Goodbye."),
+            ("My card number is for 111Good bye!", "My card number is [CREDIT_DEBIT_NUMBER] bye!"),
+            ("My card number is 4,111. Goodbye.", "My card number is [CREDIT_DEBIT_NUMBER]. Goodbye."),
         ];
         for (said, want) in cases {
             assert_eq!(redacted(said).0, want, "{said}");
@@ -737,6 +786,8 @@ mod tests {
             "We met at the office at 9 and left at 5.",
             "The invoice shows 250 dollars for 2026.",
             "Look at it. Oh, I see.",
+            "Thanks for 3 days and for the 4th time, for 10 minutes.",
+            "Visit www.example.com for more.",
         ] {
             assert_eq!(redacted(said), (said.to_string(), "{}".to_string()), "{said}");
         }

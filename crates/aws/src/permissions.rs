@@ -11,7 +11,7 @@
 pub enum Scope {
     /// Objects under the input prefix (the recordings the bucket's notification announces).
     Recordings,
-    /// Objects under `processed/` (results and segments).
+    /// Objects under `processed/` (results, segments, words and subtitles).
     Processed,
     /// Objects under `manifests/` (COPY manifests and audit rows).
     Manifests,

@@ -107,8 +107,11 @@ def left_of(value, text):
     """Whether any of the value is left in the text: 4 of its digits in a row, or its address's name or domain."""
     if "@" in value:
         name, domain = value.split("@")
-        squashed = re.sub(r"[^a-z0-9]", "", text.lower())
-        return any(re.sub(r"[^a-z0-9]", "", part) in squashed for part in (name, domain.split(".")[0]))
+        words = re.sub(r"[^a-z0-9]", " ", text.lower()).split()
+        squashed = "".join(words)
+        # The name run together anywhere ("samlee"), or the domain's name as a word of its own ("mail", not the
+        # "mail" in "email").
+        return re.sub(r"[^a-z0-9]", "", name) in squashed or domain.split(".")[0] in words
     digits = re.sub(r"\D", "", text)
     return any(value[i:i + 4] in digits for i in range(0, max(1, len(value) - 3))) if len(value) >= 4 \
         else value in digits
@@ -138,10 +141,12 @@ def main():
                 cases.append((kind, form, text, value, speak(folder, f"pii-{i}-{form}", text)))
         plain = transcribe(args, [c[4] for c in cases], redact=False)
         redacted = transcribe(args, [c[4] for c in cases], redact=True)
-        by_type, missed = {}, []
+        by_type, missed, gone = {}, [], 0
         for kind, form, text, value, wav in cases:
             out = redacted[wav.name]["text"]
             caught = f"[{kind}]" in out and not left_of(value, out)
+            # Whatever its tag: nothing of the value left, and some tag where it was.
+            gone += "[" in out and not left_of(value, out)
             hit = by_type.setdefault(kind, {"digits": [0, 0], "words": [0, 0]})[form]
             hit[0] += caught
             hit[1] += 1
@@ -158,6 +163,7 @@ def main():
             "recall": by_type,
             "values": len(cases),
             "caught": sum(h[0] for t in by_type.values() for h in t.values()),
+            "gone": gone,
             "missed": missed,
             "english_wer_plain": wer(args, folder, "plain", refs, en_plain),
             "english_wer_redacted": wer(args, folder, "redacted", refs, en_redacted),
@@ -165,7 +171,8 @@ def main():
             "total_s_plain": sum(l["timing"]["total_s"] for l in plain.values()),
             "total_s_redacted": sum(l["timing"]["total_s"] for l in redacted.values()),
         }
-    print(f"recall: {report['caught']} of {report['values']} values")
+    print(f"recall: {report['caught']} of {report['values']} values caught with their type; {report['gone']} gone "
+          f"from the text whatever their tag")
     print("| type | digits | words |\n| --- | ---: | ---: |")
     for kind, forms in by_type.items():
         print(f"| {kind} | {forms['digits'][0]}/{forms['digits'][1]} | {forms['words'][0]}/{forms['words'][1]} |")

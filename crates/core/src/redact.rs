@@ -229,7 +229,7 @@ fn piece(word: &str) -> Option<Piece> {
         "double" => Some(Piece::Repeat(2)),
         "triple" => Some(Piece::Repeat(3)),
         "oh" | "o" | "nought" | "nil" => Some(Piece::Oh),
-        "dash" | "hyphen" | "and" | "-" => Some(Piece::Joiner),
+        "dash" | "hyphen" | "and" | "slash" | "-" => Some(Piece::Joiner),
         _ => None,
     }
 }
@@ -317,7 +317,7 @@ fn iban_valid(iban: &str) -> bool {
 
 /// Cue words (`*`: any ending), each with the type a number after it has and the lengths (in digits) that type
 /// takes.
-const CUES: [(&str, Pii, usize, usize); 25] = [
+const CUES: [(&str, Pii, usize, usize); 27] = [
     ("card", Pii::CreditDebitNumber, 4, 40),
     ("credit", Pii::CreditDebitNumber, 4, 40),
     ("debit", Pii::CreditDebitNumber, 4, 40),
@@ -325,6 +325,7 @@ const CUES: [(&str, Pii, usize, usize); 25] = [
     ("mastercard", Pii::CreditDebitNumber, 4, 40),
     ("amex", Pii::CreditDebitNumber, 4, 40),
     ("cvv", Pii::CreditDebitCvv, 3, 4),
+    ("cv", Pii::CreditDebitCvv, 3, 4),
     ("cvc", Pii::CreditDebitCvv, 3, 4),
     ("security code", Pii::CreditDebitCvv, 3, 4),
     ("back of the card", Pii::CreditDebitCvv, 3, 4),
@@ -332,6 +333,7 @@ const CUES: [(&str, Pii, usize, usize); 25] = [
     ("social security", Pii::Ssn, 4, 11),
     ("ssn", Pii::Ssn, 4, 11),
     ("account", Pii::BankAccountNumber, 4, 34),
+    ("count number", Pii::BankAccountNumber, 4, 34),
     ("routing", Pii::BankAccountNumber, 4, 34),
     ("iban", Pii::BankAccountNumber, 4, 34),
     ("sort code", Pii::BankAccountNumber, 4, 34),
@@ -452,7 +454,10 @@ fn number_spans(tokens: &[Token]) -> Vec<Span> {
             .into_iter()
             .flatten()
             .find_map(|k| tokens.get(k).and_then(|t| Pii::of_tag(&t.text)));
+        // A month and a year written with a slash ("03/27", "zero three slash 27").
+        let slashed = (3..=4).contains(&digits.len()) && (written.contains('/') || written.contains("slash"));
         let pii = next_to_tag
+            .or_else(|| slashed.then_some(Pii::CreditDebitExpiry))
             .or_else(|| cue(tokens, i, digits.len()))
             .or_else(|| (luhn(&digits) && (13..=19).contains(&digits.len())).then_some(Pii::CreditDebitNumber))
             .or_else(|| shape(&digits, &written));
@@ -464,9 +469,14 @@ fn number_spans(tokens: &[Token]) -> Vec<Span> {
     spans
 }
 
-/// A word the model writes for a digit it heard ("for" for "four"), read as that digit inside a number.
+/// A word the model writes for a digit it heard ("for" for "four", "free" for "three"), read as that digit inside a
+/// number.
 fn homophone(plain: &str) -> Option<Piece> {
-    (plain == "for").then_some(Piece::Unit(4))
+    match plain {
+        "for" => Some(Piece::Unit(4)),
+        "free" => Some(Piece::Unit(3)),
+        _ => None,
+    }
 }
 
 /// A homophone that starts a number: one followed by digits ("for 111" for "four one one one").
@@ -513,6 +523,22 @@ fn iban_at(tokens: &[Token], i: usize) -> Option<Span> {
 const TLDS: [&str; 16] =
     ["com", "org", "net", "edu", "gov", "io", "co", "uk", "us", "de", "fr", "ca", "au", "info", "biz", "me"];
 
+/// The last of the words glued to word `i`: the model writes "jane.doe@example.com" as "jane", ".doe", "@example",
+/// ".com".
+fn glued_end(tokens: &[Token], i: usize) -> usize {
+    (i + 1..tokens.len().min(i + 8))
+        .take_while(|&k| tokens[k].text.starts_with(['.', '@', '_', '-']) && tokens[k].text.len() > 1)
+        .last()
+        .unwrap_or(i)
+}
+
+/// Words that may be part of a name said before "at" in an address: letters, and not a word that introduces it.
+fn is_name_word(t: &Token) -> bool {
+    const NOT_NAMES: [&str; 12] =
+        ["is", "my", "email", "address", "it's", "its", "at", "me", "to", "was", "the", "mail"];
+    !t.plain.is_empty() && t.plain.chars().all(char::is_alphabetic) && !NOT_NAMES.contains(&t.plain.as_str())
+}
+
 /// Words after which a domain as written is an address whose "at" was lost.
 const EMAIL_CUES: [&str; 4] = ["email", "e-mail", "mail", "address"];
 /// How far back an e-mail cue counts (words).
@@ -534,10 +560,7 @@ fn email_spans(tokens: &[Token]) -> Vec<Span> {
         }
         // The word and the ones glued to it: the model writes "jane.doe@example.com" as the words "jane", ".doe",
         // "@example", ".com".
-        let glued_to = (i + 1..tokens.len().min(i + 8))
-            .take_while(|&k| tokens[k].text.starts_with(['.', '@', '_', '-']) && tokens[k].text.len() > 1)
-            .last()
-            .unwrap_or(i);
+        let glued_to = glued_end(tokens, i);
         let glued: String = tokens[i..=glued_to].iter().map(|t| t.text.as_str()).collect();
         let written = plain(&glued);
         if written.contains('@') && written.len() > 2 {
@@ -555,9 +578,13 @@ fn email_spans(tokens: &[Token]) -> Vec<Span> {
         }
         // The domain: a written one, or labels joined by "dot" ending in a known top-level domain.
         let mut end = None;
-        if tokens.get(i + 1).is_some_and(|n| is_domain(&n.text)) {
-            end = Some(i + 1);
-        } else {
+        if let Some(domain_end) = (i + 1 < tokens.len()).then(|| glued_end(tokens, i + 1)) {
+            let domain: String = tokens[i + 1..=domain_end].iter().map(|t| t.text.as_str()).collect();
+            if is_domain(&domain) {
+                end = Some(domain_end);
+            }
+        }
+        if end.is_none() {
             let mut k = i + 1;
             while tokens.get(k + 1).is_some_and(|d| d.plain == "dot") {
                 if tokens.get(k + 2).is_some_and(|l| TLDS.contains(&l.plain.as_str())) {
@@ -567,10 +594,16 @@ fn email_spans(tokens: &[Token]) -> Vec<Span> {
             }
         }
         let Some(end) = end else { continue };
-        // The name before "at": a word, and words joined to it by "dot", "underscore" or "dash".
+        // The name before "at": a word, and words joined to it by "dot", "underscore" or "dash" — or, as the
+        // model writes a name it could not spell ("Sam Anders Corley"), up to three words back to a word that
+        // introduces it.
         let mut start = i - 1;
         while start >= 2 && ["dot", "underscore", "dash"].contains(&tokens[start - 1].plain.as_str()) {
             start -= 2;
+        }
+        while start + 3 > i && start >= 1 && is_name_word(&tokens[start - 1]) && !ends_sentence(&tokens[start - 1].text)
+        {
+            start -= 1;
         }
         spans.push(Span { from: start, to: end, pii: Pii::Email });
     }
@@ -772,6 +805,13 @@ mod tests {
             ("My card number is 4111 11111111 111111 1111111, you", "My card number is [CREDIT_DEBIT_NUMBER], you"),
             ("You can reach me on 5 5 5 0 1 9. Goodbye.", "You can reach me on [PHONE]. Goodbye."),
             ("My card number is for 111Good bye!", "My card number is [CREDIT_DEBIT_NUMBER] bye!"),
+            // As tiny.en wrote the calls of benches/redact.
+            ("Hello, the CV is 431. Thank you.", "Hello, the CV is [CREDIT_DEBIT_CVV]. Thank you."),
+            ("the next fire is zero free slash 27. Thank", "the next fire is [CREDIT_DEBIT_EXPIRY]. Thank"),
+            ("my count number is 1, 2, 3, 4, 5, 6, 7, 8. Thank", "my count number is [BANK_ACCOUNT_NUMBER]. Thank"),
+            ("my email is jane dot go at emple .com. Thank you.", "my email is [EMAIL]. Thank you."),
+            ("my email is family at mail .org. Thank you.", "my email is [EMAIL]. Thank you."),
+            ("my email address is Sam Anders Corley at mail .org. Thank", "my email address is [EMAIL]. Thank"),
             ("My card number is 4,111. Goodbye.", "My card number is [CREDIT_DEBIT_NUMBER]. Goodbye."),
         ];
         for (said, want) in cases {
@@ -788,6 +828,7 @@ mod tests {
             "Look at it. Oh, I see.",
             "Thanks for 3 days and for the 4th time, for 10 minutes.",
             "Visit www.example.com for more.",
+            "We sat at home. Half of 3/4 is 3/8 and it was free 2 days.",
         ] {
             assert_eq!(redacted(said), (said.to_string(), "{}".to_string()), "{said}");
         }

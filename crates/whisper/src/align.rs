@@ -44,6 +44,14 @@ pub struct Word {
     pub probability: f32,
 }
 
+/// A sequential window as its words are timed: the spectrogram frames with audio in them, which 10 ms steps of it
+/// hold sound ([`crate::vad::sound_steps`]), and where it starts in the recording (s).
+pub(crate) struct HeardWindow<'a> {
+    pub frames: usize,
+    pub sound: &'a [bool],
+    pub offset_s: f64,
+}
+
 /// One window to align: its text tokens (no special tokens), and the spectrogram frames with audio in them.
 pub(crate) struct ToAlign<'a> {
     pub tokens: &'a [usize],
@@ -104,11 +112,10 @@ impl Engine {
         encoded: &StorageView<'_>,
         start: &[&str],
         segments: &mut [(Segment, &[usize])],
-        frames: usize,
-        sound: &[bool],
-        offset_s: f64,
+        window: HeardWindow<'_>,
         language: &str,
     ) -> Result<(), WhisperError> {
+        let HeardWindow { frames, sound, offset_s } = window;
         if segments.is_empty() {
             return Ok(());
         }

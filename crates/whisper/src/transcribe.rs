@@ -12,7 +12,7 @@ use ct2rs::sys::{Device, StorageView};
 use redscribe_core::ports::QualityFlag;
 use serde::Serialize;
 
-use crate::align::Word;
+use crate::align::{HeardWindow, Word};
 use crate::decode::Attempt;
 use crate::language::{no_language, LanguageVote};
 use crate::mel::{HOP, N_FFT, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
@@ -449,7 +449,8 @@ impl Engine {
             let aligning = Instant::now();
             let code = language.as_deref().unwrap_or("en");
             let sound = sound_steps(stream.slice(seek * HOP, (seek + window_frames) * HOP), &options.vad);
-            self.time_segments(&encoded, &start, &mut window_segments, window_frames, &sound, time_offset, code)?;
+            let heard = HeardWindow { frames: window_frames, sound: &sound, offset_s: time_offset };
+            self.time_segments(&encoded, &start, &mut window_segments, heard, code)?;
             tracing::debug!(seconds = aligning.elapsed().as_secs_f64(), "words aligned");
             for (mut s, _) in window_segments {
                 s.end = s.end.min(duration_s);

@@ -5,7 +5,6 @@
 //! find them when they are there).
 
 use std::path::Path;
-use std::process::Command;
 
 /// tiny.en writes the card as "4,111.", the phone number as "5 5 5 0 1 9." and the address as
 /// "jain.do.example.com.": what the rules meet in practice.
@@ -16,34 +15,8 @@ const CALL: &str = "Thank you for calling. My card number is 4111 1111 1111 1111
 /// What of the values a transcript of the call may hold, as the model writes them.
 const VALUES: [&str; 7] = ["4,111", "4111", "1111", "5 5 5", "555", "jain", "example"];
 
-fn run(data: &Path, input: &Path, redact: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
-        .arg("run")
-        .args(redact)
-        .arg("--data-dir")
-        .arg(data)
-        .arg(input)
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "redscribe run: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn duckdb(db: &Path, sql: &str) -> String {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, duckdb; print(duckdb.connect(sys.argv[1], read_only=True).sql(sys.argv[2]).fetchall())",
-        ])
-        .arg(db)
-        .arg(sql)
-        .output()
-        .expect("python3 with duckdb (scripts/setup.sh)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
+mod common;
+use common::{duckdb, run_local as run};
 
 /// Files under `dir` (the recordings themselves left out) whose bytes hold `needle`.
 fn holding(dir: &Path, needle: &str) -> Vec<String> {

@@ -6,31 +6,11 @@ use std::process::Command;
 
 use redscribe_testkit::tone_wav as wav;
 
-fn run(data: &Path, input: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
-        .args(["run", "--no-transcribe", "--data-dir"])
-        .arg(data)
-        .arg(input)
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "redscribe run: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+mod common;
+use common::{duckdb, run_local};
 
-fn duckdb(db: &Path, sql: &str) -> String {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import sys, duckdb; print(duckdb.connect(sys.argv[1], read_only=True).sql(sys.argv[2]).fetchall())",
-        ])
-        .arg(db)
-        .arg(sql)
-        .output()
-        .expect("python3 with duckdb (scripts/setup.sh installs it)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+fn run(data: &Path, input: &Path) -> String {
+    run_local(data, input, &["--no-transcribe"])
 }
 
 /// A subtitle file as the standard parsers read it (pysrt for SubRip, webvtt-py for WebVTT): each cue's start and

@@ -1,5 +1,6 @@
 //! `redscribe serve` as a process for the CLI's tests: started on loopback port 0 over a data folder, with the
-//! endpoint and the `aws` CLI environment it prints. Each test binary uses some of it.
+//! endpoint and the `aws` CLI environment it prints; `redscribe run` over a folder, and the warehouse it leaves read
+//! with DuckDB's own Python package. Each test binary uses some of it.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -116,4 +117,37 @@ pub fn query_until(served: &Served, sql: &str, rows: usize) -> String {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     csv
+}
+
+/// `redscribe run` over `input` into the data folder `data`, with `extra` arguments, without AWS credentials; what
+/// it printed.
+pub fn run_local(data: &Path, input: &Path, extra: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+        .arg("run")
+        .args(extra)
+        .arg("--data-dir")
+        .arg(data)
+        .arg(input)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "redscribe run: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Rows of `sql` over the DuckDB file `db`, as Python prints them, read by DuckDB's own package (an independent
+/// reader of what the Data API stand-in wrote).
+pub fn duckdb(db: &Path, sql: &str) -> String {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, duckdb; print(duckdb.connect(sys.argv[1], read_only=True).sql(sys.argv[2]).fetchall())",
+        ])
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("python3 with duckdb (scripts/setup.sh installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }

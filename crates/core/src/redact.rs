@@ -447,7 +447,7 @@ fn number_spans(tokens: &[Token]) -> Vec<Span> {
             }
             end += 1;
         }
-        // "Oh" alone is a word, not a zero.
+        // A lone "oh" or number word is a run of one digit: kept unless a tag or a cue takes it.
         let digits = digits_of(&pieces);
         let written = tokens[i..=end].iter().map(|t| t.plain.as_str()).collect::<Vec<_>>().join("");
         let next_to_tag = [i.checked_sub(1), Some(end + 1)]

@@ -68,12 +68,13 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
         Format::Vtt => Some(SubtitleFormat::Vtt),
     };
     // Two subtitle files in one stream would not parse as either.
-    anyhow::ensure!(
-        subtitles.is_none() || files.len() == 1,
-        "--format {:?} writes one file's subtitles: give one recording ({} found)",
-        args.format,
-        files.len()
-    );
+    if let (Some(format), false) = (subtitles, files.len() == 1) {
+        anyhow::bail!(
+            "--format {} writes one file's subtitles: give one recording ({} found)",
+            format.extension(),
+            files.len()
+        );
+    }
     let (engine, options) = args.model.load(args.threads)?;
     let load_time = engine.load_time;
     let transcriber = WhisperTranscriber { engine, options };

@@ -2,7 +2,8 @@
 //! `redscribe run --redact pii` (the local pipeline, with the model): the row, its segments, its words and its
 //! subtitles carry tags, `pii_redacted` counts them, and no file the pipeline wrote — results, parts, manifests,
 //! metrics, the warehouse — holds the values. Without `--redact` the same call keeps them (so the search below can
-//! find them when they are there).
+//! find them when they are there). An uploader asks for redaction in the object's metadata (`x-amz-meta-redact`,
+//! put with the real `aws` CLI), and cannot turn off what the deployment requires.
 
 use std::path::Path;
 
@@ -16,9 +17,10 @@ const CALL: &str = "Thank you for calling. My card number is 4111 1111 1111 1111
 const VALUES: [&str; 7] = ["4,111", "4111", "1111", "5 5 5", "555", "jain", "example"];
 
 mod common;
-use common::{duckdb, run_local as run};
+use common::{aws, duckdb, query_until, run_local as run, start_serve, stop};
 
-/// Files under `dir` (the recordings themselves left out) whose bytes hold `needle`.
+/// Files under `dir` (the recordings themselves left out) whose bytes hold `needle` as a word: not inside a run of
+/// letters and digits, where an ETag, a sequencer or a base64 name holds "555" by chance.
 fn holding(dir: &Path, needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -29,7 +31,13 @@ fn holding(dir: &Path, needle: &str) -> Vec<String> {
                 stack.push(path);
             } else if path.extension().is_none_or(|e| e != "wav") {
                 let bytes = std::fs::read(&path).unwrap();
-                if bytes.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle.as_bytes())) {
+                let apart = |i: Option<&u8>| i.is_none_or(|b| !b.is_ascii_alphanumeric());
+                let holds = bytes.windows(needle.len()).enumerate().any(|(i, w)| {
+                    w.eq_ignore_ascii_case(needle.as_bytes())
+                        && apart(i.checked_sub(1).and_then(|k| bytes.get(k)))
+                        && apart(bytes.get(i + needle.len()))
+                });
+                if holds {
                     found.push(path.display().to_string());
                 }
             }
@@ -77,4 +85,48 @@ fn a_redacted_call_keeps_its_values_nowhere() {
         .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
         .collect();
     assert!(vtt.iter().all(|v| v.contains("[CREDIT_DEBIT_NUMBER]")), "{vtt:?}");
+}
+
+/// Each row as (key, what `pii_redacted` says, whether the text holds a tag, whether it holds a digit).
+fn verdicts(csv: &str) -> Vec<(String, String, bool, bool)> {
+    let mut rows = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+    rows.records()
+        .map(|r| {
+            let r = r.unwrap();
+            let text = &r[2];
+            (r[0].to_string(), r[1].to_string(), text.contains("]"), text.chars().any(|c| c.is_ascii_digit()))
+        })
+        .collect()
+}
+
+#[test]
+fn an_upload_can_ask_for_redaction_and_cannot_turn_off_what_the_deployment_requires() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("call.wav");
+    std::fs::write(&wav, redscribe_testkit::speech(dir.path(), CALL)).unwrap();
+    let wav = wav.to_str().unwrap();
+    let sql = "select object_key, pii_redacted, text from transcription_results order by object_key";
+
+    // The deployment does not redact; one upload asks for it.
+    let served = start_serve(&dir.path().join("open"), &[], &[]);
+    // One after the other: two recordings heard at once by one engine have come out cut short (the note of
+    // session 14; under investigation), which this test is not about.
+    aws(&served, &["s3", "cp", wav, "s3://recordings/in/asked.wav", "--metadata", "redact=pii"]);
+    query_until(&served, sql, 1);
+    aws(&served, &["s3", "cp", wav, "s3://recordings/in/plain.wav"]);
+    let rows = query_until(&served, sql, 2);
+    stop(served);
+    let seen = verdicts(&rows);
+    assert_eq!(seen.len(), 2, "{rows}");
+    let (asked, plain) = (&seen[0], &seen[1]);
+    assert!(asked.0 == "in/asked.wav" && asked.1.contains("\"PHONE\"") && asked.2 && !asked.3, "{rows}");
+    assert!(plain.0 == "in/plain.wav" && plain.1.is_empty() && !plain.2 && plain.3, "{rows}");
+
+    // The deployment redacts; an upload that says off is redacted all the same.
+    let served = start_serve(&dir.path().join("closed"), &[], &[("REDSCRIBE_REDACT", "pii")]);
+    aws(&served, &["s3", "cp", wav, "s3://recordings/in/off.wav", "--metadata", "redact=off"]);
+    let rows = query_until(&served, sql, 1);
+    stop(served);
+    let off = &verdicts(&rows)[0];
+    assert!(off.0 == "in/off.wav" && off.1.contains("\"PHONE\"") && off.2 && !off.3, "{rows}");
 }

@@ -19,7 +19,7 @@ pub mod var {
     pub const BATCH_SIZE: &str = "REDSCRIBE_BATCH_SIZE";
     pub const PACK: &str = "REDSCRIBE_PACK";
     pub const TRIM_WINDOWS: &str = "REDSCRIBE_TRIM_WINDOWS";
-    /// What every transcript is redacted of: `pii`, `pii,audio` or `off` (`redscribe_core::redact`).
+    /// What every transcript is redacted of: `pii` or `off` (`redscribe_core::redact`).
     pub const REDACT: &str = "REDSCRIBE_REDACT";
     pub const CONCURRENCY: &str = "REDSCRIBE_CONCURRENCY";
     pub const MAX_OBJECT_BYTES: &str = "REDSCRIBE_MAX_OBJECT_BYTES";

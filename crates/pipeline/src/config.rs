@@ -46,7 +46,7 @@ pub struct FunctionConfig {
     pub layout: Layout,
     /// `REDSCRIBE_JSONL`: also write JSON Lines beside each Parquet file.
     pub jsonl: bool,
-    /// `REDSCRIBE_REDACT`: what every transcript is redacted of (`pii`, `pii,audio`; default off).
+    /// `REDSCRIBE_REDACT`: what every transcript is redacted of (`pii`; default off).
     pub redact: RedactOptions,
     /// `REDSCRIBE_CONCURRENCY`: recordings of one invocation processed at once (default 2).
     pub concurrency: usize,

@@ -19,9 +19,8 @@ use crate::transcribe::{DetailFile, ResultFile};
 
 /// The most a result file (or a detail file) may hold to be read back. The stage writes one row of at most 64 KB
 /// of text, and a recording's segments and words (a 4-hour recording has a few thousand segments and some 40,000
-/// words: about 2 MB of Parquet); a file
-/// over this under the results prefix is not one the stage wrote, and is quarantined unread. With
-/// `REDSCRIBE_READ_CONCURRENCY` reads at once, this bounds what read-back holds in memory.
+/// words: about 2 MB of Parquet); a file over this under the results prefix is not one the stage wrote, and is
+/// quarantined unread. With `REDSCRIBE_READ_CONCURRENCY` reads at once, this bounds what read-back holds in memory.
 pub const RESULT_FILE_MAX_BYTES: u64 = 16 << 20;
 
 /// A result file to load, what its announcement or listing said of its size, and the SQS message that announced

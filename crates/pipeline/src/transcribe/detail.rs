@@ -62,61 +62,56 @@ pub fn word_rows(row: &ResultRow, t: &Transcription, processed_at: DateTime<Utc>
         .collect()
 }
 
-/// Writes the detail files of a transcript (a table with no rows gets no file) and returns them.
-pub async fn write_details<S: ObjectStore + ?Sized>(
-    store: &S,
-    layout: &Layout,
-    row: &ResultRow,
-    t: &Transcription,
-    processed_at: DateTime<Utc>,
-    bucket: &str,
-    version: &str,
-) -> Result<Vec<DetailFile>, PortError> {
-    let internal = |what: String| PortError::new(ErrorCode::Internal, what);
-    let mut written = Vec::new();
-    for detail in Detail::ALL {
-        let (batch, rows) = match detail {
-            Detail::Segments => {
-                let rows = segment_rows(row, t, processed_at);
-                (segments_batch(&rows), rows.len())
-            }
-            Detail::Words => {
-                let rows = word_rows(row, t, processed_at);
-                (words_batch(&rows), rows.len())
-            }
-        };
-        if rows == 0 {
-            continue;
-        }
-        let batch = batch.map_err(|e| internal(format!("building the {}: {e}", detail.table())))?;
-        let body = to_parquet(&[batch]).map_err(|e| internal(format!("{} Parquet: {e}", detail.table())))?;
-        let key = layout.detail_key(detail, processed_at.date_naive(), &row.id, version);
-        let file = DetailFile { detail, key, size: body.len() as u64, rows: rows as i64 };
-        store.put(bucket, &file.key, body, "application/vnd.apache.parquet").await?;
-        written.push(file);
-    }
-    Ok(written)
+/// Where a transcript's files go: the recording's row (its id), the version token its files are named by, the
+/// processing time (their day, and the rows' `processed_at`), the bucket and the layout.
+pub struct Outputs<'a, S: ?Sized> {
+    pub store: &'a S,
+    pub layout: &'a Layout,
+    pub bucket: &'a str,
+    pub row: &'a ResultRow,
+    pub version: &'a str,
+    pub processed_at: DateTime<Utc>,
 }
 
-/// Writes the transcript's subtitles, one file per format (none when nothing was said), and returns their keys.
-pub async fn write_subtitles<S: ObjectStore + ?Sized>(
-    store: &S,
-    layout: &Layout,
-    row: &ResultRow,
-    t: &Transcription,
-    processed_at: DateTime<Utc>,
-    bucket: &str,
-    version: &str,
-) -> Result<Vec<String>, PortError> {
-    let cues = cues(&t.segments);
-    if cues.is_empty() {
-        return Ok(Vec::new());
+impl<S: ObjectStore + ?Sized> Outputs<'_, S> {
+    /// Writes the detail files of a transcript (a table with no rows gets no file) and returns them.
+    pub async fn write_details(&self, t: &Transcription) -> Result<Vec<DetailFile>, PortError> {
+        let internal = |what: String| PortError::new(ErrorCode::Internal, what);
+        let mut written = Vec::new();
+        for detail in Detail::ALL {
+            let (batch, rows) = match detail {
+                Detail::Segments => {
+                    let rows = segment_rows(self.row, t, self.processed_at);
+                    (segments_batch(&rows), rows.len())
+                }
+                Detail::Words => {
+                    let rows = word_rows(self.row, t, self.processed_at);
+                    (words_batch(&rows), rows.len())
+                }
+            };
+            if rows == 0 {
+                continue;
+            }
+            let batch = batch.map_err(|e| internal(format!("building the {}: {e}", detail.table())))?;
+            let body = to_parquet(&[batch]).map_err(|e| internal(format!("{} Parquet: {e}", detail.table())))?;
+            let key = self.layout.detail_key(detail, self.processed_at.date_naive(), &self.row.id, self.version);
+            let file = DetailFile { detail, key, size: body.len() as u64, rows: rows as i64 };
+            self.store.put(self.bucket, &file.key, body, "application/vnd.apache.parquet").await?;
+            written.push(file);
+        }
+        Ok(written)
     }
-    let mut written = Vec::new();
-    for format in SubtitleFormat::ALL {
-        let key = layout.subtitles_key(processed_at.date_naive(), &row.id, version, format);
-        store.put(bucket, &key, render(&cues, format).into_bytes(), format.content_type()).await?;
-        written.push(key);
+
+    /// Writes the transcript's subtitles, one file per format (none when nothing was said).
+    pub async fn write_subtitles(&self, t: &Transcription) -> Result<(), PortError> {
+        let cues = cues(&t.segments);
+        if cues.is_empty() {
+            return Ok(());
+        }
+        for format in SubtitleFormat::ALL {
+            let key = self.layout.subtitles_key(self.processed_at.date_naive(), &self.row.id, self.version, format);
+            self.store.put(self.bucket, &key, render(&cues, format).into_bytes(), format.content_type()).await?;
+        }
+        Ok(())
     }
-    Ok(written)
 }

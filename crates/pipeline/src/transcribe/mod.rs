@@ -518,13 +518,16 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let details = match said {
             None => Vec::new(),
             Some(t) => {
-                let store = &*self.store;
-                detail::write_subtitles(store, layout, &row, t, processed_at, &out_bucket, &version)
-                    .instrument(write.clone())
-                    .await?;
-                detail::write_details(store, layout, &row, t, processed_at, &out_bucket, &version)
-                    .instrument(write.clone())
-                    .await?
+                let outputs = detail::Outputs {
+                    store: &*self.store,
+                    layout,
+                    bucket: &out_bucket,
+                    row: &row,
+                    version: &version,
+                    processed_at,
+                };
+                outputs.write_subtitles(t).instrument(write.clone()).await?;
+                outputs.write_details(t).instrument(write.clone()).await?
             }
         };
         let parquet = to_parquet(&[batch]).map_err(|e| PortError::new(ErrorCode::Internal, format!("Parquet: {e}")))?;

@@ -195,8 +195,8 @@ enum Piece {
     Joiner,
 }
 
-fn piece(word: &str) -> Option<Piece> {
-    let w = plain(word);
+/// What one word, as the rules see it ([`plain`]), adds to a run of digits.
+fn piece(w: &str) -> Option<Piece> {
     if !w.is_empty() && w.trim_start_matches('+').chars().all(|c| c.is_ascii_digit() || "-,./".contains(c)) {
         let digits: String = w.chars().filter(char::is_ascii_digit).collect();
         return (!digits.is_empty()).then_some(Piece::Digits(digits));
@@ -221,7 +221,7 @@ fn piece(word: &str) -> Option<Piece> {
     if let Some(t) = TENS.iter().position(|x| *x == w) {
         return Some(Piece::Tens(t as u8 + 2));
     }
-    match w.as_str() {
+    match w {
         "hundred" => Some(Piece::Hundred),
         "double" => Some(Piece::Repeat(2)),
         "triple" => Some(Piece::Repeat(3)),
@@ -428,7 +428,7 @@ fn number_spans(tokens: &[Token]) -> Vec<Span> {
             spans.push(span);
             continue;
         }
-        let starts = piece(&tokens[i].text).filter(is_number_start).or_else(|| month_at(tokens, i));
+        let starts = piece(&tokens[i].plain).filter(is_number_start).or_else(|| month_at(tokens, i));
         let Some(first) = starts.or_else(|| homophone_before_digits(tokens, i)) else {
             i += 1;
             continue;
@@ -436,9 +436,9 @@ fn number_spans(tokens: &[Token]) -> Vec<Span> {
         let mut pieces = vec![first];
         let mut end = i;
         while end + 1 < tokens.len() && !ends_sentence(&tokens[end].text) {
-            match piece(&tokens[end + 1].text).or_else(|| homophone(&tokens[end + 1].plain)) {
+            match piece(&tokens[end + 1].plain).or_else(|| homophone(&tokens[end + 1].plain)) {
                 // A joiner belongs to the run only when a number follows it.
-                Some(Piece::Joiner) if tokens.get(end + 2).and_then(|t| piece(&t.text)).is_none() => break,
+                Some(Piece::Joiner) if tokens.get(end + 2).and_then(|t| piece(&t.plain)).is_none() => break,
                 Some(p) => pieces.push(p),
                 None => break,
             }
@@ -478,14 +478,14 @@ fn homophone(plain: &str) -> Option<Piece> {
 
 /// A homophone that starts a number: one followed by digits ("for 111" for "four one one one").
 fn homophone_before_digits(tokens: &[Token], i: usize) -> Option<Piece> {
-    let next_is_number = tokens.get(i + 1).and_then(|t| piece(&t.text)).is_some_and(|p| is_number_start(&p));
+    let next_is_number = tokens.get(i + 1).and_then(|t| piece(&t.plain)).is_some_and(|p| is_number_start(&p));
     homophone(&tokens[i].plain).filter(|_| next_is_number && !ends_sentence(&tokens[i].text))
 }
 
 /// A month name said after an expiry cue ("expires December twenty seven"): the start of a date.
 fn month_at(tokens: &[Token], i: usize) -> Option<Piece> {
     let m = MONTHS.iter().position(|m| *m == tokens[i].plain)?;
-    let next_is_number = tokens.get(i + 1).and_then(|t| piece(&t.text)).is_some_and(|p| is_number_start(&p));
+    let next_is_number = tokens.get(i + 1).and_then(|t| piece(&t.plain)).is_some_and(|p| is_number_start(&p));
     (next_is_number && cue(tokens, i, 4) == Some(Pii::CreditDebitExpiry))
         .then(|| Piece::Digits(format!("{:02}", m + 1)))
 }
@@ -618,9 +618,9 @@ pub fn redact(t: &mut Transcription) -> Redacted {
 fn redact_values(t: &mut Transcription) -> Redacted {
     let mut redacted = Redacted::default();
     let mut changed = std::collections::BTreeSet::new();
-    for segment in &mut t.segments {
-        ensure_words(segment);
-    }
+    // Segments without words get words of their text for the rules to read, dropped again below: their times
+    // are a guess, not the model's, and must not reach `transcription_words`.
+    let invented: Vec<usize> = (0..t.segments.len()).filter(|&s| ensure_words(&mut t.segments[s])).collect();
     let mut channels: Vec<u16> = t.segments.iter().map(|s| s.channel).collect();
     channels.sort_unstable();
     channels.dedup();
@@ -652,9 +652,6 @@ fn redact_values(t: &mut Transcription) -> Redacted {
             replace(t, &tokens, span);
         }
     }
-    if changed.is_empty() {
-        return redacted;
-    }
     // Only the segments a value was in are written again from their words (a segment of a language written
     // without spaces keeps its text as the model wrote it).
     for &s in &changed {
@@ -662,15 +659,22 @@ fn redact_values(t: &mut Transcription) -> Redacted {
         segment.words.retain(|w| !w.text.is_empty());
         segment.text = segment.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
     }
+    for &s in &invented {
+        t.segments[s].words.clear();
+    }
+    if changed.is_empty() {
+        return redacted;
+    }
     t.segments.retain(|s| !s.text.is_empty());
     t.text = t.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
     redacted
 }
 
-/// A segment without words (a result written before words were timed) gets its text's words, spread over its time.
-fn ensure_words(segment: &mut TimedText) {
+/// A segment without words (a result written before words were timed) gets its text's words, spread over its time;
+/// whether it did.
+fn ensure_words(segment: &mut TimedText) -> bool {
     if !segment.words.is_empty() || segment.text.trim().is_empty() {
-        return;
+        return false;
     }
     let texts: Vec<&str> = segment.text.split_whitespace().collect();
     let step = (segment.end_s - segment.start_s) / texts.len() as f64;
@@ -684,6 +688,7 @@ fn ensure_words(segment: &mut TimedText) {
             probability: 1.0,
         })
         .collect();
+    true
 }
 
 /// The span's words replaced: the first by the tag (spanning the span's words of its segment, keeping the
@@ -882,6 +887,17 @@ mod tests {
         assert_eq!(found.to_json(), r#"{"CREDIT_DEBIT_NUMBER":1,"PHONE":2}"#);
         assert_eq!(Redacted::sum([Some(&found), None, Some(&found)].into_iter()).unwrap().total(), 6);
         assert_eq!(Redacted::sum([None, None].into_iter()), None);
+    }
+
+    #[test]
+    fn a_segment_without_words_is_redacted_and_gets_none_invented() {
+        let mut segment = words("my card number is 4111 1111 1111 1111 thanks", 0);
+        segment.words.clear();
+        let mut t = heard(vec![segment, words("and you", 0)]);
+        redact(&mut t);
+        assert_eq!(t.segments[0].text, "my card number is [CREDIT_DEBIT_NUMBER] thanks");
+        assert!(t.segments[0].words.is_empty(), "{:?}", t.segments[0].words);
+        assert_eq!(t.segments[1].words.len(), 2);
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub enum AudioError {
     /// The bytes could not be read at all.
     #[error("cannot read: {0}")]
     Unreadable(#[from] std::io::Error),
+    /// A file this crate writes (a silenced copy) could not be written: the machine's fault, not the recording's.
+    #[error("cannot write {what}: {reason}")]
+    Write { what: String, reason: String },
 }
 
 impl AudioError {
@@ -47,6 +50,7 @@ impl AudioError {
             AudioError::Corrupt { .. } => ErrorCode::CorruptAudio,
             AudioError::TooLong { .. } => ErrorCode::TooLong,
             AudioError::Unreadable(_) => ErrorCode::Unreadable,
+            AudioError::Write { .. } => ErrorCode::Internal,
         }
     }
 }

@@ -5,11 +5,13 @@
 //! - [`sniff`]: the container named from the content's leading bytes, never from a file extension.
 //! - [`probe`]: opens a recording, checks its header against its data, and returns [`AudioMetadata`].
 //! - [`decode`]: streams the audio out as 16 kHz mono chunks, so memory stays bounded for hour-long files.
+//! - [`silence`]: a copy of a recording as WAV with stretches of it silenced (PII redaction of the audio).
 //! - [`error`]: the crate's error enum and its mapping onto the core error codes.
 
 pub mod decode;
 pub mod error;
 pub mod probe;
+pub mod silence;
 pub mod sniff;
 pub mod source;
 

@@ -1,5 +1,7 @@
 //! The object store port on S3 (`aws-sdk-s3`), with retries on throttling and 5xx.
 
+use std::path::Path;
+
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::Client;
@@ -147,6 +149,30 @@ impl ObjectStore for S3Objects {
                     .set_metadata(metadata.clone())
                     .body(ByteStream::from(body.clone()))
                     .send()
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn put_file(&self, bucket: &str, key: &str, path: &Path, content_type: &str) -> Result<(), PortError> {
+        // One PutObject, streamed from the file (a new stream each try); S3 takes up to 5 GB in one.
+        self.retry
+            .run("PutObject", || async {
+                let body = ByteStream::from_path(path).await.map_err(|e| AwsError::Call {
+                    operation: "PutObject",
+                    code: ErrorCode::Internal,
+                    service_code: None,
+                    message: format!("reading {}: {e}", path.display()),
+                })?;
+                self.client
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .content_type(content_type)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("PutObject", e))
             })
             .await?;
         Ok(())

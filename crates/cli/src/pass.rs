@@ -133,9 +133,10 @@ pub struct SpeechArgs {
     #[arg(long, value_name = "SECONDS", env = var::PART_SECONDS, default_value = "600", value_parser = parse_part_arg)]
     pub part_seconds: PartSeconds,
     /// Redact every transcript: `pii` (card numbers, CVVs, expiry dates, bank accounts, SSNs, phone numbers,
-    /// e-mail addresses and PINs become [CREDIT_DEBIT_NUMBER]-style tags), or `off`; a recording's
+    /// e-mail addresses and PINs become [CREDIT_DEBIT_NUMBER]-style tags), `pii,audio` (and a WAV copy of each
+    /// recording with the values silenced, under processed/redacted-audio/), or `off`; a recording's
     /// `x-amz-meta-redact` can add to it
-    #[arg(long, value_name = "pii|off", env = var::REDACT, default_value = "off")]
+    #[arg(long, value_name = "pii|pii,audio|off", env = var::REDACT, default_value = "off")]
     pub redact: redscribe_core::redact::RedactOptions,
 }
 

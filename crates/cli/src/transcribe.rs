@@ -47,9 +47,13 @@ pub struct TranscribeArgs {
     #[arg(long, value_enum, default_value_t = Format::Json)]
     format: Format,
     /// `pii`: card numbers, CVVs, expiry dates, bank accounts, SSNs, phone numbers, e-mail addresses and PINs
-    /// become tags ([CREDIT_DEBIT_NUMBER]) in the text, the segments, the words and the subtitles
-    #[arg(long, value_name = "pii|off", env = redscribe_core::settings::var::REDACT, default_value = "off")]
+    /// become tags ([CREDIT_DEBIT_NUMBER]) in the text, the segments, the words and the subtitles; `pii,audio`
+    /// also writes a WAV copy of each recording with those values silenced, into --redacted-audio-dir
+    #[arg(long, value_name = "pii|pii,audio|off", env = redscribe_core::settings::var::REDACT, default_value = "off")]
     redact: RedactOptions,
+    /// Where `--redact pii,audio` writes each recording's silenced copy (`<name>.redacted.wav`).
+    #[arg(long, value_name = "DIR")]
+    redacted_audio_dir: Option<PathBuf>,
 }
 
 /// What `transcribe` prints.
@@ -75,6 +79,9 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
             files.len()
         );
     }
+    if args.redact.audio && args.redacted_audio_dir.is_none() {
+        anyhow::bail!("--redact pii,audio writes silenced copies: say where with --redacted-audio-dir DIR");
+    }
     let (engine, options) = args.model.load(args.threads)?;
     let load_time = engine.load_time;
     let transcriber = WhisperTranscriber { engine, options };
@@ -83,19 +90,23 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
     for file in files {
         let started = Instant::now();
         let parts = args.part_seconds.0.map(|s| (s, usize::from(args.part_workers)));
-        let heard = transcribe_file(&transcriber, &file, &args.limits.limits(), parts).map(|(metadata, mut t)| {
+        let heard = transcribe_file(&transcriber, &file, &args.limits.limits(), parts).and_then(|(metadata, mut t)| {
             if args.redact.pii {
                 redact(&mut t);
             }
-            (metadata, t)
+            let copy = match (&args.redacted_audio_dir, args.redact.audio) {
+                (Some(dir), true) => Some(silenced_copy(&file, &t, dir)?),
+                _ => None,
+            };
+            Ok((metadata, t, copy))
         });
         if let Some(format) = subtitles {
-            let (_, t) = heard?;
+            let (_, t, _) = heard?;
             write!(stdout.lock(), "{}", render(&cues(&t.segments), format))?;
             return Ok(());
         }
         let line = match heard {
-            Ok((metadata, t)) => json!({
+            Ok((metadata, t, copy)) => json!({
                 "file": file.display().to_string(),
                 "text": t.text,
                 "language": t.language,
@@ -108,6 +119,7 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
                 "compression_ratio": t.compression_ratio,
                 "quality_flag": t.quality_flag,
                 "pii_redacted": t.pii_redacted.as_ref().map(|r| &r.counts),
+                "redacted_audio": copy.map(|p| p.display().to_string()),
                 "model": transcriber.model(),
                 "timing": {
                     "decode_s": t.decode_seconds,
@@ -127,6 +139,17 @@ pub fn run(args: TranscribeArgs) -> anyhow::Result<()> {
     }
     anyhow::ensure!(failed == 0, "{failed} file(s) could not be transcribed");
     Ok(())
+}
+
+/// Writes `file`'s copy with the values redacted from `t` silenced to `dir/<name>.redacted.wav`; its path.
+fn silenced_copy(file: &Path, t: &Transcription, dir: &Path) -> anyhow::Result<PathBuf> {
+    let name = file.file_stem().map_or_else(|| "recording".into(), |s| s.to_string_lossy().into_owned());
+    let out = dir.join(format!("{name}.redacted.wav"));
+    let stretches = redscribe_pipeline::transcribe::silence_stretches(t.pii_redacted.as_ref());
+    let source = redscribe_audio::Source::open(file)?;
+    redscribe_audio::silence::write_silenced(source, &stretches, &out)
+        .with_context(|| format!("writing {}", out.display()))?;
+    Ok(out)
 }
 
 /// A segment as the JSON line shows it, with its words when asked for.

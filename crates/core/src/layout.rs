@@ -5,6 +5,7 @@
 //! processed/transcription_segments/dt=YYYY-MM-DD/<id>-<version>.parquet
 //! processed/transcription_words/dt=YYYY-MM-DD/<id>-<version>.parquet
 //! processed/subtitles/dt=YYYY-MM-DD/<id>-<version>.srt                  (and .vtt)
+//! processed/redacted-audio/dt=YYYY-MM-DD/<id>-<version>.wav             (with --redact pii,audio)
 //! manifests/dt=YYYY-MM-DD/<batch>.manifest
 //! rejected/<error_code>/dt=YYYY-MM-DD/<id>-<version>.json
 //! ```
@@ -23,6 +24,8 @@ pub const DEFAULT_SEGMENTS_PREFIX: &str = "processed/transcription_segments/";
 pub const DEFAULT_WORDS_PREFIX: &str = "processed/transcription_words/";
 /// Default prefix of subtitle files.
 pub const DEFAULT_SUBTITLES_PREFIX: &str = "processed/subtitles/";
+/// Default prefix of the silenced copies of recordings (PII redaction of the audio).
+pub const DEFAULT_REDACTED_AUDIO_PREFIX: &str = "processed/redacted-audio/";
 /// Default prefix of COPY manifests.
 pub const DEFAULT_MANIFESTS_PREFIX: &str = "manifests/";
 /// Default prefix of quarantine records.
@@ -54,6 +57,7 @@ pub struct Layout {
     segments_prefix: String,
     words_prefix: String,
     subtitles_prefix: String,
+    redacted_audio_prefix: String,
     manifests_prefix: String,
     rejected_prefix: String,
 }
@@ -66,6 +70,7 @@ impl Default for Layout {
             segments_prefix: DEFAULT_SEGMENTS_PREFIX.into(),
             words_prefix: DEFAULT_WORDS_PREFIX.into(),
             subtitles_prefix: DEFAULT_SUBTITLES_PREFIX.into(),
+            redacted_audio_prefix: DEFAULT_REDACTED_AUDIO_PREFIX.into(),
             manifests_prefix: DEFAULT_MANIFESTS_PREFIX.into(),
             rejected_prefix: DEFAULT_REJECTED_PREFIX.into(),
         }
@@ -88,7 +93,7 @@ fn normalise_prefix(prefix: &str) -> Result<String, CoreError> {
 }
 
 impl Layout {
-    /// A layout with custom prefixes (subtitles go to the default's); each is validated and normalised to end in
+    /// A layout with custom prefixes (subtitles and redacted audio go to the defaults'); each is validated and normalised to end in
     /// `/`.
     pub fn new(
         output_bucket: Option<String>,
@@ -104,6 +109,7 @@ impl Layout {
             segments_prefix: normalise_prefix(segments_prefix)?,
             words_prefix: normalise_prefix(words_prefix)?,
             subtitles_prefix: DEFAULT_SUBTITLES_PREFIX.into(),
+            redacted_audio_prefix: DEFAULT_REDACTED_AUDIO_PREFIX.into(),
             manifests_prefix: normalise_prefix(manifests_prefix)?,
             rejected_prefix: normalise_prefix(rejected_prefix)?,
         })
@@ -115,12 +121,13 @@ impl Layout {
     }
 
     /// All output prefixes; keys under them are never processed as recordings (loop guard).
-    pub fn output_prefixes(&self) -> [&str; 6] {
+    pub fn output_prefixes(&self) -> [&str; 7] {
         [
             &self.results_prefix,
             &self.segments_prefix,
             &self.words_prefix,
             &self.subtitles_prefix,
+            &self.redacted_audio_prefix,
             &self.manifests_prefix,
             &self.rejected_prefix,
         ]
@@ -172,6 +179,11 @@ impl Layout {
     /// Key of a subtitle file of one version of one recording.
     pub fn subtitles_key(&self, day: NaiveDate, id: &str, version: &str, format: SubtitleFormat) -> String {
         format!("{}dt={}/{id}-{version}.{}", self.subtitles_prefix, day.format("%Y-%m-%d"), format.extension())
+    }
+
+    /// Key of the silenced copy of one version of one recording.
+    pub fn redacted_audio_key(&self, day: NaiveDate, id: &str, version: &str) -> String {
+        format!("{}dt={}/{id}-{version}.wav", self.redacted_audio_prefix, day.format("%Y-%m-%d"))
     }
 
     /// Key of a COPY manifest for one load batch.
@@ -265,6 +277,10 @@ mod tests {
             l.subtitles_key(day(), id, "v1", SubtitleFormat::Vtt),
             "processed/subtitles/dt=2026-11-23/0123456789abcdef0123456789abcdef-v1.vtt"
         );
+        assert_eq!(
+            l.redacted_audio_key(day(), id, "v1"),
+            "processed/redacted-audio/dt=2026-11-23/0123456789abcdef0123456789abcdef-v1.wav"
+        );
         assert_eq!(l.manifest_key(day(), "b-7"), "manifests/dt=2026-11-23/b-7.manifest");
         assert_eq!(
             l.rejected_key(ErrorCode::NotAudio, day(), id, "v1"),
@@ -283,6 +299,7 @@ mod tests {
             l.detail_key(Detail::Words, day(), id, "v"),
             l.subtitles_key(day(), id, "v", SubtitleFormat::Srt),
             l.subtitles_key(day(), id, "v", SubtitleFormat::Vtt),
+            l.redacted_audio_key(day(), id, "v"),
             l.manifest_key(day(), "b"),
             l.rejected_key(ErrorCode::Truncated, day(), id, "v"),
         ] {
@@ -312,7 +329,10 @@ mod tests {
     #[test]
     fn a_separate_output_bucket_guards_only_itself() {
         let l = Layout::new(Some("out".into()), "/res", "seg/", "/w/", "man", "rej//").unwrap();
-        assert_eq!(l.output_prefixes(), ["res/", "seg/", "w/", "processed/subtitles/", "man/", "rej/"]);
+        assert_eq!(
+            l.output_prefixes(),
+            ["res/", "seg/", "w/", "processed/subtitles/", "processed/redacted-audio/", "man/", "rej/"]
+        );
         assert!(l.is_output("out", "res/dt=2026-11-23/a.parquet"));
         assert!(!l.is_output("in", "res/dt=2026-11-23/a.parquet"));
         assert_eq!(l.bucket_for("in"), "out");

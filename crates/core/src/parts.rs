@@ -124,6 +124,9 @@ pub struct PartHeard {
     pub transcription: Transcription,
     /// What hearing it cost (the row's `cost_usd` is every part's).
     pub cost_usd: Option<f64>,
+    /// The recording asked for a silenced copy of its audio (`pii,audio`): the join writes it.
+    #[serde(default)]
+    pub silence_audio: bool,
 }
 
 impl Part {
@@ -162,6 +165,9 @@ pub fn join(mut heard: Vec<(Part, Transcription)>) -> Option<Transcription> {
     for (part, t) in &mut heard {
         for s in &mut t.segments {
             s.shift(part.start_s, part.end_s);
+        }
+        if let Some(redacted) = &mut t.pii_redacted {
+            redacted.shift(part.start_s);
         }
         if let (Some(language), false) = (&t.language, t.quality_flag == QualityFlag::NoSpeech) {
             let said: f64 = t.segments.iter().map(|s| s.end_s - s.start_s).sum();
@@ -310,5 +316,23 @@ mod tests {
         // Silence throughout: the first part's word.
         let silent = join(vec![(p[0], heard(&[], "en", QualityFlag::NoSpeech))]).unwrap();
         assert_eq!((silent.language.as_deref(), silent.quality_flag), (Some("en"), QualityFlag::NoSpeech));
+    }
+
+    #[test]
+    fn what_each_part_redacted_is_counted_once_at_the_recording_s_times() {
+        use crate::redact::{Pii, Redacted, Said};
+        let p = parts(&[600.0]);
+        let redacted = |start_s: f64| Redacted {
+            counts: [(Pii::Phone, 1)].into(),
+            said: vec![Said { pii: Pii::Phone, channel: 0, start_s, end_s: start_s + 2.0 }],
+        };
+        let mut first = heard(&[(0.0, 10.0, "call [PHONE]")], "en", QualityFlag::Ok);
+        first.pii_redacted = Some(redacted(3.0));
+        let mut second = heard(&[(0.0, 10.0, "or [PHONE]")], "en", QualityFlag::Ok);
+        second.pii_redacted = Some(redacted(4.0));
+        let joined = join(vec![(p[0], first), (p[1], second)]).unwrap().pii_redacted.unwrap();
+        assert_eq!(joined.to_json(), r#"{"PHONE":2}"#);
+        let times: Vec<(f64, f64)> = joined.said.iter().map(|s| (s.start_s, s.end_s)).collect();
+        assert_eq!(times, [(3.0, 5.0), (604.0, 606.0)]);
     }
 }

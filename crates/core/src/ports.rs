@@ -168,6 +168,20 @@ pub trait ObjectStore: Send + Sync {
     async fn put(&self, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), PortError> {
         self.put_with(bucket, key, body, content_type, &Metadata::new()).await
     }
+    /// Writes a local file as an object, streamed from disk (a silenced copy of a recording can be as large as
+    /// the recording decoded). The default reads it whole and [`ObjectStore::put`]s it (for stores that hold
+    /// objects in memory anyway).
+    async fn put_file(
+        &self,
+        bucket: &str,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> Result<(), PortError> {
+        let body = std::fs::read(path)
+            .map_err(|e| PortError::new(ErrorCode::Internal, format!("reading {}: {e}", path.display())))?;
+        self.put(bucket, key, body, content_type).await
+    }
     /// Every object under a prefix, in key order.
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ListedObject>, PortError>;
     /// The object at `key` as a listing shows it (its size and its current bytes' ETag), or `None` when there is

@@ -34,12 +34,15 @@ mod detail;
 mod examine;
 mod limits;
 mod parts;
+mod silenced;
 
 pub use attempts::{Attempts, Ended};
 pub use detail::DetailFile;
 use examine::{examine, Examined};
 pub use examine::{failure, transcribe_in_parts, transcribe_recording, Fits, Plan};
 pub use limits::{RecordingLimits, TimeBudget, TranscribeConfig};
+pub use silenced::silence_stretches;
+use silenced::SilencedCopy;
 
 /// A result file ready for the load stage.
 #[derive(Debug, Clone, PartialEq)]
@@ -274,7 +277,14 @@ impl<S: ObjectStore> TranscribeStage<S> {
             }
             Err(e) => {
                 return self
-                    .write(event, &location, Err(Failure::new(Stage::Download, e.code, e.message)), None, this_try)
+                    .write(
+                        event,
+                        &location,
+                        Err(Failure::new(Stage::Download, e.code, e.message)),
+                        None,
+                        this_try,
+                        None,
+                    )
                     .await
             }
         };
@@ -290,17 +300,22 @@ impl<S: ObjectStore> TranscribeStage<S> {
             match self.split_if_long(event, &location, recording, budget, tried_before, this_try.started).await? {
                 Ok(recording) => recording,
                 Err(Ok(split)) => return Ok(split),
-                Err(Err(failure)) => return self.write(event, &location, Err(failure), None, this_try).await,
+                Err(Err(failure)) => return self.write(event, &location, Err(failure), None, this_try, None).await,
             };
+        // The silenced copy reads the spooled recording again, after the transcriber is done with it.
+        let copy = self.redaction(&hints).audio.then(|| match recording.try_clone() {
+            Ok(file) => SilencedCopy::Spooled(file),
+            Err(_) => SilencedCopy::ReadAgain,
+        });
         let (examined, transcript) = self.examine(recording, &id, &hints, poisoned, budget, None).await;
         match examined {
-            Ok(metadata) => self.write(event, &location, Ok(metadata), transcript, this_try).await,
+            Ok(metadata) => self.write(event, &location, Ok(metadata), transcript, this_try, copy).await,
             // Not the recording's fault (no time left, a spool that could not be reopened): another try.
             Err(failure) if !failure.code.disposition().blames_the_item() => {
                 self.record(Metric::RecordingsFailed, 1.0, failure.stage, Some(failure.code));
                 Err(PortError::new(failure.code, failure.message))
             }
-            Err(failure) => self.write(event, &location, Err(failure), None, this_try).await,
+            Err(failure) => self.write(event, &location, Err(failure), None, this_try, None).await,
         }
     }
 
@@ -324,7 +339,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             location = Location { content_type: request.content_type.clone(), ..Location::of(&request.recording) };
             recording = ObjectEvent { message_id: event.message_id.clone(), ..request.recording };
         }
-        let outcome = self.write(&recording, &location, Err(failure), None, attempt).await;
+        let outcome = self.write(&recording, &location, Err(failure), None, attempt, None).await;
         if outcome.is_ok() && event.message_id.is_some() {
             let marked = Attempts::read(self.store.as_ref(), &self.config.layout, event).await.unwrap_or_default();
             // The start a crash left unanswered (if any) ends here: the recording is done.
@@ -382,7 +397,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         part: Option<redscribe_core::parts::Part>,
     ) -> (Result<AudioMetadata, Failure>, Option<Transcription>) {
         let decode_started = Instant::now();
-        let redact = self.config.redact.with(hints.redact);
+        let redact = self.redaction(hints);
         let transcriber = self.transcriber.clone();
         let limits = self.config.limits;
         let planned = self.planner.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -429,6 +444,11 @@ impl<S: ObjectStore> TranscribeStage<S> {
         (examined, transcript)
     }
 
+    /// What a recording is redacted of: what the deployment requires and what its metadata adds.
+    fn redaction(&self, hints: &Hints) -> redscribe_core::redact::RedactOptions {
+        self.config.redact.with(hints.redact)
+    }
+
     /// What the recording costs by the price table: its share of the invocation's time so far and of its request,
     /// the object's read and COPY's of its files, the files written, and its queue message (sent, received and
     /// deleted: an upper bound, since Lambda receives and deletes them in batches).
@@ -463,8 +483,9 @@ impl<S: ObjectStore> TranscribeStage<S> {
         }
     }
 
-    /// Step 3: the row as Parquet (and JSON Lines), its segments, and for a failure the quarantine record; then
-    /// the recording's metrics and its one log line.
+    /// Step 3: the row as Parquet (and JSON Lines), its segments, words, subtitles and silenced copy (`copy`,
+    /// when asked for), and for a failure the quarantine record; then the recording's metrics and its one log
+    /// line.
     async fn write(
         &self,
         event: &ObjectEvent,
@@ -472,6 +493,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         outcome: Result<AudioMetadata, Failure>,
         transcript: Option<Transcription>,
         attempt: Attempt,
+        copy: Option<SilencedCopy>,
     ) -> Result<Processed, PortError> {
         let started = attempt.started;
         let write_started = Instant::now();
@@ -530,11 +552,16 @@ impl<S: ObjectStore> TranscribeStage<S> {
                 outputs.write_details(t).instrument(write.clone()).await?
             }
         };
-        let parquet = to_parquet(&[batch]).map_err(|e| PortError::new(ErrorCode::Internal, format!("Parquet: {e}")))?;
-        let key = layout.results_key(day, &row.id, &version, FileFormat::Parquet);
         // The event as the row tells it: the ETag of the bytes read when the event did not say (the loader checks
         // the recording still holds them).
         let source = ObjectEvent { object: location.object.clone(), ..event.clone() };
+        // Every recording heard, values or none: a deployment that keeps only the silenced copies has one for each.
+        if let (Some(copy), Some(t), Ok(_)) = (copy, &transcript, &outcome) {
+            let key = layout.redacted_audio_key(day, &row.id, &version);
+            self.write_silenced_copy(&source, copy, t, &out_bucket, &key).instrument(write.clone()).await?;
+        }
+        let parquet = to_parquet(&[batch]).map_err(|e| PortError::new(ErrorCode::Internal, format!("Parquet: {e}")))?;
+        let key = layout.results_key(day, &row.id, &version, FileFormat::Parquet);
         let file = ResultFile {
             id: row.id.clone(),
             bucket: out_bucket.clone(),

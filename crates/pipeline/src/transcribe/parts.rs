@@ -24,7 +24,7 @@ use redscribe_core::ports::{Hints, ObjectStore, PortError};
 use redscribe_core::record::AudioMetadata;
 use redscribe_core::{ErrorCode, Failure};
 
-use super::{Attempt, Processed, TimeBudget, TranscribeStage};
+use super::{Attempt, Processed, SilencedCopy, TimeBudget, TranscribeStage};
 use crate::row::Location;
 
 /// The share of one invocation's time (at the planned pace) a part may take at most: a cut lands up to
@@ -164,7 +164,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
                 Ok(heard) => self.store.put(&bucket, &heard_key, to_json(&heard)?, "application/json").await?,
                 Err(failure) => {
                     let failure = Failure { message: format!("{}: {}", part.describe(), failure.message), ..failure };
-                    return self.write(recording, &location, Err(failure), None, this_try).await;
+                    return self.write(recording, &location, Err(failure), None, this_try, None).await;
                 }
             }
         }
@@ -195,9 +195,12 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let hints = Hints::from_metadata(&head.metadata);
         let (examined, transcript) = self.examine(file, &id, &hints, false, budget, Some(part)).await;
         Ok(match (examined, transcript) {
-            (Ok(_), Some(transcription)) => {
-                Ok(PartHeard { part, transcription, cost_usd: self.cost_of(started, 0, false) })
-            }
+            (Ok(_), Some(transcription)) => Ok(PartHeard {
+                part,
+                transcription,
+                cost_usd: self.cost_of(started, 0, false),
+                silence_audio: self.redaction(&hints).audio,
+            }),
             (Err(failure), _) if !failure.code.disposition().blames_the_item() => {
                 return Err(PortError::new(failure.code, failure.message))
             }
@@ -230,6 +233,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         }
         let others: f64 = heard.iter().filter(|h| h.part.index != part.index).filter_map(|h| h.cost_usd).sum();
         let carried = others + request.split_cost_usd.unwrap_or(0.0);
+        let copy = heard.iter().any(|h| h.silence_audio).then_some(SilencedCopy::ReadAgain);
         let mut joined = join(heard.into_iter().map(|h| (h.part, h.transcription)).collect())
             .ok_or_else(|| PortError::new(ErrorCode::Internal, "no part to join"))?;
         // Each part was redacted before it was kept; the joined words are redacted once more, so that a value
@@ -242,6 +246,6 @@ impl<S: ObjectStore> TranscribeStage<S> {
         tracing::info!(%id, parts = part.count, audio_s = joined.audio_seconds, "parts joined");
         let metadata: AudioMetadata = request.metadata.clone();
         let this_try = Attempt { carried_cost_usd: carried, ..this_try };
-        self.write(recording, location, Ok(metadata), Some(joined), this_try).await
+        self.write(recording, location, Ok(metadata), Some(joined), this_try, copy).await
     }
 }

@@ -11,7 +11,7 @@
 pub enum Scope {
     /// Objects under the input prefix (the recordings the bucket's notification announces).
     Recordings,
-    /// Objects under `processed/` (results, segments, words and subtitles).
+    /// Objects under `processed/` (results, segments, words, subtitles and silenced copies of recordings).
     Processed,
     /// Objects under `manifests/` (COPY manifests and audit rows).
     Manifests,
@@ -63,7 +63,11 @@ pub const TRANSCRIBE: &[Grant] = &[
     grant("s3:GetObject", Scope::Recordings, "S3Objects::get_into (GetObject)"),
     // GetObject with the event's versionId (a versioned bucket's events carry one) is authorised as this action.
     grant("s3:GetObjectVersion", Scope::Recordings, "S3Objects::get_into (GetObject with versionId)"),
-    grant("s3:PutObject", Scope::Processed, "S3Objects::put_with: result and segments files"),
+    grant(
+        "s3:PutObject",
+        Scope::Processed,
+        "S3Objects::put_with: result, detail and subtitle files; S3Objects::put_file: a recording's silenced copy",
+    ),
     grant("s3:PutObject", Scope::Rejected, "S3Objects::put_with: quarantine records"),
     grant("s3:PutObject", Scope::Attempts, "S3Objects::put: a recording's attempt marker"),
     grant("s3:GetObject", Scope::Attempts, "S3Objects::get: a recording's attempt marker, once listed"),

@@ -28,6 +28,7 @@ pub enum Pii {
     CreditDebitCvv,
     CreditDebitExpiry,
     BankAccountNumber,
+    BankRouting,
     Ssn,
     Phone,
     Email,
@@ -35,11 +36,12 @@ pub enum Pii {
 }
 
 impl Pii {
-    const ALL: [Pii; 8] = [
+    const ALL: [Pii; 9] = [
         Pii::CreditDebitNumber,
         Pii::CreditDebitCvv,
         Pii::CreditDebitExpiry,
         Pii::BankAccountNumber,
+        Pii::BankRouting,
         Pii::Ssn,
         Pii::Phone,
         Pii::Email,
@@ -53,6 +55,7 @@ impl Pii {
             Pii::CreditDebitCvv => "CREDIT_DEBIT_CVV",
             Pii::CreditDebitExpiry => "CREDIT_DEBIT_EXPIRY",
             Pii::BankAccountNumber => "BANK_ACCOUNT_NUMBER",
+            Pii::BankRouting => "BANK_ROUTING",
             Pii::Ssn => "SSN",
             Pii::Phone => "PHONE",
             Pii::Email => "EMAIL",
@@ -220,6 +223,9 @@ enum Piece {
     Teen(u8),
     Tens(u8),
     Hundred,
+    /// "thousand", "million", "billion": that many zeros, which the numbers said after it fill ("five five five two
+    /// thousand" is 5552000, "two thousand and twelve" 2012).
+    Scale(usize),
     /// "double", "triple": the next digit said that many times.
     Repeat(usize),
     /// "oh" or "o": a zero inside a run.
@@ -256,6 +262,9 @@ fn piece(w: &str) -> Option<Piece> {
     }
     match w {
         "hundred" => Some(Piece::Hundred),
+        "thousand" => Some(Piece::Scale(3)),
+        "million" => Some(Piece::Scale(6)),
+        "billion" => Some(Piece::Scale(9)),
         "double" => Some(Piece::Repeat(2)),
         "triple" => Some(Piece::Repeat(3)),
         "oh" | "o" | "nought" | "nil" => Some(Piece::Oh),
@@ -264,42 +273,118 @@ fn piece(w: &str) -> Option<Piece> {
     }
 }
 
-/// The digits a run of pieces says: "forty one" is 41, "four hundred eleven" 411, "double four" 44.
+/// The digits a run of pieces says: digit by digit ("four one one one" is 4111, "double four" 44, "oh" 0), or as
+/// numbers are said ("forty one" is 41, "four hundred eleven" 411, "five five five two thousand" 5552000,
+/// "twelve million three hundred thousand" 12300000), or both in turn.
 fn digits_of(pieces: &[Piece]) -> String {
     let mut out = String::new();
-    // Trailing zeros a following number fills ("forty" then "one": the 0 becomes 1; "hundred": two of them).
-    let mut open = 0usize;
+    let mut said: Option<Spoken> = None;
     let mut repeat = 1usize;
-    let put = |out: &mut String, open: &mut usize, digits: &str| {
-        let fill = (*open).min(digits.len());
-        if fill > 0 && digits.len() <= *open {
-            out.truncate(out.len() - fill);
+    let finish = |out: &mut String, said: &mut Option<Spoken>| {
+        if let Some(n) = said.take() {
+            out.push_str(&(n.total + n.group).to_string());
         }
-        out.push_str(digits);
-        *open = 0;
     };
     for p in pieces {
+        // A lone digit written as such combines as its word would ("forty 1").
+        let p = match p {
+            Piece::Digits(d) if d.len() == 1 && d != "0" => &Piece::Unit(d.as_bytes()[0] - b'0'),
+            p => p,
+        };
         match p {
-            Piece::Digits(d) => put(&mut out, &mut open, d),
-            Piece::Unit(u) => {
-                let said = u.to_string().repeat(std::mem::replace(&mut repeat, 1));
-                put(&mut out, &mut open, &said);
+            Piece::Digits(d) => {
+                finish(&mut out, &mut said);
+                out.push_str(d);
             }
-            Piece::Teen(t) => put(&mut out, &mut open, &t.to_string()),
-            Piece::Tens(t) => {
-                put(&mut out, &mut open, &format!("{t}0"));
-                open = 1;
+            Piece::Unit(u) if repeat > 1 => {
+                finish(&mut out, &mut said);
+                out.push_str(&u.to_string().repeat(std::mem::replace(&mut repeat, 1)));
             }
-            Piece::Hundred => {
-                out.push_str("00");
-                open = 2;
+            &Piece::Unit(u) => match said.as_mut() {
+                Some(n) if n.takes_unit() => n.add(u64::from(u), Last::Unit),
+                _ => {
+                    finish(&mut out, &mut said);
+                    said = Some(Spoken::new(u64::from(u), Last::Unit));
+                }
+            },
+            &Piece::Teen(t) | &Piece::Tens(t) => {
+                let (value, last) = match p {
+                    Piece::Teen(_) => (u64::from(t), Last::Teen),
+                    _ => (u64::from(t) * 10, Last::Tens),
+                };
+                match said.as_mut() {
+                    Some(n) if matches!(n.last, Last::Hundred | Last::Scale) => n.add(value, last),
+                    _ => {
+                        finish(&mut out, &mut said);
+                        said = Some(Spoken::new(value, last));
+                    }
+                }
+            }
+            Piece::Hundred => match said.as_mut() {
+                Some(n) if n.group > 0 && n.group < 100 => {
+                    n.group *= 100;
+                    n.last = Last::Hundred;
+                }
+                _ => {
+                    finish(&mut out, &mut said);
+                    said = Some(Spoken::new(100, Last::Hundred));
+                }
+            },
+            &Piece::Scale(zeros) => {
+                let n = said.get_or_insert(Spoken::new(0, Last::Scale));
+                n.total += n.group.max(1).saturating_mul(10u64.saturating_pow(zeros as u32));
+                n.group = 0;
+                n.last = Last::Scale;
             }
             Piece::Repeat(n) => repeat = *n,
-            Piece::Oh => put(&mut out, &mut open, "0"),
+            Piece::Oh => {
+                finish(&mut out, &mut said);
+                out.push('0');
+            }
             Piece::Joiner => {}
         }
     }
+    finish(&mut out, &mut said);
     out
+}
+
+/// What was said last of a number said as numbers are.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Last {
+    Unit,
+    Teen,
+    Tens,
+    Hundred,
+    Scale,
+}
+
+/// A number said as numbers are: the thousands, millions… said so far, and the group under a thousand after them.
+#[derive(Debug, Clone, Copy)]
+struct Spoken {
+    total: u64,
+    group: u64,
+    last: Last,
+}
+
+impl Spoken {
+    fn new(group: u64, last: Last) -> Spoken {
+        Spoken { total: 0, group, last }
+    }
+
+    /// Whether a unit word goes on this number ("forty" one, "hundred" one, "thousand" one) rather than starting
+    /// the next.
+    fn takes_unit(&self) -> bool {
+        match self.last {
+            Last::Tens => self.group % 10 == 0,
+            Last::Hundred | Last::Scale => true,
+            Last::Unit | Last::Teen => false,
+        }
+    }
+
+    fn add(&mut self, value: u64, last: Last) {
+        self.group += value;
+        self.last = last;
+    }
 }
 
 /// The Luhn check card numbers carry.
@@ -347,7 +432,7 @@ fn iban_valid(iban: &str) -> bool {
 
 /// Cue words (`*`: any ending), each with the type a number after it has and the lengths (in digits) that type
 /// takes.
-const CUES: [(&str, Pii, usize, usize); 27] = [
+const CUES: [(&str, Pii, usize, usize); 28] = [
     ("card", Pii::CreditDebitNumber, 4, 40),
     ("credit", Pii::CreditDebitNumber, 4, 40),
     ("debit", Pii::CreditDebitNumber, 4, 40),
@@ -364,6 +449,8 @@ const CUES: [(&str, Pii, usize, usize); 27] = [
     ("ssn", Pii::Ssn, 4, 11),
     ("account", Pii::BankAccountNumber, 4, 34),
     ("count number", Pii::BankAccountNumber, 4, 34),
+    // A US routing (ABA) number is nine digits; other lengths after "routing" are the account's.
+    ("routing", Pii::BankRouting, 9, 9),
     ("routing", Pii::BankAccountNumber, 4, 34),
     ("iban", Pii::BankAccountNumber, 4, 34),
     ("sort code", Pii::BankAccountNumber, 4, 34),
@@ -448,7 +535,18 @@ fn shape(digits: &str, written: &str) -> Option<Pii> {
 }
 
 fn is_number_start(p: &Piece) -> bool {
-    !matches!(p, Piece::Joiner | Piece::Hundred)
+    !matches!(p, Piece::Joiner | Piece::Hundred | Piece::Scale(_))
+}
+
+/// Words after a number that make it an amount of money or a share, which no PII type is.
+const AMOUNT_WORDS: [&str; 12] =
+    ["dollars", "dollar", "bucks", "cents", "euros", "euro", "pounds", "pence", "yen", "rupees", "percent", "%"];
+
+/// Whether the run of tokens `from..=to` is an amount: written with a currency sign ("$1,200,000") or followed
+/// by a currency word ("two million dollars").
+fn is_amount(tokens: &[Token], from: usize, to: usize) -> bool {
+    let signed = tokens[from..=to].iter().any(|t| t.text.contains(['$', '€', '£', '¥', '%']));
+    signed || tokens.get(to + 1).is_some_and(|t| AMOUNT_WORDS.contains(&t.plain.as_str()))
 }
 
 /// Runs of number words and digits, each typed, and the IBANs written as such.
@@ -486,12 +584,15 @@ fn number_spans(tokens: &[Token]) -> Vec<Span> {
             .find_map(|k| tokens.get(k).and_then(|t| Pii::of_tag(&t.text)));
         // A month and a year written with a slash ("03/27", "zero three slash 27").
         let slashed = (3..=4).contains(&digits.len()) && (written.contains('/') || written.contains("slash"));
+        // An amount is no value of any type, whatever cue came before it ("the card balance is 1,200 dollars").
+        let amount = next_to_tag.is_none() && is_amount(tokens, i, end);
         let pii = next_to_tag
+            .filter(|_| !amount)
             .or_else(|| slashed.then_some(Pii::CreditDebitExpiry))
             .or_else(|| cue(tokens, i, digits.len()))
             .or_else(|| (luhn(&digits) && (13..=19).contains(&digits.len())).then_some(Pii::CreditDebitNumber))
             .or_else(|| shape(&digits, &written));
-        if let (Some(pii), false) = (pii, digits.is_empty()) {
+        if let (Some(pii), false, false) = (pii, digits.is_empty(), amount) {
             spans.push(Span { from: i, to: end, pii });
         }
         i = end + 1;
@@ -833,6 +934,7 @@ mod tests {
             ("my social security number is 123-45-6789", "my social security number is [SSN]"),
             ("it is 123-45-6789 yes", "it is [SSN] yes"),
             ("my account number is 12345678", "my account number is [BANK_ACCOUNT_NUMBER]"),
+            ("the routing number is 021000021 and", "the routing number is [BANK_ROUTING] and"),
             ("the iban is GB82 WEST 1234 5698 7654 32 thanks", "the iban is [BANK_ACCOUNT_NUMBER] thanks"),
             ("send it to DE89370400440532013000", "send it to [BANK_ACCOUNT_NUMBER]"),
             ("my pin is four four three two", "my pin is [PIN]"),
@@ -856,6 +958,13 @@ mod tests {
             ("my email is family at mail .org. Thank you.", "my email is [EMAIL]. Thank you."),
             ("my email address is Sam Anders Corley at mail .org. Thank", "my email address is [EMAIL]. Thank"),
             ("My card number is 4,111. Goodbye.", "My card number is [CREDIT_DEBIT_NUMBER]. Goodbye."),
+            // Scale words: a phone number's last four said as a thousand, a number said in its hundreds.
+            ("call me on five five five two thousand.", "call me on [PHONE]."),
+            ("my phone is eight hundred five five five one thousand and twelve ok", "my phone is [PHONE] ok"),
+            (
+                "my account number is twelve million three hundred thousand",
+                "my account number is [BANK_ACCOUNT_NUMBER]",
+            ),
         ];
         for (said, want) in cases {
             assert_eq!(redacted(said).0, want, "{said}");
@@ -872,6 +981,8 @@ mod tests {
             "Thanks for 3 days and for the 4th time, for 10 minutes.",
             "Visit www.example.com for more.",
             "We sat at home. Half of 3/4 is 3/8 and it was free 2 days.",
+            "The house sold for $1,200,000 in 2019, and the card balance is 1,250,000 dollars.",
+            "It cost two million four hundred thousand dollars, up 12,500,000 percent.",
         ] {
             assert_eq!(redacted(said), (said.to_string(), "{}".to_string()), "{said}");
         }
@@ -953,6 +1064,16 @@ mod tests {
         assert_eq!(t.segments[0].text, "my card number is [CREDIT_DEBIT_NUMBER] thanks");
         assert!(t.segments[0].words.is_empty(), "{:?}", t.segments[0].words);
         assert_eq!(t.segments[1].words.len(), 2);
+    }
+
+    #[test]
+    fn scale_words_fill_their_zeros() {
+        let digits = |said: &str| digits_of(&said.split(' ').map(|w| piece(w).unwrap()).collect::<Vec<_>>());
+        assert_eq!(digits("five five five two thousand"), "5552000");
+        assert_eq!(digits("two thousand and twelve"), "2012");
+        assert_eq!(digits("twelve million three hundred thousand"), "12300000");
+        assert_eq!(digits("one hundred thousand"), "100000");
+        assert_eq!(digits("four thousand one hundred eleven"), "4111");
     }
 
     #[test]

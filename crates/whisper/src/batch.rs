@@ -29,7 +29,7 @@ use crate::language::{no_language, LanguageVote};
 use crate::mel::{HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
 use crate::transcribe::{DecodeOptions, Detected, Segment, Stream, Tally, Transcript};
-use crate::vad::{first_pause_end, sound_steps, speech_start, stretch_end, VoiceActivity};
+use crate::vad::{first_pause_end, sound_steps, speech_start, stretch_end, VoiceActivity, STEP_SECONDS};
 use crate::WhisperError;
 
 /// A stretch of speech: its first sample in the recording, and its samples.
@@ -216,17 +216,26 @@ impl Engine {
             prompt.push(&v.tokens[v.no_timestamps]);
             let prompts = vec![prompt; batch.len()];
             let reencode = |picked: &[usize]| encode(self, &features, picked, frames);
+            let sounds: Vec<Vec<bool>> = batch.iter().map(|w| sound_steps(&w.samples, &options.vad)).collect();
+            let sound_s: Vec<f64> =
+                sounds.iter().map(|s| s.iter().filter(|&&on| on).count() as f64 * STEP_SECONDS).collect();
             let decoding = Instant::now();
-            let attempts =
-                self.decode_with_fallback(&encoded, Some(&reencode), &prompts, options, &mut tally.fallback_seconds)?;
+            let attempts = self.decode_with_fallback(
+                &encoded,
+                Some(&reencode),
+                &prompts,
+                &sound_s,
+                options,
+                &mut tally.fallback_seconds,
+            )?;
             tracing::debug!(seconds = decoding.elapsed().as_secs_f64(), "batch decoded");
             let aligning = Instant::now();
             let to_align: Vec<ToAlign> =
                 batch.iter().zip(&attempts).map(|(w, a)| ToAlign { tokens: &a.tokens, frames: w.frames() }).collect();
             let words = self.words(&encoded, &start, &to_align, code)?;
             tracing::debug!(seconds = aligning.elapsed().as_secs_f64(), windows = batch.len(), "words aligned");
-            for ((window, attempt), mut words) in batch.iter().zip(attempts).zip(words) {
-                fit_to_sound(&mut words, &sound_steps(&window.samples, &options.vad));
+            for (((window, attempt), mut words), sound) in batch.iter().zip(attempts).zip(words).zip(&sounds) {
+                fit_to_sound(&mut words, sound);
                 let (found, rest) = self.place(window, &attempt, &words, options, &mut tally);
                 segments.extend(found);
                 plan.carried.extend(rest);
@@ -519,6 +528,7 @@ mod tests {
             compression_ratio: 1.2,
             looping: false,
             temperature: 0.0,
+            text_tokens: 0,
         };
         // The first stretch (1 s) holds two sentences; the second (2 s, said at 10 s) one without a full stop,
         // whose first word the alignment starts a little early.

@@ -2,8 +2,15 @@
 //! each window whose output looks like a loop (a compression ratio that blocks said again verbatim make, or a block
 //! repeated back to back) or a guess (low average log-probability) is decoded again at the next temperature, the
 //! ones still wanting together, until it passes or the temperatures run out (then its most probable attempt is
-//! kept). Sampling draws from CTranslate2's generators, seeded once per process ([`crate::model`]), so a file heard
-//! twice by the same build reads the same.
+//! kept). A sampled attempt must also say about as much as the window holds of sound: sampling can draw the end
+//! of the text after a sentence, and a window whose first sentence is all that was kept loses the rest
+//! ([`Attempt::cut_short`]).
+//!
+//! Sampling draws from CTranslate2's generator of the thread that decodes, seeded once per process
+//! ([`crate::model`]) and never again: a process hears the same recordings in the same order the same way, but a
+//! window that needs a sampled fallback can read differently when other recordings were heard before it (the same
+//! holds for the reference implementations). Windows that pass at temperature 0 — nearly all — read the same
+//! whatever came before.
 
 use ct2rs::sys::{StorageView, WhisperGenerationResult, WhisperOptions};
 
@@ -21,7 +28,13 @@ pub(crate) struct Attempt {
     /// The text repeats itself ([`crate::quality::repeats_itself`]) or holds a loop ([`has_loop`]).
     pub looping: bool,
     pub temperature: f32,
+    /// Text tokens (timestamps and special tokens left out).
+    pub text_tokens: usize,
 }
+
+/// Text tokens a sampled attempt must hold per second of sound in its window (speech runs at 2–5 tokens a
+/// second of sound in the languages measured; a slow read-out of digits at about 2).
+const MIN_TOKENS_PER_SOUND_SECOND: f64 = 1.0;
 
 impl Attempt {
     /// The reference rule: the model thinks nobody speaks, and what it wrote it does not believe either.
@@ -29,9 +42,24 @@ impl Attempt {
         self.no_speech_prob > options.no_speech_threshold && self.avg_logprob < options.log_prob_threshold
     }
 
-    /// Whether to keep it rather than try a higher temperature.
-    fn passes(&self, options: &DecodeOptions) -> bool {
-        self.is_silent(options) || (!self.looping && self.avg_logprob >= options.log_prob_threshold)
+    /// Whether to keep it rather than try a higher temperature (`sound_s`: seconds of sound in its window).
+    fn passes(&self, options: &DecodeOptions, sound_s: f64) -> bool {
+        self.is_silent(options)
+            || (!self.looping && self.avg_logprob >= options.log_prob_threshold && !self.cut_short(sound_s))
+    }
+
+    /// A sampled attempt that says far less than its window holds of sound: an end of text drawn after a
+    /// sentence, the rest of the window left unsaid (only a drawn attempt: at temperature 0 the model's own end
+    /// of text is kept, as the reference implementations keep it).
+    fn cut_short(&self, sound_s: f64) -> bool {
+        self.temperature > 0.0 && (self.text_tokens as f64) < MIN_TOKENS_PER_SOUND_SECOND * sound_s
+    }
+
+    /// Whether it is a better last resort than `other` when none passed: one not cut short, then the more
+    /// probable.
+    fn beats(&self, other: &Attempt, sound_s: f64) -> bool {
+        let (whole, other_whole) = (!self.cut_short(sound_s), !other.cut_short(sound_s));
+        whole > other_whole || (whole == other_whole && self.avg_logprob > other.avg_logprob)
     }
 }
 
@@ -59,7 +87,9 @@ impl Engine {
         let avg_logprob = score * tokens.len() as f64 / (tokens.len() + 1) as f64;
         let text = self.text(&tokens);
         let ratio = compression_ratio(&text);
+        let text_tokens = tokens.iter().filter(|&&t| t < self.vocabulary.eot).count();
         Attempt {
+            text_tokens,
             // A loop the compression ratio misses (a short window, a script zlib packs less well) is one too.
             looping: looks_looped(ratio, &text, options.compression_ratio_threshold) || has_loop(&text),
             tokens,
@@ -71,17 +101,20 @@ impl Engine {
     }
 
     /// Decodes the `encoded` windows, one prompt each, with temperature fallback; `reencode` gives the encoder
-    /// output of the windows a fallback still needs when they are not all of them (a one-window batch has none).
-    /// The time spent past the first temperature is added to `fallback_seconds`.
+    /// output of the windows a fallback still needs when they are not all of them (a one-window batch has none);
+    /// `sound_s`: each window's seconds of sound. The time spent past the first temperature is added to
+    /// `fallback_seconds`.
     pub(crate) fn decode_with_fallback(
         &self,
         encoded: &StorageView<'_>,
         reencode: Option<&Reencode>,
         prompts: &[Vec<&str>],
+        sound_s: &[f64],
         options: &DecodeOptions,
         fallback_seconds: &mut f64,
     ) -> Result<Vec<Attempt>, WhisperError> {
         let n = prompts.len();
+        debug_assert_eq!(sound_s.len(), n);
         let mut kept: Vec<Option<Attempt>> = (0..n).map(|_| None).collect();
         let mut best: Vec<Option<Attempt>> = (0..n).map(|_| None).collect();
         let mut pending: Vec<usize> = (0..n).collect();
@@ -108,9 +141,19 @@ impl Engine {
             }
             for (&i, result) in pending.iter().zip(results) {
                 let attempt = self.attempt(result, temperature, options);
-                if attempt.passes(options) {
+                let sound = sound_s.get(i).copied().unwrap_or(0.0);
+                if attempt.cut_short(sound) {
+                    tracing::debug!(
+                        window = i,
+                        tokens = attempt.text_tokens,
+                        sound,
+                        temperature,
+                        "sampled attempt cut short"
+                    );
+                }
+                if attempt.passes(options, sound) {
                     kept[i] = Some(attempt);
-                } else if best[i].as_ref().is_none_or(|b| attempt.avg_logprob > b.avg_logprob) {
+                } else if best[i].as_ref().is_none_or(|b| attempt.beats(b, sound)) {
                     best[i] = Some(attempt);
                 }
             }
@@ -123,5 +166,36 @@ impl Engine {
             .zip(best)
             .map(|(k, b)| k.or(b).ok_or_else(|| WhisperError::Decode("no temperatures to decode with".into())))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(temperature: f32, text_tokens: usize, avg_logprob: f64) -> Attempt {
+        Attempt {
+            tokens: vec![0; text_tokens],
+            avg_logprob,
+            no_speech_prob: 0.1,
+            compression_ratio: 1.5,
+            looping: false,
+            temperature,
+            text_tokens,
+        }
+    }
+
+    #[test]
+    fn a_sampled_attempt_that_says_far_less_than_its_sound_is_not_kept() {
+        let options = DecodeOptions::default();
+        // 20 s of sound: "Thank you for calling." (6 tokens) drawn at 0.2 stopped after its first sentence; the
+        // same from beam search is the model's own end; a whole drawn attempt passes.
+        assert!(!attempt(0.2, 6, -0.3).passes(&options, 20.0));
+        assert!(attempt(0.0, 6, -0.3).passes(&options, 20.0));
+        assert!(attempt(0.2, 40, -0.3).passes(&options, 20.0));
+        // Nothing passed: a whole attempt is kept over a more probable one cut short, then the more probable.
+        assert!(attempt(0.4, 40, -1.5).beats(&attempt(0.2, 6, -0.9), 20.0));
+        assert!(!attempt(0.2, 6, -0.9).beats(&attempt(0.4, 40, -1.5), 20.0));
+        assert!(attempt(0.2, 6, -0.9).beats(&attempt(0.4, 5, -1.5), 20.0));
     }
 }

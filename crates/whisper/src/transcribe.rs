@@ -18,7 +18,7 @@ use crate::language::{no_language, LanguageVote};
 use crate::mel::{HOP, N_FFT, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
 use crate::quality::cut_loops;
-use crate::vad::{sound_steps, VadOptions, VoiceActivity};
+use crate::vad::{sound_steps, VadOptions, VoiceActivity, STEP_SECONDS};
 use crate::WhisperError;
 
 /// Seconds per timestamp token.
@@ -427,8 +427,11 @@ impl Engine {
             }
             prompt.extend(start.iter().copied());
 
-            let attempt =
-                self.decode_with_fallback(&encoded, None, &[prompt], options, &mut tally.fallback_seconds)?.remove(0);
+            let sound = sound_steps(stream.slice(seek * HOP, (seek + window_frames) * HOP), &options.vad);
+            let sound_s = sound.iter().filter(|&&s| s).count() as f64 * STEP_SECONDS;
+            let attempt = self
+                .decode_with_fallback(&encoded, None, &[prompt], &[sound_s], options, &mut tally.fallback_seconds)?
+                .remove(0);
             tracing::debug!(
                 seek,
                 tokens = attempt.tokens.len(),
@@ -448,7 +451,6 @@ impl Engine {
                 window_segments.into_iter().filter(|(s, _)| !s.text.trim().is_empty()).collect();
             let aligning = Instant::now();
             let code = language.as_deref().unwrap_or("en");
-            let sound = sound_steps(stream.slice(seek * HOP, (seek + window_frames) * HOP), &options.vad);
             let heard = HeardWindow { frames: window_frames, sound: &sound, offset_s: time_offset };
             self.time_segments(&encoded, &start, &mut window_segments, heard, code)?;
             tracing::debug!(seconds = aligning.elapsed().as_secs_f64(), "words aligned");
@@ -598,6 +600,7 @@ mod tests {
                 compression_ratio: 3.4,
                 looping,
                 temperature: 0.0,
+                text_tokens: 40,
             };
             let mut tally = Tally::default();
             assert!(tally.window(&attempt, &options));

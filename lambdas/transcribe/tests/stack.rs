@@ -158,8 +158,9 @@ fn from_an_image_the_function_is_the_layer_form_but_for_its_packaging() {
 /// A recording longer than a part, under the stack's configuration but a timeout (40 s: 10 s of planned compute)
 /// it could never be heard whole in: the function cuts it into parts, the bucket's notification routes each
 /// part's request back to the transcribe queue, each part is heard by an invocation of its own, and the last one
-/// writes one result file whose segments run in order across the cuts. The role allows every call; a part
-/// delivered again adds no result file.
+/// writes one result file whose segments run in order across the cuts, with its words, subtitles and (the stack's
+/// `Redact` set to `pii,audio`) the silenced copy of the whole recording, read again by the invocation that joins.
+/// The role allows every call; a part delivered again adds no result file.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_long_recording_is_heard_in_parts_by_invocations_of_their_own() {
     let d = tokio::task::spawn_blocking(|| Deployed::deploy(&[("RedshiftWorkgroup", "wg")])).await.unwrap();
@@ -167,11 +168,13 @@ async fn a_long_recording_is_heard_in_parts_by_invocations_of_their_own() {
     let bucket = d.create_bucket_in(&stand_ins);
     let store = stand_ins.store().await;
     let long = redscribe_testkit::long_speech(stand_ins.dir.path());
-    store.put(&bucket, "in/lectures/budget.wav", long, "audio/wav").await.unwrap();
+    store.put(&bucket, "in/lectures/budget.wav", long.clone(), "audio/wav").await.unwrap();
     let routed = d.routed_to("TranscribeQueue", &drain(&mut stand_ins.events));
     assert_eq!(routed.len(), 1);
 
-    let env = lambda_env(&d, &stand_ins, &[("REDSCRIBE_FUNCTION_TIMEOUT_S", "40"), ("REDSCRIBE_PART_SECONDS", "60")]);
+    let changes =
+        [("REDSCRIBE_FUNCTION_TIMEOUT_S", "40"), ("REDSCRIBE_PART_SECONDS", "60"), ("REDSCRIBE_REDACT", "pii,audio")];
+    let env = lambda_env(&d, &stand_ins, &changes);
     let env: Vec<(&str, String)> = env.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
     let api = RuntimeApi::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let s3_calls = stand_ins.s3.calls();
@@ -214,6 +217,35 @@ async fn a_long_recording_is_heard_in_parts_by_invocations_of_their_own() {
     }
     let last = segments.last().unwrap();
     assert!(last.end_s <= duration + 0.01 && last.end_s > duration - 15.0, "{} of {duration} s", last.end_s);
+    // Nothing in the lecture is a value; the row says redaction ran.
+    assert_eq!(row.pii_redacted.as_deref(), Some("{}"));
+
+    // Its words, at the recording's times: each inside its segment, in time order across the cuts.
+    let words = words_of(store.as_ref(), &bucket).await;
+    assert!(words.len() >= said.split_whitespace().count(), "{} words for {said}", words.len());
+    for w in &words {
+        let s = &segments[w.segment_index as usize];
+        assert!(w.start_s >= s.start_s - 0.01 && w.end_s <= s.end_s + 0.01, "{w:?} outside {s:?}");
+    }
+    for pair in words.windows(2) {
+        assert!(pair[1].start_s >= pair[0].start_s - 0.01, "{:?} before {:?}", pair[1], pair[0]);
+    }
+    // Its subtitles, both formats.
+    let subtitles = walk(&stand_ins.bucket_dir(&bucket).join("processed/subtitles"));
+    let mut kinds: Vec<&str> = subtitles.iter().filter_map(|p| p.rsplit_once('.').map(|(_, e)| e)).collect();
+    kinds.sort();
+    assert_eq!(kinds, ["srt", "vtt"], "{subtitles:?}");
+    // The silenced copy: the whole recording (nothing silenced in it), frame for frame.
+    let copies = walk(&stand_ins.bucket_dir(&bucket).join("processed/redacted-audio"));
+    assert_eq!(copies.len(), 1, "{copies:?}");
+    let original = hound::WavReader::new(std::io::Cursor::new(long)).unwrap();
+    let copy = hound::WavReader::open(&copies[0]).unwrap();
+    assert_eq!(
+        (copy.spec().channels, copy.spec().sample_rate),
+        (original.spec().channels, original.spec().sample_rate)
+    );
+    let samples = |r: hound::WavReader<_>| r.into_samples::<i16>().map(Result::unwrap).collect::<Vec<i16>>();
+    assert!(samples(copy) == samples(original), "the copy differs from the recording");
 
     // A part delivered again: its transcription is there; still one result file.
     let again = api.invoke(json!({ "Records": sqs_records(&parts[..1]) }));
@@ -233,6 +265,17 @@ fn lambda_env(d: &Deployed, stand_ins: &StandIns, changes: &[(&str, &str)]) -> V
         set.1 = value.to_string();
     }
     env
+}
+
+/// The words of the one recording the function wrote, in order.
+async fn words_of(store: &impl ObjectStore, bucket: &str) -> Vec<redscribe_core::record::WordRow> {
+    use redscribe_core::encode::from_parquet;
+    let files = store.list(bucket, "processed/transcription_words/").await.unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let body = store.get(bucket, &files[0].key, None).await.unwrap().body;
+    let mut words = redscribe_core::record::words_from_batch(&from_parquet(body).unwrap()[0]).unwrap();
+    words.sort_by_key(|w| (w.segment_index, w.word_index));
+    words
 }
 
 /// Each result file the function wrote: its row and segments.

@@ -140,7 +140,7 @@ pub struct Redacted {
 /// sound of its first and last letters reaches past it.
 pub const SILENCE_MARGIN_S: f64 = 0.25;
 
-/// When a redacted value was said.
+/// Where in the audio a redacted value was said: its words' times and the unwritten audio beside them ([`said`]).
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Said {
     pub pii: Pii,
@@ -772,6 +772,7 @@ fn redact_values(t: &mut Transcription) -> Redacted {
                 })
             })
             .collect();
+        let longest = longest_word_s(t, &tokens);
         let mut spans = email_spans(&tokens);
         let taken = |spans: &[Span], s: &Span| spans.iter().any(|o| s.from <= o.to && o.from <= s.to);
         for span in number_spans(&tokens) {
@@ -783,7 +784,7 @@ fn redact_values(t: &mut Transcription) -> Redacted {
         for span in &spans {
             *redacted.counts.entry(span.pii).or_default() += 1;
             changed.extend(tokens[span.from..=span.to].iter().map(|t| t.at.0));
-            redacted.said.push(said(t, &tokens, span, channel));
+            redacted.said.push(said(t, &tokens, span, channel, longest));
             replace(t, &tokens, span);
         }
     }
@@ -803,6 +804,18 @@ fn redact_values(t: &mut Transcription) -> Redacted {
     t.segments.retain(|s| !s.text.is_empty());
     t.text = t.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
     redacted
+}
+
+/// The longest a channel's word plausibly lasts: twice its median word, between 0.3 and 1.4 s.
+fn longest_word_s(t: &Transcription, tokens: &[Token]) -> f64 {
+    let mut lengths: Vec<f64> = tokens
+        .iter()
+        .map(|x| &t.segments[x.at.0].words[x.at.1])
+        .map(|w| w.end_s - w.start_s)
+        .filter(|&d| d > 0.0)
+        .collect();
+    lengths.sort_by(f64::total_cmp);
+    lengths.get(lengths.len() / 2).map_or(1.4, |median| (2.0 * median).clamp(0.3, 1.4))
 }
 
 /// A segment without words (a result written before words were timed) gets its text's words, spread over its time;
@@ -826,10 +839,25 @@ fn ensure_words(segment: &mut TimedText) -> bool {
     true
 }
 
-/// When the span's words were said (before they are replaced).
-fn said(t: &Transcription, tokens: &[Token], span: &Span, channel: u16) -> Said {
-    let words = tokens[span.from..=span.to].iter().map(|x| &t.segments[x.at.0].words[x.at.1]);
-    let (start_s, end_s) = words.fold((f64::MAX, f64::MIN), |(a, b), w| (a.min(w.start_s), b.max(w.end_s)));
+/// Where the span's value may be in the audio (before its words are replaced): from the end of the channel's word
+/// before it to the start of the word after it (or its segment's edge). Not only its own words' times: the model
+/// leaves some of a value unwritten — a card's repeated digits read as a loop and cut, a number it stopped short
+/// of — and what is unwritten beside a value is, in doubt, more of it.
+/// A neighbour longer than `longest` seconds took in some of the value (the alignment ran "is" 0.5 s into the "four"
+/// after it): only its first (or last) `longest` seconds are its own.
+fn said(t: &Transcription, tokens: &[Token], span: &Span, channel: u16, longest: f64) -> Said {
+    let word = |x: &Token| &t.segments[x.at.0].words[x.at.1];
+    let words = tokens[span.from..=span.to].iter().map(word);
+    let (first, last) = words.fold((f64::MAX, f64::MIN), |(a, b), w| (a.min(w.start_s), b.max(w.end_s)));
+    let before = match span.from.checked_sub(1).map(|k| word(&tokens[k])) {
+        Some(w) => w.end_s.min(w.start_s + longest),
+        None => t.segments[tokens[span.from].at.0].start_s,
+    };
+    let after = match tokens.get(span.to + 1).map(word) {
+        Some(w) => w.start_s.max(w.end_s - longest),
+        None => t.segments[tokens[span.to].at.0].end_s,
+    };
+    let (start_s, end_s) = (before.min(first), after.max(last));
     Said { pii: span.pii, channel, start_s, end_s: end_s.max(start_s) }
 }
 
@@ -997,9 +1025,9 @@ mod tests {
         let found = redact(&mut t);
         assert_eq!(t.text, "my card number is [CREDIT_DEBIT_NUMBER] thanks");
         assert_eq!(found.total(), 1);
-        // Said from its first digits to its last, in both segments: what the audio copy silences.
+        // Said from the end of "is" to the start of "thanks", over both segments: what the audio copy silences.
         let said = found.said[0];
-        assert!((said.start_s - 1.6).abs() < 1e-9 && (said.end_s - 10.7).abs() < 1e-9, "{said:?}");
+        assert!((said.start_s - 1.5).abs() < 1e-9 && (said.end_s - 10.8).abs() < 1e-9, "{said:?}");
         // A part's redacted end, and the digits the next part began with.
         let mut t = heard(vec![words("card [CREDIT_DEBIT_NUMBER]", 0), words("1111 1111 bye", 0)]);
         redact(&mut t);
@@ -1021,7 +1049,21 @@ mod tests {
         let said = &t.pii_redacted.as_ref().unwrap().said;
         assert_eq!(said.len(), 1);
         assert_eq!((said[0].pii, said[0].channel), (Pii::CreditDebitNumber, 0));
-        assert!((said[0].start_s - 0.4).abs() < 1e-9 && (said[0].end_s - 1.9).abs() < 1e-9, "{said:?}");
+        // From the end of "card" to the start of "ok".
+        assert!((said[0].start_s - 0.3).abs() < 1e-9 && (said[0].end_s - 2.0).abs() < 1e-9, "{said:?}");
+        // A neighbour that runs long (the alignment ran it into the value) keeps only a plausible length.
+        let mut t = heard(vec![words("card 4111 1111 1111 1111 ok", 0)]);
+        t.segments[0].words[0].end_s = 1.0;
+        t.segments[0].words[1].start_s = 1.0;
+        redact(&mut t);
+        let said = &t.pii_redacted.as_ref().unwrap().said;
+        assert!((said[0].start_s - 0.6).abs() < 1e-9, "{said:?}");
+        // A value that ends its channel's words reaches its segment's end.
+        let mut t = heard(vec![words("call me on 555 0199", 0)]);
+        t.segments[0].end_s = 4.0;
+        redact(&mut t);
+        let said = &t.pii_redacted.as_ref().unwrap().said;
+        assert!((said[0].start_s - 1.1).abs() < 1e-9 && (said[0].end_s - 4.0).abs() < 1e-9, "{said:?}");
     }
 
     #[test]

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """PII redaction benchmark: synthetic calls read out card numbers, CVVs, expiry dates, bank accounts (IBANs),
-social security numbers, phone numbers, e-mail addresses and PINs — each in digits and in words, as espeak-ng
-speaks them — and `redscribe transcribe --redact pii` hears them. Recall: a value counts as caught when its tag
-is in the redacted text and none of its digits (4 in a row) or its address is left. Precision: the English
-sentences of the transcription benchmark (which say no such value) heard with and without redaction, their word
-error rate and the tags found in them (each a false positive). Also what Whisper wrote for each missed value, and
-the cost of redaction in time. Not a test: nothing here asserts a figure.
+routing numbers, social security numbers, phone numbers, e-mail addresses and PINs — each in digits and in words,
+as espeak-ng speaks them — and `redscribe transcribe --redact pii,audio` hears them. Recall: a value counts as
+caught when its tag is in the redacted text and none of its digits (4 in a row) or its address is left; in the
+audio, when every sample where it was said is silent in the silenced copy (each call is said in three pieces —
+"Hello." and the cue, the value, "Thank you." — joined, so where the value is is known to the sample).
+Precision: the English sentences of the transcription benchmark (which say no such value) heard with and without
+redaction, their word error rate and the tags found in them (each a false positive). Also what Whisper wrote for
+each missed value, and the cost of redaction (and of writing the silenced copies) in time. Not a test: nothing
+here asserts a figure.
 
     python3 benches/redact/bench.py --redscribe BIN [--model tiny.en] [--json F]
 """
@@ -18,6 +21,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import wave
 
 HERE = pathlib.Path(__file__).resolve().parent
 SENTENCES = [l for l in (HERE.parent.parent / "tests/fixtures/speech/sentences.txt").read_text().splitlines()
@@ -56,49 +60,88 @@ def grouped(digits, size=4):
 
 
 def values():
-    """(type, value as said in digits, value as said in words, the digits or address to look for afterwards)."""
+    """(type, (cue, value) as said in digits, (cue, value) as said in words, the digits or address to look for
+    afterwards)."""
     rng = random.Random(7)
     out = []
     for prefix in ["4", "51", "37", "6011"]:
         card = luhn_complete(prefix, 15 if prefix == "37" else 16)
-        out.append(("CREDIT_DEBIT_NUMBER", f"My card number is {grouped(card)}.",
-                    f"My card number is {spoken(card)}.", card))
+        out.append(("CREDIT_DEBIT_NUMBER", ("My card number is", f"{grouped(card)}."),
+                    ("My card number is", f"{spoken(card)}."), card))
     for _ in range(2):
         cvv = f"{rng.randrange(100, 1000)}"
-        out.append(("CREDIT_DEBIT_CVV", f"The security code on the back is {cvv}.",
-                    f"The CVV is {spoken(cvv)}.", cvv))
+        out.append(("CREDIT_DEBIT_CVV", ("The security code on the back is", f"{cvv}."),
+                    ("The CVV is", f"{spoken(cvv)}."), cvv))
     for month, year in [(3, 27), (11, 29)]:
-        out.append(("CREDIT_DEBIT_EXPIRY", f"It expires {month:02d}/{year}.",
-                    f"The expiry date is {spoken(f'{month:02d}')} {spoken(str(year))}.", f"{month:02d}{year}"))
+        out.append(("CREDIT_DEBIT_EXPIRY", ("It expires", f"{month:02d}/{year}."),
+                    ("The expiry date is", f"{spoken(f'{month:02d}')} {spoken(str(year))}."), f"{month:02d}{year}"))
     for account in ["31926819", "12345678"]:
         iban = iban_gb("WEST", "123456", account)
-        out.append(("BANK_ACCOUNT_NUMBER", f"My IBAN is {iban}.",
-                    f"My account number is {spoken(account)}.", account))
+        out.append(("BANK_ACCOUNT_NUMBER", ("My IBAN is", f"{iban}."),
+                    ("My account number is", f"{spoken(account)}."), account))
+    for routing in ["021000021", "011401533"]:
+        out.append(("BANK_ROUTING", ("The routing number is", f"{routing}."),
+                    ("The routing number is", f"{spoken(routing)}."), routing))
     for ssn in ["219-09-9999", "078-05-1120"]:
-        out.append(("SSN", f"My social security number is {ssn}.",
-                    f"My social security number is {spoken(ssn)}.", ssn.replace("-", "")))
+        out.append(("SSN", ("My social security number is", f"{ssn}."),
+                    ("My social security number is", f"{spoken(ssn)}."), ssn.replace("-", "")))
     for phone in ["2025550143", "6175550198"]:
-        out.append(("PHONE", f"You can call me on {phone[:3]} {phone[3:6]} {phone[6:]}.",
-                    f"My phone number is {spoken(phone)}.", phone))
+        out.append(("PHONE", ("You can call me on", f"{phone[:3]} {phone[3:6]} {phone[6:]}."),
+                    ("My phone number is", f"{spoken(phone)}."), phone))
     for name, domain in [("jane.doe", "example.com"), ("sam_lee", "mail.org")]:
         said = name.replace(".", " dot ").replace("_", " underscore ") + " at " + domain.replace(".", " dot ")
-        out.append(("EMAIL", f"My email is {name}@{domain}.", f"My email address is {said}.", f"{name}@{domain}"))
+        out.append(("EMAIL", ("My email is", f"{name}@{domain}."), ("My email address is", f"{said}."),
+                    f"{name}@{domain}"))
     for pin in ["4932", "7310"]:
-        out.append(("PIN", f"My PIN is {pin}.", f"The pin is {spoken(pin)}.", pin))
+        out.append(("PIN", ("My PIN is", f"{pin}."), ("The pin is", f"{spoken(pin)}."), pin))
     return out
 
 
-def speak(folder, name, text):
+RATE = 16000
+
+
+def speak_piece(folder, name, text):
     raw, wav = folder / f"{name}.espeak.wav", folder / f"{name}.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(raw), f"Hello. {text} Thank you."],
-                   check=True)
-    subprocess.run(["sox", "-D", str(raw), "-r", "16000", "-c", "1", str(wav)], check=True)
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(raw), text], check=True)
+    subprocess.run(["sox", "-D", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(wav)], check=True)
     return wav
 
 
-def transcribe(args, files, redact):
+def speak(folder, name, text):
+    """ "Hello. {text} Thank you." as one recording."""
+    return speak_piece(folder, name, f"Hello. {text} Thank you.")
+
+
+def frames(wav):
+    with wave.open(str(wav)) as w:
+        return w.getnframes()
+
+
+def speak_value(folder, name, cue, value):
+    """The call in three pieces joined — "Hello." and the cue, the value, "Thank you." — and the frames the value
+    fills (less espeak-ng's quiet 50 ms at each end of a piece)."""
+    pieces = [speak_piece(folder, f"{name}.{k}", t) for k, t in enumerate([f"Hello. {cue}", value, "Thank you."])]
+    wav = folder / f"{name}.wav"
+    subprocess.run(["sox", *map(str, pieces), str(wav)], check=True)
+    start = frames(pieces[0])
+    return wav, (start + RATE // 20, start + frames(pieces[1]) - RATE // 20)
+
+
+def silenced(copy, span):
+    """The share of the value's frames that are silent in the silenced copy."""
+    with wave.open(str(copy)) as w:
+        w.setpos(span[0])
+        data = w.readframes(span[1] - span[0])
+    samples = [int.from_bytes(data[i:i + 2], "little", signed=True) for i in range(0, len(data), 2)]
+    return sum(1 for v in samples if v == 0) / max(1, len(samples))
+
+
+def transcribe(args, files, redact, audio_dir=None):
     cmd = [args.redscribe, "transcribe", "--model", args.model, "--threads", str(args.threads)]
-    cmd += ["--redact", "pii"] if redact else []
+    if audio_dir:
+        cmd += ["--redact", "pii,audio", "--redacted-audio-dir", str(audio_dir)]
+    elif redact:
+        cmd += ["--redact", "pii"]
     out = subprocess.run(cmd + [str(f) for f in files], stdout=subprocess.PIPE, text=True, check=True)
     return {pathlib.Path(l["file"]).name: l for l in map(json.loads, out.stdout.splitlines()) if l.get("file")}
 
@@ -137,13 +180,20 @@ def main():
         folder = pathlib.Path(tmp)
         cases = []
         for i, (kind, digits, words, value) in enumerate(values()):
-            for form, text in (("digits", digits), ("words", words)):
-                cases.append((kind, form, text, value, speak(folder, f"pii-{i}-{form}", text)))
+            for form, (cue, said) in (("digits", digits), ("words", words)):
+                wav, span = speak_value(folder, f"pii-{i}-{form}", cue, said)
+                cases.append((kind, form, f"{cue} {said}", value, wav, span))
         plain = transcribe(args, [c[4] for c in cases], redact=False)
         redacted = transcribe(args, [c[4] for c in cases], redact=True)
-        by_type, missed, gone = {}, [], 0
-        for kind, form, text, value, wav in cases:
+        copies = folder / "copies"
+        copies.mkdir()
+        with_audio = transcribe(args, [c[4] for c in cases], redact=True, audio_dir=copies)
+        by_type, missed, gone, audio = {}, [], 0, {"silenced": 0, "share": []}
+        for kind, form, text, value, wav, span in cases:
             out = redacted[wav.name]["text"]
+            share = silenced(with_audio[wav.name]["redacted_audio"], span)
+            audio["silenced"] += share == 1.0
+            audio["share"].append(share)
             caught = f"[{kind}]" in out and not left_of(value, out)
             # Whatever its tag: nothing of the value left, and some tag where it was.
             gone += "[" in out and not left_of(value, out)
@@ -170,9 +220,16 @@ def main():
             "english_false_tags": false_tags,
             "total_s_plain": sum(l["timing"]["total_s"] for l in plain.values()),
             "total_s_redacted": sum(l["timing"]["total_s"] for l in redacted.values()),
+            "total_s_redacted_audio": sum(l["timing"]["total_s"] for l in with_audio.values()),
+            "audio_values_silenced": audio["silenced"],
+            "audio_share_silenced": sum(audio["share"]) / len(audio["share"]),
         }
     print(f"recall: {report['caught']} of {report['values']} values caught with their type; {report['gone']} gone "
           f"from the text whatever their tag")
+    print(f"audio: {report['audio_values_silenced']} of {report['values']} values silent to the sample in the "
+          f"silenced copy; {100 * report['audio_share_silenced']:.1f} % of all their samples")
+    print(f"time: {report['total_s_plain']:.1f} s plain, {report['total_s_redacted']:.1f} s redacted, "
+          f"{report['total_s_redacted_audio']:.1f} s with the silenced copies")
     print("| type | digits | words |\n| --- | ---: | ---: |")
     for kind, forms in by_type.items():
         print(f"| {kind} | {forms['digits'][0]}/{forms['digits'][1]} | {forms['words'][0]}/{forms['words'][1]} |")

@@ -375,7 +375,7 @@ impl Spoken {
     /// the next.
     fn takes_unit(&self) -> bool {
         match self.last {
-            Last::Tens => self.group % 10 == 0,
+            Last::Tens => self.group.is_multiple_of(10),
             Last::Hundred | Last::Scale => true,
             Last::Unit | Last::Teen => false,
         }

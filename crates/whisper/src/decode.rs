@@ -59,7 +59,7 @@ impl Attempt {
     /// probable.
     fn beats(&self, other: &Attempt, sound_s: f64) -> bool {
         let (whole, other_whole) = (!self.cut_short(sound_s), !other.cut_short(sound_s));
-        whole > other_whole || (whole == other_whole && self.avg_logprob > other.avg_logprob)
+        (whole && !other_whole) || (whole == other_whole && self.avg_logprob > other.avg_logprob)
     }
 }
 

@@ -138,6 +138,9 @@ def silenced(copy, span):
 
 def transcribe(args, files, redact, audio_dir=None):
     cmd = [args.redscribe, "transcribe", "--model", args.model, "--threads", str(args.threads)]
+    # The calls are English: a multilingual model is told so, as an English contact centre would set it (joined
+    # pieces of espeak-ng speech otherwise read as Thai or Vietnamese now and then).
+    cmd += [] if args.model.endswith(".en") else ["--language", "en"]
     if audio_dir:
         cmd += ["--redact", "pii,audio", "--redacted-audio-dir", str(audio_dir)]
     elif redact:
@@ -188,13 +191,16 @@ def main():
         copies = folder / "copies"
         copies.mkdir()
         with_audio = transcribe(args, [c[4] for c in cases], redact=True, audio_dir=copies)
-        by_type, missed, gone, audio = {}, [], 0, {"silenced": 0, "share": []}
+        by_type, missed, gone, audio = {}, [], 0, {"silenced": 0, "share": [], "cases": []}
         for kind, form, text, value, wav, span in cases:
             out = redacted[wav.name]["text"]
             share = silenced(with_audio[wav.name]["redacted_audio"], span)
             audio["silenced"] += share == 1.0
             audio["share"].append(share)
             caught = f"[{kind}]" in out and not left_of(value, out)
+            tagged = "[" in out and not left_of(value, out)
+            audio["cases"].append({"type": kind, "form": form, "share": share, "gone_from_text": tagged,
+                                   "redacted": with_audio[wav.name]["text"]})
             # Whatever its tag: nothing of the value left, and some tag where it was.
             gone += "[" in out and not left_of(value, out)
             hit = by_type.setdefault(kind, {"digits": [0, 0], "words": [0, 0]})[form]
@@ -223,11 +229,16 @@ def main():
             "total_s_redacted_audio": sum(l["timing"]["total_s"] for l in with_audio.values()),
             "audio_values_silenced": audio["silenced"],
             "audio_share_silenced": sum(audio["share"]) / len(audio["share"]),
+            "audio": audio["cases"],
         }
     print(f"recall: {report['caught']} of {report['values']} values caught with their type; {report['gone']} gone "
           f"from the text whatever their tag")
     print(f"audio: {report['audio_values_silenced']} of {report['values']} values silent to the sample in the "
           f"silenced copy; {100 * report['audio_share_silenced']:.1f} % of all their samples")
+    for c in report["audio"]:
+        if c["gone_from_text"] and c["share"] < 1.0:
+            print(f"  gone from the text, {100 * c['share']:.0f} % silenced: {c['type']} ({c['form']}): "
+                  f"{c['redacted']!r}")
     print(f"time: {report['total_s_plain']:.1f} s plain, {report['total_s_redacted']:.1f} s redacted, "
           f"{report['total_s_redacted_audio']:.1f} s with the silenced copies")
     print("| type | digits | words |\n| --- | ---: | ---: |")

@@ -755,6 +755,9 @@ fn redact_values(t: &mut Transcription) -> Redacted {
     // Segments without words get words of their text for the rules to read, dropped again below: their times
     // are a guess, not the model's, and must not reach `transcription_words`.
     let invented: Vec<usize> = (0..t.segments.len()).filter(|&s| ensure_words(&mut t.segments[s])).collect();
+    // Each segment's text and words as the model wrote them, for the segments a value is found in.
+    let written: Vec<(String, Vec<String>)> =
+        t.segments.iter().map(|s| (s.text.clone(), s.words.iter().map(|w| w.text.clone()).collect())).collect();
     let mut channels: Vec<u16> = t.segments.iter().map(|s| s.channel).collect();
     channels.sort_unstable();
     channels.dedup();
@@ -788,12 +791,14 @@ fn redact_values(t: &mut Transcription) -> Redacted {
             replace(t, &tokens, span);
         }
     }
-    // Only the segments a value was in are written again from their words (a segment of a language written
-    // without spaces keeps its text as the model wrote it).
+    // Only the segments a value was in are written again: their text with each word replaced as its word was,
+    // what lies between words kept (a language written without spaces stays without them).
     for &s in &changed {
         let segment = &mut t.segments[s];
+        let now: Vec<&str> = segment.words.iter().map(|w| w.text.as_str()).collect();
+        segment.text = rewrite(&written[s].0, &written[s].1, &now)
+            .unwrap_or_else(|| now.iter().filter(|w| !w.is_empty()).copied().collect::<Vec<_>>().join(" "));
         segment.words.retain(|w| !w.text.is_empty());
-        segment.text = segment.words.iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" ");
     }
     for &s in &invented {
         t.segments[s].words.clear();
@@ -804,6 +809,28 @@ fn redact_values(t: &mut Transcription) -> Redacted {
     t.segments.retain(|s| !s.text.is_empty());
     t.text = t.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ");
     redacted
+}
+
+/// `text` with its words (`was`, in order) replaced by `now` (an emptied word goes with the space before it), what
+/// lies between them kept; `None` when a word is not found where the text says it should be.
+fn rewrite(text: &str, was: &[String], now: &[&str]) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut cursor = 0;
+    for (old, new) in was.iter().zip(now) {
+        let old = old.trim();
+        if old.is_empty() {
+            out.push_str(new);
+            continue;
+        }
+        let at = cursor + text[cursor..].find(old)?;
+        if !new.is_empty() {
+            out.push_str(&text[cursor..at]);
+            out.push_str(new);
+        }
+        cursor = at + old.len();
+    }
+    out.push_str(&text[cursor..]);
+    Some(out.trim().to_string())
 }
 
 /// The longest a channel's word plausibly lasts: twice its median word, between 0.3 and 1.4 s.
@@ -865,7 +892,8 @@ fn said(t: &Transcription, tokens: &[Token], span: &Span, channel: u16, longest:
 /// punctuation around the value), the rest emptied (dropped by [`redact`]) — a value said over two segments is one
 /// tag, in the segment it began in.
 fn replace(t: &mut Transcription, tokens: &[Token], span: &Span) {
-    let is_closing = |c: &char| matches!(c, '.' | ',' | '?' | '!' | ';' | ':');
+    let is_closing =
+        |c: &char| matches!(c, '.' | ',' | '?' | '!' | ';' | ':' | '。' | '，' | '？' | '！' | '、' | '；' | '：');
     let closing: String = tokens[span.to].text.chars().rev().take_while(is_closing).collect();
     let closing: String = closing.chars().rev().collect();
     let opening: String = tokens[span.from].text.chars().take_while(|c| matches!(c, '"' | '(' | '\'')).collect();
@@ -1106,6 +1134,20 @@ mod tests {
         assert_eq!(t.segments[0].text, "my card number is [CREDIT_DEBIT_NUMBER] thanks");
         assert!(t.segments[0].words.is_empty(), "{:?}", t.segments[0].words);
         assert_eq!(t.segments[1].words.len(), 2);
+    }
+
+    #[test]
+    fn a_language_written_without_spaces_keeps_its_text_around_a_tag() {
+        // Chinese, as the alignment splits it: a word a character, the digits one word.
+        let text = "我的电话是5550199。谢谢";
+        let chars: Vec<String> = ["我", "的", "电", "话", "是", "5550199。", "谢", "谢"].map(String::from).to_vec();
+        let mut segment = words(&chars.join(" "), 0);
+        segment.text = text.into();
+        let mut t = heard(vec![segment]);
+        redact(&mut t);
+        assert_eq!(t.text, "我的电话是[PHONE]。谢谢");
+        // A text that does not hold its words as written is written again from them.
+        assert_eq!(rewrite("a b", &["c".to_string()], &["d"]), None);
     }
 
     #[test]

@@ -6,9 +6,8 @@
 
 use rubato::{FftFixedIn, Resampler};
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::errors::Error as SymError;
 
-use crate::probe::{frame_slack, guarded, open, Opened};
+use crate::probe::{frame_slack, guarded, open, Opened, Packets};
 use crate::{AudioError, AudioMetadata, Source};
 
 /// Sample rate of decoded output.
@@ -168,34 +167,16 @@ fn run(o: &mut Opened, options: PcmOptions, sink: &mut dyn FnMut(&[f32])) -> Res
     let mut samples: Option<SampleBuffer<f32>> = None;
     let mut mono: Vec<f32> = Vec::new();
     let mut likeness = Likeness::default();
-    let (mut decoded, mut skipped) = (0u64, 0u64);
+    let mut count = Packets::default();
     let mut first_error: Option<String> = None;
-    while let Some(packet) = o.read_packet(decoded > 0, &mut first_error)? {
-        let audio = match o.decoder.decode(&packet) {
-            Ok(audio) => audio,
-            Err(SymError::DecodeError(e)) => {
-                skipped += 1;
-                first_error.get_or_insert(e.to_string());
-                continue;
-            }
-            Err(e) => return Err(o.corrupt(e.to_string())),
-        };
-        decoded += 1;
-        let spec = *audio.spec();
-        let channels = spec.channels.count().max(1);
-        let frames = audio.frames();
-        let buf = match samples.as_mut() {
-            Some(b) if b.capacity() >= frames * channels => b,
-            _ => samples.insert(SampleBuffer::<f32>::new(audio.capacity() as u64, spec)),
-        };
-        buf.copy_interleaved_ref(audio);
+    while let Some((channels, interleaved)) = o.next_interleaved(&mut samples, &mut count, &mut first_error)? {
         if channels == 2 {
-            likeness.add(buf.samples());
+            likeness.add(interleaved);
         }
         mono.clear();
         match options.channel {
-            None => mono.extend(buf.samples().chunks_exact(channels).map(|f| f.iter().sum::<f32>() / channels as f32)),
-            Some(c) if c < channels => mono.extend(buf.samples().chunks_exact(channels).map(|f| f[c])),
+            None => mono.extend(interleaved.chunks_exact(channels).map(|f| f.iter().sum::<f32>() / channels as f32)),
+            Some(c) if c < channels => mono.extend(interleaved.chunks_exact(channels).map(|f| f[c])),
             Some(c) => return Err(o.header_error(format!("no channel {c}: the audio has {channels}"))),
         }
         pipe.push(&mono)?;
@@ -210,18 +191,19 @@ fn run(o: &mut Opened, options: PcmOptions, sink: &mut dyn FnMut(&[f32])) -> Res
             return Ok(DecodeSummary {
                 metadata: o.metadata(pipe.input_frames),
                 output_samples: pipe.output_samples,
-                skipped_packets: skipped,
+                skipped_packets: count.skipped,
                 channel_correlation: likeness.correlation(),
             });
         }
     }
-    if decoded == 0 {
+    if count.decoded == 0 {
         return Err(match first_error {
             Some(e) => o.corrupt(e),
             None => o.truncated("no audio data after the header"),
         });
     }
-    if skipped > decoded {
+    if count.skipped > count.decoded {
+        let Packets { decoded, skipped } = count;
         return Err(o.corrupt(format!("{skipped} of {} packets fail to decode", skipped + decoded)));
     }
     if let Some(declared) = o.declared_frames {
@@ -237,7 +219,7 @@ fn run(o: &mut Opened, options: PcmOptions, sink: &mut dyn FnMut(&[f32])) -> Res
     Ok(DecodeSummary {
         metadata: o.metadata(pipe.input_frames),
         output_samples: pipe.output_samples,
-        skipped_packets: skipped,
+        skipped_packets: count.skipped,
         channel_correlation: likeness.correlation(),
     })
 }

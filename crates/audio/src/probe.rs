@@ -2,6 +2,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{Decoder, DecoderOptions, CODEC_TYPE_NULL};
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::{FormatOptions, FormatReader, Packet};
@@ -22,6 +23,13 @@ pub const MAX_CHANNELS: usize = 32;
 const VERIFY_PACKETS: usize = 16;
 
 /// An opened, validated audio stream.
+/// Packets decoded and skipped so far.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Packets {
+    pub decoded: u64,
+    pub skipped: u64,
+}
+
 pub(crate) struct Opened {
     pub container: &'static str,
     pub codec: String,
@@ -55,6 +63,38 @@ impl Opened {
                 Ok(None)
             }
             Err(e) => Err(self.corrupt(e.to_string())),
+        }
+    }
+
+    /// The next packet's audio, decoded and interleaved into `buf` (made or grown as needed): its channel count
+    /// and samples, or `None` at the end of the stream. A packet that does not decode is skipped, counted in
+    /// `count.skipped` with its error kept in `first_error`.
+    pub(crate) fn next_interleaved<'b>(
+        &mut self,
+        buf: &'b mut Option<SampleBuffer<f32>>,
+        count: &mut Packets,
+        first_error: &mut Option<String>,
+    ) -> Result<Option<(usize, &'b [f32])>, AudioError> {
+        loop {
+            let Some(packet) = self.read_packet(count.decoded > 0, first_error)? else { return Ok(None) };
+            let audio = match self.decoder.decode(&packet) {
+                Ok(audio) => audio,
+                Err(SymError::DecodeError(e)) => {
+                    count.skipped += 1;
+                    first_error.get_or_insert(e.to_string());
+                    continue;
+                }
+                Err(e) => return Err(self.corrupt(e.to_string())),
+            };
+            count.decoded += 1;
+            let spec = *audio.spec();
+            let channels = spec.channels.count().max(1);
+            if buf.as_ref().is_none_or(|b| b.capacity() < audio.frames() * channels) {
+                *buf = Some(SampleBuffer::<f32>::new(audio.capacity() as u64, spec));
+            }
+            let Some(b) = buf.as_mut() else { unreachable!("made above") };
+            b.copy_interleaved_ref(audio);
+            return Ok(Some((channels, b.samples())));
         }
     }
 

@@ -8,9 +8,8 @@
 use std::path::Path;
 
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::errors::Error as SymError;
 
-use crate::probe::{guarded, open, Opened};
+use crate::probe::{guarded, open, Opened, Packets};
 use crate::{AudioError, Source};
 
 /// What [`write_silenced`] wrote.
@@ -66,25 +65,9 @@ fn run(o: &mut Opened, stretches: &[Stretch], out: &Path) -> Result<Silenced, Au
     let (mut frame, mut silenced, mut next_range) = (0u64, 0u64, 0usize);
     let mut channels_out = 0u16;
     let mut first_error: Option<String> = None;
-    let mut decoded = 0u64;
-    while let Some(packet) = o.read_packet(decoded > 0, &mut first_error)? {
-        let audio = match o.decoder.decode(&packet) {
-            Ok(audio) => audio,
-            // A packet the transcriber skipped is skipped here too: the copy stays in step with the times.
-            Err(SymError::DecodeError(e)) => {
-                first_error.get_or_insert(e.to_string());
-                continue;
-            }
-            Err(e) => return Err(o.corrupt(e.to_string())),
-        };
-        decoded += 1;
-        let spec = *audio.spec();
-        let channels = spec.channels.count().max(1);
-        let buf = match samples.as_mut() {
-            Some(b) if b.capacity() >= audio.frames() * channels => b,
-            _ => samples.insert(SampleBuffer::<f32>::new(audio.capacity() as u64, spec)),
-        };
-        buf.copy_interleaved_ref(audio);
+    // A packet the transcriber skipped is skipped here too: the copy stays in step with the times.
+    let mut count = Packets::default();
+    while let Some((channels, interleaved)) = o.next_interleaved(&mut samples, &mut count, &mut first_error)? {
         let wav = match writer.as_mut() {
             Some(w) => w,
             None => {
@@ -101,7 +84,7 @@ fn run(o: &mut Opened, stretches: &[Stretch], out: &Path) -> Result<Silenced, Au
         if channels != usize::from(channels_out) {
             return Err(o.corrupt(format!("the channel count changes from {channels_out} to {channels}")));
         }
-        for f in buf.samples().chunks_exact(channels) {
+        for f in interleaved.chunks_exact(channels) {
             while next_range < ranges.len() && ranges[next_range].1 <= frame {
                 next_range += 1;
             }

@@ -58,28 +58,20 @@ use common::{aws, duckdb, query_until, run_local as run, start_serve, stop};
 /// Files under `dir` (the recordings themselves left out) whose bytes hold `needle` as a word: not inside a run of
 /// letters and digits, where an ETag, a sequencer or a base64 name holds "555" by chance.
 fn holding(dir: &Path, needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_none_or(|e| e != "wav") {
-                let bytes = std::fs::read(&path).unwrap();
-                let apart = |i: Option<&u8>| i.is_none_or(|b| !b.is_ascii_alphanumeric());
-                let holds = bytes.windows(needle.len()).enumerate().any(|(i, w)| {
-                    w.eq_ignore_ascii_case(needle.as_bytes())
-                        && apart(i.checked_sub(1).and_then(|k| bytes.get(k)))
-                        && apart(bytes.get(i + needle.len()))
-                });
-                if holds {
-                    found.push(path.display().to_string());
-                }
-            }
-        }
-    }
-    found
+    let apart = |b: Option<&u8>| b.is_none_or(|b| !b.is_ascii_alphanumeric());
+    files_under(dir)
+        .into_iter()
+        .filter(|path| path.extension().is_none_or(|e| e != "wav"))
+        .filter(|path| {
+            let bytes = std::fs::read(path).unwrap();
+            bytes.windows(needle.len()).enumerate().any(|(i, w)| {
+                w.eq_ignore_ascii_case(needle.as_bytes())
+                    && apart(i.checked_sub(1).and_then(|k| bytes.get(k)))
+                    && apart(bytes.get(i + needle.len()))
+            })
+        })
+        .map(|path| path.display().to_string())
+        .collect()
 }
 
 #[test]

@@ -282,7 +282,7 @@ fn digits_of(pieces: &[Piece]) -> String {
     let mut repeat = 1usize;
     let finish = |out: &mut String, said: &mut Option<Spoken>| {
         if let Some(n) = said.take() {
-            out.push_str(&(n.total + n.group).to_string());
+            out.push_str(&n.total.saturating_add(n.group).to_string());
         }
     };
     for p in pieces {
@@ -332,7 +332,7 @@ fn digits_of(pieces: &[Piece]) -> String {
             },
             &Piece::Scale(zeros) => {
                 let n = said.get_or_insert(Spoken::new(0, Last::Scale));
-                n.total += n.group.max(1).saturating_mul(10u64.saturating_pow(zeros as u32));
+                n.total = n.total.saturating_add(n.group.max(1).saturating_mul(10u64.saturating_pow(zeros as u32)));
                 n.group = 0;
                 n.last = Last::Scale;
             }
@@ -1158,6 +1158,7 @@ mod tests {
         assert_eq!(digits("twelve million three hundred thousand"), "12300000");
         assert_eq!(digits("one hundred thousand"), "100000");
         assert_eq!(digits("four thousand one hundred eleven"), "4111");
+        assert_eq!(digits("one billion two hundred million"), "1200000000");
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::language::{no_language, LanguageVote};
 use crate::mel::{HOP, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
 use crate::transcribe::{DecodeOptions, Detected, Segment, Stream, Tally, Transcript};
-use crate::vad::{first_pause_end, sound_steps, speech_start, stretch_end, VoiceActivity, STEP_SECONDS};
+use crate::vad::{first_pause_end, sound_seconds, sound_steps, speech_start, stretch_end, VoiceActivity};
 use crate::WhisperError;
 
 /// A stretch of speech: its first sample in the recording, and its samples.
@@ -217,8 +217,7 @@ impl Engine {
             let prompts = vec![prompt; batch.len()];
             let reencode = |picked: &[usize]| encode(self, &features, picked, frames);
             let sounds: Vec<Vec<bool>> = batch.iter().map(|w| sound_steps(&w.samples, &options.vad)).collect();
-            let sound_s: Vec<f64> =
-                sounds.iter().map(|s| s.iter().filter(|&&on| on).count() as f64 * STEP_SECONDS).collect();
+            let sound_s: Vec<f64> = sounds.iter().map(|s| sound_seconds(s)).collect();
             let decoding = Instant::now();
             let attempts = self.decode_with_fallback(
                 &encoded,

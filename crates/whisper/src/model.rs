@@ -173,8 +173,8 @@ impl Engine {
             Tokenizer::from_file(dir.join("tokenizer.json")).map_err(|e| fail(format!("tokenizer: {e}")))?;
         let ct2_config =
             Config { compute_type: config.compute_type, num_threads_per_replica: config.threads, ..Config::default() };
-        // Temperature fallbacks sample; CTranslate2 seeds each thread's generator from this on its first draw, so
-        // the same file heard twice reads the same (a reprocessed archive changes only where the model does).
+        // Temperature fallbacks sample; CTranslate2 seeds each thread's generator from this on its first draw (and
+        // never again), so a process hears the same recordings in the same order the same way (crate::decode).
         ct2rs::sys::set_random_seed(SAMPLING_SEED);
         let model = Whisper::new(dir, ct2_config).map_err(|e| fail(format!("loading: {e}")))?;
         if model.n_mels() != crate::mel::N_MELS {

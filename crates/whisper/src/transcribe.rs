@@ -18,7 +18,7 @@ use crate::language::{no_language, LanguageVote};
 use crate::mel::{HOP, N_FFT, N_MELS, SAMPLE_RATE, WINDOW_FRAMES, WINDOW_SAMPLES};
 use crate::model::Engine;
 use crate::quality::cut_loops;
-use crate::vad::{sound_steps, VadOptions, VoiceActivity, STEP_SECONDS};
+use crate::vad::{sound_seconds, sound_steps, VadOptions, VoiceActivity};
 use crate::WhisperError;
 
 /// Seconds per timestamp token.
@@ -428,7 +428,7 @@ impl Engine {
             prompt.extend(start.iter().copied());
 
             let sound = sound_steps(stream.slice(seek * HOP, (seek + window_frames) * HOP), &options.vad);
-            let sound_s = sound.iter().filter(|&&s| s).count() as f64 * STEP_SECONDS;
+            let sound_s = sound_seconds(&sound);
             let attempt = self
                 .decode_with_fallback(&encoded, None, &[prompt], &[sound_s], options, &mut tally.fallback_seconds)?
                 .remove(0);

@@ -135,6 +135,11 @@ pub fn sound_steps(samples: &[f32], options: &VadOptions) -> Vec<bool> {
     Quiet::of(samples, options).quiet.into_iter().map(|q| !q).collect()
 }
 
+/// Seconds of sound in [`sound_steps`]' steps.
+pub fn sound_seconds(steps: &[bool]) -> f64 {
+    steps.iter().filter(|&&s| s).count() as f64 * STEP_SECONDS
+}
+
 /// Seconds per step of [`sound_steps`].
 pub const STEP_SECONDS: f64 = STEP as f64 / SAMPLE_RATE as f64;
 

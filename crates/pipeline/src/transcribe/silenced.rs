@@ -23,8 +23,8 @@ pub(crate) enum SilencedCopy {
     ReadAgain,
 }
 
-/// The stretches to silence: each value from its first word's start to its last word's end, widened by
-/// [`SILENCE_MARGIN_S`] on each side.
+/// The stretches to silence: where each value may be in the audio ([`redscribe_core::redact::Said`]: from the word
+/// before it to the word after it), widened by [`SILENCE_MARGIN_S`] on each side.
 pub fn silence_stretches(redacted: Option<&Redacted>) -> Vec<Stretch> {
     let said = redacted.iter().flat_map(|r| &r.said);
     said.map(|s| Stretch { start_s: s.start_s - SILENCE_MARGIN_S, end_s: s.end_s + SILENCE_MARGIN_S }).collect()

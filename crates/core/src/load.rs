@@ -87,17 +87,23 @@ pub struct BatchFile {
 pub struct Batch {
     /// The loader's id for the batch; recorded in `load_audit.statement_id`.
     pub id: String,
-    pub results_manifest: String,
-    pub results: Vec<BatchFile>,
-    /// The detail files of the batch's results, by table (a table the batch brings no file of is absent).
-    pub details: BTreeMap<Detail, DetailFiles>,
+    /// The result files, one group per shape (a file written before a migration added columns has fewer).
+    pub results: Vec<Staged>,
+    /// The detail files of the batch's results, by table, one group per shape (a table the batch brings no file
+    /// of is absent).
+    pub details: BTreeMap<Detail, Vec<Staged>>,
     /// Where the loader wrote [`audit_lines`] of this batch (an `s3://` URI no other object's key extends).
     pub audit_file: String,
 }
 
-/// The files of one detail table in a batch, and the manifest that lists them.
+/// Files of one table with the same columns, and the manifest that lists them: `columns` is how many of the
+/// table's columns they hold, the first ones in order ([`crate::schema::leading_columns`]). Parquet `COPY` maps
+/// columns by position and refuses a file whose column count is not the table's ("COPY from columnar data
+/// formats", Amazon Redshift Database Developer Guide), so files of an earlier schema are copied into a stage of
+/// their own shape and moved into the table's stage with the later columns NULL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DetailFiles {
+pub struct Staged {
+    pub columns: usize,
     pub manifest: String,
     pub files: Vec<BatchFile>,
 }
@@ -154,9 +160,9 @@ pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch)
     let results = &tables.results;
     let cols = columns(&results_schema());
     let list = cols.join(", ");
-    let mut sql = vec![
-        format!("CREATE TEMP TABLE {STAGE} (LIKE {results})"),
-        format!("COPY {STAGE} FROM {} {auth} FORMAT AS PARQUET MANIFEST", literal(&batch.results_manifest)?),
+    let mut sql = vec![format!("CREATE TEMP TABLE {STAGE} (LIKE {results})")];
+    sql.extend(copy_statements(&results_schema(), STAGE, results, &auth, &batch.results)?);
+    sql.extend([
         format!("CREATE TEMP TABLE {LATEST} (LIKE {results})"),
         format!(
             "INSERT INTO {LATEST} ({list}) SELECT {list} FROM (SELECT {list}, ROW_NUMBER() OVER (PARTITION BY \"id\" \
@@ -170,7 +176,7 @@ pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch)
             same_bytes(LATEST, &results.to_string()),
             comes_before(LATEST, &results.to_string())
         ),
-    ];
+    ]);
     let updates = cols
         .iter()
         .filter(|c| *c != "\"id\"")
@@ -187,7 +193,8 @@ pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch)
          WHEN MATCHED THEN UPDATE SET {updates} WHEN NOT MATCHED THEN INSERT ({list}) VALUES ({values})"
     ));
     for detail in Detail::ALL {
-        sql.extend(detail_statements(detail, tables.detail(detail), &auth, batch.details.get(&detail))?);
+        let groups = batch.details.get(&detail).map_or(&[][..], Vec::as_slice);
+        sql.extend(detail_statements(detail, tables.detail(detail), &auth, groups)?);
     }
     // The audit rows: staged from the batch's JSON Lines file, then written with the batch's id and time.
     sql.push(format!(
@@ -213,6 +220,40 @@ pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch)
     Ok(sql)
 }
 
+/// The COPYs that fill `stage` (a table like `table`, of `schema`) from `groups`: a group of the table's shape
+/// straight in; a group of an earlier schema into a stage of its own columns (created empty from the table's
+/// first columns), then moved into `stage` with the later columns NULL.
+fn copy_statements(
+    schema: &arrow_schema::Schema,
+    stage: &str,
+    table: &Identifier,
+    auth: &str,
+    groups: &[Staged],
+) -> Result<Vec<String>, CoreError> {
+    let all = columns(schema);
+    let mut sql = Vec::new();
+    for (i, group) in groups.iter().enumerate() {
+        if group.columns == 0 || group.columns > all.len() || groups[..i].iter().any(|g| g.columns == group.columns) {
+            return Err(CoreError::Load(format!(
+                "a group of {} columns for a stage of {} (one group per shape)",
+                group.columns,
+                all.len()
+            )));
+        }
+        let manifest = literal(&group.manifest)?;
+        if group.columns == all.len() {
+            sql.push(format!("COPY {stage} FROM {manifest} {auth} FORMAT AS PARQUET MANIFEST"));
+            continue;
+        }
+        let older = format!("{stage}_{}", group.columns);
+        let list = all[..group.columns].join(", ");
+        sql.push(format!("CREATE TEMP TABLE {older} AS SELECT {list} FROM {table} LIMIT 0"));
+        sql.push(format!("COPY {older} FROM {manifest} {auth} FORMAT AS PARQUET MANIFEST"));
+        sql.push(format!("INSERT INTO {stage} ({list}) SELECT {list} FROM {older}"));
+    }
+    Ok(sql)
+}
+
 /// The detail of a recording whose row is replaced goes, whether or not the new processing has any (a re-upload
 /// that is now silence leaves no stale text behind); the batch's files of it, when it brings some, are staged and
 /// the rows of the processing that produced each surviving row (same id, same processing time) inserted.
@@ -220,16 +261,17 @@ fn detail_statements(
     detail: Detail,
     table: &Identifier,
     auth: &str,
-    files: Option<&DetailFiles>,
+    groups: &[Staged],
 ) -> Result<Vec<String>, CoreError> {
     let mut sql = vec![format!("DELETE FROM {table} USING {LATEST} WHERE {table}.\"id\" = {LATEST}.\"id\"")];
-    if let Some(files) = files {
+    if !groups.is_empty() {
         let stage = format!("redscribe_stage_{}", detail.table());
-        let cols = columns(&detail.schema());
+        let schema = detail.schema();
+        let cols = columns(&schema);
         let list = cols.join(", ");
         let select = cols.iter().map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
         sql.push(format!("CREATE TEMP TABLE {stage} (LIKE {table})"));
-        sql.push(format!("COPY {stage} FROM {} {auth} FORMAT AS PARQUET MANIFEST", literal(&files.manifest)?));
+        sql.extend(copy_statements(&schema, &stage, table, auth, groups)?);
         sql.push(format!(
             "INSERT INTO {table} ({list}) SELECT {select} FROM {stage} AS d JOIN {LATEST} AS l \
              ON d.\"id\" = l.\"id\" AND d.\"processed_at\" = l.\"processed_at\""
@@ -241,13 +283,12 @@ fn detail_statements(
 /// The batch's `load_audit` rows as JSON Lines, for the COPY of [`load_statements`]: one line per file of the
 /// batch — results, then each detail table's — with its manifest, its table and its rows.
 pub fn audit_lines(tables: &Tables, batch: &Batch) -> Vec<u8> {
-    let results = batch.results.iter().map(|f| (f, &batch.results_manifest, &tables.results));
-    let details = batch
-        .details
-        .iter()
-        .flat_map(|(d, files)| files.files.iter().map(move |f| (f, &files.manifest, tables.detail(*d))));
+    let mut files = of(&batch.results, &tables.results);
+    for (detail, groups) in &batch.details {
+        files.extend(of(groups, tables.detail(*detail)));
+    }
     let mut out = Vec::new();
-    for (file, manifest, table) in results.chain(details) {
+    for (file, manifest, table) in files {
         let line = serde_json::json!({
             "file_uri": file.uri,
             "manifest_uri": manifest,
@@ -259,6 +300,11 @@ pub fn audit_lines(tables: &Tables, batch: &Batch) -> Vec<u8> {
         out.push(b'\n');
     }
     out
+}
+
+/// Each file of `groups` with its group's manifest and `table`.
+fn of<'a>(groups: &'a [Staged], table: &'a Identifier) -> Vec<(&'a BatchFile, &'a String, &'a Identifier)> {
+    groups.iter().flat_map(|g| g.files.iter().map(move |f| (f, &g.manifest, table))).collect()
 }
 
 /// The `COPY` manifest for a set of files (`content_length` is required for Parquet entries).
@@ -274,14 +320,21 @@ pub fn manifest(files: &[(String, u64)]) -> serde_json::Value {
 mod tests {
     use super::*;
 
+    fn results_columns() -> usize {
+        results_schema().fields().len()
+    }
+
     fn batch() -> Batch {
         Batch {
             id: "b-1".into(),
-            results_manifest: "s3://out/manifests/m.json".into(),
-            results: vec![BatchFile {
-                uri: "s3://out/processed/a'; drop table x; --.parquet".into(),
-                rows: 1,
-                etag: None,
+            results: vec![Staged {
+                columns: results_columns(),
+                manifest: "s3://out/manifests/m.json".into(),
+                files: vec![BatchFile {
+                    uri: "s3://out/processed/a'; drop table x; --.parquet".into(),
+                    rows: 1,
+                    etag: None,
+                }],
             }],
             details: BTreeMap::new(),
             audit_file: "s3://out/manifests/m.audit.jsonl".into(),
@@ -311,7 +364,7 @@ mod tests {
         let auth = CopyAuthorization::DefaultRole;
         let one = load_statements(&Tables::default(), &auth, &batch()).unwrap();
         let mut many = batch();
-        many.results = (0..5000)
+        many.results[0].files = (0..5000)
             .map(|i| BatchFile {
                 uri: format!("s3://out/processed/dt=2026-12-02/{i:032x}-v.parquet"),
                 rows: 1,
@@ -327,14 +380,17 @@ mod tests {
     #[test]
     fn each_detail_table_adds_three_statements() {
         let mut b = batch();
-        let file = |uri: &str, rows| DetailFiles {
-            manifest: format!("{uri}.manifest"),
-            files: vec![BatchFile { uri: uri.into(), rows, etag: None }],
+        let file = |uri: &str, rows, detail: Detail| {
+            vec![Staged {
+                columns: detail.schema().fields().len(),
+                manifest: format!("{uri}.manifest"),
+                files: vec![BatchFile { uri: uri.into(), rows, etag: None }],
+            }]
         };
-        b.details.insert(Detail::Segments, file("s3://out/processed/s.parquet", 3));
+        b.details.insert(Detail::Segments, file("s3://out/processed/s.parquet", 3, Detail::Segments));
         let sql = load_statements(&Tables::default(), &CopyAuthorization::DefaultRole, &b).unwrap();
         assert_eq!(sql.len(), 14);
-        b.details.insert(Detail::Words, file("s3://out/processed/w.parquet", 30));
+        b.details.insert(Detail::Words, file("s3://out/processed/w.parquet", 30, Detail::Words));
         let sql = load_statements(&Tables::default(), &CopyAuthorization::DefaultRole, &b).unwrap();
         assert_eq!(sql.len(), 17);
         assert!(sql
@@ -347,6 +403,34 @@ mod tests {
         assert!(lines[1].contains("s3://out/processed/s.parquet.manifest"), "{lines:?}");
         assert!(lines[2].contains("\"table_name\":\"transcription_words\""), "{lines:?}");
         assert!(lines[2].contains("\"rows_loaded\":30"), "{lines:?}");
+    }
+
+    #[test]
+    fn files_of_an_earlier_schema_go_through_a_stage_of_their_own_shape() {
+        let mut b = batch();
+        // A result file written before cost_usd and pii_redacted were appended, beside one of today's.
+        b.results.push(Staged {
+            columns: results_columns() - 2,
+            manifest: "s3://out/manifests/m-older.json".into(),
+            files: vec![BatchFile { uri: "s3://out/processed/old.parquet".into(), rows: 1, etag: None }],
+        });
+        let sql = load_statements(&Tables::default(), &CopyAuthorization::DefaultRole, &b).unwrap();
+        assert_eq!(sql.len(), 14, "three more statements: the older stage, its COPY, its move");
+        let older = format!("redscribe_stage_results_{}", results_columns() - 2);
+        assert!(sql[2].starts_with(&format!("CREATE TEMP TABLE {older} AS SELECT \"id\", \"text\"")), "{}", sql[2]);
+        assert!(sql[2].ends_with("\"language_probability\" FROM \"transcription_results\" LIMIT 0"), "{}", sql[2]);
+        assert!(sql[3].starts_with(&format!("COPY {older} FROM 's3://out/manifests/m-older.json'")), "{}", sql[3]);
+        assert!(sql[4].starts_with("INSERT INTO redscribe_stage_results (\"id\""), "{}", sql[4]);
+        assert!(!sql[4].contains("cost_usd"), "the later columns stay NULL: {}", sql[4]);
+        let lines = String::from_utf8(audit_lines(&Tables::default(), &b)).unwrap();
+        assert!(lines.lines().nth(1).unwrap().contains("m-older.json"), "{lines}");
+        // One group per shape, and no shape wider than the table.
+        let mut twice = b.clone();
+        twice.results.push(twice.results[1].clone());
+        assert!(load_statements(&Tables::default(), &CopyAuthorization::DefaultRole, &twice).is_err());
+        let mut wider = batch();
+        wider.results[0].columns += 1;
+        assert!(load_statements(&Tables::default(), &CopyAuthorization::DefaultRole, &wider).is_err());
     }
 
     #[test]

@@ -340,6 +340,15 @@ fn col<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<&'a T, Core
         .ok_or_else(|| mismatch(format!("column {name} has type other than the schema's")))
 }
 
+/// A column appended by a migration after the table was created: a file written under an earlier schema does not
+/// have it, and its rows read it as NULL.
+fn later<'a, T: 'static>(batch: &'a RecordBatch, name: &str) -> Result<Option<&'a T>, CoreError> {
+    match batch.column_by_name(name) {
+        None => Ok(None),
+        Some(_) => col(batch, name).map(Some),
+    }
+}
+
 fn opt_str(a: &StringArray, i: usize) -> Option<String> {
     a.is_valid(i).then(|| a.value(i).to_owned())
 }
@@ -367,7 +376,7 @@ pub fn detail_ids(batch: &RecordBatch) -> Result<Vec<String>, CoreError> {
 pub fn segments_from_batch(batch: &RecordBatch) -> Result<Vec<SegmentRow>, CoreError> {
     let s = |name| col::<StringArray>(batch, name);
     let (id, version, text) = (s("id")?, s("object_version")?, s("text")?);
-    let (index, channel) = (col::<Int32Array>(batch, "segment_index")?, col::<Int32Array>(batch, "channel")?);
+    let (index, channel) = (col::<Int32Array>(batch, "segment_index")?, later::<Int32Array>(batch, "channel")?);
     let f = |name| col::<Float64Array>(batch, name);
     let (start, end, logprob, no_speech) = (f("start_s")?, f("end_s")?, f("avg_logprob")?, f("no_speech_prob")?);
     let processed = col::<TimestampMicrosecondArray>(batch, "processed_at")?;
@@ -383,7 +392,7 @@ pub fn segments_from_batch(batch: &RecordBatch) -> Result<Vec<SegmentRow>, CoreE
                 avg_logprob: opt(logprob, i),
                 no_speech_prob: opt(no_speech, i),
                 processed_at: opt_ts(processed, i).ok_or_else(|| mismatch("processed_at out of range"))?,
-                channel: channel.value(i),
+                channel: channel.and_then(|c| opt(c, i)).unwrap_or_default(),
             })
         })
         .collect()
@@ -454,11 +463,12 @@ pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreErr
     let no_speech = col::<Float64Array>(batch, "no_speech_prob")?;
     let truncated = col::<BooleanArray>(batch, "text_truncated")?;
     let ms = col::<Int64Array>(batch, "processing_ms")?;
-    let compression = col::<Float64Array>(batch, "compression_ratio")?;
-    let quality_flag = s("quality_flag")?;
-    let language_probability = col::<Float64Array>(batch, "language_probability")?;
-    let cost_usd = col::<Float64Array>(batch, "cost_usd")?;
-    let pii_redacted = s("pii_redacted")?;
+    // Appended by later migrations: NULL in files of earlier schemas.
+    let compression = later::<Float64Array>(batch, "compression_ratio")?;
+    let quality_flag = later::<StringArray>(batch, "quality_flag")?;
+    let language_probability = later::<Float64Array>(batch, "language_probability")?;
+    let cost_usd = later::<Float64Array>(batch, "cost_usd")?;
+    let pii_redacted = later::<StringArray>(batch, "pii_redacted")?;
 
     (0..batch.num_rows())
         .map(|i| {
@@ -505,11 +515,11 @@ pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreErr
                 loaded_at: opt_ts(loaded, i),
                 processing_ms: opt(ms, i),
                 pipeline_version: pipeline_version.value(i).to_owned(),
-                compression_ratio: opt(compression, i),
-                quality_flag: opt_str(quality_flag, i),
-                language_probability: opt(language_probability, i),
-                cost_usd: opt(cost_usd, i),
-                pii_redacted: opt_str(pii_redacted, i),
+                compression_ratio: compression.and_then(|a| opt(a, i)),
+                quality_flag: quality_flag.and_then(|a| opt_str(a, i)),
+                language_probability: language_probability.and_then(|a| opt(a, i)),
+                cost_usd: cost_usd.and_then(|a| opt(a, i)),
+                pii_redacted: pii_redacted.and_then(|a| opt_str(a, i)),
             })
         })
         .collect()

@@ -180,6 +180,43 @@ pub fn load_audit_schema() -> SchemaRef {
     LOAD_AUDIT.clone()
 }
 
+/// How many of `table`'s columns a file holds, when it holds the first ones in order with the same types: a file
+/// written under an earlier schema (migrations only ever append columns, and every column appended is nullable),
+/// or under this one. Any other shape — a column renamed, moved, retyped, or one the table does not have — is
+/// refused with the first difference.
+pub fn leading_columns(table: &Schema, file: &Schema) -> Result<usize, String> {
+    let (want, got) = (table.fields(), file.fields());
+    if got.len() > want.len() {
+        return Err(format!("{} columns, more than the table's {}", got.len(), want.len()));
+    }
+    for (i, (w, g)) in want.iter().zip(got.iter()).enumerate() {
+        if w.name() != g.name() || w.data_type() != g.data_type() {
+            return Err(format!(
+                "column {} is {} {}, where the table has {} {}",
+                i + 1,
+                g.name(),
+                g.data_type(),
+                w.name(),
+                w.data_type()
+            ));
+        }
+    }
+    if got.is_empty() {
+        return Err("no columns".into());
+    }
+    Ok(got.len())
+}
+
+/// How many of `table`'s columns a file's batches hold ([`leading_columns`]); a file with no batch holds them all.
+pub fn file_columns(table: &Schema, batches: &[arrow_array::RecordBatch]) -> Result<usize, String> {
+    match batches.first() {
+        None => Ok(table.fields().len()),
+        Some(batch) => {
+            leading_columns(table, &batch.schema()).map_err(|why| format!("not a schema of the table: {why}"))
+        }
+    }
+}
+
 /// Every table with its schema, in migration order.
 pub fn tables() -> [(&'static str, SchemaRef); 4] {
     [
@@ -188,4 +225,28 @@ pub fn tables() -> [(&'static str, SchemaRef); 4] {
         (LOAD_AUDIT_TABLE, load_audit_schema()),
         (WORDS_TABLE, words_schema()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_earlier_schema_is_the_first_columns_in_order() {
+        let table = results_schema();
+        let first = |n: usize| Schema::new(table.fields()[..n].to_vec());
+        assert_eq!(leading_columns(&table, &table), Ok(table.fields().len()));
+        assert_eq!(leading_columns(&table, &first(30)), Ok(30));
+        assert!(leading_columns(&table, &first(0)).is_err());
+        let mut moved: Vec<_> = table.fields()[..3].to_vec();
+        moved.swap(1, 2);
+        let why = leading_columns(&table, &Schema::new(moved)).unwrap_err();
+        assert!(why.starts_with("column 2 is timestamp"), "{why}");
+        let mut retyped: Vec<_> = table.fields()[..2].to_vec();
+        retyped[1] = Arc::new(Field::new("text", DataType::LargeUtf8, true));
+        assert!(leading_columns(&table, &Schema::new(retyped)).is_err());
+        let mut wider: Vec<_> = table.fields().to_vec();
+        wider.push(Arc::new(utf8("extra", true)));
+        assert!(leading_columns(&table, &Schema::new(wider)).is_err());
+    }
 }

@@ -12,19 +12,19 @@ use redscribe_core::cost::{CostModel, Usage};
 use redscribe_core::emf::Recorder;
 use redscribe_core::layout::Layout;
 use redscribe_core::load::{
-    audit_lines, load_statements, manifest, Batch, BatchFile, CopyAuthorization, DetailFiles, Tables,
+    audit_lines, load_statements, manifest, Batch, BatchFile, CopyAuthorization, Staged, Tables,
 };
 use redscribe_core::metrics::{Metric, Stage};
 use redscribe_core::ports::{ObjectStore, PortError, Warehouse};
 use redscribe_core::quarantine::{QuarantineRecord, RecordingRef};
-use redscribe_core::schema::Detail;
+use redscribe_core::schema::{results_schema, Detail};
 use redscribe_core::sql::literal;
 use redscribe_core::{Disposition, ErrorCode};
 use tracing::Instrument;
 
 use crate::pending::{Recordings, Standing};
 use crate::quarantine::{QuarantineSink, StoreSink};
-use crate::transcribe::{DetailFile, ResultFile};
+use crate::transcribe::ResultFile;
 
 /// Recordings listed at once to check that result files still answer them, before a load.
 const STANDING_CHECKS_AT_ONCE: usize = 8;
@@ -264,6 +264,16 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             if group.is_empty() {
                 continue;
             }
+            if !self.fits(&group) && group.iter().any(|f| shape_of(f) != shape_of(&group[0])) {
+                // Files of many earlier schemas at once (a deployment after several migrations): loaded a shape at
+                // a time, each in a transaction of its own.
+                let mut shapes: BTreeMap<Vec<usize>, Vec<ResultFile>> = BTreeMap::new();
+                for file in group {
+                    shapes.entry(shape_of(&file)).or_default().push(file);
+                }
+                groups.extend(shapes.into_values().map(|files| (files, rounds)));
+                continue;
+            }
             let failed = match self.load_once(&group, deadline, &mut out.report).await {
                 Ok(()) => {
                     out.report.loaded.append(&mut group);
@@ -317,6 +327,28 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         out
     }
 
+    /// Whether one transaction can load `files`: each group of files of an earlier schema adds statements, and a
+    /// `BatchExecuteStatement` takes at most 40. Files of one shape always fit.
+    fn fits(&self, files: &[ResultFile]) -> bool {
+        let mut shapes: BTreeMap<Option<Detail>, std::collections::BTreeSet<usize>> = BTreeMap::new();
+        for file in files {
+            shapes.entry(None).or_default().insert(file.columns);
+            for d in &file.details {
+                shapes.entry(Some(d.detail)).or_default().insert(d.columns);
+            }
+        }
+        let staged = |columns: &std::collections::BTreeSet<usize>| {
+            columns.iter().map(|&columns| Staged { columns, manifest: String::new(), files: Vec::new() }).collect()
+        };
+        let batch = Batch {
+            id: String::new(),
+            results: shapes.get(&None).map(staged).unwrap_or_default(),
+            details: Detail::ALL.into_iter().filter_map(|d| Some((d, staged(shapes.get(&Some(d))?)))).collect(),
+            audit_file: String::new(),
+        };
+        load_statements(&self.config.tables, &self.config.auth, &batch).is_ok()
+    }
+
     /// One load transaction over `files`: their manifests and audit rows, then one `BatchExecuteStatement`.
     async fn load_once(
         &self,
@@ -334,34 +366,31 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             batch_id: batch_id.clone(),
             manifest_uri: manifest_uri.clone(),
         };
-        let entries: Vec<(String, u64)> = files.iter().map(|f| (f.uri(), f.size)).collect();
-        crate::put_json(self.store.as_ref(), &self.config.bucket, &manifest_key, &manifest(&entries))
-            .await
-            .map_err(failed)?;
-        // Each detail table the files have rows of (segments, words): a manifest of its own, loaded in the same
+        // One manifest per table and shape: today's files under the batch's name, a group written under an earlier
+        // schema under the batch's name and its column count.
+        let results = files
+            .iter()
+            .map(|f| (f.columns, f.uri(), f.size, BatchFile { uri: f.uri(), rows: f.rows, etag: f.etag.clone() }));
+        let results = self.write_manifests(day, &batch_id, None, results.collect()).await.map_err(failed)?;
+        // Each detail table the files have rows of (segments, words): manifests of its own, loaded in the same
         // transaction.
         let mut details = BTreeMap::new();
         for detail in Detail::ALL {
-            let of: Vec<(String, &DetailFile)> = files
+            let of: Vec<_> = files
                 .iter()
-                .flat_map(|f| f.details.iter().filter(|d| d.detail == detail).map(move |d| (f.detail_uri(d), d)))
+                .flat_map(|f| f.details.iter().filter(|d| d.detail == detail).map(move |d| (f, d)))
+                .map(|(f, d)| {
+                    (d.columns, f.detail_uri(d), d.size, BatchFile { uri: f.detail_uri(d), rows: d.rows, etag: None })
+                })
                 .collect();
-            if of.is_empty() {
-                continue;
+            if !of.is_empty() {
+                details.insert(detail, self.write_manifests(day, &batch_id, Some(detail), of).await.map_err(failed)?);
             }
-            let key = self.config.layout.manifest_key(day, &format!("{batch_id}-{}", detail.table()));
-            let entries: Vec<(String, u64)> = of.iter().map(|(uri, d)| (uri.clone(), d.size)).collect();
-            crate::put_json(self.store.as_ref(), &self.config.bucket, &key, &manifest(&entries))
-                .await
-                .map_err(failed)?;
-            let files = of.into_iter().map(|(uri, d)| BatchFile { uri, rows: d.rows, etag: None }).collect();
-            details.insert(detail, DetailFiles { manifest: format!("s3://{}/{key}", self.config.bucket), files });
         }
         let audit_key = self.config.layout.audit_rows_key(day, &batch_id);
         let batch = Batch {
             id: batch_id.clone(),
-            results_manifest: manifest_uri.clone(),
-            results: files.iter().map(|f| BatchFile { uri: f.uri(), rows: f.rows, etag: f.etag.clone() }).collect(),
+            results,
             details,
             audit_file: format!("s3://{}/{audit_key}", self.config.bucket),
         };
@@ -393,6 +422,40 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             }
             Err(e) => Err(failed(e)),
         }
+    }
+
+    /// Writes the COPY manifests of one table's files of a batch (`detail`, or the results), one per shape: the
+    /// table's own under the batch's name (the results' is `manifest_key(day, batch_id)`, what quarantine records
+    /// name), an earlier schema's with its column count after it.
+    async fn write_manifests(
+        &self,
+        day: chrono::NaiveDate,
+        batch_id: &str,
+        detail: Option<Detail>,
+        files: Vec<(usize, String, u64, BatchFile)>,
+    ) -> Result<Vec<Staged>, PortError> {
+        let full = detail.map_or_else(results_schema, Detail::schema).fields().len();
+        let mut shapes: BTreeMap<usize, Vec<(String, u64, BatchFile)>> = BTreeMap::new();
+        for (columns, uri, size, file) in files {
+            shapes.entry(columns).or_default().push((uri, size, file));
+        }
+        let mut groups = Vec::new();
+        // Today's shape first: the order the statements copy them in.
+        for (columns, of) in shapes.into_iter().rev() {
+            let mut name = batch_id.to_string();
+            if let Some(d) = detail {
+                name = format!("{name}-{}", d.table());
+            }
+            if columns != full {
+                name = format!("{name}-{columns}");
+            }
+            let key = self.config.layout.manifest_key(day, &name);
+            let entries: Vec<(String, u64)> = of.iter().map(|(uri, size, _)| (uri.clone(), *size)).collect();
+            crate::put_json(self.store.as_ref(), &self.config.bucket, &key, &manifest(&entries)).await?;
+            let files = of.into_iter().map(|(_, _, f)| f).collect();
+            groups.push(Staged { columns, manifest: format!("s3://{}/{key}", self.config.bucket), files });
+        }
+        Ok(groups)
     }
 
     /// Files (and their first error) that `sys_load_error_detail` records for a query.
@@ -537,6 +600,13 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
     pub fn config(&self) -> &LoadConfig {
         &self.config
     }
+}
+
+/// The shape of a result file and its detail files: how many columns each holds.
+fn shape_of(file: &ResultFile) -> Vec<usize> {
+    let mut shape = vec![file.columns];
+    shape.extend(Detail::ALL.iter().map(|d| file.details.iter().find(|f| f.detail == *d).map_or(0, |f| f.columns)));
+    shape
 }
 
 /// A file taken out of the load, and where it was when it was.

@@ -11,7 +11,7 @@ use redscribe_core::events::ObjectEvent;
 use redscribe_core::layout::Layout;
 use redscribe_core::ports::{BoundedBuffer, ObjectStore, PortError, StoredObject, Warehouse};
 use redscribe_core::quarantine::RecordingRef;
-use redscribe_core::schema::Detail;
+use redscribe_core::schema::{file_columns, results_schema, Detail};
 use redscribe_core::sql::{literal, Identifier};
 use redscribe_core::ErrorCode;
 
@@ -143,6 +143,7 @@ async fn parse_result_file<S: ObjectStore + ?Sized>(
     let size = object.body.len() as u64;
     let object_etag = object.etag.clone();
     let batches = redscribe_core::encode::from_parquet(object.body).map_err(|e| unreadable(e.to_string()))?;
+    let columns = file_columns(&results_schema(), &batches).map_err(unreadable)?;
     let mut rows = Vec::new();
     for batch in &batches {
         rows.extend(redscribe_core::record::results_from_batch(batch).map_err(|e| unreadable(e.to_string()))?);
@@ -166,6 +167,8 @@ async fn parse_result_file<S: ObjectStore + ?Sized>(
         let size = object.body.len() as u64;
         let batches = redscribe_core::encode::from_parquet(object.body)
             .map_err(|e| unreadable(format!("{} file {detail_key}: {e}", detail.table())))?;
+        let columns = file_columns(&detail.schema(), &batches)
+            .map_err(|e| unreadable(format!("{} file {detail_key}: {e}", detail.table())))?;
         let mut rows = 0;
         for batch in &batches {
             let ids = redscribe_core::record::detail_ids(batch)
@@ -176,7 +179,7 @@ async fn parse_result_file<S: ObjectStore + ?Sized>(
             }
             rows += ids.len() as i64;
         }
-        details.push(DetailFile { detail, key: detail_key, size, rows });
+        details.push(DetailFile { detail, key: detail_key, size, rows, columns });
     }
     Ok(ResultFile {
         etag: object_etag,
@@ -185,6 +188,7 @@ async fn parse_result_file<S: ObjectStore + ?Sized>(
         key: key.to_string(),
         size,
         rows: rows.len() as i64,
+        columns,
         source,
         details,
     })

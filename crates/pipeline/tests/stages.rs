@@ -195,6 +195,7 @@ async fn a_file_that_fails_the_copy_is_quarantined_and_the_rest_of_the_batch_loa
         key: key.into(),
         size: bad.len() as u64,
         rows: 1,
+        columns: redscribe_core::schema::results_schema().fields().len(),
         source: files[0].source.clone(),
         details: Vec::new(),
         etag: None,
@@ -211,6 +212,91 @@ async fn a_file_that_fails_the_copy_is_quarantined_and_the_rest_of_the_batch_loa
     assert_eq!(audit[1][0].as_deref(), Some("quarantined"));
     assert!(audit[1][1].as_deref().unwrap().ends_with("bad.parquet"));
     assert!(h._dir.path().join("s3/recordings/rejected/load_rejected").is_dir());
+}
+
+/// Result files written before a migration appended columns (left in flight by a deployment) load after it: read
+/// back by their shape, copied through stages of their own column count, the later columns NULL. Three shapes in
+/// one batch: today's, the 33 columns before `cost_usd`, the original 30 (with a segments file from before
+/// `channel`).
+#[tokio::test(flavor = "multi_thread")]
+async fn result_files_of_earlier_schemas_load_with_the_later_columns_null() {
+    use redscribe_core::encode::{from_parquet, to_parquet};
+    use redscribe_core::record::{results_batch, results_from_batch};
+    use redscribe_core::schema::Detail;
+    use redscribe_pipeline::pending::{read_back, Candidate};
+
+    let mut h = start().await;
+    let mut written: Vec<ResultFile> = Vec::new();
+    for name in ["today", "before-cost", "original"] {
+        h.store.put("recordings", &format!("in/{name}.wav"), wav(8000, 0.5), "audio/wav").await.unwrap();
+        written.extend(h.process_events(1).await.iter().map(|p| p.file().unwrap().clone()));
+    }
+    let layout = Layout::default();
+    let put = |key: String, body: Vec<u8>| {
+        let store = h.store.clone();
+        async move { store.put("recordings", &key, body, "application/vnd.apache.parquet").await.unwrap() }
+    };
+    // Every later column given a value, then cut to each shape.
+    let mut processed_at = None;
+    for (file, columns) in written.iter().zip([None, Some(33), Some(30)]) {
+        let body = h.store.get("recordings", &file.key, None).await.unwrap().body;
+        let mut row = results_from_batch(&from_parquet(body).unwrap()[0]).unwrap().remove(0);
+        (row.quality_flag, row.cost_usd, row.pii_redacted) = (Some("ok".into()), Some(0.5), Some("{}".into()));
+        let mut batch = results_batch(std::slice::from_ref(&row)).unwrap();
+        if let Some(columns) = columns {
+            batch = batch.project(&(0..columns).collect::<Vec<_>>()).unwrap();
+        }
+        put(file.key.clone(), to_parquet(&[batch]).unwrap()).await;
+        processed_at = Some(row.processed_at);
+    }
+    // The original schema's segments of the last: nine columns, no channel.
+    let original = &written[2];
+    let segments = segments_batch(&[SegmentRow {
+        id: original.id.clone(),
+        object_version: None,
+        segment_index: 0,
+        start_s: 0.0,
+        end_s: 0.5,
+        text: "a tone".into(),
+        avg_logprob: None,
+        no_speech_prob: None,
+        processed_at: processed_at.unwrap(),
+        channel: 0,
+    }])
+    .unwrap();
+    let segments = to_parquet(&[segments.project(&(0..9).collect::<Vec<_>>()).unwrap()]).unwrap();
+    put(layout.detail_key_for(Detail::Segments, &original.key).unwrap(), segments).await;
+    let _ = h.process_events(1).await; // their events are under output prefixes: skipped
+
+    // Read back as the load function does: each file's shape from its own columns.
+    let mut files = Vec::new();
+    for file in &written {
+        let candidate =
+            Candidate { bucket: file.bucket.clone(), key: file.key.clone(), size: None, etag: None, message_id: None };
+        files.push(read_back(h.store.as_ref(), &layout, &candidate).await.unwrap());
+    }
+    let full = redscribe_core::schema::results_schema().fields().len();
+    assert_eq!(files.iter().map(|f| f.columns).collect::<Vec<_>>(), [full, 33, 30]);
+    assert_eq!(files[2].details.iter().map(|d| d.columns).collect::<Vec<_>>(), [9]);
+
+    let report = h.loader().load(files).await.unwrap();
+    assert_eq!((report.loaded.len(), report.rejected.len(), report.batches), (3, 0, 1), "{report:?}");
+    let rows = h
+        .rows(
+            "SELECT object_key, sample_rate, quality_flag, cost_usd, pii_redacted FROM transcription_results \
+             ORDER BY object_key",
+        )
+        .await;
+    let rows: Vec<Vec<&str>> =
+        rows.iter().map(|r| r.iter().map(|v| v.as_deref().unwrap_or("NULL")).collect()).collect();
+    assert_eq!(rows[0], ["in/before-cost.wav", "8000", "ok", "NULL", "NULL"], "33 columns: to language_probability");
+    assert_eq!(rows[1], ["in/original.wav", "8000", "NULL", "NULL", "NULL"], "30 columns: the later ones NULL");
+    assert_eq!(rows[2], ["in/today.wav", "8000", "ok", "0.5", "{}"]);
+    let segments = h.rows("SELECT text, channel IS NULL FROM transcription_segments").await;
+    assert_eq!(segments, [[Some("a tone".to_string()), Some("true".to_string())]]);
+    assert_eq!(h.count("SELECT COUNT(*) FROM load_audit WHERE status = 'loaded'").await, 4);
+    h.s3.stop().await;
+    h.api.stop().await;
 }
 
 /// S3 throttling and 5xx, a Data API that throttles and loses a response after starting a statement: every

@@ -120,6 +120,7 @@ mod tests {
             key: format!("k{size}"),
             size,
             rows: 1,
+            columns: redscribe_core::schema::results_schema().fields().len(),
             source: ObjectEvent::created("b", "in/x.wav"),
             details: Vec::new(),
             etag: None,

@@ -18,6 +18,8 @@ pub struct DetailFile {
     pub key: String,
     pub size: u64,
     pub rows: i64,
+    /// How many of the table's columns it holds: all, unless it was written under an earlier schema.
+    pub columns: usize,
 }
 
 /// The rows of `transcription_segments` of a transcript, in its order.
@@ -95,7 +97,8 @@ impl<S: ObjectStore + ?Sized> Outputs<'_, S> {
             let batch = batch.map_err(|e| internal(format!("building the {}: {e}", detail.table())))?;
             let body = to_parquet(&[batch]).map_err(|e| internal(format!("{} Parquet: {e}", detail.table())))?;
             let key = self.layout.detail_key(detail, self.processed_at.date_naive(), &self.row.id, self.version);
-            let file = DetailFile { detail, key, size: body.len() as u64, rows: rows as i64 };
+            let columns = detail.schema().fields().len();
+            let file = DetailFile { detail, key, size: body.len() as u64, rows: rows as i64, columns };
             self.store.put(self.bucket, &file.key, body, "application/vnd.apache.parquet").await?;
             written.push(file);
         }

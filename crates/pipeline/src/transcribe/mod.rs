@@ -54,6 +54,9 @@ pub struct ResultFile {
     /// Bytes of the Parquet file (the COPY manifest needs it).
     pub size: u64,
     pub rows: i64,
+    /// How many of the table's columns it holds: all, unless it was written under an earlier schema (the load
+    /// copies those through a stage of their own shape).
+    pub columns: usize,
     /// The event it answers: quarantine records name the recording, and the upload time gives the
     /// upload-to-queryable latency once the rows are loaded.
     pub source: ObjectEvent,
@@ -568,6 +571,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             key,
             size: parquet.len() as u64,
             rows: 1,
+            columns: redscribe_core::schema::results_schema().fields().len(),
             details,
             etag: None,
             source,

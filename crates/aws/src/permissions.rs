@@ -63,6 +63,9 @@ pub const TRANSCRIBE: &[Grant] = &[
     grant("s3:GetObject", Scope::Recordings, "S3Objects::get_into (GetObject)"),
     // GetObject with the event's versionId (a versioned bucket's events carry one) is authorised as this action.
     grant("s3:GetObjectVersion", Scope::Recordings, "S3Objects::get_into (GetObject with versionId)"),
+    // A recording's tags become its attributes; with the event's versionId the call is authorised as the second.
+    grant("s3:GetObjectTagging", Scope::Recordings, "S3Objects::tags (GetObjectTagging)"),
+    grant("s3:GetObjectVersionTagging", Scope::Recordings, "S3Objects::tags (GetObjectTagging with versionId)"),
     grant(
         "s3:PutObject",
         Scope::Processed,

@@ -178,6 +178,26 @@ impl ObjectStore for S3Objects {
         Ok(())
     }
 
+    async fn tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Vec<(String, String)>, PortError> {
+        let out = self
+            .retry
+            .send("GetObjectTagging", || {
+                self.client
+                    .get_object_tagging()
+                    .bucket(bucket)
+                    .key(key)
+                    .set_version_id(version_id.map(str::to_string))
+                    .send()
+            })
+            .await?;
+        Ok(out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+    }
+
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ListedObject>, PortError> {
         let pages = self
             .retry

@@ -35,6 +35,9 @@ pub enum CoreError {
     /// An alarms file that cannot be applied as it stands.
     #[error("alarms: {0}")]
     Alarms(String),
+    /// A setting that cannot be used as given (a key pattern that does not parse or names nothing).
+    #[error("{0}")]
+    Config(String),
     /// A price table that cannot price anything.
     #[error("prices: {0}")]
     Prices(String),

@@ -22,6 +22,8 @@ pub const DEFAULT_RESULTS_PREFIX: &str = "processed/transcription_results/";
 pub const DEFAULT_SEGMENTS_PREFIX: &str = "processed/transcription_segments/";
 /// Default prefix of word files.
 pub const DEFAULT_WORDS_PREFIX: &str = "processed/transcription_words/";
+/// Where each recording's attributes (`transcription_attributes`) go.
+pub const DEFAULT_ATTRIBUTES_PREFIX: &str = "processed/transcription_attributes/";
 /// Default prefix of subtitle files.
 pub const DEFAULT_SUBTITLES_PREFIX: &str = "processed/subtitles/";
 /// Default prefix of the silenced copies of recordings (PII redaction of the audio).
@@ -56,6 +58,7 @@ pub struct Layout {
     results_prefix: String,
     segments_prefix: String,
     words_prefix: String,
+    attributes_prefix: String,
     subtitles_prefix: String,
     redacted_audio_prefix: String,
     manifests_prefix: String,
@@ -69,6 +72,7 @@ impl Default for Layout {
             results_prefix: DEFAULT_RESULTS_PREFIX.into(),
             segments_prefix: DEFAULT_SEGMENTS_PREFIX.into(),
             words_prefix: DEFAULT_WORDS_PREFIX.into(),
+            attributes_prefix: DEFAULT_ATTRIBUTES_PREFIX.into(),
             subtitles_prefix: DEFAULT_SUBTITLES_PREFIX.into(),
             redacted_audio_prefix: DEFAULT_REDACTED_AUDIO_PREFIX.into(),
             manifests_prefix: DEFAULT_MANIFESTS_PREFIX.into(),
@@ -108,6 +112,7 @@ impl Layout {
             results_prefix: normalise_prefix(results_prefix)?,
             segments_prefix: normalise_prefix(segments_prefix)?,
             words_prefix: normalise_prefix(words_prefix)?,
+            attributes_prefix: DEFAULT_ATTRIBUTES_PREFIX.into(),
             subtitles_prefix: DEFAULT_SUBTITLES_PREFIX.into(),
             redacted_audio_prefix: DEFAULT_REDACTED_AUDIO_PREFIX.into(),
             manifests_prefix: normalise_prefix(manifests_prefix)?,
@@ -121,11 +126,12 @@ impl Layout {
     }
 
     /// All output prefixes; keys under them are never processed as recordings (loop guard).
-    pub fn output_prefixes(&self) -> [&str; 7] {
+    pub fn output_prefixes(&self) -> [&str; 8] {
         [
             &self.results_prefix,
             &self.segments_prefix,
             &self.words_prefix,
+            &self.attributes_prefix,
             &self.subtitles_prefix,
             &self.redacted_audio_prefix,
             &self.manifests_prefix,
@@ -155,6 +161,7 @@ impl Layout {
         match detail {
             Detail::Segments => &self.segments_prefix,
             Detail::Words => &self.words_prefix,
+            Detail::Attributes => &self.attributes_prefix,
         }
     }
 
@@ -331,7 +338,16 @@ mod tests {
         let l = Layout::new(Some("out".into()), "/res", "seg/", "/w/", "man", "rej//").unwrap();
         assert_eq!(
             l.output_prefixes(),
-            ["res/", "seg/", "w/", "processed/subtitles/", "processed/redacted-audio/", "man/", "rej/"]
+            [
+                "res/",
+                "seg/",
+                "w/",
+                "processed/transcription_attributes/",
+                "processed/subtitles/",
+                "processed/redacted-audio/",
+                "man/",
+                "rej/"
+            ]
         );
         assert!(l.is_output("out", "res/dt=2026-11-23/a.parquet"));
         assert!(!l.is_output("in", "res/dt=2026-11-23/a.parquet"));

@@ -1,5 +1,7 @@
 //! Pure contracts of redscribe. Nothing here performs I/O or links an AWS SDK; every other crate builds on it.
 //!
+//! - [`attributes`]: what a recording is about besides its sound (its key's named groups, user metadata, S3 tags),
+//!   and the well-known names that are typed columns (`recorded_at`, `call_id`, `agent_id`).
 //! - [`events`]: S3 / SQS / SNS→SQS / EventBridge envelopes normalised into [`events::ObjectEvent`]s, with
 //!   a reason for everything that is skipped.
 //! - [`identity`]: the deterministic recording id, version tokens and S3 `sequencer` ordering.
@@ -23,11 +25,13 @@
 //! - [`ports`]: the object store and warehouse traits the pipeline's stages are written against.
 //! - [`quarantine`]: the one quarantine record type, as stored under `rejected/<reason>/` and read by replay.
 //! - [`subtitles`]: SubRip and WebVTT cues from a transcript's words, cut by the usual readability rules.
+//! - [`talk`]: channel roles (`agent,customer`) and the talk and non-talk time of a call.
 //! - [`settings`]: each shared setting once: its environment variable, default (a named constant) and range.
 //! - [`retry`]: exponential backoff with full jitter, for every retry the pipeline makes.
 //! - [`error`]: the crate's error enum and the bounded [`error::ErrorCode`] set with its retry decision.
 
 pub mod alarms;
+pub mod attributes;
 pub mod cost;
 pub mod emf;
 pub mod encode;
@@ -49,6 +53,7 @@ pub mod schema;
 pub mod settings;
 pub mod sql;
 pub mod subtitles;
+pub mod talk;
 
 pub use error::{CoreError, Disposition, ErrorCode, Failure};
 

@@ -18,7 +18,7 @@ pub struct Migration {
 }
 
 /// Every migration, in order.
-pub const MIGRATIONS: [Migration; 8] = [
+pub const MIGRATIONS: [Migration; 9] = [
     Migration {
         version: 1,
         name: "create_tables",
@@ -39,6 +39,7 @@ pub const MIGRATIONS: [Migration; 8] = [
     Migration { version: 6, name: "audit_etag", sql: include_str!("../../../sql/migrations/0006_audit_etag.sql") },
     Migration { version: 7, name: "words", sql: include_str!("../../../sql/migrations/0007_words.sql") },
     Migration { version: 8, name: "pii_redacted", sql: include_str!("../../../sql/migrations/0008_pii_redacted.sql") },
+    Migration { version: 9, name: "attributes", sql: include_str!("../../../sql/migrations/0009_attributes.sql") },
 ];
 
 /// The ledger's DDL (idempotent).
@@ -107,8 +108,8 @@ mod tests {
             assert_eq!(m.version as usize, i + 1);
             assert!(m.name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{}", m.name);
         }
-        assert_eq!(pending(&[1, 2]).iter().map(|m| m.version).collect::<Vec<_>>(), [3, 4, 5, 6, 7, 8]);
-        assert!(pending(&[1, 2, 3, 4, 5, 6, 7, 8]).is_empty());
+        assert_eq!(pending(&[1, 2]).iter().map(|m| m.version).collect::<Vec<_>>(), [3, 4, 5, 6, 7, 8, 9]);
+        assert!(pending(&[1, 2, 3, 4, 5, 6, 7, 8, 9]).is_empty());
     }
 
     #[test]

@@ -182,6 +182,10 @@ pub trait ObjectStore: Send + Sync {
             .map_err(|e| PortError::new(ErrorCode::Internal, format!("reading {}: {e}", path.display())))?;
         self.put(bucket, key, body, content_type).await
     }
+    /// An object's tags (`GetObjectTagging`; `version_id` pins the version read), as S3 keeps them: at most 10,
+    /// each key unique.
+    async fn tags(&self, bucket: &str, key: &str, version_id: Option<&str>)
+        -> Result<Vec<(String, String)>, PortError>;
     /// Every object under a prefix, in key order.
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ListedObject>, PortError>;
     /// The object at `key` as a listing shows it (its size and its current bytes' ETag), or `None` when there is

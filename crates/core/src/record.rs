@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::events::ObjectVersion;
-use crate::schema::{load_audit_schema, results_schema, segments_schema, words_schema, RESULTS_TABLE};
+use crate::schema::{
+    attributes_schema, load_audit_schema, results_schema, segments_schema, words_schema, RESULTS_TABLE,
+};
 use crate::{CoreError, ErrorCode};
 
 /// Largest transcript stored in `transcription_results.text`: `VARCHAR(65535)`, counted in UTF-8 bytes.
@@ -112,6 +114,15 @@ pub struct ResultRow {
     /// What PII redaction took out, as JSON counts by type (schema version 8; [`crate::redact`]); `None` when it
     /// was not asked for.
     pub pii_redacted: Option<String>,
+    /// When the call or meeting took place, as its attributes say (schema version 9; [`crate::attributes`]).
+    pub recorded_at: Option<DateTime<Utc>>,
+    pub call_id: Option<String>,
+    pub agent_id: Option<String>,
+    /// Seconds the `agent` and the `customer` channel were heard speaking, and seconds no one was (schema version
+    /// 9; [`crate::talk`]).
+    pub agent_talk_s: Option<f64>,
+    pub customer_talk_s: Option<f64>,
+    pub non_talk_s: Option<f64>,
 }
 
 impl ResultRow {
@@ -157,6 +168,20 @@ pub struct SegmentRow {
     /// The audio channel it was heard on (0-based) when the channels were transcribed one by one (a stereo call,
     /// one speaker per channel); 0 when the recording was transcribed as one mix.
     pub channel: i32,
+    /// The role of its channel (`REDSCRIBE_CHANNEL_ROLES`: `agent`, `customer`, …), schema version 9.
+    pub speaker: Option<String>,
+}
+
+/// One row of `transcription_attributes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttributeRow {
+    pub id: String,
+    pub object_version: Option<String>,
+    pub name: String,
+    pub value: String,
+    /// `key`, `metadata` or `tag` ([`crate::attributes::Source`]).
+    pub source: String,
+    pub processed_at: DateTime<Utc>,
 }
 
 /// The longest word `transcription_words` holds, in bytes (its `word` column is `VARCHAR(256)`).
@@ -273,6 +298,12 @@ pub fn results_batch(rows: &[ResultRow]) -> Result<RecordBatch, CoreError> {
         f64_col(rows.iter().map(|r| r.language_probability)),
         f64_col(rows.iter().map(|r| r.cost_usd)),
         str_col(rows.iter().map(|r| r.pii_redacted.as_deref())),
+        utc_col(rows.iter().map(|r| r.recorded_at.as_ref().map(micros))),
+        str_col(rows.iter().map(|r| r.call_id.as_deref())),
+        str_col(rows.iter().map(|r| r.agent_id.as_deref())),
+        f64_col(rows.iter().map(|r| r.agent_talk_s)),
+        f64_col(rows.iter().map(|r| r.customer_talk_s)),
+        f64_col(rows.iter().map(|r| r.non_talk_s)),
     ];
     Ok(RecordBatch::try_new(results_schema(), columns)?)
 }
@@ -290,8 +321,22 @@ pub fn segments_batch(rows: &[SegmentRow]) -> Result<RecordBatch, CoreError> {
         f64_col(rows.iter().map(|r| r.no_speech_prob)),
         utc_col(rows.iter().map(|r| Some(micros(&r.processed_at)))),
         i32_col(rows.iter().map(|r| Some(r.channel))),
+        str_col(rows.iter().map(|r| r.speaker.as_deref())),
     ];
     Ok(RecordBatch::try_new(segments_schema(), columns)?)
+}
+
+/// Builds a `transcription_attributes` batch.
+pub fn attributes_batch(rows: &[AttributeRow]) -> Result<RecordBatch, CoreError> {
+    let columns: Vec<ArrayRef> = vec![
+        str_col(rows.iter().map(|r| Some(r.id.as_str()))),
+        str_col(rows.iter().map(|r| r.object_version.as_deref())),
+        str_col(rows.iter().map(|r| Some(r.name.as_str()))),
+        str_col(rows.iter().map(|r| Some(r.value.as_str()))),
+        str_col(rows.iter().map(|r| Some(r.source.as_str()))),
+        utc_col(rows.iter().map(|r| Some(micros(&r.processed_at)))),
+    ];
+    Ok(RecordBatch::try_new(attributes_schema(), columns)?)
 }
 
 /// Builds a `transcription_words` batch.
@@ -380,6 +425,7 @@ pub fn segments_from_batch(batch: &RecordBatch) -> Result<Vec<SegmentRow>, CoreE
     let f = |name| col::<Float64Array>(batch, name);
     let (start, end, logprob, no_speech) = (f("start_s")?, f("end_s")?, f("avg_logprob")?, f("no_speech_prob")?);
     let processed = col::<TimestampMicrosecondArray>(batch, "processed_at")?;
+    let speaker = later::<StringArray>(batch, "speaker")?;
     (0..batch.num_rows())
         .map(|i| {
             Ok(SegmentRow {
@@ -393,6 +439,7 @@ pub fn segments_from_batch(batch: &RecordBatch) -> Result<Vec<SegmentRow>, CoreE
                 no_speech_prob: opt(no_speech, i),
                 processed_at: opt_ts(processed, i).ok_or_else(|| mismatch("processed_at out of range"))?,
                 channel: channel.and_then(|c| opt(c, i)).unwrap_or_default(),
+                speaker: speaker.and_then(|a| opt_str(a, i)),
             })
         })
         .collect()
@@ -469,6 +516,11 @@ pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreErr
     let language_probability = later::<Float64Array>(batch, "language_probability")?;
     let cost_usd = later::<Float64Array>(batch, "cost_usd")?;
     let pii_redacted = later::<StringArray>(batch, "pii_redacted")?;
+    let recorded_at = later::<TimestampMicrosecondArray>(batch, "recorded_at")?;
+    let (call_id, agent_id) = (later::<StringArray>(batch, "call_id")?, later::<StringArray>(batch, "agent_id")?);
+    let agent_talk = later::<Float64Array>(batch, "agent_talk_s")?;
+    let customer_talk = later::<Float64Array>(batch, "customer_talk_s")?;
+    let non_talk = later::<Float64Array>(batch, "non_talk_s")?;
 
     (0..batch.num_rows())
         .map(|i| {
@@ -520,6 +572,12 @@ pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreErr
                 language_probability: language_probability.and_then(|a| opt(a, i)),
                 cost_usd: cost_usd.and_then(|a| opt(a, i)),
                 pii_redacted: pii_redacted.and_then(|a| opt_str(a, i)),
+                recorded_at: recorded_at.and_then(|a| opt_ts(a, i)),
+                call_id: call_id.and_then(|a| opt_str(a, i)),
+                agent_id: agent_id.and_then(|a| opt_str(a, i)),
+                agent_talk_s: agent_talk.and_then(|a| opt(a, i)),
+                customer_talk_s: customer_talk.and_then(|a| opt(a, i)),
+                non_talk_s: non_talk.and_then(|a| opt(a, i)),
             })
         })
         .collect()

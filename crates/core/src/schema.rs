@@ -14,6 +14,8 @@ pub const RESULTS_TABLE: &str = "transcription_results";
 pub const SEGMENTS_TABLE: &str = "transcription_segments";
 /// Name of the words table.
 pub const WORDS_TABLE: &str = "transcription_words";
+/// Name of the attributes table.
+pub const ATTRIBUTES_TABLE: &str = "transcription_attributes";
 /// Name of the load audit table.
 pub const LOAD_AUDIT_TABLE: &str = "load_audit";
 
@@ -81,6 +83,13 @@ static RESULTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("cost_usd", DataType::Float64, true),
         // Schema version 8 (sql/migrations/0008).
         utf8("pii_redacted", true),
+        // Schema version 9 (sql/migrations/0009): attributes and talk time.
+        tstz("recorded_at", true),
+        utf8("call_id", true),
+        utf8("agent_id", true),
+        Field::new("agent_talk_s", DataType::Float64, true),
+        Field::new("customer_talk_s", DataType::Float64, true),
+        Field::new("non_talk_s", DataType::Float64, true),
     ]))
 });
 
@@ -97,6 +106,20 @@ static SEGMENTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         tstz("processed_at", false),
         // Schema version 3.
         Field::new("channel", DataType::Int32, true),
+        // Schema version 9.
+        utf8("speaker", true),
+    ]))
+});
+
+static ATTRIBUTES: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        // Schema version 9 (sql/migrations/0009).
+        utf8("id", false),
+        utf8("object_version", true),
+        utf8("name", false),
+        utf8("value", false),
+        utf8("source", false),
+        tstz("processed_at", false),
     ]))
 });
 
@@ -137,17 +160,20 @@ static LOAD_AUDIT: LazyLock<SchemaRef> = LazyLock::new(|| {
 pub enum Detail {
     Segments,
     Words,
+    /// What the recording is about: its key's named groups, its metadata, its tags (`crate::attributes`).
+    Attributes,
 }
 
 impl Detail {
     /// Every detail table, in load order.
-    pub const ALL: [Detail; 2] = [Detail::Segments, Detail::Words];
+    pub const ALL: [Detail; 3] = [Detail::Segments, Detail::Words, Detail::Attributes];
 
     /// The table's name.
     pub const fn table(self) -> &'static str {
         match self {
             Detail::Segments => SEGMENTS_TABLE,
             Detail::Words => WORDS_TABLE,
+            Detail::Attributes => ATTRIBUTES_TABLE,
         }
     }
 
@@ -156,6 +182,7 @@ impl Detail {
         match self {
             Detail::Segments => segments_schema(),
             Detail::Words => words_schema(),
+            Detail::Attributes => attributes_schema(),
         }
     }
 }
@@ -173,6 +200,11 @@ pub fn segments_schema() -> SchemaRef {
 /// Schema of `transcription_words`.
 pub fn words_schema() -> SchemaRef {
     WORDS.clone()
+}
+
+/// Schema of `transcription_attributes`.
+pub fn attributes_schema() -> SchemaRef {
+    ATTRIBUTES.clone()
 }
 
 /// Schema of `load_audit`.
@@ -218,12 +250,13 @@ pub fn file_columns(table: &Schema, batches: &[arrow_array::RecordBatch]) -> Res
 }
 
 /// Every table with its schema, in migration order.
-pub fn tables() -> [(&'static str, SchemaRef); 4] {
+pub fn tables() -> [(&'static str, SchemaRef); 5] {
     [
         (RESULTS_TABLE, results_schema()),
         (SEGMENTS_TABLE, segments_schema()),
         (LOAD_AUDIT_TABLE, load_audit_schema()),
         (WORDS_TABLE, words_schema()),
+        (ATTRIBUTES_TABLE, attributes_schema()),
     ]
 }
 

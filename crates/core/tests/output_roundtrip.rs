@@ -56,6 +56,12 @@ fn rows() -> Vec<ResultRow> {
         language_probability: Some(0.97),
         cost_usd: Some(0.000_12),
         pii_redacted: Some(r#"{"EMAIL":1}"#.into()),
+        recorded_at: Some(Utc.with_ymd_and_hms(2026, 12, 1, 9, 15, 0).unwrap()),
+        call_id: Some("3f2c8a52-9a1e-4c1b-8d3e-0c2f5b7a9d10".into()),
+        agent_id: Some("042".into()),
+        agent_talk_s: Some(61.5),
+        customer_talk_s: Some(48.25),
+        non_talk_s: Some(12.0),
     };
     let mut transcribed = base.clone();
     transcribed.set_text("Hello, it's a \"quoted\" test — 録音 über alles.\nSecond line\t\\ backslash.");
@@ -157,6 +163,7 @@ fn segments_and_audit_batches_match_their_schemas() {
         no_speech_prob: None,
         processed_at: t(1_795_000_000, 0),
         channel: 1,
+        speaker: Some("customer".into()),
     };
     let rows = [seg.clone(), SegmentRow { segment_index: 1, object_version: Some("v2".into()), ..seg }];
     let batch = segments_batch(&rows).unwrap();

@@ -58,6 +58,12 @@ fn row(key: &str, sequencer: &str, text: &str) -> ResultRow {
         language_probability: None,
         cost_usd: None,
         pii_redacted: None,
+        recorded_at: None,
+        call_id: None,
+        agent_id: None,
+        agent_talk_s: None,
+        customer_talk_s: None,
+        non_talk_s: None,
     };
     row.set_text(text);
     row
@@ -236,6 +242,7 @@ async fn failing_copy_ends_failed_and_leaves_error_detail_rows() {
         no_speech_prob: None,
         processed_at: t(1_795_000_000),
         channel: 0,
+        speaker: None,
     }])
     .unwrap()])
     .unwrap();

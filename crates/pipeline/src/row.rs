@@ -61,6 +61,12 @@ pub fn result_row(
         language_probability: None,
         cost_usd: None,
         pii_redacted: None,
+        recorded_at: None,
+        call_id: None,
+        agent_id: None,
+        agent_talk_s: None,
+        customer_talk_s: None,
+        non_talk_s: None,
     };
     match outcome {
         Ok(meta) => {

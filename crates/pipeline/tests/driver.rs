@@ -53,6 +53,12 @@ impl Transcriber for Fragile {
             decode_seconds: 0.0,
             fallback_seconds: 0.0,
             pii_redacted: None,
+            recorded_at: None,
+            call_id: None,
+            agent_id: None,
+            agent_talk_s: None,
+            customer_talk_s: None,
+            non_talk_s: None,
         })
     }
 }
@@ -501,6 +507,12 @@ impl Transcriber for Paced {
             decode_seconds: audio_seconds * self.rtf,
             fallback_seconds: 0.0,
             pii_redacted: None,
+            recorded_at: None,
+            call_id: None,
+            agent_id: None,
+            agent_talk_s: None,
+            customer_talk_s: None,
+            non_talk_s: None,
             ..Fragile.transcribe(&mut std::iter::empty(), &Hints::default())?
         })
     }

@@ -183,6 +183,7 @@ async fn a_file_that_fails_the_copy_is_quarantined_and_the_rest_of_the_batch_loa
         no_speech_prob: None,
         processed_at: chrono::Utc::now(),
         channel: 0,
+        speaker: None,
     }])
     .unwrap()])
     .unwrap();
@@ -262,6 +263,7 @@ async fn result_files_of_earlier_schemas_load_with_the_later_columns_null() {
         no_speech_prob: None,
         processed_at: processed_at.unwrap(),
         channel: 0,
+        speaker: None,
     }])
     .unwrap();
     let segments = to_parquet(&[segments.project(&(0..9).collect::<Vec<_>>()).unwrap()]).unwrap();

@@ -50,6 +50,15 @@ impl ObjectStore for FailingReads {
         self.inner.put_with(bucket, key, body, content_type, metadata).await
     }
 
+    async fn tags(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Vec<(String, String)>, PortError> {
+        self.inner.tags(bucket, key, version_id).await
+    }
+
     async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ListedObject>, PortError> {
         self.inner.list(bucket, prefix).await
     }

@@ -2,6 +2,7 @@
 //!
 //! The mapping follows the Amazon S3 service authorization reference ("Actions, resources, and condition keys for
 //! Amazon S3"): `GetObject` and `HeadObject` need `s3:GetObject`, or `s3:GetObjectVersion` with a `versionId`;
+//! `GetObjectTagging` needs `s3:GetObjectTagging`, or `s3:GetObjectVersionTagging` with a `versionId`;
 //! `ListObjects(V2)` needs `s3:ListBucket` on the bucket; every part of a multipart upload needs `s3:PutObject`.
 
 use std::sync::Arc;
@@ -17,6 +18,9 @@ pub fn action(operation: &str, versioned: bool) -> String {
     match operation {
         "GetObject" | "HeadObject" if versioned => "s3:GetObjectVersion".into(),
         "GetObject" | "HeadObject" => "s3:GetObject".into(),
+        "GetObjectTagging" if versioned => "s3:GetObjectVersionTagging".into(),
+        "PutObjectTagging" if versioned => "s3:PutObjectVersionTagging".into(),
+        "DeleteObjectTagging" if versioned => "s3:DeleteObjectVersionTagging".into(),
         "ListObjects" | "ListObjectsV2" | "HeadBucket" => "s3:ListBucket".into(),
         "ListObjectVersions" => "s3:ListBucketVersions".into(),
         "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload" | "PutObject" | "CopyObject" => {
@@ -80,6 +84,8 @@ mod tests {
             ("UploadPart", false, "s3:PutObject"),
             ("DeleteObject", false, "s3:DeleteObject"),
             ("DeleteObjects", false, "s3:DeleteObject"),
+            ("GetObjectTagging", false, "s3:GetObjectTagging"),
+            ("GetObjectTagging", true, "s3:GetObjectVersionTagging"),
         ] {
             assert_eq!(action(operation, versioned), expected, "{operation}");
         }

@@ -4,6 +4,7 @@
 //! - [`store`]: the `s3s::S3` implementation: `s3s-fs` for storage, plus an event for every completed upload.
 //! - `lines`: the append-only JSON-lines files under both, torn tails dropped on open.
 //! - `versions`: bucket versioning (current versions only): version ids on uploads, in responses and events.
+//! - [`tags`]: object tagging (what an upload sets, Put/Get/DeleteObjectTagging), with S3's limits.
 //! - [`faults`]: injected throttling (`503 SlowDown`) and `500 InternalError` on the next requests.
 //! - [`server`]: the HTTP server on a loopback port.
 //! - [`calls`]: each signed request as the IAM action AWS authorises it as (for the call log).
@@ -14,6 +15,7 @@ pub mod journal;
 mod lines;
 pub mod server;
 pub mod store;
+pub mod tags;
 mod versions;
 
 pub use faults::{S3Fault, S3Faults};

@@ -10,6 +10,7 @@ use s3s::service::S3ServiceBuilder;
 use super::calls::Recording;
 use super::faults::{S3Faults, WithFaults};
 use super::store::NotifyingStore;
+use super::tags::Tags;
 use super::versions::Versions;
 use super::EventJournal;
 use crate::calls::CallLog;
@@ -60,7 +61,8 @@ impl S3Server {
                 std::fs::rename(&earlier, &versions_file).map_err(LocalError::io(&earlier))?;
             }
             let versions = Versions::open(&versions_file)?;
-            let store = NotifyingStore::new(fs, config.root.clone(), state, journal, versions);
+            let tags = Tags::open(&state.join("tags.jsonl"))?;
+            let store = NotifyingStore::new(fs, config.root.clone(), state, journal, versions, tags);
             let mut b = S3ServiceBuilder::new(store);
             b.set_auth(SimpleAuth::from_single(
                 config.credentials.access_key_id.clone(),

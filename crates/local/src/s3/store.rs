@@ -11,6 +11,7 @@ use s3s::{S3Request, S3Response, S3Result, S3};
 use redscribe_core::events::encode_key;
 
 use super::journal::{EventJournal, ObjectCreated};
+use super::tags::{self, TagList, Tags};
 use super::versions::Versions;
 
 /// The ETag of an object with no bytes (the MD5 of nothing).
@@ -30,6 +31,9 @@ pub struct NotifyingStore {
     state: PathBuf,
     journal: Arc<EventJournal>,
     versions: Versions,
+    tags: Tags,
+    /// The tags a multipart upload was created with, set when it completes.
+    pending_tags: std::sync::Mutex<std::collections::HashMap<String, TagList>>,
 }
 
 fn state_error(e: std::io::Error) -> s3s::S3Error {
@@ -44,6 +48,7 @@ impl NotifyingStore {
         state: PathBuf,
         journal: Arc<EventJournal>,
         versions: Versions,
+        tags: Tags,
     ) -> NotifyingStore {
         NotifyingStore {
             inner,
@@ -51,6 +56,8 @@ impl NotifyingStore {
             state,
             journal,
             versions,
+            tags,
+            pending_tags: Default::default(),
             turns: (0..TURNS).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
     }
@@ -178,6 +185,22 @@ impl NotifyingStore {
             }
         }
         Ok(current)
+    }
+
+    /// The object a tagging request names exists (and is the version asked for): its current version id.
+    async fn tagged_object<T>(
+        &self,
+        req: &S3Request<T>,
+        bucket: &str,
+        key: &str,
+        wanted: &mut Option<String>,
+    ) -> S3Result<Option<String>> {
+        check_key(key)?;
+        let version = self.check_version(bucket, key, wanted)?;
+        if self.etag_of(&req.map_input_ref(), bucket, key).await.is_none() {
+            return Err(s3s::s3_error!(NoSuchKey, "The specified key does not exist."));
+        }
+        Ok(version)
     }
 
     /// Reads back what was stored and records its event. Failing to record fails the request: the client retries
@@ -338,6 +361,7 @@ impl S3 for NotifyingStore {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let resp = self.inner.delete_object(req).await?;
         self.versions.record_delete(&bucket, &key).map_err(state_error)?;
+        self.tags.set(&bucket, &key, Vec::new()).map_err(state_error)?;
         Ok(resp)
     }
 
@@ -350,6 +374,7 @@ impl S3 for NotifyingStore {
         for deleted in resp.output.deleted.iter().flatten() {
             if let Some(key) = &deleted.key {
                 self.versions.record_delete(&bucket, key).map_err(state_error)?;
+                self.tags.set(&bucket, key, Vec::new()).map_err(state_error)?;
             }
         }
         Ok(resp)
@@ -358,6 +383,7 @@ impl S3 for NotifyingStore {
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         check_key(&req.input.key)?;
         check_metadata(&req.input.metadata)?;
+        let tags = header_tags(&req.input.tagging)?;
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let _turn = self.turn(&bucket, &key).await;
@@ -374,6 +400,8 @@ impl S3 for NotifyingStore {
                 return Err(e);
             }
         };
+        // A new object has the upload's tags, or none.
+        self.tags.set(&bucket, &key, tags).map_err(state_error)?;
         resp.output.version_id = self.announce(template, "ObjectCreated:Put", bucket, key).await?;
         Ok(resp)
     }
@@ -384,10 +412,18 @@ impl S3 for NotifyingStore {
             check_key(key)?;
         }
         check_metadata(&req.input.metadata)?;
+        // The copy keeps the source's tags unless the request replaces them (`x-amz-tagging-directive`).
+        let replace = req.input.tagging_directive.as_ref().is_some_and(|d| d.as_str() == TaggingDirective::REPLACE);
+        let tags = match (&req.input.copy_source, replace) {
+            (_, true) => header_tags(&req.input.tagging)?,
+            (CopySource::Bucket { bucket, key, .. }, false) => self.tags.get(bucket, key),
+            (_, false) => Vec::new(),
+        };
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let _turn = self.turn(&bucket, &key).await;
         let mut resp = self.inner.copy_object(req).await?;
+        self.tags.set(&bucket, &key, tags).map_err(state_error)?;
         resp.output.version_id = self.announce(template, "ObjectCreated:Copy", bucket, key).await?;
         Ok(resp)
     }
@@ -398,7 +434,12 @@ impl S3 for NotifyingStore {
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         check_key(&req.input.key)?;
         check_metadata(&req.input.metadata)?;
-        self.inner.create_multipart_upload(req).await
+        let tags = header_tags(&req.input.tagging)?;
+        let resp = self.inner.create_multipart_upload(req).await?;
+        if let (Some(id), false) = (&resp.output.upload_id, tags.is_empty()) {
+            self.pending_tags.lock().map_err(|_| state_error(std::io::Error::other("lock")))?.insert(id.clone(), tags);
+        }
+        Ok(resp)
     }
 
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
@@ -429,10 +470,56 @@ impl S3 for NotifyingStore {
         check_key(&req.input.key)?;
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let upload_id = req.input.upload_id.clone();
         let _turn = self.turn(&bucket, &key).await;
         let mut resp = self.inner.complete_multipart_upload(req).await?;
+        let tags = self.pending_tags.lock().ok().and_then(|mut p| p.remove(&upload_id)).unwrap_or_default();
+        self.tags.set(&bucket, &key, tags).map_err(state_error)?;
         resp.output.version_id = self.announce(template, "ObjectCreated:CompleteMultipartUpload", bucket, key).await?;
         Ok(resp)
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let version_id = self.tagged_object(&req, &bucket, &key, &mut req.input.version_id.clone()).await?;
+        let tag_set = self
+            .tags
+            .get(&bucket, &key)
+            .into_iter()
+            .map(|(key, value)| Tag { key: Some(key), value: Some(value) })
+            .collect();
+        Ok(S3Response::new(GetObjectTaggingOutput { tag_set, version_id }))
+    }
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let version_id = self.tagged_object(&req, &bucket, &key, &mut req.input.version_id.clone()).await?;
+        let tags: TagList = req
+            .input
+            .tagging
+            .tag_set
+            .iter()
+            .map(|t| (t.key.clone().unwrap_or_default(), t.value.clone().unwrap_or_default()))
+            .collect();
+        tags::check(&tags).map_err(|m| s3s::s3_error!(InvalidTag, "{m}"))?;
+        self.tags.set(&bucket, &key, tags).map_err(state_error)?;
+        Ok(S3Response::new(PutObjectTaggingOutput { version_id }))
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let version_id = self.tagged_object(&req, &bucket, &key, &mut req.input.version_id.clone()).await?;
+        self.tags.set(&bucket, &key, Vec::new()).map_err(state_error)?;
+        Ok(S3Response::new(DeleteObjectTaggingOutput { version_id }))
     }
 
     async fn abort_multipart_upload(
@@ -528,6 +615,16 @@ fn check_key(key: &str) -> S3Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The tags an upload's `x-amz-tagging` header sets, refused as S3 refuses them (`InvalidTag`, 400).
+fn header_tags(header: &Option<String>) -> S3Result<TagList> {
+    let tags = match header {
+        None => return Ok(Vec::new()),
+        Some(h) => tags::parse_header(h).map_err(|m| s3s::s3_error!(InvalidArgument, "{m}"))?,
+    };
+    tags::check(&tags).map_err(|m| s3s::s3_error!(InvalidTag, "{m}"))?;
+    Ok(tags)
 }
 
 /// Refuses user-defined metadata over S3's 2 KB, as S3 does: "Within the PUT request header, the user-defined

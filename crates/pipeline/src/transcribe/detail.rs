@@ -38,6 +38,7 @@ pub fn segment_rows(row: &ResultRow, t: &Transcription, processed_at: DateTime<U
             no_speech_prob: s.no_speech_prob,
             processed_at,
             channel: i32::from(s.channel),
+            speaker: roles.role(s.channel).map(str::to_string),
         })
         .collect()
 }

@@ -5,15 +5,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use redscribe_core::attributes::KeyPattern;
 use redscribe_core::emf::Recorder;
 use redscribe_core::events::ObjectEvent;
 use redscribe_core::metrics::Metric;
 use redscribe_core::ports::{PortError, Transcriber};
 use redscribe_core::settings::{self, var};
+use redscribe_core::talk::ChannelRoles;
 use redscribe_pipeline::driver::{
     Admitted, BatchLimits, Delivery, Driver, DriverConfig, Job, Listener, Report, Retries, Settled,
 };
 use redscribe_pipeline::transcribe::RecordingLimits;
+use redscribe_pipeline::TranscribeConfig;
 use redscribe_pipeline::{LoadReport, Processed};
 use redscribe_whisper::{DecodeOptions, Engine, EngineConfig, ModelChoice, WhisperTranscriber};
 
@@ -138,6 +141,39 @@ pub struct SpeechArgs {
     /// `x-amz-meta-redact` can add to it
     #[arg(long, value_name = "pii|pii,audio|off", env = var::REDACT, default_value = "off")]
     pub redact: redscribe_core::redact::RedactOptions,
+    /// A regular expression over each recording's whole key whose named groups become its attributes
+    /// (transcription_attributes; recorded_at, call_id and agent_id also columns of the row), e.g.
+    /// 'in/(?P<queue>[^/]+)/(?P<recorded_at>\d{8}T\d{6})_agent-(?P<agent_id>[^_]+)_.*\.wav'. A key that does not
+    /// match is processed all the same (the KeyPatternMisses metric counts it)
+    #[arg(long, value_name = "REGEX", env = var::KEY_PATTERN, value_parser = parse_key_pattern)]
+    pub key_pattern: Option<KeyPattern>,
+    /// The role of each channel of a two-channel call, in channel order (`agent,customer`): each segment's
+    /// speaker, and the row's agent_talk_s and customer_talk_s
+    #[arg(long, value_name = "ROLE,ROLE", env = var::CHANNEL_ROLES, default_value = "", value_parser = parse_roles)]
+    pub channel_roles: ChannelRoles,
+}
+
+impl SpeechArgs {
+    /// The transcribe stage's settings these arguments give (its layout is the target's).
+    pub fn stage_config(&self, jsonl: bool) -> TranscribeConfig {
+        TranscribeConfig {
+            jsonl,
+            limits: self.limits.limits(),
+            part_s: self.part_seconds.0,
+            redact: self.redact,
+            key_pattern: self.key_pattern.clone(),
+            channel_roles: self.channel_roles.clone(),
+            ..TranscribeConfig::default()
+        }
+    }
+}
+
+fn parse_key_pattern(text: &str) -> Result<KeyPattern, String> {
+    KeyPattern::parse(text).map_err(|e| e.to_string())
+}
+
+fn parse_roles(text: &str) -> Result<ChannelRoles, String> {
+    ChannelRoles::parse(text).map_err(|e| e.to_string())
 }
 
 /// `--part-seconds`: a length, or none (recordings heard whole).
@@ -362,7 +398,7 @@ pub async fn process_and_load(
     let mut progress = Progress { process: bar(0, "process"), load: bar(0, "load"), report: Report::default() };
     let transcriber = args.speech.transcriber(Some(&target.metrics))?;
     let speech = &args.speech;
-    let stage = target.stage(args.jsonl, transcriber, speech.limits.limits(), speech.part_seconds.0, speech.redact);
+    let stage = target.stage(speech.stage_config(args.jsonl), transcriber);
     let config = DriverConfig {
         concurrency: usize::from(args.concurrency),
         batch: args.limits(),

@@ -163,7 +163,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         let batch_age = Duration::from_millis(args.batch_age_ms);
         let speech = &args.speech;
-        let mut stage = target.stage(false, transcriber, speech.limits.limits(), speech.part_seconds.0, speech.redact);
+        let mut stage = target.stage(speech.stage_config(false), transcriber);
         if let Some(pattern) = &args.fault_crash_on_key {
             stage = stage.with_crash_on(pattern);
         }

@@ -19,7 +19,6 @@ use redscribe_local::redshift::DataApiConfig;
 use redscribe_local::StandIns;
 use redscribe_pipeline::pending::Recordings;
 use redscribe_pipeline::quarantine::{QuarantineSink, StoreSink};
-use redscribe_pipeline::transcribe::RecordingLimits;
 use redscribe_pipeline::{LoadConfig, Loader, TranscribeConfig, TranscribeStage};
 
 use crate::local::{data_dir_or_default, flush_metrics, recorder, LOCAL_COPY_ROLE};
@@ -152,16 +151,13 @@ impl Target {
         Ok(())
     }
 
+    /// The transcribe stage with `config` (its layout the target's).
     pub fn stage(
         &self,
-        jsonl: bool,
+        config: TranscribeConfig,
         transcriber: Option<Arc<dyn Transcriber>>,
-        limits: RecordingLimits,
-        part_s: Option<f64>,
-        redact: redscribe_core::redact::RedactOptions,
     ) -> TranscribeStage<S3Objects> {
-        let layout = self.layout.clone();
-        let config = TranscribeConfig { layout, jsonl, limits, part_s, redact, ..TranscribeConfig::default() };
+        let config = TranscribeConfig { layout: self.layout.clone(), ..config };
         let cost = CostModel {
             prices: self.prices.clone(),
             memory_mb: redscribe_core::settings::TRANSCRIBE_MEMORY_MB,

@@ -346,13 +346,14 @@ mod tests {
         let tables = Tables::new(Some("analytics"), "transcription_results").unwrap();
         let sql =
             load_statements(&tables, &CopyAuthorization::IamRole("arn:aws:iam::1:role/r".into()), &batch()).unwrap();
-        assert_eq!(sql.len(), 11);
+        assert_eq!(sql.len(), 12);
         assert!(sql[0].contains("(LIKE \"analytics\".\"transcription_results\")"), "{}", sql[0]);
         assert!(sql[1].ends_with("IAM_ROLE 'arn:aws:iam::1:role/r' FORMAT AS PARQUET MANIFEST"), "{}", sql[1]);
         assert!(sql[6].starts_with("DELETE FROM \"analytics\".\"transcription_segments\""), "no segments: old ones go");
         assert!(sql[7].starts_with("DELETE FROM \"analytics\".\"transcription_words\""), "no words: old ones go");
-        assert!(sql[9].contains("'s3://out/manifests/m.audit.jsonl'"), "{}", sql[9]);
-        assert!(sql[10].starts_with("INSERT INTO \"analytics\".\"load_audit\""), "{}", sql[10]);
+        assert!(sql[8].starts_with("DELETE FROM \"analytics\".\"transcription_attributes\""), "nor attributes");
+        assert!(sql[10].contains("'s3://out/manifests/m.audit.jsonl'"), "{}", sql[10]);
+        assert!(sql[11].starts_with("INSERT INTO \"analytics\".\"load_audit\""), "{}", sql[11]);
         let lines = String::from_utf8(audit_lines(&tables, &batch())).unwrap();
         let line: serde_json::Value = serde_json::from_str(lines.trim_end()).unwrap();
         assert_eq!(line["file_uri"], "s3://out/processed/a'; drop table x; --.parquet");
@@ -389,10 +390,10 @@ mod tests {
         };
         b.details.insert(Detail::Segments, file("s3://out/processed/s.parquet", 3, Detail::Segments));
         let sql = load_statements(&Tables::default(), &CopyAuthorization::DefaultRole, &b).unwrap();
-        assert_eq!(sql.len(), 14);
+        assert_eq!(sql.len(), 15);
         b.details.insert(Detail::Words, file("s3://out/processed/w.parquet", 30, Detail::Words));
         let sql = load_statements(&Tables::default(), &CopyAuthorization::DefaultRole, &b).unwrap();
-        assert_eq!(sql.len(), 17);
+        assert_eq!(sql.len(), 18);
         assert!(sql
             .iter()
             .any(|s| s.starts_with("COPY redscribe_stage_transcription_words FROM 's3://out/processed/w")));
@@ -408,15 +409,15 @@ mod tests {
     #[test]
     fn files_of_an_earlier_schema_go_through_a_stage_of_their_own_shape() {
         let mut b = batch();
-        // A result file written before cost_usd and pii_redacted were appended, beside one of today's.
+        // A result file written before cost_usd was appended (schema 4: 33 columns), beside one of today's.
         b.results.push(Staged {
-            columns: results_columns() - 2,
+            columns: 33,
             manifest: "s3://out/manifests/m-older.json".into(),
             files: vec![BatchFile { uri: "s3://out/processed/old.parquet".into(), rows: 1, etag: None }],
         });
         let sql = load_statements(&Tables::default(), &CopyAuthorization::DefaultRole, &b).unwrap();
-        assert_eq!(sql.len(), 14, "three more statements: the older stage, its COPY, its move");
-        let older = format!("redscribe_stage_results_{}", results_columns() - 2);
+        assert_eq!(sql.len(), 15, "three more statements: the older stage, its COPY, its move");
+        let older = "redscribe_stage_results_33";
         assert!(sql[2].starts_with(&format!("CREATE TEMP TABLE {older} AS SELECT \"id\", \"text\"")), "{}", sql[2]);
         assert!(sql[2].ends_with("\"language_probability\" FROM \"transcription_results\" LIMIT 0"), "{}", sql[2]);
         assert!(sql[3].starts_with(&format!("COPY {older} FROM 's3://out/manifests/m-older.json'")), "{}", sql[3]);

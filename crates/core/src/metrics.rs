@@ -106,6 +106,7 @@ pub enum Metric {
     TranscriptsEmpty,
     RepetitionsDetected,
     PiiRedacted,
+    KeyPatternMisses,
     ModelLoadTime,
     ColdStartDuration,
     EstimatedCost,
@@ -113,7 +114,7 @@ pub enum Metric {
 
 impl Metric {
     /// Every metric in the catalog.
-    pub const ALL: [Metric; 21] = [
+    pub const ALL: [Metric; 22] = [
         Metric::RecordingsReceived,
         Metric::RecordingsSkipped,
         Metric::RecordingsProcessed,
@@ -132,6 +133,7 @@ impl Metric {
         Metric::TranscriptsEmpty,
         Metric::RepetitionsDetected,
         Metric::PiiRedacted,
+        Metric::KeyPatternMisses,
         Metric::ModelLoadTime,
         Metric::ColdStartDuration,
         Metric::EstimatedCost,
@@ -158,6 +160,7 @@ impl Metric {
             Metric::TranscriptsEmpty => "TranscriptsEmpty",
             Metric::RepetitionsDetected => "RepetitionsDetected",
             Metric::PiiRedacted => "PiiRedacted",
+            Metric::KeyPatternMisses => "KeyPatternMisses",
             Metric::ModelLoadTime => "ModelLoadTime",
             Metric::ColdStartDuration => "ColdStartDuration",
             Metric::EstimatedCost => "EstimatedCost",
@@ -178,7 +181,8 @@ impl Metric {
             | Metric::LoadsBlocked
             | Metric::TranscriptsEmpty
             | Metric::RepetitionsDetected
-            | Metric::PiiRedacted => Unit::Count,
+            | Metric::PiiRedacted
+            | Metric::KeyPatternMisses => Unit::Count,
             Metric::AudioSecondsTranscribed | Metric::UploadToQueryableLatency => Unit::Seconds,
             Metric::StageLatency | Metric::CopyDuration | Metric::ModelLoadTime | Metric::ColdStartDuration => {
                 Unit::Milliseconds
@@ -198,6 +202,7 @@ impl Metric {
             | Metric::RecordingsSkipped
             | Metric::RecordingsProcessed
             | Metric::StageLatency => &[Dimension::Function, Dimension::Stage],
+            Metric::KeyPatternMisses => &[Dimension::Function],
             Metric::AudioSecondsTranscribed
             | Metric::RealTimeFactor
             | Metric::TranscriptsEmpty
@@ -252,6 +257,7 @@ impl Metric {
             Metric::TranscriptsEmpty => "Recordings transcribed to no text (silence, noise, no speech)",
             Metric::RepetitionsDetected => "Transcripts still flagged as repetition loops after temperature fallback",
             Metric::PiiRedacted => "Values (card numbers, e-mail addresses, …) redacted from transcripts",
+            Metric::KeyPatternMisses => "Recordings whose key the deployment's key pattern did not match",
             Metric::ModelLoadTime => "Time to load the transcription model",
             Metric::ColdStartDuration => "A Lambda's initialisation: process start to ready for its first event",
             Metric::EstimatedCost => {

@@ -114,6 +114,9 @@ pub struct PartRequest {
     /// counted once in the row's cost.
     #[serde(default)]
     pub split_cost_usd: Option<f64>,
+    /// What the recording's key, metadata and tags said when it was cut (its row's attributes).
+    #[serde(default)]
+    pub attributes: crate::attributes::Attributes,
 }
 
 /// What one part was heard to say, kept until every part is heard.
@@ -276,6 +279,7 @@ mod tests {
             audio_seconds: 600.0,
             decode_seconds: 20.0,
             fallback_seconds: 0.0,
+            channels_apart: false,
             pii_redacted: None,
         }
     }

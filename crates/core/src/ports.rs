@@ -298,6 +298,10 @@ pub struct Transcription {
     /// What PII redaction took out, when it ran ([`crate::redact`]); `None`: it was not asked for.
     #[serde(default)]
     pub pii_redacted: Option<crate::redact::Redacted>,
+    /// Its channels were heard one at a time (a call, one speaker per channel): each segment's `channel` is the
+    /// speaker's, and channel roles name them. `false` for a mix of the channels.
+    #[serde(default)]
+    pub channels_apart: bool,
 }
 
 /// What a user should know about a transcript's quality, as the row's `quality_flag` says it. Ordered by how much
@@ -365,6 +369,8 @@ impl Transcription {
             audio_seconds: channels.iter().map(|t| t.audio_seconds).sum(),
             decode_seconds: channels.iter().map(|t| t.decode_seconds).sum(),
             fallback_seconds: channels.iter().map(|t| t.fallback_seconds).sum(),
+            // Parts joined are apart when any part was (the pipeline marks a call's channel passes).
+            channels_apart: channels.iter().any(|t| t.channels_apart),
             pii_redacted: crate::redact::Redacted::sum(channels.iter().map(|t| t.pii_redacted.as_ref())),
             segments,
         })
@@ -442,6 +448,7 @@ mod tests {
             audio_seconds: 10.0,
             decode_seconds: 1.0,
             fallback_seconds: 0.0,
+            channels_apart: false,
             pii_redacted: None,
             segments,
         }

@@ -951,6 +951,7 @@ mod tests {
             audio_seconds: 10.0,
             decode_seconds: 1.0,
             fallback_seconds: 0.0,
+            channels_apart: false,
             pii_redacted: None,
         }
     }

@@ -21,6 +21,10 @@ pub mod var {
     pub const TRIM_WINDOWS: &str = "REDSCRIBE_TRIM_WINDOWS";
     /// What every transcript is redacted of: `pii` or `off` (`redscribe_core::redact`).
     pub const REDACT: &str = "REDSCRIBE_REDACT";
+    /// A regular expression over recordings' keys whose named groups are attributes (`redscribe_core::attributes`).
+    pub const KEY_PATTERN: &str = "REDSCRIBE_KEY_PATTERN";
+    /// The role of each channel of a call (`agent,customer`: `redscribe_core::talk`).
+    pub const CHANNEL_ROLES: &str = "REDSCRIBE_CHANNEL_ROLES";
     pub const CONCURRENCY: &str = "REDSCRIBE_CONCURRENCY";
     pub const MAX_OBJECT_BYTES: &str = "REDSCRIBE_MAX_OBJECT_BYTES";
     pub const MAX_DURATION_S: &str = "REDSCRIBE_MAX_DURATION_S";

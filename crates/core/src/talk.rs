@@ -66,10 +66,11 @@ pub struct TalkTime {
 }
 
 impl TalkTime {
-    /// What a transcript says of a recording of `duration_s` seconds and `channels` channels. Each channel's talk
-    /// is the union of its words' spans (a segment without words counts whole); non-talk is the recording less
-    /// the union of every channel's.
-    pub fn of(t: &Transcription, duration_s: f64, channels: u16) -> TalkTime {
+    /// What a transcript says of a recording of `duration_s` seconds. Each channel's talk is the union of its
+    /// words' spans (a segment without words counts whole); non-talk is the recording less the union of every
+    /// channel's. A recording heard as one mix has one channel's talk; a call heard a channel at a time has two
+    /// at least (one for each side, whether or not it spoke).
+    pub fn of(t: &Transcription, duration_s: f64) -> TalkTime {
         let spans = |channel: Option<u16>| {
             let mut spans: Vec<(f64, f64)> = t
                 .segments
@@ -87,13 +88,20 @@ impl TalkTime {
                 .collect();
             union_length(&mut spans)
         };
-        let heard = t.segments.iter().map(|s| s.channel + 1).max().unwrap_or(0);
-        let by_channel = (0..channels.max(heard)).map(|c| spans(Some(c))).collect();
+        let by_channel = if t.channels_apart {
+            let heard = t.segments.iter().map(|s| s.channel + 1).max().unwrap_or(0);
+            (0..heard.max(2)).map(|c| spans(Some(c))).collect()
+        } else {
+            vec![spans(None)]
+        };
         TalkTime { by_channel, non_talk_s: (duration_s - spans(None)).max(0.0) }
     }
 
-    /// The talk time of the channel `roles` names `role`, when one does.
+    /// The talk time of the channel `roles` names `role`, when one does (a mix has no roles).
     pub fn of_role(&self, roles: &ChannelRoles, role: &str) -> Option<f64> {
+        if self.by_channel.len() < 2 {
+            return None;
+        }
         let channel = roles.0.iter().position(|r| r == role)?;
         self.by_channel.get(channel).copied()
     }
@@ -150,6 +158,7 @@ mod tests {
             audio_seconds: 10.0,
             decode_seconds: 1.0,
             fallback_seconds: 0.0,
+            channels_apart: false,
             pii_redacted: None,
         }
     }
@@ -157,8 +166,9 @@ mod tests {
     #[test]
     fn talk_is_the_union_of_words_and_non_talk_the_rest() {
         // Agent 0–2 s (two words with a gap of 0.5 s), customer 1.5–4 s overlapping, then 6 s of silence.
-        let t = transcript(vec![segment(0, &[(0.0, 0.5), (1.0, 2.0)]), segment(1, &[(1.5, 3.0), (2.9, 4.0)])]);
-        let talk = TalkTime::of(&t, 10.0, 2);
+        let mut t = transcript(vec![segment(0, &[(0.0, 0.5), (1.0, 2.0)]), segment(1, &[(1.5, 3.0), (2.9, 4.0)])]);
+        t.channels_apart = true;
+        let talk = TalkTime::of(&t, 10.0);
         assert_eq!(talk.by_channel.len(), 2);
         assert!((talk.by_channel[0] - 1.5).abs() < 1e-9, "{talk:?}");
         assert!((talk.by_channel[1] - 2.5).abs() < 1e-9, "{talk:?}");
@@ -167,11 +177,17 @@ mod tests {
         let roles = ChannelRoles::parse("agent,customer").unwrap();
         assert_eq!(talk.of_role(&roles, "customer"), Some(talk.by_channel[1]));
         assert_eq!(talk.of_role(&roles, "supervisor"), None);
+        // The same words as one mix: one channel, no roles.
+        t.channels_apart = false;
+        let mixed = TalkTime::of(&t, 10.0);
+        assert_eq!(mixed.by_channel.len(), 1);
+        assert!((mixed.non_talk_s - 6.5).abs() < 1e-9);
+        assert_eq!(mixed.of_role(&roles, "agent"), None);
         // Nothing said: the whole recording is non-talk; a segment without words counts whole.
-        assert_eq!(TalkTime::of(&transcript(vec![]), 10.0, 1), TalkTime { by_channel: vec![0.0], non_talk_s: 10.0 });
+        assert_eq!(TalkTime::of(&transcript(vec![]), 10.0), TalkTime { by_channel: vec![0.0], non_talk_s: 10.0 });
         let mut whole = segment(0, &[]);
         (whole.start_s, whole.end_s) = (2.0, 12.0);
-        assert_eq!(TalkTime::of(&transcript(vec![whole]), 10.0, 1).non_talk_s, 2.0, "clamped to the recording");
+        assert_eq!(TalkTime::of(&transcript(vec![whole]), 10.0).non_talk_s, 2.0, "clamped to the recording");
     }
 
     #[test]

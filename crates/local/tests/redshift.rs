@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_redshiftdata::types::{Field, SqlParameter, StatusString};
 use chrono::{TimeZone, Utc};
 use redscribe_core::identity::recording_id;
-use redscribe_core::load::{audit_lines, load_statements, Batch, BatchFile, CopyAuthorization, Tables};
+use redscribe_core::load::{audit_lines, load_statements, Batch, BatchFile, CopyAuthorization, Staged, Tables};
 use redscribe_core::record::{results_batch, segments_batch, AudioMetadata, ResultRow, SegmentRow, Status};
 use redscribe_local::redshift::DataApiConfig;
 
@@ -87,8 +87,11 @@ async fn load_batch(h: &Harness, manifest_uri: &str, files: &[&str]) -> Vec<Stri
     let audit_key = format!("{}.audit.jsonl", manifest_uri.trim_start_matches("s3://lake/"));
     let batch = Batch {
         id: format!("batch-{manifest_uri}"),
-        results_manifest: manifest_uri.into(),
-        results: files.iter().map(|f| BatchFile { uri: f.to_string(), rows: 1, etag: None }).collect(),
+        results: vec![Staged {
+            columns: redscribe_core::schema::results_schema().fields().len(),
+            manifest: manifest_uri.into(),
+            files: files.iter().map(|f| BatchFile { uri: f.to_string(), rows: 1, etag: None }).collect(),
+        }],
         details: Default::default(),
         audit_file: format!("s3://lake/{audit_key}"),
     };
@@ -138,7 +141,7 @@ async fn copy_parquet_with_manifest_then_merge_is_idempotent_and_newest_wins() {
         let id = h.batch(&sqls).await;
         let d = h.wait(&id).await;
         assert_eq!(d.status(), Some(&StatusString::Finished), "{:?}", d.error());
-        assert_eq!(d.sub_statements().len(), 11, "no segments or words: the old ones of these ids are deleted too");
+        assert_eq!(d.sub_statements().len(), 12, "no segments, words or attributes: the old ones of these ids go too");
         assert_eq!(d.sub_statements()[1].result_rows(), 2, "COPY loads both rows");
     }
     assert_eq!(h.scalar("SELECT COUNT(*) FROM load_audit WHERE status = 'loaded'").await, 3);

@@ -6,9 +6,11 @@
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
+use redscribe_core::attributes::KeyPattern;
 use redscribe_core::layout::Layout;
 use redscribe_core::redact::RedactOptions;
 use redscribe_core::settings::{self, var};
+use redscribe_core::talk::ChannelRoles;
 
 /// A variable with a value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +50,10 @@ pub struct FunctionConfig {
     pub jsonl: bool,
     /// `REDSCRIBE_REDACT`: what every transcript is redacted of (`pii`; default off).
     pub redact: RedactOptions,
+    /// `REDSCRIBE_KEY_PATTERN`: the named groups of recordings' keys that become attributes (default none).
+    pub key_pattern: Option<KeyPattern>,
+    /// `REDSCRIBE_CHANNEL_ROLES`: the role of each channel of a call (`agent,customer`; default none).
+    pub channel_roles: ChannelRoles,
     /// `REDSCRIBE_CONCURRENCY`: recordings of one invocation processed at once (default 2).
     pub concurrency: usize,
     /// `REDSCRIBE_TRANSCRIBE`: run Whisper (default true); false keeps rows to metadata.
@@ -259,6 +265,22 @@ impl FunctionConfig {
                 None => RedactOptions::default(),
                 Some(v) => v.parse().map_err(|reason| ConfigError { variable: var::REDACT, value: v, reason })?,
             },
+            key_pattern: match text(var::KEY_PATTERN) {
+                None => None,
+                Some(v) => Some(KeyPattern::parse(&v).map_err(|e| ConfigError {
+                    variable: var::KEY_PATTERN,
+                    value: v,
+                    reason: e.to_string(),
+                })?),
+            },
+            channel_roles: match text(var::CHANNEL_ROLES) {
+                None => ChannelRoles::default(),
+                Some(v) => ChannelRoles::parse(&v).map_err(|e| ConfigError {
+                    variable: var::CHANNEL_ROLES,
+                    value: v,
+                    reason: e.to_string(),
+                })?,
+            },
             concurrency: number(var::CONCURRENCY, settings::LAMBDA_CONCURRENCY, settings::CONCURRENCY_RANGE)?,
             transcribe: flag("REDSCRIBE_TRANSCRIBE", true)?,
             model: text(var::MODEL),
@@ -401,6 +423,13 @@ mod tests {
         let c = read(&[("REDSCRIBE_FUNCTION_TIMEOUT_S", "600"), ("REDSCRIBE_MAX_RECEIVES", "3")]).unwrap();
         assert_eq!((c.function_timeout.map(|t| t.as_secs()), c.max_receives), (Some(600), 3));
         assert_eq!(read(&[("REDSCRIBE_LOAD_SWEEP_DAYS", "90")]).unwrap_err().variable, "REDSCRIBE_LOAD_SWEEP_DAYS");
+        // Attributes and roles: a pattern must parse and name a group; roles must be names, each once.
+        assert_eq!(read(&[(var::KEY_PATTERN, r"in/.*")]).unwrap_err().variable, var::KEY_PATTERN);
+        assert_eq!(read(&[(var::KEY_PATTERN, r"in/(?P<q>")]).unwrap_err().variable, var::KEY_PATTERN);
+        let pattern = read(&[(var::KEY_PATTERN, r"in/(?P<queue>[^/]+)/.*")]).unwrap().key_pattern.unwrap();
+        assert_eq!(pattern.attributes("in/sales/a.wav").unwrap()[0].value, "sales");
+        assert_eq!(read(&[(var::CHANNEL_ROLES, "agent,agent")]).unwrap_err().variable, var::CHANNEL_ROLES);
+        assert_eq!(read(&[(var::CHANNEL_ROLES, "agent,customer")]).unwrap().channel_roles.role(1), Some("customer"));
         // Parts: off unless asked for; at least a minute.
         assert_eq!(read(&[]).unwrap().part_s, None);
         assert_eq!(read(&[(var::PART_SECONDS, "600")]).unwrap().part_s, Some(600.0));

@@ -1,6 +1,7 @@
 //! The `transcription_results` row of one recording, from where it is and what probing it found.
 
 use chrono::{DateTime, Utc};
+use redscribe_core::attributes::Attributes;
 use redscribe_core::events::{ObjectEvent, ObjectVersion};
 use redscribe_core::identity::recording_id;
 use redscribe_core::record::{AudioMetadata, ResultRow, Status};
@@ -13,16 +14,24 @@ pub struct Location {
     pub object: ObjectVersion,
     pub content_type: Option<String>,
     pub uploaded_at: Option<DateTime<Utc>>,
+    /// What its key, metadata and tags say it is about (`transcription_attributes`, and the typed columns).
+    pub attributes: Attributes,
 }
 
 impl Location {
     /// Where the event says the recording is; what reading it adds (content type, ETag, size) comes later.
     pub fn of(event: &ObjectEvent) -> Location {
-        Location { object: event.object.clone(), content_type: None, uploaded_at: event.event_time }
+        Location {
+            object: event.object.clone(),
+            content_type: None,
+            uploaded_at: event.event_time,
+            attributes: Attributes::default(),
+        }
     }
 }
 
-/// The row: `metadata_only` with the audio metadata, or `failed` with the classified error.
+/// The row: `metadata_only` with the audio metadata, or `failed` with the classified error; either with the
+/// well-known attributes' typed columns.
 pub fn result_row(
     at: &Location,
     outcome: &Result<AudioMetadata, Failure>,
@@ -68,6 +77,10 @@ pub fn result_row(
         customer_talk_s: None,
         non_talk_s: None,
     };
+    let attributes = &at.attributes;
+    row.recorded_at = attributes.recorded_at();
+    row.call_id = attributes.known_text("call_id");
+    row.agent_id = attributes.known_text("agent_id");
     match outcome {
         Ok(meta) => {
             // The content decides the type, whatever the uploader declared.

@@ -52,13 +52,8 @@ impl Transcriber for Fragile {
             audio_seconds: samples as f64 / 16_000.0,
             decode_seconds: 0.0,
             fallback_seconds: 0.0,
+            channels_apart: false,
             pii_redacted: None,
-            recorded_at: None,
-            call_id: None,
-            agent_id: None,
-            agent_talk_s: None,
-            customer_talk_s: None,
-            non_talk_s: None,
         })
     }
 }
@@ -506,13 +501,8 @@ impl Transcriber for Paced {
             audio_seconds,
             decode_seconds: audio_seconds * self.rtf,
             fallback_seconds: 0.0,
+            channels_apart: false,
             pii_redacted: None,
-            recorded_at: None,
-            call_id: None,
-            agent_id: None,
-            agent_talk_s: None,
-            customer_talk_s: None,
-            non_talk_s: None,
             ..Fragile.transcribe(&mut std::iter::empty(), &Hints::default())?
         })
     }

@@ -368,8 +368,14 @@ async fn migrations_run_once_and_bring_a_warehouse_from_before_the_ledger_up_to_
     assert_eq!(migrate(h.warehouse.as_ref()).await.unwrap(), Vec::<u32>::new(), "nothing left to apply");
 
     // A warehouse set up before the ledger existed: versions 1 and 2 applied, nothing recorded.
-    let tables =
-        ["schema_migrations", "transcription_words", "transcription_segments", "transcription_results", "load_audit"];
+    let tables = [
+        "schema_migrations",
+        "transcription_attributes",
+        "transcription_words",
+        "transcription_segments",
+        "transcription_results",
+        "load_audit",
+    ];
     for table in tables {
         h.warehouse.run_batch(&[format!("DROP TABLE {table} CASCADE")], &format!("drop-{table}")).await.unwrap();
     }
@@ -378,8 +384,8 @@ async fn migrations_run_once_and_bring_a_warehouse_from_before_the_ledger_up_to_
     }
     assert_eq!(
         migrate(h.warehouse.as_ref()).await.unwrap(),
-        [1, 2, 3, 4, 5, 6, 7, 8],
-        "1 and 2 again (idempotent), then 3 to 8"
+        [1, 2, 3, 4, 5, 6, 7, 8, 9],
+        "1 and 2 again (idempotent), then 3 to 9"
     );
     assert_eq!(migrate(h.warehouse.as_ref()).await.unwrap(), Vec::<u32>::new());
     let columns = h
@@ -390,9 +396,10 @@ async fn migrations_run_once_and_bring_a_warehouse_from_before_the_ledger_up_to_
         )
         .await
         .unwrap();
-    assert_eq!(columns.last().unwrap()[0].as_deref(), Some("channel"));
+    let last: Vec<_> = columns.iter().rev().take(2).map(|c| c[0].as_deref()).collect();
+    assert_eq!(last, [Some("speaker"), Some("channel")]);
     let ledger = h.warehouse.query("SELECT version, name FROM schema_migrations ORDER BY version").await.unwrap();
-    assert_eq!(ledger.len(), 8, "{ledger:?}");
+    assert_eq!(ledger.len(), 9, "{ledger:?}");
     assert_eq!(ledger[2], [Some("3".to_string()), Some("quality_and_channel".to_string())]);
     assert_eq!(ledger[3], [Some("4".to_string()), Some("language_probability".to_string())]);
     assert_eq!(ledger[4], [Some("5".to_string()), Some("cost".to_string())]);

@@ -122,6 +122,7 @@ impl redscribe_core::ports::Transcriber for WhisperTranscriber {
             audio_seconds: t.duration_s,
             decode_seconds: t.decode_seconds,
             fallback_seconds: t.fallback_seconds,
+            channels_apart: false,
             pii_redacted: None,
         })
     }

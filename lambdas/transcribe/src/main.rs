@@ -41,6 +41,8 @@ async fn main() -> Result<(), Error> {
         vcpus: Some(plan::lambda_vcpus(config.memory_mb.unwrap_or(settings::TRANSCRIBE_MEMORY_MB))),
         part_s: config.part_s,
         redact: config.redact,
+        key_pattern: config.key_pattern.clone(),
+        channel_roles: config.channel_roles.clone(),
     };
     // Lambda sets the memory; else the stack's.
     let cost = config.cost_model(settings::TRANSCRIBE_MEMORY_MB)?;

@@ -32,9 +32,12 @@ struct Line {
     tags: TagList,
 }
 
+/// Each tagged object's tags, by bucket and key.
+type ByObject = HashMap<(String, String), TagList>;
+
 /// The tags of every object that has some.
 pub(crate) struct Tags {
-    log: Mutex<(File, HashMap<(String, String), TagList>)>,
+    log: Mutex<(File, ByObject)>,
 }
 
 impl Tags {

@@ -1,14 +1,18 @@
-//! A transcript's detail files, written beside its result file and loaded with it: its segments
-//! (`transcription_segments`) and its words (`transcription_words`), one Parquet file each per recording version;
-//! and its subtitles (SubRip and WebVTT), for players rather than the warehouse.
+//! A recording's detail files, written beside its result file and loaded with it: its transcript's segments
+//! (`transcription_segments`) and words (`transcription_words`), and its attributes (`transcription_attributes`),
+//! one Parquet file each per recording version; and its subtitles (SubRip and WebVTT), for players rather than the warehouse.
 
 use chrono::{DateTime, Utc};
+use redscribe_core::attributes::Attributes;
 use redscribe_core::encode::to_parquet;
 use redscribe_core::layout::Layout;
 use redscribe_core::ports::{ObjectStore, PortError, Transcription};
-use redscribe_core::record::{segments_batch, words_batch, ResultRow, SegmentRow, WordRow};
+use redscribe_core::record::{
+    attributes_batch, segments_batch, words_batch, AttributeRow, ResultRow, SegmentRow, WordRow,
+};
 use redscribe_core::schema::Detail;
 use redscribe_core::subtitles::{cues, render, SubtitleFormat};
+use redscribe_core::talk::ChannelRoles;
 use redscribe_core::ErrorCode;
 
 /// A Parquet file of a transcript's detail, loaded with its result file.
@@ -22,8 +26,13 @@ pub struct DetailFile {
     pub columns: usize,
 }
 
-/// The rows of `transcription_segments` of a transcript, in its order.
-pub fn segment_rows(row: &ResultRow, t: &Transcription, processed_at: DateTime<Utc>) -> Vec<SegmentRow> {
+/// The rows of `transcription_segments` of a transcript, in its order, each with its channel's role.
+pub fn segment_rows(
+    row: &ResultRow,
+    t: &Transcription,
+    processed_at: DateTime<Utc>,
+    roles: &ChannelRoles,
+) -> Vec<SegmentRow> {
     t.segments
         .iter()
         .enumerate()
@@ -38,7 +47,7 @@ pub fn segment_rows(row: &ResultRow, t: &Transcription, processed_at: DateTime<U
             no_speech_prob: s.no_speech_prob,
             processed_at,
             channel: i32::from(s.channel),
-            speaker: roles.role(s.channel).map(str::to_string),
+            speaker: t.channels_apart.then(|| roles.role(s.channel)).flatten().map(str::to_string),
         })
         .collect()
 }
@@ -65,6 +74,25 @@ pub fn word_rows(row: &ResultRow, t: &Transcription, processed_at: DateTime<Utc>
         .collect()
 }
 
+/// The rows of `transcription_attributes` of a recording: one per source and name (the first, should two names
+/// be the same once cut to the column).
+pub fn attribute_rows(row: &ResultRow, attributes: &Attributes, processed_at: DateTime<Utc>) -> Vec<AttributeRow> {
+    let mut seen = std::collections::HashSet::new();
+    attributes
+        .list
+        .iter()
+        .filter(|a| seen.insert((a.source, a.name.clone())))
+        .map(|a| AttributeRow {
+            id: row.id.clone(),
+            object_version: row.object_version.clone(),
+            name: a.name.clone(),
+            value: a.value.clone(),
+            source: a.source.as_str().to_string(),
+            processed_at,
+        })
+        .collect()
+}
+
 /// Where a transcript's files go: the recording's row (its id), the version token its files are named by, the
 /// processing time (their day, and the rows' `processed_at`), the bucket and the layout.
 pub struct Outputs<'a, S: ?Sized> {
@@ -74,22 +102,34 @@ pub struct Outputs<'a, S: ?Sized> {
     pub row: &'a ResultRow,
     pub version: &'a str,
     pub processed_at: DateTime<Utc>,
+    /// The role of each channel, for the segments' speaker.
+    pub roles: &'a ChannelRoles,
 }
 
 impl<S: ObjectStore + ?Sized> Outputs<'_, S> {
-    /// Writes the detail files of a transcript (a table with no rows gets no file) and returns them.
-    pub async fn write_details(&self, t: &Transcription) -> Result<Vec<DetailFile>, PortError> {
+    /// Writes the detail files of a recording — its transcript's segments and words (`said`, when something was),
+    /// its attributes — and returns them (a table with no rows gets no file).
+    pub async fn write_details(
+        &self,
+        said: Option<&Transcription>,
+        attributes: &Attributes,
+    ) -> Result<Vec<DetailFile>, PortError> {
         let internal = |what: String| PortError::new(ErrorCode::Internal, what);
         let mut written = Vec::new();
         for detail in Detail::ALL {
-            let (batch, rows) = match detail {
-                Detail::Segments => {
-                    let rows = segment_rows(self.row, t, self.processed_at);
+            let (batch, rows) = match (detail, said) {
+                (Detail::Segments, Some(t)) => {
+                    let rows = segment_rows(self.row, t, self.processed_at, self.roles);
                     (segments_batch(&rows), rows.len())
                 }
-                Detail::Words => {
+                (Detail::Words, Some(t)) => {
                     let rows = word_rows(self.row, t, self.processed_at);
                     (words_batch(&rows), rows.len())
+                }
+                (Detail::Segments | Detail::Words, None) => continue,
+                (Detail::Attributes, _) => {
+                    let rows = attribute_rows(self.row, attributes, self.processed_at);
+                    (attributes_batch(&rows), rows.len())
                 }
             };
             if rows == 0 {

@@ -181,7 +181,10 @@ pub fn transcribe_recording(
         }
         heard.push(t);
     }
-    let heard = Transcription::merge_channels(heard).ok_or_else(|| failure(ErrorCode::Internal, "nothing heard"))?;
+    let apart = heard.len() > 1;
+    let mut heard =
+        Transcription::merge_channels(heard).ok_or_else(|| failure(ErrorCode::Internal, "nothing heard"))?;
+    heard.channels_apart = apart;
     Ok((metadata, heard))
 }
 

@@ -29,6 +29,10 @@ pub struct TranscribeConfig {
     pub part_s: Option<f64>,
     /// What every recording is redacted of (`REDSCRIBE_REDACT`); a recording's metadata can add to it.
     pub redact: redscribe_core::redact::RedactOptions,
+    /// The named groups of recordings' keys that become attributes (`REDSCRIBE_KEY_PATTERN`).
+    pub key_pattern: Option<redscribe_core::attributes::KeyPattern>,
+    /// The role of each channel of a call heard one channel at a time (`REDSCRIBE_CHANNEL_ROLES`).
+    pub channel_roles: redscribe_core::talk::ChannelRoles,
 }
 
 /// The time one invocation gives its recordings.

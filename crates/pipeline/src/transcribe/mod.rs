@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use redscribe_audio::AudioMetadata;
+use redscribe_core::attributes::Attributes;
 use redscribe_core::cost::{CostModel, Usage};
 use redscribe_core::emf::Recorder;
 use redscribe_core::encode::{to_jsonl, to_parquet};
@@ -270,9 +271,18 @@ impl<S: ObjectStore> TranscribeStage<S> {
             self.record(Metric::StageLatency, waited, Stage::Receive, None);
         }
         let mut location = Location::of(event);
+        // What the key says, even of a recording that cannot be read.
+        location.attributes = Attributes::of_key(self.config.key_pattern.as_ref(), &event.object.key);
         let id = redscribe_core::identity::recording_id(&event.object.bucket, &event.object.key);
-        let (head, recording) = match self.read(event, &id, this_try.started).await {
-            Ok(read) => read,
+        let read = match self.read(event, &id, this_try.started).await {
+            Ok((head, recording)) => self.attributes(event, &head).await.map(|a| (head, recording, a)),
+            Err(e) => Err(e),
+        };
+        let (head, recording) = match read {
+            Ok((head, recording, attributes)) => {
+                location.attributes = attributes;
+                (head, recording)
+            }
             // Not the recording's fault (a service's bad minute, a missing grant): left for another try.
             Err(e) if !e.code.disposition().blames_the_item() => {
                 self.record(Metric::RecordingsFailed, 1.0, Stage::Download, Some(e.code));
@@ -339,7 +349,11 @@ impl<S: ObjectStore> TranscribeStage<S> {
         if self.config.layout.is_part_request(&event.object.key) {
             let request = self.part_request(event).await?;
             failure.message = format!("{}: {message}", request.part.describe());
-            location = Location { content_type: request.content_type.clone(), ..Location::of(&request.recording) };
+            location = Location {
+                content_type: request.content_type.clone(),
+                attributes: request.attributes.clone(),
+                ..Location::of(&request.recording)
+            };
             recording = ObjectEvent { message_id: event.message_id.clone(), ..request.recording };
         }
         let outcome = self.write(&recording, &location, Err(failure), None, attempt, None).await;
@@ -349,6 +363,19 @@ impl<S: ObjectStore> TranscribeStage<S> {
             marked.ended(self.store.as_ref(), &self.config.layout, event, Ended::Finished).await;
         }
         outcome
+    }
+
+    /// What a recording's key, metadata and tags say it is about. Its tags are read for the version read; an
+    /// object gone since (deleted, or another version now) has none, and its row says what the rest says.
+    async fn attributes(&self, event: &ObjectEvent, head: &ObjectHead) -> Result<Attributes, PortError> {
+        let object = &event.object;
+        let version = head.version_id.as_deref().or(object.version_id.as_deref()).filter(|v| *v != "null");
+        let tags = match self.store.tags(&object.bucket, &object.key, version).await {
+            Ok(tags) => tags,
+            Err(e) if e.code == ErrorCode::ObjectNotFound => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        Ok(Attributes::gather(self.config.key_pattern.as_ref(), &object.key, &head.metadata, &tags))
     }
 
     /// Step 1: the object, spooled to a temporary file as it arrives (never whole in memory), or why there is
@@ -455,16 +482,16 @@ impl<S: ObjectStore> TranscribeStage<S> {
     /// What the recording costs by the price table: its share of the invocation's time so far and of its request,
     /// the object's read and COPY's of its files, the files written, and its queue message (sent, received and
     /// deleted: an upper bound, since Lambda receives and deletes them in batches).
-    /// `detail_files`: the segments and words files COPY reads with the result file; a recording with them also
-    /// has its two subtitle files written.
-    fn cost_of(&self, started: Instant, detail_files: u32, quarantined: bool) -> Option<f64> {
+    /// `detail_files`: the segments, words and attributes files COPY reads with the result file; `said`: the
+    /// recording has its two subtitle files written. The reads are the object's and its tags'.
+    fn cost_of(&self, started: Instant, detail_files: u32, said: bool, quarantined: bool) -> Option<f64> {
         let (model, concurrent) = self.cost.as_ref()?;
         let files = 1 + detail_files;
-        let subtitles = if detail_files > 0 { SubtitleFormat::ALL.len() as u32 } else { 0 };
+        let subtitles = if said { SubtitleFormat::ALL.len() as u32 } else { 0 };
         let usage = Usage {
             lambda_ms: ms(started) / *concurrent as f64,
             requests: 1.0,
-            s3_gets: 1 + files,
+            s3_gets: 2 + files,
             s3_puts: files + subtitles + u32::from(self.config.jsonl) + u32::from(quarantined),
             sqs_requests: 3.0,
             ..Usage::default()
@@ -505,14 +532,21 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let failure = outcome.as_ref().err().cloned();
         let mut row = result_row(location, &outcome, processed_at, started.elapsed().as_millis() as i64);
         write.record("id", row.id.as_str());
-        if let (Some(t), Ok(_)) = (&transcript, &outcome) {
+        if let (Some(t), Ok(metadata)) = (&transcript, &outcome) {
             self.fill_transcript(&mut row, t);
+            self.fill_talk(&mut row, t, metadata.duration_s);
+        }
+        if location.attributes.key_matched == Some(false) {
+            self.record(Metric::KeyPatternMisses, 1.0, Stage::Receive, None);
+            tracing::warn!(key = %event.object.key, "the key does not match the key pattern: no attributes from it");
         }
         let said = transcript.as_ref().filter(|t| !t.segments.is_empty() && outcome.is_ok());
-        // Segments, and words when they were timed.
-        let detail_files = said.map_or(0, |t| 1 + u32::from(t.segments.iter().any(|s| !s.words.is_empty())));
+        // Segments, and words when they were timed; attributes when there are some.
+        let detail_files = said.map_or(0, |t| 1 + u32::from(t.segments.iter().any(|s| !s.words.is_empty())))
+            + u32::from(!location.attributes.list.is_empty());
         // A recording heard in parts costs what every part cost.
-        row.cost_usd = self.cost_of(started, detail_files, failure.is_some()).map(|c| c + attempt.carried_cost_usd);
+        let cost = self.cost_of(started, detail_files, said.is_some(), failure.is_some());
+        row.cost_usd = cost.map(|c| c + attempt.carried_cost_usd);
         let day = processed_at.date_naive();
         // From the row, not the event: the loader derives it again from the row to check the file's name.
         let version = row.object().version_token();
@@ -540,21 +574,19 @@ impl<S: ObjectStore> TranscribeStage<S> {
             let key = layout.results_key(day, &row.id, &version, FileFormat::JsonLines);
             self.store.put(&out_bucket, &key, lines, "application/x-ndjson").instrument(write.clone()).await?;
         }
-        let details = match said {
-            None => Vec::new(),
-            Some(t) => {
-                let outputs = detail::Outputs {
-                    store: &*self.store,
-                    layout,
-                    bucket: &out_bucket,
-                    row: &row,
-                    version: &version,
-                    processed_at,
-                };
-                outputs.write_subtitles(t).instrument(write.clone()).await?;
-                outputs.write_details(t).instrument(write.clone()).await?
-            }
+        let outputs = detail::Outputs {
+            store: &*self.store,
+            layout,
+            bucket: &out_bucket,
+            row: &row,
+            version: &version,
+            processed_at,
+            roles: &self.config.channel_roles,
         };
+        if let Some(t) = said {
+            outputs.write_subtitles(t).instrument(write.clone()).await?;
+        }
+        let details = outputs.write_details(said, &location.attributes).instrument(write.clone()).await?;
         // The event as the row tells it: the ETag of the bytes read when the event did not say (the loader checks
         // the recording still holds them).
         let source = ObjectEvent { object: location.object.clone(), ..event.clone() };
@@ -604,6 +636,15 @@ impl<S: ObjectStore> TranscribeStage<S> {
             None => Processed::Written(file),
             Some((code, record_key)) => Processed::Quarantined { code, file, record_key },
         })
+    }
+
+    /// Talk time: each named role's (a call heard a channel at a time) and no one's.
+    fn fill_talk(&self, row: &mut redscribe_core::record::ResultRow, t: &Transcription, duration_s: f64) {
+        let talk = redscribe_core::talk::TalkTime::of(t, duration_s);
+        let roles = &self.config.channel_roles;
+        row.agent_talk_s = talk.of_role(roles, "agent");
+        row.customer_talk_s = talk.of_role(roles, "customer");
+        row.non_talk_s = Some(talk.non_talk_s);
     }
 
     fn fill_transcript(&self, row: &mut redscribe_core::record::ResultRow, t: &Transcription) {

@@ -116,7 +116,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let version = location.object.version_token();
         let bucket = self.config.layout.bucket_for(&location.object.bucket).to_string();
         let recording = ObjectEvent { object: location.object.clone(), ..event.clone() };
-        let split_cost_usd = self.cost_of(started, 0, false);
+        let split_cost_usd = self.cost_of(started, 0, false, false);
         for part in &parts {
             let request = PartRequest {
                 recording: recording.clone(),
@@ -124,6 +124,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
                 metadata: metadata.clone(),
                 content_type: location.content_type.clone(),
                 split_cost_usd,
+                attributes: location.attributes.clone(),
             };
             let key = self.config.layout.part_request_key(&id, &version, part.index);
             self.store.put(&bucket, &key, to_json(&request)?, "application/json").await?;
@@ -152,6 +153,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             object: recording.object.clone(),
             content_type: request.content_type.clone(),
             uploaded_at: recording.event_time,
+            attributes: request.attributes.clone(),
         };
         let id = recording_id(&recording.object.bucket, &recording.object.key);
         let version = location.object.version_token();
@@ -198,7 +200,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             (Ok(_), Some(transcription)) => Ok(PartHeard {
                 part,
                 transcription,
-                cost_usd: self.cost_of(started, 0, false),
+                cost_usd: self.cost_of(started, 0, false, false),
                 silence_audio: self.redaction(&hints).audio,
             }),
             (Err(failure), _) if !failure.code.disposition().blames_the_item() => {

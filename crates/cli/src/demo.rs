@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use redscribe_core::talk::ChannelRoles;
+
 use crate::local::data_dir_or_default;
 use crate::query::print_table;
 use crate::run::{run_on, RunArgs};
@@ -52,7 +54,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let mut target = Target::local(data_dir.clone()).await?;
-        let run = RunArgs::defaults(vec![args.samples.clone()]);
+        let mut run = RunArgs::defaults(vec![args.samples.clone()]);
+        // The samples' support call has the agent on its first channel and the customer on its second.
+        run.pass.speech.channel_roles = ChannelRoles::parse("agent,customer")?;
         let result = async {
             run_on(&mut target, &run).await?;
             let rows = target.warehouse.query_rows(ROWS, &[], Duration::from_secs(60)).await.context("querying")?;

@@ -27,7 +27,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "in/")]
     prefix: String,
     #[command(flatten)]
-    pass: PassArgs,
+    pub pass: PassArgs,
 }
 
 fn key_for(prefix: &str, root: &Path, file: &Path) -> String {

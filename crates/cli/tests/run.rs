@@ -164,6 +164,27 @@ fn demo_loads_and_prints_every_sample() {
     assert!(call.starts_with("[(0, 'thank you for calling"), "{call}");
     assert!(call.contains("(1, 'my invoice"), "{call}");
     assert!(call.contains("wrong amount"), "{call}");
+    // The demo names the call's channels (agent, customer): each segment's speaker, and the talk time of each
+    // side and of no one, which with any overlap cover the call.
+    let speakers = duckdb(
+        &db,
+        "select s.channel, min(s.speaker), max(s.speaker) from public.transcription_segments s \
+         join public.transcription_results r using (id) where r.object_key = 'in/support-call.wav' \
+         group by s.channel order by s.channel",
+    );
+    assert_eq!(speakers, "[(0, 'agent', 'agent'), (1, 'customer', 'customer')]");
+    let talk = duckdb(
+        &db,
+        "select object_key, agent_talk_s > 1, customer_talk_s > 1, non_talk_s > 0, \
+         agent_talk_s + customer_talk_s + non_talk_s >= duration_s - 0.01, non_talk_s < duration_s \
+         from public.transcription_results where object_key in ('in/support-call.wav', 'in/call-0042.wav') \
+         order by object_key",
+    );
+    assert_eq!(
+        talk,
+        "[('in/call-0042.wav', None, None, True, None, True), ('in/support-call.wav', True, True, True, True, True)]",
+        "a mono call has no sides, only its non-talk time"
+    );
     // And each word with its times, loaded in the same transaction: as many as the row counts, each inside its
     // segment, on the segment's channel, the caller's words on channel 1.
     let words = duckdb(

@@ -235,7 +235,13 @@ fn matches(expected: &Value, actual: &Value) -> bool {
 
 #[test]
 fn the_stack_reads_back_as_the_template_says_and_agrees_with_alarms_and_dashboard() {
-    let d = Deployed::deploy(&[("RedshiftWorkgroup", "wg"), ("AlarmEmail", "ops@example.com")]);
+    let pattern = r"in/(?P<queue>[^/]+)/(?P<call_id>[0-9a-f-]{36})\.wav";
+    let d = Deployed::deploy(&[
+        ("RedshiftWorkgroup", "wg"),
+        ("AlarmEmail", "ops@example.com"),
+        ("KeyPattern", pattern),
+        ("ChannelRoles", "agent,customer"),
+    ]);
     let s = &d.stack;
     let bucket = d.bucket()["Name"].as_str().unwrap().to_string();
     assert_eq!(bucket, "redscribe-123456789012-us-east-1");
@@ -271,6 +277,9 @@ fn the_stack_reads_back_as_the_template_says_and_agrees_with_alarms_and_dashboar
     // Long recordings in parts of ten minutes, whose requests the bucket routes back (below).
     assert_eq!(t.part_s, Some(600.0));
     assert_eq!(t.limits.max_duration_s, 4.0 * 3600.0, "MaxAudioHours, converted by the function");
+    // Attributes from keys (KeyPattern) and the call's sides (ChannelRoles), as the function reads them.
+    assert_eq!(t.key_pattern.as_ref().map(|p| p.as_str()), Some(pattern));
+    assert_eq!((t.channel_roles.role(0), t.channel_roles.role(1)), (Some("agent"), Some("customer")));
     let recordings = &s["queues"]["TranscribeQueue"];
     let redrive: Value = serde_json::from_str(recordings["RedrivePolicy"].as_str().unwrap()).unwrap();
     assert_eq!(redrive["deadLetterTargetArn"], d.queue_arn("TranscribeDeadLetterQueue"));

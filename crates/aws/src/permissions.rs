@@ -11,7 +11,8 @@
 pub enum Scope {
     /// Objects under the input prefix (the recordings the bucket's notification announces).
     Recordings,
-    /// Objects under `processed/` (results, segments, words, subtitles and silenced copies of recordings).
+    /// Objects under `processed/` (results, segments, words, attributes, subtitles and silenced copies of
+    /// recordings).
     Processed,
     /// Objects under `manifests/` (COPY manifests and audit rows).
     Manifests,

@@ -117,10 +117,7 @@ fn keys_metadata_and_tags_become_attributes_and_columns() {
     // The hostile key's agent is kept as written, quote, semicolon and all.
     let hostile_rows: Vec<&&str> = got[expected.len()..].iter().collect();
     assert_eq!(hostile_rows.len(), 5, "{attributes}");
-    assert!(
-        hostile_rows.iter().any(|r| r.ends_with(",key,agent_id,O'Brien; drop table x; --é")),
-        "{hostile_rows:?}"
-    );
+    assert!(hostile_rows.iter().any(|r| r.ends_with(",key,agent_id,O'Brien; drop table x; --é")), "{hostile_rows:?}");
     assert!(hostile_rows.iter().any(|r| r.ends_with(",metadata,agent_id,777")), "{hostile_rows:?}");
 
     // The join users write: a row with its agent.

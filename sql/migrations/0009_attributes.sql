@@ -1,5 +1,5 @@
 -- redscribe schema, version 9: what a recording is about, so that its row joins to calls, agents and campaigns;
--- and who spoke how long on a call.
+-- who spoke how long on a call; and which processing of its version a row is (reprocessing).
 --
 -- Every column is appended at the end, as ALTER TABLE ADD COLUMN appends it, and in the same place in the Arrow
 -- schemas (crates/core/src/schema.rs): Parquet COPY maps columns by position. Result files written before this
@@ -14,6 +14,11 @@ ALTER TABLE transcription_results ADD COLUMN agent_id VARCHAR(256);
 ALTER TABLE transcription_results ADD COLUMN agent_talk_s DOUBLE PRECISION;
 ALTER TABLE transcription_results ADD COLUMN customer_talk_s DOUBLE PRECISION;
 ALTER TABLE transcription_results ADD COLUMN non_talk_s DOUBLE PRECISION;
+-- Which processing of its version the row is: NULL (0) for the processing of its upload's event, else when the
+-- reprocess that produced it started (Unix milliseconds). Of two processings of one version the later generation's
+-- row is kept, so a reprocess replaces the row and a late delivery of the upload's event does not bring the old one
+-- back; a new upload (a later sequencer) replaces any reprocess.
+ALTER TABLE transcription_results ADD COLUMN generation BIGINT;
 
 -- The role of the channel a segment was heard on (agent, customer, …); NULL when channels are not named.
 ALTER TABLE transcription_segments ADD COLUMN speaker VARCHAR(64);

@@ -22,6 +22,8 @@ pub enum Scope {
     Attempts,
     /// Objects under `manifests/parts/` (a long recording's part requests and heard parts).
     Parts,
+    /// Objects under `manifests/reprocess/` (requests to hear a recording again, written by `redscribe reprocess`).
+    Reprocess,
     /// The bucket itself, listed under `manifests/parts/` only.
     PartsListing,
     /// The bucket itself, listed under `processed/transcription_results/` only.
@@ -80,6 +82,7 @@ pub const TRANSCRIBE: &[Grant] = &[
     grant("s3:PutObject", Scope::Parts, "S3Objects::put: a long recording's part requests, a part heard"),
     grant("s3:GetObject", Scope::Parts, "S3Objects::get: a part's request, the parts heard when joining"),
     grant("s3:ListBucket", Scope::PartsListing, "S3Objects::find/list: whether a part is heard, and every part"),
+    grant("s3:GetObject", Scope::Reprocess, "S3Objects::get: a reprocess request (redscribe reprocess --aws)"),
 ];
 
 /// What the load function's code calls. The credential grants are alternatives: which one a deployment needs

@@ -86,6 +86,7 @@ fn row_for(path: &Path, outcome: &Result<AudioMetadata, AudioError>, started: In
         uploaded_at: fs_meta.and_then(|m| m.modified().ok()).map(DateTime::<Utc>::from),
         content_type: None,
         attributes: Default::default(),
+        generation: None,
     };
     let outcome = match outcome {
         Ok(meta) => Ok(meta.clone()),

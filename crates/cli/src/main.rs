@@ -10,6 +10,7 @@ mod local;
 mod pass;
 mod query;
 mod replay;
+mod reprocess;
 mod run;
 mod serve;
 mod target;
@@ -59,6 +60,9 @@ enum Command {
     Run(run::RunArgs),
     /// Process recordings already in a bucket (no upload events needed), locally or with --aws.
     Backfill(backfill::BackfillArgs),
+    /// Hear recordings already in the table again (a better model, a fix), by date, key prefix or condition;
+    /// locally, or queued for the transcribe function with --aws.
+    Reprocess(reprocess::ReprocessArgs),
     /// Process quarantined recordings again after a fix (from their records under rejected/).
     Replay(replay::ReplayArgs),
     /// Run SQL through the Redshift Data API (local or AWS) and print the rows.
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Reprocess(args) => reprocess::run(args),
         Command::Query(args) => query::run(args),
         Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::run(args),

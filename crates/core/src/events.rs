@@ -76,6 +76,11 @@ pub struct ObjectEvent {
     pub envelope: Envelope,
     /// The SQS message the event came in, for per-message failure reporting.
     pub message_id: Option<String>,
+    /// A reprocess of a version already heard: when the reprocess started (Unix milliseconds). Of two processings
+    /// of one version, the later generation's row is kept (`load::load_statements`); an upload's own event has
+    /// none (generation 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
 }
 
 impl ObjectEvent {
@@ -93,6 +98,7 @@ impl ObjectEvent {
             event_time: None,
             envelope: Envelope::S3,
             message_id: None,
+            generation: None,
         }
     }
 }
@@ -187,7 +193,7 @@ pub fn normalize(payload: &Value, layout: &Layout) -> Result<Normalized, CoreErr
     // A long recording's part request is the pipeline's own object, and work: it is heard like a recording.
     let recording = |o: &ObjectEvent| {
         let (bucket, key) = (&o.object.bucket, &o.object.key);
-        (layout.is_output(bucket, key) && !layout.is_part_request(key)).then_some(SkipReason::OwnOutput)
+        (layout.is_output(bucket, key) && !layout.is_request(key)).then_some(SkipReason::OwnOutput)
     };
     out.objects = apply_filters(std::mem::take(&mut out.objects), recording, &mut out.skipped);
     Ok(out)
@@ -361,6 +367,7 @@ fn push_s3_record(r: S3EventRecord, envelope: Envelope, message_id: Option<&str>
         event_time: Some(r.event_time),
         envelope,
         message_id,
+        generation: None,
     });
 }
 
@@ -443,6 +450,7 @@ fn collect_eventbridge(
         event_time: event.time,
         envelope: Envelope::EventBridge,
         message_id: message_id.map(str::to_owned),
+        generation: None,
     });
     Ok(())
 }

@@ -245,10 +245,34 @@ impl Layout {
             .and_then(|k| k.strip_prefix("parts/"))
             .is_some_and(|k| k.ends_with(PART_REQUEST_SUFFIX) && k.matches('/').count() == 1)
     }
+
+    /// Where a reprocess's requests go: one folder per reprocess (its generation).
+    pub fn reprocess_prefix(&self) -> String {
+        format!("{}reprocess/", self.manifests_prefix)
+    }
+
+    /// The request to hear one recording version again, in the reprocess of `generation`: an object whose creation
+    /// is its event (a message on the transcribe queue like an upload's, so a reprocess scales out as uploads do).
+    pub fn reprocess_request_key(&self, generation: i64, id: &str, version: &str) -> String {
+        format!("{}{generation}/{id}-{version}{REPROCESS_REQUEST_SUFFIX}", self.reprocess_prefix())
+    }
+
+    /// Whether `key` is a reprocess request (which the loop guard lets through to the transcribe stage).
+    pub fn is_reprocess_request(&self, key: &str) -> bool {
+        key.strip_prefix(&self.reprocess_prefix())
+            .is_some_and(|k| k.ends_with(REPROCESS_REQUEST_SUFFIX) && k.matches('/').count() == 1)
+    }
+
+    /// Whether `key` is a request the transcribe stage hears (a part's, a reprocess's).
+    pub fn is_request(&self, key: &str) -> bool {
+        self.is_part_request(key) || self.is_reprocess_request(key)
+    }
 }
 
 /// How a part's request object's key ends (what the bucket's notification of parts filters on).
 pub const PART_REQUEST_SUFFIX: &str = ".part.json";
+/// How a reprocess request object's key ends (what the bucket's notification of reprocess requests filters on).
+pub const REPROCESS_REQUEST_SUFFIX: &str = ".reprocess.json";
 /// How a heard part's key ends.
 pub const PART_HEARD_SUFFIX: &str = ".heard.json";
 

@@ -18,6 +18,7 @@
 //! - [`alarms`]: the shipped CloudWatch alarms as typed `PutMetricAlarm` inputs, placeholders filled.
 //! - [`parts`]: a long recording's parts: cuts at pauses near even boundaries, and the parts' transcriptions
 //!   joined into the recording's.
+//! - [`reprocess`]: what a reprocess selects, and the request that hears a recording version again.
 //! - [`plan`]: how long a recording will take to transcribe (a table of each model's pace, refined by the
 //!   median of what the process measured), before it is started.
 //! - [`cost`]: the price table and what a recording's or a batch's use of AWS costs by it.
@@ -48,6 +49,7 @@ pub mod ports;
 pub mod quarantine;
 pub mod record;
 pub mod redact;
+pub mod reprocess;
 pub mod retry;
 pub mod schema;
 pub mod settings;

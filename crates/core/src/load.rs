@@ -1,7 +1,8 @@
 //! The statements of one load (DESIGN 2.5), as SQL text for one `BatchExecuteStatement` — one transaction:
 //!
 //! 1. a temporary stage table like the target, filled by `COPY … FORMAT AS PARQUET MANIFEST`;
-//! 2. the newest row per `id` kept (S3 `sequencer` order, then an answer over a failure, then processing time):
+//! 2. the newest row per `id` kept (S3 `sequencer` order, then an answer over a failure, then the processing
+//!    generation — a reprocess over the upload's own processing — then processing time):
 //!    re-deliveries collapse, whatever order their files arrive in;
 //! 3. rows of the same bytes (ETag) as the target's that come before it in that order dropped: a late event
 //!    never overwrites a newer processing of those bytes, and a failure never replaces their transcript. A row of
@@ -139,14 +140,24 @@ fn answered(table: &str) -> String {
     format!("CASE WHEN {table}.\"status\" = 'failed' THEN 0 ELSE 1 END")
 }
 
+/// The processing generation of a row: 0 for its upload's event, a reprocess's start (Unix ms) otherwise.
+fn generation(table: &str) -> String {
+    format!("COALESCE({table}.\"generation\", 0)")
+}
+
 /// Whether `a`'s row comes before `b`'s in the one order every load uses, whatever order files arrive in: the
 /// S3 sequencer (a later upload wins), then an answer over a failure (of the same version), then the later
-/// processing.
+/// processing generation (a reprocess over the upload's own processing, a later reprocess over an earlier), then
+/// the later processing.
 fn comes_before(a: &str, b: &str) -> String {
     let (sa, sb) = (ordered_sequencer(a), ordered_sequencer(b));
     let (oa, ob) = (answered(a), answered(b));
+    let (ga, gb) = (generation(a), generation(b));
     let (pa, pb) = (format!("{a}.\"processed_at\""), format!("{b}.\"processed_at\""));
-    format!("({sa} < {sb} OR ({sa} = {sb} AND ({oa} < {ob} OR ({oa} = {ob} AND {pa} < {pb}))))")
+    format!(
+        "({sa} < {sb} OR ({sa} = {sb} AND ({oa} < {ob} OR ({oa} = {ob} AND ({ga} < {gb} OR ({ga} = {gb} AND \
+         {pa} < {pb}))))))"
+    )
 }
 
 /// Whether `a`'s row and `b`'s answer the same bytes of their recording (the same ETag, or neither has one).
@@ -166,10 +177,11 @@ pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch)
         format!("CREATE TEMP TABLE {LATEST} (LIKE {results})"),
         format!(
             "INSERT INTO {LATEST} ({list}) SELECT {list} FROM (SELECT {list}, ROW_NUMBER() OVER (PARTITION BY \"id\" \
-             ORDER BY {} DESC, {} DESC, \"processed_at\" DESC) AS redscribe_rank FROM {STAGE}) AS ranked \
+             ORDER BY {} DESC, {} DESC, {} DESC, \"processed_at\" DESC) AS redscribe_rank FROM {STAGE}) AS ranked \
              WHERE redscribe_rank = 1",
             ordered_sequencer(STAGE),
-            answered(STAGE)
+            answered(STAGE),
+            generation(STAGE)
         ),
         format!(
             "DELETE FROM {LATEST} USING {results} WHERE {LATEST}.\"id\" = {results}.\"id\" AND {} AND {}",

@@ -123,6 +123,9 @@ pub struct ResultRow {
     pub agent_talk_s: Option<f64>,
     pub customer_talk_s: Option<f64>,
     pub non_talk_s: Option<f64>,
+    /// Which processing of its version the row is: `None` for its upload's event, else the reprocess's start (Unix
+    /// milliseconds; schema version 9).
+    pub generation: Option<i64>,
 }
 
 impl ResultRow {
@@ -304,6 +307,7 @@ pub fn results_batch(rows: &[ResultRow]) -> Result<RecordBatch, CoreError> {
         f64_col(rows.iter().map(|r| r.agent_talk_s)),
         f64_col(rows.iter().map(|r| r.customer_talk_s)),
         f64_col(rows.iter().map(|r| r.non_talk_s)),
+        i64_col(rows.iter().map(|r| r.generation)),
     ];
     Ok(RecordBatch::try_new(results_schema(), columns)?)
 }
@@ -521,6 +525,7 @@ pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreErr
     let agent_talk = later::<Float64Array>(batch, "agent_talk_s")?;
     let customer_talk = later::<Float64Array>(batch, "customer_talk_s")?;
     let non_talk = later::<Float64Array>(batch, "non_talk_s")?;
+    let generation = later::<Int64Array>(batch, "generation")?;
 
     (0..batch.num_rows())
         .map(|i| {
@@ -578,6 +583,7 @@ pub fn results_from_batch(batch: &RecordBatch) -> Result<Vec<ResultRow>, CoreErr
                 agent_talk_s: agent_talk.and_then(|a| opt(a, i)),
                 customer_talk_s: customer_talk.and_then(|a| opt(a, i)),
                 non_talk_s: non_talk.and_then(|a| opt(a, i)),
+                generation: generation.and_then(|a| opt(a, i)),
             })
         })
         .collect()

@@ -90,6 +90,7 @@ static RESULTS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("agent_talk_s", DataType::Float64, true),
         Field::new("customer_talk_s", DataType::Float64, true),
         Field::new("non_talk_s", DataType::Float64, true),
+        Field::new("generation", DataType::Int64, true),
     ]))
 });
 

@@ -62,6 +62,7 @@ fn rows() -> Vec<ResultRow> {
         agent_talk_s: Some(61.5),
         customer_talk_s: Some(48.25),
         non_talk_s: Some(12.0),
+        generation: Some(1_796_116_500_000),
     };
     let mut transcribed = base.clone();
     transcribed.set_text("Hello, it's a \"quoted\" test — 録音 über alles.\nSecond line\t\\ backslash.");

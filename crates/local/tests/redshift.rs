@@ -64,6 +64,7 @@ fn row(key: &str, sequencer: &str, text: &str) -> ResultRow {
         agent_talk_s: None,
         customer_talk_s: None,
         non_talk_s: None,
+        generation: None,
     };
     row.set_text(text);
     row

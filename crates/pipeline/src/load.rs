@@ -409,7 +409,9 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             Ok(()) => {
                 self.record(Metric::RowsLoaded, files.iter().map(|f| f.rows).sum::<i64>() as f64, None);
                 let now = Utc::now();
-                for uploaded in files.iter().filter_map(|f| f.source.event_time) {
+                // A reprocess's rows were queryable long ago: only an upload's own processing is timed.
+                let uploads = files.iter().filter(|f| f.source.generation.is_none());
+                for uploaded in uploads.filter_map(|f| f.source.event_time) {
                     let seconds = (now - uploaded).num_milliseconds().max(0) as f64 / 1000.0;
                     self.record(Metric::UploadToQueryableLatency, seconds, None);
                 }

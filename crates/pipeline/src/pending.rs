@@ -155,7 +155,8 @@ async fn parse_result_file<S: ObjectStore + ?Sized>(
     };
     written_by_the_stage(row, key).map_err(|why| unreadable(format!("not a result file the stage wrote: {why}")))?;
     // The row does not keep the notification's name; every row answers an object-created event.
-    let source = ObjectEvent { event_time: row.uploaded_at, ..ObjectEvent::of(row.object()) };
+    let source =
+        ObjectEvent { event_time: row.uploaded_at, generation: row.generation, ..ObjectEvent::of(row.object()) };
     let mut details = Vec::new();
     for detail in Detail::ALL {
         let Some(detail_key) = layout.detail_key_for(detail, key) else { continue };

@@ -16,6 +16,8 @@ pub struct Location {
     pub uploaded_at: Option<DateTime<Utc>>,
     /// What its key, metadata and tags say it is about (`transcription_attributes`, and the typed columns).
     pub attributes: Attributes,
+    /// The reprocess that hears it again, if it is one (`ObjectEvent::generation`).
+    pub generation: Option<i64>,
 }
 
 impl Location {
@@ -26,6 +28,7 @@ impl Location {
             content_type: None,
             uploaded_at: event.event_time,
             attributes: Attributes::default(),
+            generation: event.generation,
         }
     }
 }
@@ -76,6 +79,7 @@ pub fn result_row(
         agent_talk_s: None,
         customer_talk_s: None,
         non_talk_s: None,
+        generation: at.generation,
     };
     let attributes = &at.attributes;
     row.recorded_at = attributes.recorded_at();

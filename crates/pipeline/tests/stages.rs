@@ -301,6 +301,56 @@ async fn result_files_of_earlier_schemas_load_with_the_later_columns_null() {
     h.api.stop().await;
 }
 
+/// Reprocessing orders by (version, generation): a reprocess of the version a row answers replaces it, a late
+/// delivery of the upload's own event does not bring the old row back, and an upload that lands while a reprocess
+/// is under way keeps its newer row whichever finishes first.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reprocess_replaces_its_version_and_never_a_newer_upload() {
+    let mut h = start().await;
+    let stage = TranscribeStage::new(h.store.clone(), TranscribeConfig::default());
+    h.store.put("recordings", "in/call.wav", wav(8000, 0.5), "audio/wav").await.unwrap();
+    let upload = {
+        let delivery = h.events.try_recv().unwrap();
+        normalize(&delivery.event, &Layout::default()).unwrap().objects.remove(0)
+    };
+    let first = stage.process(&upload).await.unwrap();
+    h.loader().load(vec![first.file().unwrap().clone()]).await.unwrap();
+    const ROW: &str = "SELECT etag, sequencer, generation, sample_rate FROM transcription_results";
+    let stored = h.rows(ROW).await.remove(0);
+    assert_eq!(stored[2], None, "an upload's own processing: generation 0");
+
+    // The event a reprocess builds from the row: the row's version, sequencer and ETag, a generation.
+    let reprocess = |generation: i64| ObjectEvent {
+        generation: Some(generation),
+        ..ObjectEvent::of(ObjectVersion {
+            etag: stored[0].clone(),
+            sequencer: stored[1].clone(),
+            ..ObjectVersion::new("recordings", "in/call.wav")
+        })
+    };
+    let again = stage.process(&reprocess(1_000)).await.unwrap();
+    h.loader().load(vec![again.file().unwrap().clone()]).await.unwrap();
+    assert_eq!(h.rows(ROW).await[0][2].as_deref(), Some("1000"), "the reprocess replaced the row");
+    // The upload's event delivered once more, processed after the reprocess: the reprocess's row stays.
+    let late = stage.process(&upload).await.unwrap();
+    h.loader().load(vec![late.file().unwrap().clone()]).await.unwrap();
+    assert_eq!(h.rows(ROW).await[0][2].as_deref(), Some("1000"), "a late delivery of the upload does not undo it");
+
+    // A reprocess heard before a new upload lands, loaded after the upload's row: superseded, not loaded.
+    let heard_before = stage.process(&reprocess(2_000)).await.unwrap();
+    h.store.put("recordings", "in/call.wav", wav(16000, 0.5), "audio/wav").await.unwrap();
+    let newer: Vec<ResultFile> = h.process_events(1).await.iter().map(|p| p.file().unwrap().clone()).collect();
+    h.loader().load(newer).await.unwrap();
+    let report = h.loader().load(vec![heard_before.file().unwrap().clone()]).await.unwrap();
+    assert_eq!((report.loaded.len(), report.superseded.len()), (0, 1), "{report:?}");
+    // A reprocess that reaches the key after the new upload: it holds other bytes now, and nothing is heard.
+    assert_eq!(stage.process(&reprocess(3_000)).await.unwrap(), Processed::Skipped);
+    let now = h.rows(ROW).await.remove(0);
+    assert_eq!((now[2].as_deref(), now[3].as_deref()), (None, Some("16000")), "the new upload's row: {now:?}");
+    h.s3.stop().await;
+    h.api.stop().await;
+}
+
 /// S3 throttling and 5xx, a Data API that throttles and loses a response after starting a statement: every
 /// recording still lands exactly once, and `load_audit` holds one row per file.
 #[tokio::test(flavor = "multi_thread")]

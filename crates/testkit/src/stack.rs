@@ -145,12 +145,13 @@ impl Deployed {
 }
 
 /// The parts of the stack's bucket (with its default `InputPrefix`) a grant on objects names, by prefix.
-pub const OBJECT_SCOPES: [(&str, Scope); 6] = [
+pub const OBJECT_SCOPES: [(&str, Scope); 7] = [
     ("in/", Scope::Recordings),
     ("processed/", Scope::Processed),
     // Before `manifests/`: the narrower prefix is the one a key is in.
     (ATTEMPTS_LISTING, Scope::Attempts),
     (PARTS_LISTING, Scope::Parts),
+    ("manifests/reprocess/", Scope::Reprocess),
     ("manifests/", Scope::Manifests),
     ("rejected/", Scope::Rejected),
 ];

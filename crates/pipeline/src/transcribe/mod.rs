@@ -35,6 +35,7 @@ mod detail;
 mod examine;
 mod limits;
 mod parts;
+mod reprocess;
 mod silenced;
 
 pub use attempts::{Attempts, Ended};
@@ -263,10 +264,24 @@ impl<S: ObjectStore> TranscribeStage<S> {
         if self.config.layout.is_part_request(&event.object.key) {
             return self.process_part(event, attempt, budget).await;
         }
+        if self.config.layout.is_reprocess_request(&event.object.key) {
+            return self.process_reprocess(event, attempt, budget, tried_before).await;
+        }
+        self.process_recording(event, attempt, budget, tried_before).await
+    }
+
+    /// Reads, examines and writes one recording (an upload's, or the version a reprocess request names).
+    async fn process_recording(
+        &self,
+        event: &ObjectEvent,
+        attempt: u32,
+        budget: TimeBudget,
+        tried_before: bool,
+    ) -> Result<Processed, PortError> {
         let this_try = Attempt { number: attempt, started: Instant::now(), carried_cost_usd: 0.0 };
         self.record(Metric::RecordingsReceived, 1.0, Stage::Receive, None);
         // The receive stage: from the upload to this attempt (S3's notification, the queue, earlier tries).
-        if let Some(uploaded) = event.event_time {
+        if let Some(uploaded) = event.event_time.filter(|_| event.generation.is_none()) {
             let waited = (Utc::now() - uploaded).num_milliseconds().max(0) as f64;
             self.record(Metric::StageLatency, waited, Stage::Receive, None);
         }
@@ -301,6 +316,16 @@ impl<S: ObjectStore> TranscribeStage<S> {
                     .await
             }
         };
+        if event.generation.is_some()
+            && event.object.etag.is_some()
+            && head.etag.is_some()
+            && head.etag != event.object.etag
+        {
+            // A reprocess of bytes the key no longer holds: the upload that replaced them has its own row.
+            tracing::info!(key = %event.object.key, "not reprocessed: the recording holds other bytes now");
+            self.record(Metric::RecordingsSkipped, 1.0, Stage::Receive, None);
+            return Ok(Processed::Skipped);
+        }
         location.content_type = head.content_type.clone();
         // The row answers the bytes read: their ETag, whatever the event said (a replay or a late event of a key
         // since written again reads what the key holds now; the loader checks the key still holds these).

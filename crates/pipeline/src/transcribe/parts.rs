@@ -35,7 +35,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, PortError> {
     serde_json::to_vec(value).map_err(|e| PortError::new(ErrorCode::Internal, format!("JSON: {e}")))
 }
 
-async fn read_json<S: ObjectStore + ?Sized, T: serde::de::DeserializeOwned>(
+pub(super) async fn read_json<S: ObjectStore + ?Sized, T: serde::de::DeserializeOwned>(
     store: &S,
     bucket: &str,
     key: &str,
@@ -154,6 +154,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             content_type: request.content_type.clone(),
             uploaded_at: recording.event_time,
             attributes: request.attributes.clone(),
+            generation: recording.generation,
         };
         let id = recording_id(&recording.object.bucket, &recording.object.key);
         let version = location.object.version_token();

@@ -1,13 +1,15 @@
 //! `redscribe backfill s3://bucket/prefix`: process recordings that are already in a bucket, without upload
-//! events — a first load of an existing archive, or a load after events were lost. Each object becomes an event
-//! without a sequencer, which orders before every real event: a backfill never overwrites a row that an upload
-//! event produced.
+//! events — a first load of an existing archive, or a load after events were lost. An object whose row already
+//! answers its bytes (same key, same ETag) is skipped and counted: transcribing it again would cost and change
+//! nothing (its event has no sequencer, and the load keeps the row of the upload's own event); `redscribe
+//! reprocess` is what hears history again. Every other object becomes an event without a sequencer.
 
 use std::time::Instant;
 
 use anyhow::Context;
 use redscribe_core::events::{ObjectEvent, ObjectVersion};
-use redscribe_core::ports::ObjectStore;
+use redscribe_core::ports::{ObjectStore, Warehouse};
+use redscribe_core::sql::literal;
 use redscribe_pipeline::driver::Delivery;
 
 use crate::pass::{hear_parts, process_and_load, PassArgs};
@@ -47,6 +49,9 @@ async fn backfill(target: &mut Target, bucket: &str, prefix: &str, pass: &PassAr
     let listed =
         target.objects.list(bucket, prefix).await.with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
     let total = listed.len();
+    let loaded = loaded_versions(target, bucket, prefix).await?;
+    let (already, listed): (Vec<_>, Vec<_>) =
+        listed.into_iter().partition(|o| o.etag.as_ref().is_some_and(|e| loaded.contains(&(o.key.clone(), e.clone()))));
     // One job per object; the driver skips what every front end skips (folder markers, the pipeline's own outputs).
     let deliveries = listed
         .into_iter()
@@ -61,10 +66,41 @@ async fn backfill(target: &mut Target, bucket: &str, prefix: &str, pass: &PassAr
         "redscribe backfill: {total} object(s) under s3://{bucket}/{prefix}, done in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    if !already.is_empty() {
+        println!(
+            "  already loaded:   {} (their rows answer these bytes; `redscribe reprocess --prefix {prefix}` hears \
+             them again)",
+            already.len()
+        );
+    }
     for pass in std::iter::once(&first).chain(&parts) {
         pass.print();
     }
     Ok(())
+}
+
+/// The (key, ETag) of every row under `prefix` of `bucket`: the recordings whose current bytes are loaded.
+async fn loaded_versions(
+    target: &Target,
+    bucket: &str,
+    prefix: &str,
+) -> anyhow::Result<std::collections::HashSet<(String, String)>> {
+    let table = redscribe_core::load::Tables::default().results;
+    let mut sql = format!(
+        "SELECT \"object_key\", \"etag\" FROM {table} WHERE \"bucket\" = {} AND \"etag\" IS NOT NULL",
+        literal(bucket)?
+    );
+    if !prefix.is_empty() {
+        sql.push_str(&format!(" AND LEFT(\"object_key\", {}) = {}", prefix.chars().count(), literal(prefix)?));
+    }
+    let rows = target.warehouse.query(&sql).await.context("reading which recordings are loaded")?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let mut r = r.into_iter();
+            Some((r.next()??, r.next()??))
+        })
+        .collect())
 }
 
 #[cfg(test)]

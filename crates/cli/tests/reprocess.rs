@@ -1,0 +1,82 @@
+//! History heard again: recordings run with tiny.en, then `redscribe reprocess` of a window (a day and a key
+//! prefix) with base — every row in the window says `whisper-base`, nothing outside changes — and a `backfill` of
+//! what is loaded adds nothing and says why.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{duckdb, run_local};
+
+const SAID: &str = "Thank you for calling. Your invoice for March is ready.";
+
+fn redscribe(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "redscribe {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_reprocess_moves_a_window_of_history_to_another_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, data) = (dir.path().join("input"), dir.path().join("data"));
+    for folder in ["sales", "support"] {
+        std::fs::create_dir_all(input.join(folder)).unwrap();
+        std::fs::write(input.join(folder).join("call.wav"), redscribe_testkit::speech(dir.path(), SAID)).unwrap();
+    }
+    run_local(&data, &input, &["--model", "tiny.en"]);
+    let db = data.join("warehouse/redscribe.duckdb");
+    let models = "select object_key, model, generation is not null, uploaded_at is not null, text <> '' \
+                  from public.transcription_results order by object_key";
+    assert_eq!(
+        duckdb(&db, models),
+        "[('in/sales/call.wav', 'whisper-tiny.en', False, True, True), \
+         ('in/support/call.wav', 'whisper-tiny.en', False, True, True)]"
+    );
+    let segments_before = duckdb(&db, "select count(*) from public.transcription_segments");
+
+    let today = chrono::Utc::now().date_naive().to_string();
+    let tomorrow = (chrono::Utc::now().date_naive() + chrono::Days::new(1)).to_string();
+    // Nothing was uploaded tomorrow; the window is whole days, both ends included.
+    let none = redscribe(&data, &["reprocess", "--since", &tomorrow, "--model", "base"]);
+    assert!(none.contains("0 recording(s) selected"), "{none}");
+    // A condition of one's own, looked at first.
+    let dry = redscribe(&data, &["reprocess", "--where", "object_key like '%support%'", "--dry-run", "--model", "base"]);
+    assert!(dry.contains("1 recording(s) selected") && dry.contains("s3://recordings/in/support/call.wav"), "{dry}");
+
+    let printed = redscribe(
+        &data,
+        &["reprocess", "--since", &today, "--until", &today, "--prefix", "in/sales/", "--model", "base"],
+    );
+    assert!(printed.contains("1 recording(s) selected"), "{printed}");
+    assert!(printed.contains("rows loaded:      1"), "{printed}");
+    assert_eq!(
+        duckdb(&db, models),
+        "[('in/sales/call.wav', 'whisper-base', True, True, True), \
+         ('in/support/call.wav', 'whisper-tiny.en', False, True, True)]",
+        "the window says whisper-base, the rest is untouched, the upload time is kept"
+    );
+    // The detail of the reprocessed row was replaced, not added to.
+    assert_eq!(duckdb(&db, "select count(*) from public.transcription_segments"), segments_before);
+    let words = duckdb(
+        &db,
+        "select count(distinct w.processed_at) = 1, min(w.processed_at) = min(r.processed_at) \
+         from public.transcription_words w join public.transcription_results r using (id) \
+         where r.object_key = 'in/sales/call.wav'",
+    );
+    assert_eq!(words, "[(True, True)]");
+
+    // A backfill of what is loaded transcribes nothing and says why.
+    let backfill = redscribe(&data, &["backfill", "--model", "tiny.en", "s3://recordings/in/"]);
+    assert!(backfill.contains("already loaded:   2"), "{backfill}");
+    assert!(backfill.contains("processed:        0"), "{backfill}");
+    assert_eq!(duckdb(&db, models).matches("whisper-base").count(), 1, "the backfill changed nothing");
+}

@@ -49,7 +49,8 @@ fn a_reprocess_moves_a_window_of_history_to_another_model() {
     let none = redscribe(&data, &["reprocess", "--since", &tomorrow, "--model", "base"]);
     assert!(none.contains("0 recording(s) selected"), "{none}");
     // A condition of one's own, looked at first.
-    let dry = redscribe(&data, &["reprocess", "--where", "object_key like '%support%'", "--dry-run", "--model", "base"]);
+    let dry =
+        redscribe(&data, &["reprocess", "--where", "object_key like '%support%'", "--dry-run", "--model", "base"]);
     assert!(dry.contains("1 recording(s) selected") && dry.contains("s3://recordings/in/support/call.wav"), "{dry}");
 
     let printed = redscribe(
@@ -79,4 +80,47 @@ fn a_reprocess_moves_a_window_of_history_to_another_model() {
     assert!(backfill.contains("already loaded:   2"), "{backfill}");
     assert!(backfill.contains("processed:        0"), "{backfill}");
     assert_eq!(duckdb(&db, models).matches("whisper-base").count(), 1, "the backfill changed nothing");
+}
+
+/// With `--aws`, a reprocess queues its requests by writing them: the bucket's notification hands each to the
+/// transcribe function (here `serve`, which hears what its journal announces, as the function hears its queue),
+/// which hears them with the model it runs, and leaves a request for another.
+#[test]
+fn with_aws_the_requests_are_heard_by_the_deployment_with_its_own_model() {
+    use common::{aws, query_until, redscribe as served_redscribe, start_serve, stop};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let wav = dir.path().join("call.wav");
+    std::fs::write(&wav, redscribe_testkit::speech(dir.path(), SAID)).unwrap();
+    let served = start_serve(&data, &[], &[]);
+    aws(&served, &["s3", "cp", wav.to_str().unwrap(), "s3://recordings/in/call.wav"]);
+    let sql = "select model, generation is not null as again from transcription_results";
+    assert_eq!(query_until(&served, sql, 1), "model,again\nwhisper-tiny.en,false\n");
+    let reprocess = |model: &str| {
+        let args = ["reprocess", "--aws", "--s3-path-style", "--no-cloudwatch-metrics", "--prefix", "in/"];
+        served_redscribe(&served, &[&args[..], &["--model", model]].concat())
+    };
+    // A request for a model the deployment does not run is left (logged, counted as skipped).
+    let queued = reprocess("base");
+    assert!(queued.contains("queued under s3://recordings/manifests/reprocess/"), "{queued}");
+    assert!(queued.contains("must be base"), "{queued}");
+    // One for its own model is heard, and the row says so.
+    reprocess("tiny.en");
+    let mut now = String::new();
+    for _ in 0..600 {
+        now = served_redscribe(&served, &["query", "--format", "csv", sql]);
+        if now.contains("true") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let requests = aws(&served, &["s3", "ls", "--recursive", "s3://recordings/manifests/reprocess/"]);
+    // Result files loaded: the upload's and the tiny.en reprocess's; the request for base (queued first) none.
+    let loads = "select count(*) as n from load_audit where table_name = 'transcription_results' and status = 'loaded'";
+    let loaded = served_redscribe(&served, &["query", "--format", "csv", loads]);
+    stop(served);
+    assert_eq!(now, "model,again\nwhisper-tiny.en,true\n");
+    assert_eq!(requests.lines().filter(|l| l.ends_with(".reprocess.json")).count(), 2, "{requests}");
+    assert_eq!(loaded, "n\n2\n");
 }

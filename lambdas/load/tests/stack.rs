@@ -376,6 +376,9 @@ fn the_stack_reads_back_as_the_template_says_and_agrees_with_alarms_and_dashboar
     let request = layout.part_request_key("0a1b", "v1", 3);
     assert_eq!(d.route(&request).as_deref(), Some(recordings_queue.as_str()), "{request}");
     assert_eq!(d.route(&layout.part_heard_key("0a1b", "v1", 3)), None);
+    // A reprocess's requests (redscribe reprocess --aws) go to the transcribe queue too.
+    let reprocess = layout.reprocess_request_key(1_796_116_500_000, "0a1b", "v1");
+    assert_eq!(d.route(&reprocess).as_deref(), Some(recordings_queue.as_str()), "{reprocess}");
     let result_file = "processed/transcription_results/dt=2026-12-02/x-1.parquet";
     assert_eq!(d.route(result_file).as_deref(), Some(results_queue.as_str()));
     for key in ["processed/transcription_segments/dt=2026-12-02/x-1.parquet", "rejected/too_long/x.json", "manifests/m"]

@@ -292,6 +292,41 @@ fn detail_statements(
     Ok(sql)
 }
 
+/// The statements that purge every row processed before `cutoff` (its segments, words and attributes with it),
+/// for one `BatchExecuteStatement`: what a deployment's result retention (`ResultRetentionDays`) does to the
+/// warehouse, since S3's lifecycle expiry of the files raises no event. The purge is recorded in `load_audit`
+/// (status `purged`, the cutoff in its `file_uri`), under `statement_id` `id`.
+pub fn purge_statements(
+    tables: &Tables,
+    cutoff: chrono::DateTime<chrono::Utc>,
+    id: &str,
+) -> Result<Vec<String>, CoreError> {
+    let results = &tables.results;
+    let before = literal(&cutoff.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string())?;
+    let mut sql: Vec<String> = Detail::ALL
+        .iter()
+        .map(|d| {
+            let table = tables.detail(*d);
+            format!(
+                "DELETE FROM {table} USING {results} WHERE {table}.\"id\" = {results}.\"id\" AND \
+                 {results}.\"processed_at\" < {before}"
+            )
+        })
+        .collect();
+    sql.push(format!("DELETE FROM {results} WHERE \"processed_at\" < {before}"));
+    let cutoff_text = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    sql.push(format!(
+        "INSERT INTO {} (\"file_uri\", \"manifest_uri\", \"table_name\", \"statement_id\", \"rows_loaded\", \
+         \"status\", \"error_message\", \"loaded_at\") VALUES ({}, NULL, {}, {}, 0, 'purged', {}, GETDATE())",
+        tables.audit,
+        literal(&format!("retention:{cutoff_text}"))?,
+        literal(results.name())?,
+        literal(id)?,
+        literal(&format!("rows processed before {cutoff_text} purged by the result retention"))?,
+    ));
+    Ok(sql)
+}
+
 /// The batch's `load_audit` rows as JSON Lines, for the COPY of [`load_statements`]: one line per file of the
 /// batch — results, then each detail table's — with its manifest, its table and its rows.
 pub fn audit_lines(tables: &Tables, batch: &Batch) -> Vec<u8> {
@@ -444,6 +479,24 @@ mod tests {
         let mut wider = batch();
         wider.results[0].columns += 1;
         assert!(load_statements(&Tables::default(), &CopyAuthorization::DefaultRole, &wider).is_err());
+    }
+
+    #[test]
+    fn a_purge_takes_the_detail_with_the_rows_and_records_itself() {
+        let cutoff = chrono::DateTime::from_timestamp(1_796_116_500, 0).unwrap();
+        let sql = purge_statements(&Tables::default(), cutoff, "purge-1").unwrap();
+        assert_eq!(sql.len(), Detail::ALL.len() + 2);
+        assert!(
+            sql[0].starts_with("DELETE FROM \"transcription_segments\" USING \"transcription_results\""),
+            "{}",
+            sql[0]
+        );
+        assert!(sql[0].ends_with("\"processed_at\" < '2026-12-01 09:15:00.000000+00'"), "{}", sql[0]);
+        assert_eq!(
+            sql[3],
+            "DELETE FROM \"transcription_results\" WHERE \"processed_at\" < '2026-12-01 09:15:00.000000+00'"
+        );
+        assert!(sql[4].contains("'retention:2026-12-01T09:15:00Z'") && sql[4].contains("'purged'"), "{}", sql[4]);
     }
 
     #[test]

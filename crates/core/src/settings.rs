@@ -25,6 +25,8 @@ pub mod var {
     pub const KEY_PATTERN: &str = "REDSCRIBE_KEY_PATTERN";
     /// The role of each channel of a call (`agent,customer`: `redscribe_core::talk`).
     pub const CHANNEL_ROLES: &str = "REDSCRIBE_CHANNEL_ROLES";
+    /// Days rows are kept after they were processed (the load function's scheduled purge; `0`: for good).
+    pub const RESULT_RETENTION_DAYS: &str = "REDSCRIBE_RESULT_RETENTION_DAYS";
     pub const CONCURRENCY: &str = "REDSCRIBE_CONCURRENCY";
     pub const MAX_OBJECT_BYTES: &str = "REDSCRIBE_MAX_OBJECT_BYTES";
     pub const MAX_DURATION_S: &str = "REDSCRIBE_MAX_DURATION_S";

@@ -354,6 +354,8 @@ impl FunctionConfig {
                 },
                 sweep_days: number("REDSCRIBE_LOAD_SWEEP_DAYS", 2, 1..=31)? as u32,
                 margin: std::time::Duration::from_secs(number("REDSCRIBE_LOAD_MARGIN_S", 30, 0..=900)? as u64),
+                // 0 (the stack's default): kept for good.
+                retention_days: Some(number(var::RESULT_RETENTION_DAYS, 0, 0..=36_500)? as u32).filter(|d| *d > 0),
             },
             prices: text(var::PRICES).map(PathBuf::from),
             memory_mb: match text("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
@@ -403,6 +405,9 @@ mod tests {
         assert_eq!(read(&[]).unwrap().recordings().unwrap_err().variable, "S3_BUCKET");
         let load = read(&[]).unwrap().load;
         assert_eq!((load.batch.files, load.sweep_days, load.margin.as_secs()), (1000, 2, 30));
+        assert_eq!(load.retention_days, None);
+        assert_eq!(read(&[(var::RESULT_RETENTION_DAYS, "0")]).unwrap().load.retention_days, None);
+        assert_eq!(read(&[(var::RESULT_RETENTION_DAYS, "365")]).unwrap().load.retention_days, Some(365));
     }
 
     #[test]

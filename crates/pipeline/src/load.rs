@@ -12,7 +12,7 @@ use redscribe_core::cost::{CostModel, Usage};
 use redscribe_core::emf::Recorder;
 use redscribe_core::layout::Layout;
 use redscribe_core::load::{
-    audit_lines, load_statements, manifest, Batch, BatchFile, CopyAuthorization, Staged, Tables,
+    audit_lines, load_statements, manifest, purge_statements, Batch, BatchFile, CopyAuthorization, Staged, Tables,
 };
 use redscribe_core::metrics::{Metric, Stage};
 use redscribe_core::ports::{ObjectStore, PortError, Warehouse};
@@ -582,6 +582,24 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         let (stage, error_code) = (Stage::Load.as_str(), ErrorCode::LoadRejected.as_str());
         tracing::warn!(file = %r.uri, id = %r.id, stage, error_code, reason = %message, "load rejected the file; quarantined");
         Ok(())
+    }
+
+    /// Purges every row processed more than `days` days ago, with its segments, words and attributes, in one
+    /// transaction recorded in `load_audit` (`purged`); the cutoff it used.
+    pub async fn purge_until(
+        &self,
+        days: u32,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<chrono::DateTime<Utc>, PortError> {
+        self.ensure_schema(deadline).await?;
+        let cutoff = Utc::now() - chrono::Duration::days(i64::from(days));
+        let id = format!("purge-{}", uuid::Uuid::new_v4());
+        let sqls = purge_statements(&self.config.tables, cutoff, &id)
+            .map_err(|e| PortError::new(ErrorCode::Internal, e.to_string()))?;
+        // A client token is at most 64 characters: the purge's id is 42.
+        self.warehouse.run_batch_until(&sqls, &id, deadline).await?;
+        tracing::info!(%cutoff, days, "rows past the result retention purged");
+        Ok(cutoff)
     }
 
     /// Counts a message that did not announce anything (kept as a quarantine record by [`crate::invoke`]).

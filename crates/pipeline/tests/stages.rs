@@ -351,6 +351,53 @@ async fn a_reprocess_replaces_its_version_and_never_a_newer_upload() {
     h.api.stop().await;
 }
 
+/// The result retention: a scheduled sweep that purges takes every row processed before the cutoff with its
+/// detail (here its attributes), leaves the rest, and records the purge in `load_audit`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sweep_purges_rows_past_the_result_retention_with_their_detail() {
+    use redscribe_core::attributes::KeyPattern;
+    use redscribe_pipeline::invoke::{load_invocation, LoadLimits};
+
+    let mut h = start().await;
+    let config = TranscribeConfig {
+        key_pattern: Some(KeyPattern::parse(r"in/(?P<name>[a-z]+)\.wav").unwrap()),
+        ..TranscribeConfig::default()
+    };
+    let stage = TranscribeStage::new(h.store.clone(), config);
+    for name in ["old", "recent"] {
+        h.store.put("recordings", &format!("in/{name}.wav"), wav(8000, 0.5), "audio/wav").await.unwrap();
+        // The upload's event, after the events of what was written before (the stage's own outputs: skipped).
+        while let Ok(delivery) = h.events.try_recv() {
+            for event in normalize(&delivery.event, &Layout::default()).unwrap().objects {
+                let processed = stage.process(&event).await.unwrap();
+                h.loader().load(vec![processed.file().unwrap().clone()]).await.unwrap();
+            }
+        }
+    }
+    assert_eq!(h.count("SELECT COUNT(*) FROM transcription_attributes").await, 2);
+    // One row processed 400 days ago.
+    let aged = "UPDATE transcription_results SET processed_at = processed_at - INTERVAL '400 days' \
+                WHERE object_key = 'in/old.wav'";
+    h.warehouse.run_batch(&[aged.to_string()], "age-one-row").await.unwrap();
+
+    let loader = Arc::new(h.loader());
+    let limits = LoadLimits { retention_days: Some(365), ..LoadLimits::default() };
+    let payload = serde_json::json!({ "sweep": true, "purge": true });
+    let answer = load_invocation(&loader, &payload, None, &limits, "recordings").await.unwrap();
+    assert!(answer.response["purged_before"].is_string(), "{}", answer.response);
+    let rows = h.rows("SELECT object_key FROM transcription_results").await;
+    assert_eq!(rows, [[Some("in/recent.wav".to_string())]]);
+    let attributes = h.rows("SELECT value FROM transcription_attributes").await;
+    assert_eq!(attributes, [[Some("recent".to_string())]], "the purged row's attributes went with it");
+    assert_eq!(h.count("SELECT COUNT(*) FROM load_audit WHERE status = 'purged'").await, 1);
+    // Without a retention, a sweep purges nothing.
+    let kept = LoadLimits::default();
+    let answer = load_invocation(&loader, &payload, None, &kept, "recordings").await.unwrap();
+    assert!(answer.response["purged_before"].is_null(), "{}", answer.response);
+    h.s3.stop().await;
+    h.api.stop().await;
+}
+
 /// S3 throttling and 5xx, a Data API that throttles and loses a response after starting a statement: every
 /// recording still lands exactly once, and `load_audit` holds one row per file.
 #[tokio::test(flavor = "multi_thread")]

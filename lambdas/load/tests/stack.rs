@@ -619,6 +619,29 @@ parameter_overrides = "RedshiftWorkgroup=\"wg\" AlarmEmail=\"ops@example.com\" W
 /// Result files come only from redscribe: the bucket policy denies writes under the pipeline's prefixes to every
 /// principal but the stack's two function roles, and the operator role when one is given (for backfill or replay
 /// with --aws).
+/// Retention: recordings and results expire by lifecycle rules when the parameters say so, and the load function
+/// is told the result retention for the rows (lifecycle expiry raises no event for them to follow).
+#[test]
+fn retention_parameters_become_lifecycle_rules_and_the_load_functions_purge() {
+    let d = Deployed::deploy(&[
+        ("RedshiftWorkgroup", "wg"),
+        ("RecordingRetentionDays", "365"),
+        ("ResultRetentionDays", "730"),
+    ]);
+    let expiring: BTreeMap<String, u64> = d.bucket()["Lifecycle"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["Expiration"]["Days"].is_number())
+        .map(|r| (r["Filter"]["Prefix"].as_str().unwrap().to_string(), r["Expiration"]["Days"].as_u64().unwrap()))
+        .collect();
+    let expected = [("in/", 365), ("processed/", 730), ("manifests/", 30), ("rejected/", 90)];
+    assert_eq!(expiring, expected.into_iter().map(|(p, d)| (p.to_string(), d)).collect::<BTreeMap<_, _>>());
+    let env: BTreeMap<String, String> = d.function_env("LoadFunction", &[]).into_iter().collect();
+    let config = FunctionConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+    assert_eq!(config.load.retention_days, Some(730));
+}
+
 #[test]
 fn only_the_pipelines_roles_may_write_under_its_prefixes() {
     let operator = "arn:aws:iam::123456789012:role/redscribe-operator";

@@ -5,40 +5,12 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{aws, redscribe, start_serve, stop, Served};
+use common::{aws, aws_fails, query_while, redscribe, start_serve, stop};
 
 const PATTERN: &str =
     r"in/(?P<queue>[^/]+)/(?P<recorded_at>\d{8}T\d{6})_agent-(?P<agent_id>[^_]+)_(?P<call_id>[0-9a-f-]{36})\.wav";
 const CALL: &str = "3f2c8a52-9a1e-4c1b-8d3e-0c2f5b7a9d10";
 const OTHER_CALL: &str = "0b1d7c3e-5f2a-4e8b-9c6d-1a2b3c4d5e6f";
-
-/// Polls `sql` (CSV) until `done` holds of it; the last CSV.
-fn query_while(served: &Served, sql: &str, done: impl Fn(&str) -> bool) -> String {
-    let mut csv = String::new();
-    for _ in 0..600 {
-        csv = redscribe(served, &["query", "--format", "csv", sql]);
-        if done(&csv) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    csv
-}
-
-/// The `aws` CLI's error for a call expected to fail.
-fn aws_fails(served: &Served, args: &[&str]) -> String {
-    let out = Command::new("aws")
-        .args(args)
-        .envs(served.exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .output()
-        .unwrap();
-    assert!(!out.status.success(), "aws {args:?} succeeded");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 #[test]
 fn keys_metadata_and_tags_become_attributes_and_columns() {

@@ -87,7 +87,7 @@ fn a_reprocess_moves_a_window_of_history_to_another_model() {
 /// which hears them with the model it runs, and leaves a request for another.
 #[test]
 fn with_aws_the_requests_are_heard_by_the_deployment_with_its_own_model() {
-    use common::{aws, query_until, redscribe as served_redscribe, start_serve, stop};
+    use common::{aws, query_until, query_while, redscribe as served_redscribe, start_serve, stop};
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -107,14 +107,7 @@ fn with_aws_the_requests_are_heard_by_the_deployment_with_its_own_model() {
     assert!(queued.contains("must be base"), "{queued}");
     // One for its own model is heard, and the row says so.
     reprocess("tiny.en");
-    let mut now = String::new();
-    for _ in 0..600 {
-        now = served_redscribe(&served, &["query", "--format", "csv", sql]);
-        if now.contains("true") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let now = query_while(&served, sql, |csv| csv.contains("true"));
     let requests = aws(&served, &["s3", "ls", "--recursive", "s3://recordings/manifests/reprocess/"]);
     // Result files loaded: the upload's and the tiny.en reprocess's; the request for base (queued first) none.
     let loads = "select count(*) as n from load_audit where table_name = 'transcription_results' and status = 'loaded'";

@@ -64,17 +64,29 @@ pub fn start_serve(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Served 
     }
 }
 
-/// Runs the real `aws` CLI with the served profile and returns its stdout.
-pub fn aws(served: &Served, args: &[&str]) -> String {
-    let out = Command::new("aws")
+/// Runs the real `aws` CLI with the served profile.
+fn aws_output(served: &Served, args: &[&str]) -> std::process::Output {
+    Command::new("aws")
         .args(args)
         .envs(served.exports.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .output()
-        .unwrap_or_else(|e| panic!("cannot run the aws CLI ({e}); install it with scripts/setup.sh"));
+        .unwrap_or_else(|e| panic!("cannot run the aws CLI ({e}); install it with scripts/setup.sh"))
+}
+
+/// Runs the real `aws` CLI with the served profile and returns its stdout.
+pub fn aws(served: &Served, args: &[&str]) -> String {
+    let out = aws_output(served, args);
     assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Runs the real `aws` CLI for a call expected to fail, and returns its error.
+pub fn aws_fails(served: &Served, args: &[&str]) -> String {
+    let out = aws_output(served, args);
+    assert!(!out.status.success(), "aws {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Stops `serve` with SIGTERM and checks that it exits cleanly.
@@ -108,10 +120,15 @@ pub fn redscribe(served: &Served, args: &[&str]) -> String {
 
 /// Polls `sql` through `redscribe query` (CSV) until it returns at least `rows` rows, and returns the CSV.
 pub fn query_until(served: &Served, sql: &str, rows: usize) -> String {
+    query_while(served, sql, |csv| csv.lines().count() > rows)
+}
+
+/// Polls `sql` through `redscribe query` (CSV) until `done` holds of it (a minute at most); the last CSV.
+pub fn query_while(served: &Served, sql: &str, done: impl Fn(&str) -> bool) -> String {
     let mut csv = String::new();
     for _ in 0..600 {
         csv = redscribe(served, &["query", "--format", "csv", sql]);
-        if csv.lines().count() > rows {
+        if done(&csv) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));

@@ -140,7 +140,7 @@ pub async fn load_invocation<S: ObjectStore + 'static, W: Warehouse + 'static>(
         // Without messages to name, the invocation fails as a whole and is retried.
         Err(e) => return Err(e),
     };
-    let response = if is_sqs_batch(payload) {
+    let mut response = if is_sqs_batch(payload) {
         batch_item_failures(&retry)
     } else {
         json!({
@@ -151,9 +151,12 @@ pub async fn load_invocation<S: ObjectStore + 'static, W: Warehouse + 'static>(
             "deferred": deferred(&report),
             "skipped": report.admitted.skipped,
             "invalid": report.admitted.invalid,
-            "purged_before": purged_before,
         })
     };
+    // Said only by a sweep that purged (the cutoff it used).
+    if let (Some(cutoff), Some(fields)) = (purged_before, response.as_object_mut()) {
+        fields.insert("purged_before".into(), json!(cutoff));
+    }
     Ok(Invocation { report, response })
 }
 

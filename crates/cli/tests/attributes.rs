@@ -120,3 +120,47 @@ fn keys_metadata_and_tags_become_attributes_and_columns() {
         "{now}"
     );
 }
+
+/// Deleting a recording erases it: its row becomes a tombstone (`erased`, nothing of its content), its segments,
+/// words and attributes go in the same load, and a new upload of the key is a new recording.
+#[test]
+fn a_deleted_recording_is_erased_from_the_warehouse_and_can_come_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("call.wav");
+    std::fs::write(&wav, redscribe_testkit::speech(dir.path(), "Thank you for calling. Your invoice is ready."))
+        .unwrap();
+    let wav = wav.to_str().unwrap();
+    let served = start_serve(&dir.path().join("data"), &[], &[("REDSCRIBE_KEY_PATTERN", r"in/(?P<queue>[^/]+)/.*")]);
+    let key = "s3://recordings/in/sales/call.wav";
+    aws(&served, &["s3", "cp", wav, key, "--metadata", "campaign=winter"]);
+    let sql = "select r.status, r.text is null as no_text, \
+               (select count(*) from transcription_segments s where s.id = r.id) as segments, \
+               (select count(*) from transcription_words w where w.id = r.id) as words, \
+               (select count(*) from transcription_attributes a where a.id = r.id) as attributes \
+               from transcription_results r";
+    let heard = query_while(&served, sql, |csv| csv.contains("transcribed"));
+    let counts: Vec<&str> = heard.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(counts[..2], ["transcribed", "false"], "{heard}");
+    assert!(counts[2..].iter().all(|n| *n != "0"), "segments, words and attributes first: {heard}");
+
+    aws(&served, &["s3", "rm", key]);
+    let erased = query_while(&served, sql, |csv| csv.contains("erased"));
+    assert_eq!(erased, "status,no_text,segments,words,attributes\nerased,true,0,0,0\n");
+    let tombstone = redscribe(
+        &served,
+        &[
+            "query",
+            "--format",
+            "csv",
+            "select uploaded_at is null, model is null, duration_s is null from transcription_results",
+        ],
+    );
+    assert_eq!(tombstone.lines().nth(1), Some("true,true,true"), "{tombstone}");
+
+    // The key uploaded again is a new recording: heard and loaded over the tombstone.
+    aws(&served, &["s3", "cp", wav, key]);
+    let again = query_while(&served, sql, |csv| csv.contains("transcribed"));
+    stop(served);
+    assert!(again.lines().nth(1).unwrap().starts_with("transcribed,false,"), "{again}");
+    assert!(again.trim_end().ends_with(",1"), "the new upload's attributes (its key's), not the old metadata: {again}");
+}

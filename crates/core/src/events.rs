@@ -1,6 +1,6 @@
 //! Event normalisation (DESIGN 2.1).
 //!
-//! Accepts every envelope an S3 `ObjectCreated` notification can arrive in — a direct S3 notification, the same
+//! Accepts every envelope an S3 `ObjectCreated` (or `ObjectRemoved`: a recording to erase) notification can arrive in — a direct S3 notification, the same
 //! inside SQS messages, inside SNS notifications inside SQS messages (or SNS invoking Lambda directly), and
 //! EventBridge `Object Created` events — and turns it into [`ObjectEvent`]s with decoded keys. Everything that is
 //! not work for the pipeline is reported in [`Normalized::skipped`] with a [`SkipReason`]; SQS messages whose body
@@ -84,6 +84,12 @@ pub struct ObjectEvent {
 }
 
 impl ObjectEvent {
+    /// Whether the event says the object was deleted (`ObjectRemoved:Delete`, `ObjectRemoved:DeleteMarkerCreated`):
+    /// the recording is to be erased.
+    pub fn is_removal(&self) -> bool {
+        self.event_name.starts_with("ObjectRemoved:")
+    }
+
     /// An object-created event of `bucket`/`key` that says nothing more (no size, version, ETag, sequencer, time,
     /// message): what a listing or a test starts from, filled in with struct update syntax.
     pub fn created(bucket: &str, key: &str) -> ObjectEvent {
@@ -204,8 +210,10 @@ pub fn normalize(payload: &Value, layout: &Layout) -> Result<Normalized, CoreErr
 pub fn normalize_results(payload: &Value, layout: &Layout) -> Result<Normalized, CoreError> {
     let mut out = Normalized::default();
     collect(payload, None, Outer::Top, &mut out)?;
-    let result =
-        |o: &ObjectEvent| (!layout.is_results_file(&o.object.bucket, &o.object.key)).then_some(SkipReason::NotAResult);
+    // A result file deleted is nothing to load.
+    let result = |o: &ObjectEvent| {
+        (o.is_removal() || !layout.is_results_file(&o.object.bucket, &o.object.key)).then_some(SkipReason::NotAResult)
+    };
     out.objects = apply_filters(std::mem::take(&mut out.objects), result, &mut out.skipped);
     Ok(out)
 }
@@ -469,7 +477,7 @@ fn apply_filters(
     let mut kept: Vec<ObjectEvent> = Vec::with_capacity(objects.len());
     let mut index: HashMap<(String, String), usize> = HashMap::new();
     for o in objects {
-        let reason = if !o.event_name.starts_with("ObjectCreated:") {
+        let reason = if !o.event_name.starts_with("ObjectCreated:") && !o.is_removal() {
             Some(SkipReason::NotObjectCreated)
         } else if o.object.key.ends_with('/') {
             Some(SkipReason::FolderMarker)

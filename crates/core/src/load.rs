@@ -7,7 +7,8 @@
 //! 3. rows of the same bytes (ETag) as the target's that come before it in that order dropped: a late event
 //!    never overwrites a newer processing of those bytes, and a failure never replaces their transcript. A row of
 //!    other bytes replaces the target's whatever its sequencer: the loader loads only files that answer the
-//!    recording's current bytes (`pipeline::pending::standing`), so a claimed sequencer cannot pin a row;
+//!    recording's current bytes (`pipeline::pending::standing`), so a claimed sequencer cannot pin a row. An
+//!    erasure (status `erased`) and its tombstone are ordered against every row: nothing older comes back;
 //! 4. `MERGE` into the target (update or insert), `loaded_at` set;
 //! 5. the detail of the surviving rows (segments, words: [`Detail`]) replaces the old (deleted even when the batch
 //!    brings none);
@@ -140,6 +141,11 @@ fn answered(table: &str) -> String {
     format!("CASE WHEN {table}.\"status\" = 'failed' THEN 0 ELSE 1 END")
 }
 
+/// Whether a row is an erasure's tombstone.
+fn erased(table: &str) -> String {
+    format!("{table}.\"status\" = 'erased'")
+}
+
 /// The processing generation of a row: 0 for its upload's event, a reprocess's start (Unix ms) otherwise.
 fn generation(table: &str) -> String {
     format!("COALESCE({table}.\"generation\", 0)")
@@ -183,9 +189,14 @@ pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch)
             answered(STAGE),
             generation(STAGE)
         ),
+        // An erasure, and the tombstone it leaves, are ordered against any row whatever its bytes: a later upload
+        // replaces the tombstone, nothing older of the recording replaces it or survives it.
         format!(
-            "DELETE FROM {LATEST} USING {results} WHERE {LATEST}.\"id\" = {results}.\"id\" AND {} AND {}",
+            "DELETE FROM {LATEST} USING {results} WHERE {LATEST}.\"id\" = {results}.\"id\" AND ({} OR {} OR {}) \
+             AND {}",
             same_bytes(LATEST, &results.to_string()),
+            erased(LATEST),
+            erased(&results.to_string()),
             comes_before(LATEST, &results.to_string())
         ),
     ]);

@@ -57,6 +57,9 @@ pub enum Status {
     MetadataOnly,
     /// Rejected: see `error_code` and `error_message`.
     Failed,
+    /// The recording was deleted: a tombstone that keeps only its identity and the deletion's sequencer, so that
+    /// nothing older of it comes back (its segments, words and attributes went with its content).
+    Erased,
 }
 
 impl Status {
@@ -66,11 +69,14 @@ impl Status {
             Status::Transcribed => "transcribed",
             Status::MetadataOnly => "metadata_only",
             Status::Failed => "failed",
+            Status::Erased => "erased",
         }
     }
 
     fn parse(s: &str) -> Option<Status> {
-        [Status::Transcribed, Status::MetadataOnly, Status::Failed].into_iter().find(|v| v.as_str() == s)
+        [Status::Transcribed, Status::MetadataOnly, Status::Failed, Status::Erased]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 }
 

@@ -69,7 +69,8 @@ impl Selection {
     /// The `SELECT` of the rows it names, in `table`, among `ids` when given (at most a few hundred: the caller
     /// chunks them).
     pub fn query(&self, table: &Identifier, ids: Option<&[String]>) -> Result<String, CoreError> {
-        let mut conditions = Vec::new();
+        // An erased recording's tombstone is nothing to hear again.
+        let mut conditions = vec!["\"status\" <> 'erased'".to_string()];
         let column = self.date_of.column();
         if let Some(since) = self.since {
             conditions.push(format!("\"{column}\" >= {}", literal(&format!("{since} 00:00:00+00"))?));
@@ -92,8 +93,7 @@ impl Selection {
             let list = ids.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(", ");
             conditions.push(if ids.is_empty() { "FALSE".into() } else { format!("\"id\" IN ({list})") });
         }
-        let filter = if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
-        Ok(format!("SELECT {COLUMNS} FROM {table}{filter} ORDER BY \"id\""))
+        Ok(format!("SELECT {COLUMNS} FROM {table} WHERE {} ORDER BY \"id\"", conditions.join(" AND ")))
     }
 }
 
@@ -153,6 +153,7 @@ mod tests {
         assert!(sql.contains("\"uploaded_at\" >= '2026-11-01 00:00:00+00'"), "{sql}");
         assert!(sql.contains("\"uploaded_at\" < '2026-12-01 00:00:00+00'"), "the last day whole: {sql}");
         assert!(sql.contains("LEFT(\"object_key\", 14) = 'in/sales_100%/'"), "{sql}");
+        assert!(sql.contains("\"status\" <> 'erased'"), "a tombstone is not heard again: {sql}");
         let by_processing = Selection { date_of: DateOf::Processing, prefix: None, ..s.clone() };
         assert!(by_processing.query(&table(), None).unwrap().contains("\"processed_at\" >= "));
         let id = "a".repeat(ID_LEN);

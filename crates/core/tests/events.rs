@@ -43,11 +43,12 @@ const CASES: &[Case] = &[
         invalid: &[],
     },
     Case {
-        name: "folder markers, own outputs, removals and duplicates are skipped",
+        name: "folder markers, own outputs and duplicates are skipped; a removal is an erasure to make",
         payload: fixture!("s3_skips.json"),
         objects: &[
             // A zero-byte recording is work: it becomes a `failed` row and an `empty_object` quarantine record.
             ("recordings-prod", "calls/empty.wav", Envelope::S3, None),
+            ("recordings-prod", "calls/gone.wav", Envelope::S3, None),
             ("recordings-prod", "calls/dup.wav", Envelope::S3, None),
             ("recordings-prod", "calls/keep.wav", Envelope::S3, None),
         ],
@@ -55,7 +56,6 @@ const CASES: &[Case] = &[
             (SkipReason::FolderMarker, Some("calls/")),
             (SkipReason::OwnOutput, Some("processed/transcription_results/dt=2026-11-23/abc-v1.parquet")),
             (SkipReason::OwnOutput, Some("rejected/not_audio/dt=2026-11-23/abc-v1.json")),
-            (SkipReason::NotObjectCreated, Some("calls/gone.wav")),
             (SkipReason::Duplicate, Some("calls/dup.wav")),
             (SkipReason::Duplicate, Some("calls/dup.wav")),
         ],
@@ -217,10 +217,9 @@ fn the_load_stage_hears_of_parquet_result_files_only() {
     assert_eq!(keys, ["processed/transcription_results/dt=2026-11-23/abc-v1.parquet"]);
     let not_results: Vec<&str> =
         got.skipped.iter().filter(|s| s.reason == SkipReason::NotAResult).filter_map(|s| s.key.as_deref()).collect();
-    for key in ["calls/empty.wav", "calls/keep.wav", "rejected/not_audio/dt=2026-11-23/abc-v1.json"] {
+    for key in ["calls/empty.wav", "calls/keep.wav", "calls/gone.wav", "rejected/not_audio/dt=2026-11-23/abc-v1.json"] {
         assert!(not_results.contains(&key), "{key} in {not_results:?}");
     }
-    // Folder markers and removals keep their own reasons.
+    // Folder markers keep their own reason.
     assert!(got.skipped.iter().any(|s| s.reason == SkipReason::FolderMarker));
-    assert!(got.skipped.iter().any(|s| s.reason == SkipReason::NotObjectCreated));
 }

@@ -68,9 +68,11 @@ async fn objects_round_trip_and_each_upload_raises_one_event() {
         .unwrap();
     s3.delete_object().bucket("recordings").key("in/copy.wav").send().await.unwrap();
     assert!(s3.head_object().bucket("recordings").key("in/copy.wav").send().await.is_err());
+    // Deleting what is not there raises nothing.
+    s3.delete_object().bucket("recordings").key("in/never.wav").send().await.unwrap();
 
     let events = drain(&mut h.events);
-    assert_eq!(events.len(), 2, "one event per upload (put, copy), none for reads or deletes");
+    assert_eq!(events.len(), 3, "one event per upload (put, copy) and per deletion, none for reads");
     let layout = Layout::default();
     let put = normalize(&events[0].event, &layout).unwrap();
     assert_eq!(put.objects.len(), 1);
@@ -86,6 +88,12 @@ async fn objects_round_trip_and_each_upload_raises_one_event() {
     let seq =
         |n: &redscribe_core::events::Normalized| Sequencer::new(n.objects[0].object.sequencer.as_deref().unwrap());
     assert!(seq(&put) < seq(&copy));
+    // The deletion: S3's record of a removal, no size or ETag, a later sequencer.
+    let removed = normalize(&events[2].event, &layout).unwrap();
+    let r = &removed.objects[0];
+    assert_eq!((r.event_name.as_str(), r.object.key.as_str()), ("ObjectRemoved:Delete", "in/copy.wav"));
+    assert_eq!((r.object.size, r.object.etag.as_deref()), (None, None));
+    assert!(seq(&copy) < seq(&removed));
     h.server.stop().await;
 }
 

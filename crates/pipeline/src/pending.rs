@@ -154,9 +154,15 @@ async fn parse_result_file<S: ObjectStore + ?Sized>(
         more => return Err(unreadable(format!("a result file holds one row; this one holds {}", more.len()))),
     };
     written_by_the_stage(row, key).map_err(|why| unreadable(format!("not a result file the stage wrote: {why}")))?;
-    // The row does not keep the notification's name; every row answers an object-created event.
+    // The row does not keep the notification's name: an upload's row answers an object-created event, an erasure the
+    // recording's deletion.
     let source =
         ObjectEvent { event_time: row.uploaded_at, generation: row.generation, ..ObjectEvent::of(row.object()) };
+    // An erasure answers the recording's deletion.
+    let source = match row.status {
+        redscribe_core::record::Status::Erased => ObjectEvent { event_name: "ObjectRemoved:Delete".into(), ..source },
+        _ => source,
+    };
     let mut details = Vec::new();
     for detail in Detail::ALL {
         let Some(detail_key) = layout.detail_key_for(detail, key) else { continue };
@@ -261,6 +267,11 @@ pub async fn standing<S: ObjectStore + ?Sized>(
             recordings.prefix
         );
         return Err(PortError::new(ErrorCode::LoadRejected, why));
+    }
+    if file.source.is_removal() {
+        // An erasure stands whatever the key holds now: the load orders it against the recording's rows (a later
+        // upload's row wins over it), and only the pipeline's roles may write under the results prefix.
+        return Ok(Standing::Current);
     }
     Ok(match (store.find(bucket, key).await?, object.etag.as_deref()) {
         (None, _) => Standing::Superseded(format!("s3://{bucket}/{key} is no longer there")),

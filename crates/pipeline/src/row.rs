@@ -41,6 +41,28 @@ pub fn result_row(
     processed_at: DateTime<Utc>,
     processing_ms: i64,
 ) -> ResultRow {
+    let mut row = base_row(at, processed_at, Some(processing_ms));
+    match outcome {
+        Ok(meta) => {
+            // The content decides the type, whatever the uploader declared.
+            row.content_type = Some(redscribe_audio::sniff::mime_type(&meta.container).into());
+            row.size_bytes = row.size_bytes.or(Some(meta.size_bytes as i64));
+            row.audio = Some(meta.clone());
+        }
+        Err(failure) => row.set_error(failure.code, &failure.message),
+    }
+    row
+}
+
+/// The tombstone of a deleted recording (`erased`): its identity and the deletion's version and sequencer, and
+/// nothing of its content — no attributes either, so no typed column from them.
+pub fn erasure_row(at: &Location, processed_at: DateTime<Utc>) -> ResultRow {
+    let at = Location { attributes: Attributes::default(), content_type: None, uploaded_at: None, ..at.clone() };
+    ResultRow { status: Status::Erased, ..base_row(&at, processed_at, None) }
+}
+
+/// The row's columns that follow from where the recording is, `metadata_only` until an outcome says more.
+fn base_row(at: &Location, processed_at: DateTime<Utc>, processing_ms: Option<i64>) -> ResultRow {
     let object = &at.object;
     let mut row = ResultRow {
         id: recording_id(&object.bucket, &object.key),
@@ -66,7 +88,7 @@ pub fn result_row(
         uploaded_at: at.uploaded_at,
         processed_at,
         loaded_at: None,
-        processing_ms: Some(processing_ms),
+        processing_ms,
         pipeline_version: redscribe_core::PIPELINE_VERSION.into(),
         compression_ratio: None,
         quality_flag: None,
@@ -85,14 +107,5 @@ pub fn result_row(
     row.recorded_at = attributes.recorded_at();
     row.call_id = attributes.known_text("call_id");
     row.agent_id = attributes.known_text("agent_id");
-    match outcome {
-        Ok(meta) => {
-            // The content decides the type, whatever the uploader declared.
-            row.content_type = Some(redscribe_audio::sniff::mime_type(&meta.container).into());
-            row.size_bytes = row.size_bytes.or(Some(meta.size_bytes as i64));
-            row.audio = Some(meta.clone());
-        }
-        Err(failure) => row.set_error(failure.code, &failure.message),
-    }
     row
 }

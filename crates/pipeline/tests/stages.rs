@@ -351,6 +351,43 @@ async fn a_reprocess_replaces_its_version_and_never_a_newer_upload() {
     h.api.stop().await;
 }
 
+/// An erasure orders against every row of its recording: it replaces the row (a tombstone), the recording's
+/// older result file loaded after it does not bring the row back, and a later upload replaces the tombstone.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_erasure_outranks_everything_older_of_its_recording_and_nothing_newer() {
+    let mut h = start().await;
+    let stage = TranscribeStage::new(h.store.clone(), TranscribeConfig::default());
+    h.store.put("recordings", "in/call.wav", wav(8000, 0.5), "audio/wav").await.unwrap();
+    let first: Vec<ResultFile> = h.process_events(1).await.iter().map(|p| p.file().unwrap().clone()).collect();
+    h.loader().load(first.clone()).await.unwrap();
+    const ROW: &str = "SELECT status, sample_rate FROM transcription_results";
+    assert_eq!(h.rows(ROW).await, [[Some("metadata_only".to_string()), Some("8000".to_string())]]);
+
+    // The deletion, ordered right after the upload (S3 sequencers compare as padded hexadecimal).
+    let uploaded = first[0].source.object.sequencer.clone().unwrap();
+    let removal = ObjectEvent {
+        event_name: "ObjectRemoved:Delete".into(),
+        ..ObjectEvent::of(ObjectVersion {
+            sequencer: Some(format!("{uploaded}1")),
+            ..ObjectVersion::new("recordings", "in/call.wav")
+        })
+    };
+    let erasure = stage.process(&removal).await.unwrap();
+    let report = h.loader().load(vec![erasure.file().unwrap().clone()]).await.unwrap();
+    assert_eq!(report.loaded.len(), 1, "{report:?}");
+    assert_eq!(h.rows(ROW).await, [[Some("erased".to_string()), None]]);
+    // The upload's own result file once more (a late delivery): ordered before the erasure, dropped.
+    h.loader().load(first).await.unwrap();
+    assert_eq!(h.rows(ROW).await, [[Some("erased".to_string()), None]], "nothing older comes back");
+    // A new upload of the key is a new recording.
+    h.store.put("recordings", "in/call.wav", wav(16000, 0.5), "audio/wav").await.unwrap();
+    let again: Vec<ResultFile> = h.process_events(1).await.iter().map(|p| p.file().unwrap().clone()).collect();
+    h.loader().load(again).await.unwrap();
+    assert_eq!(h.rows(ROW).await, [[Some("metadata_only".to_string()), Some("16000".to_string())]]);
+    h.s3.stop().await;
+    h.api.stop().await;
+}
+
 /// The result retention: a scheduled sweep that purges takes every row processed before the cutoff with its
 /// detail (here its attributes), leaves the rest, and records the purge in `load_audit`.
 #[tokio::test(flavor = "multi_thread")]

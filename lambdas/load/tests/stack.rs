@@ -376,6 +376,13 @@ fn the_stack_reads_back_as_the_template_says_and_agrees_with_alarms_and_dashboar
     let request = layout.part_request_key("0a1b", "v1", 3);
     assert_eq!(d.route(&request).as_deref(), Some(recordings_queue.as_str()), "{request}");
     assert_eq!(d.route(&layout.part_heard_key("0a1b", "v1", 3)), None);
+    // Recordings deleted go there too: each is erased.
+    let removals = d.bucket()["Notification"]["QueueConfigurations"].as_array().unwrap().iter().any(|c| {
+        c["Events"].to_string().contains("s3:ObjectRemoved:*")
+            && c["QueueArn"] == recordings_queue.as_str()
+            && c["Filter"]["Key"]["FilterRules"].to_string().contains("\"in/\"")
+    });
+    assert!(removals, "{}", d.bucket()["Notification"]);
     // A reprocess's requests (redscribe reprocess --aws) go to the transcribe queue too.
     let reprocess = layout.reprocess_request_key(1_796_116_500_000, "0a1b", "v1");
     assert_eq!(d.route(&reprocess).as_deref(), Some(recordings_queue.as_str()), "{reprocess}");

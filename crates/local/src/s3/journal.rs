@@ -36,7 +36,7 @@ pub fn drain(events: &mut mpsc::UnboundedReceiver<Delivery>) -> Vec<Delivery> {
     out
 }
 
-/// What an upload produced, for its event.
+/// What an upload (or a deletion: `ObjectRemoved:*`, no size or ETag) produced, for its event.
 #[derive(Debug, Clone)]
 pub struct ObjectCreated {
     pub event_name: &'static str,
@@ -161,10 +161,13 @@ impl EventJournal {
     fn notification(&self, seq: u64, c: &ObjectCreated) -> Value {
         let mut object = json!({
             "key": encode_key(&c.key),
-            "size": c.size,
-            "eTag": c.etag,
             "sequencer": format!("{seq:018X}"),
         });
+        // A removal's record names the key, its sequencer and a delete marker's version, nothing of the bytes.
+        if !c.event_name.starts_with("ObjectRemoved:") {
+            object["size"] = json!(c.size);
+            object["eTag"] = json!(c.etag);
+        }
         if let Some(v) = &c.version_id {
             object["versionId"] = json!(v);
         }

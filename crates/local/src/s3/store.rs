@@ -246,6 +246,31 @@ impl NotifyingStore {
         })?;
         Ok(version_id)
     }
+
+    /// Records the event of an object deleted: `ObjectRemoved:Delete`, or in a bucket whose versioning is enabled
+    /// `ObjectRemoved:DeleteMarkerCreated` with the marker's version id (S3's event types, "Amazon S3 Event
+    /// Notifications"). S3's removal events carry no size and no ETag.
+    fn announce_removal(&self, bucket: &str, key: &str) -> S3Result<()> {
+        let versioned = self.versions.status(bucket).is_some_and(|s| s == "Enabled");
+        let (event_name, version_id) = match versioned {
+            true => ("ObjectRemoved:DeleteMarkerCreated", Some(uuid::Uuid::new_v4().simple().to_string())),
+            false => ("ObjectRemoved:Delete", None),
+        };
+        let removed = ObjectCreated {
+            event_name,
+            bucket: bucket.into(),
+            key: key.into(),
+            size: 0,
+            etag: String::new(),
+            version_id,
+            time: chrono::Utc::now(),
+        };
+        self.journal.record(&removed).map_err(|e| {
+            tracing::error!(error = %e, "cannot record the deletion's event");
+            s3s::s3_error!(InternalError, "cannot record the event notification")
+        })?;
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]
@@ -359,9 +384,14 @@ impl S3 for NotifyingStore {
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
         check_key(&req.input.key)?;
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let existed = self.etag_of(&req.map_input_ref(), &bucket, &key).await.is_some();
+        let _turn = self.turn(&bucket, &key).await;
         let resp = self.inner.delete_object(req).await?;
         self.versions.record_delete(&bucket, &key).map_err(state_error)?;
         self.tags.set(&bucket, &key, Vec::new()).map_err(state_error)?;
+        if existed {
+            self.announce_removal(&bucket, &key)?;
+        }
         Ok(resp)
     }
 
@@ -370,11 +400,21 @@ impl S3 for NotifyingStore {
             check_key(&object.key)?;
         }
         let bucket = req.input.bucket.clone();
+        let template = req.map_input_ref();
+        let mut existed = std::collections::HashSet::new();
+        for object in &req.input.delete.objects {
+            if self.etag_of(&template, &bucket, &object.key).await.is_some() {
+                existed.insert(object.key.clone());
+            }
+        }
         let resp = self.inner.delete_objects(req).await?;
         for deleted in resp.output.deleted.iter().flatten() {
             if let Some(key) = &deleted.key {
                 self.versions.record_delete(&bucket, key).map_err(state_error)?;
                 self.tags.set(&bucket, key, Vec::new()).map_err(state_error)?;
+                if existed.contains(key) {
+                    self.announce_removal(&bucket, key)?;
+                }
             }
         }
         Ok(resp)

@@ -32,6 +32,7 @@ use crate::spool::Spool;
 
 mod attempts;
 mod detail;
+mod erase;
 mod examine;
 mod limits;
 mod parts;
@@ -260,6 +261,9 @@ impl<S: ObjectStore> TranscribeStage<S> {
         if self.abort_on.as_ref().is_some_and(|p| event.object.key.contains(p.as_str())) {
             tracing::error!(key = %event.object.key, "fault injection: aborting the process");
             std::process::abort();
+        }
+        if event.is_removal() {
+            return self.erase(event).await;
         }
         if self.config.layout.is_part_request(&event.object.key) {
             return self.process_part(event, attempt, budget).await;

@@ -49,9 +49,10 @@ async fn backfill(target: &mut Target, bucket: &str, prefix: &str, pass: &PassAr
     let listed =
         target.objects.list(bucket, prefix).await.with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
     let total = listed.len();
-    let loaded = loaded_versions(target, bucket, prefix).await?;
+    let (loaded, forgotten) = loaded_versions(target, bucket, prefix).await?;
     let (already, listed): (Vec<_>, Vec<_>) =
         listed.into_iter().partition(|o| o.etag.as_ref().is_some_and(|e| loaded.contains(&(o.key.clone(), e.clone()))));
+    let (erased, listed): (Vec<_>, Vec<_>) = listed.into_iter().partition(|o| forgotten.contains(&o.key));
     // One job per object; the driver skips what every front end skips (folder markers, the pipeline's own outputs).
     let deliveries = listed
         .into_iter()
@@ -66,6 +67,12 @@ async fn backfill(target: &mut Target, bucket: &str, prefix: &str, pass: &PassAr
         "redscribe backfill: {total} object(s) under s3://{bucket}/{prefix}, done in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    if !erased.is_empty() {
+        println!(
+            "  forgotten:        {} (erased on request with `redscribe forget`; a new upload is heard from its own event)",
+            erased.len()
+        );
+    }
     if !already.is_empty() {
         println!(
             "  already loaded:   {} (their rows answer these bytes; `redscribe reprocess --prefix {prefix}` hears \
@@ -79,28 +86,36 @@ async fn backfill(target: &mut Target, bucket: &str, prefix: &str, pass: &PassAr
     Ok(())
 }
 
-/// The (key, ETag) of every row under `prefix` of `bucket`: the recordings whose current bytes are loaded.
+/// The (key, ETag) of every row under `prefix` of `bucket` (the recordings whose current bytes are loaded), and
+/// the keys erased on request (`forget`: a tombstone with a generation, the recording left in place).
 async fn loaded_versions(
     target: &Target,
     bucket: &str,
     prefix: &str,
-) -> anyhow::Result<std::collections::HashSet<(String, String)>> {
+) -> anyhow::Result<(std::collections::HashSet<(String, String)>, std::collections::HashSet<String>)> {
     let table = redscribe_core::load::Tables::default().results;
     let mut sql = format!(
-        "SELECT \"object_key\", \"etag\" FROM {table} WHERE \"bucket\" = {} AND \"etag\" IS NOT NULL",
+        "SELECT \"object_key\", \"etag\", \"status\" = 'erased' AND \"generation\" IS NOT NULL FROM {table} \
+         WHERE \"bucket\" = {}",
         literal(bucket)?
     );
     if !prefix.is_empty() {
         sql.push_str(&format!(" AND LEFT(\"object_key\", {}) = {}", prefix.chars().count(), literal(prefix)?));
     }
     let rows = target.warehouse.query(&sql).await.context("reading which recordings are loaded")?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| {
-            let mut r = r.into_iter();
-            Some((r.next()??, r.next()??))
-        })
-        .collect())
+    let (mut loaded, mut forgotten) = (std::collections::HashSet::new(), std::collections::HashSet::new());
+    for row in rows {
+        let mut row = row.into_iter();
+        let (Some(key), etag, erased) = (row.next().flatten(), row.next().flatten(), row.next().flatten()) else {
+            continue;
+        };
+        if erased.as_deref() == Some("true") {
+            forgotten.insert(key);
+        } else if let Some(etag) = etag {
+            loaded.insert((key, etag));
+        }
+    }
+    Ok((loaded, forgotten))
 }
 
 #[cfg(test)]

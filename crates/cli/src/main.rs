@@ -5,6 +5,7 @@ mod backfill;
 mod dashboard;
 mod demo;
 mod eval;
+mod forget;
 mod inspect;
 mod local;
 mod pass;
@@ -60,6 +61,9 @@ enum Command {
     Run(run::RunArgs),
     /// Process recordings already in a bucket (no upload events needed), locally or with --aws.
     Backfill(backfill::BackfillArgs),
+    /// Erase recordings from the warehouse (their rows become tombstones; segments, words and attributes go),
+    /// by s3:// key, id or condition; locally, or through the load function with --aws.
+    Forget(forget::ForgetArgs),
     /// Hear recordings already in the table again (a better model, a fix), by date, key prefix or condition;
     /// locally, or queued for the transcribe function with --aws.
     Reprocess(reprocess::ReprocessArgs),
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         Command::Dashboard(args) => dashboard::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Forget(args) => forget::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Reprocess(args) => reprocess::run(args),

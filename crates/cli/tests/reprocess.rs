@@ -117,3 +117,31 @@ fn with_aws_the_requests_are_heard_by_the_deployment_with_its_own_model() {
     assert_eq!(requests.lines().filter(|l| l.ends_with(".reprocess.json")).count(), 2, "{requests}");
     assert_eq!(loaded, "n\n2\n");
 }
+
+/// `forget` erases on request, the recording left in place: the row becomes a tombstone and its attributes go,
+/// the rest is untouched, and a backfill of the bucket neither hears it again nor brings it back.
+#[test]
+fn a_forgotten_recording_stays_forgotten_through_a_backfill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, data) = (dir.path().join("input"), dir.path().join("data"));
+    std::fs::create_dir_all(&input).unwrap();
+    for name in ["alice", "bob"] {
+        std::fs::write(input.join(format!("{name}.wav")), redscribe_testkit::tone_wav(8000, 0.5)).unwrap();
+    }
+    run_local(&data, &input, &["--no-transcribe", "--key-pattern", r"in/(?P<caller>[a-z]+)\.wav"]);
+    let db = data.join("warehouse/redscribe.duckdb");
+    let state = "select r.object_key, r.status, count(a.id) from public.transcription_results r \
+                 left join public.transcription_attributes a using (id) group by 1, 2 order by 1";
+    assert_eq!(duckdb(&db, state), "[('in/alice.wav', 'metadata_only', 1), ('in/bob.wav', 'metadata_only', 1)]");
+
+    let dry = redscribe(&data, &["forget", "--key", "s3://recordings/in/bob.wav", "--dry-run"]);
+    assert!(dry.contains("1 recording(s) to erase") && dry.contains("s3://recordings/in/bob.wav"), "{dry}");
+    let forgot = redscribe(&data, &["forget", "--where", "object_key = 'in/alice.wav'"]);
+    assert!(forgot.contains("erased: 1"), "{forgot}");
+    assert_eq!(duckdb(&db, state), "[('in/alice.wav', 'erased', 0), ('in/bob.wav', 'metadata_only', 1)]");
+
+    let backfill = redscribe(&data, &["backfill", "--no-transcribe", "s3://recordings/in/"]);
+    assert!(backfill.contains("forgotten:        1"), "{backfill}");
+    assert!(backfill.contains("already loaded:   1"), "{backfill}");
+    assert_eq!(duckdb(&db, state), "[('in/alice.wav', 'erased', 0), ('in/bob.wav', 'metadata_only', 1)]");
+}

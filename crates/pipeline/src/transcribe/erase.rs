@@ -6,16 +6,13 @@
 //! (`core::load::load_statements`).
 
 use chrono::Utc;
-use redscribe_core::encode::to_parquet;
 use redscribe_core::events::ObjectEvent;
-use redscribe_core::layout::FileFormat;
 use redscribe_core::metrics::{Metric, Stage};
 use redscribe_core::ports::{ObjectStore, PortError};
-use redscribe_core::quarantine::RecordingRef;
 use redscribe_core::record::results_batch;
 use redscribe_core::ErrorCode;
 
-use super::{Processed, ResultFile, TranscribeStage};
+use super::{Processed, TranscribeStage};
 use crate::row::{erasure_row, Location};
 
 impl<S: ObjectStore> TranscribeStage<S> {
@@ -25,27 +22,11 @@ impl<S: ObjectStore> TranscribeStage<S> {
         let row = erasure_row(&Location::of(event), processed_at);
         let batch = results_batch(std::slice::from_ref(&row))
             .map_err(|e| PortError::new(ErrorCode::Internal, format!("building the erasure: {e}")))?;
-        let parquet = to_parquet(&[batch]).map_err(|e| PortError::new(ErrorCode::Internal, format!("Parquet: {e}")))?;
-        let layout = &self.config.layout;
-        let bucket = layout.bucket_for(&event.object.bucket).to_string();
-        let version = row.object().version_token();
-        let key = layout.results_key(processed_at.date_naive(), &row.id, &version, FileFormat::Parquet);
+        let bucket = self.config.layout.bucket_for(&event.object.bucket).to_string();
         let source = ObjectEvent { object: row.object(), ..event.clone() };
-        let about = RecordingRef::from(&source).to_metadata().unwrap_or_default();
-        let size = parquet.len() as u64;
-        self.store.put_with(&bucket, &key, parquet, "application/vnd.apache.parquet", &about).await?;
+        let file = self.put_result_file(&bucket, &row, batch, source, Vec::new()).await?;
         self.record(Metric::RecordingsProcessed, 1.0, Stage::Write, None);
         tracing::info!(bucket = %event.object.bucket, key = %event.object.key, id = %row.id, status = "erased", "processed");
-        Ok(Processed::Written(ResultFile {
-            id: row.id.clone(),
-            bucket,
-            key,
-            size,
-            rows: 1,
-            columns: redscribe_core::schema::results_schema().fields().len(),
-            source,
-            details: Vec::new(),
-            etag: None,
-        }))
+        Ok(Processed::Written(file))
     }
 }

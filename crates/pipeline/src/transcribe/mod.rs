@@ -624,23 +624,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             let key = layout.redacted_audio_key(day, &row.id, &version);
             self.write_silenced_copy(&source, copy, t, &out_bucket, &key).instrument(write.clone()).await?;
         }
-        let parquet = to_parquet(&[batch]).map_err(|e| PortError::new(ErrorCode::Internal, format!("Parquet: {e}")))?;
-        let key = layout.results_key(day, &row.id, &version, FileFormat::Parquet);
-        let file = ResultFile {
-            id: row.id.clone(),
-            bucket: out_bucket.clone(),
-            key,
-            size: parquet.len() as u64,
-            rows: 1,
-            columns: redscribe_core::schema::results_schema().fields().len(),
-            details,
-            etag: None,
-            source,
-        };
-        // The recording it answers, on the file itself: what a replay needs when the file cannot be read back.
-        let about = RecordingRef::from(&file.source).to_metadata().unwrap_or_default();
-        let parquet_type = "application/vnd.apache.parquet";
-        self.store.put_with(&out_bucket, &file.key, parquet, parquet_type, &about).instrument(write).await?;
+        let file = self.put_result_file(&out_bucket, &row, batch, source, details).instrument(write).await?;
         self.record(Metric::StageLatency, ms(write_started), Stage::Write, None);
         if let Some(cost) = row.cost_usd {
             self.record(Metric::EstimatedCost, cost, Stage::Write, None);
@@ -664,6 +648,36 @@ impl<S: ObjectStore> TranscribeStage<S> {
         Ok(match quarantine {
             None => Processed::Written(file),
             Some((code, record_key)) => Processed::Quarantined { code, file, record_key },
+        })
+    }
+
+    /// Writes a recording's result file — its one row as Parquet under the results prefix (named by the row's id
+    /// and version, on the day it was processed), with the recording it answers in the file's metadata (what a
+    /// replay needs when the file cannot be read back) — and returns it for the load stage.
+    async fn put_result_file(
+        &self,
+        bucket: &str,
+        row: &redscribe_core::record::ResultRow,
+        batch: arrow_array::RecordBatch,
+        source: ObjectEvent,
+        details: Vec<DetailFile>,
+    ) -> Result<ResultFile, PortError> {
+        let parquet = to_parquet(&[batch]).map_err(|e| PortError::new(ErrorCode::Internal, format!("Parquet: {e}")))?;
+        let version = row.object().version_token();
+        let key = self.config.layout.results_key(row.processed_at.date_naive(), &row.id, &version, FileFormat::Parquet);
+        let about = RecordingRef::from(&source).to_metadata().unwrap_or_default();
+        let size = parquet.len() as u64;
+        self.store.put_with(bucket, &key, parquet, "application/vnd.apache.parquet", &about).await?;
+        Ok(ResultFile {
+            id: row.id.clone(),
+            bucket: bucket.to_string(),
+            key,
+            size,
+            rows: 1,
+            columns: redscribe_core::schema::results_schema().fields().len(),
+            details,
+            etag: None,
+            source,
         })
     }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 use redscribe_core::events::{ObjectEvent, ObjectVersion};
 use redscribe_core::ports::{ObjectStore, Warehouse};
-use redscribe_core::sql::literal;
+use redscribe_core::sql::{literal, starts_with};
 use redscribe_pipeline::driver::Delivery;
 
 use crate::pass::{hear_parts, process_and_load, PassArgs};
@@ -100,7 +100,7 @@ async fn loaded_versions(
         literal(bucket)?
     );
     if !prefix.is_empty() {
-        sql.push_str(&format!(" AND LEFT(\"object_key\", {}) = {}", prefix.chars().count(), literal(prefix)?));
+        sql.push_str(&format!(" AND {}", starts_with("object_key", prefix)?));
     }
     let rows = target.warehouse.query(&sql).await.context("reading which recordings are loaded")?;
     let (mut loaded, mut forgotten) = (std::collections::HashSet::new(), std::collections::HashSet::new());

@@ -9,11 +9,10 @@ use anyhow::Context;
 use chrono::Utc;
 use redscribe_core::events::ObjectEvent;
 use redscribe_core::identity::recording_id;
-use redscribe_core::load::Tables;
-use redscribe_core::ports::Warehouse;
-use redscribe_core::reprocess::{event_of, ids_where, DateOf, Selection};
+use redscribe_core::reprocess::{event_of, DateOf, Selection};
 use redscribe_pipeline::{Processed, TranscribeConfig};
 
+use crate::reprocess::{ids_meeting, selected_rows};
 use crate::target::{Target, TargetArgs};
 
 #[derive(Debug, clap::Args)]
@@ -58,9 +57,7 @@ async fn chosen(target: &Target, args: &ForgetArgs) -> anyhow::Result<Vec<String
         ids.push(recording_id(bucket, key));
     }
     if let Some(condition) = &args.condition {
-        let table = Tables::default().results;
-        let rows = target.warehouse.query(&ids_where(&table, condition)?).await.context("running --where")?;
-        ids.extend(rows.into_iter().filter_map(|r| r.into_iter().next().flatten()));
+        ids.extend(ids_meeting(target, condition).await?);
     }
     ids.sort();
     ids.dedup();
@@ -69,21 +66,18 @@ async fn chosen(target: &Target, args: &ForgetArgs) -> anyhow::Result<Vec<String
 
 async fn forget(target: &mut Target, args: &ForgetArgs) -> anyhow::Result<()> {
     let generation = Utc::now().timestamp_millis();
-    let table = Tables::default().results;
     let everything = Selection { since: None, until: None, date_of: DateOf::Processing, prefix: None };
+    let ids = chosen(target, args).await?;
     let mut events: Vec<ObjectEvent> = Vec::new();
-    for chunk in chosen(target, args).await?.chunks(500) {
-        let rows = target.warehouse.query(&everything.query(&table, Some(chunk))?).await.context("selecting rows")?;
-        for row in rows {
-            let (_, recording) = event_of(&row, generation).map_err(anyhow::Error::msg)?;
-            // The row's own version: its sequencer, with the request's generation; nothing of its bytes.
-            let object = redscribe_core::events::ObjectVersion { etag: None, size: None, ..recording.object };
-            events.push(ObjectEvent {
-                event_name: "ObjectRemoved:Delete".into(),
-                generation: Some(generation),
-                ..ObjectEvent::of(object)
-            });
-        }
+    for row in selected_rows(target, &everything, Some(&ids)).await? {
+        let (_, recording) = event_of(&row, generation).map_err(anyhow::Error::msg)?;
+        // The row's own version: its sequencer, with the request's generation; nothing of its bytes.
+        let object = redscribe_core::events::ObjectVersion { etag: None, size: None, ..recording.object };
+        events.push(ObjectEvent {
+            event_name: "ObjectRemoved:Delete".into(),
+            generation: Some(generation),
+            ..ObjectEvent::of(object)
+        });
     }
     println!("redscribe forget: {} recording(s) to erase from the warehouse", events.len());
     if args.dry_run || events.is_empty() {

@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use redscribe_core::attributes::KeyPattern;
 use redscribe_core::emf::Recorder;
 use redscribe_core::events::ObjectEvent;
+use redscribe_core::layout::Layout;
 use redscribe_core::metrics::Metric;
 use redscribe_core::ports::{PortError, Transcriber};
 use redscribe_core::settings::{self, var};
@@ -351,19 +352,25 @@ impl Listener<usize> for Progress {
 pub async fn hear_parts(target: &mut Target, bucket: &str, args: &PassArgs, first: &Pass) -> anyhow::Result<Vec<Pass>> {
     let mut passes: Vec<Pass> = Vec::new();
     while passes.last().unwrap_or(first).report.parted().0 > 0 {
-        let layout = target.layout.clone();
-        let Some(local) = target.local.as_mut() else { break };
-        let announces_a_part = |event: &serde_json::Value| {
-            redscribe_core::events::normalize(event, &layout)
-                .is_ok_and(|n| n.objects.iter().any(|o| layout.is_part_request(&o.object.key)))
-        };
-        let deliveries: Vec<_> = local.take_pending().into_iter().filter(|d| announces_a_part(&d.event)).collect();
+        let deliveries = take_requests(target, Layout::is_part_request);
         if deliveries.is_empty() {
             break;
         }
         passes.push(process_journaled(target, bucket, &deliveries, args).await?);
     }
     Ok(passes)
+}
+
+/// The local journal's pending events that announce a request of the kind `is_request` names (a part's, a
+/// reprocess's), taken from the journal's queue; none when the target is not local.
+pub fn take_requests(target: &mut Target, is_request: fn(&Layout, &str) -> bool) -> Vec<redscribe_local::s3::Delivery> {
+    let layout = target.layout.clone();
+    let Some(local) = target.local.as_mut() else { return Vec::new() };
+    let announces = |event: &serde_json::Value| {
+        redscribe_core::events::normalize(event, &layout)
+            .is_ok_and(|n| n.objects.iter().any(|o| is_request(&layout, &o.object.key)))
+    };
+    local.take_pending().into_iter().filter(|d| announces(&d.event)).collect()
 }
 
 /// [`process_and_load`] of the local journal's events, one job each, each acknowledged once it is settled: an

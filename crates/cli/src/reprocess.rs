@@ -11,11 +11,12 @@ use std::time::Instant;
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use redscribe_core::events::ObjectEvent;
+use redscribe_core::layout::Layout;
 use redscribe_core::load::Tables;
 use redscribe_core::ports::{ObjectStore, Warehouse};
 use redscribe_core::reprocess::{event_of, ids_where, DateOf, ReprocessRequest, Selection};
 
-use crate::pass::{hear_parts, process_journaled, PassArgs};
+use crate::pass::{hear_parts, process_journaled, take_requests, PassArgs};
 use crate::target::{Target, TargetArgs};
 
 /// Ids sent in one selection statement (far below the Data API's 100 KB a statement).
@@ -77,7 +78,6 @@ pub fn run(args: ReprocessArgs) -> anyhow::Result<()> {
 
 /// The recording versions the arguments select: (id, the event that hears its version again).
 async fn select(target: &Target, args: &ReprocessArgs, generation: i64) -> anyhow::Result<Vec<(String, ObjectEvent)>> {
-    let table = Tables::default().results;
     let selection = Selection {
         since: args.since,
         until: args.until,
@@ -87,20 +87,37 @@ async fn select(target: &Target, args: &ReprocessArgs, generation: i64) -> anyho
         },
         prefix: args.prefix.clone(),
     };
-    let warehouse = target.warehouse.as_ref();
-    let mut rows = Vec::new();
-    match &args.condition {
-        None => rows = warehouse.query(&selection.query(&table, None)?).await.context("selecting rows")?,
-        Some(condition) => {
-            let chosen = warehouse.query(&ids_where(&table, condition)?).await.context("running --where")?;
-            let ids: Vec<String> = chosen.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect();
-            for chunk in ids.chunks(IDS_PER_STATEMENT) {
-                let sql = selection.query(&table, Some(chunk))?;
-                rows.extend(warehouse.query(&sql).await.context("selecting rows")?);
-            }
-        }
-    }
+    let ids = match &args.condition {
+        None => None,
+        Some(condition) => Some(ids_meeting(target, condition).await?),
+    };
+    let rows = selected_rows(target, &selection, ids.as_deref()).await?;
     rows.into_iter().map(|row| event_of(&row, generation).map_err(anyhow::Error::msg)).collect()
+}
+
+/// The ids of the rows a condition of one's own names (`--where`), by a `SELECT` of its own.
+pub(crate) async fn ids_meeting(target: &Target, condition: &str) -> anyhow::Result<Vec<String>> {
+    let sql = ids_where(&Tables::default().results, condition)?;
+    let rows = target.warehouse.query(&sql).await.context("running --where")?;
+    Ok(rows.into_iter().filter_map(|r| r.into_iter().next().flatten()).collect())
+}
+
+/// The rows `selection` names, among `ids` when given (sent a few hundred at a time).
+pub(crate) async fn selected_rows(
+    target: &Target,
+    selection: &Selection,
+    ids: Option<&[String]>,
+) -> anyhow::Result<Vec<Vec<Option<String>>>> {
+    let table = Tables::default().results;
+    let warehouse = target.warehouse.as_ref();
+    let Some(ids) = ids else {
+        return warehouse.query(&selection.query(&table, None)?).await.context("selecting rows");
+    };
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        rows.extend(warehouse.query(&selection.query(&table, Some(chunk))?).await.context("selecting rows")?);
+    }
+    Ok(rows)
 }
 
 async fn reprocess(target: &mut Target, args: &ReprocessArgs) -> anyhow::Result<()> {
@@ -138,14 +155,7 @@ async fn reprocess(target: &mut Target, args: &ReprocessArgs) -> anyhow::Result<
     }
     // Locally: the requests' creation events, heard now by this process with the model given.
     let bucket = buckets.into_iter().next().unwrap_or_default();
-    let deliveries = {
-        let local = target.local.as_mut().expect("local");
-        let requests = |event: &serde_json::Value| {
-            redscribe_core::events::normalize(event, &layout)
-                .is_ok_and(|n| n.objects.iter().any(|o| layout.is_reprocess_request(&o.object.key)))
-        };
-        local.take_pending().into_iter().filter(|d| requests(&d.event)).collect::<Vec<_>>()
-    };
+    let deliveries = take_requests(target, Layout::is_reprocess_request);
     let first = process_journaled(target, &bucket, &deliveries, &args.pass).await?;
     let parts = hear_parts(target, &bucket, &args.pass, &first).await?;
     println!("  heard again in {:.1} s", started.elapsed().as_secs_f64());

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::{ObjectEvent, ObjectVersion};
 use crate::identity::ID_LEN;
-use crate::sql::{literal, Identifier};
+use crate::sql::{literal, starts_with, Identifier};
 use crate::CoreError;
 
 /// A request to hear one recording version again, as `redscribe reprocess` writes it under
@@ -80,8 +80,7 @@ impl Selection {
             conditions.push(format!("\"{column}\" < {}", literal(&format!("{after} 00:00:00+00"))?));
         }
         if let Some(prefix) = self.prefix.as_deref().filter(|p| !p.is_empty()) {
-            // LEFT, not LIKE: a prefix's `%` and `_` are characters of the key.
-            conditions.push(format!("LEFT(\"object_key\", {}) = {}", prefix.chars().count(), literal(prefix)?));
+            conditions.push(starts_with("object_key", prefix)?);
         }
         if let Some(ids) = ids {
             for id in ids {

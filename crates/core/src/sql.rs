@@ -7,6 +7,12 @@ use crate::CoreError;
 
 /// Writes `value` as a Redshift string literal.
 ///
+/// `column` (a column name of this crate's tables) starts with `prefix`: `LEFT("column", n) = 'prefix'`, not
+/// `LIKE`, in which a prefix's `%` and `_` would be wildcards.
+pub fn starts_with(column: &str, prefix: &str) -> Result<String, CoreError> {
+    Ok(format!("LEFT(\"{column}\", {}) = {}", prefix.chars().count(), literal(prefix)?))
+}
+
 /// Redshift, like the PostgreSQL it descends from, reads a backslash in a literal as an escape character, so
 /// both `'` and `\` are doubled. NUL cannot be stored in a Redshift `VARCHAR` and is refused.
 pub fn literal(value: &str) -> Result<String, CoreError> {

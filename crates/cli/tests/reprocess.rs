@@ -4,25 +4,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use common::{duckdb, run_local};
+use common::{duckdb, redscribe_in, run_local};
 
 const SAID: &str = "Thank you for calling. Your invoice for March is ready.";
-
-fn redscribe(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "redscribe {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
 
 #[test]
 fn a_reprocess_moves_a_window_of_history_to_another_model() {
@@ -46,14 +30,14 @@ fn a_reprocess_moves_a_window_of_history_to_another_model() {
     let today = chrono::Utc::now().date_naive().to_string();
     let tomorrow = (chrono::Utc::now().date_naive() + chrono::Days::new(1)).to_string();
     // Nothing was uploaded tomorrow; the window is whole days, both ends included.
-    let none = redscribe(&data, &["reprocess", "--since", &tomorrow, "--model", "base"]);
+    let none = redscribe_in(&data, &["reprocess", "--since", &tomorrow, "--model", "base"]);
     assert!(none.contains("0 recording(s) selected"), "{none}");
     // A condition of one's own, looked at first.
     let dry =
-        redscribe(&data, &["reprocess", "--where", "object_key like '%support%'", "--dry-run", "--model", "base"]);
+        redscribe_in(&data, &["reprocess", "--where", "object_key like '%support%'", "--dry-run", "--model", "base"]);
     assert!(dry.contains("1 recording(s) selected") && dry.contains("s3://recordings/in/support/call.wav"), "{dry}");
 
-    let printed = redscribe(
+    let printed = redscribe_in(
         &data,
         &["reprocess", "--since", &today, "--until", &today, "--prefix", "in/sales/", "--model", "base"],
     );
@@ -76,7 +60,7 @@ fn a_reprocess_moves_a_window_of_history_to_another_model() {
     assert_eq!(words, "[(True, True)]");
 
     // A backfill of what is loaded transcribes nothing and says why.
-    let backfill = redscribe(&data, &["backfill", "--model", "tiny.en", "s3://recordings/in/"]);
+    let backfill = redscribe_in(&data, &["backfill", "--model", "tiny.en", "s3://recordings/in/"]);
     assert!(backfill.contains("already loaded:   2"), "{backfill}");
     assert!(backfill.contains("processed:        0"), "{backfill}");
     assert_eq!(duckdb(&db, models).matches("whisper-base").count(), 1, "the backfill changed nothing");
@@ -134,13 +118,13 @@ fn a_forgotten_recording_stays_forgotten_through_a_backfill() {
                  left join public.transcription_attributes a using (id) group by 1, 2 order by 1";
     assert_eq!(duckdb(&db, state), "[('in/alice.wav', 'metadata_only', 1), ('in/bob.wav', 'metadata_only', 1)]");
 
-    let dry = redscribe(&data, &["forget", "--key", "s3://recordings/in/bob.wav", "--dry-run"]);
+    let dry = redscribe_in(&data, &["forget", "--key", "s3://recordings/in/bob.wav", "--dry-run"]);
     assert!(dry.contains("1 recording(s) to erase") && dry.contains("s3://recordings/in/bob.wav"), "{dry}");
-    let forgot = redscribe(&data, &["forget", "--where", "object_key = 'in/alice.wav'"]);
+    let forgot = redscribe_in(&data, &["forget", "--where", "object_key = 'in/alice.wav'"]);
     assert!(forgot.contains("erased: 1"), "{forgot}");
     assert_eq!(duckdb(&db, state), "[('in/alice.wav', 'erased', 0), ('in/bob.wav', 'metadata_only', 1)]");
 
-    let backfill = redscribe(&data, &["backfill", "--no-transcribe", "s3://recordings/in/"]);
+    let backfill = redscribe_in(&data, &["backfill", "--no-transcribe", "s3://recordings/in/"]);
     assert!(backfill.contains("forgotten:        1"), "{backfill}");
     assert!(backfill.contains("already loaded:   1"), "{backfill}");
     assert_eq!(duckdb(&db, state), "[('in/alice.wav', 'erased', 0), ('in/bob.wav', 'metadata_only', 1)]");

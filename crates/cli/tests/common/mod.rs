@@ -139,17 +139,22 @@ pub fn query_while(served: &Served, sql: &str, done: impl Fn(&str) -> bool) -> S
 /// `redscribe run` over `input` into the data folder `data`, with `extra` arguments, without AWS credentials; what
 /// it printed.
 pub fn run_local(data: &Path, input: &Path, extra: &[&str]) -> String {
+    let input = input.to_str().expect("a UTF-8 path");
+    redscribe_in(data, &[&["run"], extra, &[input]].concat())
+}
+
+/// Runs the `redscribe` binary over the local stand-ins' data folder `data`, without AWS credentials; what it
+/// printed.
+pub fn redscribe_in(data: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_redscribe"))
-        .arg("run")
-        .args(extra)
+        .args(args)
         .arg("--data-dir")
         .arg(data)
-        .arg(input)
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .output()
         .unwrap();
-    assert!(out.status.success(), "redscribe run: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "redscribe {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Accepts every envelope an S3 `ObjectCreated` (or `ObjectRemoved`: a recording to erase) notification can arrive in — a direct S3 notification, the same
 //! inside SQS messages, inside SNS notifications inside SQS messages (or SNS invoking Lambda directly), and
-//! EventBridge `Object Created` events — and turns it into [`ObjectEvent`]s with decoded keys. Everything that is
+//! EventBridge `Object Created` and `Object Deleted` events — and turns it into [`ObjectEvent`]s with decoded keys. Everything that is
 //! not work for the pipeline is reported in [`Normalized::skipped`] with a [`SkipReason`]; SQS messages whose body
 //! cannot be understood are reported in [`Normalized::invalid`] so the caller can quarantine them.
 
@@ -33,7 +33,7 @@ pub enum Envelope {
     SnsSqs,
     /// S3 notification inside an SNS notification invoking the function directly.
     Sns,
-    /// EventBridge `Object Created` event.
+    /// EventBridge `Object Created` (or `Object Deleted`) event.
     EventBridge,
 }
 
@@ -386,6 +386,9 @@ struct S3Detail {
     object: DetailObject,
     #[serde(default)]
     reason: Option<String>,
+    /// Of `Object Deleted`: `Permanently Deleted` or `Delete Marker Created`.
+    #[serde(default, rename = "deletion-type")]
+    deletion_type: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -404,6 +407,25 @@ struct DetailObject {
     version_id: Option<String>,
     #[serde(default)]
     sequencer: Option<String>,
+}
+
+/// The S3 notification's event name of an EventBridge S3 event, or `None` for one that is not work: a creation (by
+/// its `reason`), or a deletion by a request (`reason` `DeleteObject`; by its `deletion-type`, a delete marker or
+/// not). A deletion by a lifecycle rule (`Lifecycle Expiration`) is a deployment's retention, not an erasure: the
+/// S3 notifications the stack subscribes (`s3:ObjectRemoved:*`) do not include it either ("Using EventBridge",
+/// Amazon S3 User Guide).
+fn eventbridge_event_name(detail_type: &str, detail: &S3Detail) -> Option<&'static str> {
+    match (detail_type, detail.reason.as_deref()) {
+        ("Object Created", Some("CompleteMultipartUpload")) => Some("ObjectCreated:CompleteMultipartUpload"),
+        ("Object Created", Some("CopyObject")) => Some("ObjectCreated:Copy"),
+        ("Object Created", Some("PostObject")) => Some("ObjectCreated:Post"),
+        ("Object Created", _) => Some("ObjectCreated:Put"),
+        ("Object Deleted", Some("DeleteObject")) => Some(match detail.deletion_type.as_deref() {
+            Some("Delete Marker Created") => "ObjectRemoved:DeleteMarkerCreated",
+            _ => "ObjectRemoved:Delete",
+        }),
+        _ => None,
+    }
 }
 
 fn collect_eventbridge(
@@ -426,7 +448,7 @@ fn collect_eventbridge(
         Ok(d) => d,
         Err(e) => return invalid_or_err(message_id, format!("malformed EventBridge S3 detail: {e}"), out),
     };
-    if event.detail_type != "Object Created" {
+    let Some(event_name) = eventbridge_event_name(&event.detail_type, &detail) else {
         out.skipped.push(Skipped {
             reason: SkipReason::NotObjectCreated,
             bucket: Some(detail.bucket.name),
@@ -434,16 +456,10 @@ fn collect_eventbridge(
             message_id: message_id.map(str::to_owned),
         });
         return Ok(());
-    }
+    };
     let key = match decode_key(&detail.object.key) {
         Ok(k) => k,
         Err(reason) => return invalid_or_err(message_id, reason, out),
-    };
-    let event_name = match detail.reason.as_deref() {
-        Some("CompleteMultipartUpload") => "ObjectCreated:CompleteMultipartUpload",
-        Some("CopyObject") => "ObjectCreated:Copy",
-        Some("PostObject") => "ObjectCreated:Post",
-        _ => "ObjectCreated:Put",
     };
     out.objects.push(ObjectEvent {
         object: ObjectVersion {

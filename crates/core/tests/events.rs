@@ -106,8 +106,15 @@ const CASES: &[Case] = &[
         invalid: &[],
     },
     Case {
-        name: "EventBridge Object Deleted is not work",
+        name: "EventBridge Object Deleted by a request: the recording is erased",
         payload: fixture!("eventbridge_object_deleted.json"),
+        objects: &[("recordings-prod", "meetings/weekly sync: q4.m4a", Envelope::EventBridge, None)],
+        skipped: &[],
+        invalid: &[],
+    },
+    Case {
+        name: "EventBridge Object Deleted by a lifecycle rule is retention, not work",
+        payload: fixture!("eventbridge_lifecycle_expiration.json"),
         objects: &[],
         skipped: &[(SkipReason::NotObjectCreated, Some("meetings/weekly sync: q4.m4a"))],
         invalid: &[],
@@ -222,4 +229,17 @@ fn the_load_stage_hears_of_parquet_result_files_only() {
     }
     // Folder markers keep their own reason.
     assert!(got.skipped.iter().any(|s| s.reason == SkipReason::FolderMarker));
+}
+
+#[test]
+fn an_eventbridge_deletion_is_the_notification_s_removal() {
+    let got = normalize_str(fixture!("eventbridge_object_deleted.json"), &Layout::default()).unwrap();
+    let [deleted] = got.objects.as_slice() else { panic!("one object: {:?}", got.objects) };
+    assert!(deleted.is_removal());
+    assert_eq!(deleted.event_name, "ObjectRemoved:DeleteMarkerCreated");
+    assert_eq!(deleted.object.sequencer.as_deref(), Some("00617F0A3B8C2A1F44"));
+    assert_eq!(deleted.object.size, None);
+    let permanent = fixture!("eventbridge_object_deleted.json").replace("Delete Marker Created", "Permanently Deleted");
+    let got = normalize_str(&permanent, &Layout::default()).unwrap();
+    assert_eq!(got.objects[0].event_name, "ObjectRemoved:Delete");
 }

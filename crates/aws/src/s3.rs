@@ -229,6 +229,59 @@ impl ObjectStore for S3Objects {
         self.retry.send("DeleteObject", || self.client.delete_object().bucket(bucket).key(key).send()).await?;
         Ok(())
     }
+
+    async fn delete_versions(&self, bucket: &str, prefix: &str) -> Result<usize, PortError> {
+        let versions = self.versions_under(bucket, prefix).await?;
+        for (key, version_id) in &versions {
+            // With the version id (`null` too: the version of an unversioned bucket, or one written before
+            // versioning), a delete removes that version for good and adds no marker (authorised as
+            // `s3:DeleteObjectVersion`).
+            self.retry
+                .send("DeleteObject", || {
+                    self.client.delete_object().bucket(bucket).key(key).version_id(version_id).send()
+                })
+                .await?;
+        }
+        Ok(versions.len())
+    }
+}
+
+impl S3Objects {
+    /// Every version and delete marker under `prefix`, as (key, version id) (`ListObjectVersions`, page by page: a
+    /// page is at most 1,000 entries, continued from its key and version-id markers).
+    async fn versions_under(&self, bucket: &str, prefix: &str) -> Result<Vec<(String, String)>, PortError> {
+        let mut found = Vec::new();
+        let (mut key_marker, mut version_marker) = (None::<String>, None::<String>);
+        loop {
+            let page = self
+                .retry
+                .send("ListObjectVersions", || {
+                    self.client
+                        .list_object_versions()
+                        .bucket(bucket)
+                        .prefix(prefix)
+                        .set_key_marker(key_marker.clone())
+                        .set_version_id_marker(version_marker.clone())
+                        .send()
+                })
+                .await?;
+            let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+            let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+            for (key, version) in versions.chain(markers) {
+                if let Some(key) = key {
+                    found.push((key.to_string(), version.unwrap_or("null").to_string()));
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                return Ok(found);
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+            if key_marker.is_none() {
+                return Ok(found);
+            }
+        }
+    }
 }
 
 /// An object of a listing as the port gives it (`None` for an entry without a key).

@@ -197,6 +197,16 @@ pub trait ObjectStore: Send + Sync {
     }
     /// Removes an object (no error when it is already gone).
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError>;
+    /// Removes every version of every object under `prefix`, delete markers included: what erasing takes in a
+    /// versioned bucket, where a delete without a version id only hides the object behind a marker. How many
+    /// versions it removed. The default deletes the objects a listing shows (a store without versions).
+    async fn delete_versions(&self, bucket: &str, prefix: &str) -> Result<usize, PortError> {
+        let listed = self.list(bucket, prefix).await?;
+        for object in &listed {
+            self.delete(bucket, &object.key).await?;
+        }
+        Ok(listed.len())
+    }
 }
 
 /// The warehouse, as the load stage uses it.

@@ -444,3 +444,68 @@ async fn a_listing_gives_the_prefix_s_keys_in_order_and_pages_through_them() {
     }
     assert_eq!(all, keys);
 }
+
+#[tokio::test]
+async fn object_versions_are_listed_and_removed_one_by_one_as_s3_does() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let mut h = start().await;
+    let s3 = s3_client(&h.server.endpoint_url(), &h.creds);
+    for bucket in ["plain", "versioned"] {
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+    }
+    let enabled = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    s3.put_bucket_versioning().bucket("versioned").versioning_configuration(enabled).send().await.unwrap();
+    for bucket in ["plain", "versioned"] {
+        for key in ["out/a-1.parquet", "out/a-1.jsonl", "out/b-1.parquet"] {
+            s3.put_object().bucket(bucket).key(key).body(ByteStream::from_static(b"x")).send().await.unwrap();
+        }
+    }
+    drain(&mut h.events);
+
+    // The current versions under a prefix, a page at a time: `null` in a bucket never versioned.
+    let page = s3.list_object_versions().bucket("plain").prefix("out/a-").max_keys(1).send().await.unwrap();
+    assert_eq!(page.is_truncated(), Some(true));
+    let first: Vec<_> = page.versions().iter().map(|v| (v.key().unwrap(), v.version_id().unwrap())).collect();
+    assert_eq!(first, [("out/a-1.jsonl", "null")]);
+    let rest = s3
+        .list_object_versions()
+        .bucket("plain")
+        .prefix("out/a-")
+        .key_marker(page.next_key_marker().unwrap())
+        .version_id_marker(page.next_version_id_marker().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let rest: Vec<_> = rest.versions().iter().map(|v| (v.key().unwrap(), v.is_latest())).collect();
+    assert_eq!(rest, [("out/a-1.parquet", Some(true))]);
+    let versioned = s3.list_object_versions().bucket("versioned").prefix("out/a-").send().await.unwrap();
+    let ids: Vec<_> = versioned.versions().iter().map(|v| v.version_id().unwrap().to_string()).collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.iter().all(|v| v.len() == 32), "{ids:?}");
+
+    // A delete naming the version removes it for good (no marker): `ObjectRemoved:Delete` of that version; one
+    // naming a version that is not kept removes nothing.
+    let kept = s3.delete_object().bucket("versioned").key("out/a-1.parquet").version_id("0".repeat(32)).send().await;
+    assert!(kept.is_ok());
+    assert!(s3.head_object().bucket("versioned").key("out/a-1.parquet").send().await.is_ok());
+    let gone = s3.delete_object().bucket("versioned").key("out/a-1.parquet").version_id(&ids[1]).send().await;
+    assert_eq!(gone.unwrap().version_id(), Some(ids[1].as_str()));
+    s3.delete_object().bucket("plain").key("out/a-1.parquet").version_id("null").send().await.unwrap();
+    for bucket in ["plain", "versioned"] {
+        assert!(s3.head_object().bucket(bucket).key("out/a-1.parquet").send().await.is_err(), "{bucket}");
+        assert!(s3.head_object().bucket(bucket).key("out/b-1.parquet").send().await.is_ok(), "{bucket}");
+    }
+    let events = drain(&mut h.events);
+    let removed: Vec<_> = events
+        .iter()
+        .map(|d| {
+            let r = &d.event["Records"][0];
+            (r["eventName"].as_str().unwrap().to_string(), r["s3"]["object"]["versionId"].as_str().map(str::to_string))
+        })
+        .collect();
+    assert_eq!(
+        removed,
+        [("ObjectRemoved:Delete".to_string(), Some(ids[1].clone())), ("ObjectRemoved:Delete".to_string(), None)]
+    );
+    h.server.stop().await;
+}

@@ -66,6 +66,10 @@ impl ObjectStore for FailingReads {
     async fn delete(&self, bucket: &str, key: &str) -> Result<(), PortError> {
         self.inner.delete(bucket, key).await
     }
+
+    async fn delete_versions(&self, bucket: &str, prefix: &str) -> Result<usize, PortError> {
+        self.inner.delete_versions(bucket, prefix).await
+    }
 }
 
 /// The bucket the stand-ins start with.

@@ -3,7 +3,8 @@
 //! The mapping follows the Amazon S3 service authorization reference ("Actions, resources, and condition keys for
 //! Amazon S3"): `GetObject` and `HeadObject` need `s3:GetObject`, or `s3:GetObjectVersion` with a `versionId`;
 //! `GetObjectTagging` needs `s3:GetObjectTagging`, or `s3:GetObjectVersionTagging` with a `versionId`;
-//! `ListObjects(V2)` needs `s3:ListBucket` on the bucket; every part of a multipart upload needs `s3:PutObject`.
+//! `DeleteObject` needs `s3:DeleteObject`, or `s3:DeleteObjectVersion` with a `versionId`; `ListObjects(V2)` needs
+//! `s3:ListBucket` on the bucket, `ListObjectVersions` `s3:ListBucketVersions`; every part of a multipart upload needs `s3:PutObject`.
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ pub fn action(operation: &str, versioned: bool) -> String {
         "GetObjectTagging" if versioned => "s3:GetObjectVersionTagging".into(),
         "PutObjectTagging" if versioned => "s3:PutObjectVersionTagging".into(),
         "DeleteObjectTagging" if versioned => "s3:DeleteObjectVersionTagging".into(),
+        "DeleteObject" if versioned => "s3:DeleteObjectVersion".into(),
         "ListObjects" | "ListObjectsV2" | "HeadBucket" => "s3:ListBucket".into(),
         "ListObjectVersions" => "s3:ListBucketVersions".into(),
         "CreateMultipartUpload" | "UploadPart" | "CompleteMultipartUpload" | "PutObject" | "CopyObject" => {
@@ -83,6 +85,8 @@ mod tests {
             ("ListObjectsV2", false, "s3:ListBucket"),
             ("UploadPart", false, "s3:PutObject"),
             ("DeleteObject", false, "s3:DeleteObject"),
+            ("DeleteObject", true, "s3:DeleteObjectVersion"),
+            ("ListObjectVersions", false, "s3:ListBucketVersions"),
             ("DeleteObjects", false, "s3:DeleteObject"),
             ("GetObjectTagging", false, "s3:GetObjectTagging"),
             ("GetObjectTagging", true, "s3:GetObjectVersionTagging"),

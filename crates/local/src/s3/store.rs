@@ -248,13 +248,15 @@ impl NotifyingStore {
     }
 
     /// Records the event of an object deleted: `ObjectRemoved:Delete`, or in a bucket whose versioning is enabled
-    /// `ObjectRemoved:DeleteMarkerCreated` with the marker's version id (S3's event types, "Amazon S3 Event
-    /// Notifications"). S3's removal events carry no size and no ETag.
-    fn announce_removal(&self, bucket: &str, key: &str) -> S3Result<()> {
+    /// `ObjectRemoved:DeleteMarkerCreated` with the marker's version id — unless the request named the version
+    /// (`removed`), which removes it for good: `ObjectRemoved:Delete` of that version (S3's event types, "Amazon S3
+    /// Event Notifications"). S3's removal events carry no size and no ETag.
+    fn announce_removal(&self, bucket: &str, key: &str, removed: Option<&str>) -> S3Result<()> {
         let versioned = self.versions.status(bucket).is_some_and(|s| s == "Enabled");
-        let (event_name, version_id) = match versioned {
-            true => ("ObjectRemoved:DeleteMarkerCreated", Some(uuid::Uuid::new_v4().simple().to_string())),
-            false => ("ObjectRemoved:Delete", None),
+        let (event_name, version_id) = match (removed, versioned) {
+            (Some(v), _) => ("ObjectRemoved:Delete", Some(v.to_string()).filter(|v| v != "null")),
+            (None, true) => ("ObjectRemoved:DeleteMarkerCreated", Some(uuid::Uuid::new_v4().simple().to_string())),
+            (None, false) => ("ObjectRemoved:Delete", None),
         };
         let removed = ObjectCreated {
             event_name,
@@ -384,15 +386,78 @@ impl S3 for NotifyingStore {
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
         check_key(&req.input.key)?;
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let wanted = req.input.version_id.clone();
         let existed = self.etag_of(&req.map_input_ref(), &bucket, &key).await.is_some();
         let _turn = self.turn(&bucket, &key).await;
-        let resp = self.inner.delete_object(req).await?;
+        let current = self.versions.current(&bucket, &key);
+        if let Some(v) = &wanted {
+            // A version that is not the current one is not kept here: already gone, as S3 answers a removed one.
+            if current.as_deref().unwrap_or("null") != v.as_str() {
+                return Ok(S3Response::new(DeleteObjectOutput::default()));
+            }
+        }
+        let mut resp = self.inner.delete_object(req).await?;
         self.versions.record_delete(&bucket, &key).map_err(state_error)?;
         self.tags.set(&bucket, &key, Vec::new()).map_err(state_error)?;
         if existed {
-            self.announce_removal(&bucket, &key)?;
+            self.announce_removal(&bucket, &key, wanted.as_deref())?;
         }
+        resp.output.version_id = wanted;
         Ok(resp)
+    }
+
+    /// Every object under the prefix as its one version (earlier versions are not kept, no delete markers): the
+    /// current version id, `null` in a bucket never versioned, as S3 lists them.
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let template = req.map_input_ref();
+        let input = req.input;
+        if input.delimiter.is_some() {
+            return Err(s3s::s3_error!(NotImplemented, "ListObjectVersions with a delimiter"));
+        }
+        let bucket = input.bucket.clone();
+        let listing = ListObjectsV2Input {
+            bucket: input.bucket.clone(),
+            prefix: input.prefix.clone(),
+            start_after: input.key_marker.clone(),
+            max_keys: input.max_keys,
+            ..Default::default()
+        };
+        let listed = self.list_under_prefix(listing).await?;
+        let mut versions = Vec::new();
+        for object in listed.contents.into_iter().flatten() {
+            let Some(key) = object.key.clone() else { continue };
+            let e_tag = match object.e_tag {
+                Some(e) => Some(e),
+                None => self.etag_of(&template, &bucket, &key).await,
+            };
+            versions.push(ObjectVersion {
+                version_id: Some(self.versions.current(&bucket, &key).unwrap_or_else(|| "null".into())),
+                is_latest: Some(true),
+                key: Some(key),
+                e_tag,
+                last_modified: object.last_modified,
+                size: object.size,
+                storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
+                ..Default::default()
+            });
+        }
+        let truncated = listed.is_truncated == Some(true);
+        let next_version = truncated.then(|| versions.last().and_then(|v| v.version_id.clone())).flatten();
+        Ok(S3Response::new(ListObjectVersionsOutput {
+            is_truncated: Some(truncated),
+            next_key_marker: listed.next_continuation_token,
+            next_version_id_marker: next_version,
+            versions: (!versions.is_empty()).then_some(versions),
+            key_marker: input.key_marker,
+            version_id_marker: input.version_id_marker,
+            max_keys: listed.max_keys,
+            name: Some(input.bucket),
+            prefix: input.prefix,
+            ..Default::default()
+        }))
     }
 
     async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
@@ -413,7 +478,7 @@ impl S3 for NotifyingStore {
                 self.versions.record_delete(&bucket, key).map_err(state_error)?;
                 self.tags.set(&bucket, key, Vec::new()).map_err(state_error)?;
                 if existed.contains(key) {
-                    self.announce_removal(&bucket, key)?;
+                    self.announce_removal(&bucket, key, None)?;
                 }
             }
         }

@@ -173,6 +173,33 @@ impl Layout {
             .then(|| format!("{}{rest}", self.detail_prefix(detail)))
     }
 
+    /// Every object of one processing of a recording version, from its Parquet result file's key (the day, id and
+    /// version it names), as key prefixes in the result file's bucket: its detail files, subtitles and silenced copy
+    /// (`<prefix>dt=<day>/<id>-<version>.`), its quarantine record when the row failed with `code`, its parts and
+    /// attempt marker, and last its result and JSON Lines files — what erasing the recording deletes, in an order
+    /// that a deletion cut short can take up again from the result file. `None` for a key that is not a result file.
+    pub fn outputs_of(&self, results_key: &str, code: Option<ErrorCode>) -> Option<Vec<String>> {
+        let rest = results_key.strip_prefix(&self.results_prefix)?;
+        let (day, name) = rest.strip_prefix("dt=")?.split_once('/')?;
+        let stem = name.strip_suffix(&format!(".{}", FileFormat::Parquet.extension()))?;
+        if day.len() != 10 || stem.contains('/') || !stem.contains('-') {
+            return None;
+        }
+        let mut prefixes: Vec<String> = Detail::ALL
+            .iter()
+            .map(|d| self.detail_prefix(*d))
+            .chain([self.subtitles_prefix.as_str(), self.redacted_audio_prefix.as_str()])
+            .map(|p| format!("{p}dt={day}/{stem}."))
+            .collect();
+        if let Some(code) = code {
+            prefixes.push(format!("{}{}/dt={day}/{stem}.", self.rejected_prefix, code.as_str()));
+        }
+        prefixes.push(format!("{}parts/{stem}/", self.manifests_prefix));
+        prefixes.push(format!("{}attempts/{stem}.", self.manifests_prefix));
+        prefixes.push(format!("{}dt={day}/{stem}.", self.results_prefix));
+        Some(prefixes)
+    }
+
     /// Key of the result file of one version of one recording.
     pub fn results_key(&self, day: NaiveDate, id: &str, version: &str, format: FileFormat) -> String {
         format!("{}{id}-{version}.{}", self.results_day_prefix(day), format.extension())
@@ -317,6 +344,44 @@ mod tests {
             l.rejected_key(ErrorCode::NotAudio, day(), id, "v1"),
             "rejected/not_audio/dt=2026-11-23/0123456789abcdef0123456789abcdef-v1.json"
         );
+    }
+
+    #[test]
+    fn a_processing_s_outputs_are_found_from_its_result_file() {
+        let l = Layout::default();
+        let id = "0123456789abcdef0123456789abcdef";
+        let key = l.results_key(day(), id, "v1", FileFormat::Parquet);
+        let outputs = l.outputs_of(&key, Some(ErrorCode::NotAudio)).unwrap();
+        let version = |k: &str| outputs.iter().filter(|p| k.starts_with(p.as_str())).count();
+        for key in [
+            l.results_key(day(), id, "v1", FileFormat::JsonLines),
+            l.detail_key(Detail::Segments, day(), id, "v1"),
+            l.detail_key(Detail::Words, day(), id, "v1"),
+            l.detail_key(Detail::Attributes, day(), id, "v1"),
+            l.subtitles_key(day(), id, "v1", SubtitleFormat::Srt),
+            l.subtitles_key(day(), id, "v1", SubtitleFormat::Vtt),
+            l.redacted_audio_key(day(), id, "v1"),
+            l.rejected_key(ErrorCode::NotAudio, day(), id, "v1"),
+            l.part_request_key(id, "v1", 3),
+            l.part_heard_key(id, "v1", 3),
+            l.attempts_key(id, "v1"),
+            key.clone(),
+        ] {
+            assert_eq!(version(&key), 1, "{key}");
+        }
+        // Nothing of another version, another recording, another day or another reason.
+        for key in [
+            l.results_key(day(), id, "v2", FileFormat::Parquet),
+            l.detail_key(Detail::Segments, day(), id, "v1-2"),
+            l.results_key(day().succ_opt().unwrap(), id, "v1", FileFormat::Parquet),
+            l.rejected_key(ErrorCode::RetriesExhausted, day(), id, "v1"),
+            l.attempts_key("fedcba9876543210fedcba9876543210", "v1"),
+        ] {
+            assert_eq!(version(&key), 0, "{key}");
+        }
+        assert!(outputs.last().unwrap().starts_with("processed/transcription_results/"), "the result file last");
+        assert_eq!(l.outputs_of("processed/transcription_segments/dt=2026-11-23/x-v1.parquet", None), None);
+        assert_eq!(l.outputs_of("processed/transcription_results/dt=2026-11-23/x-v1.jsonl", None), None);
     }
 
     #[test]

@@ -77,11 +77,14 @@ impl CopyAuthorization {
 
 /// One file of the batch, the rows it holds and the ETag of its bytes as they were read (what `load_audit`
 /// settles it as: the same key written again with other bytes is another file to load).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchFile {
     pub uri: String,
     pub rows: i64,
     pub etag: Option<String>,
+    /// An erasure's result file: how many objects of the recording were deleted before it loaded. Its audit row
+    /// says `erased`, with that count, instead of `loaded`.
+    pub erased: Option<usize>,
 }
 
 /// What one load carries.
@@ -222,13 +225,14 @@ pub fn load_statements(tables: &Tables, auth: &CopyAuthorization, batch: &Batch)
     // The audit rows: staged from the batch's JSON Lines file, then written with the batch's id and time.
     sql.push(format!(
         "CREATE TEMP TABLE {STAGE_AUDIT} (\"file_uri\" VARCHAR(1024), \"manifest_uri\" VARCHAR(1024), \
-         \"table_name\" VARCHAR(127), \"rows_loaded\" BIGINT, \"file_etag\" VARCHAR(64))"
+         \"table_name\" VARCHAR(127), \"rows_loaded\" BIGINT, \"file_etag\" VARCHAR(64), \"status\" VARCHAR(16), \
+         \"error_message\" VARCHAR(1024))"
     ));
     sql.push(format!("COPY {STAGE_AUDIT} FROM {} {auth} FORMAT AS JSON 'auto'", literal(&batch.audit_file)?));
     let audit_cols = columns(&load_audit_schema()).join(", ");
     sql.push(format!(
         "INSERT INTO {} ({audit_cols}) SELECT \"file_uri\", \"manifest_uri\", \"table_name\", {}, \"rows_loaded\", \
-         'loaded', NULL, GETDATE(), \"file_etag\" FROM {STAGE_AUDIT}",
+         COALESCE(\"status\", 'loaded'), \"error_message\", GETDATE(), \"file_etag\" FROM {STAGE_AUDIT}",
         tables.audit,
         literal(&batch.id)?
     ));
@@ -347,13 +351,17 @@ pub fn audit_lines(tables: &Tables, batch: &Batch) -> Vec<u8> {
     }
     let mut out = Vec::new();
     for (file, manifest, table) in files {
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "file_uri": file.uri,
             "manifest_uri": manifest,
             "table_name": table.name(),
             "rows_loaded": file.rows,
             "file_etag": file.etag,
         });
+        if let Some(objects) = file.erased {
+            line["status"] = "erased".into();
+            line["error_message"] = format!("erasure: {objects} object versions of the recording deleted").into();
+        }
         serde_json::to_writer(&mut out, &line).expect("JSON serialises");
         out.push(b'\n');
     }
@@ -391,7 +399,7 @@ mod tests {
                 files: vec![BatchFile {
                     uri: "s3://out/processed/a'; drop table x; --.parquet".into(),
                     rows: 1,
-                    etag: None,
+                    ..BatchFile::default()
                 }],
             }],
             details: BTreeMap::new(),
@@ -416,6 +424,13 @@ mod tests {
         let line: serde_json::Value = serde_json::from_str(lines.trim_end()).unwrap();
         assert_eq!(line["file_uri"], "s3://out/processed/a'; drop table x; --.parquet");
         assert_eq!(line["table_name"], "transcription_results");
+        assert_eq!(line.get("status"), None, "loaded, as the statement says when a line does not");
+        let mut erasure = batch();
+        erasure.results[0].files[0].erased = Some(7);
+        let lines = String::from_utf8(audit_lines(&tables, &erasure)).unwrap();
+        let line: serde_json::Value = serde_json::from_str(lines.trim_end()).unwrap();
+        assert_eq!(line["status"], "erased");
+        assert_eq!(line["error_message"], "erasure: 7 object versions of the recording deleted");
     }
 
     #[test]
@@ -427,7 +442,7 @@ mod tests {
             .map(|i| BatchFile {
                 uri: format!("s3://out/processed/dt=2026-12-02/{i:032x}-v.parquet"),
                 rows: 1,
-                etag: None,
+                ..BatchFile::default()
             })
             .collect();
         let sql = load_statements(&Tables::default(), &auth, &many).unwrap();
@@ -443,7 +458,7 @@ mod tests {
             vec![Staged {
                 columns: detail.schema().fields().len(),
                 manifest: format!("{uri}.manifest"),
-                files: vec![BatchFile { uri: uri.into(), rows, etag: None }],
+                files: vec![BatchFile { uri: uri.into(), rows, ..BatchFile::default() }],
             }]
         };
         b.details.insert(Detail::Segments, file("s3://out/processed/s.parquet", 3, Detail::Segments));
@@ -471,7 +486,7 @@ mod tests {
         b.results.push(Staged {
             columns: 33,
             manifest: "s3://out/manifests/m-older.json".into(),
-            files: vec![BatchFile { uri: "s3://out/processed/old.parquet".into(), rows: 1, etag: None }],
+            files: vec![BatchFile { uri: "s3://out/processed/old.parquet".into(), rows: 1, ..BatchFile::default() }],
         });
         let sql = load_statements(&Tables::default(), &CopyAuthorization::DefaultRole, &b).unwrap();
         assert_eq!(sql.len(), 15, "three more statements: the older stage, its COPY, its move");

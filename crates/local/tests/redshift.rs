@@ -91,7 +91,7 @@ async fn load_batch(h: &Harness, manifest_uri: &str, files: &[&str]) -> Vec<Stri
         results: vec![Staged {
             columns: redscribe_core::schema::results_schema().fields().len(),
             manifest: manifest_uri.into(),
-            files: files.iter().map(|f| BatchFile { uri: f.to_string(), rows: 1, etag: None }).collect(),
+            files: files.iter().map(|f| BatchFile { uri: f.to_string(), rows: 1, ..BatchFile::default() }).collect(),
         }],
         details: Default::default(),
         audit_file: format!("s3://lake/{audit_key}"),

@@ -6,6 +6,8 @@
 //! - [`load`]: result files → a manifest → one `BatchExecuteStatement` (stage, COPY, de-duplicate, MERGE, audit);
 //!   the one isolation layer: a file the warehouse names in `sys_load_error_detail` is quarantined and the rest
 //!   loaded, a failure that names none is split until the file to blame stands alone.
+//! - `erasure`: the load side of an erasure: the objects of the processings a tombstone outranks, deleted before
+//!   it loads.
 //! - [`migrate`]: the warehouse schema brought up to date, each migration once.
 //! - [`row`]: the `transcription_results` row of a recording.
 //! - [`config`]: the Lambdas' typed configuration from environment variables.
@@ -22,6 +24,7 @@
 
 pub mod config;
 pub mod driver;
+mod erasure;
 pub mod invoke;
 pub mod load;
 pub mod migrate;

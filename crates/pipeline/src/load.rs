@@ -177,6 +177,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         let messages = files.len() as f64;
         let mut isolated = Isolated::default();
         let files = self.current_only(files, deadline, &mut isolated).await;
+        let files = self.erasures_ready(files, deadline, &mut isolated).await;
         let loaded = self.isolate(files, deadline).await;
         isolated.report.add(&loaded.report);
         isolated.failed.extend(loaded.failed);
@@ -225,6 +226,13 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                     tracing::info!(file = %file.uri(), "not loaded: {why}");
                     out.report.superseded.push((file, why));
                 }
+                Ok(Standing::Gone(why)) => match self.delete_unloaded(&file).await {
+                    Ok(deleted) => {
+                        tracing::info!(file = %file.uri(), deleted, "not loaded, its objects deleted: {why}");
+                        out.report.superseded.push((file, why));
+                    }
+                    Err(e) => unchecked.push((file, e)),
+                },
                 Err(e) if e.code.disposition().blames_the_item() => {
                     match self.reject(&file, &e.message, deadline).await {
                         Ok(()) => out.report.rejected.push((file, e.message)),
@@ -240,6 +248,28 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         }
         out.failed.extend(unchecked);
         current
+    }
+
+    /// The files with each erasure among them ready to load: the objects it outranks deleted first
+    /// ([`Loader::delete_erased`]). An erasure whose deletions failed goes into `out` to be tried again.
+    async fn erasures_ready(
+        &self,
+        files: Vec<ResultFile>,
+        deadline: Option<std::time::Instant>,
+        out: &mut Isolated,
+    ) -> Vec<ResultFile> {
+        let (erasures, mut files): (Vec<_>, Vec<_>) = files.into_iter().partition(|f| f.source.is_removal());
+        if erasures.is_empty() {
+            return files;
+        }
+        let (ready, failed) = self.delete_erased(erasures, deadline).await;
+        if let Some((_, e)) = failed.first() {
+            self.record(Metric::LoadFailures, 1.0, Some(e.code));
+            self.note_blocked(failed.len(), e);
+        }
+        out.failed.extend(failed);
+        files.extend(ready);
+        files
     }
 
     /// Says why `files` files wait when `e` is a missing grant, role or table (`LoadsBlocked`): no file is to
@@ -368,9 +398,10 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         };
         // One manifest per table and shape: today's files under the batch's name, a group written under an earlier
         // schema under the batch's name and its column count.
-        let results = files
-            .iter()
-            .map(|f| (f.columns, f.uri(), f.size, BatchFile { uri: f.uri(), rows: f.rows, etag: f.etag.clone() }));
+        let results = files.iter().map(|f| {
+            let file = BatchFile { uri: f.uri(), rows: f.rows, etag: f.etag.clone(), erased: f.erased };
+            (f.columns, f.uri(), f.size, file)
+        });
         let results = self.write_manifests(day, &batch_id, None, results.collect()).await.map_err(failed)?;
         // Each detail table the files have rows of (segments, words): manifests of its own, loaded in the same
         // transaction.
@@ -380,7 +411,8 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                 .iter()
                 .flat_map(|f| f.details.iter().filter(|d| d.detail == detail).map(move |d| (f, d)))
                 .map(|(f, d)| {
-                    (d.columns, f.detail_uri(d), d.size, BatchFile { uri: f.detail_uri(d), rows: d.rows, etag: None })
+                    let file = BatchFile { uri: f.detail_uri(d), rows: d.rows, ..BatchFile::default() };
+                    (d.columns, f.detail_uri(d), d.size, file)
                 })
                 .collect();
             if !of.is_empty() {

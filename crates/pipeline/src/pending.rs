@@ -63,7 +63,7 @@ pub async fn sweep<S: ObjectStore + ?Sized>(
     Ok(found)
 }
 
-/// What `load_audit` records as loaded or quarantined among `uris`: each URI with the ETags of the bytes settled
+/// What `load_audit` records as loaded, quarantined or erased among `uris`: each URI with the ETags of the bytes settled
 /// (`None` for a row that does not say, written before version 6: it settles the URI whatever its bytes).
 pub async fn settled<W: Warehouse + ?Sized>(
     warehouse: &W,
@@ -84,7 +84,7 @@ pub async fn settled<W: Warehouse + ?Sized>(
             .query_until(
                 &format!(
                     "SELECT DISTINCT \"file_uri\", \"file_etag\" FROM {audit} WHERE \"status\" IN ('loaded', \
-                     'quarantined') AND \"file_uri\" IN ({list})"
+                     'quarantined', 'erased') AND \"file_uri\" IN ({list})"
                 ),
                 deadline,
             )
@@ -198,11 +198,16 @@ async fn parse_result_file<S: ObjectStore + ?Sized>(
         columns,
         source,
         details,
+        erased: None,
     })
 }
 
 /// Reads an object of at most [`RESULT_FILE_MAX_BYTES`]; one that passes it ends the read (`load_rejected`).
-async fn get_bounded<S: ObjectStore + ?Sized>(store: &S, bucket: &str, key: &str) -> Result<StoredObject, PortError> {
+pub(crate) async fn get_bounded<S: ObjectStore + ?Sized>(
+    store: &S,
+    bucket: &str,
+    key: &str,
+) -> Result<StoredObject, PortError> {
     let mut sink = BoundedBuffer { body: Vec::new(), max: RESULT_FILE_MAX_BYTES };
     let head = store.get_into(bucket, key, None, &mut sink).await.map_err(|e| match e.code {
         ErrorCode::LoadRejected => PortError::new(e.code, format!("s3://{bucket}/{key}: {}", e.message)),
@@ -241,9 +246,12 @@ impl Recordings {
 pub enum Standing {
     /// The recording holds the bytes (the ETag) the file's row answers: load it.
     Current,
-    /// The recording is gone or holds other bytes: the file is settled unloaded, and the row follows the
-    /// recording's newer upload (or its removal).
+    /// The recording holds other bytes: the file is settled unloaded, and the row follows the recording's newer
+    /// upload.
     Superseded(String),
+    /// The recording is gone: the file is settled unloaded and its objects deleted (its recording's erasure may have
+    /// loaded before it arrived), and the row follows the recording's removal.
+    Gone(String),
 }
 
 /// Checks a result file's claims against the recording, as the loader does just before a load: the recording
@@ -274,7 +282,7 @@ pub async fn standing<S: ObjectStore + ?Sized>(
         return Ok(Standing::Current);
     }
     Ok(match (store.find(bucket, key).await?, object.etag.as_deref()) {
-        (None, _) => Standing::Superseded(format!("s3://{bucket}/{key} is no longer there")),
+        (None, _) => Standing::Gone(format!("s3://{bucket}/{key} is no longer there")),
         // A row that names no ETag (its event gave none, and the recording was never read) answers whatever the
         // key holds; S3's own events always carry one.
         (Some(_), None) => Standing::Current,

@@ -200,6 +200,7 @@ async fn a_file_that_fails_the_copy_is_quarantined_and_the_rest_of_the_batch_loa
         source: files[0].source.clone(),
         details: Vec::new(),
         etag: None,
+        erased: None,
     });
 
     let report = h.loader().load(files).await.unwrap();
@@ -351,20 +352,39 @@ async fn a_reprocess_replaces_its_version_and_never_a_newer_upload() {
     h.api.stop().await;
 }
 
-/// An erasure orders against every row of its recording: it replaces the row (a tombstone), the recording's
-/// older result file loaded after it does not bring the row back, and a later upload replaces the tombstone.
+/// An erasure orders against every row of its recording: it replaces the row (a tombstone), the objects of every
+/// processing it outranks go first (a failed one's quarantine record too), the recording's older processing loaded
+/// after it does not bring the row back, and a later upload replaces the tombstone.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_erasure_outranks_everything_older_of_its_recording_and_nothing_newer() {
     let mut h = start().await;
-    let stage = TranscribeStage::new(h.store.clone(), TranscribeConfig::default());
-    h.store.put("recordings", "in/call.wav", wav(8000, 0.5), "audio/wav").await.unwrap();
-    let first: Vec<ResultFile> = h.process_events(1).await.iter().map(|p| p.file().unwrap().clone()).collect();
-    h.loader().load(first.clone()).await.unwrap();
+    let config = TranscribeConfig { jsonl: true, ..TranscribeConfig::default() };
+    let stage = TranscribeStage::new(h.store.clone(), config);
+    // A first upload that is not audio (a failed row and a quarantine record), then the recording itself.
+    let mut first = Vec::new();
+    for body in [b"not audio at all".to_vec(), wav(8000, 0.5)] {
+        h.store.put("recordings", "in/call.wav", body, "audio/wav").await.unwrap();
+        // The upload's event, after those of the outputs written so far (skipped: the pipeline's own).
+        let upload = std::iter::from_fn(|| h.events.try_recv().ok())
+            .find_map(|d| normalize(&d.event, &Layout::default()).unwrap().objects.pop())
+            .unwrap();
+        let processed = stage.process(&upload).await.unwrap();
+        h.loader().load(vec![processed.file().unwrap().clone()]).await.unwrap();
+        first.push(upload);
+    }
     const ROW: &str = "SELECT status, sample_rate FROM transcription_results";
     assert_eq!(h.rows(ROW).await, [[Some("metadata_only".to_string()), Some("8000".to_string())]]);
+    let id = redscribe_core::identity::recording_id("recordings", "in/call.wav");
+    let of_the_recording = || async {
+        let all = h.store.list("recordings", "").await.unwrap();
+        all.into_iter().map(|o| o.key).filter(|k| k.contains(&id) && !k.starts_with("in/")).collect::<Vec<_>>()
+    };
+    let before = of_the_recording().await;
+    assert!(before.iter().any(|k| k.starts_with("rejected/not_audio/")), "{before:?}");
+    assert_eq!(before.iter().filter(|k| k.ends_with(".jsonl")).count(), 2, "{before:?}");
 
     // The deletion, ordered right after the upload (S3 sequencers compare as padded hexadecimal).
-    let uploaded = first[0].source.object.sequencer.clone().unwrap();
+    let uploaded = first[1].object.sequencer.clone().unwrap();
     let removal = ObjectEvent {
         event_name: "ObjectRemoved:Delete".into(),
         ..ObjectEvent::of(ObjectVersion {
@@ -376,14 +396,35 @@ async fn an_erasure_outranks_everything_older_of_its_recording_and_nothing_newer
     let report = h.loader().load(vec![erasure.file().unwrap().clone()]).await.unwrap();
     assert_eq!(report.loaded.len(), 1, "{report:?}");
     assert_eq!(h.rows(ROW).await, [[Some("erased".to_string()), None]]);
-    // The upload's own result file once more (a late delivery): ordered before the erasure, dropped.
-    h.loader().load(first).await.unwrap();
+    // Of the recording, only the erasure's own file is left (what the tombstone row holds: id, bucket, key).
+    let tombstone = erasure.file().unwrap().key.clone();
+    assert_eq!(of_the_recording().await, [tombstone.clone()]);
+    let audit = h.rows("SELECT file_uri, error_message FROM load_audit WHERE status = 'erased'").await;
+    let said = format!("erasure: {} object versions of the recording deleted", before.len());
+    assert_eq!(audit, [[Some(format!("s3://recordings/{tombstone}")), Some(said)]]);
+
+    // The upload's event delivered late, heard again: ordered before the erasure, dropped.
+    let late = stage.process(&first[1]).await.unwrap();
+    h.loader().load(vec![late.file().unwrap().clone()]).await.unwrap();
     assert_eq!(h.rows(ROW).await, [[Some("erased".to_string()), None]], "nothing older comes back");
-    // A new upload of the key is a new recording.
+    // A new upload of the key is a new recording: its erasure, had it come late, would not touch it.
     h.store.put("recordings", "in/call.wav", wav(16000, 0.5), "audio/wav").await.unwrap();
     let again: Vec<ResultFile> = h.process_events(1).await.iter().map(|p| p.file().unwrap().clone()).collect();
-    h.loader().load(again).await.unwrap();
+    h.loader().load(again.clone()).await.unwrap();
     assert_eq!(h.rows(ROW).await, [[Some("metadata_only".to_string()), Some("16000".to_string())]]);
+    let stale = ObjectEvent { generation: Some(1), ..removal };
+    let erasure = stage.process(&stale).await.unwrap();
+    h.loader().load(vec![erasure.file().unwrap().clone()]).await.unwrap();
+    assert!(h.store.find("recordings", &again[0].key).await.unwrap().is_some(), "the newer upload's file stays");
+    assert_eq!(h.rows(ROW).await, [[Some("metadata_only".to_string()), Some("16000".to_string())]]);
+
+    // A result file that arrives once its recording is gone is not loaded, and its objects go.
+    h.store.put("recordings", "in/gone.wav", wav(8000, 0.5), "audio/wav").await.unwrap();
+    let gone: Vec<ResultFile> = h.process_events(1).await.iter().map(|p| p.file().unwrap().clone()).collect();
+    h.store.delete("recordings", "in/gone.wav").await.unwrap();
+    let report = h.loader().load(gone.clone()).await.unwrap();
+    assert_eq!((report.loaded.len(), report.superseded.len()), (0, 1), "{report:?}");
+    assert_eq!(h.store.find("recordings", &gone[0].key).await.unwrap(), None);
     h.s3.stop().await;
     h.api.stop().await;
 }

@@ -124,6 +124,7 @@ mod tests {
             source: ObjectEvent::created("b", "in/x.wav"),
             details: Vec::new(),
             etag: None,
+            erased: None,
         }
     }
 

@@ -68,6 +68,8 @@ pub struct ResultFile {
     pub details: Vec<DetailFile>,
     /// The ETag of the bytes read back (what `load_audit` settles it as); `None` when the stage just wrote it.
     pub etag: Option<String>,
+    /// An erasure's file, once the loader deleted its recording's objects: how many object versions went.
+    pub erased: Option<usize>,
 }
 
 impl ResultFile {
@@ -678,6 +680,7 @@ impl<S: ObjectStore> TranscribeStage<S> {
             details,
             etag: None,
             source,
+            erased: None,
         })
     }
 

@@ -398,7 +398,7 @@ async fn an_erasure_outranks_everything_older_of_its_recording_and_nothing_newer
     assert_eq!(h.rows(ROW).await, [[Some("erased".to_string()), None]]);
     // Of the recording, only the erasure's own file is left (what the tombstone row holds: id, bucket, key).
     let tombstone = erasure.file().unwrap().key.clone();
-    assert_eq!(of_the_recording().await, [tombstone.clone()]);
+    assert_eq!(of_the_recording().await, std::slice::from_ref(&tombstone));
     let audit = h.rows("SELECT file_uri, error_message FROM load_audit WHERE status = 'erased'").await;
     let said = format!("erasure: {} object versions of the recording deleted", before.len());
     assert_eq!(audit, [[Some(format!("s3://recordings/{tombstone}")), Some(said)]]);

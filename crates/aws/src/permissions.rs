@@ -32,6 +32,9 @@ pub enum Scope {
     AttemptsListing,
     /// The bucket itself, listed under the input prefix only (one recording's key at a time).
     RecordingsListing,
+    /// The bucket's object versions, listed under the prefixes an erased recording's objects are in only
+    /// (`processed/`, `rejected/`, `manifests/parts/`, `manifests/attempts/`).
+    ErasureListing,
     /// The Redshift workgroup or cluster statements are submitted to.
     Warehouse,
     /// The statements this role submitted (the Data API scopes them by owner, not by ARN).
@@ -95,6 +98,13 @@ pub const LOAD: &[Grant] = &[
     grant("s3:ListBucket", Scope::RecordingsListing, "S3Objects::find: pending::standing before a load"),
     grant("s3:PutObject", Scope::Manifests, "S3Objects::put: the COPY manifest and the audit rows"),
     grant("s3:PutObject", Scope::Rejected, "S3Objects::put_with: quarantine records"),
+    // An erasure deletes every version of its recording's objects (crates/pipeline/src/erasure.rs): listed by
+    // ListObjectVersions, each removed by DeleteObject with its versionId, which S3 authorises as the second action.
+    grant("s3:ListBucketVersions", Scope::ErasureListing, "S3Objects::delete_versions (ListObjectVersions)"),
+    grant("s3:DeleteObjectVersion", Scope::Processed, "S3Objects::delete_versions: an erased recording's outputs"),
+    grant("s3:DeleteObjectVersion", Scope::Rejected, "S3Objects::delete_versions: its quarantine records"),
+    grant("s3:DeleteObjectVersion", Scope::Parts, "S3Objects::delete_versions: its parts"),
+    grant("s3:DeleteObjectVersion", Scope::Attempts, "S3Objects::delete_versions: its attempt marker"),
     grant("redshift-data:ExecuteStatement", Scope::Warehouse, "DataApi::query: migrations' checks, load_audit"),
     grant("redshift-data:BatchExecuteStatement", Scope::Warehouse, "DataApi::run_batch_until: the load transaction"),
     grant("redshift-data:DescribeStatement", Scope::OwnStatements, "DataApi::wait"),

@@ -173,6 +173,10 @@ pub const RECORDINGS_LISTING: &str = "in/";
 /// The prefix of the attempt markers, which the transcribe function lists (one key at a time) and its role may.
 pub const ATTEMPTS_LISTING: &str = "manifests/attempts/";
 
+/// The prefixes under which the load function lists object versions (an erased recording's objects), and its role
+/// may.
+pub const ERASURE_LISTING: [&str; 4] = ["processed/", "rejected/", PARTS_LISTING, ATTEMPTS_LISTING];
+
 /// The object key of an S3 event the stand-in raised, decoded (S3 sends it URL-encoded, `+` for a space).
 pub fn delivered_key(delivery: &redscribe_local::s3::Delivery) -> String {
     let raw = delivery.event["Records"][0]["s3"]["object"]["key"].as_str().expect("an S3 event");
@@ -193,6 +197,9 @@ pub fn needed(call: &redscribe_local::calls::Call, bucket: &str) -> Option<(Stri
         }
         let scope = match (&call.key, &call.prefix) {
             (Some(key), _) => object_scope(key),
+            (None, Some(prefix)) if call.action == "s3:ListBucketVersions" => {
+                ERASURE_LISTING.iter().any(|p| prefix.starts_with(p)).then_some(Scope::ErasureListing)
+            }
             (None, Some(prefix)) if prefix.starts_with(RESULTS_LISTING) => Some(Scope::ResultsListing),
             (None, Some(prefix)) if prefix.starts_with(ATTEMPTS_LISTING) => Some(Scope::AttemptsListing),
             (None, Some(prefix)) if prefix.starts_with(PARTS_LISTING) => Some(Scope::PartsListing),

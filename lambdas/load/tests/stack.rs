@@ -14,8 +14,8 @@ use redscribe_local::runtime_api::{Answer, RuntimeApi};
 use redscribe_pipeline::config::FunctionConfig;
 use redscribe_pipeline::{TranscribeConfig, TranscribeStage};
 use redscribe_testkit::stack::{
-    needed, repo_root, tool, Deployed, ATTEMPTS_LISTING, OBJECT_SCOPES, PARTS_LISTING, RECORDINGS_LISTING,
-    RESULTS_LISTING,
+    needed, repo_root, tool, Deployed, ATTEMPTS_LISTING, ERASURE_LISTING, OBJECT_SCOPES, PARTS_LISTING,
+    RECORDINGS_LISTING, RESULTS_LISTING,
 };
 use redscribe_testkit::{drain, sqs_records, tone_wav, Function, Moto, StandIns};
 use serde_json::{json, Value};
@@ -79,6 +79,10 @@ fn scope_of(d: &Deployed, function: &str, action: &str, resource: &str, conditio
             if condition == &json!({ "StringLike": { "s3:prefix": format!("{prefix}*") } }) {
                 return scope;
             }
+        }
+        let erasure: Vec<String> = ERASURE_LISTING.iter().map(|p| format!("{p}*")).collect();
+        if action == "s3:ListBucketVersions" && condition == &json!({ "StringLike": { "s3:prefix": erasure } }) {
+            return Scope::ErasureListing;
         }
         panic!("{action} on the bucket under {condition}");
     }
@@ -489,19 +493,43 @@ async fn the_load_function_answers_with_the_environment_the_stack_gives_it() {
     assert_eq!(answer, Answer::Response(json!({ "batchItemFailures": [] })), "{:?}", function.stderr);
     let swept = api.invoke(json!({ "sweep": true }));
     api.outcome(&swept, Duration::from_secs(60)).await.unwrap();
-    let calls: Vec<_> = s3_calls.take().into_iter().chain(data_api_calls.take()).collect();
+    let mut calls: Vec<_> = s3_calls.take().into_iter().chain(data_api_calls.take()).collect();
+    let warehouse = stand_ins.warehouse().await;
+    let rows = warehouse.query("SELECT object_key, status FROM transcription_results").await.unwrap();
+    assert_eq!(rows, [[Some("in/calls/a.wav".to_string()), Some("metadata_only".to_string())]]);
+
+    // The recording deleted: its erasure, written as the transcribe function writes it, loads through the
+    // function, which deletes the recording's objects first (every version: ListObjectVersions, DeleteObject).
+    store.delete(&bucket, "in/calls/a.wav").await.unwrap();
+    for delivery in drain(&mut stand_ins.events) {
+        for object in redscribe_core::events::normalize(&delivery.event, &Layout::default()).unwrap().objects {
+            stage.process(&object).await.unwrap();
+        }
+    }
+    let erasures = d.routed_to("LoadQueue", &drain(&mut stand_ins.events));
+    assert_eq!(erasures.len(), 1);
+    s3_calls.start();
+    data_api_calls.start();
+    let erased = api.invoke(json!({ "Records": sqs_records(&erasures) }));
+    let answer = api.outcome(&erased, Duration::from_secs(120)).await.expect("an answer");
+    assert_eq!(answer, Answer::Response(json!({ "batchItemFailures": [] })), "{:?}", function.stderr);
+    calls.extend(s3_calls.take().into_iter().chain(data_api_calls.take()));
+    let rows = warehouse.query("SELECT object_key, status FROM transcription_results").await.unwrap();
+    assert_eq!(rows, [[Some("in/calls/a.wav".to_string()), Some("erased".to_string())]]);
+    let left = store.list(&bucket, "processed/").await.unwrap();
+    assert_eq!(left.len(), 1, "the erasure's own file only: {left:?}");
+
     let allowed = code(load_grants(SignIn::WorkgroupRole, Encryption::Managed));
     let made: BTreeSet<(String, Scope)> = calls.iter().filter_map(|c| needed(c, &bucket)).collect();
     for call in &made {
         assert!(allowed.contains(call), "the function called {call:?}, which its role does not allow");
     }
-    // It read, listed, wrote a manifest and ran the load: the list is not merely a superset.
+    // It read, listed, wrote a manifest, ran the load and erased: the list is not merely a superset.
     for part in [Scope::Processed, Scope::ResultsListing, Scope::Manifests, Scope::Warehouse, Scope::OwnStatements] {
         assert!(made.iter().any(|(_, s)| *s == part), "{part:?} in {made:?}");
     }
-    let warehouse = stand_ins.warehouse().await;
-    let rows = warehouse.query("SELECT object_key, status FROM transcription_results").await.unwrap();
-    assert_eq!(rows, [[Some("in/calls/a.wav".to_string()), Some("metadata_only".to_string())]]);
+    assert!(made.contains(&("s3:ListBucketVersions".to_string(), Scope::ErasureListing)), "{made:?}");
+    assert!(made.contains(&("s3:DeleteObjectVersion".to_string(), Scope::Processed)), "{made:?}");
     // The schedule's event, as the deployed rule sends it.
     let input: Value = serde_json::from_str(d.stack["rules"][0]["Targets"][0]["Input"].as_str().unwrap()).unwrap();
     let swept = api.invoke(input);

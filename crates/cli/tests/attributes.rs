@@ -122,7 +122,8 @@ fn keys_metadata_and_tags_become_attributes_and_columns() {
 }
 
 /// Deleting a recording erases it: its row becomes a tombstone (`erased`, nothing of its content), its segments,
-/// words and attributes go in the same load, and a new upload of the key is a new recording.
+/// words and attributes go in the same load, every object the pipeline wrote of it goes (its quarantine record too,
+/// so a replay has nothing to bring back), and a new upload of the key is a new recording.
 #[test]
 fn a_deleted_recording_is_erased_from_the_warehouse_and_can_come_again() {
     let dir = tempfile::tempdir().unwrap();
@@ -130,18 +131,37 @@ fn a_deleted_recording_is_erased_from_the_warehouse_and_can_come_again() {
     std::fs::write(&wav, redscribe_testkit::speech(dir.path(), "Thank you for calling. Your invoice is ready."))
         .unwrap();
     let wav = wav.to_str().unwrap();
+    let broken = dir.path().join("broken.wav");
+    std::fs::write(&broken, b"not a recording at all").unwrap();
     let served = start_serve(&dir.path().join("data"), &[], &[("REDSCRIBE_KEY_PATTERN", r"in/(?P<queue>[^/]+)/.*")]);
     let key = "s3://recordings/in/sales/call.wav";
-    aws(&served, &["s3", "cp", wav, key, "--metadata", "campaign=winter"]);
     let sql = "select r.status, r.text is null as no_text, \
                (select count(*) from transcription_segments s where s.id = r.id) as segments, \
                (select count(*) from transcription_words w where w.id = r.id) as words, \
                (select count(*) from transcription_attributes a where a.id = r.id) as attributes \
                from transcription_results r";
+    // A first upload that is not audio (quarantined), then the recording itself.
+    aws(&served, &["s3", "cp", broken.to_str().unwrap(), key]);
+    query_while(&served, sql, |csv| csv.contains("failed"));
+    aws(&served, &["s3", "cp", wav, key, "--metadata", "campaign=winter"]);
     let heard = query_while(&served, sql, |csv| csv.contains("transcribed"));
     let counts: Vec<&str> = heard.lines().nth(1).unwrap().split(',').collect();
     assert_eq!(counts[..2], ["transcribed", "false"], "{heard}");
     assert!(counts[2..].iter().all(|n| *n != "0"), "segments, words and attributes first: {heard}");
+    let id = redscribe(&served, &["query", "--format", "csv", "select id from transcription_results"]);
+    let id = id.lines().nth(1).unwrap().to_string();
+    // What the pipeline keeps of the recording, outside the recordings' prefix.
+    let kept = || -> Vec<String> {
+        let listing = aws(&served, &["s3", "ls", "--recursive", "s3://recordings/"]);
+        let keys = listing.lines().filter_map(|l| l.split_whitespace().nth(3).map(str::to_string));
+        keys.filter(|k| k.contains(&id) && !k.starts_with("in/")).collect()
+    };
+    let before = kept();
+    for prefix in ["processed/transcription_results/", "processed/transcription_words/", "rejected/not_audio/"] {
+        assert!(before.iter().any(|k| k.starts_with(prefix)), "{prefix} in {before:?}");
+    }
+    let replayable = ["replay", "--dry-run", "--aws", "--s3-path-style"];
+    assert!(redscribe(&served, &replayable).contains("1 record(s) would be replayed"));
 
     aws(&served, &["s3", "rm", key]);
     let erased = query_while(&served, sql, |csv| csv.contains("erased"));
@@ -156,6 +176,18 @@ fn a_deleted_recording_is_erased_from_the_warehouse_and_can_come_again() {
         ],
     );
     assert_eq!(tombstone.lines().nth(1), Some("true,true,true"), "{tombstone}");
+    // Of the recording, only the erasure's own result file is left (what the tombstone row holds); its quarantine
+    // record went with the rest, so a replay brings nothing back.
+    let after = kept();
+    assert_eq!(after.len(), 1, "{after:?} of {before:?}");
+    assert!(after[0].starts_with("processed/transcription_results/"), "{after:?}");
+    assert!(!before.contains(&after[0]), "the erasure's file is a file of its own: {after:?}");
+    assert!(redscribe(&served, &replayable).contains("0 record(s) would be replayed"));
+    let audit = redscribe(
+        &served,
+        &["query", "--format", "csv", "select error_message from load_audit where status = 'erased'"],
+    );
+    assert!(audit.contains(&format!("erasure: {} object versions of the recording deleted", before.len())), "{audit}");
 
     // The key uploaded again is a new recording: heard and loaded over the tombstone.
     aws(&served, &["s3", "cp", wav, key]);

@@ -24,12 +24,15 @@ use crate::transcribe::ResultFile;
 /// Recordings whose known files one `load_audit` query asks for (the statement stays far below 100 KB).
 const IDS_PER_QUERY: usize = 100;
 
-/// A result file of a recording as `load_audit` knows it, and the load-rejections recorded for it (each a
-/// quarantine record: its day and batch).
+/// A result file of a recording as `load_audit` knows it: the load-rejections recorded for it (each a quarantine
+/// record: its day and batch).
 #[derive(Debug, Default)]
 struct Known {
     rejections: Vec<(chrono::NaiveDate, String)>,
 }
+
+/// The result files `load_audit` knows, by (recording id, bucket, key).
+type KnownFiles = BTreeMap<(String, String, String), Known>;
 
 impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
     /// Deletes what each erasure outranks. The erasures, each with how many object versions went
@@ -46,20 +49,8 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         };
         let (mut done, mut failed) = (Vec::new(), Vec::new());
         for mut erasure in erasures {
-            let files = known.iter().filter(|((id, _, key), _)| *id == erasure.id && *key != erasure.key);
-            let mut deleted = 0;
-            let mut outcome = Ok(());
-            for ((_, bucket, key), what) in files {
-                match self.delete_if_outranked(&erasure, bucket, key, what).await {
-                    Ok(n) => deleted += n,
-                    Err(e) => {
-                        outcome = Err(e);
-                        break;
-                    }
-                }
-            }
-            match outcome {
-                Ok(()) => {
+            match self.delete_outranked(&erasure, &known).await {
+                Ok(deleted) => {
                     tracing::info!(id = %erasure.id, deleted, "the erased recording's objects deleted");
                     erasure.erased = Some(deleted);
                     done.push(erasure);
@@ -68,6 +59,18 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             }
         }
         (done, failed)
+    }
+
+    /// Deletes the objects of every processing of `erasure`'s recording in `known` that it outranks (its own file
+    /// aside); how many object versions went.
+    async fn delete_outranked(&self, erasure: &ResultFile, known: &KnownFiles) -> Result<usize, PortError> {
+        let mut deleted = 0;
+        for ((id, bucket, key), what) in known {
+            if *id == erasure.id && *key != erasure.key {
+                deleted += self.delete_if_outranked(erasure, bucket, key, what).await?;
+            }
+        }
+        Ok(deleted)
     }
 
     /// Deletes every object of the processing whose result file is `bucket/key` (and of its load-rejections) if
@@ -117,14 +120,10 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
 
     /// The result files of the recordings `ids` that `load_audit` records as loaded or quarantined, keyed by
     /// (id, bucket, key), with the load-rejections of each.
-    async fn known_files(
-        &self,
-        ids: &[&str],
-        deadline: Option<std::time::Instant>,
-    ) -> Result<BTreeMap<(String, String, String), Known>, PortError> {
+    async fn known_files(&self, ids: &[&str], deadline: Option<std::time::Instant>) -> Result<KnownFiles, PortError> {
         let internal = |e: redscribe_core::CoreError| PortError::new(ErrorCode::Internal, e.to_string());
         let tables = &self.config().tables;
-        let mut known: BTreeMap<(String, String, String), Known> = BTreeMap::new();
+        let mut known = KnownFiles::new();
         for chunk in ids.chunks(IDS_PER_QUERY) {
             let any_of = chunk
                 .iter()

@@ -400,7 +400,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         // schema under the batch's name and its column count.
         let results = files.iter().map(|f| {
             let file = BatchFile { uri: f.uri(), rows: f.rows, etag: f.etag.clone(), erased: f.erased };
-            (f.columns, f.uri(), f.size, file)
+            (f.columns, f.size, file)
         });
         let results = self.write_manifests(day, &batch_id, None, results.collect()).await.map_err(failed)?;
         // Each detail table the files have rows of (segments, words): manifests of its own, loaded in the same
@@ -412,7 +412,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                 .flat_map(|f| f.details.iter().filter(|d| d.detail == detail).map(move |d| (f, d)))
                 .map(|(f, d)| {
                     let file = BatchFile { uri: f.detail_uri(d), rows: d.rows, ..BatchFile::default() };
-                    (d.columns, f.detail_uri(d), d.size, file)
+                    (d.columns, d.size, file)
                 })
                 .collect();
             if !of.is_empty() {
@@ -460,18 +460,18 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
 
     /// Writes the COPY manifests of one table's files of a batch (`detail`, or the results), one per shape: the
     /// table's own under the batch's name (the results' is `manifest_key(day, batch_id)`, what quarantine records
-    /// name), an earlier schema's with its column count after it.
+    /// name), an earlier schema's with its column count after it. Each file comes with its column count and size.
     async fn write_manifests(
         &self,
         day: chrono::NaiveDate,
         batch_id: &str,
         detail: Option<Detail>,
-        files: Vec<(usize, String, u64, BatchFile)>,
+        files: Vec<(usize, u64, BatchFile)>,
     ) -> Result<Vec<Staged>, PortError> {
         let full = detail.map_or_else(results_schema, Detail::schema).fields().len();
-        let mut shapes: BTreeMap<usize, Vec<(String, u64, BatchFile)>> = BTreeMap::new();
-        for (columns, uri, size, file) in files {
-            shapes.entry(columns).or_default().push((uri, size, file));
+        let mut shapes: BTreeMap<usize, Vec<(u64, BatchFile)>> = BTreeMap::new();
+        for (columns, size, file) in files {
+            shapes.entry(columns).or_default().push((size, file));
         }
         let mut groups = Vec::new();
         // Today's shape first: the order the statements copy them in.
@@ -484,9 +484,9 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                 name = format!("{name}-{columns}");
             }
             let key = self.config.layout.manifest_key(day, &name);
-            let entries: Vec<(String, u64)> = of.iter().map(|(uri, size, _)| (uri.clone(), *size)).collect();
+            let entries: Vec<(String, u64)> = of.iter().map(|(size, file)| (file.uri.clone(), *size)).collect();
             crate::put_json(self.store.as_ref(), &self.config.bucket, &key, &manifest(&entries)).await?;
-            let files = of.into_iter().map(|(_, _, f)| f).collect();
+            let files = of.into_iter().map(|(_, f)| f).collect();
             groups.push(Staged { columns, manifest: format!("s3://{}/{key}", self.config.bucket), files });
         }
         Ok(groups)

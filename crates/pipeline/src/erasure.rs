@@ -94,8 +94,11 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         }
         let mut deleted = 0;
         for (day, batch) in &known.rejections {
-            let record = self.config().layout.rejected_key(ErrorCode::LoadRejected, *day, &erasure.id, batch);
-            deleted += self.store().delete_versions(&self.config().bucket, &record).await?;
+            // The record is written just before its audit row: on the row's day, or the day before across midnight.
+            for day in [Some(*day), day.pred_opt()].into_iter().flatten() {
+                let record = self.config().layout.rejected_key(ErrorCode::LoadRejected, day, &erasure.id, batch);
+                deleted += self.store().delete_versions(&self.config().bucket, &record).await?;
+            }
         }
         deleted += self.delete_outputs(bucket, key, row.as_ref().and_then(|r| r.error_code)).await?;
         Ok(deleted)

@@ -259,15 +259,19 @@ async fn versioned_buckets_give_each_upload_a_version_id_in_the_response_head_an
     assert_eq!(head.version_id(), Some(second.as_str()));
     let got = s3.get_object().bucket("versioned").key("a.wav").version_id(&second).send().await.unwrap();
     assert_eq!(got.body.collect().await.unwrap().into_bytes().as_ref(), b"three");
-    let old = s3.get_object().bucket("versioned").key("a.wav").version_id(&first).send().await;
-    assert_eq!(old.unwrap_err().into_service_error().meta().code(), Some("NoSuchVersion"));
+    // The version the second upload replaced is kept, and read by its id.
+    let old = s3.get_object().bucket("versioned").key("a.wav").version_id(&first).send().await.unwrap();
+    assert_eq!(old.version_id(), Some(first.as_str()));
+    assert_eq!(old.body.collect().await.unwrap().into_bytes().as_ref(), b"two");
+    let unknown = s3.get_object().bucket("versioned").key("a.wav").version_id("0".repeat(32)).send().await;
+    assert_eq!(unknown.unwrap_err().into_service_error().meta().code(), Some("NoSuchVersion"));
 
     let events = drain(&mut h.events);
     let versions: Vec<_> = events
         .iter()
         .map(|d| d.event["Records"][0]["s3"]["object"]["versionId"].as_str().map(str::to_string))
         .collect();
-    assert_eq!(versions, vec![None, Some(first), Some(second.clone())]);
+    assert_eq!(versions, vec![None, Some(first.clone()), Some(second.clone())]);
     let _ = &h.journal;
 
     // The state survives a restart of the server.
@@ -278,7 +282,83 @@ async fn versioned_buckets_give_each_upload_a_version_id_in_the_response_head_an
     let s3 = s3_client(&server.endpoint_url(), &h.creds);
     let head = s3.head_object().bucket("versioned").key("a.wav").send().await.unwrap();
     assert_eq!(head.version_id(), Some(second.as_str()));
+    let old = s3.head_object().bucket("versioned").key("a.wav").version_id(&first).send().await.unwrap();
+    assert_eq!(old.content_length(), Some(3), "the noncurrent version survives a restart too");
     server.stop().await;
+}
+
+/// A versioning-enabled bucket as S3 keeps it: a delete without a version id leaves the object behind a delete
+/// marker, every version and marker is listed, and only deletes that name them remove them — the marker's removal
+/// making what it hid current again.
+#[tokio::test]
+async fn a_versioned_delete_leaves_a_marker_and_only_named_versions_go() {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let mut h = start().await;
+    let s3 = s3_client(&h.server.endpoint_url(), &h.creds);
+    s3.create_bucket().bucket("versions").send().await.unwrap();
+    let enabled = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    s3.put_bucket_versioning().bucket("versions").versioning_configuration(enabled).send().await.unwrap();
+    let mut ids = Vec::new();
+    for body in [&b"one"[..], b"two"] {
+        let put = s3.put_object().bucket("versions").key("k.wav").body(ByteStream::from_static(body));
+        ids.push(
+            put.content_type("audio/wav").metadata("who", "me").send().await.unwrap().version_id().unwrap().to_string(),
+        );
+    }
+    drain(&mut h.events);
+    let deleted = s3.delete_object().bucket("versions").key("k.wav").send().await.unwrap();
+    assert_eq!(deleted.delete_marker(), Some(true));
+    let marker = deleted.version_id().unwrap().to_string();
+    assert!(s3.head_object().bucket("versions").key("k.wav").send().await.is_err(), "hidden behind the marker");
+    let listed = s3.list_objects_v2().bucket("versions").send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(0));
+
+    let versions = s3.list_object_versions().bucket("versions").prefix("k").send().await.unwrap();
+    let objects: Vec<_> = versions.versions().iter().map(|v| (v.version_id().unwrap(), v.is_latest())).collect();
+    assert_eq!(objects, [(ids[1].as_str(), Some(false)), (ids[0].as_str(), Some(false))], "newest first");
+    let markers: Vec<_> = versions.delete_markers().iter().map(|m| (m.version_id().unwrap(), m.is_latest())).collect();
+    assert_eq!(markers, [(marker.as_str(), Some(true))]);
+    // A page of one, then the rest from the markers.
+    let page = s3.list_object_versions().bucket("versions").max_keys(2).send().await.unwrap();
+    assert_eq!(page.is_truncated(), Some(true));
+    let rest = s3
+        .list_object_versions()
+        .bucket("versions")
+        .key_marker(page.next_key_marker().unwrap())
+        .version_id_marker(page.next_version_id_marker().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.versions().len() + page.delete_markers().len() + rest.versions().len() + rest.delete_markers().len(),
+        3
+    );
+
+    // The marker removed: the newest version is current again, with its metadata.
+    let unmarked = s3.delete_object().bucket("versions").key("k.wav").version_id(&marker).send().await.unwrap();
+    assert_eq!(unmarked.delete_marker(), Some(true));
+    let head = s3.head_object().bucket("versions").key("k.wav").send().await.unwrap();
+    assert_eq!((head.version_id(), head.content_type()), (Some(ids[1].as_str()), Some("audio/wav")));
+    assert_eq!(head.metadata().unwrap().get("who").map(String::as_str), Some("me"));
+    // Each version deleted by its id: gone for good, an `ObjectRemoved:Delete` of each.
+    for id in ids.iter().rev() {
+        s3.delete_object().bucket("versions").key("k.wav").version_id(id).send().await.unwrap();
+    }
+    let versions = s3.list_object_versions().bucket("versions").send().await.unwrap();
+    assert!(versions.versions().is_empty() && versions.delete_markers().is_empty(), "{versions:?}");
+    assert!(s3.head_object().bucket("versions").key("k.wav").send().await.is_err());
+    let events: Vec<_> = drain(&mut h.events)
+        .iter()
+        .map(|d| {
+            let r = &d.event["Records"][0];
+            (r["eventName"].as_str().unwrap().to_string(), r["s3"]["object"]["versionId"].as_str().map(str::to_string))
+        })
+        .collect();
+    let removed = |v: &str| ("ObjectRemoved:Delete".to_string(), Some(v.to_string()));
+    let expected =
+        [("ObjectRemoved:DeleteMarkerCreated".to_string(), Some(marker.clone())), removed(&ids[1]), removed(&ids[0])];
+    assert_eq!(events, expected);
+    h.server.stop().await;
 }
 
 #[tokio::test]

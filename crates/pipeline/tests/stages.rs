@@ -19,6 +19,8 @@ use redscribe_testkit::{tone_wav as wav, StandIns};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 struct Harness {
+    /// What the `aws` CLI needs to reach the S3 stand-in.
+    aws_env: Vec<(&'static str, String)>,
     s3: S3Server,
     api: DataApiServer,
     journal: Arc<EventJournal>,
@@ -32,9 +34,10 @@ async fn start() -> Harness {
     let stand_ins = StandIns::start().await;
     let (store, warehouse) = (stand_ins.store().await, stand_ins.warehouse().await);
     redscribe_pipeline::migrate::migrate(warehouse.as_ref()).await.unwrap();
+    let aws_env = stand_ins.function_env();
     let (dir, services) = stand_ins.into_parts();
     let redscribe_local::StandIns { s3, journal, events, data_api, .. } = services;
-    Harness { s3, api: data_api.expect("both stand-ins"), journal, events, store, warehouse, _dir: dir }
+    Harness { aws_env, s3, api: data_api.expect("both stand-ins"), journal, events, store, warehouse, _dir: dir }
 }
 
 impl Harness {
@@ -425,6 +428,42 @@ async fn an_erasure_outranks_everything_older_of_its_recording_and_nothing_newer
     let report = h.loader().load(gone.clone()).await.unwrap();
     assert_eq!((report.loaded.len(), report.superseded.len()), (0, 1), "{report:?}");
     assert_eq!(h.store.find("recordings", &gone[0].key).await.unwrap(), None);
+    h.s3.stop().await;
+    h.api.stop().await;
+}
+
+/// In a versioning-enabled bucket an erasure removes every version of what it deletes: the result file a reprocess
+/// wrote over (same key, a noncurrent version), the delete marker it leaves nothing behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_erasure_in_a_versioned_bucket_removes_every_version() {
+    let mut h = start().await;
+    let aws_env = h.aws_env.clone();
+    let aws = |args: &[&str]| redscribe_testkit::aws_with(&aws_env, args);
+    aws(&["s3api", "put-bucket-versioning", "--bucket", "recordings", "--versioning-configuration", "Status=Enabled"]);
+    h.store.put("recordings", "in/call.wav", wav(8000, 0.5), "audio/wav").await.unwrap();
+    let first: Vec<ResultFile> = h.process_events(1).await.iter().map(|p| p.file().unwrap().clone()).collect();
+    h.loader().load(first.clone()).await.unwrap();
+    // Heard again the same day (a reprocess): the same result key written over, the first bytes a noncurrent version.
+    let stage = TranscribeStage::new(h.store.clone(), TranscribeConfig::default());
+    let again = stage.process(&ObjectEvent { generation: Some(1_000), ..first[0].source.clone() }).await.unwrap();
+    h.loader().load(vec![again.file().unwrap().clone()]).await.unwrap();
+    let id = first[0].id.clone();
+    let versions_of_the_recording = || {
+        let listed = aws(&["s3api", "list-object-versions", "--bucket", "recordings"]);
+        let entries = ["Versions", "DeleteMarkers"].map(|k| listed[k].as_array().cloned().unwrap_or_default());
+        let keys = entries.into_iter().flatten().filter_map(|e| e["Key"].as_str().map(str::to_string));
+        keys.filter(|k| k.contains(&id) && !k.starts_with("in/")).collect::<Vec<_>>()
+    };
+    let before = versions_of_the_recording();
+    assert_eq!(before.iter().filter(|k| **k == first[0].key).count(), 2, "two versions of the result file: {before:?}");
+
+    // The recording deleted: a delete marker, its event, the erasure.
+    h.store.delete("recordings", "in/call.wav").await.unwrap();
+    let erasure: Vec<ResultFile> = h.process_events(1).await.iter().filter_map(|p| p.file().cloned()).collect();
+    assert_eq!(erasure.len(), 1);
+    assert_eq!(erasure[0].source.event_name, "ObjectRemoved:DeleteMarkerCreated");
+    h.loader().load(erasure.clone()).await.unwrap();
+    assert_eq!(versions_of_the_recording(), [erasure[0].key.clone()], "every version went but the erasure's");
     h.s3.stop().await;
     h.api.stop().await;
 }

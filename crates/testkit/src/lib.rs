@@ -72,6 +72,22 @@ impl ObjectStore for FailingReads {
     }
 }
 
+/// Runs the real `aws` CLI with `env` (endpoints and credentials) and returns its JSON output (`null` for none).
+pub fn aws_with(env: &[(&str, String)], args: &[&str]) -> serde_json::Value {
+    let output = Command::new("aws")
+        .args(args)
+        .args(["--output", "json"])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("the aws CLI (scripts/setup.sh)");
+    assert!(output.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    if output.stdout.iter().all(u8::is_ascii_whitespace) {
+        return serde_json::Value::Null;
+    }
+    serde_json::from_slice(&output.stdout).expect("JSON from the aws CLI")
+}
+
 /// The bucket the stand-ins start with.
 pub const BUCKET: &str = "recordings";
 
@@ -115,6 +131,11 @@ impl StandIns {
     /// Both stand-ins.
     pub async fn start() -> StandIns {
         StandIns::start_with(true).await
+    }
+
+    /// Runs the real `aws` CLI against the S3 stand-in (JSON out), e.g. `s3api list-object-versions`.
+    pub fn aws(&self, args: &[&str]) -> serde_json::Value {
+        aws_with(&self.function_env(), args)
     }
 
     /// The stand-ins, and the folder they keep their data in (dropped, it is removed).

@@ -22,21 +22,21 @@ const TURNS: usize = 256;
 
 /// `s3s-fs` plus versioning and event notifications.
 pub struct NotifyingStore {
-    inner: s3s_fs::FileSystem,
+    pub(super) inner: s3s_fs::FileSystem,
     /// Completed uploads of one key take their turn ([`NotifyingStore::turn`]).
     turns: Vec<tokio::sync::Mutex<()>>,
     /// The folder `inner` keeps its buckets in.
-    root: PathBuf,
+    pub(super) root: PathBuf,
     /// The stand-in's own state, outside `root` ([`super::server::state_dir`]).
     state: PathBuf,
     journal: Arc<EventJournal>,
-    versions: Versions,
+    pub(super) versions: Versions,
     tags: Tags,
     /// The tags a multipart upload was created with, set when it completes.
     pending_tags: std::sync::Mutex<std::collections::HashMap<String, TagList>>,
 }
 
-fn state_error(e: std::io::Error) -> s3s::S3Error {
+pub(super) fn state_error(e: std::io::Error) -> s3s::S3Error {
     tracing::error!(error = %e, "cannot record object state");
     s3s::s3_error!(InternalError, "cannot record object state")
 }
@@ -114,7 +114,7 @@ impl NotifyingStore {
     }
 
     /// The ETag of an object, as a HEAD answers it (a folder marker's is the MD5 of nothing).
-    async fn etag_of(&self, template: &S3Request<()>, bucket: &str, key: &str) -> Option<ETag> {
+    pub(super) async fn etag_of(&self, template: &S3Request<()>, bucket: &str, key: &str) -> Option<ETag> {
         if key.ends_with('/') {
             return Some(ETag::Strong(EMPTY_ETAG.into()));
         }
@@ -133,7 +133,7 @@ impl NotifyingStore {
     /// took 1.75 ms in a bucket of 100 objects, 3.82 ms in one of 1,100). The output is `s3s-fs`'s: keys in order,
     /// those after the continuation token or start-after, at most `max_keys` (default 1,000), the last key given
     /// as the next token when more remain.
-    async fn list_under_prefix(&self, input: ListObjectsV2Input) -> S3Result<ListObjectsV2Output> {
+    pub(super) async fn list_under_prefix(&self, input: ListObjectsV2Input) -> S3Result<ListObjectsV2Output> {
         let bucket_root = self.root.join(&input.bucket);
         if !bucket_root.starts_with(&self.root) || !bucket_root.is_dir() {
             return Err(s3s::s3_error!(NoSuchBucket));
@@ -176,7 +176,8 @@ impl NotifyingStore {
         })
     }
 
-    /// Refuses a request for a version other than the current one (earlier versions are not kept).
+    /// Refuses a request for a version other than the current one (a noncurrent version is read before this:
+    /// `versioned`).
     fn check_version(&self, bucket: &str, key: &str, wanted: &mut Option<String>) -> S3Result<Option<String>> {
         let current = self.versions.current(bucket, key);
         if let Some(v) = wanted.take() {
@@ -247,17 +248,79 @@ impl NotifyingStore {
         Ok(version_id)
     }
 
-    /// Records the event of an object deleted: `ObjectRemoved:Delete`, or in a bucket whose versioning is enabled
-    /// `ObjectRemoved:DeleteMarkerCreated` with the marker's version id — unless the request named the version
-    /// (`removed`), which removes it for good: `ObjectRemoved:Delete` of that version (S3's event types, "Amazon S3
-    /// Event Notifications"). S3's removal events carry no size and no ETag.
-    fn announce_removal(&self, bucket: &str, key: &str, removed: Option<&str>) -> S3Result<()> {
-        let versioned = self.versions.status(bucket).is_some_and(|s| s == "Enabled");
-        let (event_name, version_id) = match (removed, versioned) {
-            (Some(v), _) => ("ObjectRemoved:Delete", Some(v.to_string()).filter(|v| v != "null")),
-            (None, true) => ("ObjectRemoved:DeleteMarkerCreated", Some(uuid::Uuid::new_v4().simple().to_string())),
-            (None, false) => ("ObjectRemoved:Delete", None),
-        };
+    /// One object deleted, as S3 does it: without a version id, the object goes — in a versioning-enabled bucket
+    /// it stays as a noncurrent version behind a new delete marker; with one, that version goes for good (the
+    /// newest noncurrent version becoming current again when it was the current one, or the marker in front of it).
+    /// A version that is not there removes nothing.
+    pub(super) async fn delete_one(
+        &self,
+        template: &S3Request<()>,
+        bucket: &str,
+        key: &str,
+        version: Option<String>,
+    ) -> S3Result<DeleteObjectOutput> {
+        let existed = self.etag_of(template, bucket, key).await.is_some();
+        let _turn = self.turn(bucket, key).await;
+        let current = self.versions.current(bucket, key);
+        let is_current = |v: &str| existed && current.as_deref().unwrap_or("null") == v;
+        match version {
+            Some(v) if !is_current(&v) => {
+                let Some(removed) = self.versions.remove(bucket, key, &v).map_err(state_error)? else {
+                    return Ok(DeleteObjectOutput::default());
+                };
+                if removed.marker && !existed {
+                    // The marker in front: what it hid is current again.
+                    self.promote(template, bucket, key).await?;
+                } else if !removed.marker {
+                    self.announce_removal(bucket, key, "ObjectRemoved:Delete", Some(v.clone()))?;
+                }
+                return Ok(DeleteObjectOutput {
+                    delete_marker: removed.marker.then_some(true),
+                    version_id: Some(v),
+                    ..Default::default()
+                });
+            }
+            _ => {}
+        }
+        if !existed {
+            return Ok(DeleteObjectOutput::default());
+        }
+        let marker = version.is_none() && self.versions.enabled(bucket);
+        if marker {
+            self.keep_current(template, bucket, key).await?;
+        }
+        let delete = template.map_input_ref().map_input(|()| DeleteObjectInput {
+            bucket: bucket.into(),
+            key: key.into(),
+            ..Default::default()
+        });
+        self.inner.delete_object(delete).await?;
+        self.versions.record_delete(bucket, key).map_err(state_error)?;
+        self.tags.set(bucket, key, Vec::new()).map_err(state_error)?;
+        if marker {
+            let id = self.add_marker(bucket, key)?;
+            self.announce_removal(bucket, key, "ObjectRemoved:DeleteMarkerCreated", Some(id.clone()))?;
+            return Ok(DeleteObjectOutput { delete_marker: Some(true), version_id: Some(id), ..Default::default() });
+        }
+        self.announce_removal(bucket, key, "ObjectRemoved:Delete", version.clone())?;
+        if version.is_some() {
+            self.promote(template, bucket, key).await?;
+        }
+        Ok(DeleteObjectOutput { version_id: version, ..Default::default() })
+    }
+
+    /// Records the event of an object deleted (S3's event types, "Amazon S3 Event Notifications"):
+    /// `ObjectRemoved:Delete` when it is gone for good (`version_id`: the version a request named), or
+    /// `ObjectRemoved:DeleteMarkerCreated` with the marker's version id when a versioned bucket keeps it behind
+    /// one. S3's removal events carry no size and no ETag.
+    fn announce_removal(
+        &self,
+        bucket: &str,
+        key: &str,
+        event_name: &'static str,
+        version_id: Option<String>,
+    ) -> S3Result<()> {
+        let version_id = version_id.filter(|v| v != "null");
         let removed = ObjectCreated {
             event_name,
             bucket: bucket.into(),
@@ -334,6 +397,11 @@ impl S3 for NotifyingStore {
 
     async fn get_object(&self, mut req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         check_key(&req.input.key)?;
+        if let Some(v) = &req.input.version_id {
+            if let Some(out) = self.read_noncurrent(&req.input.bucket, &req.input.key, v, true).await? {
+                return Ok(S3Response::new(out));
+            }
+        }
         let version = self.check_version(&req.input.bucket, &req.input.key, &mut req.input.version_id)?;
         let mut resp = self.inner.get_object(req).await?;
         resp.output.version_id = version;
@@ -342,6 +410,19 @@ impl S3 for NotifyingStore {
 
     async fn head_object(&self, mut req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         check_key(&req.input.key)?;
+        if let Some(v) = &req.input.version_id {
+            if let Some(out) = self.read_noncurrent(&req.input.bucket, &req.input.key, v, false).await? {
+                return Ok(S3Response::new(HeadObjectOutput {
+                    content_length: out.content_length,
+                    content_type: out.content_type,
+                    e_tag: out.e_tag,
+                    last_modified: out.last_modified,
+                    metadata: out.metadata,
+                    version_id: out.version_id,
+                    ..Default::default()
+                }));
+            }
+        }
         let version = self.check_version(&req.input.bucket, &req.input.key, &mut req.input.version_id)?;
         let mut resp = self.inner.head_object(req).await?;
         resp.output.version_id = version;
@@ -385,104 +466,39 @@ impl S3 for NotifyingStore {
 
     async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
         check_key(&req.input.key)?;
+        let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
-        let wanted = req.input.version_id.clone();
-        let existed = self.etag_of(&req.map_input_ref(), &bucket, &key).await.is_some();
-        let _turn = self.turn(&bucket, &key).await;
-        let current = self.versions.current(&bucket, &key);
-        if let Some(v) = &wanted {
-            // A version that is not the current one is not kept here: already gone, as S3 answers a removed one.
-            if current.as_deref().unwrap_or("null") != v.as_str() {
-                return Ok(S3Response::new(DeleteObjectOutput::default()));
-            }
-        }
-        let mut resp = self.inner.delete_object(req).await?;
-        self.versions.record_delete(&bucket, &key).map_err(state_error)?;
-        self.tags.set(&bucket, &key, Vec::new()).map_err(state_error)?;
-        if existed {
-            self.announce_removal(&bucket, &key, wanted.as_deref())?;
-        }
-        resp.output.version_id = wanted;
-        Ok(resp)
+        Ok(S3Response::new(self.delete_one(&template, &bucket, &key, req.input.version_id.clone()).await?))
     }
 
-    /// Every object under the prefix as its one version (earlier versions are not kept, no delete markers): the
-    /// current version id, `null` in a bucket never versioned, as S3 lists them.
     async fn list_object_versions(
         &self,
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
-        let template = req.map_input_ref();
-        let input = req.input;
-        if input.delimiter.is_some() {
-            return Err(s3s::s3_error!(NotImplemented, "ListObjectVersions with a delimiter"));
-        }
-        let bucket = input.bucket.clone();
-        let listing = ListObjectsV2Input {
-            bucket: input.bucket.clone(),
-            prefix: input.prefix.clone(),
-            start_after: input.key_marker.clone(),
-            max_keys: input.max_keys,
-            ..Default::default()
-        };
-        let listed = self.list_under_prefix(listing).await?;
-        let mut versions = Vec::new();
-        for object in listed.contents.into_iter().flatten() {
-            let Some(key) = object.key.clone() else { continue };
-            let e_tag = match object.e_tag {
-                Some(e) => Some(e),
-                None => self.etag_of(&template, &bucket, &key).await,
-            };
-            versions.push(ObjectVersion {
-                version_id: Some(self.versions.current(&bucket, &key).unwrap_or_else(|| "null".into())),
-                is_latest: Some(true),
-                key: Some(key),
-                e_tag,
-                last_modified: object.last_modified,
-                size: object.size,
-                storage_class: Some(ObjectVersionStorageClass::from_static(ObjectVersionStorageClass::STANDARD)),
-                ..Default::default()
-            });
-        }
-        let truncated = listed.is_truncated == Some(true);
-        let next_version = truncated.then(|| versions.last().and_then(|v| v.version_id.clone())).flatten();
-        Ok(S3Response::new(ListObjectVersionsOutput {
-            is_truncated: Some(truncated),
-            next_key_marker: listed.next_continuation_token,
-            next_version_id_marker: next_version,
-            versions: (!versions.is_empty()).then_some(versions),
-            key_marker: input.key_marker,
-            version_id_marker: input.version_id_marker,
-            max_keys: listed.max_keys,
-            name: Some(input.bucket),
-            prefix: input.prefix,
-            ..Default::default()
-        }))
+        self.list_versions(req).await
     }
 
     async fn delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
         for object in &req.input.delete.objects {
             check_key(&object.key)?;
         }
-        let bucket = req.input.bucket.clone();
         let template = req.map_input_ref();
-        let mut existed = std::collections::HashSet::new();
-        for object in &req.input.delete.objects {
-            if self.etag_of(&template, &bucket, &object.key).await.is_some() {
-                existed.insert(object.key.clone());
-            }
+        let bucket = req.input.bucket.clone();
+        let mut deleted = Vec::new();
+        for object in req.input.delete.objects {
+            let out = self.delete_one(&template, &bucket, &object.key, object.version_id.clone()).await?;
+            deleted.push(DeletedObject {
+                key: Some(object.key),
+                version_id: object.version_id,
+                delete_marker: out.delete_marker,
+                delete_marker_version_id: out.delete_marker.filter(|m| *m).and(out.version_id),
+            });
         }
-        let resp = self.inner.delete_objects(req).await?;
-        for deleted in resp.output.deleted.iter().flatten() {
-            if let Some(key) = &deleted.key {
-                self.versions.record_delete(&bucket, key).map_err(state_error)?;
-                self.tags.set(&bucket, key, Vec::new()).map_err(state_error)?;
-                if existed.contains(key) {
-                    self.announce_removal(&bucket, key, None)?;
-                }
-            }
-        }
-        Ok(resp)
+        let quiet = req.input.delete.quiet == Some(true);
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: (!quiet && !deleted.is_empty()).then_some(deleted),
+            ..Default::default()
+        }))
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
@@ -495,6 +511,7 @@ impl S3 for NotifyingStore {
         // `s3s-fs` moves the new bytes into place before it checks them against Content-MD5 or a checksum: the
         // object's current bytes are kept aside, and put back if the upload is refused, as S3 leaves them.
         let kept = self.keep_aside(&bucket, &key).map_err(state_error)?;
+        let earlier = self.keep_current(&template, &bucket, &key).await?;
         let mut resp = match self.inner.put_object(req).await {
             Ok(resp) => {
                 kept.drop_quietly();
@@ -502,6 +519,7 @@ impl S3 for NotifyingStore {
             }
             Err(e) => {
                 kept.restore().map_err(state_error)?;
+                self.unkeep(earlier)?;
                 return Err(e);
             }
         };
@@ -527,7 +545,14 @@ impl S3 for NotifyingStore {
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let _turn = self.turn(&bucket, &key).await;
-        let mut resp = self.inner.copy_object(req).await?;
+        let earlier = self.keep_current(&template, &bucket, &key).await?;
+        let mut resp = match self.inner.copy_object(req).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                self.unkeep(earlier)?;
+                return Err(e);
+            }
+        };
         self.tags.set(&bucket, &key, tags).map_err(state_error)?;
         resp.output.version_id = self.announce(template, "ObjectCreated:Copy", bucket, key).await?;
         Ok(resp)
@@ -577,7 +602,14 @@ impl S3 for NotifyingStore {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let upload_id = req.input.upload_id.clone();
         let _turn = self.turn(&bucket, &key).await;
-        let mut resp = self.inner.complete_multipart_upload(req).await?;
+        let earlier = self.keep_current(&template, &bucket, &key).await?;
+        let mut resp = match self.inner.complete_multipart_upload(req).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                self.unkeep(earlier)?;
+                return Err(e);
+            }
+        };
         let tags = self.pending_tags.lock().ok().and_then(|mut p| p.remove(&upload_id)).unwrap_or_default();
         self.tags.set(&bucket, &key, tags).map_err(state_error)?;
         resp.output.version_id = self.announce(template, "ObjectCreated:CompleteMultipartUpload", bucket, key).await?;
@@ -769,7 +801,7 @@ fn encode_listing(contents: &mut Option<ObjectList>, prefixes: &mut Option<Commo
 }
 
 /// A request's envelope without its input, to build follow-up requests after the input has been consumed.
-trait MapInputRef {
+pub(super) trait MapInputRef {
     fn map_input_ref(&self) -> S3Request<()>;
 }
 

@@ -63,8 +63,8 @@ pub async fn sweep<S: ObjectStore + ?Sized>(
     Ok(found)
 }
 
-/// What `load_audit` records as loaded, quarantined or erased among `uris`: each URI with the ETags of the bytes settled
-/// (`None` for a row that does not say, written before version 6: it settles the URI whatever its bytes).
+/// What `load_audit` records as loaded, quarantined or erased among `uris`: each URI with the ETags of the bytes
+/// settled (`None` for a row that does not say, written before version 6: it settles the URI whatever its bytes).
 pub async fn settled<W: Warehouse + ?Sized>(
     warehouse: &W,
     audit: &Identifier,

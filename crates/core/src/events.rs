@@ -1,10 +1,11 @@
 //! Event normalisation (DESIGN 2.1).
 //!
-//! Accepts every envelope an S3 `ObjectCreated` (or `ObjectRemoved`: a recording to erase) notification can arrive in — a direct S3 notification, the same
-//! inside SQS messages, inside SNS notifications inside SQS messages (or SNS invoking Lambda directly), and
-//! EventBridge `Object Created` and `Object Deleted` events — and turns it into [`ObjectEvent`]s with decoded keys. Everything that is
-//! not work for the pipeline is reported in [`Normalized::skipped`] with a [`SkipReason`]; SQS messages whose body
-//! cannot be understood are reported in [`Normalized::invalid`] so the caller can quarantine them.
+//! Accepts every envelope an S3 `ObjectCreated` (or `ObjectRemoved`: a recording to erase) notification can arrive
+//! in — a direct S3 notification, the same inside SQS messages, inside SNS notifications inside SQS messages (or SNS
+//! invoking Lambda directly), and EventBridge `Object Created` and `Object Deleted` events — and turns it into
+//! [`ObjectEvent`]s with decoded keys. Everything that is not work for the pipeline is reported in
+//! [`Normalized::skipped`] with a [`SkipReason`]; SQS messages whose body cannot be understood are reported in
+//! [`Normalized::invalid`] so the caller can quarantine them.
 
 use std::collections::HashMap;
 

@@ -82,8 +82,8 @@ pub struct BatchFile {
     pub uri: String,
     pub rows: i64,
     pub etag: Option<String>,
-    /// An erasure's result file: how many objects of the recording were deleted before it loaded. Its audit row
-    /// says `erased`, with that count, instead of `loaded`.
+    /// An erasure's result file: how many object versions of the recording were deleted before it loaded. Its audit
+    /// row says `erased`, with that count, instead of `loaded`.
     pub erased: Option<usize>,
 }
 

@@ -672,6 +672,10 @@ fn retention_parameters_become_lifecycle_rules_and_the_load_functions_purge() {
         .collect();
     let expected = [("in/", 365), ("processed/", 730), ("manifests/", 30), ("rejected/", 90)];
     assert_eq!(expiring, expected.into_iter().map(|(p, d)| (p.to_string(), d)).collect::<BTreeMap<_, _>>());
+    // The bucket is versioned: what each rule expires goes for good a day later, not with old-versions' 30 days.
+    for rule in d.bucket()["Lifecycle"].as_array().unwrap().iter().filter(|r| r["Expiration"]["Days"].is_number()) {
+        assert_eq!(rule["NoncurrentVersionExpiration"]["NoncurrentDays"], 1, "{rule}");
+    }
     let env: BTreeMap<String, String> = d.function_env("LoadFunction", &[]).into_iter().collect();
     let config = FunctionConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
     assert_eq!(config.load.retention_days, Some(730));

@@ -133,11 +133,6 @@ impl StandIns {
         StandIns::start_with(true).await
     }
 
-    /// Runs the real `aws` CLI against the S3 stand-in (JSON out), e.g. `s3api list-object-versions`.
-    pub fn aws(&self, args: &[&str]) -> serde_json::Value {
-        aws_with(&self.function_env(), args)
-    }
-
     /// The stand-ins, and the folder they keep their data in (dropped, it is removed).
     pub fn into_parts(self) -> (tempfile::TempDir, redscribe_local::StandIns) {
         (self.dir, self.services)

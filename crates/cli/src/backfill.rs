@@ -35,13 +35,7 @@ fn parse_uri(uri: &str) -> anyhow::Result<(String, String)> {
 
 pub fn run(args: BackfillArgs) -> anyhow::Result<()> {
     let (bucket, prefix) = parse_uri(&args.uri)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let mut target = Target::open(&args.target).await?;
-        let result = backfill(&mut target, &bucket, &prefix, &args.pass).await;
-        target.close().await?;
-        result
-    })
+    Target::run(&args.target, async |target| backfill(target, &bucket, &prefix, &args.pass).await)
 }
 
 async fn backfill(target: &mut Target, bucket: &str, prefix: &str, pass: &PassArgs) -> anyhow::Result<()> {

@@ -38,13 +38,7 @@ pub fn run(args: ForgetArgs) -> anyhow::Result<()> {
         !args.key.is_empty() || !args.id.is_empty() || args.condition.is_some(),
         "say what to forget: --key s3://bucket/key, --id ID or --where CONDITION"
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let mut target = Target::open(&args.target).await?;
-        let result = forget(&mut target, &args).await;
-        target.close().await?;
-        result
-    })
+    Target::run(&args.target, async |target| forget(target, &args).await)
 }
 
 /// The ids the arguments name.

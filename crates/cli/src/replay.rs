@@ -37,13 +37,7 @@ pub struct ReplayArgs {
 }
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let mut target = Target::open(&args.target).await?;
-        let result = replay(&mut target, &args).await;
-        target.close().await?;
-        result
-    })
+    Target::run(&args.target, async |target| replay(target, &args).await)
 }
 
 async fn replay(target: &mut Target, args: &ReplayArgs) -> anyhow::Result<()> {

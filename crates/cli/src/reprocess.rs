@@ -67,13 +67,7 @@ pub fn run(args: ReprocessArgs) -> anyhow::Result<()> {
     if let (Some(since), Some(until)) = (args.since, args.until) {
         anyhow::ensure!(since <= until, "--since {since} is after --until {until}");
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
-        let mut target = Target::open(&args.target).await?;
-        let result = reprocess(&mut target, &args).await;
-        target.close().await?;
-        result
-    })
+    Target::run(&args.target, async |target| reprocess(target, &args).await)
 }
 
 /// The recording versions the arguments select: (id, the event that hears its version again).

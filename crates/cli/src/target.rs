@@ -72,6 +72,18 @@ pub struct Target {
 }
 
 impl Target {
+    /// What each one-shot command does: opens a target from `args` in a runtime of its own, runs `work` on it, and
+    /// closes it (metrics written out, stand-ins stopped) whatever the work's outcome.
+    pub fn run(args: &TargetArgs, work: impl AsyncFnOnce(&mut Target) -> anyhow::Result<()>) -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        runtime.block_on(async {
+            let mut target = Target::open(args).await?;
+            let result = work(&mut target).await;
+            target.close().await?;
+            result
+        })
+    }
+
     pub async fn open(args: &TargetArgs) -> anyhow::Result<Target> {
         let prices = match &args.prices {
             None => Prices::shipped(),

@@ -511,15 +511,13 @@ impl S3 for NotifyingStore {
         // `s3s-fs` moves the new bytes into place before it checks them against Content-MD5 or a checksum: the
         // object's current bytes are kept aside, and put back if the upload is refused, as S3 leaves them.
         let kept = self.keep_aside(&bucket, &key).map_err(state_error)?;
-        let earlier = self.keep_current(&template, &bucket, &key).await?;
-        let mut resp = match self.inner.put_object(req).await {
+        let mut resp = match self.replacing(&template, &bucket, &key, self.inner.put_object(req)).await {
             Ok(resp) => {
                 kept.drop_quietly();
                 resp
             }
             Err(e) => {
                 kept.restore().map_err(state_error)?;
-                self.unkeep(earlier)?;
                 return Err(e);
             }
         };
@@ -545,14 +543,7 @@ impl S3 for NotifyingStore {
         let template = req.map_input_ref();
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let _turn = self.turn(&bucket, &key).await;
-        let earlier = self.keep_current(&template, &bucket, &key).await?;
-        let mut resp = match self.inner.copy_object(req).await {
-            Ok(resp) => resp,
-            Err(e) => {
-                self.unkeep(earlier)?;
-                return Err(e);
-            }
-        };
+        let mut resp = self.replacing(&template, &bucket, &key, self.inner.copy_object(req)).await?;
         self.tags.set(&bucket, &key, tags).map_err(state_error)?;
         resp.output.version_id = self.announce(template, "ObjectCreated:Copy", bucket, key).await?;
         Ok(resp)
@@ -602,14 +593,7 @@ impl S3 for NotifyingStore {
         let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
         let upload_id = req.input.upload_id.clone();
         let _turn = self.turn(&bucket, &key).await;
-        let earlier = self.keep_current(&template, &bucket, &key).await?;
-        let mut resp = match self.inner.complete_multipart_upload(req).await {
-            Ok(resp) => resp,
-            Err(e) => {
-                self.unkeep(earlier)?;
-                return Err(e);
-            }
-        };
+        let mut resp = self.replacing(&template, &bucket, &key, self.inner.complete_multipart_upload(req)).await?;
         let tags = self.pending_tags.lock().ok().and_then(|mut p| p.remove(&upload_id)).unwrap_or_default();
         self.tags.set(&bucket, &key, tags).map_err(state_error)?;
         resp.output.version_id = self.announce(template, "ObjectCreated:CompleteMultipartUpload", bucket, key).await?;

@@ -85,12 +85,21 @@ impl NotifyingStore {
         Ok(Some(kept))
     }
 
-    /// Forgets a version kept by [`NotifyingStore::keep_current`] for a write that was refused.
-    pub(super) fn unkeep(&self, kept: Option<Noncurrent>) -> S3Result<()> {
-        if let Some(k) = kept {
+    /// A write that replaces the object at `key`: the version it replaces kept first
+    /// ([`NotifyingStore::keep_current`]), and forgotten again if the write is refused.
+    pub(super) async fn replacing<T>(
+        &self,
+        template: &S3Request<()>,
+        bucket: &str,
+        key: &str,
+        write: impl std::future::Future<Output = S3Result<T>>,
+    ) -> S3Result<T> {
+        let earlier = self.keep_current(template, bucket, key).await?;
+        let written = write.await;
+        if let (Err(_), Some(k)) = (&written, earlier) {
             self.versions.remove(&k.bucket, &k.key, &k.version_id).map_err(state_error)?;
         }
-        Ok(())
+        written
     }
 
     /// A delete marker over `key`, now its current version: its version id.

@@ -24,15 +24,9 @@ use crate::transcribe::ResultFile;
 /// Recordings whose known files one `load_audit` query asks for (the statement stays far below 100 KB).
 const IDS_PER_QUERY: usize = 100;
 
-/// A result file of a recording as `load_audit` knows it: the load-rejections recorded for it (each a quarantine
-/// record: its day and batch).
-#[derive(Debug, Default)]
-struct Known {
-    rejections: Vec<(chrono::NaiveDate, String)>,
-}
-
-/// The result files `load_audit` knows, by (recording id, bucket, key).
-type KnownFiles = BTreeMap<(String, String, String), Known>;
+/// The result files `load_audit` knows, by (recording id, bucket, key), each with the load-rejections recorded for
+/// it (each a quarantine record: its day and batch).
+type KnownFiles = BTreeMap<(String, String, String), Vec<(chrono::NaiveDate, String)>>;
 
 impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
     /// Deletes what each erasure outranks. The erasures, each with how many object versions went
@@ -65,9 +59,9 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
     /// aside); how many object versions went.
     async fn delete_outranked(&self, erasure: &ResultFile, known: &KnownFiles) -> Result<usize, PortError> {
         let mut deleted = 0;
-        for ((id, bucket, key), what) in known {
+        for ((id, bucket, key), rejections) in known {
             if *id == erasure.id && *key != erasure.key {
-                deleted += self.delete_if_outranked(erasure, bucket, key, what).await?;
+                deleted += self.delete_if_outranked(erasure, bucket, key, rejections).await?;
             }
         }
         Ok(deleted)
@@ -80,7 +74,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
         erasure: &ResultFile,
         bucket: &str,
         key: &str,
-        known: &Known,
+        rejections: &[(chrono::NaiveDate, String)],
     ) -> Result<usize, PortError> {
         // `None`: gone already (an erasure cut short deletes the result file last), or not a result row: what is
         // left of it goes.
@@ -93,7 +87,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             }
         }
         let mut deleted = 0;
-        for (day, batch) in &known.rejections {
+        for (day, batch) in rejections {
             // The record is written just before its audit row: on the row's day, or the day before across midnight.
             for day in [Some(*day), day.pred_opt()].into_iter().flatten() {
                 let record = self.config().layout.rejected_key(ErrorCode::LoadRejected, day, &erasure.id, batch);
@@ -153,7 +147,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                 let entry = known.entry((id.to_string(), bucket.to_string(), key.to_string())).or_default();
                 let day = at.as_deref().and_then(|t| t.get(..10)).and_then(|d| d.parse().ok());
                 if let (Some("quarantined"), Some(batch), Some(day)) = (status.as_deref(), batch, day) {
-                    entry.rejections.push((day, batch));
+                    entry.push((day, batch));
                 }
             }
         }

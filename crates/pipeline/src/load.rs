@@ -242,11 +242,7 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
                 Err(e) => unchecked.push((file, e)),
             }
         }
-        if let Some((_, e)) = unchecked.first() {
-            self.record(Metric::LoadFailures, 1.0, Some(e.code));
-            self.note_blocked(unchecked.len(), e);
-        }
-        out.failed.extend(unchecked);
+        self.hand_back(unchecked, out);
         current
     }
 
@@ -263,13 +259,19 @@ impl<S: ObjectStore, W: Warehouse> Loader<S, W> {
             return files;
         }
         let (ready, failed) = self.delete_erased(erasures, deadline).await;
+        self.hand_back(failed, out);
+        files.extend(ready);
+        files
+    }
+
+    /// Files that cannot be settled now, handed back in `out` to be tried again: one load failure counted by the
+    /// first one's error, and why they wait said when it blocks.
+    fn hand_back(&self, failed: Vec<(ResultFile, PortError)>, out: &mut Isolated) {
         if let Some((_, e)) = failed.first() {
             self.record(Metric::LoadFailures, 1.0, Some(e.code));
             self.note_blocked(failed.len(), e);
         }
         out.failed.extend(failed);
-        files.extend(ready);
-        files
     }
 
     /// Says why `files` files wait when `e` is a missing grant, role or table (`LoadsBlocked`): no file is to

@@ -26,7 +26,9 @@ pub struct BackfillArgs {
     target: TargetArgs,
 }
 
-fn parse_uri(uri: &str) -> anyhow::Result<(String, String)> {
+/// `s3://bucket[/prefix]` as its bucket and its prefix (empty when there is none): what backfill lists and forget
+/// names a recording by.
+pub(crate) fn parse_uri(uri: &str) -> anyhow::Result<(String, String)> {
     let rest = uri.strip_prefix("s3://").with_context(|| format!("{uri}: expected s3://bucket/prefix"))?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     anyhow::ensure!(!bucket.is_empty(), "{uri}: no bucket");

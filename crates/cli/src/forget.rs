@@ -45,10 +45,9 @@ pub fn run(args: ForgetArgs) -> anyhow::Result<()> {
 async fn chosen(target: &Target, args: &ForgetArgs) -> anyhow::Result<Vec<String>> {
     let mut ids = args.id.clone();
     for uri in &args.key {
-        let rest = uri.strip_prefix("s3://").with_context(|| format!("{uri}: expected s3://bucket/key"))?;
-        let (bucket, key) =
-            rest.split_once('/').filter(|(b, k)| !b.is_empty() && !k.is_empty()).context(uri.clone())?;
-        ids.push(recording_id(bucket, key));
+        let (bucket, key) = crate::backfill::parse_uri(uri)?;
+        anyhow::ensure!(!key.is_empty(), "{uri}: expected s3://bucket/key");
+        ids.push(recording_id(&bucket, &key));
     }
     if let Some(condition) = &args.condition {
         ids.extend(ids_meeting(target, condition).await?);
